@@ -1,0 +1,262 @@
+package broker
+
+// Fetch: v4-17
+//
+// Behaviour:
+//   - Consumers (ReplicaID -1) read up to the HighWatermark
+//     (read_uncommitted) or the LastStableOffset (read_committed, with the
+//     aborted transactions of the returned range, KIP-98). The
+//     HighWatermark here is the fsynced end of the log (docs/storage.md), so
+//     a consumer never sees data that a crash could take back.
+//   - Long poll: when fewer than MinBytes are available and MaxWaitMillis
+//     is positive, the fetch waits for any of its partitions to advance,
+//     then reads again; the wait runs in the reply's Wait func, so it never
+//     holds up the connection's reader.
+//   - MaxBytes bounds the response and PartitionMaxBytes each partition,
+//     except that the first batch of the first partition with data is
+//     returned whole even when larger (KIP-74), so consumers always
+//     progress.
+//   - OFFSET_OUT_OF_RANGE with the log bounds when FetchOffset is outside
+//     [LogStartOffset, LogEndOffset].
+//   - CurrentLeaderEpoch (v9+, KIP-320): older → FENCED_LEADER_EPOCH, newer
+//     → UNKNOWN_LEADER_EPOCH.
+//   - LastFetchedEpoch (v12+, KIP-595): when the log's end offset for that
+//     epoch is below FetchOffset, or the epoch is unknown and a smaller one
+//     is the largest we have, the partition answers DivergingEpoch
+//     {epoch, endOffset} without records (Kafka Partition.readRecords).
+//   - Fetch sessions (KIP-227): not used. Every response carries SessionID
+//     0, which tells clients that no session was created, so they keep
+//     sending full fetch requests; a request naming a session id gets
+//     FETCH_SESSION_ID_NOT_FOUND. This is the answer KIP-227 gives a broker
+//     whose session cache is full.
+//   - Follower fetches (ReplicaID >= 0) are refused with
+//     NOT_LEADER_OR_FOLLOWER: this node has no followers yet.
+//
+// Version notes:
+//   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
+//   - v5: LogStartOffset; v7: sessions; v9: CurrentLeaderEpoch
+//   - v11: Rack, PreferredReadReplica (always -1)
+//   - v12: flexible, LastFetchedEpoch → DivergingEpoch
+//   - v13: topic ids; v15: ReplicaState replaces ReplicaID
+//   - v16/v17: NodeEndpoints / ReplicaDirectoryID tags, unused here
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/log"
+	"github.com/tandem-streaming/tandem/internal/partition"
+)
+
+func init() { register(kmsg.Fetch, 4, 17, (*Broker).handleFetch) }
+
+// fetchTarget is one requested partition, resolved once.
+type fetchTarget struct {
+	ti, pi int
+	p      *partition.Partition
+	req    kmsg.FetchRequestTopicPartition
+}
+
+func (b *Broker) handleFetch(r *Request) Reply {
+	req := r.Req.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.SessionID = 0
+
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return now(resp)
+	}
+
+	var targets []fetchTarget
+	for ti, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var topic *partition.Topic
+		var topicErr *kerr.Error
+		if req.Version >= 13 {
+			t, ok := b.parts.TopicByID(rt.TopicID)
+			if ok {
+				topic, st.Topic = t, t.Name
+			} else {
+				topicErr = kerr.UnknownTopicID
+			}
+		} else if t, ok := b.parts.Topic(rt.Topic); ok {
+			topic = t
+		} else {
+			topicErr = kerr.UnknownTopicOrPartition
+		}
+		for pi, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			// Never null: librdkafka rejects a null record set
+			// ("invalid MessageSetSize -1"); Kafka sends empty bytes.
+			sp.RecordBatches = []byte{}
+			switch {
+			case topicErr != nil:
+				sp.ErrorCode = topicErr.Code
+			case rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case replicaID >= 0:
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				targets = append(targets, fetchTarget{ti: ti, pi: pi, p: topic.Partitions[rp.Partition], req: rp})
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	isolation := log.ReadUncommitted
+	if req.IsolationLevel == 1 {
+		isolation = log.ReadCommitted
+	}
+	read := func() (bytes int, done bool) {
+		budget := req.MaxBytes
+		if req.MaxBytes <= 0 {
+			budget = 1<<31 - 1
+		}
+		done = false
+		for _, t := range targets {
+			sp := &resp.Topics[t.ti].Partitions[t.pi]
+			n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, req.Version)
+			bytes += n
+			if stop {
+				done = true // an error is worth answering at once
+			}
+		}
+		if b.metrics != nil {
+			for _, t := range targets {
+				if n := len(resp.Topics[t.ti].Partitions[t.pi].RecordBatches); n > 0 {
+					b.metrics.BytesOut(t.p.Topic, n)
+				}
+			}
+		}
+		return bytes, done
+	}
+
+	// Take the change signals before reading, so that an append landing
+	// between the read and the wait still wakes us.
+	signals := changeSignals(targets)
+	n, done := read()
+	if done || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(targets) == 0 {
+		return now(resp)
+	}
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	return Reply{Wait: func() kmsg.Response {
+		ctx, cancel := context.WithDeadline(r.Ctx, deadline)
+		defer cancel()
+		for {
+			if !waitAny(ctx, signals) {
+				return resp
+			}
+			signals = changeSignals(targets)
+			clearRecords(resp, targets)
+			if n, done := read(); done || n >= int(req.MinBytes) {
+				return resp
+			}
+		}
+	}}
+}
+
+func clearRecords(resp *kmsg.FetchResponse, targets []fetchTarget) {
+	for _, t := range targets {
+		sp := &resp.Topics[t.ti].Partitions[t.pi]
+		sp.RecordBatches = []byte{}
+		sp.AbortedTransactions = nil
+	}
+}
+
+func changeSignals(targets []fetchTarget) []<-chan struct{} {
+	out := make([]<-chan struct{}, len(targets))
+	for i, t := range targets {
+		out[i] = t.p.Log.Changed()
+	}
+	return out
+}
+
+// waitAny blocks until one of chans is closed (true) or ctx ends (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}) bool {
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	cases := make([]reflect.SelectCase, 0, len(chans)+1)
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	for _, c := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+	}
+	i, _, _ := reflect.Select(cases)
+	return i != 0
+}
+
+// fetchPartition fills sp for one partition and returns the record bytes
+// added, and whether an error was set (errors are answered without waiting).
+func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartition, isolation log.Isolation, budget *int32, first bool, version int16) (int, bool) {
+	l := t.p.Log
+	sp.ErrorCode = 0
+	sp.HighWatermark = l.HighWatermark()
+	sp.LastStableOffset = l.LastStableOffset()
+	sp.LogStartOffset = l.LogStartOffset()
+	epoch := t.p.LeaderEpoch()
+	if version >= 9 && t.req.CurrentLeaderEpoch >= 0 {
+		switch {
+		case t.req.CurrentLeaderEpoch < epoch:
+			sp.ErrorCode = kerr.FencedLeaderEpoch.Code
+			return 0, true
+		case t.req.CurrentLeaderEpoch > epoch:
+			sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			return 0, true
+		}
+	}
+	if version >= 12 && t.req.LastFetchedEpoch >= 0 {
+		foundEpoch, endOffset := l.EndOffsetForEpoch(t.req.LastFetchedEpoch)
+		if foundEpoch < t.req.LastFetchedEpoch || endOffset < t.req.FetchOffset {
+			sp.DivergingEpoch.Epoch = foundEpoch
+			sp.DivergingEpoch.EndOffset = endOffset
+			return 0, true
+		}
+	}
+	max := t.req.PartitionMaxBytes
+	if max > *budget {
+		max = *budget
+	}
+	if max <= 0 && !first {
+		return 0, false
+	}
+	res, err := l.Read(t.req.FetchOffset, max, isolation, first)
+	if err != nil {
+		sp.ErrorCode = codeOf(err)
+		if !errors.Is(err, log.ErrOffsetOutOfRange) {
+			b.logger.Warn("fetch read failed", "topic", t.p.Topic, "partition", t.p.Index, "err", err)
+		}
+		return 0, true
+	}
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+	if res.Records != nil {
+		sp.RecordBatches = res.Records
+	}
+	if isolation == log.ReadCommitted {
+		for _, a := range res.AbortedTransactions {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+		}
+	}
+	*budget -= int32(len(res.Records))
+	return len(res.Records), false
+}

@@ -1,0 +1,159 @@
+package broker
+
+// Metadata: v0-13
+//
+// Behaviour:
+//   - One broker (this node) leads every partition; Replicas and ISR are
+//     [node], LeaderEpoch is the partition's epoch from cluster metadata.
+//   - Topics null (v1+) or empty (v0) lists all topics. v10+ carries topic
+//     ids (minted at creation, never all-zero); v12+ may name a topic by id
+//     alone (null name) → UNKNOWN_TOPIC_ID when it is not found.
+//   - Auto-creation: an unknown, valid topic name is created with the broker
+//     defaults when auto.create.topics.enable is true and the request allows
+//     it (v4+ AllowAutoTopicCreation; always before v4, as in Kafka).
+//     Creation is synchronous here, so the topic is returned at once rather
+//     than with Kafka's transient LEADER_NOT_AVAILABLE.
+//   - Authorized operations (v8+) are computed only when asked for; with
+//     no authorizer configured every operation is allowed.
+//
+// Version notes:
+//   - v1: ControllerID, IsInternal, Rack; null topics means all
+//   - v2: ClusterID; v3: ThrottleMillis; v4: AllowAutoTopicCreation
+//   - v5: OfflineReplicas; v7: LeaderEpoch; v8: authorized operations
+//   - v9: flexible; v10: topic ids; v11: cluster authorized ops removed
+//   - v12: topic by id with null name; v13: top-level ErrorCode (KIP-1102)
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+func init() { register(kmsg.Metadata, 0, 13, (*Broker).handleMetadata) }
+
+// authorizedOpsNotRequested is Kafka's Integer.MIN_VALUE sentinel.
+const authorizedOpsNotRequested = -2147483648
+
+// Bit sets of acl operations (Kafka AclOperation codes) allowed on a topic
+// and on the cluster when no authorizer is configured.
+const (
+	topicOpsAll = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
+	clusterOps  = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12      // CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE
+)
+
+func (b *Broker) handleMetadata(r *Request) Reply {
+	req := r.Req.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+
+	broker := kmsg.NewMetadataResponseBroker()
+	broker.NodeID, broker.Host, broker.Port = b.nodeID, b.host, b.port
+	resp.Brokers = []kmsg.MetadataResponseBroker{broker}
+	cid := b.ClusterID()
+	resp.ClusterID = &cid
+	resp.ControllerID = b.nodeID
+	resp.AuthorizedOperations = authorizedOpsNotRequested
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = clusterOps
+	}
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		for _, t := range b.store.Topics() {
+			resp.Topics = append(resp.Topics, b.metadataTopic(req, t))
+		}
+		return now(resp)
+	}
+	autoCreate := b.static.AutoCreateTopicsEnable && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		var (
+			t  metadata.Topic
+			ok bool
+		)
+		switch {
+		case rt.Topic == nil && rt.TopicID != [16]byte{}:
+			if t, ok = b.store.TopicByID(rt.TopicID); !ok {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				mt.AuthorizedOperations = authorizedOpsNotRequested
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		case rt.Topic != nil:
+			t, ok = b.store.Topic(*rt.Topic)
+			if !ok {
+				t, ok = b.autoCreate(*rt.Topic, autoCreate, &resp.Topics)
+				if !ok {
+					continue
+				}
+			}
+		default:
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.ErrorCode = kerr.InvalidRequest.Code
+			mt.AuthorizedOperations = authorizedOpsNotRequested
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, b.metadataTopic(req, t))
+	}
+	return now(resp)
+}
+
+// autoCreate creates name with broker defaults when allowed; otherwise (or
+// on failure) it appends the error entry Kafka would return and reports
+// false.
+func (b *Broker) autoCreate(name string, allowed bool, out *[]kmsg.MetadataResponseTopic) (metadata.Topic, bool) {
+	fail := func(code int16) (metadata.Topic, bool) {
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = kmsg.StringPtr(name)
+		mt.ErrorCode = code
+		mt.AuthorizedOperations = authorizedOpsNotRequested
+		*out = append(*out, mt)
+		return metadata.Topic{}, false
+	}
+	if err := ValidateTopicName(name); err != nil {
+		return fail(kerr.InvalidTopicException.Code)
+	}
+	if !allowed {
+		return fail(kerr.UnknownTopicOrPartition.Code)
+	}
+	t, err := b.CreateTopic(TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}, false)
+	if errors.Is(err, metadata.ErrTopicExists) {
+		// Lost a race with a concurrent creation: that topic is fine.
+		var ok bool
+		if t, ok = b.store.Topic(name); ok {
+			return t, true
+		}
+	}
+	if err != nil {
+		b.logger.Warn("auto-create failed", "topic", name, "err", err)
+		return fail(codeOf(err))
+	}
+	return t, true
+}
+
+func (b *Broker) metadataTopic(req *kmsg.MetadataRequest, t metadata.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = kmsg.StringPtr(t.Name)
+	mt.TopicID = t.ID
+	mt.AuthorizedOperations = authorizedOpsNotRequested
+	if req.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = topicOpsAll
+	}
+	for p := int32(0); p < t.Partitions; p++ {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p
+		mp.Leader = b.nodeID
+		if int(p) < len(t.LeaderEpochs) {
+			mp.LeaderEpoch = t.LeaderEpochs[p]
+		}
+		mp.Replicas = []int32{b.nodeID}
+		mp.ISR = []int32{b.nodeID}
+		mp.OfflineReplicas = []int32{}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}

@@ -1,0 +1,47 @@
+package broker
+
+// DeleteRecords: v0-2
+//
+// Behaviour:
+//   - Moves each partition's LogStartOffset up to Offset (-1 means the
+//     HighWatermark), persistently, and deletes whole segments below it;
+//     the LowWatermark returned is the new LogStartOffset. An offset above
+//     the HighWatermark is OFFSET_OUT_OF_RANGE; an offset below the current
+//     LogStartOffset changes nothing (Kafka never moves it backwards).
+//
+// Version notes:
+//   - v2: flexible
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.DeleteRecords, 0, 2, (*Broker).handleDeleteRecords) }
+
+func (b *Broker) handleDeleteRecords(r *Request) Reply {
+	req := r.Req.(*kmsg.DeleteRecordsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewDeleteRecordsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.LowWatermark = -1
+			p, err := b.parts.Get(rt.Topic, rp.Partition)
+			if err == nil {
+				off := rp.Offset
+				if off == -1 {
+					off = p.Log.HighWatermark()
+				}
+				sp.LowWatermark, err = p.Log.DeleteRecordsBefore(off)
+			}
+			if err != nil {
+				sp.ErrorCode = codeOf(err)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}

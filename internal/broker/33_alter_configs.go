@@ -1,0 +1,53 @@
+package broker
+
+// AlterConfigs: v0-2
+//
+// Behaviour:
+//   - Replaces the complete set of dynamic overrides of each resource (the
+//     legacy, non-incremental semantics: keys not named are removed).
+//   - TOPIC resources and BROKER resources (this node's id, or "" for the
+//     cluster-wide default) are supported; read-only broker keys (those that
+//     need a restart, e.g. listeners, log.dirs) are INVALID_CONFIG, as are
+//     unknown keys and invalid values, each with a message.
+//   - New topic configs take effect on the partitions at once (retention,
+//     segment size, timestamps, min.insync.replicas).
+//   - ValidateOnly checks without changing anything.
+//
+// Version notes:
+//   - v2: flexible
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.AlterConfigs, 0, 2, (*Broker).handleAlterConfigs) }
+
+func (b *Broker) handleAlterConfigs(r *Request) Reply {
+	req := r.Req.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range req.Resources {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		err := func() error {
+			_, node, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
+			if err != nil {
+				return err
+			}
+			next := map[string]string{}
+			for _, c := range rr.Configs {
+				if c.Value == nil {
+					return fmt.Errorf("%w: null value for %s", ErrInvalidRequest, c.Name)
+				}
+				next[c.Name] = *c.Value
+			}
+			return b.applyOverrides(rr.ResourceType, rr.ResourceName, node, next, req.ValidateOnly)
+		}()
+		if err != nil {
+			sr.ErrorCode, sr.ErrorMessage = codeOf(err), msgOf(err)
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return now(resp)
+}

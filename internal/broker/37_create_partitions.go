@@ -1,0 +1,52 @@
+package broker
+
+// CreatePartitions: v0-3
+//
+// Behaviour:
+//   - Grows a topic to Count partitions; Count must exceed the current
+//     count (INVALID_PARTITIONS). Assignments, when given, must list one
+//     per new partition and name only this node.
+//   - ValidateOnly checks without changing anything.
+//   - A topic named twice in one request fails with INVALID_REQUEST.
+//
+// Version notes:
+//   - v2: flexible; v3: same as v2 (KIP-896 baseline)
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.CreatePartitions, 0, 3, (*Broker).handleCreatePartitions) }
+
+func (b *Broker) handleCreatePartitions(r *Request) Reply {
+	req := r.Req.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		if seen[rt.Topic] > 1 {
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " is named more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		var assignment [][]int32
+		if rt.Assignment != nil {
+			assignment = make([][]int32, len(rt.Assignment))
+			for i, a := range rt.Assignment {
+				assignment[i] = a.Replicas
+			}
+		}
+		if err := b.CreatePartitions(rt.Topic, rt.Count, assignment, req.ValidateOnly); err != nil {
+			st.ErrorCode = codeOf(err)
+			st.ErrorMessage = msgOf(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return now(resp)
+}

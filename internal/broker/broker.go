@@ -1,0 +1,149 @@
+// Package broker implements the Kafka API: one file per API key, named by
+// key number (00_produce.go, 01_fetch.go, …), each starting with a header
+// that names the versions it serves and the behaviour it follows. Handlers
+// translate between kmsg requests and the domain packages (partition, log,
+// metadata, config); Kafka error codes are chosen here and nowhere below.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/metrics"
+	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/wire"
+)
+
+// Options configures a Broker.
+type Options struct {
+	NodeID int32
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// Static holds the broker's static configuration (file and flags),
+	// already validated; StaticProps is the same as given, for
+	// DescribeConfigs sources and synonyms.
+	Static      config.BrokerConfig
+	StaticProps map[string]string
+	Store       metadata.Store
+	Partitions  *partition.Manager
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Broker answers Kafka requests for one node.
+type Broker struct {
+	nodeID    int32
+	host      string
+	port      int32
+	static    config.BrokerConfig
+	props     map[string]string
+	store     metadata.Store
+	parts     *partition.Manager
+	metrics   *metrics.Metrics
+	logger    *slog.Logger
+	now       func() time.Time
+	producers *producerIDs
+
+	// adminMu serialises topic create/delete/alter so that metadata and
+	// hosted logs change together. Lock order: adminMu → partition.Manager.mu.
+	adminMu sync.Mutex
+}
+
+// New returns a Broker serving the topics in o.Store; it opens their logs.
+func New(o Options) (*Broker, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	b := &Broker{
+		nodeID: o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
+		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
+		metrics: o.Metrics, logger: o.Logger, now: o.Now,
+	}
+	b.producers = newProducerIDs(o.Store)
+	for _, t := range o.Store.Topics() {
+		if err := b.hostTopic(t); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// ClusterID is the cluster's id.
+func (b *Broker) ClusterID() string { return b.store.ClusterID() }
+
+// NodeID is this node's id.
+func (b *Broker) NodeID() int32 { return b.nodeID }
+
+// Conn describes the client connection a request arrived on.
+type Conn struct {
+	Remote   net.Addr
+	Listener string
+}
+
+// Request is one decoded request with its context.
+type Request struct {
+	// Ctx is cancelled when the connection closes or the server stops;
+	// long waits (fetch, acks=all) end with it.
+	Ctx    context.Context
+	Header wire.Header
+	Req    kmsg.Request
+	Conn   *Conn
+}
+
+// Reply is what a handler produces: a response now, a response later, or
+// nothing (acks=0 produce). Wait, when set, is run by the connection's
+// writer in request order, so responses leave in the order requests came
+// while the waits of pipelined requests overlap.
+type Reply struct {
+	Resp kmsg.Response
+	Wait func() kmsg.Response
+	// NoResponse means the client expects no bytes back.
+	NoResponse bool
+	// Close asks the server to close the connection after this reply
+	// (Kafka closes on an acks=0 produce that failed, so the client
+	// notices).
+	Close bool
+}
+
+func now(r kmsg.Response) Reply { return Reply{Resp: r} }
+
+// ErrUnsupported is returned by Handle for an API key or version this
+// broker does not serve; the server closes the connection, as Kafka does
+// when it cannot parse a request header's api/version.
+var ErrUnsupported = errors.New("broker: unsupported api key or version")
+
+// Handle dispatches one request frame. A non-nil error means the request
+// cannot be answered and the connection must be closed.
+func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte) (Reply, error) {
+	if h.Key == int16(kmsg.ApiVersions) && !Supported(h.Key, h.Version) {
+		// KIP-511: answer an unknown ApiVersions version with v0, the
+		// error, and our table, so the client can downgrade.
+		return now(b.apiVersionsResponse(0, kerr.UnsupportedVersion.Code)), nil
+	}
+	d, ok := registry[h.Key]
+	if !ok || h.Version < d.min || h.Version > d.max {
+		return Reply{}, fmt.Errorf("%w: %s (key %d) v%d", ErrUnsupported, kmsg.NameForKey(h.Key), h.Key, h.Version)
+	}
+	req, err := wire.DecodeRequest(h, body)
+	if err != nil {
+		return Reply{}, err
+	}
+	r := &Request{Ctx: ctx, Header: h, Req: req, Conn: c}
+	return d.fn(b, r), nil
+}
+
+// Close releases nothing the Broker does not own; the server closes the
+// partition manager and the store after the last connection has drained.
+func (b *Broker) Close() {}

@@ -1,0 +1,594 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Sentinel errors. Every error about a key is a *KeyError wrapping one of
+// these, so handlers map them to Kafka codes with errors.Is and can still
+// print the key.
+var (
+	// ErrUnknownConfig: the key is not one Tandem defines. We only define
+	// keys whose semantics we honour, so an unknown key is refused rather
+	// than silently stored.
+	ErrUnknownConfig = errors.New("config: unknown config")
+	// ErrInvalidValue: the value does not parse or is out of range.
+	ErrInvalidValue = errors.New("config: invalid value")
+	// ErrReadOnly: the key needs a restart and cannot be altered
+	// dynamically (Kafka's "read-only" update mode, KIP-226).
+	ErrReadOnly = errors.New("config: read-only config cannot be altered dynamically")
+	// ErrNotSupported: a value Kafka accepts but Tandem does not implement
+	// yet. Always reported together with ErrInvalidValue.
+	ErrNotSupported = errors.New("not supported by Tandem yet")
+)
+
+// KeyError is an error about one config key.
+type KeyError struct {
+	Key   string
+	Value string // omitted from the message for sensitive keys
+	Err   error  // ErrUnknownConfig, ErrInvalidValue or ErrReadOnly
+	Cause error  // detail from a validator; may wrap ErrNotSupported
+}
+
+func (e *KeyError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Err.Error())
+	b.WriteString(": ")
+	b.WriteString(e.Key)
+	if e.Value != "" {
+		b.WriteString("=")
+		b.WriteString(strconv.Quote(e.Value))
+	}
+	if e.Cause != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Cause.Error())
+	}
+	return b.String()
+}
+
+// Unwrap exposes both the sentinel and the validator's cause.
+func (e *KeyError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
+
+// Type is a config value type, as in Kafka's ConfigDef.Type.
+type Type int
+
+// Config value types.
+const (
+	TypeBoolean Type = iota + 1
+	TypeInt
+	TypeLong
+	TypeDouble
+	TypeString
+	TypeList
+	TypePassword
+)
+
+// String returns Kafka's name for the type.
+func (t Type) String() string {
+	switch t {
+	case TypeBoolean:
+		return "BOOLEAN"
+	case TypeInt:
+		return "INT"
+	case TypeLong:
+		return "LONG"
+	case TypeDouble:
+		return "DOUBLE"
+	case TypeString:
+		return "STRING"
+	case TypeList:
+		return "LIST"
+	case TypePassword:
+		return "PASSWORD"
+	}
+	return "UNKNOWN"
+}
+
+// ConfigType maps the type to DescribeConfigs' ConfigType (KIP-569).
+func (t Type) ConfigType() kmsg.ConfigType {
+	switch t {
+	case TypeBoolean:
+		return kmsg.ConfigTypeBoolean
+	case TypeInt:
+		return kmsg.ConfigTypeInt
+	case TypeLong:
+		return kmsg.ConfigTypeLong
+	case TypeDouble:
+		return kmsg.ConfigTypeDouble
+	case TypeString:
+		return kmsg.ConfigTypeString
+	case TypeList:
+		return kmsg.ConfigTypeList
+	case TypePassword:
+		return kmsg.ConfigTypePassword
+	}
+	return kmsg.ConfigTypeUnknown
+}
+
+// Def defines one config key.
+type Def struct {
+	Name string
+	Type Type
+	// Default is the default value; with HasDefault false the default is
+	// null (Kafka's `null` default, e.g. log.retention.ms).
+	Default    string
+	HasDefault bool
+	Doc        string
+	// Validate checks a value that already parses as Type; nil accepts any.
+	Validate func(string) error
+	// ReadOnly (broker keys): needs a restart; cannot be altered dynamically.
+	ReadOnly  bool
+	Sensitive bool
+	// TopicName (broker keys): the topic-level config this key is the
+	// default of (Kafka's LogConfig.TopicConfigSynonyms), or "".
+	TopicName string
+}
+
+// synonym is one member of a group of broker keys that set the same thing,
+// in precedence order within a layer (Kafka's brokerConfigSynonyms), e.g.
+// log.retention.ms > log.retention.minutes > log.retention.hours.
+type synonym struct {
+	name string
+	// scale converts a value to the unit of the group's first member
+	// (milliseconds): 60000 for minutes, 3600000 for hours. 0 marks a pure
+	// alias (broker.id for node.id, log.dir for log.dirs): same unit, and
+	// not a Def of its own.
+	scale int64
+}
+
+// Registry is a set of config definitions keyed by name.
+type Registry struct {
+	defs    map[string]*Def
+	names   []string
+	aliases map[string]string    // alias -> canonical name
+	groups  map[string][]synonym // every member name -> its group
+	// brokerSynonym (topic registry): topic key -> the first broker key of
+	// the group that provides its default.
+	brokerSynonym map[string]string
+}
+
+// Lookup returns the definition of name; an alias returns the definition of
+// the key it stands for.
+func (r *Registry) Lookup(name string) (Def, bool) {
+	d, ok := r.defs[r.Canonical(name)]
+	if !ok {
+		return Def{}, false
+	}
+	return *d, true
+}
+
+// Canonical maps an alias (broker.id, log.dir) to the key it stands for and
+// returns any other name unchanged.
+func (r *Registry) Canonical(name string) string {
+	if c, ok := r.aliases[name]; ok {
+		return c
+	}
+	return name
+}
+
+// Names lists the defined keys, sorted, without aliases.
+func (r *Registry) Names() []string { return append([]string(nil), r.names...) }
+
+// Synonyms lists the keys that set the same thing as name, in precedence
+// order (name itself included), e.g. log.retention.{ms,minutes,hours}.
+func (r *Registry) Synonyms(name string) []string {
+	g, ok := r.groups[name]
+	if !ok {
+		if _, known := r.defs[name]; !known {
+			return nil
+		}
+		return []string{name}
+	}
+	out := make([]string, len(g))
+	for i, s := range g {
+		out[i] = s.name
+	}
+	return out
+}
+
+// Validate checks one key and value: ErrUnknownConfig for an undefined key,
+// ErrInvalidValue for a value that does not parse or fails the validator.
+func (r *Registry) Validate(name, value string) error {
+	d, ok := r.Lookup(name)
+	if !ok {
+		return &KeyError{Key: name, Err: ErrUnknownConfig}
+	}
+	if err := checkType(d.Type, value); err == nil && d.Validate != nil {
+		err = d.Validate(value)
+		if err != nil {
+			return d.invalid(name, value, err)
+		}
+	} else if err != nil {
+		return d.invalid(name, value, err)
+	}
+	return nil
+}
+
+func (d *Def) invalid(name, value string, cause error) error {
+	if d.Sensitive {
+		value = ""
+	}
+	return &KeyError{Key: name, Value: value, Err: ErrInvalidValue, Cause: cause}
+}
+
+// BrokerDefs returns the broker config registry.
+func BrokerDefs() *Registry { return brokerRegistry }
+
+// TopicDefs returns the topic config registry.
+func TopicDefs() *Registry { return topicRegistry }
+
+// Parsing, following Kafka's ConfigDef.parseType: numbers and booleans are
+// trimmed; lists split on commas with surrounding whitespace.
+
+func checkType(t Type, v string) error {
+	var err error
+	switch t {
+	case TypeBoolean:
+		_, err = parseBool(v)
+	case TypeInt:
+		_, err = parseInt32(v)
+	case TypeLong:
+		_, err = parseInt64(v)
+	case TypeDouble:
+		_, err = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			err = fmt.Errorf("expected value to be a double")
+		}
+	}
+	return err
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("expected value to be either true or false")
+}
+
+func parseInt32(v string) (int32, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("not a number of type INT")
+	}
+	return int32(n), nil
+}
+
+func parseInt64(v string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a number of type LONG")
+	}
+	return n, nil
+}
+
+var listSep = regexp.MustCompile(`\s*,\s*`)
+
+// parseList splits a LIST value; an empty (or blank) value is an empty list.
+func parseList(v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	return listSep.Split(v, -1)
+}
+
+// canonicalValue renders a valid value the way Kafka prints a parsed value
+// (trimmed numbers, lower-case booleans, comma-joined lists).
+func canonicalValue(t Type, v string) string {
+	switch t {
+	case TypeBoolean:
+		if b, err := parseBool(v); err == nil {
+			return strconv.FormatBool(b)
+		}
+	case TypeInt, TypeLong:
+		if n, err := parseInt64(v); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	case TypeList:
+		return strings.Join(parseList(v), ",")
+	case TypeString, TypeDouble:
+		return strings.TrimSpace(v)
+	}
+	return v
+}
+
+// Validators.
+
+func atLeast(min int64) func(string) error {
+	return func(v string) error {
+		n, err := parseInt64(v)
+		if err != nil {
+			return err
+		}
+		if n < min {
+			return fmt.Errorf("value must be at least %d", min)
+		}
+		return nil
+	}
+}
+
+func between(min, max int64) func(string) error {
+	return func(v string) error {
+		n, err := parseInt64(v)
+		if err != nil {
+			return err
+		}
+		if n < min || n > max {
+			return fmt.Errorf("value must be between %d and %d", min, max)
+		}
+		return nil
+	}
+}
+
+// unlimitedOrPositive is KafkaConfig's rule for the broker retention keys:
+// "must be unlimited (-1) or, equal or greater than 1".
+func unlimitedOrPositive(v string) error {
+	n, err := parseInt64(v)
+	if err != nil {
+		return err
+	}
+	if n != -1 && n < 1 {
+		return fmt.Errorf("value must be unlimited (-1) or at least 1")
+	}
+	return nil
+}
+
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		for _, ok := range values {
+			if v == ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("string must be one of: %s", strings.Join(values, ", "))
+	}
+}
+
+// validCompressionType accepts only "producer": Tandem stores batches as the
+// producer sent them and never recompresses.
+func validCompressionType(v string) error {
+	switch v = strings.TrimSpace(v); v {
+	case "producer":
+		return nil
+	case "uncompressed", "gzip", "snappy", "lz4", "zstd":
+		return fmt.Errorf("compression.type %s is %w (Tandem never recompresses; use producer)", v, ErrNotSupported)
+	}
+	return fmt.Errorf("string must be one of: uncompressed, zstd, lz4, snappy, gzip, producer")
+}
+
+// validCleanupPolicy accepts "delete"; compaction is not implemented yet.
+func validCleanupPolicy(v string) error {
+	items := parseList(v)
+	if len(items) == 0 {
+		return fmt.Errorf("cleanup.policy must not be empty")
+	}
+	seen := map[string]bool{}
+	for _, p := range items {
+		if p != "delete" && p != "compact" {
+			return fmt.Errorf("invalid cleanup policy %q: must be one of [compact, delete]", p)
+		}
+		if seen[p] {
+			return fmt.Errorf("cleanup policy %q appears twice", p)
+		}
+		seen[p] = true
+	}
+	if seen["compact"] {
+		return fmt.Errorf("cleanup.policy compact is %w", ErrNotSupported)
+	}
+	return nil
+}
+
+func validListeners(v string) error { _, err := ParseListeners(v); return err }
+
+// validAdvertisedListeners checks the syntax and the meta-address rule; that
+// every name is one of listeners is checked by LoadBroker.
+func validAdvertisedListeners(v string) error {
+	ls, err := ParseListeners(v)
+	if err != nil {
+		return err
+	}
+	return checkAdvertised(ls, ls)
+}
+
+func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); return err }
+
+func validLogDirs(v string) error {
+	dirs := parseList(v)
+	switch {
+	case len(dirs) == 0:
+		return fmt.Errorf("at least one log directory is required")
+	case len(dirs) > 1:
+		// JBOD (KIP-112/KIP-858) is not implemented.
+		return fmt.Errorf("more than one log directory is %w", ErrNotSupported)
+	}
+	return nil
+}
+
+// Hours and minutes in milliseconds, for the retention and roll synonyms.
+const (
+	msPerMinute = 60 * 1000
+	msPerHour   = 60 * msPerMinute
+)
+
+// brokerDefList holds every broker key Tandem honours, with Kafka's names and
+// (unless noted) Kafka's defaults and ranges. No flush keys: Tandem fsyncs
+// before every acknowledgement, so log.flush.* would be meaningless.
+var brokerDefList = []Def{
+	{Name: "node.id", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
+		Validate: between(0, math.MaxInt32),
+		Doc:      "The node id of this server. broker.id is accepted as an alias. Kafka has no default; Tandem defaults to 1."},
+	{Name: "listeners", Type: TypeList, Default: "PLAINTEXT://127.0.0.1:9092", HasDefault: true, ReadOnly: true,
+		Validate: validListeners,
+		Doc:      "Comma-separated NAME://host:port addresses the Kafka protocol is served on. Only PLAINTEXT is supported so far."},
+	{Name: "advertised.listeners", Type: TypeList, ReadOnly: true,
+		Validate: validAdvertisedListeners,
+		Doc:      "Addresses given to clients in Metadata responses, when they differ from listeners. Defaults to listeners."},
+	{Name: "log.dirs", Type: TypeList, Default: "./tandem-data", HasDefault: true, ReadOnly: true,
+		Validate: validLogDirs,
+		Doc:      "The directory holding partition logs and cluster metadata (log.dir is an alias). Only one directory is supported."},
+	{Name: "http.listeners", Type: TypeList, Default: "http://127.0.0.1:8090", HasDefault: true, ReadOnly: true,
+		Validate: validHTTPListeners,
+		Doc:      "Tandem-specific: comma-separated http://host:port addresses for the REST API and metrics. Empty disables HTTP."},
+	{Name: "num.partitions", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc:      "The default number of partitions of a topic created without one."},
+	{Name: "default.replication.factor", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
+		Validate: between(1, math.MaxInt16),
+		Doc:      "The default replication factor of a topic created without one."},
+	{Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
+		Doc: "Whether a Metadata request for an unknown topic creates it."},
+	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
+		Doc: "Whether topics can be deleted."},
+	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", HasDefault: true, TopicName: "max.message.bytes",
+		Validate: atLeast(0),
+		Doc:      "The largest record batch size allowed, in bytes."},
+	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc:      "The largest request accepted, in bytes."},
+	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", HasDefault: true, TopicName: "segment.bytes",
+		Validate: atLeast(1 << 20), // KIP-1030 (Kafka 4.0): minimum 1 MiB.
+		Doc:      "The maximum size of a single log segment file, in bytes."},
+	{Name: "log.roll.ms", Type: TypeLong, TopicName: "segment.ms",
+		Validate: atLeast(1),
+		Doc:      "The maximum time before a new log segment is rolled out, in milliseconds. If not set, log.roll.hours is used."},
+	{Name: "log.roll.hours", Type: TypeInt, Default: "168", HasDefault: true, TopicName: "segment.ms",
+		Validate: atLeast(1),
+		Doc:      "The maximum time before a new log segment is rolled out, in hours. Secondary to log.roll.ms."},
+	{Name: "log.retention.ms", Type: TypeLong, TopicName: "retention.ms",
+		Validate: unlimitedOrPositive,
+		Doc:      "How long to keep a log segment before deleting it, in milliseconds; -1 keeps forever. If not set, log.retention.minutes is used."},
+	{Name: "log.retention.minutes", Type: TypeInt, TopicName: "retention.ms",
+		Validate: unlimitedOrPositive,
+		Doc:      "How long to keep a log segment before deleting it, in minutes. Secondary to log.retention.ms; if not set, log.retention.hours is used."},
+	{Name: "log.retention.hours", Type: TypeInt, Default: "168", HasDefault: true, TopicName: "retention.ms",
+		Validate: unlimitedOrPositive,
+		Doc:      "How long to keep a log segment before deleting it, in hours. Tertiary to log.retention.ms."},
+	{Name: "log.retention.bytes", Type: TypeLong, Default: "-1", HasDefault: true, TopicName: "retention.bytes",
+		Doc: "The maximum size of a partition log before old segments are deleted; negative means no limit."},
+	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc:      "How often, in milliseconds, logs are checked for segments eligible for deletion."},
+	{Name: "log.index.interval.bytes", Type: TypeInt, Default: "4096", HasDefault: true, TopicName: "index.interval.bytes",
+		Validate: atLeast(0),
+		Doc:      "How many log bytes between two offset index entries."},
+	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000", HasDefault: true, TopicName: "file.delete.delay.ms",
+		Validate: atLeast(0),
+		Doc:      "How long to wait before deleting a segment file removed from the log."},
+	{Name: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", HasDefault: true, TopicName: "message.timestamp.type",
+		Validate: oneOf("CreateTime", "LogAppendTime"),
+		Doc:      "Whether record timestamps are the producer's create time or the log append time."},
+	{Name: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: strconv.FormatInt(math.MaxInt64, 10), HasDefault: true,
+		TopicName: "message.timestamp.before.max.ms", Validate: atLeast(0),
+		Doc: "How far a CreateTime timestamp may lie before the broker's time, in milliseconds (KIP-937)."},
+	{Name: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: "3600000", HasDefault: true,
+		TopicName: "message.timestamp.after.max.ms", Validate: atLeast(0),
+		Doc: "How far a CreateTime timestamp may lie after the broker's time, in milliseconds (KIP-937; 1 hour since Kafka 4.0)."},
+	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", HasDefault: true, TopicName: "cleanup.policy",
+		Validate: validCleanupPolicy,
+		Doc:      "The retention policy of old segments. Only delete is supported so far."},
+	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", HasDefault: true, TopicName: "min.insync.replicas",
+		Validate: atLeast(1),
+		Doc:      "The minimum number of in-sync replicas needed to acknowledge a write with acks=all."},
+	{Name: "compression.type", Type: TypeString, Default: "producer", HasDefault: true, TopicName: "compression.type",
+		Validate: validCompressionType,
+		Doc:      "The final compression of a topic's batches. Only producer (keep what the producer sent) is supported."},
+}
+
+// brokerGroups lists the broker keys that set one thing under several names.
+var brokerGroups = [][]synonym{
+	{{"node.id", 1}, {"broker.id", 0}},
+	{{"log.dirs", 1}, {"log.dir", 0}},
+	{{"log.roll.ms", 1}, {"log.roll.hours", msPerHour}},
+	{{"log.retention.ms", 1}, {"log.retention.minutes", msPerMinute}, {"log.retention.hours", msPerHour}},
+}
+
+// topicDefOverrides are the topic keys whose type or range differs from their
+// broker synonym's (Kafka's LogConfig).
+var topicDefOverrides = map[string]struct {
+	typ      Type
+	validate func(string) error
+	doc      string
+}{
+	"segment.ms": {TypeLong, atLeast(1),
+		"The time after which a segment is rolled even if it is not full, in milliseconds."},
+	"retention.ms": {TypeLong, atLeast(-1),
+		"How long to keep a log segment before deleting it, in milliseconds; -1 keeps forever."},
+	"segment.bytes": {TypeInt, atLeast(1 << 20), // KIP-1030: 1 MiB minimum since Kafka 4.0.
+		"The maximum size of a single log segment file, in bytes."},
+	"file.delete.delay.ms": {TypeLong, atLeast(0),
+		"How long to wait before deleting a segment file removed from the log."},
+	"max.message.bytes": {TypeInt, atLeast(0),
+		"The largest record batch size allowed, in bytes."},
+	"index.interval.bytes": {TypeInt, atLeast(0),
+		"How many log bytes between two offset index entries."},
+	"retention.bytes": {TypeLong, nil,
+		"The maximum size of a partition log before old segments are deleted; negative means no limit."},
+}
+
+var brokerRegistry, topicRegistry = buildRegistries()
+
+func buildRegistries() (*Registry, *Registry) {
+	b := &Registry{defs: map[string]*Def{}, aliases: map[string]string{}, groups: map[string][]synonym{}}
+	for i := range brokerDefList {
+		d := &brokerDefList[i]
+		b.defs[d.Name] = d
+		b.names = append(b.names, d.Name)
+	}
+	for _, g := range brokerGroups {
+		for _, s := range g {
+			b.groups[s.name] = g
+			if s.scale == 0 {
+				b.aliases[s.name] = g[0].name
+			}
+		}
+	}
+	sort.Strings(b.names)
+
+	t := &Registry{defs: map[string]*Def{}, brokerSynonym: map[string]string{}}
+	for i := range brokerDefList {
+		bd := &brokerDefList[i]
+		if bd.TopicName == "" {
+			continue
+		}
+		if _, done := t.defs[bd.TopicName]; done {
+			continue // the group's first member was seen first
+		}
+		td := &Def{
+			Name:     bd.TopicName,
+			Type:     bd.Type,
+			Doc:      bd.Doc,
+			Validate: bd.Validate,
+		}
+		if o, ok := topicDefOverrides[bd.TopicName]; ok {
+			td.Type, td.Validate, td.Doc = o.typ, o.validate, o.doc
+		}
+		// The topic default is the broker synonym's default, in ms.
+		v, set, err := effectiveBroker(b, bd.Name, Layers{})
+		if err != nil {
+			panic(err)
+		}
+		td.Default, td.HasDefault = v, set
+		t.defs[td.Name] = td
+		t.names = append(t.names, td.Name)
+		t.brokerSynonym[td.Name] = bd.Name
+	}
+	sort.Strings(t.names)
+	return b, t
+}

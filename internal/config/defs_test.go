@@ -1,0 +1,247 @@
+package config
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The key sets are part of the contract: only keys whose semantics the
+// broker honours are defined. Changing them must be deliberate.
+func TestKeySets(t *testing.T) {
+	wantBroker := []string{
+		"advertised.listeners", "auto.create.topics.enable", "compression.type",
+		"default.replication.factor", "delete.topic.enable", "http.listeners", "listeners",
+		"log.cleanup.policy", "log.dirs", "log.index.interval.bytes",
+		"log.message.timestamp.after.max.ms", "log.message.timestamp.before.max.ms",
+		"log.message.timestamp.type", "log.retention.bytes", "log.retention.check.interval.ms",
+		"log.retention.hours", "log.retention.minutes", "log.retention.ms", "log.roll.hours",
+		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "message.max.bytes",
+		"min.insync.replicas", "node.id", "num.partitions", "socket.request.max.bytes",
+	}
+	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
+		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)
+	}
+	wantTopic := []string{
+		"cleanup.policy", "compression.type", "file.delete.delay.ms", "index.interval.bytes",
+		"max.message.bytes", "message.timestamp.after.max.ms", "message.timestamp.before.max.ms",
+		"message.timestamp.type", "min.insync.replicas", "retention.bytes", "retention.ms",
+		"segment.bytes", "segment.ms",
+	}
+	if got := TopicDefs().Names(); !slices.Equal(got, wantTopic) {
+		t.Errorf("topic keys = %q\nwant %q", got, wantTopic)
+	}
+	for _, name := range []string{"log.flush.interval.ms", "log.flush.interval.messages", "flush.ms", "flush.messages"} {
+		if _, ok := BrokerDefs().Lookup(name); ok {
+			t.Errorf("broker key %s is defined; Tandem fsyncs every acknowledgement", name)
+		}
+		if _, ok := TopicDefs().Lookup(name); ok {
+			t.Errorf("topic key %s is defined; Tandem fsyncs every acknowledgement", name)
+		}
+	}
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	for _, r := range []*Registry{BrokerDefs(), TopicDefs()} {
+		for _, name := range r.Names() {
+			d, _ := r.Lookup(name)
+			if d.Doc == "" {
+				t.Errorf("%s has no documentation", name)
+			}
+			if !d.HasDefault {
+				continue
+			}
+			if err := r.Validate(name, d.Default); err != nil {
+				t.Errorf("default of %s does not validate: %v", name, err)
+			}
+		}
+	}
+}
+
+func TestTopicDefaults(t *testing.T) {
+	want := map[string]string{
+		"cleanup.policy":                  "delete",
+		"compression.type":                "producer",
+		"file.delete.delay.ms":            "60000",
+		"index.interval.bytes":            "4096",
+		"max.message.bytes":               "1048588",
+		"message.timestamp.after.max.ms":  "3600000",
+		"message.timestamp.before.max.ms": "9223372036854775807",
+		"message.timestamp.type":          "CreateTime",
+		"min.insync.replicas":             "1",
+		"retention.bytes":                 "-1",
+		"retention.ms":                    "604800000",
+		"segment.bytes":                   "1073741824",
+		"segment.ms":                      "604800000",
+	}
+	for name, w := range want {
+		d, ok := TopicDefs().Lookup(name)
+		if !ok || !d.HasDefault || d.Default != w {
+			t.Errorf("topic %s default = %q (has %v), want %q", name, d.Default, d.HasDefault, w)
+		}
+	}
+}
+
+func TestTopicNameLinks(t *testing.T) {
+	for _, name := range BrokerDefs().Names() {
+		d, _ := BrokerDefs().Lookup(name)
+		if d.TopicName == "" {
+			continue
+		}
+		if _, ok := TopicDefs().Lookup(d.TopicName); !ok {
+			t.Errorf("broker %s names topic config %s, which is not defined", name, d.TopicName)
+		}
+		if d.ReadOnly {
+			t.Errorf("broker %s is a topic default but read-only", name)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	const (
+		ok = iota
+		unknown
+		invalid
+		unsupported // invalid and not supported
+	)
+	tests := []struct {
+		reg   *Registry
+		name  string
+		value string
+		want  int
+	}{
+		{BrokerDefs(), "node.id", "7", ok},
+		{BrokerDefs(), "node.id", " 7 ", ok},
+		{BrokerDefs(), "node.id", "-1", invalid},
+		{BrokerDefs(), "node.id", "x", invalid},
+		{BrokerDefs(), "broker.id", "7", ok},
+		{BrokerDefs(), "log.dir", "/data", ok},
+		{BrokerDefs(), "log.dirs", "/a,/b", unsupported},
+		{BrokerDefs(), "log.dirs", "", invalid},
+		{BrokerDefs(), "listeners", "PLAINTEXT://:9092", ok},
+		{BrokerDefs(), "listeners", "plaintext://[::1]:9092", ok},
+		{BrokerDefs(), "listeners", "SSL://:9093", unsupported},
+		{BrokerDefs(), "listeners", "SASL_PLAINTEXT://:9093", unsupported},
+		{BrokerDefs(), "listeners", "INTERNAL://:9093", unsupported},
+		{BrokerDefs(), "listeners", "PLAINTEXT://:9092,PLAINTEXT://:9093", invalid},
+		{BrokerDefs(), "listeners", "localhost:9092", invalid},
+		{BrokerDefs(), "listeners", "PLAINTEXT://host:99999", invalid},
+		{BrokerDefs(), "listeners", "", invalid},
+		{BrokerDefs(), "advertised.listeners", "PLAINTEXT://broker1:9092", ok},
+		{BrokerDefs(), "advertised.listeners", "PLAINTEXT://0.0.0.0:9092", invalid},
+		{BrokerDefs(), "http.listeners", "", ok},
+		{BrokerDefs(), "http.listeners", "http://:8090,http://127.0.0.1:8091", ok},
+		{BrokerDefs(), "http.listeners", "https://:8443", unsupported},
+		{BrokerDefs(), "http.listeners", "ftp://:21", invalid},
+		{BrokerDefs(), "num.partitions", "0", invalid},
+		{BrokerDefs(), "default.replication.factor", "3", ok}, // refused at topic creation, not here
+		{BrokerDefs(), "default.replication.factor", "40000", invalid},
+		{BrokerDefs(), "auto.create.topics.enable", "FALSE", ok},
+		{BrokerDefs(), "auto.create.topics.enable", "yes", invalid},
+		{BrokerDefs(), "message.max.bytes", "2147483648", invalid}, // INT overflow
+		{BrokerDefs(), "log.segment.bytes", "1048575", invalid},
+		{BrokerDefs(), "log.segment.bytes", "1048576", ok},
+		{BrokerDefs(), "log.roll.ms", "0", invalid},
+		{BrokerDefs(), "log.roll.hours", "0", invalid},
+		{BrokerDefs(), "log.retention.ms", "-1", ok},
+		{BrokerDefs(), "log.retention.ms", "0", invalid},
+		{BrokerDefs(), "log.retention.hours", "-2", invalid},
+		{BrokerDefs(), "log.retention.minutes", "10", ok},
+		{BrokerDefs(), "log.retention.bytes", "-5", ok},
+		{BrokerDefs(), "log.message.timestamp.type", "LogAppendTime", ok},
+		{BrokerDefs(), "log.message.timestamp.type", "logappendtime", invalid},
+		{BrokerDefs(), "log.message.timestamp.after.max.ms", "-1", invalid},
+		{BrokerDefs(), "log.cleanup.policy", "delete", ok},
+		{BrokerDefs(), "log.cleanup.policy", "compact", unsupported},
+		{BrokerDefs(), "log.cleanup.policy", "compact, delete", unsupported},
+		{BrokerDefs(), "log.cleanup.policy", "delete,delete", invalid},
+		{BrokerDefs(), "log.cleanup.policy", "purge", invalid},
+		{BrokerDefs(), "compression.type", "producer", ok},
+		{BrokerDefs(), "compression.type", "zstd", unsupported},
+		{BrokerDefs(), "compression.type", "brotli", invalid},
+		{BrokerDefs(), "log.flush.interval.ms", "1000", unknown},
+		{BrokerDefs(), "segment.bytes", "1048576", unknown}, // a topic key
+		{TopicDefs(), "segment.bytes", "1048576", ok},
+		{TopicDefs(), "segment.bytes", "14", invalid},
+		{TopicDefs(), "segment.ms", "0", invalid},
+		{TopicDefs(), "retention.ms", "0", ok}, // topic level allows 0, unlike the broker keys
+		{TopicDefs(), "retention.ms", "-2", invalid},
+		{TopicDefs(), "retention.bytes", "1024", ok},
+		{TopicDefs(), "min.insync.replicas", "0", invalid},
+		{TopicDefs(), "max.message.bytes", "-1", invalid},
+		{TopicDefs(), "index.interval.bytes", "0", ok},
+		{TopicDefs(), "cleanup.policy", "compact", unsupported},
+		{TopicDefs(), "compression.type", "gzip", unsupported},
+		{TopicDefs(), "message.timestamp.type", "CreateTime", ok},
+		{TopicDefs(), "log.retention.ms", "1", unknown}, // a broker key
+		{TopicDefs(), "flush.ms", "1", unknown},
+	}
+	for _, tt := range tests {
+		err := tt.reg.Validate(tt.name, tt.value)
+		var got int
+		switch {
+		case err == nil:
+			got = ok
+		case errors.Is(err, ErrUnknownConfig):
+			got = unknown
+		case errors.Is(err, ErrInvalidValue) && errors.Is(err, ErrNotSupported):
+			got = unsupported
+		case errors.Is(err, ErrInvalidValue):
+			got = invalid
+		default:
+			got = -1
+		}
+		if got != tt.want {
+			t.Errorf("Validate(%s=%q) = %v (class %d), want class %d", tt.name, tt.value, err, got, tt.want)
+			continue
+		}
+		var ke *KeyError
+		if err != nil && (!errors.As(err, &ke) || ke.Key != tt.name) {
+			t.Errorf("Validate(%s=%q) = %v, want a *KeyError for the key", tt.name, tt.value, err)
+		}
+	}
+}
+
+func TestKeyErrorMessage(t *testing.T) {
+	err := TopicDefs().Validate("segment.bytes", "14")
+	want := `config: invalid value: segment.bytes="14": value must be at least 1048576`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+func TestParseListeners(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []Listener
+	}{
+		{"PLAINTEXT://:9092", []Listener{{"PLAINTEXT", "", 9092}}},
+		{" plaintext://127.0.0.1:0 ", []Listener{{"PLAINTEXT", "127.0.0.1", 0}}},
+		{"PLAINTEXT://[::1]:9092", []Listener{{"PLAINTEXT", "::1", 9092}}},
+		{"PLAINTEXT://kafka.example.com:19092", []Listener{{"PLAINTEXT", "kafka.example.com", 19092}}},
+	}
+	for _, tt := range tests {
+		got, err := ParseListeners(tt.in)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseListeners(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	if got := (Listener{"PLAINTEXT", "::1", 9092}).String(); got != "PLAINTEXT://[::1]:9092" {
+		t.Errorf("String() = %s", got)
+	}
+}
+
+func TestTypeConfigType(t *testing.T) {
+	tests := map[Type]kmsg.ConfigType{
+		TypeBoolean: kmsg.ConfigTypeBoolean, TypeInt: kmsg.ConfigTypeInt, TypeLong: kmsg.ConfigTypeLong,
+		TypeDouble: kmsg.ConfigTypeDouble, TypeString: kmsg.ConfigTypeString, TypeList: kmsg.ConfigTypeList,
+		TypePassword: kmsg.ConfigTypePassword,
+	}
+	for typ, want := range tests {
+		if got := typ.ConfigType(); got != want {
+			t.Errorf("%v.ConfigType() = %v, want %v", typ, got, want)
+		}
+	}
+}

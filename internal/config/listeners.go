@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Listener is one entry of listeners / advertised.listeners / http.listeners:
+// NAME://host:port. An empty Host means every interface (for listeners) or
+// "this machine's host name" (for advertised.listeners; the server fills it
+// in, as Kafka uses the canonical host name). Port 0 asks the OS for a port.
+type Listener struct {
+	Name string // PLAINTEXT for Kafka listeners, HTTP for http.listeners
+	Host string
+	Port int
+}
+
+// Addr is host:port, bracketing IPv6 literals.
+func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
+
+// String renders the listener in the form it is configured in.
+func (l Listener) String() string { return l.Name + "://" + l.Addr() }
+
+// kafkaSecurityProtocols are the names Kafka maps to themselves in its default
+// listener.security.protocol.map. Only PLAINTEXT is served for now.
+var kafkaSecurityProtocols = map[string]bool{
+	"PLAINTEXT":      true,
+	"SSL":            false,
+	"SASL_PLAINTEXT": false,
+	"SASL_SSL":       false,
+}
+
+// ParseListeners parses a listeners value ("PLAINTEXT://host:port,...").
+// Listener names are case-insensitive (Kafka upper-cases them); each name may
+// appear once. Only PLAINTEXT is supported; SSL and SASL listeners fail with
+// an error wrapping ErrNotSupported.
+func ParseListeners(value string) ([]Listener, error) {
+	items := parseList(value)
+	if len(items) == 0 {
+		return nil, fmt.Errorf("at least one listener is required")
+	}
+	out := make([]Listener, 0, len(items))
+	seen := make(map[string]bool)
+	for _, item := range items {
+		l, err := parseEndpoint(item)
+		if err != nil {
+			return nil, err
+		}
+		l.Name = strings.ToUpper(l.Name)
+		supported, known := kafkaSecurityProtocols[l.Name]
+		switch {
+		case !known:
+			// Custom listener names need listener.security.protocol.map.
+			return nil, fmt.Errorf("listener %q: no security protocol is defined for listener name %s (listener.security.protocol.map is %w)", item, l.Name, ErrNotSupported)
+		case !supported:
+			return nil, fmt.Errorf("listener %q: security protocol %s is %w (only PLAINTEXT)", item, l.Name, ErrNotSupported)
+		}
+		if seen[l.Name] {
+			return nil, fmt.Errorf("each listener must have a different name; %s appears twice", l.Name)
+		}
+		seen[l.Name] = true
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// ParseHTTPListeners parses http.listeners ("http://host:port,..."). An empty
+// value disables the HTTP server and yields no listeners.
+func ParseHTTPListeners(value string) ([]Listener, error) {
+	items := parseList(value)
+	out := make([]Listener, 0, len(items))
+	seen := make(map[string]bool)
+	for _, item := range items {
+		l, err := parseEndpoint(item)
+		if err != nil {
+			return nil, err
+		}
+		switch strings.ToLower(l.Name) {
+		case "http":
+		case "https":
+			return nil, fmt.Errorf("http listener %q: https is %w", item, ErrNotSupported)
+		default:
+			return nil, fmt.Errorf("http listener %q: scheme must be http", item)
+		}
+		l.Name = "HTTP"
+		if seen[l.Addr()] {
+			return nil, fmt.Errorf("http listener %s appears twice", l.Addr())
+		}
+		seen[l.Addr()] = true
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// parseEndpoint parses NAME://host:port with an optional bracketed IPv6 host.
+func parseEndpoint(s string) (Listener, error) {
+	name, hostPort, ok := strings.Cut(s, "://")
+	if !ok || name == "" {
+		return Listener{}, fmt.Errorf("listener %q: want NAME://host:port", s)
+	}
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return Listener{}, fmt.Errorf("listener %q: want NAME://host:port", s)
+	}
+	if strings.ContainsAny(host, "/?#@ ") {
+		return Listener{}, fmt.Errorf("listener %q: invalid host %q", s, host)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return Listener{}, fmt.Errorf("listener %q: invalid port %q", s, port)
+	}
+	return Listener{Name: name, Host: host, Port: p}, nil
+}
+
+// checkAdvertised applies Kafka's rules for advertised.listeners: each name is
+// one of listeners' names, and the non-routable meta-address is refused.
+func checkAdvertised(advertised, listeners []Listener) error {
+	names := make(map[string]bool, len(listeners))
+	for _, l := range listeners {
+		names[l.Name] = true
+	}
+	for _, a := range advertised {
+		if !names[a.Name] {
+			return fmt.Errorf("advertised listener %s is not one of listeners", a.Name)
+		}
+		if ip := net.ParseIP(a.Host); ip != nil && ip.IsUnspecified() {
+			return fmt.Errorf("advertised listener %s cannot use the nonroutable meta-address %s; use a routable address or host name", a, a.Host)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,438 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Layers are the places a config value can come from, most specific first
+// (KIP-226). Any map may be nil.
+type Layers struct {
+	Topic          map[string]string // dynamic topic overrides (DYNAMIC_TOPIC_CONFIG)
+	DynamicBroker  map[string]string // dynamic, this node only (DYNAMIC_BROKER_CONFIG)
+	DynamicDefault map[string]string // dynamic, cluster-wide (DYNAMIC_DEFAULT_BROKER_CONFIG)
+	Static         map[string]string // server.properties and flags (STATIC_BROKER_CONFIG)
+}
+
+// Synonym is one place a config's value is set, as returned by
+// DescribeConfigs v1+ with IncludeSynonyms.
+type Synonym struct {
+	Name   string
+	Value  string
+	IsNull bool // sensitive values are reported as null
+	Source kmsg.ConfigSource
+}
+
+// Entry is a resolved config, shaped for a DescribeConfigs response.
+type Entry struct {
+	Name      string
+	Value     string
+	IsNull    bool
+	Source    kmsg.ConfigSource
+	ReadOnly  bool
+	Sensitive bool
+	Type      Type
+	Doc       string
+	// Synonyms in precedence order; the first one, if any, provides Value.
+	Synonyms []Synonym
+}
+
+// brokerLayers are the broker layers in precedence order.
+func brokerLayers(l Layers) []struct {
+	m   map[string]string
+	src kmsg.ConfigSource
+} {
+	return []struct {
+		m   map[string]string
+		src kmsg.ConfigSource
+	}{
+		{l.DynamicBroker, kmsg.ConfigSourceDynamicBrokerConfig},
+		{l.DynamicDefault, kmsg.ConfigSourceDynamicDefaultBrokerConfig},
+		{l.Static, kmsg.ConfigSourceStaticBrokerConfig},
+	}
+}
+
+// brokerChain lists where the keys of name's synonym group are set, in
+// precedence order. As Kafka's DescribeConfigs does, the order is
+// layer-major: every member set in the per-node dynamic layer, then in the
+// cluster-wide dynamic layer, then statically, then the defaults; within a
+// layer, group order (log.retention.ms > .minutes > .hours).
+//
+// NB: Kafka merges the layers into one property set before applying the
+// ms > minutes > hours rule, so there a dynamic log.retention.hours loses to
+// a static log.retention.ms even though DescribeConfigs lists it first.
+// Tandem takes the first synonym as the value, so what DescribeConfigs shows
+// is what the log uses.
+func brokerChain(r *Registry, name string, l Layers) []Synonym {
+	group := r.groups[name]
+	if group == nil {
+		group = []synonym{{name, 1}}
+	}
+	var out []Synonym
+	for _, layer := range brokerLayers(l) {
+		for _, s := range group {
+			if v, ok := layer.m[s.name]; ok {
+				out = append(out, Synonym{Name: s.name, Value: v, Source: layer.src})
+			}
+		}
+	}
+	for _, s := range group {
+		if d, ok := r.defs[s.name]; ok && d.HasDefault {
+			out = append(out, Synonym{Name: s.name, Value: d.Default, Source: kmsg.ConfigSourceDefaultConfig})
+		}
+	}
+	return out
+}
+
+// toGroupUnit converts syn's value to the unit of its group's first member
+// (milliseconds for the roll and retention groups). As KafkaConfig does, a
+// negative converted retention means "forever" and becomes -1.
+func toGroupUnit(r *Registry, syn Synonym) (string, error) {
+	scale := int64(0)
+	for _, s := range r.groups[syn.Name] {
+		if s.name == syn.Name {
+			scale = s.scale
+		}
+	}
+	d, _ := r.Lookup(syn.Name)
+	if scale <= 1 {
+		return canonicalValue(d.Type, syn.Value), nil
+	}
+	n, err := parseInt64(syn.Value)
+	if err != nil {
+		return "", d.invalid(syn.Name, syn.Value, err)
+	}
+	if n < 0 {
+		return "-1", nil
+	}
+	return strconv.FormatInt(n*scale, 10), nil
+}
+
+// effectiveBroker is the value the broker uses for name's group, in the
+// group's unit; set is false when nothing sets it and it has no default.
+func effectiveBroker(r *Registry, name string, l Layers) (v string, set bool, err error) {
+	chain := brokerChain(r, r.Canonical(name), l)
+	if len(chain) == 0 {
+		return "", false, nil
+	}
+	v, err = toGroupUnit(r, chain[0])
+	return v, err == nil, err
+}
+
+// ResolveTopic resolves topic config name: the topic override if any, then
+// the broker synonyms from every broker layer that sets them, then the
+// default (e.g. for retention.ms: retention.ms, log.retention.ms,
+// log.retention.minutes, log.retention.hours, DEFAULT log.retention.hours).
+// Value is the first synonym's, converted to the topic's unit.
+func ResolveTopic(name string, l Layers) (Entry, error) {
+	d, ok := topicRegistry.defs[name]
+	if !ok {
+		return Entry{}, &KeyError{Key: name, Err: ErrUnknownConfig}
+	}
+	e := Entry{Name: name, Type: d.Type, Doc: d.Doc, Sensitive: d.Sensitive, Source: kmsg.ConfigSourceDefaultConfig, IsNull: true}
+	if v, ok := l.Topic[name]; ok {
+		e.Synonyms = append(e.Synonyms, Synonym{Name: name, Value: v, Source: kmsg.ConfigSourceDynamicTopicConfig})
+	}
+	e.Synonyms = append(e.Synonyms, brokerChain(brokerRegistry, topicRegistry.brokerSynonym[name], l)...)
+	if len(e.Synonyms) > 0 {
+		head := e.Synonyms[0]
+		v := canonicalValue(d.Type, head.Value)
+		if head.Source != kmsg.ConfigSourceDynamicTopicConfig {
+			var err error
+			if v, err = toGroupUnit(brokerRegistry, head); err != nil {
+				return Entry{}, err
+			}
+		}
+		e.Value, e.IsNull, e.Source = v, false, head.Source
+	}
+	e.mask()
+	return e, nil
+}
+
+// ResolveBroker resolves broker config name (an alias resolves like the key
+// it stands for, under the name asked for).
+//
+// For keys with unit synonyms (log.retention.{ms,minutes,hours},
+// log.roll.{ms,hours}) the entry describes the key itself, as Kafka's
+// DescribeConfigs does: synonyms ranked before the first occurrence of name
+// are dropped, so log.retention.hours shows its own value and
+// log.retention.ms is null unless something sets it. The value the log uses
+// is on the topic entry (retention.ms) and in BrokerConfig.
+func ResolveBroker(name string, l Layers) (Entry, error) {
+	d, ok := brokerRegistry.Lookup(name)
+	if !ok {
+		return Entry{}, &KeyError{Key: name, Err: ErrUnknownConfig}
+	}
+	canonical := brokerRegistry.Canonical(name)
+	e := Entry{Name: name, Type: d.Type, Doc: d.Doc, ReadOnly: d.ReadOnly, Sensitive: d.Sensitive,
+		Source: kmsg.ConfigSourceDefaultConfig, IsNull: true}
+	chain := brokerChain(brokerRegistry, canonical, l)
+	if hasUnitSynonyms(brokerRegistry.groups[canonical]) {
+		for len(chain) > 0 && chain[0].Name != canonical {
+			chain = chain[1:]
+		}
+	}
+	if len(chain) > 0 {
+		e.Synonyms = chain
+		e.Value, e.IsNull, e.Source = canonicalValue(d.Type, chain[0].Value), false, chain[0].Source
+	}
+	e.mask()
+	return e, nil
+}
+
+func hasUnitSynonyms(g []synonym) bool {
+	for _, s := range g {
+		if s.scale > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// mask hides sensitive values.
+func (e *Entry) mask() {
+	if !e.Sensitive {
+		return
+	}
+	e.Value, e.IsNull = "", true
+	for i := range e.Synonyms {
+		e.Synonyms[i].Value, e.Synonyms[i].IsNull = "", true
+	}
+}
+
+// ValidateTopicOverrides checks dynamic topic overrides (CreateTopics
+// configs, AlterConfigs on a topic): every key must be a topic key
+// (ErrUnknownConfig) with a valid value (ErrInvalidValue). Keys are checked
+// in sorted order and the first error is returned.
+func ValidateTopicOverrides(configs map[string]string) error {
+	for _, k := range sortedKeys(configs) {
+		if err := topicRegistry.Validate(k, configs[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateBrokerDynamic checks dynamic broker configs (per node or
+// cluster-wide): keys must be known, not read-only (ErrReadOnly), and valid.
+func ValidateBrokerDynamic(configs map[string]string) error {
+	for _, k := range sortedKeys(configs) {
+		d, ok := brokerRegistry.Lookup(k)
+		if !ok {
+			return &KeyError{Key: k, Err: ErrUnknownConfig}
+		}
+		if d.ReadOnly {
+			return &KeyError{Key: k, Err: ErrReadOnly}
+		}
+		if err := brokerRegistry.Validate(k, configs[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TopicConfig is the effective configuration of one topic, as the log uses it.
+type TopicConfig struct {
+	RetentionMs          int64 // -1: keep forever
+	RetentionBytes       int64 // negative: no size limit
+	SegmentBytes         int64
+	SegmentMs            int64
+	IndexIntervalBytes   int32
+	FileDeleteDelayMs    int64
+	MaxMessageBytes      int32
+	MessageTimestampType string // CreateTime or LogAppendTime
+	TimestampBeforeMaxMs int64
+	TimestampAfterMaxMs  int64
+	MinInsyncReplicas    int32
+	CleanupPolicy        string // "delete"
+	CompressionType      string // "producer"
+}
+
+// EffectiveTopicConfig resolves every topic key through the layers.
+func EffectiveTopicConfig(l Layers) (TopicConfig, error) {
+	var (
+		tc  TopicConfig
+		err error
+	)
+	get := func(name string) string {
+		if err != nil {
+			return ""
+		}
+		var e Entry
+		if e, err = ResolveTopic(name, l); err == nil {
+			if verr := topicRegistry.Validate(name, e.Value); verr != nil {
+				from := "no value"
+				if len(e.Synonyms) > 0 {
+					from = e.Synonyms[0].Name + " " + e.Source.String()
+				}
+				err = fmt.Errorf("%w (from %s)", verr, from)
+			}
+		}
+		return e.Value
+	}
+	i64 := func(name string) int64 { n, _ := parseInt64(get(name)); return n }
+	i32 := func(name string) int32 { n, _ := parseInt32(get(name)); return n }
+	tc = TopicConfig{
+		RetentionMs:          i64("retention.ms"),
+		RetentionBytes:       i64("retention.bytes"),
+		SegmentBytes:         i64("segment.bytes"),
+		SegmentMs:            i64("segment.ms"),
+		IndexIntervalBytes:   i32("index.interval.bytes"),
+		FileDeleteDelayMs:    i64("file.delete.delay.ms"),
+		MaxMessageBytes:      i32("max.message.bytes"),
+		MessageTimestampType: get("message.timestamp.type"),
+		TimestampBeforeMaxMs: i64("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:  i64("message.timestamp.after.max.ms"),
+		MinInsyncReplicas:    i32("min.insync.replicas"),
+		CleanupPolicy:        get("cleanup.policy"),
+		CompressionType:      get("compression.type"),
+	}
+	if err != nil {
+		return TopicConfig{}, err
+	}
+	return tc, nil
+}
+
+// BrokerConfig is the typed broker configuration. The unit synonyms are
+// folded: LogRollMs from log.roll.{ms,hours}, LogRetentionMs from
+// log.retention.{ms,minutes,hours}.
+type BrokerConfig struct {
+	NodeID int32
+	// Listeners serve the Kafka protocol. AdvertisedListeners is what
+	// Metadata returns; it defaults to Listeners. An empty Host or port 0
+	// is for the server to fill in (host name, bound port).
+	Listeners           []Listener
+	AdvertisedListeners []Listener
+	LogDirs             []string // exactly one, for now
+	HTTPListeners       []Listener
+
+	NumPartitions            int32
+	DefaultReplicationFactor int16
+	AutoCreateTopicsEnable   bool
+	DeleteTopicEnable        bool
+	SocketRequestMaxBytes    int32
+
+	// Topic defaults.
+	MessageMaxBytes                int32
+	LogSegmentBytes                int64
+	LogRollMs                      int64
+	LogRetentionMs                 int64 // -1: forever
+	LogRetentionBytes              int64
+	LogIndexIntervalBytes          int32
+	LogSegmentDeleteDelayMs        int64
+	LogMessageTimestampType        string
+	LogMessageTimestampBeforeMaxMs int64
+	LogMessageTimestampAfterMaxMs  int64
+	LogCleanupPolicy               string
+	MinInsyncReplicas              int32
+	CompressionType                string
+
+	LogRetentionCheckIntervalMs int64
+}
+
+// TopicDefaults is the configuration of a topic without overrides under
+// this static configuration.
+func (b BrokerConfig) TopicDefaults() TopicConfig {
+	return TopicConfig{
+		RetentionMs:          b.LogRetentionMs,
+		RetentionBytes:       b.LogRetentionBytes,
+		SegmentBytes:         b.LogSegmentBytes,
+		SegmentMs:            b.LogRollMs,
+		IndexIntervalBytes:   b.LogIndexIntervalBytes,
+		FileDeleteDelayMs:    b.LogSegmentDeleteDelayMs,
+		MaxMessageBytes:      b.MessageMaxBytes,
+		MessageTimestampType: b.LogMessageTimestampType,
+		TimestampBeforeMaxMs: b.LogMessageTimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  b.LogMessageTimestampAfterMaxMs,
+		MinInsyncReplicas:    b.MinInsyncReplicas,
+		CleanupPolicy:        b.LogCleanupPolicy,
+		CompressionType:      b.CompressionType,
+	}
+}
+
+// LoadBroker validates the static configuration (server.properties and
+// flags; unknown keys are refused) and returns the typed configuration,
+// applying the aliases broker.id (must equal node.id if both are set, as in
+// Kafka) and log.dir (log.dirs wins if both are set, as in Kafka).
+func LoadBroker(static map[string]string) (BrokerConfig, error) {
+	for _, k := range sortedKeys(static) {
+		if err := brokerRegistry.Validate(k, static[k]); err != nil {
+			return BrokerConfig{}, err
+		}
+	}
+	if n, ok := static["node.id"]; ok {
+		if b, ok := static["broker.id"]; ok && canonicalValue(TypeInt, n) != canonicalValue(TypeInt, b) {
+			return BrokerConfig{}, &KeyError{Key: "broker.id", Value: b, Err: ErrInvalidValue,
+				Cause: fmt.Errorf("broker.id and node.id must be equal when both are set (node.id=%s)", n)}
+		}
+	}
+	l := Layers{Static: static}
+	var err error
+	get := func(name string) string {
+		if err != nil {
+			return ""
+		}
+		v, _, e := effectiveBroker(brokerRegistry, name, l)
+		err = e
+		return v
+	}
+	i64 := func(name string) int64 { n, _ := parseInt64(get(name)); return n }
+	i32 := func(name string) int32 { n, _ := parseInt32(get(name)); return n }
+	boolean := func(name string) bool { b, _ := parseBool(get(name)); return b }
+
+	bc := BrokerConfig{
+		NodeID:                         i32("node.id"),
+		LogDirs:                        parseList(get("log.dirs")),
+		NumPartitions:                  i32("num.partitions"),
+		DefaultReplicationFactor:       int16(i32("default.replication.factor")),
+		AutoCreateTopicsEnable:         boolean("auto.create.topics.enable"),
+		DeleteTopicEnable:              boolean("delete.topic.enable"),
+		SocketRequestMaxBytes:          i32("socket.request.max.bytes"),
+		MessageMaxBytes:                i32("message.max.bytes"),
+		LogSegmentBytes:                i64("log.segment.bytes"),
+		LogRollMs:                      i64("log.roll.ms"),
+		LogRetentionMs:                 i64("log.retention.ms"),
+		LogRetentionBytes:              i64("log.retention.bytes"),
+		LogIndexIntervalBytes:          i32("log.index.interval.bytes"),
+		LogSegmentDeleteDelayMs:        i64("log.segment.delete.delay.ms"),
+		LogMessageTimestampType:        get("log.message.timestamp.type"),
+		LogMessageTimestampBeforeMaxMs: i64("log.message.timestamp.before.max.ms"),
+		LogMessageTimestampAfterMaxMs:  i64("log.message.timestamp.after.max.ms"),
+		LogCleanupPolicy:               get("log.cleanup.policy"),
+		MinInsyncReplicas:              i32("min.insync.replicas"),
+		CompressionType:                get("compression.type"),
+		LogRetentionCheckIntervalMs:    i64("log.retention.check.interval.ms"),
+	}
+	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
+	if err != nil {
+		return BrokerConfig{}, err
+	}
+	// Validated above, so these parse.
+	bc.Listeners, _ = ParseListeners(listeners)
+	bc.HTTPListeners, _ = ParseHTTPListeners(httpListeners)
+	if advertised == "" {
+		bc.AdvertisedListeners = append([]Listener(nil), bc.Listeners...)
+	} else {
+		bc.AdvertisedListeners, _ = ParseListeners(advertised)
+	}
+	if err := checkAdvertised(bc.AdvertisedListeners, bc.Listeners); err != nil {
+		key := "advertised.listeners"
+		if advertised == "" {
+			key = "listeners" // advertised.listeners defaulted to listeners
+		}
+		return BrokerConfig{}, &KeyError{Key: key, Value: static[key], Err: ErrInvalidValue, Cause: err}
+	}
+	return bc, nil
+}

@@ -1,0 +1,55 @@
+package log
+
+import (
+	"errors"
+
+	"github.com/tandem-streaming/tandem/internal/record"
+)
+
+// Errors returned by the log. Handlers map them to Kafka codes with
+// errors.Is; corruption of stored or received bytes matches
+// record.ErrCorrupt.
+var (
+	// ErrOffsetOutOfRange: a fetch or DeleteRecords offset outside
+	// [LogStartOffset, LogEndOffset] (resp. above HighWatermark).
+	ErrOffsetOutOfRange = errors.New("log: offset out of range")
+	// ErrInvalidRecord: a batch that is intact but violates what a client
+	// may send (control batch, count/offset-delta mismatch, bad sequence).
+	// Errors from package record are wrapped so record.ErrInvalidRecord
+	// also matches when the cause is header-level.
+	ErrInvalidRecord = errors.New("log: invalid record")
+	// ErrRecordTooLarge: a batch larger than Config.MaxMessageBytes.
+	ErrRecordTooLarge = errors.New("log: record batch too large")
+	// ErrInvalidTimestamp: a CreateTime timestamp outside
+	// [now-TimestampBeforeMaxMs, now+TimestampAfterMaxMs] (KIP-937).
+	ErrInvalidTimestamp = errors.New("log: invalid timestamp")
+	// ErrOutOfOrderSequence: an idempotent batch whose sequence does not
+	// follow the producer's last one (ProducerAppendInfo.checkSequence).
+	ErrOutOfOrderSequence = errors.New("log: out of order sequence number")
+	// ErrInvalidProducerEpoch: a batch or marker from an older producer epoch.
+	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	// ErrInvalidTxnState: a non-transactional batch from a producer with an
+	// open transaction (ProducerAppendInfo.appendDataBatch).
+	ErrInvalidTxnState = errors.New("log: invalid transaction state")
+	// ErrTransactionCoordinatorFenced: a marker from an older coordinator
+	// epoch (ProducerAppendInfo.checkCoordinatorEpoch).
+	ErrTransactionCoordinatorFenced = errors.New("log: transaction coordinator fenced")
+	// ErrFencedLeaderEpoch: AppendAsLeader/AppendControl called with a leader
+	// epoch older than the latest one in the leader-epoch cache.
+	ErrFencedLeaderEpoch = errors.New("log: fenced leader epoch")
+	// ErrUnexpectedAppendOffset: a verbatim append whose offsets are below
+	// the log end offset or not increasing (UnexpectedAppendOffsetException).
+	ErrUnexpectedAppendOffset = errors.New("log: unexpected append offset")
+	// ErrClosed: the log was closed or deleted.
+	ErrClosed = errors.New("log: closed")
+	// ErrInconsistentTopicID: partition.metadata names another topic id.
+	ErrInconsistentTopicID = errors.New("log: inconsistent topic id")
+	// ErrLogFailed: an earlier write or fsync failed; the log refuses
+	// further appends until reopened (Kafka takes the log dir offline; an
+	// fsync error cannot be retried safely because the kernel may have
+	// dropped the dirty pages).
+	ErrLogFailed = errors.New("log: storage failure")
+)
+
+// ErrCorrupt is record.ErrCorrupt, re-exported for convenience.
+var ErrCorrupt = record.ErrCorrupt

@@ -1,0 +1,241 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+)
+
+// FileCache bounds the number of open file descriptors across every log of
+// the broker. Segment files are represented by handles that open lazily on
+// first use; idle open handles sit on an LRU list and are closed when the
+// number of open descriptors exceeds the bound. A handle in use (acquired
+// and not yet released) is never closed, so the bound is soft: it can be
+// exceeded while more files than maxOpen are in use at once.
+//
+// This is what lets 10,000 partitions cost a handful of descriptors when
+// idle: a partition holds only handles (a path and some bookkeeping), and
+// only the files touched recently are open.
+type FileCache struct {
+	mu      sync.Mutex
+	maxOpen int
+	open    int
+	lru     fileHandle // sentinel of the idle-open list; lru.next is least recently used
+}
+
+// NewFileCache returns a cache that keeps at most maxOpen idle descriptors
+// open (minimum 1).
+func NewFileCache(maxOpen int) *FileCache {
+	if maxOpen < 1 {
+		maxOpen = 1
+	}
+	c := &FileCache{maxOpen: maxOpen}
+	c.lru.next, c.lru.prev = &c.lru, &c.lru
+	return c
+}
+
+// Open reports the number of descriptors currently open.
+func (c *FileCache) Open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open
+}
+
+// errHandleClosed is returned by acquire after close.
+var errHandleClosed = errors.New("log: file handle closed")
+
+// fileHandle is one lazily opened file. Fields other than openMu are
+// guarded by cache.mu.
+type fileHandle struct {
+	cache *FileCache
+	// openMu serializes opening, renaming and closing of this handle so a
+	// rename cannot race an open of the old path.
+	openMu     sync.Mutex
+	path       string
+	f          *os.File
+	refs       int
+	closed     bool
+	prev, next *fileHandle // idle-open LRU links, nil when not listed
+}
+
+// handle returns an unopened handle for path.
+func (c *FileCache) handle(path string) *fileHandle {
+	return &fileHandle{cache: c, path: path}
+}
+
+// adopt wraps an already open file (for example one just created), listing
+// it as idle-open.
+func (c *FileCache) adopt(path string, f *os.File) *fileHandle {
+	h := &fileHandle{cache: c, path: path, f: f}
+	c.mu.Lock()
+	c.open++
+	c.pushIdle(h)
+	victims := c.evictLocked()
+	c.mu.Unlock()
+	closeAll(victims)
+	return h
+}
+
+func (c *FileCache) pushIdle(h *fileHandle) {
+	h.prev, h.next = c.lru.prev, &c.lru
+	c.lru.prev.next = h
+	c.lru.prev = h
+}
+
+func (c *FileCache) unlink(h *fileHandle) {
+	if h.next == nil {
+		return
+	}
+	h.prev.next, h.next.prev = h.next, h.prev
+	h.prev, h.next = nil, nil
+}
+
+// evictLocked detaches idle files beyond the bound; the caller closes them
+// after dropping c.mu.
+func (c *FileCache) evictLocked() []*os.File {
+	var victims []*os.File
+	for c.open > c.maxOpen && c.lru.next != &c.lru {
+		h := c.lru.next
+		c.unlink(h)
+		victims = append(victims, h.f)
+		h.f = nil
+		c.open--
+	}
+	return victims
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+// acquire returns the open file, opening it (read-write, created if
+// missing) when needed. Every successful acquire must be paired with
+// release.
+func (h *fileHandle) acquire() (*os.File, error) {
+	c := h.cache
+	c.mu.Lock()
+	if h.closed {
+		c.mu.Unlock()
+		return nil, errHandleClosed
+	}
+	if h.f != nil {
+		h.refs++
+		c.unlink(h)
+		f := h.f
+		c.mu.Unlock()
+		return f, nil
+	}
+	c.mu.Unlock()
+
+	h.openMu.Lock()
+	defer h.openMu.Unlock()
+	c.mu.Lock()
+	if h.closed {
+		c.mu.Unlock()
+		return nil, errHandleClosed
+	}
+	if h.f != nil { // opened by a concurrent acquire
+		h.refs++
+		c.unlink(h)
+		f := h.f
+		c.mu.Unlock()
+		return f, nil
+	}
+	path := h.path
+	c.mu.Unlock()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	h.f = f
+	h.refs++
+	c.open++
+	victims := c.evictLocked()
+	c.mu.Unlock()
+	closeAll(victims)
+	return f, nil
+}
+
+// release ends a use started by acquire.
+func (h *fileHandle) release() {
+	c := h.cache
+	c.mu.Lock()
+	h.refs--
+	var victims []*os.File
+	if h.refs == 0 && h.f != nil {
+		if h.closed {
+			victims = append(victims, h.f)
+			h.f = nil
+			c.open--
+		} else {
+			c.pushIdle(h)
+			victims = c.evictLocked()
+		}
+	}
+	c.mu.Unlock()
+	closeAll(victims)
+}
+
+// currentPath returns the handle's path.
+func (h *fileHandle) currentPath() string {
+	h.cache.mu.Lock()
+	defer h.cache.mu.Unlock()
+	return h.path
+}
+
+// rename moves the file and points the handle at the new path. An open
+// descriptor stays valid across the rename.
+func (h *fileHandle) rename(newPath string) error {
+	h.openMu.Lock()
+	defer h.openMu.Unlock()
+	old := h.currentPath()
+	if err := os.Rename(old, newPath); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // never created (lazily created index files)
+		}
+		return fmt.Errorf("log: rename %s: %w", old, err)
+	}
+	h.cache.mu.Lock()
+	h.path = newPath
+	h.cache.mu.Unlock()
+	return nil
+}
+
+// close drops the handle from the cache; the descriptor is closed now or,
+// if in use, at the last release. Further acquires fail.
+func (h *fileHandle) close() {
+	h.openMu.Lock()
+	defer h.openMu.Unlock()
+	c := h.cache
+	c.mu.Lock()
+	if h.closed {
+		c.mu.Unlock()
+		return
+	}
+	h.closed = true
+	var f *os.File
+	if h.refs == 0 && h.f != nil {
+		c.unlink(h)
+		f = h.f
+		h.f = nil
+		c.open--
+	}
+	c.mu.Unlock()
+	if f != nil {
+		_ = f.Close()
+	}
+}
+
+// withFile runs fn with the open file.
+func (h *fileHandle) withFile(fn func(f *os.File) error) error {
+	f, err := h.acquire()
+	if err != nil {
+		return err
+	}
+	defer h.release()
+	return fn(f)
+}

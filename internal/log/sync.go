@@ -1,0 +1,244 @@
+package log
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// markDirtyLocked records that h has unsynced writes and makes sure a sync
+// round is scheduled. Caller holds mu.
+func (l *Log) markDirtyLocked(h *fileHandle) {
+	if _, ok := l.dirtySet[h]; !ok {
+		if l.dirtySet == nil {
+			l.dirtySet = make(map[*fileHandle]struct{}, 2)
+		}
+		l.dirtySet[h] = struct{}{}
+		l.dirty = append(l.dirty, h)
+	}
+	l.scheduleSyncLocked()
+}
+
+// markSegmentDirtyLocked schedules the fsync of s's index files written
+// since their last sync (roll, close, truncation); the .log file is marked
+// by every write already, the transaction index by every abort.
+func (l *Log) markSegmentDirtyLocked(s *segment) {
+	if s.indexUnsynced {
+		l.markDirtyLocked(s.index)
+		s.indexUnsynced = false
+	}
+	if s.timeUnsynced {
+		l.markDirtyLocked(s.timeIndex)
+		s.timeUnsynced = false
+	}
+}
+
+func (l *Log) scheduleSyncLocked() {
+	if l.syncState == syncIdle && !l.closed {
+		l.syncState = syncQueued
+		l.syncer.enqueue(l)
+	}
+}
+
+// takeDirtyLocked hands the dirty set to a sync round.
+func (l *Log) takeDirtyLocked() (files []*fileHandle, paths []string, dir bool) {
+	files, paths, dir = l.dirty, l.dirtyPaths, l.dirSync
+	if l.parentSync {
+		paths = append(paths, filepath.Dir(l.dir))
+		l.parentSync = false
+	}
+	l.dirty, l.dirtySet, l.dirtyPaths, l.dirSync = nil, nil, nil, false
+	return files, paths, dir
+}
+
+// syncFiles fsyncs files, extra paths and (if dir) the partition directory.
+// A handle closed meanwhile (its segment was deleted) is skipped.
+func (l *Log) syncFiles(files []*fileHandle, paths []string, dir bool) error {
+	for _, h := range files {
+		err := h.withFile(func(f *os.File) error { return l.syncFile(f) })
+		if err != nil && err != errHandleClosed && !os.IsNotExist(err) {
+			return fmt.Errorf("log: fsync %s: %w", h.currentPath(), err)
+		}
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = l.syncFile(f)
+		_ = f.Close()
+		if err != nil {
+			return fmt.Errorf("log: fsync %s: %w", p, err)
+		}
+	}
+	if dir {
+		if err := syncDir(l.dir); err != nil {
+			return fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
+		}
+	}
+	return nil
+}
+
+// syncRound is one group-commit round, run by a Syncer worker: snapshot the
+// end offset and dirty files under mu, fsync without mu, then publish the
+// snapshotted end offset as the high watermark.
+func (l *Log) syncRound(observe func(time.Duration)) {
+	l.mu.Lock()
+	if l.closed || l.failed != nil {
+		l.syncState = syncIdle
+		l.syncCond.Broadcast()
+		l.mu.Unlock()
+		return
+	}
+	l.syncState = syncRunning
+	target, gen := l.leo, l.truncGen
+	a := l.active()
+	targetBase, targetPos := a.base, a.size
+	sealed := l.sealed
+	l.sealed = 0
+	files, paths, dir := l.takeDirtyLocked()
+	l.mu.Unlock()
+
+	start := time.Now()
+	err := l.syncFiles(files, paths, dir)
+	if observe != nil {
+		observe(time.Since(start))
+	}
+
+	l.mu.Lock()
+	writeCkpt := false
+	switch {
+	case err != nil:
+		l.failLocked(err)
+	case gen != l.truncGen:
+		// A truncation ran during the fsync: what we synced may not be
+		// what the log now holds at those offsets. Sync again.
+		for _, h := range files {
+			l.markDirtyLocked(h)
+		}
+		l.dirtyPaths = append(l.dirtyPaths, paths...)
+		l.dirSync = l.dirSync || dir
+		l.sealed += sealed
+	default:
+		if target > l.hw {
+			l.hw, l.hwSegBase, l.hwPos = target, targetBase, targetPos
+			l.producers.onHighWatermarkUpdated(l.hw)
+			l.notifyLocked()
+		}
+		if sealed > 0 && targetBase > l.recoveryPoint {
+			l.recoveryPoint = targetBase
+			writeCkpt = true
+		}
+		l.checkInvariants()
+	}
+	if len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync {
+		l.syncState = syncQueued
+		if !l.closed && l.failed == nil {
+			l.syncer.enqueue(l)
+		} else {
+			l.syncState = syncIdle
+		}
+	} else {
+		l.syncState = syncIdle
+	}
+	l.syncCond.Broadcast()
+	l.mu.Unlock()
+
+	if writeCkpt {
+		if err := l.writeOffsetsCheckpoint(); err != nil {
+			l.logger.Warn("log: writing offsets checkpoint failed", "dir", l.dir, "err", err)
+		}
+	}
+}
+
+// failLocked records a storage failure: appends fail from now on and the
+// high watermark stops moving (no acknowledgement for unsynced data).
+func (l *Log) failLocked(err error) {
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w: %w", ErrLogFailed, err)
+		l.logger.Error("log: storage failure, refusing further appends", "dir", l.dir, "err", err)
+		l.notifyLocked()
+	}
+}
+
+// syncDirtyLocked fsyncs everything dirty while holding mu (Close only).
+func (l *Log) syncDirtyLocked() error {
+	files, paths, dir := l.takeDirtyLocked()
+	l.sealed = 0
+	if err := l.syncFiles(files, paths, dir); err != nil {
+		l.failLocked(err)
+		return err
+	}
+	return nil
+}
+
+// writeOffsetsCheckpoint persists the current log start offset and
+// recovery point. Must not be called with mu held.
+func (l *Log) writeOffsetsCheckpoint() error {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	l.mu.RLock()
+	c := offsetsCheckpointData{LogStartOffset: l.logStart, RecoveryPoint: l.recoveryPoint}
+	l.mu.RUnlock()
+	if l.ckptWritten != nil && *l.ckptWritten == c {
+		return nil
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, offsetsCheckpoint), encodeOffsetsCheckpoint(c)); err != nil {
+		return err
+	}
+	l.ckptWritten = &c
+	return nil
+}
+
+// writeEpochCheckpointLocked persists the leader-epoch cache. Epoch changes
+// are rare (leader elections, truncation), so this runs inline.
+func (l *Log) writeEpochCheckpointLocked() error {
+	return writeFileAtomic(filepath.Join(l.dir, epochCheckpointName), encodeEpochCheckpoint(l.epochs.entries))
+}
+
+// takeSnapshotLocked writes the producer state as of offset (exclusive) to
+// %020d.snapshot. The file is written without fsync; the next sync round
+// makes it durable (a lost snapshot only means a longer replay).
+func (l *Log) takeSnapshotLocked(offset int64) error {
+	path := filepath.Join(l.dir, fileName(offset, snapshotExt))
+	tmp := path + tmpSuffix
+	if err := os.WriteFile(tmp, encodeSnapshot(l.producers), 0o644); err != nil {
+		return fmt.Errorf("log: write producer snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("log: write producer snapshot: %w", err)
+	}
+	if i, found := slices.BinarySearch(l.snapshots, offset); !found {
+		l.snapshots = slices.Insert(l.snapshots, i, offset)
+	}
+	l.dirtyPaths = append(l.dirtyPaths, path)
+	l.dirSync = true
+	l.scheduleSyncLocked()
+	l.pruneSnapshotsLocked()
+	return nil
+}
+
+// pruneSnapshotsLocked keeps the snapshots recovery may need: those at or
+// above the base offset of the segment before the active one (the roll
+// snapshot of the active segment lets recovery rebuild its transaction
+// index; one older gives a fallback) and none above the log end offset.
+func (l *Log) pruneSnapshotsLocked() {
+	keepFrom := l.active().base
+	if n := len(l.segments); n >= 2 {
+		keepFrom = l.segments[n-2].base
+	}
+	kept := l.snapshots[:0]
+	for _, off := range l.snapshots {
+		if off < keepFrom || off > l.leo {
+			_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+			continue
+		}
+		kept = append(kept, off)
+	}
+	l.snapshots = kept
+}

@@ -1,0 +1,520 @@
+package metadata
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Layout of the bbolt database:
+//
+//	meta/cluster.id       the cluster id
+//	meta/format.version   "1"
+//	topics/<name>         JSON topicRecord
+//	broker_configs/<node> JSON map of dynamic broker configs; node "-1" is
+//	                      the cluster-wide default
+const (
+	metadataDirName = "__tandem_metadata"
+	metadataDBName  = "metadata.db"
+	formatVersion   = "1"
+)
+
+var (
+	bucketMeta          = []byte("meta")
+	bucketTopics        = []byte("topics")
+	bucketBrokerConfigs = []byte("broker_configs")
+	keyClusterID        = []byte("cluster.id")
+	keyFormatVersion    = []byte("format.version")
+)
+
+// lockTimeout bounds the wait for bbolt's file lock, so a second broker on
+// the same directory fails instead of hanging. A variable for tests.
+var lockTimeout = 2 * time.Second
+
+// topicRecord is a topic as stored. Fields are named so that the format can
+// grow without breaking old records.
+type topicRecord struct {
+	Name              string            `json:"name"`
+	ID                string            `json:"id"`
+	Partitions        int32             `json:"partitions"`
+	ReplicationFactor int16             `json:"replication_factor"`
+	Configs           map[string]string `json:"configs,omitempty"`
+	LeaderEpochs      []int32           `json:"leader_epochs"`
+	Leader            int32             `json:"leader"`
+	CreatedMs         int64             `json:"created_ms"`
+}
+
+// boltStore is the single-node Store.
+//
+// Lock order: mu, then watchMu. Readers take neither: they load snap.
+type boltStore struct {
+	db        *bolt.DB
+	clusterID string
+	logger    *slog.Logger
+
+	// mu serializes writers so that the snapshot order matches the commit
+	// order. Held across the bbolt transaction and the snapshot swap.
+	mu     sync.Mutex
+	closed bool // guarded by mu
+	snap   atomic.Pointer[snapshot]
+
+	watchMu  sync.Mutex
+	watchers map[*watcher]struct{} // guarded by watchMu; nil after Close
+}
+
+type watcher struct {
+	ch     chan struct{}
+	closed bool // guarded by watchMu
+}
+
+// OpenBolt opens (or creates) the metadata store of a single node in the log
+// directory dir: the database is <dir>/__tandem_metadata/metadata.db and
+// <dir>/meta.properties identifies the directory.
+//
+// On first start it generates the cluster id, commits it, then writes
+// meta.properties. Later starts fail with ErrMetaProperties when
+// meta.properties names another node id or another cluster id than the
+// database, or exists while the database is missing (the metadata was lost;
+// starting empty would orphan every partition directory). A missing
+// meta.properties next to an existing database is rewritten.
+func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	metaDir := filepath.Join(dir, metadataDirName)
+	if err := os.MkdirAll(metaDir, 0o755); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	mp, err := readMetaProperties(dir)
+	if err != nil {
+		return nil, err
+	}
+	if mp != nil && mp.nodeID != nodeID {
+		return nil, fmt.Errorf("%w: %s has node.id=%d but this broker is configured with node.id=%d; "+
+			"the directory belongs to another node", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.nodeID, nodeID)
+	}
+
+	dbPath := filepath.Join(metaDir, metadataDBName)
+	_, statErr := os.Stat(dbPath)
+	dbExisted := statErr == nil
+	if !dbExisted && mp != nil {
+		return nil, fmt.Errorf("%w: %s names cluster %s but the metadata database %s is missing; "+
+			"refusing to start with empty metadata", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.clusterID, dbPath)
+	}
+	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("metadata: %w", statErr)
+	}
+
+	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metadata: opening %s: %w", dbPath, err)
+	}
+	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{})}
+	if err := s.init(mp); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if mp == nil {
+		if err := writeMetaProperties(dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if dbExisted {
+			logger.Warn("meta.properties was missing; rewrote it from the metadata database", "dir", dir, "cluster.id", s.clusterID)
+		} else {
+			logger.Info("created cluster metadata", "dir", dir, "cluster.id", s.clusterID, "node.id", nodeID)
+		}
+	}
+	return s, nil
+}
+
+// init creates the buckets and cluster id if needed, checks them against
+// meta.properties, and loads the first snapshot.
+func (s *boltStore) init(mp *metaProperties) error {
+	var topics []Topic
+	brokerConfigs := make(map[int32]map[string]string)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyFormatVersion); v != nil && string(v) != formatVersion {
+			return fmt.Errorf("metadata: database format version %s is not supported (want %s)", v, formatVersion)
+		}
+		if id := meta.Get(keyClusterID); id != nil {
+			s.clusterID = string(id)
+		} else {
+			if mp != nil {
+				return fmt.Errorf("%w: meta.properties names cluster %s but the metadata database is empty",
+					ErrMetaProperties, mp.clusterID)
+			}
+			s.clusterID = UUIDString(NewUUID())
+			if err := meta.Put(keyClusterID, []byte(s.clusterID)); err != nil {
+				return err
+			}
+			if err := meta.Put(keyFormatVersion, []byte(formatVersion)); err != nil {
+				return err
+			}
+		}
+		if mp != nil && mp.clusterID != s.clusterID {
+			return fmt.Errorf("%w: meta.properties has cluster.id=%s but the metadata database belongs to cluster %s",
+				ErrMetaProperties, mp.clusterID, s.clusterID)
+		}
+		err := tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
+			t, err := decodeTopic(v)
+			if err != nil {
+				return fmt.Errorf("metadata: topic %q: %w", k, err)
+			}
+			topics = append(topics, t)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketBrokerConfigs).ForEach(func(k, v []byte) error {
+			node, err := strconv.ParseInt(string(k), 10, 32)
+			if err != nil {
+				return fmt.Errorf("metadata: broker configs key %q: %w", k, err)
+			}
+			var m map[string]string
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("metadata: broker configs of node %d: %w", node, err)
+			}
+			brokerConfigs[int32(node)] = m
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.snap.Store(newSnapshot(topics, brokerConfigs))
+	return nil
+}
+
+func encodeTopic(t Topic) ([]byte, error) {
+	return json.Marshal(topicRecord{
+		Name:              t.Name,
+		ID:                UUIDString(t.ID),
+		Partitions:        t.Partitions,
+		ReplicationFactor: t.ReplicationFactor,
+		Configs:           t.Configs,
+		LeaderEpochs:      t.LeaderEpochs,
+		Leader:            t.Leader,
+		CreatedMs:         t.CreatedMs,
+	})
+}
+
+func decodeTopic(b []byte) (Topic, error) {
+	var r topicRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Topic{}, err
+	}
+	id, err := ParseUUID(r.ID)
+	if err != nil {
+		return Topic{}, err
+	}
+	if int(r.Partitions) != len(r.LeaderEpochs) {
+		return Topic{}, fmt.Errorf("%d partitions but %d leader epochs", r.Partitions, len(r.LeaderEpochs))
+	}
+	return Topic{
+		Name:              r.Name,
+		ID:                id,
+		Partitions:        r.Partitions,
+		ReplicationFactor: r.ReplicationFactor,
+		Configs:           r.Configs,
+		LeaderEpochs:      r.LeaderEpochs,
+		Leader:            r.Leader,
+		CreatedMs:         r.CreatedMs,
+	}, nil
+}
+
+func (s *boltStore) ClusterID() string { return s.clusterID }
+
+func (s *boltStore) Topics() []Topic {
+	snap := s.snap.Load()
+	out := make([]Topic, len(snap.topics))
+	for i, t := range snap.topics {
+		out[i] = t.Clone()
+	}
+	return out
+}
+
+func (s *boltStore) Topic(name string) (Topic, bool) {
+	t, ok := s.snap.Load().topic(name)
+	return t.Clone(), ok
+}
+
+func (s *boltStore) TopicByID(id [16]byte) (Topic, bool) {
+	snap := s.snap.Load()
+	i, ok := snap.byID[id]
+	if !ok {
+		return Topic{}, false
+	}
+	return snap.topics[i].Clone(), true
+}
+
+func (s *boltStore) BrokerConfigs(node int32) map[string]string {
+	return maps.Clone(s.snap.Load().brokerConfigs[node])
+}
+
+// commit runs fn in a bbolt write transaction (fsynced on commit) and, if
+// it succeeds, publishes next and notifies the watchers. mu must be held.
+func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return fmt.Errorf("metadata: commit: %w", err)
+	}
+	s.snap.Store(next)
+	s.notify()
+	return nil
+}
+
+func (s *boltStore) CreateTopic(t Topic) error {
+	t = t.Clone()
+	switch {
+	case t.Name == "":
+		return fmt.Errorf("%w: empty name", ErrInvalidTopic)
+	case t.Partitions < 1:
+		return fmt.Errorf("%w: topic %s: %d partitions", ErrInvalidPartitions, t.Name, t.Partitions)
+	case t.ReplicationFactor < 1:
+		return fmt.Errorf("%w: topic %s: replication factor %d", ErrInvalidTopic, t.Name, t.ReplicationFactor)
+	case t.LeaderEpochs != nil && len(t.LeaderEpochs) != int(t.Partitions):
+		return fmt.Errorf("%w: topic %s: %d leader epochs for %d partitions", ErrInvalidTopic, t.Name, len(t.LeaderEpochs), t.Partitions)
+	}
+	if t.LeaderEpochs == nil {
+		t.LeaderEpochs = make([]int32, t.Partitions)
+	}
+	if len(t.Configs) == 0 {
+		t.Configs = nil
+	}
+	if t.CreatedMs == 0 {
+		t.CreatedMs = time.Now().UnixMilli()
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	cur := s.snap.Load()
+	if _, ok := cur.byName[t.Name]; ok {
+		return fmt.Errorf("%w: %s", ErrTopicExists, t.Name)
+	}
+	if t.ID == ([16]byte{}) {
+		t.ID = NewUUID()
+		for cur.hasID(t.ID) {
+			t.ID = NewUUID()
+		}
+	} else if cur.hasID(t.ID) {
+		return fmt.Errorf("%w: topic %s: topic id %s is already used", ErrInvalidTopic, t.Name, UUIDString(t.ID))
+	}
+	rec, err := encodeTopic(t)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	return s.commit(cur.withTopic(t), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
+	})
+}
+
+func (s *snapshot) hasID(id [16]byte) bool { _, ok := s.byID[id]; return ok }
+
+func (s *boltStore) DeleteTopic(name string) (Topic, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Topic{}, ErrClosed
+	}
+	cur := s.snap.Load()
+	t, ok := cur.topic(name)
+	if !ok {
+		return Topic{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	err := s.commit(cur.withoutTopic(name), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTopics).Delete([]byte(name))
+	})
+	if err != nil {
+		return Topic{}, err
+	}
+	return t.Clone(), nil
+}
+
+// updateTopic applies change to a copy of the named topic and commits it.
+func (s *boltStore) updateTopic(name string, change func(t *Topic) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	cur := s.snap.Load()
+	t, ok := cur.topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	t = t.Clone()
+	if err := change(&t); err != nil {
+		return err
+	}
+	rec, err := encodeTopic(t)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	return s.commit(cur.withTopic(t), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
+	})
+}
+
+func (s *boltStore) AddPartitions(name string, total int32) error {
+	return s.updateTopic(name, func(t *Topic) error {
+		if total <= t.Partitions {
+			return fmt.Errorf("%w: topic %s has %d partitions; the new total must be larger, got %d",
+				ErrInvalidPartitions, name, t.Partitions, total)
+		}
+		// New partitions start at leader epoch 0, as in Kafka.
+		t.LeaderEpochs = append(t.LeaderEpochs, make([]int32, total-t.Partitions)...)
+		t.Partitions = total
+		return nil
+	})
+}
+
+func (s *boltStore) SetTopicConfigs(name string, configs map[string]string) error {
+	configs = maps.Clone(configs)
+	if len(configs) == 0 {
+		configs = nil
+	}
+	return s.updateTopic(name, func(t *Topic) error {
+		t.Configs = configs
+		return nil
+	})
+}
+
+func (s *boltStore) SetBrokerConfigs(node int32, configs map[string]string) error {
+	configs = maps.Clone(configs)
+	if len(configs) == 0 {
+		configs = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	key := []byte(strconv.FormatInt(int64(node), 10))
+	var rec []byte
+	if configs != nil {
+		var err error
+		if rec, err = json.Marshal(configs); err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+	}
+	return s.commit(s.snap.Load().withBrokerConfigs(node, configs), func(tx *bolt.Tx) error {
+		if rec == nil {
+			return tx.Bucket(bucketBrokerConfigs).Delete(key)
+		}
+		return tx.Bucket(bucketBrokerConfigs).Put(key, rec)
+	})
+}
+
+// keyNextProducerID holds the first producer id not yet reserved.
+var keyNextProducerID = []byte("next_producer_id")
+
+func (s *boltStore) AllocateProducerIDs(n int64) (int64, error) {
+	if n <= 0 {
+		return 0, fmt.Errorf("metadata: cannot reserve %d producer ids", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	var first int64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if v := b.Get(keyNextProducerID); len(v) == 8 {
+			first = int64(binary.BigEndian.Uint64(v))
+		}
+		if first > math.MaxInt64-n {
+			return fmt.Errorf("metadata: producer ids exhausted")
+		}
+		return b.Put(keyNextProducerID, binary.BigEndian.AppendUint64(nil, uint64(first+n)))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("metadata: reserve producer ids: %w", err)
+	}
+	return first, nil
+}
+
+func (s *boltStore) Watch() (<-chan struct{}, func()) {
+	w := &watcher{ch: make(chan struct{}, 1)}
+	s.watchMu.Lock()
+	if s.watchers == nil { // closed
+		w.closed = true
+		close(w.ch)
+	} else {
+		s.watchers[w] = struct{}{}
+	}
+	s.watchMu.Unlock()
+	cancel := func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		delete(s.watchers, w)
+		if !w.closed {
+			w.closed = true
+			close(w.ch)
+		}
+	}
+	return w.ch, cancel
+}
+
+// notify wakes every watcher without blocking: a full channel already has
+// a notification pending.
+func (s *boltStore) notify() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for w := range s.watchers {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *boltStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.watchMu.Lock()
+	for w := range s.watchers {
+		w.closed = true
+		close(w.ch)
+	}
+	s.watchers = nil
+	s.watchMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("metadata: close: %w", err)
+	}
+	return nil
+}
+
+// Compile-time check.
+var _ Store = (*boltStore)(nil)

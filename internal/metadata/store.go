@@ -1,0 +1,182 @@
+// Package metadata is the cluster metadata store: cluster id, topics (with
+// topic ids, partition counts and leader epochs), dynamic topic configs and
+// dynamic broker configs.
+//
+// A single node keeps it in an embedded bbolt database (OpenBolt); a
+// multi-node cluster will put an etcd-backed implementation behind the same
+// Store interface, so the interface is small, free of storage types, and
+// every method is one atomic change. Reads are served from an immutable
+// in-memory snapshot, so Metadata requests never touch disk; writes reach
+// disk (fsynced) before the snapshot is replaced.
+package metadata
+
+import (
+	"errors"
+	"maps"
+	"slices"
+)
+
+// Sentinel errors, wrapped with %w and mapped to Kafka codes by the handlers.
+var (
+	ErrTopicExists  = errors.New("metadata: topic already exists")
+	ErrUnknownTopic = errors.New("metadata: unknown topic")
+	// ErrInvalidPartitions: AddPartitions to a total not above the current
+	// count, or a topic created with fewer than one partition.
+	ErrInvalidPartitions = errors.New("metadata: invalid partition count")
+	// ErrInvalidTopic: a topic that breaks the store's invariants (empty
+	// name, replication factor < 1, leader epochs not one per partition,
+	// topic id already used).
+	ErrInvalidTopic = errors.New("metadata: invalid topic")
+	// ErrClosed: a write after Close.
+	ErrClosed = errors.New("metadata: store closed")
+	// ErrMetaProperties: meta.properties disagrees with the configuration
+	// or the metadata database; the broker must not start (Kafka refuses
+	// too).
+	ErrMetaProperties = errors.New("metadata: meta.properties mismatch")
+)
+
+// Topic is one topic's metadata.
+type Topic struct {
+	Name              string
+	ID                [16]byte // random version 4 UUID, never all-zero
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs holds the dynamic topic overrides only; defaults come from the
+	// broker layers (config.ResolveTopic).
+	Configs map[string]string
+	// LeaderEpochs has one entry per partition, starting at 0. On a single
+	// node this node always leads; the epochs keep the data model ready for
+	// many nodes.
+	LeaderEpochs []int32
+	Leader       int32 // node id
+	CreatedMs    int64
+}
+
+// Clone returns a deep copy, sharing nothing with t.
+func (t Topic) Clone() Topic {
+	t.Configs = maps.Clone(t.Configs)
+	t.LeaderEpochs = slices.Clone(t.LeaderEpochs)
+	return t
+}
+
+// Store is the cluster metadata store. All methods are safe for concurrent
+// use. Values returned are copies the caller may modify; values passed in
+// are copied.
+type Store interface {
+	// ClusterID is the Kafka-style cluster id (22 characters of URL-safe
+	// base64), fixed when the store was first created.
+	ClusterID() string
+	// Topics lists all topics, sorted by name.
+	Topics() []Topic
+	Topic(name string) (Topic, bool)
+	TopicByID(id [16]byte) (Topic, bool)
+	// CreateTopic adds a topic (ErrTopicExists if the name is taken). A zero
+	// ID is replaced by a new random one, nil LeaderEpochs by zeros and a
+	// zero CreatedMs by the current time; read the topic back to see them.
+	CreateTopic(t Topic) error
+	// DeleteTopic removes a topic and returns what it was (ErrUnknownTopic).
+	DeleteTopic(name string) (Topic, error)
+	// AddPartitions grows a topic to total partitions, new ones at leader
+	// epoch 0 (ErrInvalidPartitions when total <= current).
+	AddPartitions(name string, total int32) error
+	// SetTopicConfigs replaces the topic's overrides (nil or empty clears).
+	SetTopicConfigs(name string, configs map[string]string) error
+	// BrokerConfigs returns the dynamic configs of a node; node -1 is the
+	// cluster-wide default. Nil when none are set.
+	BrokerConfigs(node int32) map[string]string
+	// SetBrokerConfigs replaces them (nil or empty clears).
+	SetBrokerConfigs(node int32, configs map[string]string) error
+	// Watch subscribes to changes: after any change, a value is sent on the
+	// channel unless one is already pending (notifications coalesce, so
+	// re-read the store after each). The cancel func, or Close, closes
+	// the channel.
+	Watch() (<-chan struct{}, func())
+	// AllocateProducerIDs durably reserves n producer ids and returns the
+	// first. Ids are never handed out twice, across restarts too (Kafka
+	// reserves blocks in its metadata log the same way, KIP-730).
+	AllocateProducerIDs(n int64) (int64, error)
+	// Close releases the store. Reads keep serving the last snapshot;
+	// writes fail with ErrClosed.
+	Close() error
+}
+
+// ClusterDefaultNode is the node id under which cluster-wide dynamic broker
+// configs (DYNAMIC_DEFAULT_BROKER_CONFIG) are kept.
+const ClusterDefaultNode int32 = -1
+
+// snapshot is an immutable view of the metadata. It is replaced, never
+// modified, so readers need no lock.
+type snapshot struct {
+	topics        []Topic // sorted by name
+	byName        map[string]int
+	byID          map[[16]byte]int
+	brokerConfigs map[int32]map[string]string
+}
+
+func newSnapshot(topics []Topic, brokerConfigs map[int32]map[string]string) *snapshot {
+	slices.SortFunc(topics, func(a, b Topic) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	s := &snapshot{
+		topics:        topics,
+		byName:        make(map[string]int, len(topics)),
+		byID:          make(map[[16]byte]int, len(topics)),
+		brokerConfigs: brokerConfigs,
+	}
+	for i, t := range topics {
+		s.byName[t.Name] = i
+		s.byID[t.ID] = i
+	}
+	return s
+}
+
+// withTopic returns a snapshot with t added or replaced. t must not be
+// shared with anything else.
+func (s *snapshot) withTopic(t Topic) *snapshot {
+	topics := make([]Topic, 0, len(s.topics)+1)
+	for _, old := range s.topics {
+		if old.Name != t.Name {
+			topics = append(topics, old)
+		}
+	}
+	return newSnapshot(append(topics, t), s.brokerConfigs)
+}
+
+func (s *snapshot) withoutTopic(name string) *snapshot {
+	topics := make([]Topic, 0, len(s.topics))
+	for _, old := range s.topics {
+		if old.Name != name {
+			topics = append(topics, old)
+		}
+	}
+	return newSnapshot(topics, s.brokerConfigs)
+}
+
+func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string) *snapshot {
+	bc := maps.Clone(s.brokerConfigs)
+	if bc == nil {
+		bc = make(map[int32]map[string]string)
+	}
+	if len(configs) == 0 {
+		delete(bc, node)
+	} else {
+		bc[node] = configs
+	}
+	n := *s
+	n.brokerConfigs = bc
+	return &n
+}
+
+func (s *snapshot) topic(name string) (Topic, bool) {
+	i, ok := s.byName[name]
+	if !ok {
+		return Topic{}, false
+	}
+	return s.topics[i], true
+}

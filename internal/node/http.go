@@ -1,0 +1,56 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/rest"
+)
+
+// httpServer serves the HTTP API (REST v3 shape, health, metrics).
+type httpServer struct {
+	srv   *http.Server
+	addrs []net.Addr
+	lns   []net.Listener
+}
+
+func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
+	h := &httpServer{srv: &http.Server{
+		Handler:           rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http")),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}}
+	for _, l := range listeners {
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			for _, o := range h.lns {
+				_ = o.Close()
+			}
+			return nil, fmt.Errorf("node: http listen %s: %w", l, err)
+		}
+		h.lns = append(h.lns, ln)
+		h.addrs = append(h.addrs, ln.Addr())
+	}
+	for _, ln := range h.lns {
+		go func() {
+			if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.logger.Error("http server stopped", "addr", ln.Addr(), "err", err)
+			}
+		}()
+	}
+	return h, nil
+}
+
+func (h *httpServer) shutdown(ctx context.Context) error {
+	if err := h.srv.Shutdown(ctx); err != nil {
+		return h.srv.Close()
+	}
+	return nil
+}

@@ -1,0 +1,318 @@
+// Package node assembles a Tandem broker from its parts — configuration,
+// cluster metadata, partition logs, the Kafka server and the HTTP API —
+// and owns their lifecycle. `tandem serve` and the in-process test harness
+// both start brokers through it, so tests run exactly what users run.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/log"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/metrics"
+	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/server"
+)
+
+// cleanShutdownFile marks a log directory whose logs were all closed
+// cleanly (Kafka's .kafka_cleanshutdown). It is removed at start, so a
+// crash leaves the directory without it and the next start validates log
+// tails.
+const cleanShutdownFile = ".tandem_cleanshutdown"
+
+// lockFile guards a log directory against a second broker (Kafka's .lock).
+const lockFile = ".lock"
+
+// Node is a running broker.
+type Node struct {
+	Config  config.BrokerConfig
+	logger  *slog.Logger
+	dir     string
+	lock    *os.File
+	store   metadata.Store
+	files   *log.FileCache
+	syncer  *log.Syncer
+	parts   *partition.Manager
+	broker  *broker.Broker
+	server  *server.Server
+	http    *httpServer
+	metrics *metrics.Metrics
+
+	kafkaAddrs []net.Addr
+	stop       chan struct{}
+	bg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// Start validates props (server.properties keys and flags), opens the data
+// directory and serves until Shutdown.
+func Start(props map[string]string, logger *slog.Logger) (n *Node, err error) {
+	cfg, err := config.LoadBroker(props)
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.abort()
+		}
+	}()
+
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("node: log dir: %w", err)
+	}
+	if n.lock, err = lockDir(n.dir); err != nil {
+		return nil, err
+	}
+	clean := fileExists(filepath.Join(n.dir, cleanShutdownFile))
+	if err := os.Remove(filepath.Join(n.dir, cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if !clean {
+		logger.Info("previous shutdown was not clean (or this is a new log dir); logs will validate their tails")
+	}
+
+	if n.store, err = metadata.OpenBolt(n.dir, cfg.NodeID, logger.With("component", "metadata")); err != nil {
+		return nil, err
+	}
+	n.metrics = metrics.New(cfg.NodeID)
+	n.files = log.NewFileCache(4096)
+	n.syncer = log.NewSyncer(8, n.metrics.ObserveFsync)
+	n.parts = partition.NewManager(partition.Options{
+		Dir: n.dir, CleanShutdown: clean, Files: n.files, Syncer: n.syncer,
+		Logger: logger.With("component", "log"),
+	})
+
+	// Bind before building the broker: Metadata advertises the bound
+	// port when the configured one is 0.
+	var lns []net.Listener
+	for _, l := range cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			for _, o := range lns {
+				_ = o.Close()
+			}
+			return nil, fmt.Errorf("node: listen %s: %w", l, err)
+		}
+		lns = append(lns, ln)
+		n.kafkaAddrs = append(n.kafkaAddrs, ln.Addr())
+	}
+	host, port, err := advertised(cfg, lns)
+	if err != nil {
+		for _, o := range lns {
+			_ = o.Close()
+		}
+		return nil, err
+	}
+
+	n.broker, err = broker.New(broker.Options{
+		NodeID: cfg.NodeID, AdvertisedHost: host, AdvertisedPort: port,
+		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
+		Metrics: n.metrics, Logger: logger.With("component", "broker"),
+	})
+	if err != nil {
+		for _, o := range lns {
+			_ = o.Close()
+		}
+		return nil, err
+	}
+	n.metrics.SetPartitionSource(n.partitionStats)
+	n.server = server.New(server.Options{
+		Broker: n.broker, MaxRequestBytes: cfg.SocketRequestMaxBytes, Metrics: n.metrics,
+		Logger: logger.With("component", "server"),
+	})
+	for i, ln := range lns {
+		n.server.Serve(ln, cfg.Listeners[i].Name)
+	}
+	if len(cfg.HTTPListeners) > 0 {
+		if n.http, err = startHTTP(n, cfg.HTTPListeners); err != nil {
+			return nil, err
+		}
+	}
+	n.bg.Add(1)
+	go n.retentionLoop(time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond)
+	logger.Info("tandem started", "node_id", cfg.NodeID, "cluster_id", n.store.ClusterID(),
+		"kafka", n.kafkaAddrs, "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "log_dir", n.dir)
+	return n, nil
+}
+
+// advertised picks the host and port Metadata returns: the first advertised
+// listener, with an empty host replaced by this machine's host name and
+// port 0 by the first listener's bound port.
+func advertised(cfg config.BrokerConfig, lns []net.Listener) (string, int32, error) {
+	adv := cfg.Listeners[0]
+	if len(cfg.AdvertisedListeners) > 0 {
+		adv = cfg.AdvertisedListeners[0]
+	}
+	host, port := adv.Host, adv.Port
+	bound := lns[0].Addr().(*net.TCPAddr)
+	if port == 0 {
+		port = bound.Port
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", 0, fmt.Errorf("node: advertised host: %w", err)
+		}
+		host = h
+	}
+	return host, int32(port), nil
+}
+
+// KafkaAddr is the bound address of the first Kafka listener.
+func (n *Node) KafkaAddr() string { return n.kafkaAddrs[0].String() }
+
+// HTTPAddr is the bound address of the first HTTP listener, or "".
+func (n *Node) HTTPAddr() string {
+	if n.http == nil {
+		return ""
+	}
+	return n.http.addrs[0].String()
+}
+
+// ClusterID is the cluster's id.
+func (n *Node) ClusterID() string { return n.store.ClusterID() }
+
+// Broker exposes the broker, for the HTTP API and tests.
+func (n *Node) Broker() *broker.Broker { return n.broker }
+
+func (n *Node) partitionStats() []metrics.PartitionStat {
+	var out []metrics.PartitionStat
+	n.parts.EachPartition(func(p *partition.Partition) {
+		s := p.Log.Stats()
+		out = append(out, metrics.PartitionStat{
+			Topic: p.Topic, Partition: p.Index, LogSizeBytes: s.Size, Segments: s.Segments,
+			LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
+		})
+	})
+	return out
+}
+
+func (n *Node) retentionLoop(every time.Duration) {
+	defer n.bg.Done()
+	if every <= 0 {
+		every = 5 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if d := n.parts.EnforceRetention(); d > 0 {
+				n.logger.Info("retention deleted segments", "segments", d)
+			}
+		}
+	}
+}
+
+// Shutdown stops the broker gracefully: stop accepting and reading
+// requests, answer the ones already read, close the logs (writing their
+// producer-state snapshots), close metadata and mark the directory clean.
+// When ctx ends first, connections are cut, but logs are still closed.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.http != nil {
+			errs = append(errs, n.http.shutdown(ctx))
+		}
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: connections cut: %w", err))
+		}
+		close(n.stop)
+		n.bg.Wait()
+		logErr := n.parts.Close()
+		n.syncer.Close()
+		errs = append(errs, logErr, n.store.Close())
+		if logErr == nil {
+			errs = append(errs, markClean(n.dir))
+		}
+		_ = n.lock.Close()
+		n.closeErr = errors.Join(errs...)
+		n.logger.Info("tandem stopped", "err", n.closeErr)
+	})
+	return n.closeErr
+}
+
+// abort releases what a failed Start acquired.
+func (n *Node) abort() {
+	if n.http != nil {
+		_ = n.http.shutdown(context.Background())
+	}
+	if n.server != nil {
+		_ = n.server.Shutdown(context.Background())
+	}
+	if n.parts != nil {
+		_ = n.parts.Close()
+	}
+	if n.syncer != nil {
+		n.syncer.Close()
+	}
+	if n.store != nil {
+		_ = n.store.Close()
+	}
+	if n.lock != nil {
+		_ = n.lock.Close()
+	}
+}
+
+func markClean(dir string) error {
+	f, err := os.Create(filepath.Join(dir, cleanShutdownFile))
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// lockDir takes an exclusive flock on the directory's lock file, as Kafka
+// does, so two brokers never share a log directory.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("node: lock file: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("node: log dir %s is in use by another process: %w", dir, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,339 @@
+// Package partition owns the partitions this node hosts: their logs, their
+// leader epochs, and the topic-to-partition index that request handlers use.
+// It is Kafka's ReplicaManager reduced to one node: every partition is led
+// here, so there is no ISR to track, but the leader epoch is kept in the
+// data model (it comes from cluster metadata) so that a multi-node cluster
+// can grow from it.
+//
+// Lock order: Manager.mu is taken before any log.Log lock and is never held
+// across log I/O other than Open/Close/Delete of a topic's logs during
+// create/delete (see docs/lock-order.md).
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/log"
+)
+
+var (
+	// ErrUnknownTopic is returned for a topic this node does not host.
+	ErrUnknownTopic = errors.New("partition: unknown topic")
+	// ErrUnknownPartition is returned for a partition index past the
+	// topic's partition count.
+	ErrUnknownPartition = errors.New("partition: unknown partition")
+)
+
+// Partition is one hosted partition: its log and its leader epoch.
+type Partition struct {
+	Topic   string
+	TopicID [16]byte
+	Index   int32
+	Log     *log.Log
+
+	leaderEpoch atomic.Int32
+	minInsync   atomic.Int32
+}
+
+// MinInsyncReplicas is the topic's min.insync.replicas, cached here because
+// every acks=all produce checks it.
+func (p *Partition) MinInsyncReplicas() int32 { return p.minInsync.Load() }
+
+// LeaderEpoch is the current leader epoch of the partition, as recorded in
+// cluster metadata.
+func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch.Load() }
+
+// Topic is a hosted topic. The Partitions slice is replaced, never mutated,
+// so readers may keep a reference without locking.
+type Topic struct {
+	Name       string
+	ID         [16]byte
+	Partitions []*Partition
+}
+
+// Spec describes a topic to host, as cluster metadata has it.
+type Spec struct {
+	Name         string
+	ID           [16]byte
+	LeaderEpochs      []int32 // one per partition
+	Config            log.Config
+	MinInsyncReplicas int32
+}
+
+// Manager hosts the partitions of this node.
+type Manager struct {
+	dir    string
+	clean  bool
+	files  *log.FileCache
+	syncer *log.Syncer
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu     sync.RWMutex
+	topics map[string]*Topic
+	byID   map[[16]byte]*Topic
+	closed bool
+}
+
+// Options configures a Manager.
+type Options struct {
+	// Dir is the log directory (log.dirs); partition directories are
+	// named <topic>-<partition> in it, as in Kafka.
+	Dir string
+	// CleanShutdown reports whether the previous run closed every log
+	// cleanly; when false, logs validate their tails on open.
+	CleanShutdown bool
+	Files         *log.FileCache
+	Syncer        *log.Syncer
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// NewManager returns an empty manager; use Host to open topics.
+func NewManager(o Options) *Manager {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Manager{
+		dir: o.Dir, clean: o.CleanShutdown, files: o.Files, syncer: o.Syncer,
+		logger: o.Logger, now: o.Now,
+		topics: make(map[string]*Topic), byID: make(map[[16]byte]*Topic),
+	}
+}
+
+// Dir is the log directory.
+func (m *Manager) Dir() string { return m.dir }
+
+func (m *Manager) partDir(topic string, p int32) string {
+	return filepath.Join(m.dir, topic+"-"+strconv.Itoa(int(p)))
+}
+
+func (m *Manager) openLog(s Spec, p int32) (*Partition, error) {
+	l, err := log.Open(log.Options{
+		Dir:           m.partDir(s.Name, p),
+		Topic:         s.Name,
+		Partition:     p,
+		TopicID:       s.ID,
+		Config:        s.Config,
+		CleanShutdown: m.clean,
+		Files:         m.files,
+		Syncer:        m.syncer,
+		Now:           m.now,
+		Logger:        m.logger.With("topic", s.Name, "partition", p),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition: open %s-%d: %w", s.Name, p, err)
+	}
+	pt := &Partition{Topic: s.Name, TopicID: s.ID, Index: p, Log: l}
+	if int(p) < len(s.LeaderEpochs) {
+		pt.leaderEpoch.Store(s.LeaderEpochs[p])
+	}
+	return pt, nil
+}
+
+// Host opens (creating if needed) the logs of every partition in s and
+// makes them visible to Get. Hosting a topic already hosted opens only the
+// partitions that are new (CreatePartitions).
+func (m *Manager) Host(s Spec) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("partition: manager closed")
+	}
+	old := m.topics[s.Name]
+	if old != nil && old.ID != s.ID {
+		return fmt.Errorf("partition: topic %s is hosted with another id", s.Name)
+	}
+	t := &Topic{Name: s.Name, ID: s.ID}
+	if old != nil {
+		t.Partitions = append(t.Partitions, old.Partitions...)
+	}
+	for p := int32(len(t.Partitions)); p < int32(len(s.LeaderEpochs)); p++ {
+		pt, err := m.openLog(s, p)
+		if err != nil {
+			for _, opened := range t.Partitions[lenOf(old):] {
+				_ = opened.Log.Close()
+			}
+			return err
+		}
+		t.Partitions = append(t.Partitions, pt)
+	}
+	for i, pt := range t.Partitions {
+		if i < len(s.LeaderEpochs) {
+			pt.leaderEpoch.Store(s.LeaderEpochs[i])
+		}
+		pt.minInsync.Store(s.MinInsyncReplicas)
+	}
+	m.topics[s.Name] = t
+	m.byID[s.ID] = t
+	return nil
+}
+
+func lenOf(t *Topic) int {
+	if t == nil {
+		return 0
+	}
+	return len(t.Partitions)
+}
+
+// Unhost closes and deletes the logs of topic name. Kafka renames a deleted
+// partition's directory to <topic>-<p>.<uuid>-delete and removes it
+// asynchronously; Log.Delete does the removal, and the directory rename
+// here makes a concurrent re-create of the same name start from empty.
+func (m *Manager) Unhost(name string) error {
+	m.mu.Lock()
+	t := m.topics[name]
+	if t != nil {
+		delete(m.topics, name)
+		delete(m.byID, t.ID)
+	}
+	m.mu.Unlock()
+	if t == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	var errs []error
+	for _, p := range t.Partitions {
+		if err := p.Log.Delete(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetConfig applies a new effective topic config to every partition.
+func (m *Manager) SetConfig(name string, c log.Config, minInsync int32) error {
+	t, ok := m.Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	for _, p := range t.Partitions {
+		p.Log.SetConfig(c)
+		p.minInsync.Store(minInsync)
+	}
+	return nil
+}
+
+// Topic returns the hosted topic name.
+func (m *Manager) Topic(name string) (*Topic, bool) {
+	m.mu.RLock()
+	t, ok := m.topics[name]
+	m.mu.RUnlock()
+	return t, ok
+}
+
+// TopicByID returns the hosted topic with id.
+func (m *Manager) TopicByID(id [16]byte) (*Topic, bool) {
+	m.mu.RLock()
+	t, ok := m.byID[id]
+	m.mu.RUnlock()
+	return t, ok
+}
+
+// Get returns partition p of topic name.
+func (m *Manager) Get(name string, p int32) (*Partition, error) {
+	t, ok := m.Topic(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	if p < 0 || int(p) >= len(t.Partitions) {
+		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownPartition, name, p)
+	}
+	return t.Partitions[p], nil
+}
+
+// Topics returns the hosted topics sorted by name.
+func (m *Manager) Topics() []*Topic {
+	m.mu.RLock()
+	ts := make([]*Topic, 0, len(m.topics))
+	for _, t := range m.topics {
+		ts = append(ts, t)
+	}
+	m.mu.RUnlock()
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	return ts
+}
+
+// EachPartition calls fn for every hosted partition.
+func (m *Manager) EachPartition(fn func(*Partition)) {
+	for _, t := range m.Topics() {
+		for _, p := range t.Partitions {
+			fn(p)
+		}
+	}
+}
+
+// EnforceRetention runs retention on every partition and returns the number
+// of segments deleted.
+func (m *Manager) EnforceRetention() int {
+	n := 0
+	m.EachPartition(func(p *Partition) {
+		d, err := p.Log.EnforceRetention()
+		if err != nil {
+			m.logger.Warn("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+		n += d
+	})
+	return n
+}
+
+// Close closes every log. It returns the first error but closes them all.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	ts := m.topics
+	m.topics = map[string]*Topic{}
+	m.byID = map[[16]byte]*Topic{}
+	m.mu.Unlock()
+	var errs []error
+	for _, t := range ts {
+		for _, p := range t.Partitions {
+			if err := p.Log.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// OrphanDirs lists partition directories in the log dir that belong to no
+// hosted topic (left over by a delete interrupted by a crash). The caller
+// decides what to do with them.
+func (m *Manager) OrphanDirs() ([]string, error) {
+	ents, err := os.ReadDir(m.dir)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), "__tandem") {
+			continue
+		}
+		name := e.Name()
+		i := strings.LastIndexByte(name, '-')
+		if i <= 0 {
+			continue
+		}
+		topic, pstr := name[:i], name[i+1:]
+		p, err := strconv.Atoi(pstr)
+		if err != nil {
+			out = append(out, filepath.Join(m.dir, name)) // e.g. "x-0.<id>-delete"
+			continue
+		}
+		if t, ok := m.topics[topic]; !ok || p >= len(t.Partitions) {
+			out = append(out, filepath.Join(m.dir, name))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/wire"
+)
+
+// maxPipelined bounds how many requests of one connection may be decoded
+// and waiting for their responses to be written. Kafka processes one
+// request per connection at a time; we let the reads, appends and fsync
+// waits of pipelined produce requests overlap (clients such as franz-go
+// and librdkafka send up to five at once), but answer strictly in order.
+const maxPipelined = 16
+
+// pending is one request on its way to being answered.
+type pending struct {
+	h     wire.Header
+	reply broker.Reply
+	start time.Time
+	size  int
+}
+
+// conn serves one client connection with two goroutines: the reader
+// decodes requests and runs their handlers in order; the writer completes
+// and writes the replies in the same order.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	info   *broker.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	queue  chan pending
+}
+
+func (c *conn) serve() {
+	defer c.s.wg.Done()
+	defer c.s.metrics.ConnClosed()
+	c.s.metrics.ConnOpened()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.write()
+	}()
+	c.read()
+	close(c.queue)
+	wg.Wait()
+	c.cancel()
+	_ = c.nc.Close()
+}
+
+// read decodes requests until the connection ends, the server drains, or a
+// request cannot be answered.
+func (c *conn) read() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	for {
+		frame, err := wire.ReadFrame(br, c.s.maxRequest)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil && !c.s.draining() {
+				c.s.logger.Info("closing connection: bad frame", "remote", c.nc.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		start := time.Now()
+		h, body, err := wire.ParseHeader(frame)
+		if err != nil {
+			c.s.logger.Info("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
+			return
+		}
+		reply, err := c.s.broker.Handle(c.ctx, c.info, h, body)
+		if err != nil {
+			c.s.logger.Info("closing connection: request not answerable", "remote", c.nc.RemoteAddr(),
+				"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key), "version", h.Version, "err", err)
+			return
+		}
+		c.s.metrics.InFlight(1)
+		select {
+		case c.queue <- pending{h: h, reply: reply, start: start, size: len(frame) + 4}:
+		case <-c.ctx.Done():
+			c.s.metrics.InFlight(-1)
+			return
+		}
+		if reply.Close {
+			return
+		}
+		if c.s.draining() {
+			return
+		}
+	}
+}
+
+// write completes replies in order and writes them. It keeps going until
+// the queue is closed and drained, so that requests already accepted are
+// answered during a graceful shutdown.
+func (c *conn) write() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	broken := false
+	for p := range c.queue {
+		resp := p.reply.Resp
+		if p.reply.Wait != nil {
+			// Do not hold finished responses hostage to a wait.
+			if bw.Buffered() > 0 && !broken {
+				if err := bw.Flush(); err != nil {
+					broken = true
+					c.cancel()
+					_ = c.nc.Close()
+				}
+			}
+			resp = p.reply.Wait()
+		}
+		c.s.metrics.InFlight(-1)
+		if p.reply.NoResponse || broken {
+			c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, 0)
+			continue
+		}
+		buf = wire.AppendResponse(buf[:0], p.h.CorrelationID, resp)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
+		_, err := bw.Write(buf)
+		// Flush when nothing else is ready to go, so pipelined
+		// responses share a syscall.
+		if err == nil && len(c.queue) == 0 {
+			err = bw.Flush()
+		}
+		if err != nil {
+			broken = true
+			c.cancel() // stop waits of later requests; the reader sees the close
+			_ = c.nc.Close()
+		}
+		c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, len(buf))
+		if cap(buf) > 1<<20 {
+			buf = nil // do not pin a large fetch response's buffer
+		}
+	}
+	if !broken {
+		_ = bw.Flush()
+	}
+}

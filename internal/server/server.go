@@ -1,0 +1,159 @@
+// Package server runs the Kafka listeners: it accepts connections, frames
+// requests, hands them to the broker and writes the replies in order. It
+// owns the lifecycle of connections, including graceful shutdown: stop
+// accepting, stop reading, answer what was already read, then close.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/metrics"
+)
+
+// Options configures a Server.
+type Options struct {
+	Broker *broker.Broker
+	// MaxRequestBytes is socket.request.max.bytes.
+	MaxRequestBytes int32
+	Metrics         *metrics.Metrics
+	Logger          *slog.Logger
+	// WriteTimeout bounds how long a response write may block on a client
+	// that does not read (default 30s).
+	WriteTimeout time.Duration
+}
+
+// Server serves the Kafka protocol on any number of listeners.
+type Server struct {
+	broker       *broker.Broker
+	maxRequest   int32
+	metrics      *metrics.Metrics
+	logger       *slog.Logger
+	writeTimeout time.Duration
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	drain  atomic.Bool
+	wg     sync.WaitGroup // connections and accept loops
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*conn]struct{}
+}
+
+// New returns a Server; call Serve for each listener.
+func New(o Options) *Server {
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(o.Broker.NodeID())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		broker: o.Broker, maxRequest: o.MaxRequestBytes, metrics: o.Metrics, logger: o.Logger,
+		writeTimeout: o.WriteTimeout, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{},
+	}
+}
+
+func (s *Server) draining() bool { return s.drain.Load() }
+
+// Serve accepts connections on ln until Shutdown. It returns at once; the
+// accept loop runs in the background.
+func (s *Server) Serve(ln net.Listener, name string) {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var backoff time.Duration
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				if s.draining() || errors.Is(err, net.ErrClosed) {
+					return
+				}
+				// Out of file descriptors and the like: back off
+				// rather than spin, as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger.Warn("accept failed", "listener", name, "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			backoff = 0
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetNoDelay(true)
+			}
+			s.startConn(nc, name)
+		}
+	}()
+}
+
+func (s *Server) startConn(nc net.Conn, listener string) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		s: s, nc: nc, ctx: ctx, cancel: cancel,
+		info:  &broker.Conn{Remote: nc.RemoteAddr(), Listener: listener},
+		queue: make(chan pending, maxPipelined),
+	}
+	s.mu.Lock()
+	if s.draining() {
+		s.mu.Unlock()
+		cancel()
+		_ = nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting connections and reading requests, lets every
+// request already read be answered, and closes the connections. When ctx
+// ends first, the remaining connections are closed at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.drain.Store(true)
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+	for c := range s.conns {
+		// Wake readers blocked in Read; the writer then drains what
+		// was already accepted.
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel() // ends long polls and acks waits
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,140 @@
+// Package wire frames Kafka requests and responses on a byte stream.
+//
+// A request is an int32 size followed by a request header (api key, api
+// version, correlation id, nullable client id, and — for flexible versions,
+// KIP-482 — a tagged-field section) and the body. A response is an int32 size,
+// the correlation id, a tagged-field section for flexible versions (response
+// header v1) and the body. The ApiVersions response always uses header v0 so
+// that a client that sent a version the broker does not know can still parse
+// it (KIP-511; Kafka ApiVersionsResponse.json).
+//
+// The codecs themselves come from franz-go's kmsg: this package only reads
+// and writes the frame and the header, so that the broker can decide what to
+// do with a request before its body is decoded (unknown keys, unsupported
+// versions, oversized frames).
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var (
+	// ErrFrameTooLarge is returned for a frame whose declared size exceeds
+	// the configured maximum (socket.request.max.bytes). Kafka closes the
+	// connection in that case (InvalidReceiveException); so do we.
+	ErrFrameTooLarge = errors.New("wire: frame exceeds socket.request.max.bytes")
+	// ErrMalformed is returned for a frame too short to hold a header, or
+	// whose header cannot be parsed.
+	ErrMalformed = errors.New("wire: malformed request")
+)
+
+// ReadFrame reads one size-prefixed frame. A negative or oversized size is
+// an error and nothing past the size is read, so a hostile client cannot make
+// the broker allocate more than max bytes.
+func ReadFrame(r *bufio.Reader, max int32) ([]byte, error) {
+	var sz [4]byte
+	if _, err := io.ReadFull(r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(sz[:]))
+	if n < 0 {
+		return nil, fmt.Errorf("%w: negative frame size %d", ErrMalformed, n)
+	}
+	if n > max {
+		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, max)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return body, nil
+}
+
+// Header is a parsed request header (v1 or v2).
+type Header struct {
+	Key           int16
+	Version       int16
+	CorrelationID int32
+	// ClientID is "" for a null client id, as Kafka treats them alike.
+	ClientID string
+	// Flexible reports whether the request uses header v2 (tagged fields).
+	Flexible bool
+}
+
+// ParseHeader parses the request header and returns it with the remaining
+// body bytes. For API keys kmsg does not know, Flexible is false and the
+// body is returned undecoded; the caller answers or closes as Kafka does.
+func ParseHeader(frame []byte) (Header, []byte, error) {
+	if len(frame) < 8 {
+		return Header{}, nil, fmt.Errorf("%w: %d-byte frame is shorter than a request header", ErrMalformed, len(frame))
+	}
+	rd := kbin.Reader{Src: frame}
+	h := Header{Key: rd.Int16(), Version: rd.Int16(), CorrelationID: rd.Int32()}
+	cid := rd.NullableString()
+	if err := rd.Complete(); err != nil {
+		// Complete reports a read past the end; any other state is fine.
+		return h, nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	if cid != nil {
+		h.ClientID = *cid
+	}
+	if req := kmsg.RequestForKey(h.Key); req != nil && h.Version >= 0 {
+		req.SetVersion(h.Version)
+		h.Flexible = req.IsFlexible()
+	}
+	if h.Flexible {
+		skipTags(&rd)
+		if !rd.Ok() {
+			return h, nil, fmt.Errorf("%w: header tagged fields", ErrMalformed)
+		}
+	}
+	return h, rd.Src, nil
+}
+
+// DecodeRequest decodes body as the request h names. The version must
+// already have been checked against what the broker supports.
+func DecodeRequest(h Header, body []byte) (kmsg.Request, error) {
+	req := kmsg.RequestForKey(h.Key)
+	if req == nil {
+		return nil, fmt.Errorf("%w: unknown api key %d", ErrMalformed, h.Key)
+	}
+	req.SetVersion(h.Version)
+	if err := req.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("%w: %s v%d: %v", ErrMalformed, kmsg.NameForKey(h.Key), h.Version, err)
+	}
+	return req, nil
+}
+
+// AppendResponse appends a complete response frame (size, header, body) to
+// dst. resp's version must be set to the request's.
+func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	// ApiVersions (key 18) always answers with response header v0.
+	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
+		dst = append(dst, 0) // empty tagged-field section
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// skipTags skips a tagged-field section. Unlike kmsg.SkipTags it stops as
+// soon as the reader runs dry, so a forged count of 2^32-1 tags costs nothing.
+func skipTags(rd *kbin.Reader) {
+	for n := rd.Uvarint(); n > 0 && rd.Ok(); n-- {
+		rd.Uvarint() // tag
+		rd.Span(int(rd.Uvarint()))
+	}
+}

@@ -1,0 +1,156 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func frame(b []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)
+}
+
+func TestReadFrame(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []byte
+		max     int32
+		want    []byte
+		wantErr error
+	}{
+		{"ok", frame([]byte("abc")), 10, []byte("abc"), nil},
+		{"empty body", frame(nil), 10, []byte{}, nil},
+		{"too large", frame(make([]byte, 11)), 10, nil, ErrFrameTooLarge},
+		{"negative size", []byte{0xff, 0xff, 0xff, 0xff}, 10, nil, ErrMalformed},
+		{"truncated body", frame([]byte("abcdef"))[:6], 10, nil, io.ErrUnexpectedEOF},
+		{"truncated size", []byte{0, 0}, 10, nil, io.ErrUnexpectedEOF},
+		{"eof", nil, 10, nil, io.EOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadFrame(bufio.NewReader(bytes.NewReader(tt.in)), tt.max)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.wantErr == nil && !bytes.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// encodeRequest builds a request frame body the way a client does.
+func encodeRequest(req kmsg.Request, corr int32, clientID *string) []byte {
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(derefOr(clientID, "")))
+	return f.AppendRequest(nil, req, corr)[4:] // drop the size
+}
+
+func derefOr(s *string, d string) string {
+	if s == nil {
+		return d
+	}
+	return *s
+}
+
+func TestParseHeaderAndDecodeRoundTrip(t *testing.T) {
+	for _, version := range []int16{0, 3, 4, 9, 12, 17} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = version
+		req.MaxWaitMillis = 500
+		req.MinBytes = 1
+		req.MaxBytes = 1 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "t"
+		rt.TopicID = [16]byte{1}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset = 3, 42
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		cid := "client-1"
+		body := encodeRequest(req, 7, &cid)
+
+		h, rest, err := ParseHeader(body)
+		if err != nil {
+			t.Fatalf("v%d: %v", version, err)
+		}
+		if h.Key != 1 || h.Version != version || h.CorrelationID != 7 || h.ClientID != cid || h.Flexible != (version >= 12) {
+			t.Fatalf("v%d: header %+v", version, h)
+		}
+		got, err := DecodeRequest(h, rest)
+		if err != nil {
+			t.Fatalf("v%d decode: %v", version, err)
+		}
+		gf := got.(*kmsg.FetchRequest)
+		if gf.Topics[0].Partitions[0].FetchOffset != 42 || gf.MaxWaitMillis != 500 {
+			t.Fatalf("v%d: decoded %+v", version, gf)
+		}
+	}
+}
+
+func TestParseHeaderErrors(t *testing.T) {
+	for _, in := range [][]byte{
+		nil,
+		{0, 1},
+		{0, 1, 0, 4, 0, 0, 0, 1},             // missing client id length
+		{0, 1, 0, 4, 0, 0, 0, 1, 0, 9, 'a'}, // client id longer than frame
+	} {
+		if _, _, err := ParseHeader(in); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseHeader(%v) = %v, want ErrMalformed", in, err)
+		}
+	}
+	// A flexible header whose tag count claims 2^32-1 tags must fail fast.
+	in := []byte{0, 1, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f}
+	if _, _, err := ParseHeader(in); !errors.Is(err, ErrMalformed) {
+		t.Errorf("forged tag count: err = %v, want ErrMalformed", err)
+	}
+}
+
+func TestAppendResponseHeaders(t *testing.T) {
+	// ApiVersions is always answered with header v0 (no tag section),
+	// even at flexible versions (KIP-511).
+	av := kmsg.NewPtrApiVersionsResponse()
+	av.Version = 3
+	out := AppendResponse(nil, 9, av)
+	body := av.AppendTo(nil)
+	if got := int(binary.BigEndian.Uint32(out)); got != 4+len(body) {
+		t.Fatalf("ApiVersions size %d, want %d", got, 4+len(body))
+	}
+	// Other flexible responses carry an empty tag section.
+	md := kmsg.NewPtrMetadataResponse()
+	md.Version = 12
+	out = AppendResponse(nil, 9, md)
+	body = md.AppendTo(nil)
+	if got := int(binary.BigEndian.Uint32(out)); got != 4+1+len(body) {
+		t.Fatalf("Metadata size %d, want %d", got, 5+len(body))
+	}
+	if binary.BigEndian.Uint32(out[4:]) != 9 || out[8] != 0 {
+		t.Fatalf("bad header bytes %v", out[:9])
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes through header parsing and request
+// decoding for every API key kmsg knows: nothing may panic.
+func FuzzDecode(f *testing.F) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 9
+	f.Add(encodeRequest(req, 1, nil))
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	f.Add(encodeRequest(md, 2, nil))
+	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, rest, err := ParseHeader(b)
+		if err != nil {
+			return
+		}
+		if kreq := kmsg.RequestForKey(h.Key); kreq == nil || h.Version < 0 || h.Version > kreq.MaxVersion() {
+			return
+		}
+		_, _ = DecodeRequest(h, rest)
+	})
+}
