@@ -26,7 +26,6 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
 )
 
 func init() { register(kmsg.CreateTopics, 0, 7, (*Broker).handleCreateTopics) }
@@ -111,4 +110,3 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 	}
 	return now(resp)
 }
-

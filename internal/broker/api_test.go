@@ -1,9 +1,9 @@
 package broker_test
 
 import (
-	crand "crypto/rand"
 	"bufio"
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"

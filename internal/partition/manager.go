@@ -63,8 +63,8 @@ type Topic struct {
 
 // Spec describes a topic to host, as cluster metadata has it.
 type Spec struct {
-	Name         string
-	ID           [16]byte
+	Name              string
+	ID                [16]byte
 	LeaderEpochs      []int32 // one per partition
 	Config            log.Config
 	MinInsyncReplicas int32

@@ -96,7 +96,7 @@ func TestParseHeaderErrors(t *testing.T) {
 	for _, in := range [][]byte{
 		nil,
 		{0, 1},
-		{0, 1, 0, 4, 0, 0, 0, 1},             // missing client id length
+		{0, 1, 0, 4, 0, 0, 0, 1},            // missing client id length
 		{0, 1, 0, 4, 0, 0, 0, 1, 0, 9, 'a'}, // client id longer than frame
 	} {
 		if _, _, err := ParseHeader(in); !errors.Is(err, ErrMalformed) {
