@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,12 +27,9 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		opts.Out = os.Stdout
-		res, err := bench.Run(ctx, *opts)
-		if err != nil {
-			return err
-		}
-		_ = res
-		return nil
+		// Run prints its own summary and JSON line to opts.Out.
+		_, err := bench.Run(ctx, *opts)
+		return err
 	}
 	cmd.AddCommand(kfakeCmd())
 	return cmd
@@ -62,5 +58,3 @@ func kfakeCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&syncW, "sync-writes", false, "fsync every write (kfake SyncWrites)")
 	return cmd
 }
-
-var _ = json.Marshal

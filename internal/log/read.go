@@ -30,12 +30,12 @@ func (l *Log) segmentIndexLocked(offset int64) int {
 func (l *Log) viewsLocked(i int) []segView {
 	var out []segView
 	for _, s := range l.segments[i:] {
+		if s.base > l.hwSegBase {
+			break // nothing readable beyond the high watermark
+		}
 		end := s.size
-		switch {
-		case s.base == l.hwSegBase:
+		if s.base == l.hwSegBase {
 			end = min(l.hwPos, s.size)
-		case s.base > l.hwSegBase:
-			end = 0
 		}
 		out = append(out, segView{s: s, end: end, indexEntries: s.indexEntries,
 			lastIndexOffset: s.lastIndexOffset, lastIndexPos: s.lastIndexPos, txnEntries: s.txnEntries})

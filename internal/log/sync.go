@@ -70,7 +70,11 @@ func (l *Log) syncFiles(files []*fileHandle, paths []string, dir bool) error {
 		if err != nil {
 			return err
 		}
-		err = l.syncFile(f)
+		if fi, serr := f.Stat(); serr == nil && fi.IsDir() {
+			err = f.Sync() // a directory: fsync, not fdatasync
+		} else {
+			err = l.syncFile(f)
+		}
 		_ = f.Close()
 		if err != nil {
 			return fmt.Errorf("log: fsync %s: %w", p, err)
