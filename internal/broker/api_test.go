@@ -50,6 +50,10 @@ func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32, co
 // rawBatch builds one uncompressed batch of n records as a producer would.
 func rawBatch(t *testing.T, producerID int64, epoch int16, seq int32, n int) []byte {
 	t.Helper()
+	return rawBatchT(t, producerID, epoch, seq, n)
+}
+
+func rawBatchT(_ testing.TB, producerID int64, epoch int16, seq int32, n int) []byte {
 	bld := record.NewBuilder()
 	bld.ProducerID, bld.ProducerEpoch, bld.BaseSequence = producerID, epoch, seq
 	for i := 0; i < n; i++ {

@@ -459,6 +459,12 @@ var brokerDefList = []Def{
 	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", HasDefault: true, TopicName: "max.message.bytes",
 		Validate: atLeast(0),
 		Doc:      "The largest record batch size allowed, in bytes."},
+	{Name: "log.sync.strategy", Type: TypeString, Default: "syncfs", HasDefault: true, ReadOnly: true,
+		Validate: oneOf("syncfs", "fdatasync"),
+		Doc: "Tandem-specific: how a group-commit round makes appended data durable before it is acknowledged. " +
+			"syncfs: one syncfs(2) of the log directory's file system per round (one journal commit for all partitions; " +
+			"best with the log directory on its own volume). fdatasync: fdatasync each dirty file (no effect on other data " +
+			"on the same file system). Both fsync before every acks=all acknowledgement."},
 	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The largest request accepted, in bytes."},

@@ -18,7 +18,7 @@ func TestKeySets(t *testing.T) {
 		"log.message.timestamp.after.max.ms", "log.message.timestamp.before.max.ms",
 		"log.message.timestamp.type", "log.retention.bytes", "log.retention.check.interval.ms",
 		"log.retention.hours", "log.retention.minutes", "log.retention.ms", "log.roll.hours",
-		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "message.max.bytes",
+		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "log.sync.strategy", "message.max.bytes",
 		"min.insync.replicas", "node.id", "num.partitions", "socket.request.max.bytes",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {

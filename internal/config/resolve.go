@@ -340,6 +340,8 @@ type BrokerConfig struct {
 	CompressionType                string
 
 	LogRetentionCheckIntervalMs int64
+	// LogSyncStrategy is "syncfs" or "fdatasync" (log.sync.strategy).
+	LogSyncStrategy string
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -414,6 +416,7 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		MinInsyncReplicas:              i32("min.insync.replicas"),
 		CompressionType:                get("compression.type"),
 		LogRetentionCheckIntervalMs:    i64("log.retention.check.interval.ms"),
+		LogSyncStrategy:                get("log.sync.strategy"),
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {

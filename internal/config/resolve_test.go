@@ -371,6 +371,7 @@ func TestLoadBroker(t *testing.T) {
 		MinInsyncReplicas:              1,
 		CompressionType:                "producer",
 		LogRetentionCheckIntervalMs:    300000,
+		LogSyncStrategy:                "syncfs",
 	}
 	if !reflect.DeepEqual(bc, want) {
 		t.Errorf("LoadBroker(nil) =\n%+v\nwant\n%+v", bc, want)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 )
 
 // markDirtyLocked records that h has unsynced writes and makes sure a sync
@@ -88,54 +87,66 @@ func (l *Log) syncFiles(files []*fileHandle, paths []string, dir bool) error {
 	return nil
 }
 
-// syncRound is one group-commit round, run by a Syncer worker: snapshot the
-// end offset and dirty files under mu, fsync without mu, then publish the
-// snapshotted end offset as the high watermark.
-func (l *Log) syncRound(observe func(time.Duration)) {
+// syncToken is one log's share of a sync round: what beginSync
+// snapshotted under mu, for endSync to publish once the files are synced.
+type syncToken struct {
+	l                     *Log
+	target                int64
+	gen                   uint64
+	targetBase, targetPos int64
+	sealed                int
+	files                 []*fileHandle
+	paths                 []string
+	dir                   bool
+}
+
+// beginSync starts l's part of a sync round: snapshot the end offset and
+// take the dirty files under mu. It reports false when there is nothing to
+// do (closed or failed log).
+func (l *Log) beginSync() (syncToken, bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closed || l.failed != nil {
 		l.syncState = syncIdle
 		l.syncCond.Broadcast()
-		l.mu.Unlock()
-		return
+		return syncToken{}, false
 	}
 	l.syncState = syncRunning
-	target, gen := l.leo, l.truncGen
 	a := l.active()
-	targetBase, targetPos := a.base, a.size
-	sealed := l.sealed
+	t := syncToken{l: l, target: l.leo, gen: l.truncGen, targetBase: a.base, targetPos: a.size, sealed: l.sealed}
 	l.sealed = 0
-	files, paths, dir := l.takeDirtyLocked()
-	l.mu.Unlock()
+	t.files, t.paths, t.dir = l.takeDirtyLocked()
+	return t, true
+}
 
-	start := time.Now()
-	err := l.syncFiles(files, paths, dir)
-	if observe != nil {
-		observe(time.Since(start))
-	}
+// flush fsyncs the token's files (the per-file strategy).
+func (t *syncToken) flush() error { return t.l.syncFiles(t.files, t.paths, t.dir) }
 
+// endSync finishes l's part of a round: on success publish the snapshotted
+// end offset as the high watermark; re-queue l if appends arrived meanwhile.
+func (l *Log) endSync(t syncToken, err error) {
 	l.mu.Lock()
 	writeCkpt := false
 	switch {
 	case err != nil:
 		l.failLocked(err)
-	case gen != l.truncGen:
+	case t.gen != l.truncGen:
 		// A truncation ran during the fsync: what we synced may not be
 		// what the log now holds at those offsets. Sync again.
-		for _, h := range files {
+		for _, h := range t.files {
 			l.markDirtyLocked(h)
 		}
-		l.dirtyPaths = append(l.dirtyPaths, paths...)
-		l.dirSync = l.dirSync || dir
-		l.sealed += sealed
+		l.dirtyPaths = append(l.dirtyPaths, t.paths...)
+		l.dirSync = l.dirSync || t.dir
+		l.sealed += t.sealed
 	default:
-		if target > l.hw {
-			l.hw, l.hwSegBase, l.hwPos = target, targetBase, targetPos
+		if t.target > l.hw {
+			l.hw, l.hwSegBase, l.hwPos = t.target, t.targetBase, t.targetPos
 			l.producers.onHighWatermarkUpdated(l.hw)
 			l.notifyLocked()
 		}
-		if sealed > 0 && targetBase > l.recoveryPoint {
-			l.recoveryPoint = targetBase
+		if t.sealed > 0 && t.targetBase > l.recoveryPoint {
+			l.recoveryPoint = t.targetBase
 			writeCkpt = true
 		}
 		l.checkInvariants()

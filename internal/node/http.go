@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
@@ -20,8 +21,17 @@ type httpServer struct {
 }
 
 func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http")))
+	// Go's profiler, for operators diagnosing a live broker; the HTTP
+	// listener is loopback-only by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	h := &httpServer{srv: &http.Server{
-		Handler:           rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http")),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

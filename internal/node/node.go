@@ -60,7 +60,7 @@ type Node struct {
 
 // Start validates props (server.properties keys and flags), opens the data
 // directory and serves until Shutdown.
-func Start(props map[string]string, logger *slog.Logger) (n *Node, err error) {
+func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func Start(props map[string]string, logger *slog.Logger) (n *Node, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{})}
+	n := &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			n.abort()
@@ -94,7 +94,13 @@ func Start(props map[string]string, logger *slog.Logger) (n *Node, err error) {
 	}
 	n.metrics = metrics.New(cfg.NodeID)
 	n.files = log.NewFileCache(4096)
-	n.syncer = log.NewSyncer(8, n.metrics.ObserveFsync)
+	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync}
+	if cfg.LogSyncStrategy == "syncfs" {
+		so.SyncfsDir = n.dir
+	}
+	if n.syncer, err = log.StartSyncer(so); err != nil {
+		return nil, err
+	}
 	n.parts = partition.NewManager(partition.Options{
 		Dir: n.dir, CleanShutdown: clean, Files: n.files, Syncer: n.syncer,
 		Logger: logger.With("component", "log"),

@@ -104,7 +104,7 @@ func (c *conn) read() {
 // answered during a graceful shutdown.
 func (c *conn) write() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
+	small := make([]byte, 0, 64<<10)
 	broken := false
 	for p := range c.queue {
 		resp := p.reply.Resp
@@ -124,7 +124,13 @@ func (c *conn) write() {
 			c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, 0)
 			continue
 		}
-		buf = wire.AppendResponse(buf[:0], p.h.CorrelationID, resp)
+		buf := small[:0]
+		var pooled *[]byte
+		if hint := sizeHint(resp); hint > cap(small) {
+			pooled = getBuf(hint)
+			buf = (*pooled)[:0]
+		}
+		buf = wire.AppendResponse(buf, p.h.CorrelationID, resp)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
 		_, err := bw.Write(buf)
 		// Flush when nothing else is ready to go, so pipelined
@@ -138,11 +144,52 @@ func (c *conn) write() {
 			_ = c.nc.Close()
 		}
 		c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, len(buf))
-		if cap(buf) > 1<<20 {
-			buf = nil // do not pin a large fetch response's buffer
+		if pooled != nil {
+			*pooled = buf[:0]
+			putBuf(pooled)
+		} else if cap(buf) <= 1<<20 {
+			small = buf[:0] // keep a grown small buffer, but never pin a big one
 		}
 	}
 	if !broken {
 		_ = bw.Flush()
+	}
+}
+
+// sizeHint estimates the encoded size of resp when it is large (fetch
+// responses carry up to fetch.max.bytes of records), so the encoder writes
+// into a buffer of the right size instead of growing one by copying.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 1024
+	for i := range f.Topics {
+		t := &f.Topics[i]
+		n += len(t.Topic) + 64
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += len(p.RecordBatches) + 96 + 24*len(p.AbortedTransactions)
+		}
+	}
+	return n
+}
+
+// bufPool recycles large response buffers between fetches, which would
+// otherwise allocate (and make the GC scan for) megabytes per request.
+var bufPool sync.Pool
+
+func getBuf(n int) *[]byte {
+	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
+		return b
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 64<<20 {
+		bufPool.Put(b)
 	}
 }
