@@ -163,4 +163,3 @@ func TestGracefulShutdownAnswersInFlight(t *testing.T) {
 		t.Fatalf("clean-shutdown marker missing after graceful stop: %v", err)
 	}
 }
-
