@@ -121,6 +121,9 @@ bench() {
   shift 2
   : >"$WORK/$name-$run.json"
   log "$name / $run: starting"
+  # Start every run from the same state: no dirty data left by the
+  # previous run for the kernel (or a syncfs round) to write back.
+  sync
   if ! start_server "$name" "$run"; then return 0; fi
   if "$TANDEM" bench --brokers "$ADDR" --topic "bench-$run" --create-topic \
       --partitions "$PARTS" --record-size "$RECORD" --acks all "$@" \
@@ -131,6 +134,7 @@ bench() {
     cat "$WORK/$name-$run.out" >&2
   fi
   stop_server
+  rm -rf "$WORK/data-$name-$run"
 }
 
 # get SERVER RUN KEY: a number from a result line, empty if missing.
