@@ -18,6 +18,8 @@ package broker
 //   - acks=1 answers once the data is written to the log; acks=0 sends no
 //     response, and the connection is closed if any partition failed, as
 //     Kafka does, so that the producer notices.
+//   - Internal topics (__consumer_offsets) are written only by the broker:
+//     INVALID_TOPIC_EXCEPTION, as Kafka answers.
 //   - Transactional produce needs the transaction coordinator, which does
 //     not exist yet: such requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 //     (transactional id given) or INVALID_TXN_STATE (transactional batch).
@@ -124,6 +126,10 @@ func (b *Broker) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	p, err := b.parts.Get(topic, rp.Partition)
 	if err != nil {
 		return nil, 0, err
+	}
+	if isInternalTopic(topic) {
+		// Kafka ReplicaManager: "Cannot append to internal topic".
+		return nil, 0, fmt.Errorf("%w %s: only the broker writes to it", ErrInternalTopic, topic)
 	}
 	if req.TransactionID != nil {
 		return nil, 0, fmt.Errorf("%w: %w", kerr.TransactionalIDAuthorizationFailed, errTxnUnsupported)

@@ -139,6 +139,7 @@ func (b *Broker) metadataTopic(req *kmsg.MetadataRequest, t metadata.Topic) kmsg
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = kmsg.StringPtr(t.Name)
 	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(t.Name)
 	mt.AuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = topicOpsAll

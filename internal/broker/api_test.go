@@ -751,3 +751,93 @@ func TestDescribeClusterAndLogDirs(t *testing.T) {
 		t.Fatalf("log dirs report %d bytes, want at least the 1000 produced", size)
 	}
 }
+
+func TestInternalOffsetsTopic(t *testing.T) {
+	b := tandemtest.Start(t)
+	cl := client(t, b)
+	adm := kadm.NewClient(cl)
+	ctx := ctxT(t)
+	td, err := adm.ListTopicsWithInternal(ctx, broker.OffsetsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot := td[broker.OffsetsTopic]
+	if ot.Err != nil || !ot.IsInternal || len(ot.Partitions) != 5 {
+		t.Fatalf("%s: err %v internal %v partitions %d", broker.OffsetsTopic, ot.Err, ot.IsInternal, len(ot.Partitions))
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, broker.OffsetsTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := rcs.On(broker.OffsetsTopic, nil)
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.MaybeValue() != "compact" {
+			t.Errorf("cleanup.policy = %q, want compact", c.MaybeValue())
+		}
+	}
+	rc2 := dialRaw(t, b)
+	if r := produceRaw(t, rc2, broker.OffsetsTopic, 0, 1, rawBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.InvalidTopicException.Code {
+		t.Errorf("produce to %s: error %d, want INVALID_TOPIC_EXCEPTION", broker.OffsetsTopic, r.ErrorCode)
+	}
+	if r, _ := adm.DeleteTopics(ctx, broker.OffsetsTopic); r[broker.OffsetsTopic].Err == nil {
+		t.Errorf("deleting %s succeeded", broker.OffsetsTopic)
+	}
+}
+
+// TestGroupCommitSurvivesRestart is a smoke test of the coordinator's
+// wiring: a group consumer commits, the broker restarts, and the committed
+// offsets and the group are still there (loaded from __consumer_offsets).
+func TestGroupCommitSurvivesRestart(t *testing.T) {
+	b := tandemtest.Start(t)
+	p := client(t, b, kgo.DefaultProduceTopic("gc"))
+	createTopic(t, p, "gc", 3, nil)
+	for i := 0; i < 30; i++ {
+		if err := p.ProduceSync(ctxT(t), &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := client(t, b, kgo.ConsumerGroup("g1"), kgo.ConsumeTopics("gc"), kgo.DisableAutoCommit())
+	n := 0
+	for n < 30 {
+		fs := c.PollFetches(ctxT(t))
+		if errs := fs.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		n += fs.NumRecords()
+	}
+	if err := c.CommitUncommittedOffsets(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	for p, o := range c.CommittedOffsets()["gc"] {
+		want[p] = o.Offset
+	}
+	c.Close()
+	b.Restart()
+	adm := kadm.NewClient(client(t, b))
+	var lag kadm.DescribedGroupLags
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		lag, err = adm.Lag(ctxT(t), "g1")
+		if err == nil && lag.Error() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lag after restart: %v %v", err, lag.Error())
+		}
+		time.Sleep(100 * time.Millisecond) // shards load after a restart
+	}
+	var total int64
+	for _, l := range lag["g1"].Lag["gc"] {
+		if l.Commit.At != want[l.Partition] && !(l.Commit.At == -1 && want[l.Partition] == 0) {
+			t.Errorf("partition %d committed %d after restart, %d before", l.Partition, l.Commit.At, want[l.Partition])
+		}
+		if l.Lag != 0 {
+			t.Errorf("partition %d lag %d after committing everything", l.Partition, l.Lag)
+		}
+		total += max(l.Commit.At, 0)
+	}
+	if total != 30 {
+		t.Fatalf("committed offsets cover %d records after restart, want 30", total)
+	}
+}

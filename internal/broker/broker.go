@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
 	"github.com/tandem-streaming/tandem/internal/partition"
@@ -40,6 +42,11 @@ type Options struct {
 	Metrics     *metrics.Metrics
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// Groups configures the group coordinator, whose state lives in the
+	// internal topic __consumer_offsets (created on first start).
+	Groups group.Config
+	// GroupClock drives group timers; nil means the system clock.
+	GroupClock group.Clock
 }
 
 // Broker answers Kafka requests for one node.
@@ -55,6 +62,11 @@ type Broker struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	producers *producerIDs
+	groups    *group.Coordinator
+	// groupCtx ends the durability waits of __consumer_offsets writes at
+	// shutdown.
+	groupCtx    context.Context
+	groupCancel context.CancelFunc
 
 	// adminMu serialises topic create/delete/alter so that metadata and
 	// hosted logs change together. Lock order: adminMu → partition.Manager.mu.
@@ -77,7 +89,45 @@ func New(o Options) (*Broker, error) {
 			return nil, err
 		}
 	}
+	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// startGroups makes sure __consumer_offsets exists, then starts the group
+// coordinator, which loads every partition of it before serving its groups
+// (requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS).
+func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
+	t, ok := b.store.Topic(OffsetsTopic)
+	if !ok {
+		var err error
+		// Kafka's offsets topic: compacted, offsets.topic.segment.bytes
+		// (100 MiB) segments, created with offsets.topic.num.partitions.
+		t, err = b.CreateTopic(TopicSpec{
+			Name: OffsetsTopic, Partitions: cfg.NumPartitions, ReplicationFactor: 1,
+			Configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(int(b.static.OffsetsTopicSegmentBytes))},
+		}, false)
+		if err != nil {
+			return fmt.Errorf("broker: creating %s: %w", OffsetsTopic, err)
+		}
+	}
+	// The partition count is fixed at creation, as in Kafka: a changed
+	// offsets.topic.num.partitions does not re-shard existing groups.
+	cfg.NumPartitions = t.Partitions
+	if clock == nil {
+		clock = group.SystemClock{}
+	}
+	b.groupCtx, b.groupCancel = context.WithCancel(context.Background())
+	logs := func(shard int32) group.Log {
+		p, err := b.parts.Get(OffsetsTopic, shard)
+		if err != nil {
+			panic(fmt.Sprintf("broker: %s partition %d not hosted: %v", OffsetsTopic, shard, err))
+		}
+		return &offsetsLog{p: p, now: func() int64 { return b.now().UnixMilli() }, ctx: b.groupCtx}
+	}
+	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, b.logger.With("component", "group"))
+	return b.groups.Start()
 }
 
 // ClusterID is the cluster's id.
@@ -144,6 +194,14 @@ func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte
 	return d.fn(b, r), nil
 }
 
-// Close releases nothing the Broker does not own; the server closes the
-// partition manager and the store after the last connection has drained.
-func (b *Broker) Close() {}
+// Close stops the group coordinator: parked group requests are answered
+// (COORDINATOR_NOT_AVAILABLE) so connections can drain. The node closes
+// the partition manager and the store after the last connection.
+func (b *Broker) Close() {
+	if b.groups != nil {
+		b.groups.Close()
+	}
+	if b.groupCancel != nil {
+		b.groupCancel()
+	}
+}

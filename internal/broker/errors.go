@@ -53,6 +53,12 @@ func errorCode(err error) *kerr.Error {
 		return kerr.OutOfOrderSequenceNumber
 	case errors.Is(err, log.ErrInvalidProducerEpoch):
 		return kerr.InvalidProducerEpoch
+	case errors.Is(err, log.ErrInvalidTxnState):
+		return kerr.InvalidTxnState
+	case errors.Is(err, log.ErrTransactionCoordinatorFenced):
+		return kerr.TransactionCoordinatorFenced
+	case errors.Is(err, log.ErrFencedLeaderEpoch):
+		return kerr.FencedLeaderEpoch
 	case errors.Is(err, record.ErrCorrupt):
 		return kerr.CorruptMessage
 	case errors.Is(err, record.ErrUnsupportedMagic):

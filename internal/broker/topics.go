@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/log"
@@ -86,6 +88,13 @@ func (b *Broker) logConfig(overrides map[string]string) (log.Config, config.Topi
 		LogAppendTime:        tc.MessageTimestampType == "LogAppendTime",
 		TimestampBeforeMaxMs: tc.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  tc.TimestampAfterMaxMs,
+		Compact:              tc.Compact(),
+		Delete:               tc.Delete(),
+		DeleteRetentionMs:    tc.DeleteRetentionMs,
+		// Kafka's cleaner settings are per topic, with broker synonyms.
+		MinCleanableDirtyRatio: tc.MinCleanableDirtyRatio,
+		MinCompactionLagMs:     tc.MinCompactionLagMs,
+		MaxCompactionLagMs:     tc.MaxCompactionLagMs,
 	}, tc, nil
 }
 
@@ -199,6 +208,11 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 	if !b.static.DeleteTopicEnable {
 		return metadata.Topic{}, ErrTopicDeletionDisabled
 	}
+	if isInternalTopic(name) {
+		// Deleting __consumer_offsets would drop every group's offsets;
+		// Kafka refuses it as well.
+		return metadata.Topic{}, fmt.Errorf("%w %s cannot be deleted", ErrInternalTopic, name)
+	}
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	t, err := b.store.DeleteTopic(name)
@@ -210,6 +224,14 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 	}
 	if b.metrics != nil {
 		b.metrics.DeleteTopic(name)
+	}
+	// Committed offsets of a deleted topic are removed from every group
+	// (Kafka GroupCoordinator.onPartitionsDeleted), so a re-created topic
+	// does not inherit them.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.groups.OnTopicsDeleted(ctx, []string{name}); err != nil {
+		b.logger.Warn("removing committed offsets of deleted topic", "topic", name, "err", err)
 	}
 	b.logger.Info("topic deleted", "topic", name)
 	return t, nil

@@ -373,7 +373,8 @@ func validCompressionType(v string) error {
 	return fmt.Errorf("string must be one of: uncompressed, zstd, lz4, snappy, gzip, producer")
 }
 
-// validCleanupPolicy accepts "delete"; compaction is not implemented yet.
+// validCleanupPolicy accepts Kafka's cleanup.policy values: delete,
+// compact, or both (in either order).
 func validCleanupPolicy(v string) error {
 	items := parseList(v)
 	if len(items) == 0 {
@@ -389,8 +390,17 @@ func validCleanupPolicy(v string) error {
 		}
 		seen[p] = true
 	}
-	if seen["compact"] {
-		return fmt.Errorf("cleanup.policy compact is %w", ErrNotSupported)
+	return nil
+}
+
+// ratio accepts a DOUBLE in [0, 1] (min.cleanable.dirty.ratio).
+func ratio(v string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return fmt.Errorf("expected value to be a double")
+	}
+	if !(f >= 0 && f <= 1) {
+		return fmt.Errorf("value must be between 0 and 1")
 	}
 	return nil
 }
@@ -508,7 +518,67 @@ var brokerDefList = []Def{
 		Doc: "How far a CreateTime timestamp may lie after the broker's time, in milliseconds (KIP-937; 1 hour since Kafka 4.0)."},
 	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", HasDefault: true, TopicName: "cleanup.policy",
 		Validate: validCleanupPolicy,
-		Doc:      "The retention policy of old segments. Only delete is supported so far."},
+		Doc: "The policy for old segments: delete (time and size retention), compact (keep the latest record of " +
+			"each key) or both, comma-separated."},
+	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000", HasDefault: true,
+		TopicName: "delete.retention.ms", Validate: atLeast(0),
+		Doc: "How long tombstones (and transaction markers that guard nothing any more) are kept in a compacted " +
+			"log after the cleaner first saw them, in milliseconds (KIP-534)."},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5", HasDefault: true,
+		TopicName: "min.cleanable.dirty.ratio", Validate: ratio,
+		Doc: "The minimum share of not-yet-compacted bytes in a log for the cleaner to compact it (unless " +
+			"max.compaction.lag.ms is exceeded)."},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0", HasDefault: true,
+		TopicName: "min.compaction.lag.ms", Validate: atLeast(0),
+		Doc: "The minimum time a record stays uncompacted, in milliseconds (per segment, by its largest timestamp)."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: strconv.FormatInt(math.MaxInt64, 10), HasDefault: true,
+		TopicName: "max.compaction.lag.ms", Validate: atLeast(1),
+		Doc: "The maximum time a record stays uncompacted, in milliseconds: a log with older dirty data is " +
+			"compacted whatever its dirty ratio, and its active segment rolls at this age (KIP-354)."},
+	{Name: "log.cleaner.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
+		Doc: "Whether the log cleaner runs. Without it, topics with cleanup.policy=compact are never compacted."},
+	{Name: "log.cleaner.threads", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc:      "The number of background threads compacting logs."},
+	{Name: "log.cleaner.dedupe.buffer.size", Type: TypeLong, Default: "134217728", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "The memory for the cleaner's key maps, in bytes, shared by all cleaner threads (24 bytes a key). " +
+			"Tandem allocates it as keys need it."},
+	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc:      "How long a cleaner thread sleeps when no log needs compacting, in milliseconds."},
+	// Group coordinator (Kafka's GroupCoordinatorConfig and offsets topic
+	// settings). Static here: changing them needs a restart.
+	{Name: "offsets.topic.num.partitions", Type: TypeInt, Default: "50", HasDefault: true, ReadOnly: true,
+		Validate: between(1, 100000),
+		Doc: "The number of partitions of the internal __consumer_offsets topic, fixed when the topic is first " +
+			"created; a later change does not re-shard existing groups (as in Kafka)."},
+	{Name: "offsets.topic.segment.bytes", Type: TypeInt, Default: "104857600", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1 << 20),
+		Doc:      "The segment size of __consumer_offsets, kept small so that compaction runs often."},
+	{Name: "offsets.retention.minutes", Type: TypeInt, Default: "10080", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "How long committed offsets of a group are kept after the group becomes empty (or, for a " +
+			"standalone consumer, after the last commit), in minutes (KIP-211)."},
+	{Name: "offsets.retention.check.interval.ms", Type: TypeLong, Default: "600000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc:      "How often expired offsets are removed, in milliseconds."},
+	{Name: "offset.metadata.max.bytes", Type: TypeInt, Default: "4096", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc:      "The largest metadata string allowed with a committed offset."},
+	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "How long the coordinator waits for more members to join an empty group before its first " +
+			"rebalance, in milliseconds."},
+	{Name: "group.min.session.timeout.ms", Type: TypeInt, Default: "6000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc:      "The smallest session timeout a group member may ask for, in milliseconds."},
+	{Name: "group.max.session.timeout.ms", Type: TypeInt, Default: "1800000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc:      "The largest session timeout a group member may ask for, in milliseconds."},
+	{Name: "group.max.size", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc:      "The largest number of members a classic group may have."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", HasDefault: true, TopicName: "min.insync.replicas",
 		Validate: atLeast(1),
 		Doc:      "The minimum number of in-sync replicas needed to acknowledge a write with acks=all."},
@@ -546,6 +616,12 @@ var topicDefOverrides = map[string]struct {
 		"How many log bytes between two offset index entries."},
 	"retention.bytes": {TypeLong, nil,
 		"The maximum size of a partition log before old segments are deleted; negative means no limit."},
+	"delete.retention.ms": {TypeLong, atLeast(0),
+		"How long tombstones (and transaction markers that guard nothing any more) are kept after the " +
+			"cleaner first saw them, in milliseconds (KIP-534)."},
+	"min.cleanable.dirty.ratio": {TypeDouble, ratio,
+		"The minimum share of not-yet-compacted bytes for the cleaner to compact the log (unless " +
+			"max.compaction.lag.ms is exceeded)."},
 }
 
 var brokerRegistry, topicRegistry = buildRegistries()

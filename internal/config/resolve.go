@@ -256,8 +256,28 @@ type TopicConfig struct {
 	TimestampBeforeMaxMs int64
 	TimestampAfterMaxMs  int64
 	MinInsyncReplicas    int32
-	CleanupPolicy        string // "delete"
+	CleanupPolicy        string // "delete", "compact", "compact,delete" (canonical list form)
 	CompressionType      string // "producer"
+	// Compaction (cleanup.policy includes compact).
+	DeleteRetentionMs      int64
+	MinCleanableDirtyRatio float64
+	MinCompactionLagMs     int64
+	MaxCompactionLagMs     int64
+}
+
+// Compact reports whether cleanup.policy includes compact.
+func (tc TopicConfig) Compact() bool { return policyHas(tc.CleanupPolicy, "compact") }
+
+// Delete reports whether cleanup.policy includes delete.
+func (tc TopicConfig) Delete() bool { return policyHas(tc.CleanupPolicy, "delete") }
+
+func policyHas(policy, p string) bool {
+	for _, x := range parseList(policy) {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }
 
 // EffectiveTopicConfig resolves every topic key through the layers.
@@ -284,23 +304,33 @@ func EffectiveTopicConfig(l Layers) (TopicConfig, error) {
 	}
 	i64 := func(name string) int64 { n, _ := parseInt64(get(name)); return n }
 	i32 := func(name string) int32 { n, _ := parseInt32(get(name)); return n }
+	f64 := func(name string) float64 { f, _ := strconv.ParseFloat(get(name), 64); return f }
 	tc = TopicConfig{
-		RetentionMs:          i64("retention.ms"),
-		RetentionBytes:       i64("retention.bytes"),
-		SegmentBytes:         i64("segment.bytes"),
-		SegmentMs:            i64("segment.ms"),
-		IndexIntervalBytes:   i32("index.interval.bytes"),
-		FileDeleteDelayMs:    i64("file.delete.delay.ms"),
-		MaxMessageBytes:      i32("max.message.bytes"),
-		MessageTimestampType: get("message.timestamp.type"),
-		TimestampBeforeMaxMs: i64("message.timestamp.before.max.ms"),
-		TimestampAfterMaxMs:  i64("message.timestamp.after.max.ms"),
-		MinInsyncReplicas:    i32("min.insync.replicas"),
-		CleanupPolicy:        get("cleanup.policy"),
-		CompressionType:      get("compression.type"),
+		RetentionMs:            i64("retention.ms"),
+		RetentionBytes:         i64("retention.bytes"),
+		SegmentBytes:           i64("segment.bytes"),
+		SegmentMs:              i64("segment.ms"),
+		IndexIntervalBytes:     i32("index.interval.bytes"),
+		FileDeleteDelayMs:      i64("file.delete.delay.ms"),
+		MaxMessageBytes:        i32("max.message.bytes"),
+		MessageTimestampType:   get("message.timestamp.type"),
+		TimestampBeforeMaxMs:   i64("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:    i64("message.timestamp.after.max.ms"),
+		MinInsyncReplicas:      i32("min.insync.replicas"),
+		CleanupPolicy:          get("cleanup.policy"),
+		CompressionType:        get("compression.type"),
+		DeleteRetentionMs:      i64("delete.retention.ms"),
+		MinCleanableDirtyRatio: f64("min.cleanable.dirty.ratio"),
+		MinCompactionLagMs:     i64("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     i64("max.compaction.lag.ms"),
 	}
 	if err != nil {
 		return TopicConfig{}, err
+	}
+	// LogConfig.validateValues: the two lags must not conflict.
+	if tc.MinCompactionLagMs > tc.MaxCompactionLagMs {
+		return TopicConfig{}, &KeyError{Key: "min.compaction.lag.ms", Value: strconv.FormatInt(tc.MinCompactionLagMs, 10),
+			Err: ErrInvalidValue, Cause: fmt.Errorf("min.compaction.lag.ms must not exceed max.compaction.lag.ms (%d)", tc.MaxCompactionLagMs)}
 	}
 	return tc, nil
 }
@@ -338,6 +368,27 @@ type BrokerConfig struct {
 	LogCleanupPolicy               string
 	MinInsyncReplicas              int32
 	CompressionType                string
+	LogCleanerDeleteRetentionMs    int64
+	LogCleanerMinCleanableRatio    float64
+	LogCleanerMinCompactionLagMs   int64
+	LogCleanerMaxCompactionLagMs   int64
+
+	// The log cleaner (log.NewCleaner).
+	LogCleanerEnable           bool
+	LogCleanerThreads          int32
+	LogCleanerDedupeBufferSize int64
+	LogCleanerBackoffMs        int64
+
+	// The group coordinator and __consumer_offsets.
+	OffsetsTopicNumPartitions       int32
+	OffsetsTopicSegmentBytes        int32
+	OffsetsRetentionMinutes         int32
+	OffsetsRetentionCheckIntervalMs int64
+	OffsetMetadataMaxBytes          int32
+	GroupInitialRebalanceDelayMs    int32
+	GroupMinSessionTimeoutMs        int32
+	GroupMaxSessionTimeoutMs        int32
+	GroupMaxSize                    int32
 
 	LogRetentionCheckIntervalMs int64
 	// LogSyncStrategy is "syncfs" or "fdatasync" (log.sync.strategy).
@@ -348,19 +399,23 @@ type BrokerConfig struct {
 // this static configuration.
 func (b BrokerConfig) TopicDefaults() TopicConfig {
 	return TopicConfig{
-		RetentionMs:          b.LogRetentionMs,
-		RetentionBytes:       b.LogRetentionBytes,
-		SegmentBytes:         b.LogSegmentBytes,
-		SegmentMs:            b.LogRollMs,
-		IndexIntervalBytes:   b.LogIndexIntervalBytes,
-		FileDeleteDelayMs:    b.LogSegmentDeleteDelayMs,
-		MaxMessageBytes:      b.MessageMaxBytes,
-		MessageTimestampType: b.LogMessageTimestampType,
-		TimestampBeforeMaxMs: b.LogMessageTimestampBeforeMaxMs,
-		TimestampAfterMaxMs:  b.LogMessageTimestampAfterMaxMs,
-		MinInsyncReplicas:    b.MinInsyncReplicas,
-		CleanupPolicy:        b.LogCleanupPolicy,
-		CompressionType:      b.CompressionType,
+		RetentionMs:            b.LogRetentionMs,
+		RetentionBytes:         b.LogRetentionBytes,
+		SegmentBytes:           b.LogSegmentBytes,
+		SegmentMs:              b.LogRollMs,
+		IndexIntervalBytes:     b.LogIndexIntervalBytes,
+		FileDeleteDelayMs:      b.LogSegmentDeleteDelayMs,
+		MaxMessageBytes:        b.MessageMaxBytes,
+		MessageTimestampType:   b.LogMessageTimestampType,
+		TimestampBeforeMaxMs:   b.LogMessageTimestampBeforeMaxMs,
+		TimestampAfterMaxMs:    b.LogMessageTimestampAfterMaxMs,
+		MinInsyncReplicas:      b.MinInsyncReplicas,
+		CleanupPolicy:          b.LogCleanupPolicy,
+		CompressionType:        b.CompressionType,
+		DeleteRetentionMs:      b.LogCleanerDeleteRetentionMs,
+		MinCleanableDirtyRatio: b.LogCleanerMinCleanableRatio,
+		MinCompactionLagMs:     b.LogCleanerMinCompactionLagMs,
+		MaxCompactionLagMs:     b.LogCleanerMaxCompactionLagMs,
 	}
 }
 
@@ -393,30 +448,48 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	i64 := func(name string) int64 { n, _ := parseInt64(get(name)); return n }
 	i32 := func(name string) int32 { n, _ := parseInt32(get(name)); return n }
 	boolean := func(name string) bool { b, _ := parseBool(get(name)); return b }
+	f64 := func(name string) float64 { f, _ := strconv.ParseFloat(get(name), 64); return f }
 
 	bc := BrokerConfig{
-		NodeID:                         i32("node.id"),
-		LogDirs:                        parseList(get("log.dirs")),
-		NumPartitions:                  i32("num.partitions"),
-		DefaultReplicationFactor:       int16(i32("default.replication.factor")),
-		AutoCreateTopicsEnable:         boolean("auto.create.topics.enable"),
-		DeleteTopicEnable:              boolean("delete.topic.enable"),
-		SocketRequestMaxBytes:          i32("socket.request.max.bytes"),
-		MessageMaxBytes:                i32("message.max.bytes"),
-		LogSegmentBytes:                i64("log.segment.bytes"),
-		LogRollMs:                      i64("log.roll.ms"),
-		LogRetentionMs:                 i64("log.retention.ms"),
-		LogRetentionBytes:              i64("log.retention.bytes"),
-		LogIndexIntervalBytes:          i32("log.index.interval.bytes"),
-		LogSegmentDeleteDelayMs:        i64("log.segment.delete.delay.ms"),
-		LogMessageTimestampType:        get("log.message.timestamp.type"),
-		LogMessageTimestampBeforeMaxMs: i64("log.message.timestamp.before.max.ms"),
-		LogMessageTimestampAfterMaxMs:  i64("log.message.timestamp.after.max.ms"),
-		LogCleanupPolicy:               get("log.cleanup.policy"),
-		MinInsyncReplicas:              i32("min.insync.replicas"),
-		CompressionType:                get("compression.type"),
-		LogRetentionCheckIntervalMs:    i64("log.retention.check.interval.ms"),
-		LogSyncStrategy:                get("log.sync.strategy"),
+		NodeID:                          i32("node.id"),
+		LogDirs:                         parseList(get("log.dirs")),
+		NumPartitions:                   i32("num.partitions"),
+		DefaultReplicationFactor:        int16(i32("default.replication.factor")),
+		AutoCreateTopicsEnable:          boolean("auto.create.topics.enable"),
+		DeleteTopicEnable:               boolean("delete.topic.enable"),
+		SocketRequestMaxBytes:           i32("socket.request.max.bytes"),
+		MessageMaxBytes:                 i32("message.max.bytes"),
+		LogSegmentBytes:                 i64("log.segment.bytes"),
+		LogRollMs:                       i64("log.roll.ms"),
+		LogRetentionMs:                  i64("log.retention.ms"),
+		LogRetentionBytes:               i64("log.retention.bytes"),
+		LogIndexIntervalBytes:           i32("log.index.interval.bytes"),
+		LogSegmentDeleteDelayMs:         i64("log.segment.delete.delay.ms"),
+		LogMessageTimestampType:         get("log.message.timestamp.type"),
+		LogMessageTimestampBeforeMaxMs:  i64("log.message.timestamp.before.max.ms"),
+		LogMessageTimestampAfterMaxMs:   i64("log.message.timestamp.after.max.ms"),
+		LogCleanupPolicy:                get("log.cleanup.policy"),
+		MinInsyncReplicas:               i32("min.insync.replicas"),
+		CompressionType:                 get("compression.type"),
+		LogRetentionCheckIntervalMs:     i64("log.retention.check.interval.ms"),
+		LogSyncStrategy:                 get("log.sync.strategy"),
+		LogCleanerDeleteRetentionMs:     i64("log.cleaner.delete.retention.ms"),
+		LogCleanerMinCleanableRatio:     f64("log.cleaner.min.cleanable.ratio"),
+		LogCleanerMinCompactionLagMs:    i64("log.cleaner.min.compaction.lag.ms"),
+		LogCleanerMaxCompactionLagMs:    i64("log.cleaner.max.compaction.lag.ms"),
+		LogCleanerEnable:                boolean("log.cleaner.enable"),
+		LogCleanerThreads:               i32("log.cleaner.threads"),
+		LogCleanerDedupeBufferSize:      i64("log.cleaner.dedupe.buffer.size"),
+		LogCleanerBackoffMs:             i64("log.cleaner.backoff.ms"),
+		OffsetsTopicNumPartitions:       i32("offsets.topic.num.partitions"),
+		OffsetsTopicSegmentBytes:        i32("offsets.topic.segment.bytes"),
+		OffsetsRetentionMinutes:         i32("offsets.retention.minutes"),
+		OffsetsRetentionCheckIntervalMs: i64("offsets.retention.check.interval.ms"),
+		OffsetMetadataMaxBytes:          i32("offset.metadata.max.bytes"),
+		GroupInitialRebalanceDelayMs:    i32("group.initial.rebalance.delay.ms"),
+		GroupMinSessionTimeoutMs:        i32("group.min.session.timeout.ms"),
+		GroupMaxSessionTimeoutMs:        i32("group.max.session.timeout.ms"),
+		GroupMaxSize:                    i32("group.max.size"),
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {

@@ -307,6 +307,7 @@ func TestEffectiveTopicConfig(t *testing.T) {
 		IndexIntervalBytes: 4096, FileDeleteDelayMs: 60000, MaxMessageBytes: 1048588,
 		MessageTimestampType: "CreateTime", TimestampBeforeMaxMs: 1<<63 - 1, TimestampAfterMaxMs: 3600000,
 		MinInsyncReplicas: 1, CleanupPolicy: "delete", CompressionType: "producer",
+		DeleteRetentionMs: 86400000, MinCleanableDirtyRatio: 0.5, MinCompactionLagMs: 0, MaxCompactionLagMs: 1<<63 - 1,
 	}
 	got, err := EffectiveTopicConfig(Layers{})
 	if err != nil || got != defaults {
@@ -334,6 +335,32 @@ func TestEffectiveTopicConfig(t *testing.T) {
 		t.Errorf("EffectiveTopicConfig = %+v, %v\nwant %+v", got, err, want)
 	}
 
+	// Compaction settings: topic overrides and their broker synonyms.
+	got, err = EffectiveTopicConfig(Layers{
+		Topic:  map[string]string{"cleanup.policy": "compact, delete", "min.cleanable.dirty.ratio": "0.1"},
+		Static: map[string]string{"log.cleaner.delete.retention.ms": "1000", "log.cleaner.min.compaction.lag.ms": "5", "log.cleaner.max.compaction.lag.ms": "60000"},
+	})
+	want = defaults
+	want.CleanupPolicy, want.MinCleanableDirtyRatio = "compact,delete", 0.1
+	want.DeleteRetentionMs, want.MinCompactionLagMs, want.MaxCompactionLagMs = 1000, 5, 60000
+	if err != nil || got != want || !got.Compact() || !got.Delete() {
+		t.Errorf("EffectiveTopicConfig(compaction) = %+v, %v\nwant %+v", got, err, want)
+	}
+	if defaults.Compact() || !defaults.Delete() {
+		t.Errorf("default policy: compact=%t delete=%t", defaults.Compact(), defaults.Delete())
+	}
+	if c := (TopicConfig{CleanupPolicy: "compact"}); !c.Compact() || c.Delete() {
+		t.Errorf("compact policy: compact=%t delete=%t", c.Compact(), c.Delete())
+	}
+
+	// min.compaction.lag.ms above max.compaction.lag.ms conflicts
+	// (LogConfig.validateValues).
+	_, err = EffectiveTopicConfig(Layers{Topic: map[string]string{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5"}})
+	var ke *KeyError
+	if !errors.Is(err, ErrInvalidValue) || !errors.As(err, &ke) || ke.Key != "min.compaction.lag.ms" {
+		t.Errorf("EffectiveTopicConfig(min lag > max lag) = %v, want ErrInvalidValue on min.compaction.lag.ms", err)
+	}
+
 	// A stored value that became invalid is reported, not used.
 	_, err = EffectiveTopicConfig(Layers{Topic: map[string]string{"segment.bytes": "12"}})
 	if !errors.Is(err, ErrInvalidValue) {
@@ -347,31 +374,48 @@ func TestLoadBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := BrokerConfig{
-		NodeID:                         1,
-		Listeners:                      []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
-		AdvertisedListeners:            []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
-		LogDirs:                        []string{"./tandem-data"},
-		HTTPListeners:                  []Listener{{"HTTP", "127.0.0.1", 8090}},
-		NumPartitions:                  1,
-		DefaultReplicationFactor:       1,
-		AutoCreateTopicsEnable:         true,
-		DeleteTopicEnable:              true,
-		SocketRequestMaxBytes:          104857600,
-		MessageMaxBytes:                1048588,
-		LogSegmentBytes:                1073741824,
-		LogRollMs:                      604800000,
-		LogRetentionMs:                 604800000,
-		LogRetentionBytes:              -1,
-		LogIndexIntervalBytes:          4096,
-		LogSegmentDeleteDelayMs:        60000,
-		LogMessageTimestampType:        "CreateTime",
-		LogMessageTimestampBeforeMaxMs: 1<<63 - 1,
-		LogMessageTimestampAfterMaxMs:  3600000,
-		LogCleanupPolicy:               "delete",
-		MinInsyncReplicas:              1,
-		CompressionType:                "producer",
-		LogRetentionCheckIntervalMs:    300000,
-		LogSyncStrategy:                "syncfs",
+		NodeID:                          1,
+		Listeners:                       []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
+		AdvertisedListeners:             []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
+		LogDirs:                         []string{"./tandem-data"},
+		HTTPListeners:                   []Listener{{"HTTP", "127.0.0.1", 8090}},
+		NumPartitions:                   1,
+		DefaultReplicationFactor:        1,
+		AutoCreateTopicsEnable:          true,
+		DeleteTopicEnable:               true,
+		SocketRequestMaxBytes:           104857600,
+		MessageMaxBytes:                 1048588,
+		LogSegmentBytes:                 1073741824,
+		LogRollMs:                       604800000,
+		LogRetentionMs:                  604800000,
+		LogRetentionBytes:               -1,
+		LogIndexIntervalBytes:           4096,
+		LogSegmentDeleteDelayMs:         60000,
+		LogMessageTimestampType:         "CreateTime",
+		LogMessageTimestampBeforeMaxMs:  1<<63 - 1,
+		LogMessageTimestampAfterMaxMs:   3600000,
+		LogCleanupPolicy:                "delete",
+		MinInsyncReplicas:               1,
+		CompressionType:                 "producer",
+		LogRetentionCheckIntervalMs:     300000,
+		LogSyncStrategy:                 "syncfs",
+		OffsetsTopicNumPartitions:       50,
+		OffsetsTopicSegmentBytes:        104857600,
+		OffsetsRetentionMinutes:         10080,
+		OffsetsRetentionCheckIntervalMs: 600000,
+		OffsetMetadataMaxBytes:          4096,
+		GroupInitialRebalanceDelayMs:    3000,
+		GroupMinSessionTimeoutMs:        6000,
+		GroupMaxSessionTimeoutMs:        1800000,
+		GroupMaxSize:                    2147483647,
+		LogCleanerDeleteRetentionMs:     86400000,
+		LogCleanerMinCleanableRatio:     0.5,
+		LogCleanerMinCompactionLagMs:    0,
+		LogCleanerMaxCompactionLagMs:    1<<63 - 1,
+		LogCleanerEnable:                true,
+		LogCleanerThreads:               1,
+		LogCleanerDedupeBufferSize:      134217728,
+		LogCleanerBackoffMs:             15000,
 	}
 	if !reflect.DeepEqual(bc, want) {
 		t.Errorf("LoadBroker(nil) =\n%+v\nwant\n%+v", bc, want)
@@ -418,7 +462,8 @@ func TestLoadBroker(t *testing.T) {
 		{"node.id conflict", map[string]string{"node.id": "1", "broker.id": "2"}, ErrInvalidValue, "broker.id"},
 		{"two log dirs", map[string]string{"log.dirs": "/a,/b"}, ErrNotSupported, "log.dirs"},
 		{"ssl", map[string]string{"listeners": "SSL://:9093"}, ErrNotSupported, "listeners"},
-		{"compact", map[string]string{"log.cleanup.policy": "compact"}, ErrNotSupported, "log.cleanup.policy"},
+		{"bad policy", map[string]string{"log.cleanup.policy": "compact,archive"}, ErrInvalidValue, "log.cleanup.policy"},
+		{"bad ratio", map[string]string{"log.cleaner.min.cleanable.ratio": "2"}, ErrInvalidValue, "log.cleaner.min.cleanable.ratio"},
 		{"meta-address advertised by default", map[string]string{"listeners": "PLAINTEXT://0.0.0.0:9092"}, ErrInvalidValue, "listeners"},
 		{"advertised SSL", map[string]string{"listeners": "PLAINTEXT://:9092", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"}, ErrNotSupported, "advertised.listeners"},
 		{"meta-address advertised", map[string]string{"advertised.listeners": "PLAINTEXT://[::]:9092"}, ErrInvalidValue, "advertised.listeners"},
@@ -450,6 +495,9 @@ func TestValidateOverrides(t *testing.T) {
 		{"broker read-only listeners", true, map[string]string{"listeners": "PLAINTEXT://:1"}, ErrReadOnly},
 		{"broker read-only log.dirs", true, map[string]string{"log.dirs": "/x"}, ErrReadOnly},
 		{"broker read-only num.partitions", true, map[string]string{"num.partitions": "2"}, ErrReadOnly},
+		{"broker read-only cleaner threads", true, map[string]string{"log.cleaner.threads": "2"}, ErrReadOnly},
+		{"broker cleaner topic default", true, map[string]string{"log.cleaner.delete.retention.ms": "1"}, nil},
+		{"topic compact", false, map[string]string{"cleanup.policy": "compact", "delete.retention.ms": "0"}, nil},
 		{"broker unknown", true, map[string]string{"retention.ms": "1"}, ErrUnknownConfig},
 		{"broker invalid", true, map[string]string{"log.segment.bytes": "1"}, ErrInvalidValue},
 	}

@@ -54,7 +54,10 @@ func addSat(a, b int64) int64 {
 //   - size <= max.message.bytes;
 //   - CreateTime timestamps within message.timestamp.{before,after}.max.ms;
 //   - uncompressed batches: records decode, offset deltas run 0..n-1 and
-//     every record timestamp is in range.
+//     every record timestamp is in range;
+//   - on compacted topics (Config.Compact), every record of every batch,
+//     compressed or not, has a non-null key (ErrMissingKey) and offset
+//     deltas run 0..n-1.
 //
 // Compressed batches get header-level checks only. Decompressing every
 // produce on the hot path would cost far more CPU than the rest of the
@@ -102,14 +105,26 @@ func validateLeaderInput(buf []byte, origin appendOrigin, cfg *Config, nowMs int
 				return nil, 0, tsErr(ts)
 			}
 		}
-		if b.Compression() == record.None {
+		// A compacted topic needs every record's key (LogValidator
+		// validateKey), so its compressed batches are decoded too; their
+		// offset deltas are checked as well, since compaction relies on
+		// them.
+		needKeys := cfg.Compact && !b.IsControl()
+		if b.Compression() == record.None || needKeys {
 			next := int32(0)
-			err := b.RecordsLimit(len(b), func(r record.Record) error {
+			limit := len(b)
+			if b.Compression() != record.None {
+				limit = record.DefaultMaxDecompressedBytes
+			}
+			err := b.RecordsLimit(limit, func(r record.Record) error {
 				if r.OffsetDelta != next {
 					return fmt.Errorf("%w: batch %d: record %d has offset delta %d", ErrInvalidRecord, i, next, r.OffsetDelta)
 				}
+				if needKeys && r.Key == nil {
+					return fmt.Errorf("%w (batch %d, record %d)", ErrMissingKey, i, next)
+				}
 				next++
-				if checkTS {
+				if checkTS && b.Compression() == record.None {
 					if ts := r.Timestamp(b); ts < lo || ts > hi {
 						return tsErr(ts)
 					}
@@ -351,6 +366,7 @@ func (l *Log) resetEmptyLocked(offset int64) error {
 	l.leo, l.logStart, l.hw, l.hwSegBase, l.hwPos, l.recoveryPoint = offset, offset, offset, offset, 0, offset
 	l.epochs.entries = nil
 	l.producers.reset()
+	l.cleanOffset = -1
 	l.dirSync = true
 	l.notifyLocked()
 	return nil
@@ -461,7 +477,13 @@ func (l *Log) shouldRollLocked(a *segment, size int64, b record.Batch) bool {
 	if !a.firstBatchTSKnown {
 		a.firstBatchTS, a.firstBatchTSKnown = l.readFirstBatchTS(a), true
 	}
-	if ts := b.MaxTimestamp(); a.firstBatchTS >= 0 && ts >= 0 && ts-a.firstBatchTS > cfg.SegmentMs {
+	rollMs := cfg.SegmentMs
+	if cfg.Compact {
+		// KIP-354: a compacted log rolls at max.compaction.lag.ms at the
+		// latest, so the cleaner can reach the data (LogConfig.maxSegmentMs).
+		rollMs = min(rollMs, cfg.MaxCompactionLagMs)
+	}
+	if ts := b.MaxTimestamp(); a.firstBatchTS >= 0 && ts >= 0 && ts-a.firstBatchTS > rollMs {
 		return true
 	}
 	return false

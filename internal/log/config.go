@@ -25,6 +25,29 @@ type Config struct {
 	// (default 1 day): idle producers without an open transaction are
 	// forgotten by EnforceRetention.
 	ProducerIDExpirationMs int64
+
+	// cleanup.policy: Compact enables log compaction (Clean, Cleaner),
+	// Delete time and size retention (EnforceRetention). Both may be set
+	// ("compact,delete"). With neither set, normalize sets Delete, Kafka's
+	// default policy, so a zero Config keeps deleting.
+	Compact bool
+	Delete  bool
+	// DeleteRetentionMs is delete.retention.ms (default 1 day): how long a
+	// tombstone or a removable transaction marker survives after the
+	// cleaner first saw it (KIP-534 delete horizon). Negative: default.
+	DeleteRetentionMs int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio (default 0.5):
+	// the Cleaner picks a log only when dirty bytes / (clean + dirty
+	// bytes) exceed it. Clamped to [0, 1]; negative: default.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs is min.compaction.lag.ms (default 0): a segment
+	// whose largest timestamp is younger than this is not compacted.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms (default MaxInt64;
+	// <= 0: default): a dirty segment whose first batch is older than this
+	// is compacted whatever the dirty ratio (KIP-354), and the active
+	// segment of a compacted log rolls at min(segment.ms, this).
+	MaxCompactionLagMs int64
 }
 
 // DefaultConfig returns Kafka's defaults with infinite size retention and
@@ -41,6 +64,10 @@ func DefaultConfig() Config {
 		TimestampBeforeMaxMs:   math.MaxInt64,
 		TimestampAfterMaxMs:    math.MaxInt64,
 		ProducerIDExpirationMs: 86_400_000,
+		Delete:                 true,
+		DeleteRetentionMs:      86_400_000,
+		MinCleanableDirtyRatio: 0.5,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }
 
@@ -72,6 +99,24 @@ func (c Config) normalize() Config {
 	}
 	if c.FileDeleteDelayMs < 0 {
 		c.FileDeleteDelayMs = 0
+	}
+	if !c.Compact && !c.Delete {
+		c.Delete = true
+	}
+	if c.DeleteRetentionMs < 0 {
+		c.DeleteRetentionMs = d.DeleteRetentionMs
+	}
+	switch {
+	case c.MinCleanableDirtyRatio < 0 || math.IsNaN(c.MinCleanableDirtyRatio):
+		c.MinCleanableDirtyRatio = d.MinCleanableDirtyRatio
+	case c.MinCleanableDirtyRatio > 1:
+		c.MinCleanableDirtyRatio = 1
+	}
+	if c.MinCompactionLagMs < 0 {
+		c.MinCompactionLagMs = 0
+	}
+	if c.MaxCompactionLagMs <= 0 {
+		c.MaxCompactionLagMs = d.MaxCompactionLagMs
 	}
 	return c
 }

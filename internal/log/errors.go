@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/tandem-streaming/tandem/internal/record"
 )
@@ -18,6 +19,18 @@ var (
 	// Errors from package record are wrapped so record.ErrInvalidRecord
 	// also matches when the cause is header-level.
 	ErrInvalidRecord = errors.New("log: invalid record")
+	// ErrMissingKey: a record without a key produced to a compacted topic
+	// (LogValidator: "Compacted topic cannot accept message without key",
+	// INVALID_RECORD). It also matches ErrInvalidRecord.
+	ErrMissingKey = fmt.Errorf("%w: compacted topic cannot accept a record without a key", ErrInvalidRecord)
+	// ErrNotCompacted: Clean on a log whose cleanup.policy lacks compact.
+	ErrNotCompacted = errors.New("log: cleanup.policy does not include compact")
+	// ErrCleaningAborted: a cleaning pass gave up because the log changed
+	// under it (truncation, retention of the segments being cleaned,
+	// close) or its context was cancelled. Nothing is lost: segments
+	// already swapped are valid, the rest is cleaned by a later pass
+	// (Kafka LogCleaningAbortedException).
+	ErrCleaningAborted = errors.New("log: cleaning aborted")
 	// ErrRecordTooLarge: a batch larger than Config.MaxMessageBytes.
 	ErrRecordTooLarge = errors.New("log: record batch too large")
 	// ErrInvalidTimestamp: a CreateTime timestamp outside

@@ -193,12 +193,11 @@ func (h *fileHandle) rename(newPath string) error {
 	h.openMu.Lock()
 	defer h.openMu.Unlock()
 	old := h.currentPath()
-	if err := os.Rename(old, newPath); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // never created (lazily created index files)
-		}
+	if err := os.Rename(old, newPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("log: rename %s: %w", old, err)
 	}
+	// A file never created (a lazily created index) moves too: it will be
+	// created under the new name if it ever is.
 	h.cache.mu.Lock()
 	h.path = newPath
 	h.cache.mu.Unlock()

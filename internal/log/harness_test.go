@@ -330,6 +330,9 @@ func (e *logEnv) activePath(d *datadriven.TestData, ext string) string {
 }
 
 func (e *logEnv) run(t *testing.T, d *datadriven.TestData) string {
+	if out, ok := e.runCompaction(t, d); ok { // cleaner_test.go
+		return out
+	}
 	switch d.Cmd {
 	case "config":
 		for _, a := range d.CmdArgs {

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/invariants"
+	"github.com/tandem-streaming/tandem/internal/record"
 )
 
 // Sync round states.
@@ -94,6 +95,19 @@ type Log struct {
 	sealed     int      // segments rolled since the last round
 
 	pendingDeletes []pendingDelete
+
+	// Compaction (cleaner.go). cleanMu serializes cleaning passes and is
+	// taken before truncMu. cleanOffset (the cleaner checkpoint: end of the
+	// clean section, -1 unknown) and cleanHorizon (earliest future delete
+	// horizon of a kept tombstone or marker, NoTimestamp none) are guarded
+	// by mu; cleanCkptWritten by ckptMu.
+	cleanMu          sync.Mutex
+	cleanOffset      int64
+	cleanHorizon     int64
+	cleanCkptWritten int64
+	// testCleanHook, when set, is called at each stage of a swap; an error
+	// stops the swap there, as a crash would.
+	testCleanHook func(stage string) error
 }
 
 type pendingDelete struct {
@@ -162,6 +176,9 @@ func Open(o Options) (*Log, error) {
 		l.abandon()
 		return nil, err
 	}
+	l.cleanOffset = readCleanerCheckpoint(o.Dir)
+	l.cleanCkptWritten = l.cleanOffset
+	l.cleanHorizon = record.NoTimestamp
 	l.mu.Lock()
 	l.checkInvariants()
 	if len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync || l.parentSync {

@@ -85,7 +85,7 @@ func (l *Log) Read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 	limit := int64(max(maxBytes, 0))
 	for vi, v := range views {
 		if v.end == 0 {
-			break
+			continue // an empty segment (compaction can leave one anywhere)
 		}
 		pos, first, found, err := v.locate(fetchOffset)
 		if err != nil {
@@ -167,15 +167,18 @@ func (v *segView) locate(target int64) (pos, size int64, found bool, err error) 
 
 // collectAborted returns aborted transactions overlapping [from, to]
 // (UnifiedLog.collectAbortedTransactions): entries with lastOffset >= from
-// and firstOffset <= to, searching segments from the fetch segment on and
-// stopping once an entry's lastStableOffset passes to (later entries
-// cannot overlap: TransactionIndex.collectAbortedTxns).
+// and firstOffset <= to, searching the transaction indexes from the fetch
+// segment on, including segments past to, and stopping once an entry's
+// lastStableOffset passes to (later entries cannot overlap:
+// TransactionIndex.collectAbortedTxns).
 func collectAborted(views []segView, from, to int64) ([]AbortedTxn, error) {
 	out := []AbortedTxn{}
 	for _, v := range views {
-		if v.s.base > to {
-			break
-		}
+		// An entry sits in the segment of its ABORT marker, which can be
+		// any later segment: keep searching past `to` until an entry's
+		// lastStableOffset shows that later ones cannot overlap
+		// (UnifiedLog.collectAbortedTransactions walks the higher
+		// segments the same way).
 		entries, err := v.s.readAborted(v.txnEntries)
 		if err != nil {
 			return nil, fmt.Errorf("log: transaction index of segment %d: %w", v.s.base, err)
@@ -231,7 +234,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, leade
 
 	for i, v := range views {
 		if v.end == 0 {
-			break
+			continue
 		}
 		// Time index → offset → offset index → position (LogSegment.findOffsetByTimestamp).
 		from := v.s.base

@@ -27,6 +27,13 @@ func (l *Log) load(clean bool) error {
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
+	if swapped, err := l.completeSwaps(entries); err != nil {
+		return err
+	} else if swapped {
+		if entries, err = os.ReadDir(l.dir); err != nil {
+			return fmt.Errorf("log: %w", err)
+		}
+	}
 	segs := map[int64]*diskSegment{}
 	get := func(base int64) *diskSegment {
 		d := segs[base]
@@ -43,8 +50,10 @@ func (l *Log) load(clean bool) error {
 			continue
 		}
 		// Leftovers of interrupted deletes, compactions and atomic writes
-		// (Kafka LogLoader.removeTempFilesAndCollectSwapFiles). We never
-		// produce .cleaned/.swap files, so there is nothing to roll forward.
+		// (Kafka LogLoader.removeTempFilesAndCollectSwapFiles). Swaps that
+		// had begun were completed above; what is left is an unfinished
+		// cleaning pass (.cleaned) or partial renames of one (.swap
+		// index files without their .log.swap).
 		if strings.HasSuffix(name, deletedSuffix) || strings.HasSuffix(name, cleanedSuffix) ||
 			strings.HasSuffix(name, swapSuffix) || strings.HasSuffix(name, tmpSuffix) {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -570,4 +579,88 @@ func (l *Log) forEachBatchFrom(from int64, fn func(s *segment, h record.Batch, f
 		}
 	}
 	return nil
+}
+
+// completeSwaps finishes compaction swaps interrupted by a crash (Kafka
+// LogLoader: swap files roll forward). A <base>.log.swap exists only once
+// the cleaned segment is complete and fsynced and before any replaced
+// segment was removed (cleaner.go, swapCleaned), so it always wins: every
+// segment whose base offset lies in [base, next offset after the swap's
+// last batch) is one it replaced and is removed, then the swap files take
+// their final names. A replaced segment left wholly past the swap's last
+// batch (compaction emptied its tail) is kept; it duplicates no offset, so
+// the log stays consistent and the next pass cleans it. Index .swap files
+// without a .log.swap are left for the caller to remove (the rename to
+// .swap had not finished, so the old segments are intact).
+func (l *Log) completeSwaps(entries []os.DirEntry) (bool, error) {
+	var bases []int64
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, swapSuffix) {
+			continue
+		}
+		if off, ok := parseOffsetName(strings.TrimSuffix(name, swapSuffix), logExt); ok {
+			bases = append(bases, off)
+		}
+	}
+	if len(bases) == 0 {
+		return false, nil
+	}
+	slices.Sort(bases)
+	for _, base := range bases {
+		swapLog := filepath.Join(l.dir, fileName(base, logExt)+swapSuffix)
+		next, err := l.swapEnd(swapLog, base)
+		if err != nil {
+			return false, err
+		}
+		upper := max(next, base+1)
+		for _, e := range entries {
+			name := e.Name()
+			for _, ext := range segmentExts {
+				if off, ok := parseOffsetName(name, ext); ok && off >= base && off < upper {
+					if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+						return false, fmt.Errorf("log: remove replaced segment file %s: %w", name, err)
+					}
+				}
+			}
+		}
+		for _, ext := range segmentExts {
+			from := filepath.Join(l.dir, fileName(base, ext)+swapSuffix)
+			if err := os.Rename(from, strings.TrimSuffix(from, swapSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, fmt.Errorf("log: complete swap: %w", err)
+			}
+		}
+		l.logger.Info("log: completed an interrupted compaction swap", "dir", l.dir, "segment", base, "nextOffset", next)
+	}
+	if err := syncDir(l.dir); err != nil {
+		return false, fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
+	}
+	return true, nil
+}
+
+// swapEnd returns the offset after the last batch of a swap segment (its
+// base when empty). The file was fsynced before it was named .swap, so it
+// holds whole batches; a torn tail is cut anyway.
+func (l *Log) swapEnd(path string, base int64) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, fmt.Errorf("log: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("log: %w", err)
+	}
+	next, end := base, int64(0)
+	sc := newScanner(f, 0, fi.Size())
+	for sc.next() {
+		next, end = sc.hdr.NextOffset(), sc.batchPos+sc.batchLen
+	}
+	if sc.stop != scanEOF {
+		l.logger.Warn("log: cutting a torn swap segment", "path", path, "validBytes", end, "reason", sc.stopErr)
+		if err := f.Truncate(end); err != nil {
+			return 0, fmt.Errorf("log: %w", err)
+		}
+	}
+	return next, nil
 }

@@ -69,7 +69,8 @@ func (l *Log) removeDueFiles() {
 // delete now (UnifiedLog.deleteOldSegments): the longest prefix matching
 // time retention (largest timestamp older than retention.ms), size
 // retention (total size stays >= retention.bytes without them) or the log
-// start offset (wholly below it). A segment is eligible only if all of it
+// start offset (wholly below it). Time and size retention apply only when
+// cleanup.policy includes delete. A segment is eligible only if all of it
 // is below the high watermark, and an empty active segment never is.
 func (l *Log) deletableLocked(nowMs int64) int {
 	cfg := l.config()
@@ -88,6 +89,11 @@ func (l *Log) deletableLocked(nowMs int64) int {
 		return k
 	}
 	best := prefix(func(i int) bool { return i+1 < n && l.segments[i+1].base <= l.logStart })
+	if !cfg.Delete {
+		// cleanup.policy=compact: only the log start offset deletes
+		// segments (UnifiedLog.deleteOldSegments without config.delete).
+		return best
+	}
 	if cfg.RetentionMs >= 0 {
 		best = max(best, prefix(func(i int) bool { return nowMs-l.segments[i].largestTimestamp() > cfg.RetentionMs }))
 	}
@@ -269,7 +275,10 @@ func (l *Log) truncate(fn func() error) error {
 	case err != nil:
 		return err
 	}
-	return l.writeOffsetsCheckpoint()
+	if err := l.writeOffsetsCheckpoint(); err != nil {
+		return err
+	}
+	return l.writeCleanerCheckpoint()
 }
 
 func (l *Log) truncateToLocked(offset int64) error {
@@ -333,6 +342,9 @@ func (l *Log) truncateToLocked(offset int64) error {
 	}
 	l.leo = newEnd
 	offset = newEnd
+	// The clean section cannot extend past the new end: data appended
+	// there later is dirty (LogCleanerManager.maybeTruncateCheckpoint).
+	l.cleanOffset = min(l.cleanOffset, newEnd)
 	if l.epochs.truncateFromEnd(offset) {
 		if err := l.writeEpochCheckpointLocked(); err != nil {
 			l.failLocked(err)
@@ -406,6 +418,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 		return err
 	}
 	l.producers.reset()
+	l.cleanOffset = -1
 	for _, off := range l.snapshots {
 		_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
@@ -45,6 +46,7 @@ type Node struct {
 	store   metadata.Store
 	files   *log.FileCache
 	syncer  *log.Syncer
+	cleaner *log.Cleaner
 	parts   *partition.Manager
 	broker  *broker.Broker
 	server  *server.Server
@@ -101,8 +103,12 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	if n.syncer, err = log.StartSyncer(so); err != nil {
 		return nil, err
 	}
+	if cfg.LogCleanerEnable {
+		n.cleaner = log.NewCleaner(int(cfg.LogCleanerThreads), cfg.LogCleanerDedupeBufferSize,
+			time.Duration(cfg.LogCleanerBackoffMs)*time.Millisecond)
+	}
 	n.parts = partition.NewManager(partition.Options{
-		Dir: n.dir, CleanShutdown: clean, Files: n.files, Syncer: n.syncer,
+		Dir: n.dir, CleanShutdown: clean, Files: n.files, Syncer: n.syncer, Cleaner: n.cleaner,
 		Logger: logger.With("component", "log"),
 	})
 
@@ -132,6 +138,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		NodeID: cfg.NodeID, AdvertisedHost: host, AdvertisedPort: port,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
 		Metrics: n.metrics, Logger: logger.With("component", "broker"),
+		Groups: groupConfig(cfg),
 	})
 	if err != nil {
 		for _, o := range lns {
@@ -240,11 +247,17 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.http != nil {
 			errs = append(errs, n.http.shutdown(ctx))
 		}
+		// Stop the group coordinator first: a JoinGroup parked for a
+		// rebalance would otherwise hold the drain for its timeout.
+		n.broker.Close()
 		if err := n.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("node: connections cut: %w", err))
 		}
 		close(n.stop)
 		n.bg.Wait()
+		if n.cleaner != nil {
+			n.cleaner.Close() // abandons a pass in progress
+		}
 		logErr := n.parts.Close()
 		n.syncer.Close()
 		errs = append(errs, logErr, n.store.Close())
@@ -263,8 +276,14 @@ func (n *Node) abort() {
 	if n.http != nil {
 		_ = n.http.shutdown(context.Background())
 	}
+	if n.broker != nil {
+		n.broker.Close()
+	}
 	if n.server != nil {
 		_ = n.server.Shutdown(context.Background())
+	}
+	if n.cleaner != nil {
+		n.cleaner.Close()
 	}
 	if n.parts != nil {
 		_ = n.parts.Close()
@@ -321,4 +340,19 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("node: log dir %s is in use by another process: %w", dir, err)
 	}
 	return f, nil
+}
+
+// groupConfig maps the broker's group.* and offsets.* settings.
+func groupConfig(c config.BrokerConfig) group.Config {
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	return group.Config{
+		NumPartitions:                 c.OffsetsTopicNumPartitions,
+		InitialRebalanceDelay:         ms(int64(c.GroupInitialRebalanceDelayMs)),
+		MinSessionTimeout:             ms(int64(c.GroupMinSessionTimeoutMs)),
+		MaxSessionTimeout:             ms(int64(c.GroupMaxSessionTimeoutMs)),
+		MaxSize:                       int(c.GroupMaxSize),
+		OffsetsRetention:              time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsRetentionCheckInterval: ms(c.OffsetsRetentionCheckIntervalMs),
+		OffsetMetadataMaxBytes:        int(c.OffsetMetadataMaxBytes),
+	}
 }

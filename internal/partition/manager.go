@@ -72,12 +72,13 @@ type Spec struct {
 
 // Manager hosts the partitions of this node.
 type Manager struct {
-	dir    string
-	clean  bool
-	files  *log.FileCache
-	syncer *log.Syncer
-	logger *slog.Logger
-	now    func() time.Time
+	dir     string
+	clean   bool
+	files   *log.FileCache
+	syncer  *log.Syncer
+	cleaner *log.Cleaner
+	logger  *slog.Logger
+	now     func() time.Time
 
 	mu     sync.RWMutex
 	topics map[string]*Topic
@@ -95,8 +96,11 @@ type Options struct {
 	CleanShutdown bool
 	Files         *log.FileCache
 	Syncer        *log.Syncer
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Cleaner, when set, compacts the logs of compacted topics; every
+	// hosted log is registered with it (it skips non-compacted ones).
+	Cleaner *log.Cleaner
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // NewManager returns an empty manager; use Host to open topics.
@@ -105,7 +109,7 @@ func NewManager(o Options) *Manager {
 		o.Now = time.Now
 	}
 	return &Manager{
-		dir: o.Dir, clean: o.CleanShutdown, files: o.Files, syncer: o.Syncer,
+		dir: o.Dir, clean: o.CleanShutdown, files: o.Files, syncer: o.Syncer, cleaner: o.Cleaner,
 		logger: o.Logger, now: o.Now,
 		topics: make(map[string]*Topic), byID: make(map[[16]byte]*Topic),
 	}
@@ -135,6 +139,9 @@ func (m *Manager) openLog(s Spec, p int32) (*Partition, error) {
 		return nil, fmt.Errorf("partition: open %s-%d: %w", s.Name, p, err)
 	}
 	pt := &Partition{Topic: s.Name, TopicID: s.ID, Index: p, Log: l}
+	if m.cleaner != nil {
+		m.cleaner.Add(l)
+	}
 	if int(p) < len(s.LeaderEpochs) {
 		pt.leaderEpoch.Store(s.LeaderEpochs[p])
 	}
@@ -162,6 +169,9 @@ func (m *Manager) Host(s Spec) error {
 		pt, err := m.openLog(s, p)
 		if err != nil {
 			for _, opened := range t.Partitions[lenOf(old):] {
+				if m.cleaner != nil {
+					m.cleaner.Remove(opened.Log)
+				}
 				_ = opened.Log.Close()
 			}
 			return err
@@ -203,6 +213,9 @@ func (m *Manager) Unhost(name string) error {
 	}
 	var errs []error
 	for _, p := range t.Partitions {
+		if m.cleaner != nil {
+			m.cleaner.Remove(p.Log) // waits for a pass in progress
+		}
 		if err := p.Log.Delete(); err != nil {
 			errs = append(errs, err)
 		}
@@ -219,6 +232,9 @@ func (m *Manager) SetConfig(name string, c log.Config, minInsync int32) error {
 	for _, p := range t.Partitions {
 		p.Log.SetConfig(c)
 		p.minInsync.Store(minInsync)
+	}
+	if m.cleaner != nil && c.Compact {
+		m.cleaner.Wake() // a topic switched to compact may be cleanable now
 	}
 	return nil
 }
@@ -309,6 +325,9 @@ func (m *Manager) Close() error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
+				if m.cleaner != nil {
+					m.cleaner.Remove(p.Log)
+				}
 				if err := p.Log.Close(); err != nil {
 					emu.Lock()
 					errs = append(errs, err)

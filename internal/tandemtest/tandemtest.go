@@ -34,6 +34,12 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 		"listeners":      "PLAINTEXT://127.0.0.1:0",
 		"http.listeners": "http://127.0.0.1:0",
 		"log.dirs":       t.TempDir(),
+		// Fewer offsets partitions and no initial rebalance delay keep
+		// test brokers fast to start and groups fast to form, as Kafka's
+		// own integration harness does (offsets.topic.num.partitions=5,
+		// group.initial.rebalance.delay.ms=0 in its test configs).
+		"offsets.topic.num.partitions":     "5",
+		"group.initial.rebalance.delay.ms": "0",
 	}
 	for _, o := range opts {
 		o(props)

@@ -1,0 +1,78 @@
+package broker
+
+// FindCoordinator: v0-6
+//
+// Behaviour:
+//   - Group keys (type 0): this node coordinates every group (it leads
+//     every __consumer_offsets partition). Whether the group's shard has
+//     loaded is not checked here: the group requests that follow answer
+//     COORDINATOR_LOAD_IN_PROGRESS until it has, as in Kafka.
+//   - Transactional ids (type 1): there is no transaction coordinator
+//     yet. The answer is TRANSACTIONAL_ID_AUTHORIZATION_FAILED, with an
+//     error message saying why: clients treat it as fatal, where a
+//     retriable COORDINATOR_NOT_AVAILABLE would make transactional
+//     producers retry forever. InitProducerId and Produce refuse
+//     transactions the same way.
+//   - Share groups (type 2, KIP-932) are not supported: INVALID_REQUEST,
+//     which is what Kafka answers when share groups are disabled; any
+//     other type is INVALID_REQUEST too.
+//
+// Version notes:
+//   - v1: CoordinatorType, ErrorMessage; v3: flexible
+//   - v4: batched CoordinatorKeys with per-key errors (KIP-699)
+//   - v5: TRANSACTION_ABORTABLE may be returned (KIP-890), never here
+//   - v6: share group keys (KIP-932)
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.FindCoordinator, 0, 6, (*Broker).handleFindCoordinator) }
+
+// Coordinator key types (Kafka's CoordinatorType).
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
+func (b *Broker) handleFindCoordinator(r *Request) Reply {
+	req := r.Req.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := req.CoordinatorKeys
+	if req.Version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	for _, key := range keys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		c.NodeID, c.Port = -1, -1 // Kafka's Node.noNode() on error
+		var msg string
+		switch {
+		case req.CoordinatorType == coordinatorGroup && b.groups == nil:
+			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			msg = "the group coordinator is not running"
+		case req.CoordinatorType == coordinatorGroup:
+			c.NodeID, c.Host, c.Port = b.nodeID, b.host, b.port
+		case req.CoordinatorType == coordinatorTransaction:
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			msg = "transactions are not supported yet by this broker"
+		default:
+			c.ErrorCode = kerr.InvalidRequest.Code
+			msg = "unsupported coordinator type"
+		}
+		if msg != "" {
+			c.ErrorMessage = &msg
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	if req.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.Coordinators = nil
+		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.NodeID, c.Host, c.Port
+		if req.Version >= 1 {
+			resp.ErrorMessage = c.ErrorMessage
+		}
+	}
+	return now(resp)
+}
