@@ -40,8 +40,9 @@ type Options struct {
 	Store       metadata.Store
 	Partitions  *partition.Manager
 	Metrics     *metrics.Metrics
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Logger is the node's logger; the broker adds component attributes.
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Groups configures the group coordinator, whose state lives in the
 	// internal topic __consumer_offsets (created on first start).
 	Groups group.Config
@@ -63,6 +64,8 @@ type Broker struct {
 	now       func() time.Time
 	producers *producerIDs
 	groups    *group.Coordinator
+	// baseLogger is the node's logger, for components under the broker.
+	baseLogger *slog.Logger
 	// groupCtx ends the durability waits of __consumer_offsets writes at
 	// shutdown.
 	groupCtx    context.Context
@@ -81,8 +84,9 @@ func New(o Options) (*Broker, error) {
 	b := &Broker{
 		nodeID: o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
 		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
-		metrics: o.Metrics, logger: o.Logger, now: o.Now,
+		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
 	}
+	b.baseLogger = o.Logger
 	b.producers = newProducerIDs(o.Store)
 	for _, t := range o.Store.Topics() {
 		if err := b.hostTopic(t); err != nil {
@@ -126,7 +130,7 @@ func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
 		}
 		return &offsetsLog{p: p, now: func() int64 { return b.now().UnixMilli() }, ctx: b.groupCtx}
 	}
-	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, b.logger.With("component", "group"))
+	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, b.baseLogger.With("component", "group"))
 	return b.groups.Start()
 }
 

@@ -137,7 +137,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	n.broker, err = broker.New(broker.Options{
 		NodeID: cfg.NodeID, AdvertisedHost: host, AdvertisedPort: port,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
-		Metrics: n.metrics, Logger: logger.With("component", "broker"),
+		Metrics: n.metrics, Logger: logger,
 		Groups: groupConfig(cfg),
 	})
 	if err != nil {
