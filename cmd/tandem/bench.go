@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,61 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		_, err := bench.Run(ctx, *opts)
 		return err
 	}
-	cmd.AddCommand(kfakeCmd())
+	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd())
+	return cmd
+}
+
+// commitsCmd measures durable offset commits per second.
+func commitsCmd() *cobra.Command {
+	o := bench.CommitOptions{}
+	cmd := &cobra.Command{
+		Use:   "commits",
+		Short: "Measure offset commits per second (simple-consumer OffsetCommit requests, each acknowledged when durable)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Out = os.Stdout
+			_, err := bench.RunCommits(ctx, o)
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.Brokers, "brokers", []string{"127.0.0.1:9092"}, "bootstrap brokers")
+	fs.StringVar(&o.Topic, "topic", "tandem-bench-commits", "topic whose partitions' offsets are committed")
+	fs.IntVar(&o.Partitions, "partitions", 16, "partitions committed per OffsetCommit request")
+	fs.IntVar(&o.Committers, "committers", 8, "concurrent committers, each its own group and client")
+	fs.StringVar(&o.GroupPrefix, "group-prefix", "tandem-bench", "prefix of the committers' group ids")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to commit")
+	fs.BoolVar(&o.CreateTopic, "create-topic", true, "create the topic first (it must not exist)")
+	return cmd
+}
+
+// stabilizeCmd measures how long a group takes to stabilise.
+func stabilizeCmd() *cobra.Command {
+	o := bench.StabilizeOptions{}
+	cmd := &cobra.Command{
+		Use:   "group-stabilize",
+		Short: "Measure the time for a group of N members to become Stable with every member assigned",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Out = os.Stdout
+			_, err := bench.RunGroupStabilize(ctx, o)
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.Brokers, "brokers", []string{"127.0.0.1:9092"}, "bootstrap brokers")
+	fs.StringVar(&o.Topic, "topic", "tandem-bench-group", "topic the members subscribe to")
+	fs.IntVar(&o.Partitions, "partitions", 12, "partitions of the topic")
+	fs.IntVar(&o.Members, "members", 3, "group members")
+	fs.IntVar(&o.Rounds, "rounds", 5, "groups to form, one after another")
+	fs.StringVar(&o.Balancer, "balancer", "cooperative-sticky", "cooperative-sticky, sticky, range or roundrobin")
+	fs.DurationVar(&o.HeartbeatInterval, "heartbeat-interval", 0, "members' heartbeat interval (0: franz-go's 3s)")
+	fs.StringVar(&o.GroupPrefix, "group-prefix", "tandem-bench", "prefix of the group ids")
+	fs.BoolVar(&o.CreateTopic, "create-topic", true, "create the topic first (it must not exist)")
 	return cmd
 }
 

@@ -14,35 +14,21 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
-// startGroupBroker starts the broker the consumer-group tests (group*_test.go)
-// run against and returns its bootstrap address. It is separate from
-// startBroker because Tandem does not serve consumer groups yet (the group
-// coordinator is in progress): until it does, these tests run against
-// franz-go's kfake, which implements classic groups. The swap is one line:
-//
-//	var startGroupBroker = func(t *testing.T) string { return tandemtest.Start(t).Addr() }
-//
-// with the broker configured as groupInitialRebalanceDelay and
-// groupSessionTimeout below say (group.initial.rebalance.delay.ms=0; Kafka's
-// default group.min.session.timeout.ms=6000 already admits
-// groupSessionTimeout). Against a broker that does not advertise the group
-// APIs the tests skip (requireGroups).
-var startGroupBroker = startGroupKfake
-
-// startGroupKfake starts a one-broker kfake cluster for one test.
-func startGroupKfake(t *testing.T) string {
+// startGroupBroker starts the broker the consumer-group tests
+// (group*_test.go) run against: a Tandem broker from the in-process
+// harness, which sets group.initial.rebalance.delay.ms=0 (matching
+// groupInitialRebalanceDelay below); Kafka's default
+// group.min.session.timeout.ms=6000 admits groupSessionTimeout. The tests
+// were developed against franz-go's kfake first and stay broker-agnostic.
+var startGroupBroker = func(t *testing.T) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(groupSessionTimeout))
-	if err != nil {
-		t.Fatalf("kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return tandemtest.Start(t).Addr()
 }
 
 // Group timing. Every wait in the group tests is derived from these.
