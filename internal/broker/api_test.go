@@ -841,3 +841,85 @@ func TestGroupCommitSurvivesRestart(t *testing.T) {
 		t.Fatalf("committed offsets cover %d records after restart, want 30", total)
 	}
 }
+
+// TestOffsetsTopicReadableAndCompacted reads __consumer_offsets the way
+// tools do (a plain consumer decoding Kafka's record formats with kmsg) and
+// checks that compaction keeps it from growing without bound.
+func TestOffsetsTopicReadableAndCompacted(t *testing.T) {
+	b := tandemtest.Start(t,
+		tandemtest.Config("offsets.topic.num.partitions", "1"),
+		tandemtest.Config("offsets.topic.segment.bytes", "1048576"),
+		tandemtest.Config("log.cleaner.backoff.ms", "50"),
+		tandemtest.Config("log.cleaner.min.cleanable.ratio", "0.1"),
+	)
+	cl := client(t, b)
+	createTopic(t, cl, "ct", 1, nil)
+	adm := kadm.NewClient(cl)
+	const commits = 12000 // ~1.4 MB of offset records: at least one rolled segment
+	for i := 1; i <= commits; i++ {
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "ct", Partition: 0, At: int64(i), LeaderEpoch: -1})
+		r, err := adm.CommitOffsets(ctxT(t), "tools", os)
+		if err != nil || r.Error() != nil {
+			t.Fatalf("commit %d: %v %v", i, err, r.Error())
+		}
+	}
+	// Wait for the cleaner to compact the rolled segments.
+	var size int64
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		dirs, err := adm.DescribeAllLogDirs(ctxT(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size = 0
+		dirs.Each(func(d kadm.DescribedLogDir) {
+			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+				if p.Topic == broker.OffsetsTopic {
+					size += p.Size
+				}
+			})
+		})
+		if size < 1<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("__consumer_offsets is %d bytes after %d commits of one key: not compacted", size, commits)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A plain consumer decodes the latest commit with Kafka's formats.
+	cons := client(t, b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{broker.OffsetsTopic: {0: kgo.NewOffset().AtStart()}}))
+	var last int64 = -1
+	records := 0
+	ends, _ := adm.ListEndOffsets(ctxT(t), broker.OffsetsTopic)
+	end, _ := ends.Lookup(broker.OffsetsTopic, 0)
+	for done := false; !done; {
+		fs := cons.PollFetches(ctxT(t))
+		if errs := fs.Errors(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			records++
+			done = r.Offset+1 >= end.Offset
+			var k kmsg.OffsetCommitKey
+			if err := k.ReadFrom(r.Key); err != nil || k.Version > 1 || k.Group != "tools" {
+				return // group metadata and other keys
+			}
+			var v kmsg.OffsetCommitValue
+			if r.Value == nil {
+				return
+			}
+			if err := v.ReadFrom(r.Value); err != nil {
+				t.Fatalf("offset commit value at %d: %v", r.Offset, err)
+			}
+			last = v.Offset
+		})
+	}
+	if last != commits {
+		t.Fatalf("latest committed offset read from %s is %d, want %d", broker.OffsetsTopic, last, commits)
+	}
+	if records >= commits {
+		t.Fatalf("read %d records for %d commits of one key: compaction removed nothing", records, commits)
+	}
+	t.Logf("%d commits of one key: %d bytes, %d records left after compaction", commits, size, records)
+}
