@@ -18,6 +18,9 @@ package broker
 //   - acks=1 answers once the data is written to the log; acks=0 sends no
 //     response, and the connection is closed if any partition failed, as
 //     Kafka does, so that the producer notices.
+//   - Mirror topics of a cluster link are read-only until promoted or
+//     failed over: INVALID_REQUEST "Cannot append records to read-only
+//     mirror topic '<topic>'" (Confluent's message).
 //   - Internal topics (__consumer_offsets) are written only by the broker:
 //     INVALID_TOPIC_EXCEPTION, as Kafka answers.
 //   - Transactional produce needs the transaction coordinator, which does
@@ -126,6 +129,11 @@ func (b *Broker) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	p, err := b.parts.Get(topic, rp.Partition)
 	if err != nil {
 		return nil, 0, err
+	}
+	if p.ReadOnly() {
+		// Confluent's wording, which tools and users match on.
+		return nil, 0, &kafkaError{ke: kerr.InvalidRequest,
+			err: fmt.Errorf("Cannot append records to read-only mirror topic '%s'", topic)}
 	}
 	if isInternalTopic(topic) {
 		// Kafka ReplicaManager: "Cannot append to internal topic".

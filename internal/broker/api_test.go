@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/record"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 	"github.com/tandem-streaming/tandem/internal/wire"
@@ -922,4 +923,26 @@ func TestOffsetsTopicReadableAndCompacted(t *testing.T) {
 		t.Fatalf("read %d records for %d commits of one key: compaction removed nothing", records, commits)
 	}
 	t.Logf("%d commits of one key: %d bytes, %d records left after compaction", commits, size, records)
+}
+
+func TestMirrorTopicIsReadOnly(t *testing.T) {
+	b := tandemtest.Start(t)
+	br := b.Node.Broker()
+	_, err := br.CreateTopic(broker.TopicSpec{Name: "mirror", Partitions: 1, ReplicationFactor: 1,
+		Mirror: &metadata.Mirror{Link: "dr", SourceTopic: "orders", State: broker.MirrorActive}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, b)
+	r := produceRaw(t, rc, "mirror", 0, 1, rawBatch(t, -1, -1, -1, 1))
+	if r.ErrorCode != kerr.InvalidRequest.Code || r.ErrorMessage == nil ||
+		*r.ErrorMessage != "Cannot append records to read-only mirror topic 'mirror'" {
+		t.Fatalf("produce to an active mirror: error %d %v", r.ErrorCode, r.ErrorMessage)
+	}
+	// The state survives a restart.
+	b.Restart()
+	rc = dialRaw(t, b)
+	if r := produceRaw(t, rc, "mirror", 0, 1, rawBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("after restart: error %d", r.ErrorCode)
+	}
 }

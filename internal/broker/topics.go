@@ -59,6 +59,8 @@ type TopicSpec struct {
 	// node every list must be exactly [this node].
 	Assignment [][]int32
 	Configs    map[string]string
+	// Mirror, when set, creates a mirror topic of a cluster link.
+	Mirror *metadata.Mirror
 }
 
 // layers returns the config layers for a topic with the given overrides.
@@ -119,7 +121,8 @@ func (b *Broker) hostTopic(t metadata.Topic) error {
 			return err
 		}
 	}
-	return b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc, MinInsyncReplicas: tc.MinInsyncReplicas})
+	return b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
+		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: isReadOnlyMirror(t)})
 }
 
 // CreateTopic validates s and, unless validateOnly, creates the topic in
@@ -184,6 +187,7 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 		LeaderEpochs:      make([]int32, s.Partitions),
 		Leader:            b.nodeID,
 		CreatedMs:         b.now().UnixMilli(),
+		Mirror:            s.Mirror,
 	}
 	if validateOnly {
 		return t, nil
@@ -344,3 +348,18 @@ func newTopicID() [16]byte {
 		}
 	}
 }
+
+// isReadOnlyMirror reports whether t is a mirror topic its link still
+// writes: every mirror state but STOPPED (after promote or failover).
+func isReadOnlyMirror(t metadata.Topic) bool {
+	return t.Mirror != nil && t.Mirror.State != MirrorStopped
+}
+
+// Mirror topic states (cluster-linking.md §2.3) that are persisted.
+const (
+	MirrorActive         = "ACTIVE"
+	MirrorPaused         = "PAUSED"
+	MirrorPendingStopped = "PENDING_STOPPED"
+	MirrorStopped        = "STOPPED"
+	MirrorFailed         = "FAILED"
+)

@@ -37,6 +37,7 @@ var (
 	bucketMeta          = []byte("meta")
 	bucketTopics        = []byte("topics")
 	bucketBrokerConfigs = []byte("broker_configs")
+	bucketLinks         = []byte("links")
 	keyClusterID        = []byte("cluster.id")
 	keyFormatVersion    = []byte("format.version")
 )
@@ -56,6 +57,24 @@ type topicRecord struct {
 	LeaderEpochs      []int32           `json:"leader_epochs"`
 	Leader            int32             `json:"leader"`
 	CreatedMs         int64             `json:"created_ms"`
+	Mirror            *mirrorRecord     `json:"mirror,omitempty"`
+}
+
+type mirrorRecord struct {
+	Link          string `json:"link"`
+	SourceTopic   string `json:"source_topic"`
+	SourceTopicID string `json:"source_topic_id,omitempty"`
+	State         string `json:"state"`
+	StateTimeMs   int64  `json:"state_time_ms"`
+	Error         string `json:"error,omitempty"`
+}
+
+type linkRecord struct {
+	Name            string            `json:"name"`
+	ID              string            `json:"id"`
+	SourceClusterID string            `json:"source_cluster_id,omitempty"`
+	Configs         map[string]string `json:"configs,omitempty"`
+	CreatedMs       int64             `json:"created_ms"`
 }
 
 // boltStore is the single-node Store.
@@ -150,8 +169,9 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 func (s *boltStore) init(mp *metaProperties) error {
 	var topics []Topic
 	brokerConfigs := make(map[int32]map[string]string)
+	links := make(map[string]Link)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs} {
+		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs, bucketLinks} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -190,6 +210,17 @@ func (s *boltStore) init(mp *metaProperties) error {
 		if err != nil {
 			return err
 		}
+		err = tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
+			l, err := decodeLink(v)
+			if err != nil {
+				return fmt.Errorf("metadata: link %q: %w", k, err)
+			}
+			links[l.Name] = l
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return tx.Bucket(bucketBrokerConfigs).ForEach(func(k, v []byte) error {
 			node, err := strconv.ParseInt(string(k), 10, 32)
 			if err != nil {
@@ -206,12 +237,22 @@ func (s *boltStore) init(mp *metaProperties) error {
 	if err != nil {
 		return err
 	}
-	s.snap.Store(newSnapshot(topics, brokerConfigs))
+	snap := newSnapshot(topics, brokerConfigs)
+	snap.links = links
+	s.snap.Store(snap)
 	return nil
 }
 
 func encodeTopic(t Topic) ([]byte, error) {
+	var mr *mirrorRecord
+	if m := t.Mirror; m != nil {
+		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: m.State, StateTimeMs: m.StateTimeMs, Error: m.Error}
+		if m.SourceTopicID != ([16]byte{}) {
+			mr.SourceTopicID = UUIDString(m.SourceTopicID)
+		}
+	}
 	return json.Marshal(topicRecord{
+		Mirror:            mr,
 		Name:              t.Name,
 		ID:                UUIDString(t.ID),
 		Partitions:        t.Partitions,
@@ -235,7 +276,17 @@ func decodeTopic(b []byte) (Topic, error) {
 	if int(r.Partitions) != len(r.LeaderEpochs) {
 		return Topic{}, fmt.Errorf("%d partitions but %d leader epochs", r.Partitions, len(r.LeaderEpochs))
 	}
+	var mirror *Mirror
+	if mr := r.Mirror; mr != nil {
+		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: mr.State, StateTimeMs: mr.StateTimeMs, Error: mr.Error}
+		if mr.SourceTopicID != "" {
+			if mirror.SourceTopicID, err = ParseUUID(mr.SourceTopicID); err != nil {
+				return Topic{}, fmt.Errorf("mirror source topic id: %w", err)
+			}
+		}
+	}
 	return Topic{
+		Mirror:            mirror,
 		Name:              r.Name,
 		ID:                id,
 		Partitions:        r.Partitions,

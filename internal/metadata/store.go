@@ -33,6 +33,9 @@ var (
 	// or the metadata database; the broker must not start (Kafka refuses
 	// too).
 	ErrMetaProperties = errors.New("metadata: meta.properties mismatch")
+	// ErrLinkExists and ErrUnknownLink: cluster link names.
+	ErrLinkExists  = errors.New("metadata: cluster link already exists")
+	ErrUnknownLink = errors.New("metadata: unknown cluster link")
 )
 
 // Topic is one topic's metadata.
@@ -50,13 +53,53 @@ type Topic struct {
 	LeaderEpochs []int32
 	Leader       int32 // node id
 	CreatedMs    int64
+	// Mirror is set for a mirror topic of a cluster link: its data comes
+	// from the source topic, byte for byte, and clients may not write to
+	// it until it is promoted or failed over (then its state is STOPPED
+	// and it is an ordinary topic that remembers where it came from).
+	Mirror *Mirror
+}
+
+// Mirror is the persisted part of a mirror topic's state.
+type Mirror struct {
+	Link          string // link name
+	SourceTopic   string
+	SourceTopicID [16]byte
+	// State is the mirror's lifecycle state (ACTIVE, PAUSED,
+	// PENDING_STOPPED, STOPPED, FAILED); transient states derived from
+	// the link (SOURCE_UNAVAILABLE, LINK_PAUSED) are not persisted.
+	State       string
+	StateTimeMs int64
+	// Error is the reason for FAILED (or the last transition error).
+	Error string
 }
 
 // Clone returns a deep copy, sharing nothing with t.
 func (t Topic) Clone() Topic {
 	t.Configs = maps.Clone(t.Configs)
 	t.LeaderEpochs = slices.Clone(t.LeaderEpochs)
+	if t.Mirror != nil {
+		m := *t.Mirror
+		t.Mirror = &m
+	}
 	return t
+}
+
+// Link is a cluster link: a connection from this cluster to a source
+// cluster whose topics it mirrors. Configs holds every link config set
+// explicitly, sensitive ones included (the HTTP API never returns those).
+type Link struct {
+	Name            string
+	ID              [16]byte // cluster_link_id
+	SourceClusterID string
+	Configs         map[string]string
+	CreatedMs       int64
+}
+
+// Clone returns a deep copy.
+func (l Link) Clone() Link {
+	l.Configs = maps.Clone(l.Configs)
+	return l
 }
 
 // Store is the cluster metadata store. All methods are safe for concurrent
@@ -91,6 +134,19 @@ type Store interface {
 	// re-read the store after each). The cancel func, or Close, closes
 	// the channel.
 	Watch() (<-chan struct{}, func())
+	// SetMirror replaces a topic's mirror state (nil makes it an ordinary
+	// topic).
+	SetMirror(topic string, m *Mirror) error
+	// Links lists the cluster links, sorted by name.
+	Links() []Link
+	Link(name string) (Link, bool)
+	// CreateLink adds a link (ErrLinkExists); a zero ID is replaced by a
+	// random one and a zero CreatedMs by now.
+	CreateLink(l Link) error
+	// SetLinkConfigs replaces a link's configs.
+	SetLinkConfigs(name string, configs map[string]string) error
+	// DeleteLink removes a link and returns it (ErrUnknownLink).
+	DeleteLink(name string) (Link, error)
 	// AllocateProducerIDs durably reserves n producer ids and returns the
 	// first. Ids are never handed out twice, across restarts too (Kafka
 	// reserves blocks in its metadata log the same way, KIP-730).
@@ -111,6 +167,7 @@ type snapshot struct {
 	byName        map[string]int
 	byID          map[[16]byte]int
 	brokerConfigs map[int32]map[string]string
+	links         map[string]Link
 }
 
 func newSnapshot(topics []Topic, brokerConfigs map[int32]map[string]string) *snapshot {
@@ -145,7 +202,9 @@ func (s *snapshot) withTopic(t Topic) *snapshot {
 			topics = append(topics, old)
 		}
 	}
-	return newSnapshot(append(topics, t), s.brokerConfigs)
+	n := newSnapshot(append(topics, t), s.brokerConfigs)
+	n.links = s.links
+	return n
 }
 
 func (s *snapshot) withoutTopic(name string) *snapshot {
@@ -155,7 +214,26 @@ func (s *snapshot) withoutTopic(name string) *snapshot {
 			topics = append(topics, old)
 		}
 	}
-	return newSnapshot(topics, s.brokerConfigs)
+	n := newSnapshot(topics, s.brokerConfigs)
+	n.links = s.links
+	return n
+}
+
+// withLink returns a snapshot with l added or replaced, or removed when
+// remove is set.
+func (s *snapshot) withLink(l Link, remove bool) *snapshot {
+	links := maps.Clone(s.links)
+	if links == nil {
+		links = make(map[string]Link)
+	}
+	if remove {
+		delete(links, l.Name)
+	} else {
+		links[l.Name] = l
+	}
+	n := *s
+	n.links = links
+	return &n
 }
 
 func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string) *snapshot {

@@ -43,7 +43,12 @@ type Partition struct {
 
 	leaderEpoch atomic.Int32
 	minInsync   atomic.Int32
+	readOnly    atomic.Bool
 }
+
+// ReadOnly reports whether clients may not write to the partition: it
+// belongs to a mirror topic that is still being filled by a cluster link.
+func (p *Partition) ReadOnly() bool { return p.readOnly.Load() }
 
 // MinInsyncReplicas is the topic's min.insync.replicas, cached here because
 // every acks=all produce checks it.
@@ -68,6 +73,8 @@ type Spec struct {
 	LeaderEpochs      []int32 // one per partition
 	Config            log.Config
 	MinInsyncReplicas int32
+	// ReadOnly marks an active mirror topic (written only by its link).
+	ReadOnly bool
 }
 
 // Manager hosts the partitions of this node.
@@ -183,6 +190,7 @@ func (m *Manager) Host(s Spec) error {
 			pt.leaderEpoch.Store(s.LeaderEpochs[i])
 		}
 		pt.minInsync.Store(s.MinInsyncReplicas)
+		pt.readOnly.Store(s.ReadOnly)
 	}
 	m.topics[s.Name] = t
 	m.byID[s.ID] = t
@@ -221,6 +229,19 @@ func (m *Manager) Unhost(name string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SetReadOnly marks every partition of topic name read-only (an active
+// mirror) or writable (promoted or failed over).
+func (m *Manager) SetReadOnly(name string, readOnly bool) error {
+	t, ok := m.Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	for _, p := range t.Partitions {
+		p.readOnly.Store(readOnly)
+	}
+	return nil
 }
 
 // SetConfig applies a new effective topic config to every partition.

@@ -1,0 +1,122 @@
+package metadata
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func encodeLink(l Link) ([]byte, error) {
+	return json.Marshal(linkRecord{Name: l.Name, ID: UUIDString(l.ID), SourceClusterID: l.SourceClusterID,
+		Configs: l.Configs, CreatedMs: l.CreatedMs})
+}
+
+func decodeLink(b []byte) (Link, error) {
+	var r linkRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Link{}, err
+	}
+	id, err := ParseUUID(r.ID)
+	if err != nil {
+		return Link{}, err
+	}
+	return Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs}, nil
+}
+
+func (s *boltStore) Links() []Link {
+	snap := s.snap.Load()
+	out := make([]Link, 0, len(snap.links))
+	for _, l := range snap.links {
+		out = append(out, l.Clone())
+	}
+	slices.SortFunc(out, func(a, b Link) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (s *boltStore) Link(name string) (Link, bool) {
+	l, ok := s.snap.Load().links[name]
+	return l.Clone(), ok
+}
+
+// putLink commits l under mu.
+func (s *boltStore) putLink(cur *snapshot, l Link) error {
+	rec, err := encodeLink(l)
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	return s.commit(cur.withLink(l, false), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLinks).Put([]byte(l.Name), rec)
+	})
+}
+
+func (s *boltStore) CreateLink(l Link) error {
+	l = l.Clone()
+	if l.Name == "" {
+		return fmt.Errorf("metadata: empty link name")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	cur := s.snap.Load()
+	if _, ok := cur.links[l.Name]; ok {
+		return fmt.Errorf("%w: %s", ErrLinkExists, l.Name)
+	}
+	if l.ID == ([16]byte{}) {
+		l.ID = NewUUID()
+	}
+	if l.CreatedMs == 0 {
+		l.CreatedMs = time.Now().UnixMilli()
+	}
+	return s.putLink(cur, l)
+}
+
+func (s *boltStore) SetLinkConfigs(name string, configs map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	cur := s.snap.Load()
+	l, ok := cur.links[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownLink, name)
+	}
+	l = l.Clone()
+	l.Configs = maps.Clone(configs)
+	return s.putLink(cur, l)
+}
+
+func (s *boltStore) DeleteLink(name string) (Link, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Link{}, ErrClosed
+	}
+	cur := s.snap.Load()
+	l, ok := cur.links[name]
+	if !ok {
+		return Link{}, fmt.Errorf("%w: %s", ErrUnknownLink, name)
+	}
+	err := s.commit(cur.withLink(l, true), func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLinks).Delete([]byte(name))
+	})
+	return l.Clone(), err
+}
+
+func (s *boltStore) SetMirror(topic string, m *Mirror) error {
+	if m != nil {
+		c := *m
+		m = &c
+	}
+	return s.updateTopic(topic, func(t *Topic) error {
+		t.Mirror = m
+		return nil
+	})
+}
