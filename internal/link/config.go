@@ -197,10 +197,10 @@ func init() {
 	}
 	def(ConfigDef{Name: "security.protocol", Default: "PLAINTEXT", HasDefault: true,
 		Validate: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-		Doc: "How to reach the source. Only PLAINTEXT connects today; the others are stored and fail clearly."})
+		Doc:      "How to reach the source. Only PLAINTEXT connects today; the others are stored and fail clearly."})
 	def(ConfigDef{Name: "sasl.mechanism", Default: "GSSAPI", HasDefault: true,
 		Validate: oneOf("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"),
-		Doc: "SASL mechanism for the source."})
+		Doc:      "SASL mechanism for the source."})
 	def(ConfigDef{Name: "sasl.jaas.config", Sensitive: true, Doc: "JAAS login for the source (sensitive)."})
 	for _, k := range []string{"ssl.truststore.certificates", "ssl.keystore.certificate.chain",
 		"ssl.truststore.type", "ssl.keystore.type", "ssl.endpoint.identification.algorithm",

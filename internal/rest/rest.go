@@ -102,19 +102,26 @@ const maxBodyBytes = 1 << 20
 const unmatchedRoute = "unmatched"
 
 type handler struct {
-	b   Backend
-	m   *metrics.Metrics
-	log *slog.Logger
-	mux *http.ServeMux
+	b     Backend
+	links LinkBackend // nil: cluster linking is disabled (links.go)
+	m     *metrics.Metrics
+	log   *slog.Logger
+	mux   *http.ServeMux
 }
+
+// Option configures optional parts of the API.
+type Option func(*handler)
 
 // New returns the admin API handler. m may be nil (no /metrics, no HTTP
 // metrics); logger may be nil (discard).
-func New(b Backend, m *metrics.Metrics, logger *slog.Logger) http.Handler {
+func New(b Backend, m *metrics.Metrics, logger *slog.Logger, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{b: b, m: m, log: logger, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(h)
+	}
 	h.routes()
 	return h
 }
@@ -146,6 +153,8 @@ func (h *handler) routes() {
 	h.handle("GET "+t+"/configs/{name}", h.getTopicConfig)
 	h.handle("PUT "+t+"/configs/{name}", h.updateTopicConfig)
 	h.handle("DELETE "+t+"/configs/{name}", h.resetTopicConfig)
+
+	h.linkRoutes(c)
 
 	h.handle("GET /v1/health", h.ready)
 	h.handle("GET /readyz", h.ready)
