@@ -11,6 +11,8 @@ package broker
 //     unknown keys and invalid values, each with a message.
 //   - New topic configs take effect on the partitions at once (retention,
 //     segment size, timestamps, min.insync.replicas).
+//   - Mirror topics refuse non-incremental updates, with Confluent's
+//     message (their configs are synced from the source).
 //   - ValidateOnly checks without changing anything.
 //
 // Version notes:
@@ -19,6 +21,7 @@ package broker
 import (
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -34,6 +37,12 @@ func (b *Broker) handleAlterConfigs(r *Request) Reply {
 			_, node, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
 			if err != nil {
 				return err
+			}
+			if rr.ResourceType == kmsg.ConfigResourceTypeTopic {
+				if t, ok := b.store.Topic(rr.ResourceName); ok && isReadOnlyMirror(t) {
+					return &kafkaError{ke: kerr.InvalidConfig, err: fmt.Errorf(
+						"Non-incremental configuration updates for mirror topic '%s' are disallowed", rr.ResourceName)}
+				}
 			}
 			next := map[string]string{}
 			for _, c := range rr.Configs {

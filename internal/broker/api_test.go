@@ -939,10 +939,32 @@ func TestMirrorTopicIsReadOnly(t *testing.T) {
 		*r.ErrorMessage != "Cannot append records to read-only mirror topic 'mirror'" {
 		t.Fatalf("produce to an active mirror: error %d %v", r.ErrorCode, r.ErrorMessage)
 	}
+	// Configs are the link's while the mirror is active.
+	adm := kadm.NewClient(client(t, b))
+	if r, _ := adm.AlterTopicConfigs(ctxT(t), []kadm.AlterConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000")}}, "mirror"); !errors.Is(r[0].Err, kerr.InvalidConfig) ||
+		r[0].ErrMessage != "Cannot set configuration 'retention.ms' for mirror topic 'mirror'" {
+		t.Errorf("config change on an active mirror: %v %q", r[0].Err, r[0].ErrMessage)
+	}
+	if r, _ := adm.AlterTopicConfigsState(ctxT(t), []kadm.AlterConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000")}}, "mirror"); !errors.Is(r[0].Err, kerr.InvalidConfig) {
+		t.Errorf("legacy AlterConfigs on an active mirror: %v", r[0].Err)
+	}
 	// The state survives a restart.
 	b.Restart()
 	rc = dialRaw(t, b)
 	if r := produceRaw(t, rc, "mirror", 0, 1, rawBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("after restart: error %d", r.ErrorCode)
+	}
+	// Failover: writable, in a new leader epoch.
+	br = b.Node.Broker()
+	if err := br.SetMirrorState("mirror", metadata.Mirror{Link: "dr", SourceTopic: "orders", State: broker.MirrorStopped}); err != nil {
+		t.Fatal(err)
+	}
+	r = produceRaw(t, rc, "mirror", 0, 1, rawBatch(t, -1, -1, -1, 2))
+	if r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("produce after failover: %+v", r)
+	}
+	md, err := br.TopicByName("mirror")
+	if err != nil || md.LeaderEpochs[0] != 1 || md.Mirror.State != broker.MirrorStopped {
+		t.Fatalf("after failover: epochs %v mirror %+v err %v", md.LeaderEpochs, md.Mirror, err)
 	}
 }

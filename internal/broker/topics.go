@@ -1,10 +1,13 @@
 package broker
 
 import (
+	"sort"
+
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"strings"
 	"time"
 
@@ -274,7 +277,41 @@ func (b *Broker) CreatePartitions(name string, total int32, assignment [][]int32
 
 // SetTopicConfigs replaces the dynamic overrides of topic name and applies
 // the new effective config to its logs.
+//
+// On an active mirror topic every topic config Tandem supports is synced
+// from the source (cluster-linking.md §2.4: they are all "always" or
+// "synced when set at the source"), so a change that touches one is
+// refused with Confluent's message.
 func (b *Broker) SetTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
+	if t, ok := b.store.Topic(name); ok && isReadOnlyMirror(t) {
+		for _, k := range changedKeys(t.Configs, overrides) {
+			return &kafkaError{ke: kerr.InvalidConfig,
+				err: fmt.Errorf("Cannot set configuration '%s' for mirror topic '%s'", k, name)}
+		}
+	}
+	return b.setTopicConfigs(name, overrides, validateOnly)
+}
+
+// changedKeys lists, sorted, the keys whose value differs between a and b.
+func changedKeys(a, b map[string]string) []string {
+	var out []string
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// setTopicConfigs replaces a topic's overrides without the mirror check
+// (the link's config sync uses it).
+func (b *Broker) setTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
 	if err := config.ValidateTopicOverrides(overrides); err != nil {
 		return err
 	}

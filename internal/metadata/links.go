@@ -120,3 +120,19 @@ func (s *boltStore) SetMirror(topic string, m *Mirror) error {
 		return nil
 	})
 }
+
+func (s *boltStore) SetLeaderEpochs(topic string, epochs []int32) error {
+	epochs = slices.Clone(epochs)
+	return s.updateTopic(topic, func(t *Topic) error {
+		if len(epochs) != len(t.LeaderEpochs) {
+			return fmt.Errorf("%w: topic %s: %d leader epochs for %d partitions", ErrInvalidTopic, topic, len(epochs), len(t.LeaderEpochs))
+		}
+		for i, e := range epochs {
+			if e < t.LeaderEpochs[i] {
+				return fmt.Errorf("%w: topic %s partition %d: leader epoch %d below %d", ErrInvalidTopic, topic, i, e, t.LeaderEpochs[i])
+			}
+		}
+		t.LeaderEpochs = epochs
+		return nil
+	})
+}

@@ -137,6 +137,9 @@ type Store interface {
 	// SetMirror replaces a topic's mirror state (nil makes it an ordinary
 	// topic).
 	SetMirror(topic string, m *Mirror) error
+	// SetLeaderEpochs replaces a topic's partition leader epochs (one per
+	// partition; an epoch never decreases).
+	SetLeaderEpochs(topic string, epochs []int32) error
 	// Links lists the cluster links, sorted by name.
 	Links() []Link
 	Link(name string) (Link, bool)
