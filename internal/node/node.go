@@ -206,6 +206,10 @@ func (n *Node) ClusterID() string { return n.store.ClusterID() }
 // Broker exposes the broker, for the HTTP API and tests.
 func (n *Node) Broker() *broker.Broker { return n.broker }
 
+// Store exposes cluster metadata, for components built on the node and
+// tests.
+func (n *Node) Store() metadata.Store { return n.store }
+
 func (n *Node) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
 	n.parts.EachPartition(func(p *partition.Partition) {

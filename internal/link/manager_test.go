@@ -1,0 +1,141 @@
+package link_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/link"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
+)
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestControlPlaneAgainstRealSource drives the link manager between two
+// real brokers: link validation, mirror creation with the source's
+// partitions and configs, config and partition sync, pause/resume,
+// failover, and the link-deletion guard. (The data path is exercised by
+// internal/fetcher and the end-to-end mirror tests.)
+func TestControlPlaneAgainstRealSource(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	scl, err := kgo.NewClient(kgo.SeedBrokers(src.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scl.Close()
+	sadm := kadm.NewClient(scl)
+	if _, err := sadm.CreateTopic(ctxT(t), 3, 1, map[string]*string{"retention.ms": kmsg.StringPtr("3600000"), "cleanup.policy": kmsg.StringPtr("compact")}, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	br := dst.Node.Broker()
+	m, err := link.NewManager(storeOf(t, dst), br, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	cfg := map[string]string{"bootstrap.servers": src.Addr(), "topic.config.sync.ms": "1000", "cluster.link.prefix": "dr."}
+	if err := m.CreateLink(ctxT(t), "dr", "wrong-id", cfg, false, true); !errors.Is(err, link.ErrSourceCluster) {
+		t.Fatalf("wrong source cluster id: %v", err)
+	}
+	if err := m.CreateLink(ctxT(t), "dr", src.Node.ClusterID(), cfg, true, true); err != nil {
+		t.Fatalf("validate only: %v", err)
+	}
+	if _, err := m.Link("dr"); err == nil {
+		t.Fatal("validate_only created the link")
+	}
+	if err := m.CreateLink(ctxT(t), "dr", "", cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	li, err := m.Link("dr")
+	if err != nil || li.Link.SourceClusterID != src.Node.ClusterID() || li.State != link.LinkActive {
+		t.Fatalf("link: %+v %v", li, err)
+	}
+	if err := m.AlterLinkConfigs("dr", map[string]string{"bootstrap.servers": src.Addr(), "cluster.link.prefix": "x."}, false); !errors.Is(err, link.ErrCreateOnly) {
+		t.Fatalf("changing the prefix: %v", err)
+	}
+
+	if err := m.CreateMirror(ctxT(t), "dr", "orders", "orders", nil, false); !errors.Is(err, link.ErrMirrorName) {
+		t.Fatalf("mirror without the prefix: %v", err)
+	}
+	if err := m.CreateMirror(ctxT(t), "dr", "nope", "", nil, false); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("missing source topic: %v", err)
+	}
+	if err := m.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	mt, err := br.TopicByName("dr.orders")
+	if err != nil || mt.Partitions != 3 || mt.Mirror == nil || mt.Mirror.State != link.MirrorActive ||
+		mt.Configs["retention.ms"] != "3600000" || mt.Configs["cleanup.policy"] != "compact" {
+		t.Fatalf("mirror topic: %+v %v", mt, err)
+	}
+	if err := m.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); !errors.Is(err, metadata.ErrTopicExists) {
+		t.Fatalf("mirror twice: %v", err)
+	}
+
+	// Config and partition changes at the source reach the mirror.
+	if r, err := sadm.AlterTopicConfigs(ctxT(t), []kadm.AlterConfig{{Name: "retention.ms", Value: kmsg.StringPtr("7200000")}}, "orders"); err != nil || r[0].Err != nil {
+		t.Fatal(err, r)
+	}
+	if _, err := sadm.CreatePartitions(ctxT(t), 2, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		mt, _ := br.TopicByName("dr.orders")
+		return mt.Configs["retention.ms"] == "7200000" && mt.Partitions == 5
+	})
+
+	// Pause, resume, then failover makes it an ordinary topic.
+	res, err := m.AlterMirrors(ctxT(t), "dr", "pause", []string{"dr.orders", "missing"}, "", false)
+	if err != nil || len(res) != 2 || res[0].Err != nil || res[1].Err == nil || res[0].Info.State != link.MirrorPaused {
+		t.Fatalf("pause: %+v %v", res, err)
+	}
+	if res, _ := m.AlterMirrors(ctxT(t), "dr", "resume", nil, `dr\..*`, false); len(res) != 1 || res[0].Err != nil || res[0].Info.State != link.MirrorActive {
+		t.Fatalf("resume by pattern: %+v", res)
+	}
+	if err := m.DeleteLink("dr", false, false); !errors.Is(err, link.ErrLinkInUse) {
+		t.Fatalf("delete with active mirrors: %v", err)
+	}
+	if res, _ := m.AlterMirrors(ctxT(t), "dr", "failover", []string{"dr.orders"}, "", false); res[0].Err != nil {
+		t.Fatalf("failover: %v", res[0].Err)
+	}
+	mt, _ = br.TopicByName("dr.orders")
+	if mt.Mirror.State != link.MirrorStopped {
+		t.Fatalf("after failover: %+v", mt.Mirror)
+	}
+	dcl, _ := kgo.NewClient(kgo.SeedBrokers(dst.Addr()), kgo.DefaultProduceTopic("dr.orders"))
+	defer dcl.Close()
+	if err := dcl.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce after failover: %v", err)
+	}
+	if res, _ := m.AlterMirrors(ctxT(t), "dr", "pause", []string{"dr.orders"}, "", false); !errors.Is(res[0].Err, link.ErrMirrorState) {
+		t.Fatalf("pause a stopped mirror: %v", res[0].Err)
+	}
+	if err := m.DeleteLink("dr", false, false); err != nil {
+		t.Fatalf("delete after failover: %v", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func storeOf(t *testing.T, b *tandemtest.Broker) metadata.Store { return b.Node.Store() }
