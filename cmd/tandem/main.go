@@ -27,6 +27,7 @@ func main() {
 		Short: "Print the version",
 		Run:   func(*cobra.Command, []string) { fmt.Println("tandem", version) },
 	})
+	root.AddCommand(linkCmd(), mirrorCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem:", err)
 		os.Exit(1)

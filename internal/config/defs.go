@@ -579,6 +579,9 @@ var brokerDefList = []Def{
 	{Name: "group.max.size", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The largest number of members a classic group may have."},
+	{Name: "cluster.link.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
+		Doc: "Tandem's name for Confluent's confluent.cluster.link.enable: whether cluster links and mirror " +
+			"topics can be used on this broker."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", HasDefault: true, TopicName: "min.insync.replicas",
 		Validate: atLeast(1),
 		Doc:      "The minimum number of in-sync replicas needed to acknowledge a write with acks=all."},

@@ -12,7 +12,7 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "compression.type",
+		"advertised.listeners", "auto.create.topics.enable", "cluster.link.enable", "compression.type",
 		"default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.listeners", "listeners",

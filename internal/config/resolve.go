@@ -379,6 +379,9 @@ type BrokerConfig struct {
 	LogCleanerDedupeBufferSize int64
 	LogCleanerBackoffMs        int64
 
+	// ClusterLinkEnable: cluster.link.enable.
+	ClusterLinkEnable bool
+
 	// The group coordinator and __consumer_offsets.
 	OffsetsTopicNumPartitions       int32
 	OffsetsTopicSegmentBytes        int32
@@ -481,6 +484,7 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		LogCleanerThreads:               i32("log.cleaner.threads"),
 		LogCleanerDedupeBufferSize:      i64("log.cleaner.dedupe.buffer.size"),
 		LogCleanerBackoffMs:             i64("log.cleaner.backoff.ms"),
+		ClusterLinkEnable:               boolean("cluster.link.enable"),
 		OffsetsTopicNumPartitions:       i32("offsets.topic.num.partitions"),
 		OffsetsTopicSegmentBytes:        i32("offsets.topic.segment.bytes"),
 		OffsetsRetentionMinutes:         i32("offsets.retention.minutes"),

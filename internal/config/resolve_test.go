@@ -399,6 +399,7 @@ func TestLoadBroker(t *testing.T) {
 		CompressionType:                 "producer",
 		LogRetentionCheckIntervalMs:     300000,
 		LogSyncStrategy:                 "syncfs",
+		ClusterLinkEnable:               true,
 		OffsetsTopicNumPartitions:       50,
 		OffsetsTopicSegmentBytes:        104857600,
 		OffsetsRetentionMinutes:         10080,

@@ -3,6 +3,7 @@ package link_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func TestControlPlaneAgainstRealSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := dst.Node.Broker()
-	m, err := link.NewManager(storeOf(t, dst), br, nil, nil)
+	data := &fakeData{started: map[string]int{}, status: map[string][]link.PartitionStatus{}}
+	m, err := link.NewManager(storeOf(t, dst), br, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +99,18 @@ func TestControlPlaneAgainstRealSource(t *testing.T) {
 		return mt.Configs["retention.ms"] == "7200000" && mt.Partitions == 5
 	})
 
+	if data.startedCount("dr.orders") == 0 {
+		t.Fatal("the data path was not started for the new mirror")
+	}
+	// Promote is refused while the mirror lags the source.
+	sp, _ := kgo.NewClient(kgo.SeedBrokers(src.Addr()), kgo.DefaultProduceTopic("orders"))
+	defer sp.Close()
+	if err := sp.ProduceSync(ctxT(t), &kgo.Record{Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := m.AlterMirrors(ctxT(t), "dr", "promote", []string{"dr.orders"}, "", false); !errors.Is(res[0].Err, link.ErrPromoteNotReady) {
+		t.Fatalf("promote while lagging: %v", res[0].Err)
+	}
 	// Pause, resume, then failover makes it an ordinary topic.
 	res, err := m.AlterMirrors(ctxT(t), "dr", "pause", []string{"dr.orders", "missing"}, "", false)
 	if err != nil || len(res) != 2 || res[0].Err != nil || res[1].Err == nil || res[0].Info.State != link.MirrorPaused {
@@ -139,3 +153,44 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func storeOf(t *testing.T, b *tandemtest.Broker) metadata.Store { return b.Node.Store() }
+
+// fakeData stands in for the fetcher: it records what the manager asks and
+// reports every partition at offset 0.
+type fakeData struct {
+	mu      sync.Mutex // the manager calls from its sync goroutine too
+	started map[string]int
+	status  map[string][]link.PartitionStatus
+}
+
+func (f *fakeData) startedCount(topic string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.started[topic]
+}
+
+func (f *fakeData) Start(_ metadata.Link, t metadata.Topic) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started[t.Name]++
+	var st []link.PartitionStatus
+	for p := int32(0); p < t.Partitions; p++ {
+		st = append(st, link.PartitionStatus{Partition: p, LastSourceFetchOffset: 0, SourceHighWatermark: 0})
+	}
+	f.status[t.Name] = st
+	return nil
+}
+func (f *fakeData) Pause(string) {}
+
+func (f *fakeData) Stop(topic string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.status, topic)
+}
+
+func (f *fakeData) Status(topic string) []link.PartitionStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]link.PartitionStatus(nil), f.status[topic]...)
+}
+
+func (f *fakeData) Close() {}

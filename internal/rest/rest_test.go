@@ -749,7 +749,7 @@ func TestRouting(t *testing.T) {
 		body, allow  string
 	}{
 		{"GET", "/nope", 404, notFoundBody, ""},
-		{"GET", "/kafka/v3/clusters/" + testCluster + "/links", 404, notFoundBody, ""},
+		{"GET", "/kafka/v3/clusters/" + testCluster + "/links", 404, `{"error_code": 404, "message": "cluster linking is disabled on this broker"}`, ""},
 		{"GET", cp + "/topics/orders/configs:frobnicate", 404, notFoundBody, ""},
 		{"POST", "/kafka/v3/clusters", 405, methodBody, "GET, HEAD"},
 		{"PATCH", cp + "/topics/orders", 405, methodBody, "DELETE, GET, HEAD"},

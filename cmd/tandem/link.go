@@ -1,0 +1,482 @@
+package main
+
+// `tandem link ...`: cluster links through a broker's REST v3 API, modelled
+// on `confluent kafka link` (cluster-linking.md §6).
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func linkCmd() *cobra.Command {
+	cf := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "link",
+		Short: "Manage cluster links",
+		Long: `Manage the cluster links of a running Tandem cluster through its HTTP API
+(Confluent REST v3 shapes). A link on this (destination) cluster reads
+from a source cluster; mirror topics are managed with "tandem mirror".
+
+The API is found with --url, else $` + restURLEnv + `, else ` + defaultRESTURL + `.`,
+	}
+	cf.register(cmd)
+	cmd.AddCommand(
+		linkCreateCmd(cf), linkListCmd(cf), linkDescribeCmd(cf), linkUpdateCmd(cf, "update"),
+		linkDeleteCmd(cf), linkConfigurationCmd(cf), linkTaskCmd(cf),
+	)
+	return cmd
+}
+
+// wireLink is KafkaLinkData; less kind and metadata, it is also what -o
+// json|yaml prints.
+type wireLink struct {
+	LinkName             string         `json:"link_name"`
+	ClusterLinkID        string         `json:"cluster_link_id"`
+	SourceClusterID      *string        `json:"source_cluster_id"`
+	DestinationClusterID *string        `json:"destination_cluster_id"`
+	RemoteClusterID      *string        `json:"remote_cluster_id"`
+	LinkState            string         `json:"link_state"`
+	LinkError            string         `json:"link_error"`
+	LinkErrorMessage     *string        `json:"link_error_message"`
+	TopicNames           []string       `json:"topic_names"`
+	CategoryCounts       []wireCatCount `json:"category_counts,omitempty"`
+	Tasks                []wireLinkTask `json:"tasks,omitempty"`
+}
+
+type wireCatCount struct {
+	StateCategory string `json:"state_category"`
+	Count         int    `json:"count"`
+}
+
+type wireLinkTask struct {
+	TaskName string          `json:"task_name"`
+	State    string          `json:"state"`
+	Errors   []wireTaskError `json:"errors"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// shownError hides NO_ERROR, as the confluent CLI does (§1.3).
+func shownError(e string) string {
+	if e == "NO_ERROR" {
+		return ""
+	}
+	return e
+}
+
+// actionResult is what -o json|yaml prints for create/update/delete.
+type actionResult struct {
+	LinkName        string `json:"link_name"`
+	MirrorTopicName string `json:"mirror_topic_name,omitempty"`
+	Action          string `json:"action"`
+	DryRun          bool   `json:"dry_run"`
+}
+
+func linkCreateCmd(cf *clientFlags) *cobra.Command {
+	var (
+		bootstrap, sourceCluster string
+		configs                  []string
+		dryRun, noValidate       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create <link>",
+		Short: "Create a cluster link to a source cluster",
+		Long: `Create a cluster link on this (destination) cluster that reads from the
+source cluster at --source-bootstrap-server.
+
+--config takes NAME=VALUE pairs (comma-separated, repeatable) or the path of
+a Java-properties file; security settings for reaching the source
+(security.protocol, sasl.*, ssl.*) go there too.`,
+		Example: `  tandem link create east --source-bootstrap-server east-kafka:9092
+  tandem link create east --source-bootstrap-server east-kafka:9092 --config link.properties
+  tandem link create east --source-bootstrap-server east-kafka:9092 \
+      --config consumer.offset.sync.enable=true,consumer.offset.sync.ms=10000 --dry-run`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			cfg, err := parseConfigFlags(configs)
+			if err != nil {
+				return err
+			}
+			if bootstrap != "" {
+				if prev, ok := cfg["bootstrap.servers"]; ok && prev != bootstrap {
+					return fmt.Errorf("--source-bootstrap-server %q and --config bootstrap.servers=%q disagree", bootstrap, prev)
+				}
+				cfg["bootstrap.servers"] = bootstrap
+			}
+			if cfg["bootstrap.servers"] == "" && !strings.EqualFold(cfg["connection.mode"], "INBOUND") {
+				return errors.New("--source-bootstrap-server is required (or bootstrap.servers in --config)")
+			}
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			body := struct {
+				SourceClusterID string     `json:"source_cluster_id,omitempty"`
+				Configs         []configKV `json:"configs"`
+			}{sourceCluster, configList(cfg)}
+			q := url.Values{
+				"link_name":     {name},
+				"validate_only": {strconv.FormatBool(dryRun)},
+				"validate_link": {strconv.FormatBool(!noValidate)},
+			}
+			ctx := cmd.Context()
+			if err := s.c.inCluster(ctx, http.MethodPost, "/links", q, body, nil); err != nil {
+				return err
+			}
+			if !dryRun {
+				warnTasksInError(cmd, s, name)
+			}
+			if !s.out.human() {
+				return s.out.structured(actionResult{LinkName: name, Action: "create", DryRun: dryRun})
+			}
+			if dryRun {
+				s.out.printf("Validated creation of cluster link %q (dry run: nothing was created).\n", name)
+			} else {
+				s.out.printf("Created cluster link %q.\n", name)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&bootstrap, "source-bootstrap-server", "", "bootstrap server(s) of the source cluster, HOST:PORT[,HOST:PORT...]")
+	fs.StringVar(&sourceCluster, "source-cluster", "", "expected cluster ID of the source cluster (checked unless --no-validate)")
+	fs.StringArrayVar(&configs, "config", nil, "link config NAME=VALUE[,NAME=VALUE...], or a properties file (repeatable)")
+	fs.BoolVar(&dryRun, "dry-run", false, "validate the request without creating the link")
+	fs.BoolVar(&noValidate, "no-validate", false, "create the link even if the source cluster cannot be reached now")
+	return cmd
+}
+
+// warnTasksInError reports link tasks that are IN_ERROR right after
+// creation (typically a sync enabled without its filters), as the
+// confluent CLI does. Failing to look is not an error.
+func warnTasksInError(cmd *cobra.Command, s *session, name string) {
+	l, err := getLink(cmd, s, name, true)
+	if err != nil {
+		return
+	}
+	for _, t := range l.Tasks {
+		if t.State == "IN_ERROR" {
+			fmt.Fprintf(s.err, "Warning: link task %s is IN_ERROR: %s\n", t.TaskName, taskErrorsText(t.Errors))
+		}
+	}
+}
+
+// getLink reads one link (GET .../links/{name}?include_tasks=).
+func getLink(cmd *cobra.Command, s *session, name string, includeTasks bool) (wireLink, error) {
+	var l wireLink
+	q := url.Values{"include_tasks": {strconv.FormatBool(includeTasks)}}
+	err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(name), q, nil, &l)
+	return l, err
+}
+
+func taskErrorsText(errs []wireTaskError) string {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		parts = append(parts, e.ErrorCode+": "+e.ErrorMessage)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func linkListCmd(cf *clientFlags) *cobra.Command {
+	var includeTopics bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List cluster links",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			var list struct {
+				Data []wireLink `json:"data"`
+			}
+			if err := s.c.inCluster(cmd.Context(), http.MethodGet, "/links", nil, nil, &list); err != nil {
+				return err
+			}
+			if list.Data == nil {
+				list.Data = []wireLink{}
+			}
+			if !s.out.human() {
+				return s.out.structured(list.Data)
+			}
+			headers := []string{"Name", "Source Cluster", "State", "Error", "Error Message"}
+			if includeTopics {
+				headers = append(headers, "Mirror Topics")
+			}
+			rows := make([][]string, 0, len(list.Data))
+			for _, l := range list.Data {
+				row := []string{l.LinkName, deref(l.SourceClusterID), l.LinkState, shownError(l.LinkError), deref(l.LinkErrorMessage)}
+				if includeTopics {
+					row = append(row, strings.Join(l.TopicNames, ", "))
+				}
+				rows = append(rows, row)
+			}
+			s.out.table(headers, rows)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&includeTopics, "include-topics", false, "also list each link's mirror topics")
+	return cmd
+}
+
+func linkDescribeCmd(cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe <link>",
+		Short: "Describe a cluster link",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			l, err := getLink(cmd, s, args[0], false)
+			if err != nil {
+				return err
+			}
+			if l.TopicNames == nil {
+				l.TopicNames = []string{}
+			}
+			if !s.out.human() {
+				return s.out.structured(l)
+			}
+			pairs := [][2]string{
+				{"Name", l.LinkName},
+				{"ID", l.ClusterLinkID},
+				{"Source Cluster", deref(l.SourceClusterID)},
+			}
+			if l.DestinationClusterID != nil {
+				pairs = append(pairs, [2]string{"Destination Cluster", *l.DestinationClusterID})
+			}
+			if l.RemoteClusterID != nil {
+				pairs = append(pairs, [2]string{"Remote Cluster", *l.RemoteClusterID})
+			}
+			pairs = append(pairs,
+				[2]string{"State", l.LinkState},
+				[2]string{"Error", shownError(l.LinkError)},
+				[2]string{"Error Message", deref(l.LinkErrorMessage)},
+				[2]string{"Mirror Topics", strings.Join(l.TopicNames, ", ")},
+			)
+			if len(l.CategoryCounts) > 0 {
+				counts := make([]string, 0, len(l.CategoryCounts))
+				for _, c := range l.CategoryCounts {
+					counts = append(counts, c.StateCategory+": "+strconv.Itoa(c.Count))
+				}
+				pairs = append(pairs, [2]string{"Mirror Partition States Count", strings.Join(counts, ", ")})
+			}
+			s.out.fields(pairs)
+			return nil
+		},
+	}
+}
+
+// linkUpdateCmd is `link update` and `link configuration update`.
+func linkUpdateCmd(cf *clientFlags, use string) *cobra.Command {
+	var (
+		configs, deletes []string
+		dryRun           bool
+	)
+	cmd := &cobra.Command{
+		Use:   use + " <link>",
+		Short: "Update a cluster link's configs",
+		Example: `  tandem link update east --config consumer.offset.sync.ms=10000
+  tandem link update east --config link.properties --delete-config acl.sync.ms`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := parseConfigFlags(configs)
+			if err != nil {
+				return err
+			}
+			type entry struct {
+				Name      string  `json:"name"`
+				Value     *string `json:"value,omitempty"`
+				Operation string  `json:"operation,omitempty"`
+			}
+			var data []entry
+			for _, kv := range configList(cfg) {
+				v := kv.Value
+				data = append(data, entry{Name: kv.Name, Value: &v})
+			}
+			for _, d := range deletes {
+				if _, ok := cfg[d]; ok {
+					return fmt.Errorf("config %q is both set (--config) and deleted (--delete-config)", d)
+				}
+				data = append(data, entry{Name: d, Operation: "DELETE"})
+			}
+			if len(data) == 0 {
+				return errors.New("nothing to update: give --config and/or --delete-config")
+			}
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			body := struct {
+				Data []entry `json:"data"`
+			}{data}
+			q := url.Values{}
+			if dryRun {
+				q.Set("validate_only", "true")
+			}
+			if err := s.c.inCluster(cmd.Context(), http.MethodPut, linkPath(args[0])+"/configs:alter", q, body, nil); err != nil {
+				return err
+			}
+			if !s.out.human() {
+				return s.out.structured(actionResult{LinkName: args[0], Action: "update", DryRun: dryRun})
+			}
+			if dryRun {
+				s.out.printf("Validated update of cluster link %q (dry run: nothing was changed).\n", args[0])
+			} else {
+				s.out.printf("Updated cluster link %q.\n", args[0])
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&configs, "config", nil, "config to set, NAME=VALUE[,NAME=VALUE...], or a properties file (repeatable)")
+	fs.StringSliceVar(&deletes, "delete-config", nil, "config names to reset to their defaults")
+	fs.BoolVar(&dryRun, "dry-run", false, "validate the change without applying it")
+	return cmd
+}
+
+func linkDeleteCmd(cf *clientFlags) *cobra.Command {
+	var force, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "delete <link>...",
+		Short: "Delete cluster links",
+		Long: `Delete cluster links. A link that still has mirror topics is refused
+unless --force; mirror topics should be promoted or failed over first.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"force": {strconv.FormatBool(force)}, "validate_only": {strconv.FormatBool(dryRun)}}
+			var results []actionResult
+			var errs []error
+			for _, name := range args {
+				if err := s.c.inCluster(cmd.Context(), http.MethodDelete, linkPath(name), q, nil, nil); err != nil {
+					errs = append(errs, fmt.Errorf("cluster link %q: %w", name, err))
+					continue
+				}
+				results = append(results, actionResult{LinkName: name, Action: "delete", DryRun: dryRun})
+				if s.out.human() {
+					if dryRun {
+						s.out.printf("Validated deletion of cluster link %q (dry run: nothing was deleted).\n", name)
+					} else {
+						s.out.printf("Deleted cluster link %q.\n", name)
+					}
+				}
+			}
+			if !s.out.human() {
+				if results == nil {
+					results = []actionResult{}
+				}
+				if err := s.out.structured(results); err != nil {
+					return err
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even if the link still has mirror topics")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate the deletion without deleting")
+	return cmd
+}
+
+func linkConfigurationCmd(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "configuration",
+		Aliases: []string{"config", "configs"},
+		Short:   "List or update cluster link configs",
+	}
+	list := &cobra.Command{
+		Use:   "list <link>",
+		Short: "List a cluster link's configs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			var list struct {
+				Data []struct {
+					Name      string   `json:"name"`
+					Value     *string  `json:"value"`
+					ReadOnly  bool     `json:"read_only"`
+					Sensitive bool     `json:"sensitive"`
+					Source    string   `json:"source"`
+					Synonyms  []string `json:"synonyms"`
+				} `json:"data"`
+			}
+			if err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(args[0])+"/configs", nil, nil, &list); err != nil {
+				return err
+			}
+			if !s.out.human() {
+				for i := range list.Data {
+					if list.Data[i].Synonyms == nil {
+						list.Data[i].Synonyms = []string{}
+					}
+				}
+				if list.Data == nil {
+					return s.out.structured([]struct{}{})
+				}
+				return s.out.structured(list.Data)
+			}
+			rows := make([][]string, 0, len(list.Data))
+			for _, c := range list.Data {
+				rows = append(rows, []string{c.Name, deref(c.Value), strconv.FormatBool(c.ReadOnly),
+					strconv.FormatBool(c.Sensitive), c.Source, strings.Join(c.Synonyms, ", ")})
+			}
+			s.out.table([]string{"Config Name", "Config Value", "Read Only", "Sensitive", "Source", "Synonyms"}, rows)
+			return nil
+		},
+	}
+	cmd.AddCommand(list, linkUpdateCmd(cf, "update"))
+	return cmd
+}
+
+func linkTaskCmd(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "task", Short: "Inspect a cluster link's background tasks"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list <link>",
+		Short: "List a cluster link's tasks (offset sync, ACL sync, auto-create, config sync)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := cf.newSession(cmd)
+			if err != nil {
+				return err
+			}
+			l, err := getLink(cmd, s, args[0], true)
+			if err != nil {
+				return err
+			}
+			tasks := l.Tasks
+			if tasks == nil {
+				tasks = []wireLinkTask{}
+			}
+			if !s.out.human() {
+				return s.out.structured(tasks)
+			}
+			rows := make([][]string, 0, len(tasks))
+			for _, t := range tasks {
+				rows = append(rows, []string{t.TaskName, t.State, taskErrorsText(t.Errors)})
+			}
+			s.out.table([]string{"Task Name", "State", "Errors"}, rows)
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,693 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/internal/rest"
+)
+
+const simCluster = "sim-cluster-1"
+
+// simLinks is a small in-memory link manager behind the real REST handler:
+// enough state (links, configs, mirror states) for the CLI flows to be
+// exercised end to end over HTTP.
+type simLinks struct {
+	mu      sync.Mutex
+	links   map[string]*simLink
+	mirrors map[string]*rest.MirrorInfo // link + "/" + mirror
+	clock   int64
+
+	// Requests as the backend received them, for flag-mapping checks.
+	creates       []rest.CreateLinkRequest
+	deletes       []string // "name force=.. validate=.."
+	mirrorCreates []rest.CreateMirrorRequest
+	alters        []string // "op link names pattern validate"
+}
+
+type simLink struct {
+	id, source string
+	configs    map[string]string
+}
+
+func newSimLinks() *simLinks {
+	return &simLinks{links: map[string]*simLink{}, mirrors: map[string]*rest.MirrorInfo{}, clock: 1700000000000}
+}
+
+// rest.Backend, minimally: the cluster list is all the CLI needs.
+func (s *simLinks) ClusterID() string               { return simCluster }
+func (s *simLinks) NodeID() int32                   { return 1 }
+func (s *simLinks) AdvertisedHost() (string, int32) { return "127.0.0.1", 9092 }
+func (s *simLinks) Ready() error                    { return nil }
+func (s *simLinks) ListTopics(context.Context) ([]rest.TopicInfo, error) {
+	return nil, nil
+}
+func (s *simLinks) GetTopic(context.Context, string) (rest.TopicInfo, error) {
+	return rest.TopicInfo{}, errors.New("sim: no topics")
+}
+func (s *simLinks) CreateTopic(context.Context, rest.CreateTopicRequest) (rest.TopicInfo, error) {
+	return rest.TopicInfo{}, errors.New("sim: no topics")
+}
+func (s *simLinks) DeleteTopic(context.Context, string) error { return errors.New("sim: no topics") }
+func (s *simLinks) TopicConfigs(context.Context, string) ([]rest.ConfigEntry, error) {
+	return nil, errors.New("sim: no topics")
+}
+func (s *simLinks) AlterTopicConfigs(context.Context, string, []rest.ConfigOp, bool) error {
+	return errors.New("sim: no topics")
+}
+
+func (s *simLinks) link(name string) (*simLink, error) {
+	l, ok := s.links[name]
+	if !ok {
+		return nil, fmt.Errorf("cluster link '%s' does not exist: %w", name, rest.ErrLinkNotFound)
+	}
+	return l, nil
+}
+
+func (s *simLinks) info(name string, l *simLink, tasks bool) rest.LinkInfo {
+	li := rest.LinkInfo{Name: name, ClusterLinkID: l.id, SourceClusterID: l.source, State: "ACTIVE"}
+	active := 0
+	for _, m := range s.mirrors {
+		if m.Link == name {
+			li.TopicNames = append(li.TopicNames, m.MirrorTopic)
+			if m.State == "ACTIVE" {
+				active += int(m.NumPartitions)
+			}
+		}
+	}
+	li.CategoryCounts = []rest.StateCount{{Category: "ACTIVE", Count: active}}
+	if tasks {
+		li.Tasks = []rest.LinkTask{{Name: "AclSync", State: "NOT_CONFIGURED"}}
+		if l.configs["consumer.offset.sync.enable"] == "true" && l.configs["consumer.offset.group.filters"] == "" {
+			li.Tasks = append(li.Tasks, rest.LinkTask{Name: "ConsumerOffsetSync", State: "IN_ERROR",
+				Errors: []rest.TaskError{{Code: "MISCONFIGURATION_ERROR", Message: "consumer.offset.group.filters is not set"}}})
+		}
+	}
+	return li
+}
+
+func (s *simLinks) ListLinks(context.Context) ([]rest.LinkInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []rest.LinkInfo
+	for n, l := range s.links {
+		out = append(out, s.info(n, l, false))
+	}
+	return out, nil
+}
+
+func (s *simLinks) GetLink(_ context.Context, name string, tasks bool) (rest.LinkInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.link(name)
+	if err != nil {
+		return rest.LinkInfo{}, err
+	}
+	return s.info(name, l, tasks), nil
+}
+
+func (s *simLinks) CreateLink(_ context.Context, req rest.CreateLinkRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creates = append(s.creates, req)
+	if _, ok := s.links[req.Name]; ok {
+		return fmt.Errorf("cluster link '%s' already exists: %w", req.Name, rest.ErrLinkExists)
+	}
+	if req.Configs["bootstrap.servers"] == "" {
+		return fmt.Errorf("bootstrap.servers is required: %w", rest.ErrInvalidLink)
+	}
+	if req.ValidateLink && req.SourceClusterID != "" && req.SourceClusterID != "src-cluster" {
+		return fmt.Errorf("the source cluster's ID is src-cluster, not %s: %w", req.SourceClusterID, rest.ErrInvalidLink)
+	}
+	if req.ValidateOnly {
+		return nil
+	}
+	s.links[req.Name] = &simLink{id: "qz0HDEV-Qz2B5aPFpcWQJQ", source: "src-cluster", configs: req.Configs}
+	return nil
+}
+
+func (s *simLinks) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deletes = append(s.deletes, fmt.Sprintf("%s force=%t validate=%t", name, force, validateOnly))
+	if _, err := s.link(name); err != nil {
+		return err
+	}
+	for _, m := range s.mirrors {
+		if m.Link == name && m.State != "STOPPED" && !force {
+			return fmt.Errorf("cluster link '%s' has active mirror topics: %w", name, rest.ErrLinkInUse)
+		}
+	}
+	if !validateOnly {
+		delete(s.links, name)
+	}
+	return nil
+}
+
+func (s *simLinks) LinkConfigs(_ context.Context, name string) ([]rest.LinkConfigEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.link(name)
+	if err != nil {
+		return nil, err
+	}
+	out := []rest.LinkConfigEntry{{Name: "link.mode", Value: "DESTINATION", IsDefault: true, ReadOnly: true}}
+	for k, v := range l.configs {
+		out = append(out, rest.LinkConfigEntry{Name: k, Value: v, Sensitive: strings.Contains(k, "jaas"),
+			Synonyms: []string{k}})
+	}
+	return out, nil
+}
+
+func (s *simLinks) AlterLinkConfigs(_ context.Context, name string, ops []rest.ConfigOp, validateOnly bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := s.link(name)
+	if err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	for _, op := range ops {
+		if op.Delete {
+			delete(l.configs, op.Name)
+		} else {
+			l.configs[op.Name] = op.Value
+		}
+	}
+	return nil
+}
+
+func (s *simLinks) ListMirrors(_ context.Context, link, status string) ([]rest.MirrorInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if link != "" {
+		if _, err := s.link(link); err != nil {
+			return nil, err
+		}
+	}
+	var out []rest.MirrorInfo
+	for _, m := range s.mirrors {
+		if (link == "" || m.Link == link) && (status == "" || m.State == status) {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
+
+func (s *simLinks) GetMirror(_ context.Context, link, mirror string) (rest.MirrorInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.link(link); err != nil {
+		return rest.MirrorInfo{}, err
+	}
+	m, ok := s.mirrors[link+"/"+mirror]
+	if !ok {
+		return rest.MirrorInfo{}, fmt.Errorf("topic '%s' is not a mirror topic of link '%s': %w", mirror, link, rest.ErrMirrorNotFound)
+	}
+	return *m, nil
+}
+
+func (s *simLinks) CreateMirror(_ context.Context, link string, req rest.CreateMirrorRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mirrorCreates = append(s.mirrorCreates, req)
+	l, err := s.link(link)
+	if err != nil {
+		return err
+	}
+	name := req.MirrorTopic
+	if name == "" {
+		name = l.configs["cluster.link.prefix"] + req.SourceTopic
+	}
+	if _, ok := s.mirrors[link+"/"+name]; ok {
+		return fmt.Errorf("topic '%s' already exists: %w", name, rest.ErrInvalidMirrorState)
+	}
+	if req.ValidateOnly {
+		return nil
+	}
+	s.clock++
+	// Partition 1 lags so that promote (which needs zero lag) can fail.
+	s.mirrors[link+"/"+name] = &rest.MirrorInfo{
+		Link: link, MirrorTopic: name, SourceTopic: req.SourceTopic, NumPartitions: 2, State: "ACTIVE",
+		StateTimeMs: s.clock, Lags: []rest.PartitionLag{
+			{Partition: 0, Lag: 0, LastSourceFetchOffset: 10},
+			{Partition: 1, Lag: 3, LastSourceFetchOffset: 7},
+		},
+	}
+	return nil
+}
+
+func (s *simLinks) AlterMirrors(_ context.Context, link, op string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alters = append(s.alters, fmt.Sprintf("%s %s %v %q %t", op, link, names, pattern, validateOnly))
+	if _, err := s.link(link); err != nil {
+		return nil, err
+	}
+	if pattern != "" {
+		re := regexp.MustCompile("^(?:" + pattern + ")$")
+		for _, m := range s.mirrors {
+			if m.Link == link && re.MatchString(m.MirrorTopic) {
+				names = append(names, m.MirrorTopic)
+			}
+		}
+		slices.Sort(names)
+	}
+	var out []rest.AlterMirrorResult
+	for _, n := range names {
+		m, ok := s.mirrors[link+"/"+n]
+		res := rest.AlterMirrorResult{MirrorTopic: n}
+		next := ""
+		switch {
+		case !ok:
+			res.Err = fmt.Errorf("topic '%s' is not a mirror topic of link '%s': %w", n, link, rest.ErrMirrorNotFound)
+		case m.State == "STOPPED":
+			res.Err = fmt.Errorf("topic '%s' has already stopped its mirror from '%s': %w", n, link, rest.ErrInvalidMirrorState)
+		case op == rest.MirrorOpPause:
+			next = "PAUSED"
+		case op == rest.MirrorOpResume && m.State != "PAUSED":
+			res.Err = fmt.Errorf("topic '%s' is not paused: %w", n, rest.ErrInvalidMirrorState)
+		case op == rest.MirrorOpResume:
+			next = "ACTIVE"
+		case op == rest.MirrorOpPromote && slices.ContainsFunc(m.Lags, func(l rest.PartitionLag) bool { return l.Lag > 0 }):
+			res.Err = fmt.Errorf("topic '%s' still has mirroring lag: %w", n, rest.ErrInvalidMirrorState)
+		default: // promote, failover
+			next = "STOPPED"
+		}
+		if ok {
+			res.Lags = m.Lags
+		}
+		if next != "" && !validateOnly {
+			s.clock++
+			m.State, m.StateTimeMs = next, s.clock
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// cliEnv is an httptest server running the real REST handler over simLinks.
+type cliEnv struct {
+	sim *simLinks
+	srv *httptest.Server
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	sim := newSimLinks()
+	srv := httptest.NewServer(rest.New(sim, nil, nil, rest.WithLinks(sim)))
+	t.Cleanup(srv.Close)
+	return &cliEnv{sim: sim, srv: srv}
+}
+
+// newRoot is the command tree main builds, for the link and mirror parts.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{Use: "tandem", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(linkCmd(), mirrorCmd())
+	return root
+}
+
+// run runs the CLI with --url pointing at the test server.
+func (e *cliEnv) run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return runCLI(t, append(args, "--url", e.srv.URL)...)
+}
+
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	root := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	ctx, cancel := context.WithTimeout(context.Background(), restTimeout)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+// mustRun fails the test on error and returns stdout.
+func (e *cliEnv) mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, _, err := e.run(t, args...)
+	if err != nil {
+		t.Fatalf("tandem %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+func wantText(t *testing.T, what, got, want string) {
+	t.Helper()
+	want = strings.TrimPrefix(want, "\n")
+	if got != want {
+		t.Errorf("%s:\n got:\n%s\nwant:\n%s", what, got, want)
+	}
+}
+
+// TestLinkMirrorFlow is the whole lifecycle over HTTP: link create →
+// describe → configs → mirror create → list → describe → pause → resume →
+// promote (refused: lag) → failover → delete.
+func TestLinkMirrorFlow(t *testing.T) {
+	e := newCLIEnv(t)
+
+	out, stderr, err := e.run(t, "link", "create", "east", "--source-bootstrap-server", "src:9092",
+		"--source-cluster", "src-cluster", "--config", "consumer.offset.sync.enable=true,consumer.offset.sync.ms=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, "link create", out, "Created cluster link \"east\".\n")
+	wantText(t, "link create warning", stderr,
+		"Warning: link task ConsumerOffsetSync is IN_ERROR: MISCONFIGURATION_ERROR: consumer.offset.group.filters is not set\n")
+	want := rest.CreateLinkRequest{Name: "east", SourceClusterID: "src-cluster", ValidateLink: true,
+		Configs: map[string]string{"bootstrap.servers": "src:9092", "consumer.offset.sync.enable": "true", "consumer.offset.sync.ms": "10000"}}
+	if !reflect.DeepEqual(e.sim.creates, []rest.CreateLinkRequest{want}) {
+		t.Errorf("backend got %+v, want %+v", e.sim.creates, want)
+	}
+
+	wantText(t, "link list", e.mustRun(t, "link", "list"), `
+  Name | Source Cluster | State  | Error | Error Message
+-------+----------------+--------+-------+---------------
+  east | src-cluster    | ACTIVE |       |
+`)
+
+	wantText(t, "mirror create", e.mustRun(t, "mirror", "create", "orders", "--link", "east"),
+		"Created mirror topic \"orders\".\n")
+	e.mustRun(t, "mirror", "create", "east.clicks", "--source-topic", "clicks", "--link", "east",
+		"--replication-factor", "1", "--config", "retention.ms=1000")
+	wantMirrors := []rest.CreateMirrorRequest{
+		{SourceTopic: "orders", ReplicationFactor: -1},
+		{SourceTopic: "clicks", MirrorTopic: "east.clicks", ReplicationFactor: 1, Configs: map[string]string{"retention.ms": "1000"}},
+	}
+	if !reflect.DeepEqual(e.sim.mirrorCreates, wantMirrors) {
+		t.Errorf("mirror creates = %+v, want %+v", e.sim.mirrorCreates, wantMirrors)
+	}
+
+	wantText(t, "link describe", e.mustRun(t, "link", "describe", "east"), `
++-------------------------------+------------------------+
+| Name                          | east                   |
+| ID                            | qz0HDEV-Qz2B5aPFpcWQJQ |
+| Source Cluster                | src-cluster            |
+| State                         | ACTIVE                 |
+| Error                         |                        |
+| Error Message                 |                        |
+| Mirror Topics                 | east.clicks, orders    |
+| Mirror Partition States Count | ACTIVE: 4              |
++-------------------------------+------------------------+
+`)
+
+	wantText(t, "mirror list", e.mustRun(t, "mirror", "list"), `
+  Link Name | Mirror Topic Name | Num Partition | Max Per Partition Mirror Lag | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms)
+------------+-------------------+---------------+------------------------------+-------------------+---------------+--------------------+------------------
+  east      | east.clicks       | 2             | 3                            | clicks            | ACTIVE        |                    | 1700000000002
+  east      | orders            | 2             | 3                            | orders            | ACTIVE        |                    | 1700000000001
+`)
+
+	wantText(t, "mirror pause", e.mustRun(t, "mirror", "pause", "orders", "--link", "east"), mirrorOpTable("orders"))
+	wantText(t, "mirror list --mirror-status paused", e.mustRun(t, "mirror", "list", "--link", "east", "--mirror-status", "paused"), `
+  Link Name | Mirror Topic Name | Num Partition | Max Per Partition Mirror Lag | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms)
+------------+-------------------+---------------+------------------------------+-------------------+---------------+--------------------+------------------
+  east      | orders            | 2             | 3                            | orders            | PAUSED        |                    | 1700000000003
+`)
+	e.mustRun(t, "mirror", "resume", "orders", "--link", "east")
+
+	// promote needs zero lag: refused per topic, inside a 200, exit 1.
+	out, _, err = e.run(t, "mirror", "promote", "orders", "--link", "east")
+	if err == nil || err.Error() != "promote failed for 1 of 1 mirror topics" {
+		t.Errorf("promote with lag: err = %v", err)
+	}
+	wantText(t, "mirror promote", out, `
+  Mirror Topic Name | Partition | Partition Mirror Lag | Last Source Fetch Offset | Error Message                                                                                   | Error Code
+--------------------+-----------+----------------------+--------------------------+-------------------------------------------------------------------------------------------------+------------
+  orders            |           |                      |                          | topic 'orders' still has mirroring lag: rest: operation not allowed in the mirror topic's state | 40002
+`)
+
+	// failover --dry-run changes nothing; failover does.
+	out = e.mustRun(t, "mirror", "failover", "orders", "--link", "east", "--dry-run")
+	if !strings.HasPrefix(out, "Dry run: validated only, nothing was changed.\n") {
+		t.Errorf("dry-run output:\n%s", out)
+	}
+	if got := e.sim.mirrors["east/orders"].State; got != "ACTIVE" {
+		t.Fatalf("dry-run failover changed the state to %s", got)
+	}
+	wantText(t, "mirror failover", e.mustRun(t, "mirror", "failover", "orders", "--link", "east"), mirrorOpTable("orders"))
+
+	wantText(t, "mirror describe", e.mustRun(t, "mirror", "describe", "orders", "--link", "east"), `
+  Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms) | Partition | Partition Mirror Lag | Last Source Fetch Offset
+------------+-------------------+-------------------+---------------+--------------------+------------------+-----------+----------------------+--------------------------
+  east      | orders            | orders            | STOPPED       | NO_ERROR           | 1700000000005    | 0         | 0                    | 10
+  east      | orders            | orders            | STOPPED       | NO_ERROR           | 1700000000005    | 1         | 3                    | 7
+`)
+
+	// Failing over again is a per-topic error.
+	_, _, err = e.run(t, "mirror", "failover", "orders", "--link", "east")
+	if err == nil {
+		t.Error("second failover succeeded")
+	}
+
+	// east.clicks is still mirroring: delete needs --force.
+	_, _, err = e.run(t, "link", "delete", "east")
+	wantErr := `cluster link "east": cluster link 'east' has active mirror topics: rest: cluster link has mirror topics (error code 40902)`
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("delete in use: err = %v, want %s", err, wantErr)
+	}
+	wantText(t, "link delete --dry-run", e.mustRun(t, "link", "delete", "east", "--force", "--dry-run"),
+		"Validated deletion of cluster link \"east\" (dry run: nothing was deleted).\n")
+	wantText(t, "link delete", e.mustRun(t, "link", "delete", "east", "--force"), "Deleted cluster link \"east\".\n")
+	wantDeletes := []string{"east force=false validate=false", "east force=true validate=true", "east force=true validate=false"}
+	if !reflect.DeepEqual(e.sim.deletes, wantDeletes) {
+		t.Errorf("deletes = %q, want %q", e.sim.deletes, wantDeletes)
+	}
+	wantText(t, "empty link list", e.mustRun(t, "link", "list"), `
+  Name | Source Cluster | State | Error | Error Message
+-------+----------------+-------+-------+---------------
+`)
+}
+
+func mirrorOpTable(topic string) string {
+	return fmt.Sprintf(`  Mirror Topic Name | Partition | Partition Mirror Lag | Last Source Fetch Offset | Error Message | Error Code
+--------------------+-----------+----------------------+--------------------------+---------------+------------
+  %-17s | 0         | 0                    | 10                       |               |
+  %-17s | 1         | 3                    | 7                        |               |
+`, topic, topic)
+}
+
+func TestLinkCreateFlags(t *testing.T) {
+	e := newCLIEnv(t)
+	dir := t.TempDir()
+	props := filepath.Join(dir, "link.properties")
+	if err := os.WriteFile(props, []byte(`# link settings
+security.protocol=SASL_SSL
+sasl.mechanism = PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+    username="k" password="s";
+consumer.offset.group.filters={"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// A properties file, --dry-run and --no-validate.
+	out, _, err := e.run(t, "link", "create", "west", "--source-bootstrap-server", "w:9092", "--config", props,
+		"--dry-run", "--no-validate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, "dry run", out, "Validated creation of cluster link \"west\" (dry run: nothing was created).\n")
+	want := rest.CreateLinkRequest{Name: "west", ValidateOnly: true, ValidateLink: false, Configs: map[string]string{
+		"bootstrap.servers":             "w:9092",
+		"security.protocol":             "SASL_SSL",
+		"sasl.mechanism":                "PLAIN",
+		"sasl.jaas.config":              `org.apache.kafka.common.security.plain.PlainLoginModule required username="k" password="s";`,
+		"consumer.offset.group.filters": `{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
+	}}
+	if len(e.sim.creates) != 1 || !reflect.DeepEqual(e.sim.creates[0], want) {
+		t.Errorf("backend got %+v\nwant %+v", e.sim.creates, want)
+	}
+	if len(e.sim.links) != 0 {
+		t.Error("--dry-run created the link")
+	}
+
+	// bootstrap.servers from --config alone is enough; repeated --config
+	// values merge, later ones win.
+	e.mustRun(t, "link", "create", "west", "--config", "bootstrap.servers=w:9092,a=1", "--config", "a=2")
+	if got := e.sim.creates[1].Configs; !reflect.DeepEqual(got, map[string]string{"bootstrap.servers": "w:9092", "a": "2"}) {
+		t.Errorf("configs = %v", got)
+	}
+
+	// Server-side errors come back as "message (error code N)".
+	_, _, err = e.run(t, "link", "create", "west", "--source-bootstrap-server", "w:9092")
+	if err == nil || err.Error() != "cluster link 'west' already exists: rest: cluster link already exists (error code 40901)" {
+		t.Errorf("exists: %v", err)
+	}
+	_, _, err = e.run(t, "link", "create", "x", "--source-bootstrap-server", "w:9092", "--source-cluster", "other")
+	if err == nil || err.Error() != "the source cluster's ID is src-cluster, not other: rest: invalid cluster link (error code 40002)" {
+		t.Errorf("wrong source: %v", err)
+	}
+
+	// Client-side checks, before any request.
+	before := len(e.sim.creates)
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"link", "create", "x"}, "--source-bootstrap-server is required (or bootstrap.servers in --config)"},
+		{[]string{"link", "create", "x", "--source-bootstrap-server", "a:1", "--config", "bootstrap.servers=b:1"},
+			`--source-bootstrap-server "a:1" and --config bootstrap.servers="b:1" disagree`},
+		{[]string{"link", "create", "x", "--source-bootstrap-server", "a:1", "--config", filepath.Join(dir, "nope")},
+			`--config "` + filepath.Join(dir, "nope") + `": not NAME=VALUE and no such properties file`},
+		{[]string{"link", "create", "x", "--source-bootstrap-server", "a:1", "--config", "=v"}, `--config "=v": "=v" has no name before '='`},
+		{[]string{"link", "create"}, "accepts 1 arg(s), received 0"},
+		{[]string{"link", "create", "x", "--source-bootstrap-server", "a:1", "-o", "xml"}, `invalid --output "xml": want human, json or yaml`},
+	} {
+		_, _, err := e.run(t, tc.args...)
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%v: err = %v, want %s", tc.args, err, tc.msg)
+		}
+	}
+	if len(e.sim.creates) != before {
+		t.Error("a request was sent for invalid flags")
+	}
+}
+
+func TestLinkUpdateAndConfigs(t *testing.T) {
+	e := newCLIEnv(t)
+	e.mustRun(t, "link", "create", "east", "--source-bootstrap-server", "src:9092",
+		"--config", "sasl.jaas.config=secret-stuff,acl.sync.ms=1000")
+
+	wantText(t, "update", e.mustRun(t, "link", "update", "east", "--config", "consumer.offset.sync.ms=5000",
+		"--delete-config", "acl.sync.ms"), "Updated cluster link \"east\".\n")
+	e.mustRun(t, "link", "configuration", "update", "east", "--config", "x=1", "--dry-run")
+	if _, ok := e.sim.links["east"].configs["x"]; ok {
+		t.Error("--dry-run update applied")
+	}
+
+	wantText(t, "configuration list", e.mustRun(t, "link", "configuration", "list", "east"), `
+  Config Name             | Config Value | Read Only | Sensitive | Source                      | Synonyms
+--------------------------+--------------+-----------+-----------+-----------------------------+-------------------------
+  bootstrap.servers       | src:9092     | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | bootstrap.servers
+  consumer.offset.sync.ms | 5000         | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | consumer.offset.sync.ms
+  link.mode               | DESTINATION  | true      | false     | DEFAULT_CONFIG              |
+  sasl.jaas.config        |              | false     | true      | DYNAMIC_CLUSTER_LINK_CONFIG | sasl.jaas.config
+`)
+	out := e.mustRun(t, "link", "configuration", "list", "east", "-o", "json")
+	if strings.Contains(out, "secret-stuff") {
+		t.Error("sensitive value printed")
+	}
+	var cfgs []map[string]any
+	if err := json.Unmarshal([]byte(out), &cfgs); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if len(cfgs) != 4 || cfgs[3]["name"] != "sasl.jaas.config" || cfgs[3]["value"] != nil || cfgs[3]["sensitive"] != true {
+		t.Errorf("json configs = %v", cfgs)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"link", "update", "east"}, "nothing to update: give --config and/or --delete-config"},
+		{[]string{"link", "update", "east", "--config", "a=1", "--delete-config", "a"}, `config "a" is both set (--config) and deleted (--delete-config)`},
+		{[]string{"link", "update", "nope", "--config", "a=1"}, "cluster link 'nope' does not exist: rest: cluster link not found (error code 40404)"},
+		{[]string{"link", "configuration", "list", "nope"}, "cluster link 'nope' does not exist: rest: cluster link not found (error code 40404)"},
+	} {
+		_, _, err := e.run(t, tc.args...)
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%v: err = %v, want %s", tc.args, err, tc.msg)
+		}
+	}
+
+	wantText(t, "task list", e.mustRun(t, "link", "task", "list", "east"), `
+  Task Name | State          | Errors
+------------+----------------+--------
+  AclSync   | NOT_CONFIGURED |
+`)
+}
+
+func TestLinkOutputFormats(t *testing.T) {
+	e := newCLIEnv(t)
+	if out := e.mustRun(t, "link", "create", "east", "--source-bootstrap-server", "src:9092", "-o", "json"); out !=
+		"{\n  \"link_name\": \"east\",\n  \"action\": \"create\",\n  \"dry_run\": false\n}\n" {
+		t.Errorf("create -o json:\n%s", out)
+	}
+	e.mustRun(t, "mirror", "create", "orders", "--link", "east")
+
+	wantText(t, "describe -o yaml", e.mustRun(t, "link", "describe", "east", "-o", "yaml"), `
+link_name: east
+cluster_link_id: qz0HDEV-Qz2B5aPFpcWQJQ
+source_cluster_id: src-cluster
+destination_cluster_id: null
+remote_cluster_id: null
+link_state: ACTIVE
+link_error: NO_ERROR
+link_error_message: null
+topic_names:
+  - orders
+category_counts:
+  - state_category: ACTIVE
+    count: 2
+`)
+	var links []map[string]any
+	if err := json.Unmarshal([]byte(e.mustRun(t, "link", "list", "-o", "json")), &links); err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 || links[0]["link_name"] != "east" || links[0]["link_state"] != "ACTIVE" ||
+		!reflect.DeepEqual(links[0]["topic_names"], []any{"orders"}) {
+		t.Errorf("list -o json = %v", links)
+	}
+
+	wantText(t, "mirror describe -o yaml", e.mustRun(t, "mirror", "describe", "orders", "--link", "east", "-o", "yaml"), `
+link_name: east
+mirror_topic_name: orders
+source_topic_name: orders
+num_partitions: 2
+mirror_status: ACTIVE
+mirror_topic_error: NO_ERROR
+state_time_ms: 1700000000001
+mirror_lags:
+  - partition: 0
+    lag: 0
+    last_source_fetch_offset: 10
+  - partition: 1
+    lag: 3
+    last_source_fetch_offset: 7
+`)
+	wantText(t, "mirror list -o yaml", e.mustRun(t, "mirror", "list", "-o", "yaml"), `
+- link_name: east
+  mirror_topic_name: orders
+  source_topic_name: orders
+  num_partitions: 2
+  max_per_partition_mirror_lag: 3
+  mirror_status: ACTIVE
+  mirror_topic_error: NO_ERROR
+  state_time_ms: 1700000000001
+`)
+	wantText(t, "empty list -o yaml", e.mustRun(t, "mirror", "list", "--mirror-status", "stopped", "-o", "yaml"), "[]\n")
+
+	var items []map[string]any
+	out, _, err := e.run(t, "mirror", "pause", "orders", "ghost", "--link", "east", "-o", "json")
+	if err == nil || err.Error() != "pause failed for 1 of 2 mirror topics" {
+		t.Errorf("err = %v", err)
+	}
+	if err := json.Unmarshal([]byte(out), &items); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(items) != 2 || items[0]["error_code"] != nil || items[1]["error_code"] != float64(40403) ||
+		items[1]["error_message"] != "topic 'ghost' is not a mirror topic of link 'east': rest: mirror topic not found" {
+		t.Errorf("pause -o json = %v", items)
+	}
+}

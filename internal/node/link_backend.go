@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"maps"
+	"sort"
+
+	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/link"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/rest"
+)
+
+// linkBackend adapts the link manager to the HTTP API's LinkBackend.
+type linkBackend struct {
+	m *link.Manager
+}
+
+var _ rest.LinkBackend = linkBackend{}
+
+// restError keeps the manager's message and adds the REST sentinel that
+// picks the HTTP status and error code.
+type restError struct {
+	err      error
+	sentinel error
+}
+
+func (e *restError) Error() string   { return e.err.Error() }
+func (e *restError) Unwrap() []error { return []error{e.sentinel, e.err} }
+
+// mapLinkErr classifies a manager error for the REST layer.
+func mapLinkErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var s error
+	switch {
+	case errors.Is(err, metadata.ErrUnknownLink):
+		s = rest.ErrLinkNotFound
+	case errors.Is(err, metadata.ErrLinkExists):
+		s = rest.ErrLinkExists
+	case errors.Is(err, link.ErrLinkInUse):
+		s = rest.ErrLinkInUse
+	case errors.Is(err, link.ErrNotMirror):
+		s = rest.ErrMirrorNotFound
+	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady):
+		s = rest.ErrInvalidMirrorState
+	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig),
+		errors.Is(err, link.ErrUnknownConfig), errors.Is(err, link.ErrCreateOnly), errors.Is(err, link.ErrNotSupported),
+		errors.Is(err, link.ErrDisabled):
+		s = rest.ErrInvalidLink
+	default:
+		// Kafka errors (unknown topic, topic exists, ...) map as for topics.
+		return broker.AsKafkaError(err)
+	}
+	return &restError{err: err, sentinel: s}
+}
+
+// linkID renders a link UUID the way Kafka renders ids (22 characters of
+// URL-safe base64), as Confluent's cluster_link_id looks.
+func linkID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+func (b linkBackend) linkInfo(li link.LinkInfo) rest.LinkInfo {
+	out := rest.LinkInfo{
+		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID), SourceClusterID: li.Link.SourceClusterID,
+		State: li.State, Error: li.ErrorCode, ErrorMessage: li.ErrorMessage, TopicNames: li.TopicNames,
+	}
+	for _, st := range sortedKeys(li.MirrorPartsByState) {
+		out.CategoryCounts = append(out.CategoryCounts, rest.StateCount{Category: category(st), Count: li.MirrorPartsByState[st]})
+	}
+	return out
+}
+
+// category maps a mirror state to Confluent's state categories.
+func category(state string) string {
+	switch state {
+	case link.MirrorActive:
+		return "ACTIVE"
+	case link.MirrorPaused, link.MirrorLinkPaused:
+		return "PAUSED"
+	case link.MirrorFailed, link.MirrorSourceUnavailable:
+		return "IN_ERROR"
+	case link.MirrorPendingStopped:
+		return "PENDING"
+	}
+	return "NOT_APPLICABLE"
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (b linkBackend) ListLinks(context.Context) ([]rest.LinkInfo, error) {
+	var out []rest.LinkInfo
+	for _, li := range b.m.Links() {
+		out = append(out, b.linkInfo(li))
+	}
+	return out, nil
+}
+
+func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) (rest.LinkInfo, error) {
+	li, err := b.m.Link(name)
+	if err != nil {
+		return rest.LinkInfo{}, mapLinkErr(err)
+	}
+	info := b.linkInfo(li)
+	if includeTasks {
+		// The one task a link runs today is the topic config sync; the
+		// others (offset sync, ACL sync, auto-create) are not built.
+		state := "ACTIVE"
+		if li.State != link.LinkActive {
+			state = "LINK_" + li.State
+		}
+		info.Tasks = []rest.LinkTask{
+			{Name: "TopicConfigsSync", State: state},
+			{Name: "ConsumerOffsetSync", State: "NOT_CONFIGURED"},
+			{Name: "AclSync", State: "NOT_CONFIGURED"},
+			{Name: "AutoCreateMirror", State: "NOT_CONFIGURED"},
+		}
+	}
+	return info, nil
+}
+
+func (b linkBackend) CreateLink(ctx context.Context, req rest.CreateLinkRequest) error {
+	if req.DestinationClusterID != "" || req.RemoteClusterID != "" || req.ClusterLinkID != "" {
+		return mapLinkErr(errors.Join(link.ErrNotSupported,
+			errors.New("destination_cluster_id, remote_cluster_id and cluster_link_id belong to source-initiated or bidirectional links")))
+	}
+	return mapLinkErr(b.m.CreateLink(ctx, req.Name, req.SourceClusterID, req.Configs, req.ValidateOnly, req.ValidateLink))
+}
+
+func (b linkBackend) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
+	return mapLinkErr(b.m.DeleteLink(name, force, validateOnly))
+}
+
+func (b linkBackend) LinkConfigs(_ context.Context, name string) ([]rest.LinkConfigEntry, error) {
+	li, err := b.m.Link(name)
+	if err != nil {
+		return nil, mapLinkErr(err)
+	}
+	var out []rest.LinkConfigEntry
+	for _, e := range link.Describe(li.Link.Configs) {
+		out = append(out, rest.LinkConfigEntry{Name: e.Name, Value: e.Value, IsNull: e.IsNull, IsDefault: e.IsDefault,
+			ReadOnly: e.ReadOnly, Sensitive: e.Sensitive, Source: e.Source})
+	}
+	return out, nil
+}
+
+func (b linkBackend) AlterLinkConfigs(_ context.Context, name string, ops []rest.ConfigOp, validateOnly bool) error {
+	li, err := b.m.Link(name)
+	if err != nil {
+		return mapLinkErr(err)
+	}
+	next := maps.Clone(li.Link.Configs)
+	for _, op := range ops {
+		if op.Delete {
+			delete(next, op.Name)
+		} else {
+			next[op.Name] = op.Value
+		}
+	}
+	return mapLinkErr(b.m.AlterLinkConfigs(name, next, validateOnly))
+}
+
+func mirrorInfo(mi link.MirrorInfo) rest.MirrorInfo {
+	t := mi.Topic
+	out := rest.MirrorInfo{Link: t.Mirror.Link, MirrorTopic: t.Name, SourceTopic: t.Mirror.SourceTopic,
+		NumPartitions: t.Partitions, State: mi.State, StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
+	for _, p := range mi.Partitions {
+		out.Lags = append(out.Lags, rest.PartitionLag{Partition: p.Partition, Lag: p.Lag(), LastSourceFetchOffset: p.LastSourceFetchOffset})
+	}
+	return out
+}
+
+func (b linkBackend) ListMirrors(_ context.Context, linkName, status string) ([]rest.MirrorInfo, error) {
+	mis, err := b.m.Mirrors(linkName, status)
+	if err != nil {
+		return nil, mapLinkErr(err)
+	}
+	out := make([]rest.MirrorInfo, 0, len(mis))
+	for _, mi := range mis {
+		out = append(out, mirrorInfo(mi))
+	}
+	return out, nil
+}
+
+func (b linkBackend) GetMirror(_ context.Context, linkName, mirror string) (rest.MirrorInfo, error) {
+	mi, err := b.m.Mirror(linkName, mirror)
+	if err != nil {
+		return rest.MirrorInfo{}, mapLinkErr(err)
+	}
+	return mirrorInfo(mi), nil
+}
+
+func (b linkBackend) CreateMirror(ctx context.Context, linkName string, req rest.CreateMirrorRequest) error {
+	if req.ReplicationFactor > 1 {
+		return mapLinkErr(errors.Join(link.ErrInvalidConfig, errors.New("replication factor above 1 on a single-node cluster")))
+	}
+	return mapLinkErr(b.m.CreateMirror(ctx, linkName, req.SourceTopic, req.MirrorTopic, req.Configs, req.ValidateOnly))
+}
+
+func (b linkBackend) AlterMirrors(ctx context.Context, linkName, op string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
+	res, err := b.m.AlterMirrors(ctx, linkName, op, names, pattern, validateOnly)
+	if err != nil {
+		return nil, mapLinkErr(err)
+	}
+	out := make([]rest.AlterMirrorResult, 0, len(res))
+	for _, r := range res {
+		ar := rest.AlterMirrorResult{MirrorTopic: r.Topic, Err: mapLinkErr(r.Err)}
+		if r.Info.Topic.Mirror != nil {
+			ar.Lags = mirrorInfo(r.Info).Lags
+		}
+		out = append(out, ar)
+	}
+	return out, nil
+}

@@ -1,0 +1,338 @@
+package rest
+
+// Mirror topics over Confluent REST v3 (cluster-linking.md §2.3–2.6, §5).
+
+import (
+	"cmp"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// CreateMirrorRequest creates a mirror topic on a link.
+type CreateMirrorRequest struct {
+	SourceTopic string
+	// MirrorTopic is "" when the request named none: the link manager
+	// derives it (the source name, plus cluster.link.prefix if set; §2.1).
+	MirrorTopic       string
+	ReplicationFactor int16 // -1 = broker default
+	Configs           map[string]string
+	ValidateOnly      bool
+}
+
+// MirrorInfo describes one mirror topic (KafkaMirrorData).
+type MirrorInfo struct {
+	Link          string
+	MirrorTopic   string
+	SourceTopic   string
+	NumPartitions int32
+	State         string // a MirrorStatus value; "" = UNKNOWN
+	StateTimeMs   int64  // when State was entered, epoch ms
+	Error         string // mirror_topic_error, e.g. SOURCE_TOPIC_MAY_BE_DELETED; "" = NO_ERROR
+	Lags          []PartitionLag
+	// StateTransitionErrors are returned only with
+	// include_state_transition_errors=true.
+	StateTransitionErrors []TaskError
+}
+
+// PartitionLag is one partition's mirroring lag (§2.6).
+type PartitionLag struct {
+	Partition int32
+	Lag       int64
+	// LastSourceFetchOffset is -1 until something has been fetched.
+	LastSourceFetchOffset int64
+}
+
+// AlterMirrorResult is the outcome of a mirror operation for one topic.
+type AlterMirrorResult struct {
+	MirrorTopic string
+	// Err is nil on success; otherwise it becomes the item's error_code
+	// and error_message, mapped like a request error (ErrMirrorNotFound
+	// gives 40403, ErrInvalidMirrorState 40002, ...).
+	Err  error
+	Lags []PartitionLag
+}
+
+// Mirror operations (the REST action after "mirrors:").
+const (
+	MirrorOpPause    = "pause"
+	MirrorOpResume   = "resume"
+	MirrorOpPromote  = "promote"
+	MirrorOpFailover = "failover"
+)
+
+var mirrorOps = []string{MirrorOpPause, MirrorOpResume, MirrorOpPromote, MirrorOpFailover}
+
+// unsupportedMirrorOps are the bidirectional-link operations of §2.5
+// (both spellings of the reverse ops, as §5.1 recommends). They answer a
+// clear 400 rather than the mux's bare 404.
+var unsupportedMirrorOps = []string{
+	"reverse-and-start-mirror", "reverse-and-pause-mirror",
+	"promote-local-and-start-remote-mirror", "promote-local-and-pause-remote-mirror",
+	"truncate-and-restore",
+}
+
+// MirrorStatuses are the mirror_status values (§2.3, plus the CP SDK's
+// UNKNOWN); mirror_status filters must be one of them.
+var MirrorStatuses = []string{
+	"ACTIVE", "FAILED", "LINK_FAILED", "LINK_PAUSED", "PAUSED", "PENDING_STOPPED",
+	"SOURCE_UNAVAILABLE", "STOPPED", "PENDING_MIRROR", "PENDING_SYNCHRONIZE",
+	"PENDING_SETUP_FOR_RESTORE", "PENDING_RESTORE", "UNKNOWN",
+}
+
+// allLinks is the {link_name} that lists the mirrors of every link.
+const allLinks = "-"
+
+func (u urls) mirror(link, topic string) string {
+	return u.link(link) + "/mirrors/" + url.PathEscape(topic)
+}
+
+type mirrorLagData struct {
+	Partition             int32 `json:"partition"`
+	Lag                   int64 `json:"lag"`
+	LastSourceFetchOffset int64 `json:"last_source_fetch_offset"`
+}
+
+type mirrorData struct {
+	Kind             string          `json:"kind"`
+	Metadata         resourceMeta    `json:"metadata"`
+	LinkName         string          `json:"link_name"`
+	MirrorTopicName  string          `json:"mirror_topic_name"`
+	SourceTopicName  string          `json:"source_topic_name"`
+	NumPartitions    int32           `json:"num_partitions"`
+	MirrorLags       []mirrorLagData `json:"mirror_lags"`
+	MirrorStatus     string          `json:"mirror_status"`
+	MirrorTopicError string          `json:"mirror_topic_error"`
+	StateTimeMs      int64           `json:"state_time_ms"`
+	// Only with include_state_transition_errors=true.
+	StateTransitionErrors []taskErrorData `json:"mirror_state_transition_errors,omitzero"`
+}
+
+type truncationData struct {
+	PartitionID       int32 `json:"partition_id"`
+	OffsetTruncatedTo int64 `json:"offset_truncated_to"`
+	MessagesTruncated int64 `json:"messages_truncated"`
+}
+
+type alterMirrorsData struct {
+	Kind            string          `json:"kind"`
+	Metadata        resourceMeta    `json:"metadata"`
+	MirrorTopicName string          `json:"mirror_topic_name"`
+	ErrorCode       *int            `json:"error_code"`
+	ErrorMessage    *string         `json:"error_message"`
+	MirrorLags      []mirrorLagData `json:"mirror_lags"`
+	// Only truncate-and-restore fills these; always null / [] here.
+	MessagesTruncated            *int64           `json:"messages_truncated"`
+	PartitionLevelTruncationData []truncationData `json:"partition_level_truncation_data"`
+}
+
+func mirrorLags(lags []PartitionLag) []mirrorLagData {
+	lags = slices.Clone(lags)
+	slices.SortFunc(lags, func(a, b PartitionLag) int { return cmp.Compare(a.Partition, b.Partition) })
+	out := make([]mirrorLagData, 0, len(lags))
+	for _, l := range lags {
+		out = append(out, mirrorLagData{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset})
+	}
+	return out
+}
+
+func mirrorDataFor(u urls, m MirrorInfo, withTransitionErrors bool) mirrorData {
+	d := mirrorData{
+		Kind: "KafkaMirrorData",
+		Metadata: resourceMeta{
+			Self:         u.mirror(m.Link, m.MirrorTopic),
+			ResourceName: u.crn("cluster-link="+m.Link, "topic="+m.MirrorTopic),
+		},
+		LinkName:         m.Link,
+		MirrorTopicName:  m.MirrorTopic,
+		SourceTopicName:  m.SourceTopic,
+		NumPartitions:    m.NumPartitions,
+		MirrorLags:       mirrorLags(m.Lags),
+		MirrorStatus:     cmpOr(m.State, "UNKNOWN"),
+		MirrorTopicError: cmpOr(m.Error, "NO_ERROR"),
+		StateTimeMs:      m.StateTimeMs,
+	}
+	if withTransitionErrors {
+		d.StateTransitionErrors = taskErrors(m.StateTransitionErrors)
+	}
+	return d
+}
+
+// mirrorStatusParam reads the mirror_status filter, case-insensitively
+// (the confluent CLI documents lower-case values, §6.3).
+func mirrorStatusParam(r *http.Request) (string, error) {
+	s := r.URL.Query().Get("mirror_status")
+	if s == "" {
+		return "", nil
+	}
+	up := strings.ToUpper(s)
+	if !slices.Contains(MirrorStatuses, up) {
+		return "", badRequest("mirror_status %q is not one of %s", s, strings.Join(MirrorStatuses, ", "))
+	}
+	return up, nil
+}
+
+func (h *handler) listMirrors(w http.ResponseWriter, r *http.Request, u urls) error {
+	status, err := mirrorStatusParam(r)
+	if err != nil {
+		return err
+	}
+	link := r.PathValue("link_name")
+	backendLink := link
+	if link == allLinks {
+		backendLink = ""
+	}
+	mirrors, err := h.links.ListMirrors(r.Context(), backendLink, status)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(mirrors, func(a, b MirrorInfo) int {
+		return cmp.Or(strings.Compare(a.Link, b.Link), strings.Compare(a.MirrorTopic, b.MirrorTopic))
+	})
+	data := make([]mirrorData, 0, len(mirrors))
+	for _, m := range mirrors {
+		data = append(data, mirrorDataFor(u, m, false))
+	}
+	writeJSON(w, http.StatusOK, newList("KafkaMirrorDataList", u.link(link)+"/mirrors", data))
+	return nil
+}
+
+func (h *handler) getMirror(w http.ResponseWriter, r *http.Request, u urls) error {
+	withErrors, err := boolParam(r, "include_state_transition_errors", false)
+	if err != nil {
+		return err
+	}
+	m, err := h.links.GetMirror(r.Context(), r.PathValue("link_name"), r.PathValue("mirror_topic_name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, mirrorDataFor(u, m, withErrors))
+	return nil
+}
+
+type createMirrorBody struct {
+	SourceTopicName   *string         `json:"source_topic_name"`
+	MirrorTopicName   *string         `json:"mirror_topic_name"`
+	ReplicationFactor *int16          `json:"replication_factor"`
+	Configs           []configKVInput `json:"configs"`
+	ValidateOnly      bool            `json:"validate_only"`
+}
+
+// createMirror answers 204 (createKafkaMirrorTopic, §5.1). validate_only
+// is a Tandem addition (query or body) behind `tandem mirror create
+// --dry-run`.
+func (h *handler) createMirror(w http.ResponseWriter, r *http.Request, u urls) error {
+	var body createMirrorBody
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	if body.SourceTopicName == nil || *body.SourceTopicName == "" {
+		return badRequest("source_topic_name is required")
+	}
+	configs, err := configMap(body.Configs)
+	if err != nil {
+		return err
+	}
+	req := CreateMirrorRequest{
+		SourceTopic:       *body.SourceTopicName,
+		ReplicationFactor: -1,
+		Configs:           configs,
+		ValidateOnly:      body.ValidateOnly,
+	}
+	if body.MirrorTopicName != nil {
+		if *body.MirrorTopicName == "" {
+			return badRequest("mirror_topic_name must not be empty (omit it to use the source topic name)")
+		}
+		req.MirrorTopic = *body.MirrorTopicName
+	}
+	if body.ReplicationFactor != nil {
+		req.ReplicationFactor = *body.ReplicationFactor
+	}
+	if req.ValidateOnly, err = validateOnlyParam(r, body.ValidateOnly); err != nil {
+		return err
+	}
+	link := r.PathValue("link_name")
+	if err := h.links.CreateMirror(r.Context(), link, req); err != nil {
+		return err
+	}
+	if !req.ValidateOnly && req.MirrorTopic != "" {
+		w.Header().Set("Location", u.mirror(link, req.MirrorTopic))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// alterMirrorsBody is AlterMirrorsRequestData: names or a pattern.
+type alterMirrorsBody struct {
+	Names        []string `json:"mirror_topic_names"`
+	Pattern      *string  `json:"mirror_topic_name_pattern"`
+	ValidateOnly bool     `json:"validate_only"`
+}
+
+// alterMirrors serves POST .../mirrors:<op>. The answer is 200 with one
+// AlterMirrorsData per topic; per-topic failures are inside it (§5.2).
+func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Request, urls) error {
+	return func(w http.ResponseWriter, r *http.Request, u urls) error {
+		var body alterMirrorsBody
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+		var pattern string
+		switch {
+		case body.Names != nil && body.Pattern != nil:
+			return badRequest("give mirror_topic_names or mirror_topic_name_pattern, not both")
+		case body.Pattern != nil:
+			pattern = *body.Pattern
+			if pattern == "" {
+				return badRequest("mirror_topic_name_pattern must not be empty")
+			}
+			if _, err := regexp.Compile(pattern); err != nil {
+				return badRequest("mirror_topic_name_pattern: %v", err)
+			}
+		case len(body.Names) > 0:
+			seen := make(map[string]bool, len(body.Names))
+			for i, n := range body.Names {
+				if n == "" {
+					return badRequest("mirror_topic_names[%d] is empty", i)
+				}
+				if seen[n] {
+					return badRequest("mirror_topic_names: duplicate topic %q", n)
+				}
+				seen[n] = true
+			}
+		default:
+			return badRequest("mirror_topic_names or mirror_topic_name_pattern is required")
+		}
+		validateOnly, err := validateOnlyParam(r, body.ValidateOnly)
+		if err != nil {
+			return err
+		}
+		link := r.PathValue("link_name")
+		results, err := h.links.AlterMirrors(r.Context(), link, op, body.Names, pattern, validateOnly)
+		if err != nil {
+			return err
+		}
+		data := make([]alterMirrorsData, 0, len(results))
+		for _, res := range results {
+			d := alterMirrorsData{
+				Kind: "AlterMirrorsData",
+				Metadata: resourceMeta{
+					Self:         u.mirror(link, res.MirrorTopic),
+					ResourceName: u.crn("cluster-link="+link, "topic="+res.MirrorTopic),
+				},
+				MirrorTopicName:              res.MirrorTopic,
+				MirrorLags:                   mirrorLags(res.Lags),
+				PartitionLevelTruncationData: []truncationData{},
+			}
+			if res.Err != nil {
+				_, eb := mapError(linkError(res.Err))
+				d.ErrorCode, d.ErrorMessage = &eb.ErrorCode, &eb.Message
+			}
+			data = append(data, d)
+		}
+		writeJSON(w, http.StatusOK, newList("AlterMirrorsDataList", u.link(link)+"/mirrors:"+op, data))
+		return nil
+	}
+}
