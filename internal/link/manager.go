@@ -634,6 +634,10 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	if !ok {
 		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
 	}
+	if m.data == nil {
+		// Never create a mirror that would not fill.
+		return fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
+	}
 	if sourceTopic == "" {
 		sourceTopic = strings.TrimPrefix(mirrorTopic, Value(l.Configs, "cluster.link.prefix"))
 	}

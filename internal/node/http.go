@@ -22,7 +22,11 @@ type httpServer struct {
 
 func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http")))
+	var opts []rest.Option
+	if n.links != nil {
+		opts = append(opts, rest.WithLinks(linkBackend{m: n.links}))
+	}
+	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http"), opts...))
 	// Go's profiler, for operators diagnosing a live broker; the HTTP
 	// listener is loopback-only by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -21,6 +21,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/group"
+	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
@@ -47,6 +48,7 @@ type Node struct {
 	files   *log.FileCache
 	syncer  *log.Syncer
 	cleaner *log.Cleaner
+	links   *link.Manager
 	parts   *partition.Manager
 	broker  *broker.Broker
 	server  *server.Server
@@ -145,6 +147,14 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 			_ = o.Close()
 		}
 		return nil, err
+	}
+	if cfg.ClusterLinkEnable {
+		// The mirror data path (internal/fetcher) is not wired yet: links
+		// can be created, validated and managed, and mirror creation is
+		// refused with a clear error until it is.
+		if n.links, err = link.NewManager(n.store, n.broker, nil, logger.With("component", "link")); err != nil {
+			return nil, err
+		}
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
 	n.server = server.New(server.Options{
@@ -251,6 +261,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.http != nil {
 			errs = append(errs, n.http.shutdown(ctx))
 		}
+		if n.links != nil {
+			n.links.Close()
+		}
 		// Stop the group coordinator first: a JoinGroup parked for a
 		// rebalance would otherwise hold the drain for its timeout.
 		n.broker.Close()
@@ -279,6 +292,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) abort() {
 	if n.http != nil {
 		_ = n.http.shutdown(context.Background())
+	}
+	if n.links != nil {
+		n.links.Close()
 	}
 	if n.broker != nil {
 		n.broker.Close()
