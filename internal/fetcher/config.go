@@ -1,0 +1,188 @@
+package fetcher
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config configures a Fetcher. Zero fields take Kafka's defaults for the
+// broker configs of the same names (the replica fetcher's; a cluster link
+// sets them from its link configs).
+type Config struct {
+	// ClientOpts configure the franz-go clients that reach the source
+	// cluster: seed brokers, TLS, SASL — the link's client configs. The
+	// Fetcher creates NumFetchers clients from them and closes them on
+	// Close. Ignored when Source is set.
+	ClientOpts []kgo.Opt
+	// Source replaces the franz-go source (tests, replica followers). The
+	// caller keeps ownership: Close does not close it.
+	Source Source
+
+	// NumFetchers is the number of fetchers per source broker (Kafka
+	// num.replica.fetchers; default 1). A partition's fetcher is Kafka's
+	// getFetcherId: abs(31*topic.hashCode() + partition) % NumFetchers.
+	// Each fetcher has its own connection to each broker.
+	NumFetchers int
+	// FetchMaxBytes is replica.fetch.response.max.bytes (10 MiB).
+	FetchMaxBytes int32
+	// PartitionMaxBytes is replica.fetch.max.bytes (1 MiB).
+	PartitionMaxBytes int32
+	// FetchMinBytes is replica.fetch.min.bytes (1).
+	FetchMinBytes int32
+	// FetchMaxWait is replica.fetch.wait.max.ms (500 ms).
+	FetchMaxWait time.Duration
+	// FetchBackoff is replica.fetch.backoff.ms (1 s): how long a
+	// partition waits after an error before it is retried.
+	FetchBackoff time.Duration
+	// RetryBackoff and RetryBackoffMax are retry.backoff.ms (100 ms) and
+	// retry.backoff.max.ms (1 s): the exponential back-off of metadata
+	// refreshes that fail or leave partitions without a leader, and the
+	// minimum spacing of refreshes.
+	RetryBackoff    time.Duration
+	RetryBackoffMax time.Duration
+	// MetadataMaxAge is metadata.max.age.ms (5 min): source metadata is
+	// refreshed at least this often, and at once when a fetch reports a
+	// leadership error.
+	MetadataMaxAge time.Duration
+	// RequestTimeout is request.timeout.ms (30 s), added to FetchMaxWait
+	// for fetches.
+	RequestTimeout time.Duration
+
+	// Logger receives component logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// ObserveFetch, when set, is called after every fetch request with
+	// the source broker, the latency and whether it failed (a histogram
+	// hook). It must not block.
+	ObserveFetch func(broker int32, latency time.Duration, failed bool)
+}
+
+// Kafka's defaults.
+const (
+	DefaultFetchMaxBytes     = 10 << 20
+	DefaultPartitionMaxBytes = 1 << 20
+	DefaultFetchMinBytes     = 1
+	DefaultFetchMaxWait      = 500 * time.Millisecond
+	DefaultFetchBackoff      = time.Second
+	DefaultRetryBackoff      = 100 * time.Millisecond
+	DefaultRetryBackoffMax   = time.Second
+	DefaultMetadataMaxAge    = 5 * time.Minute
+	DefaultRequestTimeout    = 30 * time.Second
+)
+
+// Set sets a field from its Kafka config name (values as Kafka writes
+// them: bytes and milliseconds): num.replica.fetchers,
+// replica.fetch.response.max.bytes, replica.fetch.max.bytes,
+// replica.fetch.min.bytes, replica.fetch.wait.max.ms,
+// replica.fetch.backoff.ms, retry.backoff.ms, retry.backoff.max.ms,
+// metadata.max.age.ms, request.timeout.ms. Other names are
+// ErrInvalidConfig.
+func (c *Config) Set(name, value string) error {
+	n, err := strconv.ParseInt(value, 10, 32)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%w: %s=%q is not a non-negative integer", ErrInvalidConfig, name, value)
+	}
+	ms := time.Duration(n) * time.Millisecond
+	switch name {
+	case "num.replica.fetchers":
+		c.NumFetchers = int(n)
+	case "replica.fetch.response.max.bytes":
+		c.FetchMaxBytes = int32(n)
+	case "replica.fetch.max.bytes":
+		c.PartitionMaxBytes = int32(n)
+	case "replica.fetch.min.bytes":
+		c.FetchMinBytes = int32(n)
+	case "replica.fetch.wait.max.ms":
+		c.FetchMaxWait = ms
+	case "replica.fetch.backoff.ms":
+		c.FetchBackoff = ms
+	case "retry.backoff.ms":
+		c.RetryBackoff = ms
+	case "retry.backoff.max.ms":
+		c.RetryBackoffMax = ms
+	case "metadata.max.age.ms":
+		c.MetadataMaxAge = ms
+	case "request.timeout.ms":
+		c.RequestTimeout = ms
+	default:
+		return fmt.Errorf("%w: unknown fetcher config %q", ErrInvalidConfig, name)
+	}
+	return nil
+}
+
+func (c Config) normalize() Config {
+	if c.NumFetchers <= 0 {
+		c.NumFetchers = 1
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if c.PartitionMaxBytes <= 0 {
+		c.PartitionMaxBytes = DefaultPartitionMaxBytes
+	}
+	if c.FetchMinBytes <= 0 {
+		c.FetchMinBytes = DefaultFetchMinBytes
+	}
+	if c.FetchMaxWait <= 0 {
+		c.FetchMaxWait = DefaultFetchMaxWait
+	}
+	if c.FetchBackoff <= 0 {
+		c.FetchBackoff = DefaultFetchBackoff
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	if c.RetryBackoffMax <= 0 {
+		c.RetryBackoffMax = DefaultRetryBackoffMax
+	}
+	if c.RetryBackoffMax < c.RetryBackoff {
+		c.RetryBackoffMax = c.RetryBackoff
+	}
+	if c.MetadataMaxAge <= 0 {
+		c.MetadataMaxAge = DefaultMetadataMaxAge
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) engineConfig() engineConfig {
+	return engineConfig{
+		maxWait: c.FetchMaxWait, minBytes: c.FetchMinBytes, maxBytes: c.FetchMaxBytes,
+		partitionMaxBytes: c.PartitionMaxBytes, backoff: c.FetchBackoff,
+	}
+}
+
+// fetcherID is Kafka's AbstractFetcherManager.getFetcherId:
+// Utils.abs(31 * topic.hashCode() + partitionId) % numFetchersPerBroker,
+// with Java's String.hashCode over UTF-16 code units, so partitions spread
+// over fetchers the way Kafka spreads them.
+func fetcherID(tp TopicPartition, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	var h int32
+	for _, r := range tp.Topic {
+		if r >= 0x10000 { // a surrogate pair in UTF-16
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	v := 31*h + tp.Partition
+	return int(v&0x7fffffff) % n
+}

@@ -1,0 +1,100 @@
+package fetcher
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// Expected values computed with Java's String.hashCode semantics
+// (UTF-16 code units, int32 overflow), as Kafka's getFetcherId uses them.
+func TestFetcherIDMatchesKafka(t *testing.T) {
+	tests := []struct {
+		topic     string
+		partition int32
+		n, want   int
+	}{
+		{"orders", 0, 3, 0},
+		{"orders", 1, 3, 1},
+		{"orders", 2, 3, 2},
+		{"a-very-long-topic-name-that-overflows", 7, 4, 2},
+		{"ünïcode-😀", 3, 5, 4},
+		{"payments", 11, 8, 6},
+		{"t", 0, 1, 0},
+	}
+	for _, tt := range tests {
+		if got := fetcherID(TopicPartition{tt.topic, tt.partition}, tt.n); got != tt.want {
+			t.Errorf("fetcherID(%s-%d, %d) = %d, want %d", tt.topic, tt.partition, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestParseStartSpec(t *testing.T) {
+	ts := func(s string) StartSpec {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return StartAtTimestamp(v)
+	}
+	tests := []struct {
+		in   string
+		want StartSpec
+		err  bool
+	}{
+		{"", StartEarliest, false},
+		{"earliest", StartEarliest, false},
+		{" LATEST ", StartLatest, false},
+		{"2024-05-01T12:00:00Z", ts("2024-05-01T12:00:00Z"), false},
+		{"2024-05-01T14:00:00.5+02:00", ts("2024-05-01T12:00:00.5Z"), false},
+		{"2024-05-01T12:00:00", ts("2024-05-01T12:00:00Z"), false},
+		{"2024-05-01T12:00", ts("2024-05-01T12:00:00Z"), false},
+		{"yesterday", StartSpec{}, true},
+		{"1714564800000", StartSpec{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseStartSpec(tt.in)
+		if tt.err {
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("ParseStartSpec(%q) error = %v, want ErrInvalidConfig", tt.in, err)
+			}
+			continue
+		}
+		if err != nil || got.kind != tt.want.kind || !got.ts.Equal(tt.want.ts) {
+			t.Errorf("ParseStartSpec(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestConfigSetAndDefaults(t *testing.T) {
+	var c Config
+	for k, v := range map[string]string{
+		"num.replica.fetchers": "2", "replica.fetch.max.bytes": "2048", "replica.fetch.response.max.bytes": "4096",
+		"replica.fetch.min.bytes": "10", "replica.fetch.wait.max.ms": "250", "replica.fetch.backoff.ms": "300",
+		"retry.backoff.ms": "50", "retry.backoff.max.ms": "5000", "metadata.max.age.ms": "60000", "request.timeout.ms": "1000",
+	} {
+		if err := c.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := c.normalize()
+	if n.NumFetchers != 2 || n.PartitionMaxBytes != 2048 || n.FetchMaxBytes != 4096 || n.FetchMinBytes != 10 ||
+		n.FetchMaxWait != 250*time.Millisecond || n.FetchBackoff != 300*time.Millisecond || n.RetryBackoff != 50*time.Millisecond ||
+		n.RetryBackoffMax != 5*time.Second || n.MetadataMaxAge != time.Minute || n.RequestTimeout != time.Second {
+		t.Fatalf("Set: %+v", n)
+	}
+	for _, bad := range [][2]string{{"replica.fetch.max.bytes", "-1"}, {"replica.fetch.max.bytes", "x"}, {"bootstrap.servers", "1"}} {
+		if err := c.Set(bad[0], bad[1]); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("Set(%s, %s) = %v", bad[0], bad[1], err)
+		}
+	}
+	d := Config{}.normalize()
+	if d.NumFetchers != 1 || d.PartitionMaxBytes != 1<<20 || d.FetchMaxBytes != 10<<20 || d.FetchMinBytes != 1 ||
+		d.FetchMaxWait != 500*time.Millisecond || d.FetchBackoff != time.Second || d.RetryBackoff != 100*time.Millisecond ||
+		d.MetadataMaxAge != 5*time.Minute || d.RequestTimeout != 30*time.Second {
+		t.Fatalf("defaults: %+v", d)
+	}
+	if _, err := New(Config{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("New without a source: %v", err)
+	}
+}
