@@ -23,7 +23,8 @@ package broker
 //   - LastFetchedEpoch (v12+, KIP-595): when the log's end offset for that
 //     epoch is below FetchOffset, or the epoch is unknown and a smaller one
 //     is the largest we have, the partition answers DivergingEpoch
-//     {epoch, endOffset} without records (Kafka Partition.readRecords).
+//     {epoch, endOffset} without records (Kafka Partition.readRecords);
+//     when no end offset can be determined at all, OFFSET_OUT_OF_RANGE.
 //   - Fetch sessions (KIP-227): not used. Every response carries SessionID
 //     0, which tells clients that no session was created, so they keep
 //     sending full fetch requests; a request naming a session id gets
@@ -157,7 +158,7 @@ func (b *Broker) handleFetch(r *Request) Reply {
 		ctx, cancel := context.WithDeadline(r.Ctx, deadline)
 		defer cancel()
 		for {
-			if !waitAny(ctx, signals) {
+			if !waitAny(ctx, r.Drain, signals) {
 				return resp
 			}
 			signals = changeSignals(targets)
@@ -185,23 +186,27 @@ func changeSignals(targets []fetchTarget) []<-chan struct{} {
 	return out
 }
 
-// waitAny blocks until one of chans is closed (true) or ctx ends (false).
-func waitAny(ctx context.Context, chans []<-chan struct{}) bool {
+// waitAny blocks until one of chans is closed (true), or ctx ends or drain
+// is closed (false: answer with what there is).
+func waitAny(ctx context.Context, drain <-chan struct{}, chans []<-chan struct{}) bool {
 	if len(chans) == 1 {
 		select {
 		case <-chans[0]:
 			return true
 		case <-ctx.Done():
 			return false
+		case <-drain:
+			return false
 		}
 	}
-	cases := make([]reflect.SelectCase, 0, len(chans)+1)
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
 	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(drain)})
 	for _, c := range chans {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
 	}
 	i, _, _ := reflect.Select(cases)
-	return i != 0
+	return i > 1
 }
 
 // fetchPartition fills sp for one partition and returns the record bytes
@@ -225,6 +230,13 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 	}
 	if version >= 12 && t.req.LastFetchedEpoch >= 0 {
 		foundEpoch, endOffset := l.EndOffsetForEpoch(t.req.LastFetchedEpoch)
+		if foundEpoch < 0 || endOffset < 0 {
+			// Kafka Partition.readRecords: "Could not determine the end
+			// offset of the last fetched epoch" → OFFSET_OUT_OF_RANGE.
+			// A DivergingEpoch of (-1, -1) would read as "no divergence".
+			sp.ErrorCode = kerr.OffsetOutOfRange.Code
+			return 0, true
+		}
 		if foundEpoch < t.req.LastFetchedEpoch || endOffset < t.req.FetchOffset {
 			sp.DivergingEpoch.Epoch = foundEpoch
 			sp.DivergingEpoch.EndOffset = endOffset

@@ -435,11 +435,12 @@ func TestFetchErrors(t *testing.T) {
 	req.Topics[0].Partitions[0].LastFetchedEpoch = 7
 	resp = rc.request(req).(*kmsg.FetchResponse)
 	// Kafka's LeaderEpochFileCache answers an epoch above every known one
-	// with UNDEFINED (-1, -1), which Partition.readRecords reports as
-	// diverging.
+	// with UNDEFINED (-1, -1); Partition.readRecords turns that into
+	// OFFSET_OUT_OF_RANGE ("could not determine the end offset of the last
+	// fetched epoch"), since a DivergingEpoch of (-1, -1) means none.
 	p := resp.Topics[0].Partitions[0]
-	if p.DivergingEpoch.Epoch != -1 || p.DivergingEpoch.EndOffset != -1 || len(p.RecordBatches) != 0 {
-		t.Fatalf("diverging epoch for an unknown epoch: %+v", p.DivergingEpoch)
+	if p.ErrorCode != kerr.OffsetOutOfRange.Code || len(p.RecordBatches) != 0 {
+		t.Fatalf("unknown last fetched epoch: error %d %+v", p.ErrorCode, p.DivergingEpoch)
 	}
 	// A fetcher that believes epoch 0 went on past offset 5 diverged at 5.
 	req = fetchReq("fe", 0, 7, 0)

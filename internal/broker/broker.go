@@ -154,6 +154,10 @@ type Request struct {
 	Header wire.Header
 	Req    kmsg.Request
 	Conn   *Conn
+	// Drain is closed when the server starts a graceful shutdown: long
+	// polls answer at once with what they have (produce waits go on, so
+	// acknowledged-durable stays true).
+	Drain <-chan struct{}
 }
 
 // Reply is what a handler produces: a response now, a response later, or
@@ -181,6 +185,11 @@ var ErrUnsupported = errors.New("broker: unsupported api key or version")
 // Handle dispatches one request frame. A non-nil error means the request
 // cannot be answered and the connection must be closed.
 func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte) (Reply, error) {
+	return b.HandleDrain(ctx, nil, c, h, body)
+}
+
+// HandleDrain is Handle with the server's drain signal (see Request.Drain).
+func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn, h wire.Header, body []byte) (Reply, error) {
 	if h.Key == int16(kmsg.ApiVersions) && !Supported(h.Key, h.Version) {
 		// KIP-511: answer an unknown ApiVersions version with v0, the
 		// error, and our table, so the client can downgrade.
@@ -194,7 +203,7 @@ func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte
 	if err != nil {
 		return Reply{}, err
 	}
-	r := &Request{Ctx: ctx, Header: h, Req: req, Conn: c}
+	r := &Request{Ctx: ctx, Header: h, Req: req, Conn: c, Drain: drain}
 	return d.fn(b, r), nil
 }
 

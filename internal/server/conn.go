@@ -53,6 +53,12 @@ func (c *conn) serve() {
 		c.write()
 	}()
 	c.read()
+	if !c.s.draining() {
+		// The client is gone (or broke the protocol): nobody will read
+		// the answers, so end the waits of its pending requests instead
+		// of holding the connection until their timeouts.
+		c.cancel()
+	}
 	close(c.queue)
 	wg.Wait()
 	c.cancel()
@@ -77,7 +83,7 @@ func (c *conn) read() {
 			c.s.logger.Info("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
 			return
 		}
-		reply, err := c.s.broker.Handle(c.ctx, c.info, h, body)
+		reply, err := c.s.broker.HandleDrain(c.ctx, c.s.drainCh, c.info, h, body)
 		if err != nil {
 			c.s.logger.Info("closing connection: request not answerable", "remote", c.nc.RemoteAddr(),
 				"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key), "version", h.Version, "err", err)

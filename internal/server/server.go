@@ -37,10 +37,11 @@ type Server struct {
 	logger       *slog.Logger
 	writeTimeout time.Duration
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	drain  atomic.Bool
-	wg     sync.WaitGroup // connections and accept loops
+	ctx     context.Context
+	cancel  context.CancelFunc
+	drain   atomic.Bool
+	drainCh chan struct{}  // closed when draining starts
+	wg      sync.WaitGroup // connections and accept loops
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -59,6 +60,7 @@ func New(o Options) *Server {
 	return &Server{
 		broker: o.Broker, maxRequest: o.MaxRequestBytes, metrics: o.Metrics, logger: o.Logger,
 		writeTimeout: o.WriteTimeout, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{},
+		drainCh: make(chan struct{}),
 	}
 }
 
@@ -126,7 +128,9 @@ func (s *Server) startConn(nc net.Conn, listener string) {
 // ends first, the remaining connections are closed at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.drain.Store(true)
+	if !s.drain.Swap(true) {
+		close(s.drainCh)
+	}
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
