@@ -3,7 +3,7 @@
 
 GO ?= go
 BIN ?= bin/tandem
-RACE_PKGS = ./internal/wire/... ./internal/group/... ./internal/fetcher/... ./internal/link/... ./internal/record/... ./internal/log/... ./internal/broker/... ./internal/server/... ./internal/partition/... ./internal/metadata/... ./internal/config/...
+RACE_PKGS = ./internal/wire/... ./internal/group/... ./internal/fetcher/... ./internal/link/... ./internal/mirror/... ./internal/record/... ./internal/log/... ./internal/broker/... ./internal/server/... ./internal/partition/... ./internal/metadata/... ./internal/config/...
 
 .PHONY: build test test-race vet fuzz bench-compare clean
 

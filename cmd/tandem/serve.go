@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/mirror"
 	"github.com/tandem-streaming/tandem/internal/node"
 )
 
@@ -101,7 +102,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 }
 
 func serve(props map[string]string, logger *slog.Logger) error {
-	n, err := node.Start(props, logger)
+	n, err := node.StartWith(props, logger, node.Options{DataPath: mirror.New})
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,9 @@ type Broker struct {
 	now       func() time.Time
 	producers *producerIDs
 	groups    *group.Coordinator
+	// beforeDelete runs before a topic is deleted (the link manager stops
+	// a mirror's data path); set once at startup.
+	beforeDelete func(topic string)
 	// baseLogger is the node's logger, for components under the broker.
 	baseLogger *slog.Logger
 	// groupCtx ends the durability waits of __consumer_offsets writes at
@@ -218,3 +221,7 @@ func (b *Broker) Close() {
 		b.groupCancel()
 	}
 }
+
+// OnBeforeDelete registers a hook run before any topic is deleted. Call it
+// once, before serving.
+func (b *Broker) OnBeforeDelete(fn func(topic string)) { b.beforeDelete = fn }

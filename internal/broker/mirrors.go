@@ -110,3 +110,16 @@ func (b *Broker) AddMirrorPartitions(topic string, total int32) error {
 func (b *Broker) MirrorPartition(topic string, p int32) (*partition.Partition, error) {
 	return b.parts.Get(topic, p)
 }
+
+// LogEndOffsets returns the log end offset of each partition of topic.
+func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
+	t, ok := b.parts.Topic(topic)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, topic)
+	}
+	out := make(map[int32]int64, len(t.Partitions))
+	for _, p := range t.Partitions {
+		out[p.Index] = p.Log.LogEndOffset()
+	}
+	return out, nil
+}

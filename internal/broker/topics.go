@@ -220,6 +220,12 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 		// Kafka refuses it as well.
 		return metadata.Topic{}, fmt.Errorf("%w %s cannot be deleted", ErrInternalTopic, name)
 	}
+	if hook := b.beforeDelete; hook != nil {
+		// Before adminMu: a mirror's data path must stop writing the logs
+		// first, and stopping it waits for fetch workers that may be
+		// waiting for adminMu themselves (EnsureLeaderEpoch).
+		hook(name)
+	}
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	t, err := b.store.DeleteTopic(name)

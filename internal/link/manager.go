@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/partition"
 )
 
 // More sentinels of the control plane.
@@ -64,6 +65,8 @@ type Cluster interface {
 	SetMirrorState(topic string, m metadata.Mirror) error
 	SetMirrorConfigs(topic string, configs map[string]string) error
 	AddMirrorPartitions(topic string, total int32) error
+	// LogEndOffsets returns each partition's log end offset.
+	LogEndOffsets(topic string) (map[int32]int64, error)
 }
 
 // PartitionStatus is the data path's view of one mirror partition.
@@ -85,12 +88,21 @@ func (s PartitionStatus) Lag() int64 {
 	return max(s.SourceHighWatermark-s.LocalEndOffset, 0)
 }
 
+// Partitions is what a data path needs of the local broker: the mirror
+// partitions' logs, and a way to keep their leader epochs at or above the
+// source's (KIP-1279 DLE ≥ SLE).
+type Partitions interface {
+	MirrorPartition(topic string, p int32) (*partition.Partition, error)
+	RaiseLeaderEpoch(topic string, p int32, atLeast int32) error
+}
+
 // DataPath moves records for mirror topics (internal/fetcher underneath).
 // The manager owns the control plane and tells it what to do.
 type DataPath interface {
 	// Start begins or resumes filling every partition of the mirror topic
-	// from the link's source.
-	Start(link metadata.Link, topic metadata.Topic) error
+	// from the link's source; fresh marks a mirror just created (its
+	// partitions start where mirror.start.offset.spec says).
+	Start(link metadata.Link, topic metadata.Topic, fresh bool) error
 	// Pause stops fetching but keeps the partitions' positions.
 	Pause(topic string)
 	// Stop stops fetching and forgets the topic.
@@ -212,7 +224,7 @@ func (m *Manager) startMirrors(l metadata.Link) {
 	}
 	for _, t := range m.cluster.Topics() {
 		if t.Mirror != nil && t.Mirror.Link == l.Name && t.Mirror.State == MirrorActive {
-			if err := m.data.Start(l, t); err != nil {
+			if err := m.data.Start(l, t, false); err != nil {
 				m.logger.Error("starting mirror", "link", l.Name, "topic", t.Name, "err", err)
 			}
 		}
@@ -317,7 +329,7 @@ func (m *Manager) syncMirrors(ctx context.Context, rt *runtime) {
 				m.logger.Warn("growing mirror", "topic", t.Name, "err", err)
 			} else if m.data != nil && t.Mirror.State == MirrorActive {
 				if nt, err := m.cluster.TopicByName(t.Name); err == nil {
-					_ = m.data.Start(rt.link, nt)
+					_ = m.data.Start(rt.link, nt, false)
 				}
 			}
 		}
@@ -699,7 +711,7 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	m.logger.Info("mirror topic created", "link", link, "topic", mirrorTopic, "source", sourceTopic, "partitions", t.Partitions)
 	if m.data != nil && rt.currentState() != LinkPaused {
-		return m.data.Start(l, t)
+		return m.data.Start(l, t, true)
 	}
 	return nil
 }
@@ -793,7 +805,7 @@ func (m *Manager) alterOne(ctx context.Context, l metadata.Link, op, name string
 			return err
 		}
 		if m.data != nil {
-			return m.data.Start(l, t)
+			return m.data.Start(l, t, false)
 		}
 		return nil
 	case "failover":
@@ -823,7 +835,7 @@ func (m *Manager) alterOne(ctx context.Context, l metadata.Link, op, name string
 		// nothing arrived at the source meanwhile.
 		if err := m.caughtUp(ctx, l, t); err != nil {
 			if m.data != nil && mm.State == MirrorActive {
-				_ = m.data.Start(l, t)
+				_ = m.data.Start(l, t, false)
 			}
 			return err
 		}
@@ -848,12 +860,9 @@ func (m *Manager) caughtUp(ctx context.Context, l metadata.Link, t metadata.Topi
 	if err != nil {
 		return fmt.Errorf("%w: cannot promote %s while the source is unreachable: %v", ErrPromoteNotReady, t.Name, err)
 	}
-	if m.data == nil {
-		return fmt.Errorf("%w: no data path", ErrPromoteNotReady)
-	}
-	local := map[int32]int64{}
-	for _, s := range m.data.Status(t.Name) {
-		local[s.Partition] = s.LocalEndOffset
+	local, err := m.cluster.LogEndOffsets(t.Name)
+	if err != nil {
+		return err
 	}
 	var behind []string
 	ends.Each(func(o kadm.ListedOffset) {
@@ -865,4 +874,14 @@ func (m *Manager) caughtUp(ctx context.Context, l metadata.Link, t metadata.Topi
 		return fmt.Errorf("%w: %s partitions %s; use failover to stop now", ErrPromoteNotReady, t.Name, strings.Join(behind, ", "))
 	}
 	return nil
+}
+
+// TopicDeleted stops the data path of a mirror topic about to be deleted.
+func (m *Manager) TopicDeleted(topic string) {
+	if m == nil || m.data == nil {
+		return
+	}
+	if t, err := m.cluster.TopicByName(topic); err == nil && t.Mirror != nil {
+		m.data.Stop(topic)
+	}
 }

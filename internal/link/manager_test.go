@@ -168,7 +168,7 @@ func (f *fakeData) startedCount(topic string) int {
 	return f.started[topic]
 }
 
-func (f *fakeData) Start(_ metadata.Link, t metadata.Topic) error {
+func (f *fakeData) Start(_ metadata.Link, t metadata.Topic, _ bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started[t.Name]++

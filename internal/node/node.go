@@ -62,9 +62,24 @@ type Node struct {
 	closeErr   error
 }
 
+// Options are the parts of a node chosen by the program that builds it
+// rather than by configuration.
+type Options struct {
+	// DataPath builds the data path of mirror topics (internal/mirror);
+	// without it, links can be managed but mirror creation is refused.
+	// It is injected rather than imported so that packages whose tests
+	// start brokers (internal/fetcher among them) can be imported by it.
+	DataPath func(link.Partitions, *slog.Logger) link.DataPath
+}
+
 // Start validates props (server.properties keys and flags), opens the data
 // directory and serves until Shutdown.
-func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
+func Start(props map[string]string, logger *slog.Logger) (*Node, error) {
+	return StartWith(props, logger, Options{})
+}
+
+// StartWith is Start with Options.
+func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
 		return nil, err
@@ -149,12 +164,14 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	if cfg.ClusterLinkEnable {
-		// The mirror data path (internal/fetcher) is not wired yet: links
-		// can be created, validated and managed, and mirror creation is
-		// refused with a clear error until it is.
-		if n.links, err = link.NewManager(n.store, n.broker, nil, logger.With("component", "link")); err != nil {
+		var data link.DataPath
+		if opts.DataPath != nil {
+			data = opts.DataPath(n.broker, logger.With("component", "mirror"))
+		}
+		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
 			return nil, err
 		}
+		n.broker.OnBeforeDelete(n.links.TopicDeleted)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
 	n.server = server.New(server.Options{
@@ -215,6 +232,10 @@ func (n *Node) ClusterID() string { return n.store.ClusterID() }
 
 // Broker exposes the broker, for the HTTP API and tests.
 func (n *Node) Broker() *broker.Broker { return n.broker }
+
+// Links exposes the cluster-link manager (nil when cluster.link.enable is
+// false).
+func (n *Node) Links() *link.Manager { return n.links }
 
 // Store exposes cluster metadata, for components built on the node and
 // tests.

@@ -19,13 +19,24 @@ type Broker struct {
 	Node  *node.Node
 	Dir   string
 	props map[string]string
+	opts  node.Options
 }
 
-// Opt adjusts the broker's configuration.
-type Opt func(map[string]string)
+// settings collects what Opts set.
+type settings struct {
+	props map[string]string
+	node  node.Options
+}
+
+// Opt adjusts the broker.
+type Opt func(*settings)
 
 // Config sets a broker config key.
-func Config(key, value string) Opt { return func(m map[string]string) { m[key] = value } }
+func Config(key, value string) Opt { return func(s *settings) { s.props[key] = value } }
+
+// NodeOptions adjusts the node options (e.g. to give it a mirror data
+// path: tandemtest cannot import internal/mirror itself, see node.Options).
+func NodeOptions(fn func(*node.Options)) Opt { return func(s *settings) { fn(&s.node) } }
 
 // Start starts a broker that is shut down when the test ends.
 func Start(t testing.TB, opts ...Opt) *Broker {
@@ -41,10 +52,11 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 		"offsets.topic.num.partitions":     "5",
 		"group.initial.rebalance.delay.ms": "0",
 	}
+	st := &settings{props: props}
 	for _, o := range opts {
-		o(props)
+		o(st)
 	}
-	b := &Broker{t: t, Dir: props["log.dirs"], props: props}
+	b := &Broker{t: t, Dir: props["log.dirs"], props: props, opts: st.node}
 	b.start()
 	t.Cleanup(func() { b.Stop() })
 	return b
@@ -52,7 +64,7 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 
 func (b *Broker) start() {
 	b.t.Helper()
-	n, err := node.Start(b.props, testLogger(b.t))
+	n, err := node.StartWith(b.props, testLogger(b.t), b.opts)
 	if err != nil {
 		b.t.Fatalf("tandemtest: start broker: %v", err)
 	}

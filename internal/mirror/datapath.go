@@ -1,0 +1,231 @@
+// Package mirror is the data path of mirror topics: it moves records from a
+// cluster link's source into the mirror partitions' logs with
+// internal/fetcher, for the link manager (internal/link) that decides what
+// to mirror. It is separate from internal/link so that the node can be
+// built without it (tests that need no mirroring, and internal/fetcher's
+// own tests, which start real brokers).
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/fetcher"
+	"github.com/tandem-streaming/tandem/internal/link"
+	"github.com/tandem-streaming/tandem/internal/log"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// FetcherPath is the DataPath over internal/fetcher: one Fetcher per link
+// (the link's source cluster), one fetched source partition per mirror
+// partition.
+type FetcherPath struct {
+	parts  link.Partitions
+	logger *slog.Logger
+
+	mu       sync.Mutex // guards the maps; never held while calling a Fetcher
+	fetchers map[string]*fetcher.Fetcher
+	topics   map[string]mirrorRef // mirror topic → where it comes from
+}
+
+type mirrorRef struct {
+	link   string
+	source string
+	n      int32
+}
+
+// NewFetcherPath returns the data path.
+func NewFetcherPath(parts link.Partitions, logger *slog.Logger) *FetcherPath {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &FetcherPath{parts: parts, logger: logger, fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
+}
+
+// fetcherConfig maps a link's configs to the fetcher's.
+func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error) {
+	if p := strings.ToUpper(link.Value(l.Configs, "security.protocol")); p != "PLAINTEXT" {
+		return fetcher.Config{}, fmt.Errorf("%w: security.protocol=%s (only PLAINTEXT connections to the source)", link.ErrNotSupported, p)
+	}
+	var seeds []string
+	for _, s := range strings.Split(link.Value(l.Configs, "bootstrap.servers"), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	cfg := fetcher.Config{
+		ClientOpts: []kgo.Opt{
+			kgo.SeedBrokers(seeds...),
+			kgo.ClientID("tandem-cluster-link-" + l.Name),
+			kgo.DialTimeout(link.Millis(l.Configs, "socket.connection.setup.timeout.ms")),
+		},
+		Logger: logger,
+	}
+	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
+		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms"} {
+		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
+			return fetcher.Config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.fetchers[l.Name]; f != nil {
+		return f, nil
+	}
+	cfg, err := fetcherConfig(l, d.logger.With("link", l.Name))
+	if err != nil {
+		return nil, err
+	}
+	f, err := fetcher.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.fetchers[l.Name] = f
+	return f, nil
+}
+
+// mirrorTarget is a mirror partition's log with the epoch hook.
+type mirrorTarget struct {
+	*log.Log
+	topic string
+	p     int32
+	parts link.Partitions
+}
+
+func (t *mirrorTarget) EnsureLeaderEpoch(epoch int32) error {
+	return t.parts.RaiseLeaderEpoch(t.topic, t.p, epoch)
+}
+
+// Start begins or resumes mirroring every partition of topic. fresh is
+// set when the mirror was just created: its partitions then start where
+// mirror.start.offset.spec says, and from then on at their log end (the
+// log start offset a fresh mirror is positioned at is persisted by the
+// log, so a restart never re-resolves "latest").
+func (d *FetcherPath) Start(l metadata.Link, t metadata.Topic, fresh bool) error {
+	f, err := d.fetcherFor(l)
+	if err != nil {
+		return err
+	}
+	start := fetcher.StartAtLogEnd
+	if fresh {
+		if start, err = fetcher.ParseStartSpec(link.Value(l.Configs, "mirror.start.offset.spec")); err != nil {
+			return err
+		}
+	}
+	add := map[fetcher.TopicPartition]fetcher.PartitionConfig{}
+	var resume []fetcher.TopicPartition
+	for p := int32(0); p < t.Partitions; p++ {
+		tp := fetcher.TopicPartition{Topic: t.Mirror.SourceTopic, Partition: p}
+		if _, known := f.Status(tp); known {
+			resume = append(resume, tp)
+			continue
+		}
+		pt, err := d.parts.MirrorPartition(t.Name, p)
+		if err != nil {
+			return err
+		}
+		add[tp] = fetcher.PartitionConfig{
+			Target:        &mirrorTarget{Log: pt.Log, topic: t.Name, p: p, parts: d.parts},
+			SourceTopicID: t.Mirror.SourceTopicID,
+			Start:         start,
+		}
+	}
+	d.mu.Lock()
+	d.topics[t.Name] = mirrorRef{link: l.Name, source: t.Mirror.SourceTopic, n: t.Partitions}
+	d.mu.Unlock()
+	if len(add) > 0 {
+		if err := f.AddPartitions(add); err != nil {
+			return err
+		}
+	}
+	if len(resume) > 0 {
+		return f.Resume(resume...)
+	}
+	return nil
+}
+
+func (d *FetcherPath) lookup(topic string) (*fetcher.Fetcher, []fetcher.TopicPartition) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ref, ok := d.topics[topic]
+	if !ok {
+		return nil, nil
+	}
+	tps := make([]fetcher.TopicPartition, ref.n)
+	for p := range tps {
+		tps[p] = fetcher.TopicPartition{Topic: ref.source, Partition: int32(p)}
+	}
+	return d.fetchers[ref.link], tps
+}
+
+// Pause stops fetching topic's partitions; when it returns nothing more is
+// appended.
+func (d *FetcherPath) Pause(topic string) {
+	if f, tps := d.lookup(topic); f != nil {
+		if err := f.Pause(tps...); err != nil && !errors.Is(err, fetcher.ErrUnknownPart) {
+			d.logger.Warn("pausing mirror", "topic", topic, "err", err)
+		}
+	}
+}
+
+// Stop stops and forgets topic's partitions; when it returns, their logs
+// are no longer touched.
+func (d *FetcherPath) Stop(topic string) {
+	f, tps := d.lookup(topic)
+	d.mu.Lock()
+	delete(d.topics, topic)
+	d.mu.Unlock()
+	if f != nil {
+		if err := f.RemovePartitions(tps...); err != nil && !errors.Is(err, fetcher.ErrUnknownPart) {
+			d.logger.Warn("stopping mirror", "topic", topic, "err", err)
+		}
+	}
+}
+
+// Status reports topic's partitions.
+func (d *FetcherPath) Status(topic string) []link.PartitionStatus {
+	f, tps := d.lookup(topic)
+	if f == nil {
+		return nil
+	}
+	out := make([]link.PartitionStatus, 0, len(tps))
+	for _, tp := range tps {
+		s, ok := f.Status(tp)
+		if !ok {
+			continue
+		}
+		ps := link.PartitionStatus{Partition: tp.Partition, LastSourceFetchOffset: -1, SourceHighWatermark: s.SourceHighWatermark,
+			LocalEndOffset: s.LocalLogEndOffset, LastFetch: s.LastFetchTime, Err: s.LastError}
+		if !s.LastFetchTime.IsZero() {
+			ps.LastSourceFetchOffset = s.FetchOffset
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// Close stops every fetcher.
+func (d *FetcherPath) Close() {
+	d.mu.Lock()
+	fs := d.fetchers
+	d.fetchers = map[string]*fetcher.Fetcher{}
+	d.topics = map[string]mirrorRef{}
+	d.mu.Unlock()
+	for _, f := range fs {
+		_ = f.Close()
+	}
+}
+
+// New is NewFetcherPath as a link.DataPath, the shape node.Options wants.
+func New(parts link.Partitions, logger *slog.Logger) link.DataPath {
+	return NewFetcherPath(parts, logger)
+}
