@@ -112,20 +112,29 @@ type updateConfigBody struct {
 	Value *string `json:"value"`
 }
 
+// setOp reads the body of a single-config PUT ({"value":...}) into a SET
+// of the config named in the path; topic and link configs share it.
+func setOp(r *http.Request) (ConfigOp, error) {
+	var body updateConfigBody
+	if err := decodeJSON(r, &body); err != nil {
+		return ConfigOp{}, err
+	}
+	if body.Value == nil {
+		return ConfigOp{}, badRequest("value is required (to reset a config to its default, DELETE it)")
+	}
+	return ConfigOp{Name: r.PathValue("name"), Value: *body.Value}, nil
+}
+
 // updateTopicConfig sets one config (PUT .../configs/{name}, body
 // {"value":...}). It is an incremental SET, so other overrides are kept.
 func (h *handler) updateTopicConfig(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.clusterURLs(r); err != nil {
 		return err
 	}
-	var body updateConfigBody
-	if err := decodeJSON(r, &body); err != nil {
+	op, err := setOp(r)
+	if err != nil {
 		return err
 	}
-	if body.Value == nil {
-		return badRequest("value is required (to reset a config to its default, DELETE it)")
-	}
-	op := ConfigOp{Name: r.PathValue("name"), Value: *body.Value}
 	if err := h.b.AlterTopicConfigs(r.Context(), r.PathValue("topic_name"), []ConfigOp{op}, false); err != nil {
 		return err
 	}

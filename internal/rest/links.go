@@ -523,14 +523,10 @@ func (h *handler) getLinkConfig(w http.ResponseWriter, r *http.Request, u urls) 
 
 // updateLinkConfig sets one config (PUT .../configs/{name}, {"value":..}).
 func (h *handler) updateLinkConfig(w http.ResponseWriter, r *http.Request, _ urls) error {
-	var body updateConfigBody
-	if err := decodeJSON(r, &body); err != nil {
+	op, err := setOp(r)
+	if err != nil {
 		return err
 	}
-	if body.Value == nil {
-		return badRequest("value is required (to reset a config to its default, DELETE it)")
-	}
-	op := ConfigOp{Name: r.PathValue("name"), Value: *body.Value}
 	if err := h.links.AlterLinkConfigs(r.Context(), r.PathValue("link_name"), []ConfigOp{op}, false); err != nil {
 		return err
 	}
