@@ -49,15 +49,16 @@ type proc struct {
 	log *bytes.Buffer
 }
 
-func startBroker(t *testing.T, bin, dir string, port int) *proc {
+func startBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc {
 	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "serve",
-		"--listeners=PLAINTEXT://127.0.0.1:"+strconv.Itoa(port),
+	args := []string{"serve",
+		"--listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
 		"--http.listeners=",
-		"--log.dirs="+dir,
+		"--log.dirs=" + dir,
 		"--log.segment.bytes=1048576", // small segments: crashes also hit rolls
-	)
+	}
+	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
