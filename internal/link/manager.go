@@ -190,6 +190,8 @@ func clientFor(configs map[string]string) (*kgo.Client, error) {
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("tandem-cluster-link"),
 		kgo.MetadataMaxAge(Millis(configs, "metadata.max.age.ms")),
+		// franz-go refuses a max age below its min age (5 s by default).
+		kgo.MetadataMinAge(min(5*time.Second, Millis(configs, "metadata.max.age.ms"))),
 		kgo.RequestTimeoutOverhead(Millis(configs, "request.timeout.ms")),
 		kgo.RetryBackoffFn(func(int) time.Duration { return Millis(configs, "retry.backoff.ms") }),
 		kgo.DialTimeout(Millis(configs, "socket.connection.setup.timeout.ms")),

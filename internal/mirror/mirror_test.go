@@ -52,11 +52,12 @@ func rawBatches(t *testing.T, cl *kgo.Client, topic string, p int32, end int64) 
 			t.Fatal(err)
 		}
 		rt.TopicID = md[topic].ID
+		leader := md[topic].Partitions[p].Leader // fetch from the leader (kfake has three brokers)
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = p, off, 1<<20, -1, -1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctxT(t), cl)
+		resp, err := req.RequestWith(ctxT(t), cl.Broker(int(leader)))
 		if err != nil {
 			t.Fatal(err)
 		}
