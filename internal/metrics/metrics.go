@@ -95,6 +95,7 @@ type Metrics struct {
 	httpDur      *prometheus.HistogramVec // route, method
 
 	partitions *partitionCollector
+	links      *linkCollector
 }
 
 // apiMetrics is the resolved label children for one API key.
@@ -183,6 +184,7 @@ func New(nodeID int32) *Metrics {
 			Buckets: httpBuckets,
 		}, []string{"route", "method"}),
 		partitions: newPartitionCollector(),
+		links:      newLinkCollector(),
 	}
 	nodeInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "node_info",
@@ -200,7 +202,7 @@ func New(nodeID int32) *Metrics {
 		m.bytesIn, m.bytesOut, m.msgsIn,
 		m.fsyncDur, m.fsyncs,
 		m.httpRequests, m.httpDur,
-		m.partitions,
+		m.partitions, m.links,
 	)
 	return m
 }

@@ -380,6 +380,8 @@ func TestNilMetricsIsNoop(t *testing.T) {
 	m.ObserveFsync(time.Second)
 	m.ObserveHTTP("/", "GET", 200, time.Second)
 	m.SetPartitionSource(func() []PartitionStat { return nil })
+	m.SetLinkSource(func() []LinkStat { return nil }, nil, nil)
+	m.ObserveLinkFetch("dr", time.Second, false)
 }
 
 // TestConcurrentUse is for -race: hot-path methods, deletion and scraping

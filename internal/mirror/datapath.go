@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -31,6 +33,7 @@ type FetcherPath struct {
 	mu       sync.Mutex // guards the maps; never held while calling a Fetcher
 	fetchers map[string]*fetcher.Fetcher
 	topics   map[string]mirrorRef // mirror topic → where it comes from
+	observe  func(link string, latency time.Duration, failed bool)
 }
 
 type mirrorRef struct {
@@ -84,6 +87,9 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	cfg, err := fetcherConfig(l, d.logger.With("link", l.Name))
 	if err != nil {
 		return nil, err
+	}
+	if obs, name := d.observe, l.Name; obs != nil {
+		cfg.ObserveFetch = func(_ int32, latency time.Duration, failed bool) { obs(name, latency, failed) }
 	}
 	f, err := fetcher.New(cfg)
 	if err != nil {
@@ -209,6 +215,35 @@ func (d *FetcherPath) Status(topic string) []link.PartitionStatus {
 			ps.LastSourceFetchOffset = s.FetchOffset
 		}
 		out = append(out, ps)
+	}
+	return out
+}
+
+// SetObserveFetch installs a hook called after every fetch request of
+// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the link
+// name), for a latency histogram. It applies to fetchers created after the
+// call, so set it before the data path is handed to the link manager. It
+// must not block.
+func (d *FetcherPath) SetObserveFetch(fn func(link string, latency time.Duration, failed bool)) {
+	d.mu.Lock()
+	d.observe = fn
+	d.mu.Unlock()
+}
+
+// FetchStats returns the cumulative counters of each link's fetcher, by
+// link name (links whose fetcher was not created yet are absent).
+//
+// It returns link.FetchStats rather than fetcher.Stats so that the node,
+// which reads it for metrics, need not import internal/fetcher (whose
+// tests start nodes).
+func (d *FetcherPath) FetchStats() map[string]link.FetchStats {
+	d.mu.Lock()
+	fs := maps.Clone(d.fetchers) // Stats takes the fetcher's lock: not under d.mu
+	d.mu.Unlock()
+	out := make(map[string]link.FetchStats, len(fs))
+	for name, f := range fs {
+		st := f.Stats()
+		out[name] = link.FetchStats{Bytes: st.BytesFetched, Records: st.RecordsFetched}
 	}
 	return out
 }

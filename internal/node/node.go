@@ -168,9 +168,16 @@ func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *N
 		if opts.DataPath != nil {
 			data = opts.DataPath(n.broker, logger.With("component", "mirror"))
 		}
+		if o, ok := data.(fetchObserver); ok {
+			o.SetObserveFetch(n.metrics.ObserveLinkFetch) // before NewManager starts fetchers
+		}
 		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
 			return nil, err
 		}
+		n.metrics.SetLinkSource(func() []metrics.LinkStat { return linkStats(n.links, data) },
+			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
+			[]string{link.MirrorActive, link.MirrorPaused, link.MirrorPendingStopped, link.MirrorStopped,
+				link.MirrorFailed, link.MirrorSourceUnavailable, link.MirrorLinkPaused})
 		n.broker.OnBeforeDelete(n.links.TopicDeleted)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
@@ -250,6 +257,51 @@ func (n *Node) partitionStats() []metrics.PartitionStat {
 			LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
 		})
 	})
+	return out
+}
+
+// What internal/mirror's FetcherPath offers for metrics beyond
+// link.DataPath; other data paths (tests') may not.
+type (
+	fetchObserver interface {
+		SetObserveFetch(func(link string, latency time.Duration, failed bool))
+	}
+	fetchStatser interface {
+		FetchStats() map[string]link.FetchStats
+	}
+)
+
+// linkStats is the scrape-time view of the cluster links for
+// internal/metrics: link and mirror states from the manager, lag from the
+// data path's partition status, and fetch counters from the data path when
+// it keeps them.
+func linkStats(lm *link.Manager, data link.DataPath) []metrics.LinkStat {
+	var fetched map[string]link.FetchStats
+	if fs, ok := data.(fetchStatser); ok {
+		fetched = fs.FetchStats()
+	}
+	links := lm.Links()
+	out := make([]metrics.LinkStat, len(links))
+	idx := make(map[string]int, len(links))
+	for i, l := range links {
+		f := fetched[l.Link.Name]
+		out[i] = metrics.LinkStat{Link: l.Link.Name, State: l.State, MirrorsByState: map[string]int{},
+			FetchedBytes: f.Bytes, FetchedRecords: f.Records}
+		idx[l.Link.Name] = i
+	}
+	mirrors, _ := lm.Mirrors("", "")
+	for _, mi := range mirrors {
+		i, ok := idx[mi.Topic.Mirror.Link]
+		if !ok {
+			continue // link deleted between the two reads
+		}
+		s := &out[i]
+		s.MirrorsByState[mi.State]++
+		for _, p := range mi.Partitions {
+			s.Partitions = append(s.Partitions, metrics.MirrorPartitionStat{
+				Topic: mi.Topic.Name, Partition: p.Partition, Lag: p.Lag(), LastFetch: p.LastFetch})
+		}
+	}
 	return out
 }
 

@@ -1,0 +1,237 @@
+package metrics
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// linkFetchBuckets cover a long-poll fetch answered at once (a busy
+// source, ~1ms) up to replica.fetch.wait.max.ms plus request.timeout.ms.
+var linkFetchBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// LinkStat is a point-in-time view of one cluster link, as reported by the
+// link source at scrape time.
+type LinkStat struct {
+	Link  string
+	State string
+	// MirrorsByState counts the link's mirror topics by reported state.
+	MirrorsByState map[string]int
+	// FetchedBytes and FetchedRecords are the link fetcher's cumulative
+	// counters (appended to mirror logs); zero before the fetcher exists.
+	FetchedBytes, FetchedRecords int64
+	Partitions                   []MirrorPartitionStat
+}
+
+// MirrorPartitionStat is one mirror partition of a link.
+type MirrorPartitionStat struct {
+	Topic     string
+	Partition int32
+	// Lag is the source HighWatermark minus the mirror's log end offset;
+	// negative before the first fetch response (the series is omitted).
+	Lag int64
+	// LastFetch is when the partition was last fetched; zero if never
+	// (the series is omitted).
+	LastFetch time.Time
+}
+
+// SetLinkSource registers the callback that lists this node's cluster
+// links. Like SetPartitionSource it is called once per scrape and must be
+// safe for concurrent use. linkStates and mirrorStates are every state a
+// link or a mirror topic can be in: tandem_link_state and
+// tandem_link_mirrors export each of them (0 when not current), so a
+// state change flips values instead of leaving a stale series behind.
+// Passing a nil fn removes the source; the link series then disappear.
+func (m *Metrics) SetLinkSource(fn func() []LinkStat, linkStates, mirrorStates []string) {
+	if m == nil {
+		return
+	}
+	if fn == nil {
+		m.links.src.Store(nil)
+		return
+	}
+	m.links.src.Store(&linkSource{fn: fn, linkStates: linkStates, mirrorStates: mirrorStates})
+}
+
+// ObserveLinkFetch records the latency of one fetch request a link's
+// fetcher sent to its source (the fetcher's ObserveFetch hook). Failed
+// fetches are not observed: their latency is that of a timeout or a
+// refused connection, not of the source, and the error counts already say
+// that they happened.
+func (m *Metrics) ObserveLinkFetch(link string, d time.Duration, failed bool) {
+	if m == nil || failed {
+		return
+	}
+	m.links.fetchObserver(link).Observe(d.Seconds())
+}
+
+type linkSource struct {
+	fn                       func() []LinkStat
+	linkStates, mirrorStates []string
+}
+
+// linkCollector computes the cluster-link series on scrape from the link
+// manager and the mirror data path, which already hold every number; the
+// only state it keeps is the fetch-latency histogram, pruned on scrape to
+// the links the source still lists so a deleted link's series go away.
+type linkCollector struct {
+	src atomic.Pointer[linkSource]
+	now func() time.Time
+
+	lag      *prometheus.Desc
+	age      *prometheus.Desc
+	maxLag   *prometheus.Desc
+	state    *prometheus.Desc
+	mirrors  *prometheus.Desc
+	bytes    *prometheus.Desc
+	records  *prometheus.Desc
+	fetchDur *prometheus.HistogramVec
+
+	// mu serialises child creation with pruning, so that fetchObs holds
+	// an entry exactly when fetchDur holds the series.
+	mu       sync.Mutex
+	fetchObs sync.Map // link name -> prometheus.Observer
+}
+
+func newLinkCollector() *linkCollector {
+	d := func(name, help string, l ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, l, nil)
+	}
+	return &linkCollector{
+		now: time.Now,
+		lag: d("mirror_partition_lag",
+			"Source HighWatermark minus the mirror partition's log end offset, in records.", "link", "topic", "partition"),
+		age: d("mirror_last_fetch_age_seconds",
+			"Seconds since the mirror partition was last fetched from the source.", "link", "topic", "partition"),
+		maxLag: d("link_max_lag",
+			"Largest mirror partition lag of the link, in records (Kafka's ClusterLinkFetcherManager MaxLag).", "link"),
+		state:   d("link_state", "1 for the link's current state, 0 for the others.", "link", "state"),
+		mirrors: d("link_mirrors", "Mirror topics of the link, by state.", "link", "state"),
+		bytes:   d("link_fetched_bytes_total", "Record-batch bytes fetched from the link's source and appended to mirrors.", "link"),
+		records: d("link_fetched_records_total", "Records fetched from the link's source and appended to mirrors.", "link"),
+		fetchDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "link_fetch_latency_seconds",
+			Help:    "Latency of the link fetcher's successful fetch requests to the source.",
+			Buckets: linkFetchBuckets,
+		}, []string{"link"}),
+	}
+}
+
+// fetchObserver returns the histogram child of link, creating it on first
+// use. The steady state is one sync.Map load.
+func (c *linkCollector) fetchObserver(link string) prometheus.Observer {
+	if o, ok := c.fetchObs.Load(link); ok {
+		return o.(prometheus.Observer)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.fetchObs.Load(link); ok {
+		return o.(prometheus.Observer)
+	}
+	o := c.fetchDur.WithLabelValues(topicLabel(link))
+	c.fetchObs.Store(link, o)
+	return o
+}
+
+// prune drops the histogram series of links not in keep. A fetch racing
+// the deletion may still observe into the detached child; it is not
+// exported.
+func (c *linkCollector) prune(keep map[string]struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fetchObs.Range(func(k, _ any) bool {
+		if _, ok := keep[k.(string)]; !ok {
+			c.fetchObs.Delete(k)
+			c.fetchDur.DeleteLabelValues(topicLabel(k.(string)))
+		}
+		return true
+	})
+}
+
+func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lag
+	ch <- c.age
+	ch <- c.maxLag
+	ch <- c.state
+	ch <- c.mirrors
+	ch <- c.bytes
+	ch <- c.records
+	c.fetchDur.Describe(ch)
+}
+
+func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
+	src := c.src.Load()
+	if src == nil {
+		c.prune(nil)
+		return
+	}
+	stats := src.fn()
+	now := c.now()
+	keep := make(map[string]struct{}, len(stats))
+	for i := range stats {
+		s := &stats[i]
+		keep[s.Link] = struct{}{}
+		maxLag := int64(-1)
+		for j := range s.Partitions {
+			p := &s.Partitions[j]
+			part := strconv.FormatInt(int64(p.Partition), 10)
+			if p.Lag >= 0 {
+				gauge(ch, c.lag, p.Lag, s.Link, p.Topic, part)
+				maxLag = max(maxLag, p.Lag)
+			}
+			if !p.LastFetch.IsZero() {
+				gaugeF(ch, c.age, max(now.Sub(p.LastFetch).Seconds(), 0), s.Link, p.Topic, part)
+			}
+		}
+		// Omitted until some partition has reported, like the
+		// per-partition lag, rather than claiming a lag of 0.
+		if maxLag >= 0 {
+			gauge(ch, c.maxLag, maxLag, s.Link)
+		}
+		for _, st := range src.linkStates {
+			var v int64
+			if st == s.State {
+				v = 1
+			}
+			gauge(ch, c.state, v, s.Link, st)
+		}
+		if !slices.Contains(src.linkStates, s.State) { // a state the caller did not list
+			gauge(ch, c.state, 1, s.Link, s.State)
+		}
+		for _, st := range src.mirrorStates {
+			gauge(ch, c.mirrors, int64(s.MirrorsByState[st]), s.Link, st)
+		}
+		for st, n := range s.MirrorsByState {
+			if !slices.Contains(src.mirrorStates, st) {
+				gauge(ch, c.mirrors, int64(n), s.Link, st)
+			}
+		}
+		counter(ch, c.bytes, s.FetchedBytes, s.Link)
+		counter(ch, c.records, s.FetchedRecords, s.Link)
+	}
+	c.prune(keep)
+	c.fetchDur.Collect(ch)
+}
+
+// gaugeF is gauge for a float value.
+func gaugeF(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	ch <- m
+}
+
+// counter emits a cumulative count kept elsewhere (the fetcher's Stats)
+// as a const counter.
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v int64, labels ...string) {
+	m, err := prometheus.NewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	ch <- m
+}
