@@ -33,6 +33,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		return err
 	}
 	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd())
+	cmd.AddCommand(benchMirrorCmd())
 	return cmd
 }
 

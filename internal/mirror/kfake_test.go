@@ -80,7 +80,7 @@ func TestMirrorFromKfake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		dends, err := kadm.NewClient(dcl).ListEndOffsets(ctxT(t), "txn")
 		caught := err == nil
 		ends.Each(func(o kadm.ListedOffset) {
