@@ -77,6 +77,13 @@ type PartitionStatus struct {
 	LocalEndOffset        int64
 	LastFetch             time.Time
 	Err                   error
+	// ErrorSince is when the current run of errors began (zero when the
+	// partition is healthy); cluster.link.retry.timeout.ms counts from it.
+	ErrorSince time.Time
+	// Failed means the data path gave up on the partition (an error
+	// retrying cannot fix); ErrorCode is the mirror_topic_error it maps to.
+	Failed    bool
+	ErrorCode string
 }
 
 // Lag is the source high watermark minus the local end offset (-1 when
@@ -181,30 +188,16 @@ func (m *Manager) Close() {
 // clientFor builds the franz-go client a link uses to reach its source.
 // Only PLAINTEXT connects today; other protocols are stored and refused
 // here with a clear error.
-func clientFor(configs map[string]string) (*kgo.Client, error) {
-	if p := strings.ToUpper(Value(configs, "security.protocol")); p != "PLAINTEXT" {
-		return nil, fmt.Errorf("%w: security.protocol=%s (only PLAINTEXT connections to the source)", ErrNotSupported, p)
+func clientFor(name string, configs map[string]string) (*kgo.Client, error) {
+	opts, err := ClientOpts(name, configs)
+	if err != nil {
+		return nil, err
 	}
-	var seeds []string
-	for _, s := range strings.Split(Value(configs, "bootstrap.servers"), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	return kgo.NewClient(
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID("tandem-cluster-link"),
-		kgo.MetadataMaxAge(Millis(configs, "metadata.max.age.ms")),
-		// franz-go refuses a max age below its min age (5 s by default).
-		kgo.MetadataMinAge(min(5*time.Second, Millis(configs, "metadata.max.age.ms"))),
-		kgo.RequestTimeoutOverhead(Millis(configs, "request.timeout.ms")),
-		kgo.RetryBackoffFn(func(int) time.Duration { return Millis(configs, "retry.backoff.ms") }),
-		kgo.DialTimeout(Millis(configs, "socket.connection.setup.timeout.ms")),
-	)
+	return kgo.NewClient(opts...)
 }
 
 func (m *Manager) startLink(l metadata.Link) error {
-	cl, err := clientFor(l.Configs)
+	cl, err := clientFor(l.Name, l.Configs)
 	if err != nil {
 		return err
 	}
@@ -340,6 +333,13 @@ func (m *Manager) syncMirrors(ctx context.Context, rt *runtime) {
 				}
 			}
 		}
+		if m.data != nil && t.Mirror.State == MirrorActive {
+			if code, why := m.partitionFailure(t, rt); code != "" {
+				m.logger.Warn("mirror partition failed", "topic", t.Name, "err", why)
+				m.failMirror(t, code)
+				continue
+			}
+		}
 		if rc, err := configs.On(t.Mirror.SourceTopic, nil); err == nil && rc.Err == nil {
 			want, _ := mirrorConfigs(rc)
 			if !maps.Equal(want, t.Configs) {
@@ -352,6 +352,27 @@ func (m *Manager) syncMirrors(ctx context.Context, rt *runtime) {
 	rt.mu.Lock()
 	rt.lastConfigSyncMs = m.now().UnixMilli()
 	rt.mu.Unlock()
+}
+
+// partitionFailure reports a mirror partition the data path gave up on, or
+// one whose errors have lasted longer than cluster.link.retry.timeout.ms.
+func (m *Manager) partitionFailure(t metadata.Topic, rt *runtime) (code string, why error) {
+	timeout := Millis(rt.link.Configs, "cluster.link.retry.timeout.ms")
+	now := m.now()
+	for _, s := range m.data.Status(t.Name) {
+		code := s.ErrorCode
+		if code == "" {
+			code = "UNKNOWN"
+		}
+		if s.Failed {
+			return code, s.Err
+		}
+		if s.Err != nil && !s.ErrorSince.IsZero() && now.Sub(s.ErrorSince) > timeout {
+			return code, fmt.Errorf("partition %d failing since %v (cluster.link.retry.timeout.ms=%v): %w",
+				s.Partition, s.ErrorSince.Format(time.RFC3339), timeout, s.Err)
+		}
+	}
+	return "", nil
 }
 
 func (m *Manager) failMirror(t metadata.Topic, reason string) {
@@ -383,7 +404,7 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 	if _, ok := m.store.Link(name); ok {
 		return fmt.Errorf("%w: %s", metadata.ErrLinkExists, name)
 	}
-	cl, err := clientFor(configs)
+	cl, err := clientFor(name, configs)
 	if err != nil {
 		return err
 	}

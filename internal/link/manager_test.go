@@ -160,6 +160,9 @@ type fakeData struct {
 	mu      sync.Mutex // the manager calls from its sync goroutine too
 	started map[string]int
 	status  map[string][]link.PartitionStatus
+	// failing, when set, is reported for every partition, erroring since
+	// an hour ago.
+	failing error
 }
 
 func (f *fakeData) startedCount(topic string) int {
@@ -174,7 +177,11 @@ func (f *fakeData) Start(_ metadata.Link, t metadata.Topic, _ bool) error {
 	f.started[t.Name]++
 	var st []link.PartitionStatus
 	for p := int32(0); p < t.Partitions; p++ {
-		st = append(st, link.PartitionStatus{Partition: p, LastSourceFetchOffset: 0, SourceHighWatermark: 0})
+		ps := link.PartitionStatus{Partition: p, LastSourceFetchOffset: 0, SourceHighWatermark: 0}
+		if f.failing != nil {
+			ps.Err, ps.ErrorSince, ps.ErrorCode = f.failing, time.Now().Add(-time.Hour), "UNKNOWN"
+		}
+		st = append(st, ps)
 	}
 	f.status[t.Name] = st
 	return nil
@@ -194,3 +201,35 @@ func (f *fakeData) Status(topic string) []link.PartitionStatus {
 }
 
 func (f *fakeData) Close() {}
+
+// TestRetryTimeoutFailsMirror: a partition whose errors outlast
+// cluster.link.retry.timeout.ms fails its mirror (Confluent semantics).
+func TestRetryTimeoutFailsMirror(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	scl, err := kgo.NewClient(kgo.SeedBrokers(src.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scl.Close()
+	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	data := &fakeData{started: map[string]int{}, status: map[string][]link.PartitionStatus{}, failing: errors.New("source says no")}
+	m, err := link.NewManager(storeOf(t, dst), dst.Node.Broker(), data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cfg := map[string]string{"bootstrap.servers": src.Addr(), "topic.config.sync.ms": "1000", "cluster.link.retry.timeout.ms": "60000"}
+	if err := m.CreateLink(ctxT(t), "l", "", cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CreateMirror(ctxT(t), "l", "t", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		mt, _ := dst.Node.Broker().TopicByName("t")
+		return mt.Mirror.State == link.MirrorFailed && mt.Mirror.Error == "UNKNOWN"
+	})
+}

@@ -8,14 +8,10 @@ package mirror
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 	"github.com/tandem-streaming/tandem/internal/link"
@@ -52,23 +48,11 @@ func NewFetcherPath(parts link.Partitions, logger *slog.Logger) *FetcherPath {
 
 // fetcherConfig maps a link's configs to the fetcher's.
 func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error) {
-	if p := strings.ToUpper(link.Value(l.Configs, "security.protocol")); p != "PLAINTEXT" {
-		return fetcher.Config{}, fmt.Errorf("%w: security.protocol=%s (only PLAINTEXT connections to the source)", link.ErrNotSupported, p)
+	opts, err := link.ClientOpts(l.Name, l.Configs)
+	if err != nil {
+		return fetcher.Config{}, err
 	}
-	var seeds []string
-	for _, s := range strings.Split(link.Value(l.Configs, "bootstrap.servers"), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	cfg := fetcher.Config{
-		ClientOpts: []kgo.Opt{
-			kgo.SeedBrokers(seeds...),
-			kgo.ClientID("tandem-cluster-link-" + l.Name),
-			kgo.DialTimeout(link.Millis(l.Configs, "socket.connection.setup.timeout.ms")),
-		},
-		Logger: logger,
-	}
+	cfg := fetcher.Config{ClientOpts: opts, Logger: logger}
 	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
 		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms"} {
 		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
@@ -210,7 +194,8 @@ func (d *FetcherPath) Status(topic string) []link.PartitionStatus {
 			continue
 		}
 		ps := link.PartitionStatus{Partition: tp.Partition, LastSourceFetchOffset: -1, SourceHighWatermark: s.SourceHighWatermark,
-			LocalEndOffset: s.LocalLogEndOffset, LastFetch: s.LastFetchTime, Err: s.LastError}
+			LocalEndOffset: s.LocalLogEndOffset, LastFetch: s.LastFetchTime, Err: s.LastError,
+			ErrorSince: s.ErrorSince, Failed: s.State == fetcher.StateFailed, ErrorCode: errorCode(s.LastError)}
 		if !s.LastFetchTime.IsZero() {
 			ps.LastSourceFetchOffset = s.FetchOffset
 		}
@@ -263,4 +248,24 @@ func (d *FetcherPath) Close() {
 // New is NewFetcherPath as a link.DataPath, the shape node.Options wants.
 func New(parts link.Partitions, logger *slog.Logger) link.DataPath {
 	return NewFetcherPath(parts, logger)
+}
+
+// errorCode maps a fetch error to Confluent's mirror_topic_error values
+// (cluster-linking.md §2.3).
+func errorCode(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fetcher.ErrSourceTopicIDChanged):
+		return "SOURCE_TOPIC_ID_CHANGED"
+	case errors.Is(err, fetcher.ErrSourceTopicNotFound):
+		return "SOURCE_TOPIC_MAY_BE_DELETED"
+	case errors.Is(err, fetcher.ErrNonMonotonicSourceEpoch):
+		return "NON_MONOTONIC_SOURCE_EPOCH"
+	case errors.Is(err, fetcher.ErrUnsupportedMessageFormat):
+		return "UNSUPPORTED_MESSAGE_FORMAT"
+	case errors.Is(err, fetcher.ErrUnexpectedAppend):
+		return "ILLEGAL_STATE"
+	}
+	return "UNKNOWN"
 }
