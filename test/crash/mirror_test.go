@@ -88,7 +88,8 @@ func batchesOf(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, 
 // TestMirrorSurvivesFaults mirrors a topic between two `tandem serve`
 // processes while a producer writes to the source, and meanwhile: kills
 // the destination with SIGKILL and restarts it, pauses and resumes the
-// mirror, and stops and restarts the source. Afterwards the mirror must
+// mirror and then the whole link, and kills (SIGKILL) and restarts the
+// source. Afterwards the mirror must
 // catch up and be byte for byte the source: no duplicates, no gaps.
 func TestMirrorSurvivesFaults(t *testing.T) {
 	if testing.Short() {
@@ -147,6 +148,16 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 			ClusterID string `json:"cluster_id"`
 		} `json:"data"`
 	}
+	// The HTTP listener starts just after the Kafka one startBroker waits for.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(strings.TrimSuffix(base, "/")); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("destination HTTP API not up")
+		}
+	}
 	if err := json.Unmarshal(restCall(t, "GET", strings.TrimSuffix(base, "/"), nil, 200), &clusters); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +175,12 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	restCall(t, "POST", base+cid+"/links/dr/mirrors:resume", map[string]any{"mirror_topic_names": []string{topic}}, 200)
 	time.Sleep(300 * time.Millisecond)
-	src.stop(t)
+	// Pause the whole link (cluster.link.paused), then resume it.
+	restCall(t, "PUT", base+cid+"/links/dr/configs/cluster.link.paused", map[string]any{"value": "true"}, 204)
+	time.Sleep(300 * time.Millisecond)
+	restCall(t, "PUT", base+cid+"/links/dr/configs/cluster.link.paused", map[string]any{"value": "false"}, 204)
+	time.Sleep(300 * time.Millisecond)
+	src.kill9(t)
 	time.Sleep(300 * time.Millisecond)
 	src = startBroker(t, bin, srcDir, srcPort)
 	time.Sleep(700 * time.Millisecond)
@@ -224,5 +240,5 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 		total += o.Offset
 	})
 	t.Logf("%s",
-		fmt.Sprintf("%d records over %d partitions mirrored through a destination SIGKILL twice, a pause/resume and a source restart; byte-identical", total, partitions))
+		fmt.Sprintf("%d records over %d partitions mirrored through two destination SIGKILLs, mirror and link pause/resume, and a source SIGKILL; byte-identical", total, partitions))
 }
