@@ -52,6 +52,7 @@ func TestCLIAgainstLiveBrokers(t *testing.T) {
 	type lag struct {
 		Partition int32 `json:"partition"`
 		Lag       int64 `json:"lag"`
+		SinceMs   int64 `json:"time_since_last_fetch_ms"`
 	}
 	var desc struct {
 		Status string `json:"mirror_status"`
@@ -64,7 +65,7 @@ func TestCLIAgainstLiveBrokers(t *testing.T) {
 		}
 		caught := desc.Status == "ACTIVE" && len(desc.Lags) == 2
 		for _, l := range desc.Lags {
-			caught = caught && l.Lag == 0
+			caught = caught && l.Lag == 0 && l.SinceMs >= 0
 		}
 		if caught {
 			break

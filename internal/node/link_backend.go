@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"sort"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/link"
@@ -174,7 +175,12 @@ func mirrorInfo(mi link.MirrorInfo) rest.MirrorInfo {
 	out := rest.MirrorInfo{Link: t.Mirror.Link, MirrorTopic: t.Name, SourceTopic: t.Mirror.SourceTopic,
 		NumPartitions: t.Partitions, State: mi.State, StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
 	for _, p := range mi.Partitions {
-		out.Lags = append(out.Lags, rest.PartitionLag{Partition: p.Partition, Lag: p.Lag(), LastSourceFetchOffset: p.LastSourceFetchOffset})
+		since := int64(-1)
+		if !p.LastFetch.IsZero() {
+			since = time.Since(p.LastFetch).Milliseconds()
+		}
+		out.Lags = append(out.Lags, rest.PartitionLag{Partition: p.Partition, Lag: p.Lag(),
+			LastSourceFetchOffset: p.LastSourceFetchOffset, TimeSinceLastFetchMs: since})
 	}
 	return out
 }

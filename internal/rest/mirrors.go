@@ -43,6 +43,9 @@ type PartitionLag struct {
 	Lag       int64
 	// LastSourceFetchOffset is -1 until something has been fetched.
 	LastSourceFetchOffset int64
+	// TimeSinceLastFetchMs is -1 until something has been fetched (the
+	// per-partition TimeSinceLastFetchMs of kafka-mirrors --describe).
+	TimeSinceLastFetchMs int64
 }
 
 // AlterMirrorResult is the outcome of a mirror operation for one topic.
@@ -93,6 +96,9 @@ type mirrorLagData struct {
 	Partition             int32 `json:"partition"`
 	Lag                   int64 `json:"lag"`
 	LastSourceFetchOffset int64 `json:"last_source_fetch_offset"`
+	// Not in Confluent's REST shape (§2.6) but in its describe output;
+	// clients ignore unknown fields.
+	TimeSinceLastFetchMs int64 `json:"time_since_last_fetch_ms"`
 }
 
 type mirrorData struct {
@@ -133,7 +139,8 @@ func mirrorLags(lags []PartitionLag) []mirrorLagData {
 	slices.SortFunc(lags, func(a, b PartitionLag) int { return cmp.Compare(a.Partition, b.Partition) })
 	out := make([]mirrorLagData, 0, len(lags))
 	for _, l := range lags {
-		out = append(out, mirrorLagData{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset})
+		out = append(out, mirrorLagData{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset,
+			TimeSinceLastFetchMs: l.TimeSinceLastFetchMs})
 	}
 	return out
 }
