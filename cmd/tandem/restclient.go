@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/restclient"
 )
 
 const (
@@ -74,140 +74,51 @@ func (f *clientFlags) newSession(cmd *cobra.Command) (*session, error) {
 	return &session{c: c, out: p, err: cmd.ErrOrStderr()}, nil
 }
 
-// restClient talks to one broker's /kafka/v3 API.
-type restClient struct {
-	base      string // scheme://host[:port][/prefix], no trailing slash
-	hc        *http.Client
-	clusterID string // discovered on first use
-}
+// restClient is the shared REST client with the CLI's error wording.
+type restClient struct{ *restclient.Client }
 
-// normalizeRESTURL accepts host:port, http(s)://host:port, and URLs
-// ending in /kafka or /kafka/v3 (as the confluent CLI's --url does for
-// the embedded REST API, §6.2), and returns the base the API paths are
-// appended to.
+// restError is an error answer of the API.
+type restError = restclient.Error
+
+// normalizeRESTURL is restclient.NormalizeURL with the CLI's hint.
 func normalizeRESTURL(raw string) (string, error) {
-	s := strings.TrimSpace(raw)
-	if s == "" {
+	if strings.TrimSpace(raw) == "" {
 		return "", errors.New("the REST URL is empty (set --url or " + restURLEnv + ")")
 	}
-	if !strings.Contains(s, "://") {
-		s = "http://" + s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("invalid REST URL %q: want http://HOST:PORT", raw)
-	}
-	p := strings.TrimRight(u.Path, "/")
-	p = strings.TrimSuffix(p, "/v3")
-	p = strings.TrimSuffix(p, "/kafka")
-	u.Path, u.RawPath, u.RawQuery, u.Fragment = p, "", "", ""
-	return strings.TrimRight(u.String(), "/"), nil
+	return restclient.NormalizeURL(raw)
 }
 
 func newRESTClient(raw string) (*restClient, error) {
-	base, err := normalizeRESTURL(raw)
+	if _, err := normalizeRESTURL(raw); err != nil {
+		return nil, err
+	}
+	c, err := restclient.New(raw, "tandem-cli/"+version, restTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &restClient{base: base, hc: &http.Client{Timeout: restTimeout}}, nil
+	return &restClient{c}, nil
 }
 
-// restError is an error answer of the API ({"error_code","message"}).
-type restError struct {
-	Status  int
-	Code    int
-	Message string
-}
-
-func (e *restError) Error() string {
-	return fmt.Sprintf("%s (error code %d)", e.Message, e.Code)
-}
-
-// do sends one request. path is below /kafka/v3; body, when non-nil, is
-// sent as JSON; out, when non-nil, receives the JSON answer.
-func (c *restClient) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	target := c.base + "/kafka/v3" + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "tandem-cli/"+version)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
+// hint adds what to do when nothing answered.
+func (c *restClient) hint(err error) error {
+	if errors.Is(err, restclient.ErrUnreachable) {
 		return fmt.Errorf("cannot reach the Tandem HTTP API at %s (is the broker running? set --url or %s): %w",
-			c.base, restURLEnv, err)
+			c.Base, restURLEnv, err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			ErrorCode *int   `json:"error_code"`
-			Message   string `json:"message"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.ErrorCode != nil && eb.Message != "" {
-			return &restError{Status: resp.StatusCode, Code: *eb.ErrorCode, Message: eb.Message}
-		}
-		msg := strings.TrimSpace(string(data))
-		if msg == "" || !utf8.ValidString(msg) || len(msg) > 500 {
-			msg = http.StatusText(resp.StatusCode)
-		}
-		return &restError{Status: resp.StatusCode, Code: resp.StatusCode, Message: msg}
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: unexpected answer: %w", method, path, err)
-	}
-	return nil
+	return err
 }
 
-// cluster returns the cluster id, from GET /kafka/v3/clusters (data[0],
-// as the confluent CLI does for Confluent Platform, §6.2).
+func (c *restClient) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	return c.hint(c.Do(ctx, method, path, query, body, out))
+}
+
 func (c *restClient) cluster(ctx context.Context) (string, error) {
-	if c.clusterID != "" {
-		return c.clusterID, nil
-	}
-	var list struct {
-		Data []struct {
-			ClusterID string `json:"cluster_id"`
-		} `json:"data"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/clusters", nil, nil, &list); err != nil {
-		return "", err
-	}
-	if len(list.Data) == 0 || list.Data[0].ClusterID == "" {
-		return "", fmt.Errorf("no clusters found at %s", c.base)
-	}
-	c.clusterID = list.Data[0].ClusterID
-	return c.clusterID, nil
+	id, err := c.Cluster(ctx)
+	return id, c.hint(err)
 }
 
-// inCluster is do for a path below /kafka/v3/clusters/{cluster_id}.
 func (c *restClient) inCluster(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	cid, err := c.cluster(ctx)
-	if err != nil {
-		return err
-	}
-	return c.do(ctx, method, "/clusters/"+url.PathEscape(cid)+path, query, body, out)
+	return c.hint(c.InCluster(ctx, method, path, query, body, out))
 }
 
 // linkPath is /links/{name}, escaped.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tandem-streaming/tandem/internal/restclient"
 	"io"
 	"net/http"
 	"net/url"
@@ -126,7 +127,11 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 		return MirrorResult{}, err
 	}
 	res := MirrorResult{MirrorCatchUpPollInterval: ms(catchUpPoll), LatencyConsumerFetchWaitMs: ms(latencyFetchWait)}
-	rc := &benchREST{base: strings.TrimRight(o.DestURL, "/"), hc: &http.Client{Timeout: 60 * time.Second}}
+	rcl, err := restclient.New(o.DestURL, "tandem-bench", 60*time.Second)
+	if err != nil {
+		return MirrorResult{}, fmt.Errorf("%w: %w", ErrREST, err)
+	}
+	rc := &benchREST{rcl}
 	cfg := map[string]string{}
 	for k, v := range o.LinkConfigs {
 		cfg[k] = v
@@ -622,63 +627,13 @@ func selfCPU() time.Duration {
 // benchREST is the little of the destination's REST v3 API the benchmark
 // needs (cluster-linking.md §5): the same requests `tandem link create` and
 // `tandem mirror create` send.
-type benchREST struct {
-	base, cluster string
-	hc            *http.Client
-}
-
-func (c *benchREST) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	target := c.base + "/kafka/v3" + path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %s %s: %w", ErrREST, method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%w: %s %s: %s: %s", ErrREST, method, path, resp.Status, bytes.TrimSpace(data))
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
+type benchREST struct{ *restclient.Client }
 
 func (c *benchREST) inCluster(ctx context.Context, method, path string, q url.Values, body any) error {
-	if c.cluster == "" {
-		var list struct {
-			Data []struct {
-				ClusterID string `json:"cluster_id"`
-			} `json:"data"`
-		}
-		if err := c.do(ctx, http.MethodGet, "/clusters", nil, nil, &list); err != nil {
-			return err
-		}
-		if len(list.Data) == 0 {
-			return fmt.Errorf("%w: no cluster at %s", ErrREST, c.base)
-		}
-		c.cluster = list.Data[0].ClusterID
+	if err := c.InCluster(ctx, method, path, q, body, nil); err != nil {
+		return fmt.Errorf("%w: %s %s: %w", ErrREST, method, path, err)
 	}
-	return c.do(ctx, method, "/clusters/"+url.PathEscape(c.cluster)+path, q, body, nil)
+	return nil
 }
 
 type benchKV struct {
