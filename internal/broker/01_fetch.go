@@ -30,6 +30,11 @@ package broker
 //     sending full fetch requests; a request naming a session id gets
 //     FETCH_SESSION_ID_NOT_FOUND. This is the answer KIP-227 gives a broker
 //     whose session cache is full.
+//   - Zero copy: on a connection that can sendfile (Conn.SendFile), the
+//     records of each partition are a pinned range of the segment file
+//     (Files); the server sends those bytes from the page cache with
+//     sendfile(2), as Kafka does with FileRecords.transferTo. Only batch
+//     headers are read to cut the range at whole batches.
 //   - Follower fetches (ReplicaID >= 0) are refused with
 //     NOT_LEADER_OR_FOLLOWER: this node has no followers yet.
 //
@@ -122,6 +127,12 @@ func (b *Broker) handleFetch(r *Request) Reply {
 	if req.IsolationLevel == 1 {
 		isolation = log.ReadCommitted
 	}
+	// On a sendfile connection the records travel as file slices
+	// (Files): no copy of them is made in user memory.
+	var files *Files
+	if r.Conn != nil && r.Conn.SendFile {
+		files = new(Files)
+	}
 	read := func() (bytes int, done bool) {
 		budget := req.MaxBytes
 		if req.MaxBytes <= 0 {
@@ -130,17 +141,13 @@ func (b *Broker) handleFetch(r *Request) Reply {
 		done = false
 		for _, t := range targets {
 			sp := &resp.Topics[t.ti].Partitions[t.pi]
-			n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, req.Version)
+			n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, req.Version, files)
 			bytes += n
 			if stop {
 				done = true // an error is worth answering at once
 			}
-		}
-		if b.metrics != nil {
-			for _, t := range targets {
-				if n := len(resp.Topics[t.ti].Partitions[t.pi].RecordBatches); n > 0 {
-					b.metrics.BytesOut(t.p.Topic, n)
-				}
+			if n > 0 && b.metrics != nil {
+				b.metrics.BytesOut(t.p.Topic, n)
 			}
 		}
 		return bytes, done
@@ -151,10 +158,10 @@ func (b *Broker) handleFetch(r *Request) Reply {
 	signals := changeSignals(targets)
 	n, done := read()
 	if done || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(targets) == 0 {
-		return now(resp)
+		return Reply{Resp: resp, Files: files}
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	return Reply{Wait: func() kmsg.Response {
+	return Reply{Files: files, Wait: func() kmsg.Response {
 		ctx, cancel := context.WithDeadline(r.Ctx, deadline)
 		defer cancel()
 		for {
@@ -162,7 +169,7 @@ func (b *Broker) handleFetch(r *Request) Reply {
 				return resp
 			}
 			signals = changeSignals(targets)
-			clearRecords(resp, targets)
+			clearRecords(resp, targets, files)
 			if n, done := read(); done || n >= int(req.MinBytes) {
 				return resp
 			}
@@ -170,7 +177,10 @@ func (b *Broker) handleFetch(r *Request) Reply {
 	}}
 }
 
-func clearRecords(resp *kmsg.FetchResponse, targets []fetchTarget) {
+// clearRecords empties the record sets of a response about to be read
+// again (a long poll woken by an append), unpinning its file slices.
+func clearRecords(resp *kmsg.FetchResponse, targets []fetchTarget, files *Files) {
+	files.Release()
 	for _, t := range targets {
 		sp := &resp.Topics[t.ti].Partitions[t.pi]
 		sp.RecordBatches = []byte{}
@@ -211,7 +221,9 @@ func waitAny(ctx context.Context, drain <-chan struct{}, chans []<-chan struct{}
 
 // fetchPartition fills sp for one partition and returns the record bytes
 // added, and whether an error was set (errors are answered without waiting).
-func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartition, isolation log.Isolation, budget *int32, first bool, version int16) (int, bool) {
+// With files non-nil the records are returned as a file slice behind a
+// placeholder (see Files) when the log can delimit them without reading.
+func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartition, isolation log.Isolation, budget *int32, first bool, version int16, files *Files) (int, bool) {
 	l := t.p.Log
 	sp.ErrorCode = 0
 	sp.HighWatermark = l.HighWatermark()
@@ -250,7 +262,11 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 	if max <= 0 && !first {
 		return 0, false
 	}
-	res, err := l.Read(t.req.FetchOffset, max, isolation, first)
+	read := l.Read
+	if files != nil {
+		read = l.ReadSlice
+	}
+	res, err := read(t.req.FetchOffset, max, isolation, first)
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
 		if !errors.Is(err, log.ErrOffsetOutOfRange) {
@@ -259,7 +275,14 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 		return 0, true
 	}
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
-	if res.Records != nil {
+	n := len(res.Records)
+	switch {
+	case res.Slice != nil && res.Slice.Len > 0:
+		sp.RecordBatches = files.add(res.Slice)
+		n = int(res.Slice.Len)
+	case res.Slice != nil:
+		res.Slice.Release()
+	case res.Records != nil:
 		sp.RecordBatches = res.Records
 	}
 	if isolation == log.ReadCommitted {
@@ -269,6 +292,6 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
 		}
 	}
-	*budget -= int32(len(res.Records))
-	return len(res.Records), false
+	*budget -= int32(n)
+	return n, false
 }

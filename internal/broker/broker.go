@@ -147,6 +147,12 @@ func (b *Broker) NodeID() int32 { return b.nodeID }
 type Conn struct {
 	Remote   net.Addr
 	Listener string
+	// SendFile says the connection's writer sends Reply.Files with
+	// sendfile(2): fetch handlers then hand record bytes over as pinned
+	// file ranges instead of reading them into memory (Kafka's zero-copy
+	// transferTo path). Off for connections that must see the bytes
+	// (TLS, tests that inspect responses).
+	SendFile bool
 }
 
 // Request is one decoded request with its context.
@@ -176,6 +182,11 @@ type Reply struct {
 	// (Kafka closes on an acks=0 produce that failed, so the client
 	// notices).
 	Close bool
+	// Files, when non-nil, lists the file slices that stand in for
+	// record bytes in the response (see Files). It is complete once Wait
+	// has returned. The server releases it after writing the response,
+	// or when it gives up on the connection.
+	Files *Files
 }
 
 func now(r kmsg.Response) Reply { return Reply{Resp: r} }

@@ -174,7 +174,10 @@ type AppendResult struct {
 // ReadResult is the answer to a fetch.
 type ReadResult struct {
 	// Records holds whole batches, freshly allocated (the caller owns it).
-	Records          []byte
+	Records []byte
+	// Slice, from ReadSlice only, holds the whole batches as a range of a
+	// segment file instead of Records. The caller must Release it.
+	Slice            *FileSlice
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64

@@ -57,6 +57,21 @@ func (l *Log) viewsLocked(i int) []segView {
 // log mutex. Readers hold the truncation lock shared, so retention and
 // truncation wait for in-flight reads instead of pulling files away.
 func (l *Log) Read(fetchOffset int64, maxBytes int32, isolation Isolation, minOneBatch bool) (ReadResult, error) {
+	return l.read(fetchOffset, maxBytes, isolation, minOneBatch, false)
+}
+
+// ReadSlice is Read for a caller that can send file bytes without copying
+// them (sendfile): when the records can be delimited from batch headers
+// alone it returns them as res.Slice, a pinned range of the segment file,
+// and leaves res.Records nil. The caller must Release the slice. When the
+// bound is a last stable offset below the high watermark (read_committed
+// with a transaction open) the records are read into memory as Read does,
+// because the LSO has no known file position.
+func (l *Log) ReadSlice(fetchOffset int64, maxBytes int32, isolation Isolation, minOneBatch bool) (ReadResult, error) {
+	return l.read(fetchOffset, maxBytes, isolation, minOneBatch, true)
+}
+
+func (l *Log) read(fetchOffset int64, maxBytes int32, isolation Isolation, minOneBatch, slice bool) (ReadResult, error) {
 	l.truncMu.RLock()
 	defer l.truncMu.RUnlock()
 	l.mu.RLock()
@@ -100,6 +115,25 @@ func (l *Log) Read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 		}
 		if n < first {
 			return res, nil // first batch larger than maxBytes, and not minOneBatch
+		}
+		if slice && bound == res.HighWatermark {
+			// The view ends at the high watermark's position, so only the
+			// maxBytes cut needs batch boundaries.
+			fs, err := v.slice(pos, n)
+			if err != nil {
+				return res, err
+			}
+			res.Slice = fs
+			if isolation == ReadCommitted && fs.Len > 0 {
+				aborted, err := collectAborted(views[vi:], fetchOffset, fs.LastOffset)
+				if err != nil {
+					fs.Release()
+					res.Slice = nil
+					return res, err
+				}
+				res.AbortedTransactions = aborted
+			}
+			return res, nil
 		}
 		buf := make([]byte, n)
 		if err := readAt(v.s.log, buf, pos); err != nil {

@@ -28,6 +28,28 @@ type pending struct {
 	reply broker.Reply
 	start time.Time
 	size  int
+	frame *[]byte // pooled request frame, recycled once the reply is written
+}
+
+// minPooledFrame is the smallest request frame read into a pooled buffer:
+// smaller ones come from the Go allocator's size classes, which recycle
+// memory on their own; larger ones would each take fresh heap pages.
+const minPooledFrame = 32 << 10
+
+// frameAlloc returns the allocator ReadFrameWith uses: Produce frames of
+// minPooledFrame or more come from the buffer pool (*pooled is set and the
+// caller must recycle it once the request is answered). Only Produce:
+// its handler appends the records to the log before replying and keeps
+// no reference to the request, whereas others (JoinGroup metadata,
+// SyncGroup assignments) keep slices of their request in broker state.
+func frameAlloc(pooled **[]byte) func(int32, int16) []byte {
+	return func(n int32, key int16) []byte {
+		if key == int16(kmsg.Produce) && n >= minPooledFrame {
+			*pooled = getBuf(int(n))
+			return (**pooled)[:n]
+		}
+		return make([]byte, n)
+	}
 }
 
 // conn serves one client connection with two goroutines: the reader
@@ -69,8 +91,18 @@ func (c *conn) serve() {
 // request cannot be answered.
 func (c *conn) read() {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var pooled *[]byte
+	alloc := frameAlloc(&pooled)
+	recycle := func() {
+		if pooled != nil {
+			putBuf(pooled)
+			pooled = nil
+		}
+	}
+	defer recycle()
 	for {
-		frame, err := wire.ReadFrame(br, c.s.maxRequest)
+		recycle() // a frame not handed to the writer
+		frame, err := wire.ReadFrameWith(br, c.s.maxRequest, alloc)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil && !c.s.draining() {
 				c.s.logger.Info("closing connection: bad frame", "remote", c.nc.RemoteAddr(), "err", err)
@@ -91,9 +123,11 @@ func (c *conn) read() {
 		}
 		c.s.metrics.InFlight(1)
 		select {
-		case c.queue <- pending{h: h, reply: reply, start: start, size: len(frame) + 4}:
+		case c.queue <- pending{h: h, reply: reply, start: start, size: len(frame) + 4, frame: pooled}:
+			pooled = nil // the writer recycles it
 		case <-c.ctx.Done():
 			c.s.metrics.InFlight(-1)
+			reply.Files.Release()
 			return
 		}
 		if reply.Close {
@@ -126,7 +160,11 @@ func (c *conn) write() {
 			resp = p.reply.Wait()
 		}
 		c.s.metrics.InFlight(-1)
+		if p.frame != nil {
+			putBuf(p.frame) // the request is answered: nothing reads it now
+		}
 		if p.reply.NoResponse || broken {
+			p.reply.Files.Release()
 			c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, 0)
 			continue
 		}
@@ -138,7 +176,21 @@ func (c *conn) write() {
 		}
 		buf = wire.AppendResponse(buf, p.h.CorrelationID, resp)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
-		_, err := bw.Write(buf)
+		written := int64(len(buf))
+		var err error
+		if files := p.reply.Files; files != nil && len(files.Refs) > 0 {
+			var pts []splicePoint
+			if pts, err = findSplices(buf, files.Refs, resp.IsFlexible()); err == nil {
+				written, err = c.writeSpliced(bw, buf, pts, resp.IsFlexible())
+			}
+			if errors.Is(err, errPlaceholder) || errors.Is(err, errShortFile) {
+				c.s.logger.Warn("closing connection: sending records failed", "remote", c.nc.RemoteAddr(),
+					"api", kmsg.NameForKey(p.h.Key), "err", err)
+			}
+		} else {
+			_, err = bw.Write(buf)
+		}
+		p.reply.Files.Release()
 		// Flush when nothing else is ready to go, so pipelined
 		// responses share a syscall.
 		if err == nil && len(c.queue) == 0 {
@@ -149,7 +201,7 @@ func (c *conn) write() {
 			c.cancel() // stop waits of later requests; the reader sees the close
 			_ = c.nc.Close()
 		}
-		c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, len(buf))
+		c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, int(written))
 		if pooled != nil {
 			*pooled = buf[:0]
 			putBuf(pooled)
@@ -180,22 +232,4 @@ func sizeHint(resp kmsg.Response) int {
 		}
 	}
 	return n
-}
-
-// bufPool recycles large response buffers between fetches, which would
-// otherwise allocate (and make the GC scan for) megabytes per request.
-var bufPool sync.Pool
-
-func getBuf(n int) *[]byte {
-	if b, ok := bufPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return b
-	}
-	b := make([]byte, 0, n)
-	return &b
-}
-
-func putBuf(b *[]byte) {
-	if cap(*b) <= 64<<20 {
-		bufPool.Put(b)
-	}
 }

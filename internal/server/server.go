@@ -102,7 +102,7 @@ func (s *Server) startConn(nc net.Conn, listener string) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
-		info:  &broker.Conn{Remote: nc.RemoteAddr(), Listener: listener},
+		info:  &broker.Conn{Remote: nc.RemoteAddr(), Listener: listener, SendFile: canSendFile(nc)},
 		queue: make(chan pending, maxPipelined),
 	}
 	s.mu.Lock()

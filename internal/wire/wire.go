@@ -39,6 +39,15 @@ var (
 // an error and nothing past the size is read, so a hostile client cannot make
 // the broker allocate more than max bytes.
 func ReadFrame(r *bufio.Reader, max int32) ([]byte, error) {
+	return ReadFrameWith(r, max, nil)
+}
+
+// ReadFrameWith is ReadFrame with the frame's buffer from alloc, which is
+// told the frame size and API key (-1 when the frame is too short to hold
+// one) and returns a buffer of exactly size bytes; nil alloc allocates.
+// The key lets a server pool the buffers of requests whose bytes it knows
+// are not retained once answered (Produce), and only those.
+func ReadFrameWith(r *bufio.Reader, max int32, alloc func(size int32, key int16) []byte) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
 		return nil, err
@@ -50,7 +59,18 @@ func ReadFrame(r *bufio.Reader, max int32) ([]byte, error) {
 	if n > max {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, max)
 	}
-	body := make([]byte, n)
+	var body []byte
+	if alloc == nil {
+		body = make([]byte, n)
+	} else {
+		key := int16(-1)
+		if n >= 2 {
+			if k, err := r.Peek(2); err == nil {
+				key = int16(binary.BigEndian.Uint16(k))
+			}
+		}
+		body = alloc(n, key)
+	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

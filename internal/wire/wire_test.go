@@ -44,6 +44,40 @@ func TestReadFrame(t *testing.T) {
 	}
 }
 
+// TestReadFrameWith: the allocator sees the frame's size and API key
+// (-1 when the frame cannot hold one) and its buffer is what is returned.
+func TestReadFrameWith(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		size int32
+		key  int16
+	}{
+		{frame([]byte{0, 0, 1, 2, 3}), 5, 0},
+		{frame([]byte{0, 11, 9}), 3, 11},
+		{frame([]byte{7}), 1, -1},
+		{frame(nil), 0, -1},
+	}
+	for _, tt := range tests {
+		var gotSize int32
+		var gotKey int16 = -2
+		var buf []byte
+		got, err := ReadFrameWith(bufio.NewReader(bytes.NewReader(tt.in)), 10, func(n int32, key int16) []byte {
+			gotSize, gotKey = n, key
+			buf = make([]byte, n)
+			return buf
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotSize != tt.size || gotKey != tt.key {
+			t.Errorf("%x: alloc saw size %d key %d, want %d %d", tt.in, gotSize, gotKey, tt.size, tt.key)
+		}
+		if !bytes.Equal(got, tt.in[4:]) || (len(got) > 0 && &got[0] != &buf[0]) {
+			t.Errorf("%x: got %x, not the allocated buffer holding the body", tt.in, got)
+		}
+	}
+}
+
 // encodeRequest builds a request frame body the way a client does.
 func encodeRequest(req kmsg.Request, corr int32, clientID *string) []byte {
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(derefOr(clientID, "")))
