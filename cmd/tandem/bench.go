@@ -32,7 +32,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		_, err := bench.Run(ctx, *opts)
 		return err
 	}
-	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd())
+	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd(), diskCmd())
 	cmd.AddCommand(benchMirrorCmd())
 	return cmd
 }
@@ -112,5 +112,34 @@ func kfakeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "persist data in this directory (empty: memory only)")
 	cmd.Flags().BoolVar(&blackhole, "blackhole", false, "discard produced data (kfake BlackholeProduce)")
 	cmd.Flags().BoolVar(&syncW, "sync-writes", false, "fsync every write (kfake SyncWrites)")
+	return cmd
+}
+
+// diskCmd probes what the storage allows an fsync-before-ack broker.
+func diskCmd() *cobra.Command {
+	o := bench.DiskOptions{}
+	cmd := &cobra.Command{
+		Use:   "disk",
+		Short: "Probe the storage: group-commit fsync rounds at a steady write rate, no broker involved",
+		Long: `Write at a steady rate to N files and make them durable in back-to-back
+rounds (one syncfs, or an fdatasync per file), as Tandem's log does, and report
+the round durations and the time from each write to its durability: the floor
+under acks=all produce latency at that rate on this file system.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Out = os.Stdout
+			_, err := bench.RunDisk(ctx, o)
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Dir, "dir", os.TempDir(), "directory on the file system to probe (a temporary subdirectory is used and removed)")
+	fs.Int64Var(&o.Rate, "rate", 100<<20, "bytes per second to write")
+	fs.IntVar(&o.WriteSize, "write-size", 8<<10, "bytes per write")
+	fs.IntVar(&o.Files, "files", 16, "files written round-robin (like partitions)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to write")
+	fs.StringVar(&o.Strategy, "strategy", "syncfs", "how a round is made durable: syncfs or fdatasync (as log.sync.strategy)")
 	return cmd
 }

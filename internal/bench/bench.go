@@ -37,6 +37,8 @@ type Options struct {
 	Linger      time.Duration // producer linger
 	Rate        int           // records/s offered; 0 = as fast as possible
 	Consume     bool          // also measure consume throughput after producing
+	ConsumeOnly bool          // skip producing; consume what the topic holds
+	Consumers   int           // consumer clients sharing the partitions (default 1)
 	CreateTopic bool          // create Topic (it must not exist); else it must exist
 	Out         io.Writer     // summary and JSON line; nil discards
 }
@@ -49,6 +51,7 @@ type Result struct {
 	// record's scheduled send time) to its ack callback.
 	P50, P99, P999 time.Duration
 	ConsumeMBps    float64
+	ConsumedBytes  int64 // key plus value bytes consumed
 	Records        int64 // records produced and acknowledged
 	Errors         int64 // records that failed
 }
@@ -81,7 +84,10 @@ func (o *Options) validate() error {
 	if o.RecordSize <= 0 {
 		errs = append(errs, fmt.Sprintf("record size %d must be positive", o.RecordSize))
 	}
-	if o.TotalBytes < int64(o.RecordSize) {
+	if o.ConsumeOnly && o.CreateTopic {
+		errs = append(errs, "consume-only needs an existing topic (--create-topic=false)")
+	}
+	if !o.ConsumeOnly && o.TotalBytes < int64(o.RecordSize) {
 		errs = append(errs, fmt.Sprintf("bytes %d must be at least one record (%d)", o.TotalBytes, o.RecordSize))
 	}
 	if _, err := acksOf(o.Acks); err != nil {
@@ -95,6 +101,9 @@ func (o *Options) validate() error {
 	}
 	if o.Rate < 0 {
 		errs = append(errs, "negative rate")
+	}
+	if o.Consumers < 0 {
+		errs = append(errs, "negative consumers")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrOptions, strings.Join(errs, "; "))
@@ -204,6 +213,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if o.ConsumeOnly {
+		return runConsumeOnly(ctx, o, adm, partitions)
+	}
 	n := o.TotalBytes / int64(o.RecordSize)
 	fmt.Fprintf(o.Out, "tandem bench: %d records x %d B = %.1f MB to %s, topic %s (%d partitions), acks=%s compression=%s linger=%v rate=%s\n",
 		n, o.RecordSize, float64(n*int64(o.RecordSize))/1e6, strings.Join(o.Brokers, ","), o.Topic, partitions,
@@ -231,6 +243,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		var consumed int64
 		var took time.Duration
 		consumed, took, consumeErr = consume(ctx, o, adm, partitions)
+		res.ConsumedBytes = consumed
 		if consumeErr == nil && took > 0 {
 			res.ConsumeMBps = float64(consumed) / took.Seconds() / 1e6
 			fmt.Fprintf(o.Out, "consume: %.1f MB in %v: %.1f MB/s\n", float64(consumed)/1e6, took.Round(time.Millisecond), res.ConsumeMBps)
@@ -418,7 +431,10 @@ func progress(out io.Writer, done *atomic.Int64, total int64) (stop func()) {
 // offsets the topic had after producing, and returns the key plus value
 // bytes read and the time it took, client start-up included. It uses
 // franz-go's consumer defaults (read_uncommitted, 50 MB per fetch, 1 MB per
-// partition), the same for every server.
+// partition), the same for every server. With o.Consumers > 1 the
+// partitions are dealt round-robin to that many clients (one connection
+// and fetch pipeline each, as the members of a consumer group have), and
+// the figure is their total over the time until the last one finishes.
 func consume(ctx context.Context, o Options, adm *kadm.Client, partitions int) (int64, time.Duration, error) {
 	ends, err := adm.ListEndOffsets(ctx, o.Topic)
 	if err == nil {
@@ -427,25 +443,55 @@ func consume(ctx context.Context, o Options, adm *kadm.Client, partitions int) (
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: listing end offsets: %w", err)
 	}
-	target := make(map[int32]int64, partitions)
-	offsets := make(map[int32]kgo.Offset, partitions)
+	consumers := max(o.Consumers, 1)
+	targets := make([]map[int32]int64, consumers)
+	for i := range targets {
+		targets[i] = map[int32]int64{}
+	}
+	any := false
 	for p := range int32(partitions) {
 		if lo, ok := ends.Lookup(o.Topic, p); ok && lo.Offset > 0 {
-			target[p] = lo.Offset
-			offsets[p] = kgo.NewOffset().AtStart()
+			targets[int(p)%consumers][p] = lo.Offset
+			any = true
 		}
 	}
-	if len(target) == 0 {
+	if !any {
 		return 0, 0, nil
 	}
 
 	start := time.Now()
+	var (
+		wg    sync.WaitGroup
+		total atomic.Int64
+		errs  = make([]error, consumers)
+	)
+	for i, target := range targets {
+		if len(target) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			n, err := consumePartitions(ctx, o, target)
+			total.Add(n)
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return total.Load(), time.Since(start), errors.Join(errs...)
+}
+
+// consumePartitions reads the partitions of target from their start to
+// their end offsets with one client.
+func consumePartitions(ctx context.Context, o Options, target map[int32]int64) (int64, error) {
+	offsets := make(map[int32]kgo.Offset, len(target))
+	for p := range target {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: offsets}),
 	)
 	if err != nil {
-		return 0, 0, fmt.Errorf("bench: consumer client: %w", err)
+		return 0, fmt.Errorf("bench: consumer client: %w", err)
 	}
 	defer cl.Close()
 
@@ -456,14 +502,14 @@ func consume(ctx context.Context, o Options, adm *kadm.Client, partitions int) (
 		stalled := pollCtx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err := ctx.Err(); err != nil {
-			return bytes, time.Since(start), fmt.Errorf("bench: consuming: %w", err)
+			return bytes, fmt.Errorf("bench: consuming: %w", err)
 		}
 		if stalled {
-			return bytes, time.Since(start), fmt.Errorf("%w for %v; %d partitions short of their end offsets", ErrConsumeStall, consumeStallTimeout, len(target))
+			return bytes, fmt.Errorf("%w for %v; %d partitions short of their end offsets", ErrConsumeStall, consumeStallTimeout, len(target))
 		}
 		for _, fe := range fs.Errors() {
 			if !errors.Is(fe.Err, context.DeadlineExceeded) {
-				return bytes, time.Since(start), fmt.Errorf("bench: consuming partition %d: %w", fe.Partition, fe.Err)
+				return bytes, fmt.Errorf("bench: consuming partition %d: %w", fe.Partition, fe.Err)
 			}
 		}
 		fs.EachRecord(func(r *kgo.Record) {
@@ -473,7 +519,25 @@ func consume(ctx context.Context, o Options, adm *kadm.Client, partitions int) (
 			}
 		})
 	}
-	return bytes, time.Since(start), nil
+	return bytes, nil
+}
+
+// runConsumeOnly consumes everything the topic holds, so consume can be
+// measured again (page cache warm) without producing first.
+func runConsumeOnly(ctx context.Context, o Options, adm *kadm.Client, partitions int) (Result, error) {
+	var res Result
+	consumed, took, err := consume(ctx, o, adm, partitions)
+	res.ConsumedBytes = consumed
+	if err != nil {
+		return res, err
+	}
+	if took > 0 {
+		res.ConsumeMBps = float64(consumed) / took.Seconds() / 1e6
+	}
+	fmt.Fprintf(o.Out, "consume: %.1f MB in %v: %.1f MB/s\n", float64(consumed)/1e6, took.Round(time.Millisecond), res.ConsumeMBps)
+	line, _ := json.Marshal(jsonResult(o, 0, partitions, res, 0))
+	fmt.Fprintf(o.Out, "%s\n", line)
+	return res, nil
 }
 
 // jsonLine is the machine-readable result line.
@@ -522,7 +586,7 @@ func jsonResult(o Options, planned int64, partitions int, r Result, maxLatency t
 		P999Ms:               ms(r.P999),
 		MaxMs:                ms(maxLatency),
 	}
-	if o.Consume {
+	if o.Consume || o.ConsumeOnly {
 		v := round2(r.ConsumeMBps)
 		j.ConsumeMBps = &v
 	}

@@ -274,6 +274,7 @@ func TestBindFlags(t *testing.T) {
 	err := fs.Parse([]string{
 		"--brokers=a:1,b:2", "--topic=x", "--partitions=3", "--record-size=100", "--bytes=2MiB",
 		"--acks=1", "--compression=zstd", "--linger=0s", "--rate=100000", "--consume", "--create-topic=false",
+		"--consumers=2", "--consume-only",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +282,7 @@ func TestBindFlags(t *testing.T) {
 	want := Options{
 		Brokers: []string{"a:1", "b:2"}, Topic: "x", Partitions: 3, RecordSize: 100, TotalBytes: 2 << 20,
 		Acks: "1", Compression: "zstd", Linger: 0, Rate: 100000, Consume: true, CreateTopic: false,
+		Consumers: 2, ConsumeOnly: true,
 	}
 	if !reflect.DeepEqual(*o, want) {
 		t.Errorf("parsed %+v, want %+v", *o, want)
@@ -297,5 +299,37 @@ func TestBindFlags(t *testing.T) {
 		if err := b.Set(in); err == nil {
 			t.Errorf("byteSize %q accepted as %d", in, b)
 		}
+	}
+}
+
+// TestConsumeOnly: data produced by one run is read back by a
+// consume-only run with the partitions dealt to several clients, every
+// byte once.
+func TestConsumeOnly(t *testing.T) {
+	addr := startKfake(t)
+	o := Options{Brokers: []string{addr}, Topic: "co", Partitions: 5, RecordSize: 100, TotalBytes: 100 * 1000,
+		Acks: "all", Compression: "none", Linger: time.Millisecond, CreateTopic: true}
+	if _, err := Run(testContext(t), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, consumers := range []int{1, 3, 8} {
+		var out bytes.Buffer
+		c := Options{Brokers: []string{addr}, Topic: "co", RecordSize: 100, Acks: "all", Compression: "none",
+			ConsumeOnly: true, Consumers: consumers, Out: &out}
+		res, err := Run(testContext(t), c)
+		if err != nil {
+			t.Fatalf("%d consumers: %v", consumers, err)
+		}
+		if res.ConsumedBytes != o.TotalBytes || res.ConsumeMBps <= 0 {
+			t.Fatalf("%d consumers read %d bytes at %v MB/s, want %d", consumers, res.ConsumedBytes, res.ConsumeMBps, o.TotalBytes)
+		}
+		if j := lastJSON(t, out.String()); j.ConsumeMBps == nil || *j.ConsumeMBps != round2(res.ConsumeMBps) {
+			t.Fatalf("JSON line %+v", j)
+		}
+	}
+	bad := Options{Brokers: []string{addr}, Topic: "co", RecordSize: 100, Acks: "all", Compression: "none",
+		ConsumeOnly: true, CreateTopic: true}
+	if _, err := Run(testContext(t), bad); !errors.Is(err, ErrOptions) {
+		t.Fatalf("consume-only with create-topic: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ func BindFlags(fs *pflag.FlagSet) *Options {
 	fs.DurationVar(&o.Linger, "linger", 5*time.Millisecond, "producer linger")
 	fs.IntVar(&o.Rate, "rate", 0, "records/s to offer, paced, latency measured from the scheduled send time; 0 = as fast as possible")
 	fs.BoolVar(&o.Consume, "consume", false, "after producing, consume everything from the start and report consume MB/s")
+	fs.BoolVar(&o.ConsumeOnly, "consume-only", false, "do not produce: consume everything the (existing) topic holds and report consume MB/s")
+	fs.IntVar(&o.Consumers, "consumers", 1, "consumer clients the partitions are dealt to, each with its own connection (like group members)")
 	fs.BoolVar(&o.CreateTopic, "create-topic", true, "create the topic first (it must not exist); otherwise it must exist")
 	return o
 }
