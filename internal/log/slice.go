@@ -103,6 +103,11 @@ func (v *segView) lastBoundary(f *os.File, from, cut int64) (end, last int64, er
 		}
 		length := int64(int32(binary.BigEndian.Uint32(hdr[8:])))
 		if length < record.MinLength || int8(hdr[16]) != record.MagicV2 {
+			if start != from {
+				// A damaged index entry pointed into a batch: walk
+				// from the start of the range instead.
+				return v.walkFrom(f, from, cut)
+			}
 			return 0, 0, record.CorruptErrorf("segment %d: batch at position %d: length %d, magic %d", v.s.base, p, length, int8(hdr[16]))
 		}
 		next := p + record.LogOverhead + length
@@ -115,13 +120,18 @@ func (v *segView) lastBoundary(f *os.File, from, cut int64) (end, last int64, er
 		// The index pointed past the first batch's end (damaged index)
 		// or nothing fit: walk from the start of the range.
 		if start != from {
-			v2 := *v
-			v2.indexEntries = 0
-			return v2.lastBoundary(f, from, cut)
+			return v.walkFrom(f, from, cut)
 		}
 		return 0, 0, record.CorruptErrorf("segment %d: no whole batch in [%d, %d)", v.s.base, from, cut)
 	}
 	return end, last, nil
+}
+
+// walkFrom is lastBoundary without the index.
+func (v *segView) walkFrom(f *os.File, from, cut int64) (end, last int64, err error) {
+	v2 := *v
+	v2.indexEntries = 0
+	return v2.lastBoundary(f, from, cut)
 }
 
 // indexPositionBefore returns the position of the last offset-index entry

@@ -2,6 +2,7 @@ package log
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -204,5 +205,61 @@ func TestFileSlicePinsDescriptor(t *testing.T) {
 	}
 	if !bytes.Equal(got, want.Records) {
 		t.Fatalf("pinned slice read %d bytes, want %d equal bytes", len(got), len(want.Records))
+	}
+}
+
+// TestReadSliceDamagedIndex: index entries that point into the middle of
+// batches (a damaged .index file) must not change what ReadSlice returns:
+// the header walk falls back to the start of the range, as Read's locate
+// falls back to the start of the segment.
+func TestReadSliceDamagedIndex(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.IndexIntervalBytes = 300
+	l, s, clock := openTestLog(t, cfg)
+	for i := 0; i < 80; i++ {
+		if _, err := l.AppendAsLeader(simpleBatch(1+i%7, clock.Now().UnixMilli()), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.runPending()
+	l.mu.Lock()
+	seg := l.segments[0]
+	n := seg.indexEntries
+	l.mu.Unlock()
+	if n < 10 {
+		t.Fatalf("only %d index entries", n)
+	}
+	// Shift every entry's position 7 bytes into its batch.
+	err := seg.index.withFile(func(f *os.File) error {
+		buf := make([]byte, n*offsetEntrySize)
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			return err
+		}
+		for i := int64(0); i < n; i++ {
+			e := buf[i*offsetEntrySize:]
+			binary.BigEndian.PutUint32(e[4:], binary.BigEndian.Uint32(e[4:])+7)
+		}
+		_, err := f.WriteAt(buf, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := int64(0); off < l.HighWatermark(); off++ {
+		for _, maxBytes := range []int32{100, 700, 2000, 1 << 20} {
+			want, werr := l.Read(off, maxBytes, ReadUncommitted, true)
+			got, gerr := l.ReadSlice(off, maxBytes, ReadUncommitted, true)
+			if werr != nil || gerr != nil {
+				t.Fatalf("offset %d max %d: Read %v, ReadSlice %v", off, maxBytes, werr, gerr)
+			}
+			b, err := got.Slice.ReadAll()
+			got.Slice.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, want.Records) {
+				t.Fatalf("offset %d max %d: slice %d bytes, Read %d", off, maxBytes, len(b), len(want.Records))
+			}
+		}
 	}
 }
