@@ -61,12 +61,12 @@ func (l *Log) Read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 }
 
 // ReadSlice is Read for a caller that can send file bytes without copying
-// them (sendfile): when the records can be delimited from batch headers
-// alone it returns them as res.Slice, a pinned range of the segment file,
-// and leaves res.Records nil. The caller must Release the slice. When the
-// bound is a last stable offset below the high watermark (read_committed
-// with a transaction open) the records are read into memory as Read does,
-// because the LSO has no known file position.
+// them (sendfile): it returns the records as res.Slice, a pinned range of
+// the segment file delimited from batch headers alone, and leaves
+// res.Records nil. The caller must Release the slice. A read_committed
+// bound below the high watermark (an open transaction's LSO) is located
+// like a fetch offset; only if it fell inside a batch would the records be
+// read into memory and trimmed as Read does.
 func (l *Log) ReadSlice(fetchOffset int64, maxBytes int32, isolation Isolation, minOneBatch bool) (ReadResult, error) {
 	return l.read(fetchOffset, maxBytes, isolation, minOneBatch, true)
 }
@@ -109,16 +109,23 @@ func (l *Log) read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 		if !found {
 			continue // fetchOffset falls in a gap after this segment's last batch
 		}
-		n := min(max(limit, 0), v.end-pos)
+		// The view ends at the high watermark's position; a lower bound
+		// (an open transaction's LSO) needs its own position to send the
+		// file as is.
+		end, sliceable := v.end, slice
+		if slice && bound < res.HighWatermark {
+			if end, sliceable, err = v.boundPosition(bound); err != nil {
+				return res, err
+			}
+		}
+		n := min(max(limit, 0), end-pos)
 		if minOneBatch && n < first {
 			n = first
 		}
 		if n < first {
 			return res, nil // first batch larger than maxBytes, and not minOneBatch
 		}
-		if slice && bound == res.HighWatermark {
-			// The view ends at the high watermark's position, so only the
-			// maxBytes cut needs batch boundaries.
+		if sliceable {
 			fs, err := v.slice(pos, n)
 			if err != nil {
 				return res, err
@@ -162,6 +169,27 @@ func (l *Log) read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 		return res, nil
 	}
 	return res, nil
+}
+
+// boundPosition returns where a read bounded by offset (a last stable
+// offset below the high watermark) must stop in v: the start of the batch
+// whose base offset is bound, or v.end when bound lies past v's batches.
+// ok is false when bound falls inside a batch, which an LSO never does
+// (it is the first offset of a transaction's first batch); the caller
+// then reads and trims batch by batch.
+func (v *segView) boundPosition(bound int64) (end int64, ok bool, err error) {
+	pos, _, found, err := v.locate(bound)
+	if err != nil || !found {
+		return v.end, err == nil, err
+	}
+	var hdr [record.LogOverhead]byte
+	if err := readAt(v.s.log, hdr[:], pos); err != nil {
+		return 0, false, fmt.Errorf("log: segment %d: batch header at %d: %w", v.s.base, pos, err)
+	}
+	if record.Batch(hdr[:]).BaseOffset() != bound {
+		return v.end, false, nil
+	}
+	return pos, true, nil
 }
 
 // locate finds the first batch in v with LastOffset >= target: its
