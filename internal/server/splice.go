@@ -30,6 +30,9 @@ type splicePoint struct {
 // (NullableBytes) or, in flexible versions, a uvarint of length+1
 // (CompactNullableBytes).
 func findSplices(frame []byte, refs []broker.FileRef, flexible bool) ([]splicePoint, error) {
+	if len(frame) < 4 {
+		return nil, fmt.Errorf("%w: %d-byte frame", errPlaceholder, len(frame))
+	}
 	pts := make([]splicePoint, 0, len(refs))
 	from := 4 // the frame size
 	for i, r := range refs {

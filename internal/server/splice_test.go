@@ -216,3 +216,41 @@ func TestSendFileShortFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFindSplices: whatever the frame, findSplices never panics, and the
+// points it returns are in order, inside the frame, each a length prefix
+// followed by its placeholder.
+func FuzzFindSplices(f *testing.F) {
+	p1 := bytes.Repeat([]byte{0xA1}, broker.PlaceholderSize)
+	p2 := bytes.Repeat([]byte{0xB2}, broker.PlaceholderSize)
+	seed := func(parts ...[]byte) []byte {
+		out := []byte{0, 0, 0, 0}
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	f.Add(seed([]byte{0, 0, 0, 16}, p1, []byte{1, 2}, []byte{0, 0, 0, 16}, p2), false)
+	f.Add(seed([]byte{17}, p1, []byte{17}, p2, []byte{9}), true)
+	f.Add([]byte{1, 2}, true)
+	f.Fuzz(func(t *testing.T, frame []byte, flexible bool) {
+		refs := []broker.FileRef{{Placeholder: p1}, {Placeholder: p2}}
+		pts, err := findSplices(frame, refs, flexible)
+		if err != nil {
+			if !errors.Is(err, errPlaceholder) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		prev := 4
+		for i, pt := range pts {
+			if pt.prefix < prev || pt.end > len(frame) || pt.prefix >= pt.end {
+				t.Fatalf("point %d %+v out of order or bounds (prev %d, frame %d)", i, pt, prev, len(frame))
+			}
+			if !bytes.Equal(frame[pt.end-broker.PlaceholderSize:pt.end], refs[i].Placeholder) {
+				t.Fatalf("point %d does not end with its placeholder", i)
+			}
+			prev = pt.end
+		}
+	})
+}
