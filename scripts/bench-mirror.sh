@@ -16,6 +16,8 @@
 #   BENCH_LATENCY_RATE  bytes/s offered in the latency phase (default 10MB)
 #   BENCH_SECONDS       length of the latency phase (default 20s)
 #   BENCH_PORT          first loopback port to try (default 29192)
+#   BENCH_WARM          1 (default): write and delete BENCH_WARM_MIB (default
+#                       3072) before each run (see warm_pages); 0: don't
 #   BENCH_KEEP          keep logs and JSON results in this directory
 # Prints a markdown table on stdout; progress goes to stderr.
 set -euo pipefail
@@ -71,10 +73,23 @@ start() {
   done
 }
 
+# warm_pages (BENCH_WARM=1, the default): write and delete BENCH_WARM_MIB
+# before a run, so that the brokers write into recently freed page-cache
+# pages. On a VM with balloon free-page reporting, first-touch pages fault
+# in the host (~3.3 s of CPU per GiB written on the machine of
+# docs/benchmarks.md, against ~0.2 s for recycled ones), which otherwise
+# lands on whichever copy writes first. See scripts/bench-compare.sh.
+warm_pages() {
+  [ "${BENCH_WARM:-1}" = 1 ] || return 0
+  dd if=/dev/zero of="$WORK/warm" bs=1M count=$((${BENCH_WARM_MIB:-3072})) status=none
+  rm -f "$WORK/warm"
+}
+
 # run NAME FLAGS...: fresh source and destination, one `tandem bench mirror`.
 run() {
   local name=$1; shift
   sync
+  warm_pages
   start "$name-src"; local src=$ADDR spid=$PID
   start "$name-dst"; local dst=$ADDR durl=$URL dpid=$PID
   log "$name: source $src (pid $spid), destination $dst $durl (pid $dpid)"
@@ -102,6 +117,7 @@ mc=$(get main mirror_dest_cpu_s_per_gb); pc=$(get main pipeline_cpu_s_per_gb)
 echo "## tandem bench mirror: cluster link vs consume→re-produce pipeline"
 echo
 echo "Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r); brokers and client share the CPUs."
+echo "Page warm-up before each run: BENCH_WARM=${BENCH_WARM:-1} (${BENCH_WARM_MIB:-3072} MiB)."
 echo "Throughput: $(v main bytes) bytes of 1 KiB lz4 values, 16 partitions. MB = 10^6 bytes of record values."
 echo
 echo "| Figure | mirror | pipeline | mirror / pipeline |"
