@@ -50,15 +50,6 @@ func (f *Files) add(s *log.FileSlice) []byte {
 	return p
 }
 
-// Len is the number of record bytes behind the placeholders.
-func (f *Files) Len() int64 {
-	var n int64
-	for _, r := range f.Refs {
-		n += r.Slice.Len
-	}
-	return n
-}
-
 // Release unpins every slice. Safe on nil and more than once.
 func (f *Files) Release() {
 	if f == nil {

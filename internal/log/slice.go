@@ -2,9 +2,7 @@ package log
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync/atomic"
 
@@ -39,20 +37,6 @@ type FileSlice struct {
 
 // File returns the open segment file; valid until Release.
 func (s *FileSlice) File() *os.File { return s.f }
-
-// ReadAll copies the slice into memory, for a connection that cannot
-// sendfile.
-func (s *FileSlice) ReadAll() ([]byte, error) {
-	buf := make([]byte, s.Len)
-	n, err := s.f.ReadAt(buf, s.Pos)
-	if n == len(buf) {
-		return buf, nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return nil, fmt.Errorf("log: reading %d bytes at %d of %s: %w", s.Len, s.Pos, s.f.Name(), err)
-}
 
 // Release unpins the file. It is safe to call more than once.
 func (s *FileSlice) Release() {
