@@ -930,7 +930,7 @@ func TestMirrorTopicIsReadOnly(t *testing.T) {
 	b := tandemtest.Start(t)
 	br := b.Node.Broker()
 	_, err := br.CreateTopic(broker.TopicSpec{Name: "mirror", Partitions: 1, ReplicationFactor: 1,
-		Mirror: &metadata.Mirror{Link: "dr", SourceTopic: "orders", State: broker.MirrorActive}}, false)
+		Mirror: &metadata.Mirror{Link: "dr", SourceTopic: "orders", State: metadata.MirrorActive}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -957,7 +957,7 @@ func TestMirrorTopicIsReadOnly(t *testing.T) {
 	}
 	// Failover: writable, in a new leader epoch.
 	br = b.Node.Broker()
-	if err := br.SetMirrorState("mirror", metadata.Mirror{Link: "dr", SourceTopic: "orders", State: broker.MirrorStopped}); err != nil {
+	if err := br.SetMirrorState("mirror", metadata.Mirror{Link: "dr", SourceTopic: "orders", State: metadata.MirrorStopped}); err != nil {
 		t.Fatal(err)
 	}
 	r = produceRaw(t, rc, "mirror", 0, 1, rawBatch(t, -1, -1, -1, 2))
@@ -965,7 +965,7 @@ func TestMirrorTopicIsReadOnly(t *testing.T) {
 		t.Fatalf("produce after failover: %+v", r)
 	}
 	md, err := br.TopicByName("mirror")
-	if err != nil || md.LeaderEpochs[0] != 1 || md.Mirror.State != broker.MirrorStopped {
+	if err != nil || md.LeaderEpochs[0] != 1 || md.Mirror.State != metadata.MirrorStopped {
 		t.Fatalf("after failover: epochs %v mirror %+v err %v", md.LeaderEpochs, md.Mirror, err)
 	}
 }

@@ -34,7 +34,7 @@ func (b *Broker) SetMirrorState(topic string, m metadata.Mirror) error {
 	if m.State != t.Mirror.State {
 		m.StateTimeMs = b.now().UnixMilli()
 	}
-	if m.State == MirrorStopped {
+	if m.State == metadata.MirrorStopped {
 		// New writes after failover/promote start a new leader epoch above
 		// every epoch the mirror copied from the source, so that
 		// divergence from the source is detectable later (KIP-1279's

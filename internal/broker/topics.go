@@ -394,15 +394,4 @@ func newTopicID() [16]byte {
 
 // isReadOnlyMirror reports whether t is a mirror topic its link still
 // writes: every mirror state but STOPPED (after promote or failover).
-func isReadOnlyMirror(t metadata.Topic) bool {
-	return t.Mirror != nil && t.Mirror.State != MirrorStopped
-}
-
-// Mirror topic states (cluster-linking.md §2.3) that are persisted.
-const (
-	MirrorActive         = "ACTIVE"
-	MirrorPaused         = "PAUSED"
-	MirrorPendingStopped = "PENDING_STOPPED"
-	MirrorStopped        = "STOPPED"
-	MirrorFailed         = "FAILED"
-)
+func isReadOnlyMirror(t metadata.Topic) bool { return t.ReadOnly() }

@@ -41,19 +41,15 @@ const (
 	LinkFailed      = "FAILED"
 )
 
-// Mirror states reported but not persisted.
+// Mirror states: one spelling, in internal/metadata (persisted there).
 const (
-	MirrorSourceUnavailable = "SOURCE_UNAVAILABLE"
-	MirrorLinkPaused        = "LINK_PAUSED"
-)
-
-// Persisted mirror states (metadata.Mirror.State).
-const (
-	MirrorActive         = "ACTIVE"
-	MirrorPaused         = "PAUSED"
-	MirrorPendingStopped = "PENDING_STOPPED"
-	MirrorStopped        = "STOPPED"
-	MirrorFailed         = "FAILED"
+	MirrorActive            = metadata.MirrorActive
+	MirrorPaused            = metadata.MirrorPaused
+	MirrorPendingStopped    = metadata.MirrorPendingStopped
+	MirrorStopped           = metadata.MirrorStopped
+	MirrorFailed            = metadata.MirrorFailed
+	MirrorSourceUnavailable = metadata.MirrorSourceUnavailable
+	MirrorLinkPaused        = metadata.MirrorLinkPaused
 )
 
 // Cluster is what the manager needs of the local broker.
@@ -537,7 +533,7 @@ type LinkInfo struct {
 	ErrorCode          string
 	ErrorMessage       string
 	TopicNames         []string
-	MirrorPartsByState map[string]int
+	MirrorPartsByState map[metadata.MirrorState]int
 }
 
 // Links describes every link, sorted by name.
@@ -565,7 +561,7 @@ func (m *Manager) Link(name string) (LinkInfo, error) {
 }
 
 func (m *Manager) describe(l metadata.Link) LinkInfo {
-	info := LinkInfo{Link: l, State: LinkUnavailable, ErrorCode: "UNKNOWN", MirrorPartsByState: map[string]int{}}
+	info := LinkInfo{Link: l, State: LinkUnavailable, ErrorCode: "UNKNOWN", MirrorPartsByState: map[metadata.MirrorState]int{}}
 	m.mu.Lock()
 	rt := m.links[l.Name]
 	m.mu.Unlock()
@@ -584,7 +580,7 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 
 // mirrorState is the state reported for a mirror: the persisted one, with
 // the link's condition layered over a mirror that would be fetching.
-func (m *Manager) mirrorState(t metadata.Topic, rt *runtime) string {
+func (m *Manager) mirrorState(t metadata.Topic, rt *runtime) metadata.MirrorState {
 	s := t.Mirror.State
 	if s != MirrorActive || rt == nil {
 		return s
@@ -603,7 +599,7 @@ func (m *Manager) mirrorState(t metadata.Topic, rt *runtime) string {
 // MirrorInfo describes one mirror topic.
 type MirrorInfo struct {
 	Topic      metadata.Topic
-	State      string
+	State      metadata.MirrorState
 	Partitions []PartitionStatus
 }
 
@@ -624,7 +620,7 @@ func (m *Manager) Mirrors(link, status string) ([]MirrorInfo, error) {
 			continue
 		}
 		mi := m.mirrorInfo(t)
-		if status != "" && !strings.EqualFold(mi.State, status) {
+		if status != "" && !strings.EqualFold(string(mi.State), status) {
 			continue
 		}
 		out = append(out, mi)

@@ -246,7 +246,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 func encodeTopic(t Topic) ([]byte, error) {
 	var mr *mirrorRecord
 	if m := t.Mirror; m != nil {
-		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: m.State, StateTimeMs: m.StateTimeMs, Error: m.Error}
+		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: string(m.State), StateTimeMs: m.StateTimeMs, Error: m.Error}
 		if m.SourceTopicID != ([16]byte{}) {
 			mr.SourceTopicID = UUIDString(m.SourceTopicID)
 		}
@@ -278,7 +278,7 @@ func decodeTopic(b []byte) (Topic, error) {
 	}
 	var mirror *Mirror
 	if mr := r.Mirror; mr != nil {
-		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: mr.State, StateTimeMs: mr.StateTimeMs, Error: mr.Error}
+		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: MirrorState(mr.State), StateTimeMs: mr.StateTimeMs, Error: mr.Error}
 		if mr.SourceTopicID != "" {
 			if mirror.SourceTopicID, err = ParseUUID(mr.SourceTopicID); err != nil {
 				return Topic{}, fmt.Errorf("mirror source topic id: %w", err)

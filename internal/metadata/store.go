@@ -60,6 +60,33 @@ type Topic struct {
 	Mirror *Mirror
 }
 
+// MirrorState is a mirror topic's state (cluster-linking.md §2.3), spelled
+// as Confluent spells mirror_status. It is defined here, with the persisted
+// record, so that every reader (broker, REST, CLI, metrics) uses one
+// spelling; transitions belong to internal/link, the only writer.
+type MirrorState string
+
+// Persisted mirror states.
+const (
+	MirrorActive         MirrorState = "ACTIVE"
+	MirrorPaused         MirrorState = "PAUSED"
+	MirrorPendingStopped MirrorState = "PENDING_STOPPED"
+	MirrorStopped        MirrorState = "STOPPED"
+	MirrorFailed         MirrorState = "FAILED"
+)
+
+// Reported mirror states derived from the link's condition over an ACTIVE
+// mirror; never persisted.
+const (
+	MirrorLinkPaused        MirrorState = "LINK_PAUSED"
+	MirrorSourceUnavailable MirrorState = "SOURCE_UNAVAILABLE"
+)
+
+// MirrorStates lists every mirror state, persisted and reported, in the
+// order metrics and documentation list them.
+var MirrorStates = []MirrorState{MirrorActive, MirrorPaused, MirrorPendingStopped, MirrorStopped,
+	MirrorFailed, MirrorSourceUnavailable, MirrorLinkPaused}
+
 // Mirror is the persisted part of a mirror topic's state.
 type Mirror struct {
 	Link          string // link name
@@ -68,10 +95,17 @@ type Mirror struct {
 	// State is the mirror's lifecycle state (ACTIVE, PAUSED,
 	// PENDING_STOPPED, STOPPED, FAILED); transient states derived from
 	// the link (SOURCE_UNAVAILABLE, LINK_PAUSED) are not persisted.
-	State       string
+	State       MirrorState
 	StateTimeMs int64
 	// Error is the reason for FAILED (or the last transition error).
 	Error string
+}
+
+// ReadOnly reports whether clients may not write the topic: a mirror its
+// link still owns (every state but STOPPED, which promote and failover
+// reach).
+func (t Topic) ReadOnly() bool {
+	return t.Mirror != nil && t.Mirror.State != MirrorStopped
 }
 
 // Clone returns a deep copy, sharing nothing with t.

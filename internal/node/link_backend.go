@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"maps"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
@@ -68,14 +68,14 @@ func (b linkBackend) linkInfo(li link.LinkInfo) rest.LinkInfo {
 		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID), SourceClusterID: li.Link.SourceClusterID,
 		State: li.State, Error: li.ErrorCode, ErrorMessage: li.ErrorMessage, TopicNames: li.TopicNames,
 	}
-	for _, st := range sortedKeys(li.MirrorPartsByState) {
+	for _, st := range slices.Sorted(maps.Keys(li.MirrorPartsByState)) {
 		out.CategoryCounts = append(out.CategoryCounts, rest.StateCount{Category: category(st), Count: li.MirrorPartsByState[st]})
 	}
 	return out
 }
 
 // category maps a mirror state to Confluent's state categories.
-func category(state string) string {
+func category(state metadata.MirrorState) string {
 	switch state {
 	case link.MirrorActive:
 		return "ACTIVE"
@@ -87,15 +87,6 @@ func category(state string) string {
 		return "PENDING"
 	}
 	return "NOT_APPLICABLE"
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (b linkBackend) ListLinks(context.Context) ([]rest.LinkInfo, error) {
@@ -173,7 +164,7 @@ func (b linkBackend) AlterLinkConfigs(_ context.Context, name string, ops []rest
 func mirrorInfo(mi link.MirrorInfo) rest.MirrorInfo {
 	t := mi.Topic
 	out := rest.MirrorInfo{Link: t.Mirror.Link, MirrorTopic: t.Name, SourceTopic: t.Mirror.SourceTopic,
-		NumPartitions: t.Partitions, State: mi.State, StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
+		NumPartitions: t.Partitions, State: string(mi.State), StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
 	for _, p := range mi.Partitions {
 		since := int64(-1)
 		if !p.LastFetch.IsZero() {

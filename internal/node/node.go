@@ -176,8 +176,7 @@ func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *N
 		}
 		n.metrics.SetLinkSource(func() []metrics.LinkStat { return linkStats(n.links, data) },
 			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
-			[]string{link.MirrorActive, link.MirrorPaused, link.MirrorPendingStopped, link.MirrorStopped,
-				link.MirrorFailed, link.MirrorSourceUnavailable, link.MirrorLinkPaused})
+			mirrorStateNames())
 		n.broker.OnBeforeDelete(n.links.TopicDeleted)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
@@ -296,7 +295,7 @@ func linkStats(lm *link.Manager, data link.DataPath) []metrics.LinkStat {
 			continue // link deleted between the two reads
 		}
 		s := &out[i]
-		s.MirrorsByState[mi.State]++
+		s.MirrorsByState[string(mi.State)]++
 		for _, p := range mi.Partitions {
 			s.Partitions = append(s.Partitions, metrics.MirrorPartitionStat{
 				Topic: mi.Topic.Name, Partition: p.Partition, Lag: p.Lag(), LastFetch: p.LastFetch})
@@ -448,4 +447,13 @@ func groupConfig(c config.BrokerConfig) group.Config {
 		OffsetsRetentionCheckInterval: ms(c.OffsetsRetentionCheckIntervalMs),
 		OffsetMetadataMaxBytes:        int(c.OffsetMetadataMaxBytes),
 	}
+}
+
+// mirrorStateNames lists the mirror states for the per-state gauges.
+func mirrorStateNames() []string {
+	out := make([]string, len(metadata.MirrorStates))
+	for i, s := range metadata.MirrorStates {
+		out[i] = string(s)
+	}
+	return out
 }
