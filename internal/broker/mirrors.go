@@ -123,3 +123,24 @@ func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 	}
 	return out, nil
 }
+
+// ClearMirror makes a STOPPED mirror an ordinary topic: its link was
+// deleted, so no link owns it any more.
+func (b *Broker) ClearMirror(topic string) error {
+	b.adminMu.Lock()
+	defer b.adminMu.Unlock()
+	t, ok := b.store.Topic(topic)
+	if !ok {
+		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, topic)
+	}
+	if t.Mirror == nil {
+		return nil
+	}
+	if t.Mirror.State != metadata.MirrorStopped {
+		return fmt.Errorf("%w: mirror %s is %s; only a STOPPED mirror can be detached", ErrInvalidRequest, topic, t.Mirror.State)
+	}
+	if err := b.store.SetMirror(topic, nil); err != nil {
+		return err
+	}
+	return b.parts.SetReadOnly(topic, false)
+}

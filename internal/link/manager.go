@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -58,18 +56,26 @@ type Cluster interface {
 	Topics() []metadata.Topic
 	TopicByName(name string) (metadata.Topic, error)
 	CreateMirrorTopic(name string, partitions int32, configs map[string]string, m metadata.Mirror) (metadata.Topic, error)
+	// SetMirrorState persists a mirror's state; STOPPED also raises the
+	// partitions' leader epochs past their logs (the topic becomes
+	// writable).
 	SetMirrorState(topic string, m metadata.Mirror) error
+	// ClearMirror makes a STOPPED mirror an ordinary topic that no link
+	// owns (its link was deleted).
+	ClearMirror(topic string) error
 	SetMirrorConfigs(topic string, configs map[string]string) error
 	AddMirrorPartitions(topic string, total int32) error
 	// LogEndOffsets returns each partition's log end offset.
 	LogEndOffsets(topic string) (map[int32]int64, error)
 }
 
-// PartitionStatus is the data path's view of one mirror partition.
+// PartitionStatus is one mirror partition as described: the data path's
+// view (while the data path has the partition) merged with what the
+// manager knows of the source's end.
 type PartitionStatus struct {
 	Partition             int32
 	LastSourceFetchOffset int64 // -1 before the first fetch
-	SourceHighWatermark   int64 // -1 before the first fetch
+	SourceHighWatermark   int64 // from the data path's last fetch; -1 before it
 	LocalEndOffset        int64
 	LastFetch             time.Time
 	Err                   error
@@ -80,15 +86,22 @@ type PartitionStatus struct {
 	// retrying cannot fix); ErrorCode is the mirror_topic_error it maps to.
 	Failed    bool
 	ErrorCode string
+	// SourceEndOffset is the newest source high watermark known (from a
+	// fetch, or from the link's ListOffsets probe of a mirror that is not
+	// fetching), -1 when none is; SourceEndTime is when it was learned.
+	// Lag counts from it, so a paused mirror or one whose source cannot
+	// be reached keeps showing how far behind it was last seen to be.
+	SourceEndOffset int64
+	SourceEndTime   time.Time
 }
 
-// Lag is the source high watermark minus the local end offset (-1 when
-// nothing was fetched yet).
+// Lag is the last known source end minus the local log end offset (-1
+// when no source end is known yet).
 func (s PartitionStatus) Lag() int64 {
-	if s.SourceHighWatermark < 0 {
+	if s.SourceEndOffset < 0 {
 		return -1
 	}
-	return max(s.SourceHighWatermark-s.LocalEndOffset, 0)
+	return max(s.SourceEndOffset-s.LocalEndOffset, 0)
 }
 
 // Partitions is what a data path needs of the local broker: the mirror
@@ -120,7 +133,13 @@ type DataPath interface {
 	Close()
 }
 
-// Manager owns the cluster links of this node.
+
+// Manager owns the cluster links of this node and the state of their
+// mirror topics. It is the only writer of metadata.Mirror: every change
+// goes through the mirror state machine (mirrorfsm.go) under the mirror's
+// lock, is persisted, and is then carried out on the data path. The
+// broker hosts partitions (and their read-only flag) from metadata; REST,
+// the CLI and metrics read the state through the Manager.
 type Manager struct {
 	store   metadata.Store
 	cluster Cluster
@@ -131,35 +150,122 @@ type Manager struct {
 	mu    sync.Mutex // guards links; taken before any runtime's mu
 	links map[string]*runtime
 	wg    sync.WaitGroup
+
+	// mirrorLocks serialises the transitions of each mirror topic (one
+	// *sync.Mutex per topic name): REST operations and link tasks. Held
+	// across the data path's drain and a promote's source check; taken
+	// before Manager.mu and any runtime's mu.
+	mirrorLocks sync.Map
+
+	ends sourceEnds
+
+	stopWatch func()
 }
 
-// runtime is a link's live state: the client to its source and its
-// availability.
+// runtime is a link's live state: the client to its source, its
+// availability and its tasks.
 type runtime struct {
 	link   metadata.Link
 	client *kgo.Client
 	adm    *kadm.Client
+	ctx    context.Context
 	cancel context.CancelFunc
+	tasks  []*task
 
-	mu               sync.Mutex
-	state            string
-	errCode, errMsg  string
-	failures         int
-	lastConfigSyncMs int64
+	mu              sync.Mutex
+	state           string
+	errCode, errMsg string
+	failures        int
+	// missingSince: source topics the link's last look did not find,
+	// since when (cluster.link.retry.timeout.ms counts from it).
+	missingSince map[string]time.Time
 }
 
-// NewManager loads the persisted links and starts them.
+func (rt *runtime) condition() linkCondition {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	switch rt.state {
+	case LinkPaused:
+		return linkCondPaused
+	case LinkUnavailable:
+		return linkCondUnavailable
+	case LinkFailed:
+		return linkCondFailed
+	}
+	return linkOK
+}
+
+func (rt *runtime) currentState() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.state
+}
+
+// NewManager loads the persisted links, finishes what a restart
+// interrupted (link deletions, pending stops) and starts the links.
 func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *slog.Logger) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{}}
+	m.ends.init()
+	// Mirrors whose link is gone (a deletion interrupted by a crash, or a
+	// link re-created under the same name) are detached first.
+	for _, t := range cluster.Topics() {
+		if t.Mirror != nil && !m.owns(t) {
+			m.detach(t)
+		}
+	}
 	for _, l := range store.Links() {
 		if err := m.startLink(l); err != nil {
 			m.logger.Error("starting cluster link", "link", l.Name, "err", err)
 		}
 	}
+	m.watchDeletions()
 	return m, nil
+}
+
+// owns reports whether a mirror belongs to a link that exists: same name
+// and, when the mirror records one, the same link id (mirrors created
+// before link ids were recorded are adopted by the link of their name).
+func (m *Manager) owns(t metadata.Topic) bool {
+	l, ok := m.store.Link(t.Mirror.Link)
+	return ok && (t.Mirror.LinkID == ([16]byte{}) || t.Mirror.LinkID == l.ID)
+}
+
+// watchDeletions stops the data path of mirror topics deleted by anyone
+// (the broker deletes topics in metadata; the Manager notices here, so
+// the broker never calls up into the link).
+func (m *Manager) watchDeletions() {
+	ch, cancel := m.store.Watch()
+	m.stopWatch = cancel
+	known := map[string]bool{}
+	for _, t := range m.cluster.Topics() {
+		if t.Mirror != nil {
+			known[t.Name] = true
+		}
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for range ch {
+			now := map[string]bool{}
+			for _, t := range m.cluster.Topics() {
+				if t.Mirror != nil {
+					now[t.Name] = true
+				}
+			}
+			for name := range known {
+				if !now[name] {
+					if m.data != nil {
+						m.data.Stop(name)
+					}
+					m.ends.forget(name)
+				}
+			}
+			known = now
+		}
+	}()
 }
 
 // Close stops every link.
@@ -172,13 +278,20 @@ func (m *Manager) Close() {
 	m.links = map[string]*runtime{}
 	m.mu.Unlock()
 	for _, rt := range rts {
-		rt.cancel()
-		rt.client.Close()
+		rt.stop()
+	}
+	if m.stopWatch != nil {
+		m.stopWatch()
 	}
 	m.wg.Wait()
 	if m.data != nil {
 		m.data.Close()
 	}
+}
+
+func (rt *runtime) stop() {
+	rt.cancel()
+	rt.client.Close()
 }
 
 // clientFor builds the franz-go client a link uses to reach its source.
@@ -192,196 +305,44 @@ func clientFor(name string, configs map[string]string) (*kgo.Client, error) {
 	return kgo.NewClient(opts...)
 }
 
+func (m *Manager) runtimeOf(name string) *runtime {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.links[name]
+}
+
 func (m *Manager) startLink(l metadata.Link) error {
 	cl, err := clientFor(l.Name, l.Configs)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &runtime{link: l, client: cl, adm: kadm.NewClient(cl), cancel: cancel, state: LinkActive, errCode: "NO_ERROR"}
+	rt := &runtime{link: l, client: cl, adm: kadm.NewClient(cl), ctx: ctx, cancel: cancel, state: LinkActive,
+		errCode: "NO_ERROR", missingSince: map[string]time.Time{}}
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
+	rt.tasks = m.linkTasks(rt)
 	m.mu.Lock()
 	m.links[l.Name] = rt
 	m.mu.Unlock()
-	m.wg.Add(1)
-	go m.loop(ctx, rt)
-	if rt.state != LinkPaused {
-		m.startMirrors(l)
+	// Recover every mirror of the link: hand ACTIVE ones to the data path
+	// (or pause them on a paused link), finish pending stops.
+	for _, t := range m.mirrorsOf(l.Name) {
+		if _, err := m.transition(ctx, rt, t.Name, evRecover, transitionArgs{}); err != nil {
+			m.logger.Warn("recovering mirror", "link", l.Name, "topic", t.Name, "err", err)
+		}
+	}
+	for _, tk := range rt.tasks {
+		if tk.every > 0 {
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				tk.loop(ctx, m.now)
+			}()
+		}
 	}
 	return nil
-}
-
-// startMirrors hands the link's active mirrors to the data path.
-func (m *Manager) startMirrors(l metadata.Link) {
-	if m.data == nil {
-		return
-	}
-	for _, t := range m.cluster.Topics() {
-		if t.Mirror != nil && t.Mirror.Link == l.Name && t.Mirror.State == MirrorActive {
-			if err := m.data.Start(l, t, false); err != nil {
-				m.logger.Error("starting mirror", "link", l.Name, "topic", t.Name, "err", err)
-			}
-		}
-	}
-}
-
-// loop checks the source's availability and syncs topic configs and
-// partition counts on the link's intervals.
-func (m *Manager) loop(ctx context.Context, rt *runtime) {
-	defer m.wg.Done()
-	check := time.NewTicker(Millis(rt.link.Configs, "availability.check.ms"))
-	defer check.Stop()
-	sync := time.NewTicker(Millis(rt.link.Configs, "topic.config.sync.ms"))
-	defer sync.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-check.C:
-			m.checkAvailability(ctx, rt)
-		case <-sync.C:
-			m.syncMirrors(ctx, rt)
-		}
-	}
-}
-
-func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) {
-	cctx, cancel := context.WithTimeout(ctx, Millis(rt.link.Configs, "request.timeout.ms"))
-	defer cancel()
-	meta, err := rt.adm.BrokerMetadata(cctx)
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.state == LinkPaused {
-		return
-	}
-	if err != nil {
-		rt.failures++
-		if int64(rt.failures) >= Int(rt.link.Configs, "availability.check.consecutive.failure.threshold") && rt.state != LinkUnavailable {
-			rt.state, rt.errCode, rt.errMsg = LinkUnavailable, "TIMEOUT_ERROR", err.Error()
-			m.logger.Warn("cluster link source unavailable", "link", rt.link.Name, "err", err)
-		}
-		return
-	}
-	if rt.link.SourceClusterID != "" && meta.Cluster != rt.link.SourceClusterID {
-		rt.state, rt.errCode = LinkFailed, "UNKNOWN"
-		rt.errMsg = fmt.Sprintf("source cluster id is %s, the link was created for %s", meta.Cluster, rt.link.SourceClusterID)
-		return
-	}
-	rt.failures = 0
-	if rt.state == LinkUnavailable {
-		m.logger.Info("cluster link source available again", "link", rt.link.Name)
-	}
-	rt.state, rt.errCode, rt.errMsg = LinkActive, "NO_ERROR", ""
-}
-
-// syncMirrors copies source topic configs to the link's active mirrors and
-// grows mirrors whose source gained partitions; a source with fewer
-// partitions fails the mirror (SOURCE_PARTITIONS_DECREASED).
-func (m *Manager) syncMirrors(ctx context.Context, rt *runtime) {
-	var mirrors []metadata.Topic
-	for _, t := range m.cluster.Topics() {
-		if t.Mirror != nil && t.Mirror.Link == rt.link.Name && t.Mirror.State != MirrorStopped && t.Mirror.State != MirrorFailed {
-			mirrors = append(mirrors, t)
-		}
-	}
-	if len(mirrors) == 0 {
-		return
-	}
-	sources := make([]string, 0, len(mirrors))
-	for _, t := range mirrors {
-		sources = append(sources, t.Mirror.SourceTopic)
-	}
-	cctx, cancel := context.WithTimeout(ctx, Millis(rt.link.Configs, "request.timeout.ms"))
-	defer cancel()
-	details, err := rt.adm.ListTopics(cctx, sources...)
-	if err != nil {
-		return // the availability check reports it
-	}
-	configs, err := rt.adm.DescribeTopicConfigs(cctx, sources...)
-	if err != nil {
-		return
-	}
-	for _, t := range mirrors {
-		d, ok := details[t.Mirror.SourceTopic]
-		switch {
-		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
-			m.failMirror(t, "SOURCE_TOPIC_MAY_BE_DELETED")
-			continue
-		case d.Err != nil:
-			continue
-		case t.Mirror.SourceTopicID != ([16]byte{}) && [16]byte(d.ID) != ([16]byte{}) && [16]byte(d.ID) != t.Mirror.SourceTopicID:
-			m.failMirror(t, "SOURCE_TOPIC_ID_CHANGED")
-			continue
-		}
-		n := int32(len(d.Partitions))
-		if n < t.Partitions {
-			m.failMirror(t, "SOURCE_PARTITIONS_DECREASED")
-			continue
-		}
-		if n > t.Partitions {
-			if err := m.cluster.AddMirrorPartitions(t.Name, n); err != nil {
-				m.logger.Warn("growing mirror", "topic", t.Name, "err", err)
-			} else if m.data != nil && t.Mirror.State == MirrorActive {
-				if nt, err := m.cluster.TopicByName(t.Name); err == nil {
-					_ = m.data.Start(rt.link, nt, false)
-				}
-			}
-		}
-		if m.data != nil && t.Mirror.State == MirrorActive {
-			if code, why := m.partitionFailure(t, rt); code != "" {
-				m.logger.Warn("mirror partition failed", "topic", t.Name, "err", why)
-				m.failMirror(t, code)
-				continue
-			}
-		}
-		if rc, err := configs.On(t.Mirror.SourceTopic, nil); err == nil && rc.Err == nil {
-			want, _ := mirrorConfigs(rc)
-			if !maps.Equal(want, t.Configs) {
-				if err := m.cluster.SetMirrorConfigs(t.Name, want); err != nil {
-					m.logger.Warn("syncing mirror configs", "topic", t.Name, "err", err)
-				}
-			}
-		}
-	}
-	rt.mu.Lock()
-	rt.lastConfigSyncMs = m.now().UnixMilli()
-	rt.mu.Unlock()
-}
-
-// partitionFailure reports a mirror partition the data path gave up on, or
-// one whose errors have lasted longer than cluster.link.retry.timeout.ms.
-func (m *Manager) partitionFailure(t metadata.Topic, rt *runtime) (code string, why error) {
-	timeout := Millis(rt.link.Configs, "cluster.link.retry.timeout.ms")
-	now := m.now()
-	for _, s := range m.data.Status(t.Name) {
-		code := s.ErrorCode
-		if code == "" {
-			code = "UNKNOWN"
-		}
-		if s.Failed {
-			return code, s.Err
-		}
-		if s.Err != nil && !s.ErrorSince.IsZero() && now.Sub(s.ErrorSince) > timeout {
-			return code, fmt.Errorf("partition %d failing since %v (cluster.link.retry.timeout.ms=%v): %w",
-				s.Partition, s.ErrorSince.Format(time.RFC3339), timeout, s.Err)
-		}
-	}
-	return "", nil
-}
-
-func (m *Manager) failMirror(t metadata.Topic, reason string) {
-	if m.data != nil {
-		m.data.Stop(t.Name)
-	}
-	mm := *t.Mirror
-	mm.State, mm.Error = MirrorFailed, reason
-	if err := m.cluster.SetMirrorState(t.Name, mm); err != nil {
-		m.logger.Error("failing mirror", "topic", t.Name, "err", err)
-		return
-	}
-	m.logger.Warn("mirror failed", "topic", t.Name, "reason", reason)
 }
 
 // CreateLink validates and persists a link, then starts it. With
@@ -440,9 +401,16 @@ func validateLinkName(name string) error {
 	return nil
 }
 
-// DeleteLink removes a link; it is refused while mirrors of the link that
+// DeleteLink removes a link. It is refused while mirrors of the link that
 // are not STOPPED exist, unless forced (Confluent CLUSTER_LINK_IN_USE).
-// Forcing fails those mirrors' data path; their topics stay.
+//
+// Forcing fails over those mirrors first (they become writable at the
+// data they hold: a read-only topic whose link is gone could never be
+// made writable again). Every mirror of the link is then detached — an
+// ordinary topic that no link owns — so none is left behind in mirror
+// listings, and none reappears under a new link of the same name.
+// Confluent's behaviour for forced deletion is not documented
+// (cluster-linking.md §1.4); this is Tandem's choice.
 func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	if m == nil {
 		return ErrDisabled
@@ -451,8 +419,8 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, name)
 	}
 	var active []string
-	for _, t := range m.cluster.Topics() {
-		if t.Mirror != nil && t.Mirror.Link == name && t.Mirror.State != MirrorStopped {
+	for _, t := range m.mirrorsOf(name) {
+		if t.Mirror.State != MirrorStopped {
 			active = append(active, t.Name)
 		}
 	}
@@ -462,21 +430,49 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	if validateOnly {
 		return nil
 	}
-	for _, topic := range active {
-		if t, err := m.cluster.TopicByName(topic); err == nil {
-			m.failMirror(t, "LINK_DELETED")
-		}
+	rt := m.runtimeOf(name)
+	mirrors := m.mirrorsOf(name)
+	// The link record goes first: from here on no mirror of it is owned
+	// (owns), so a crash part-way is finished by NewManager's detach.
+	if _, err := m.store.DeleteLink(name); err != nil {
+		return err
 	}
 	m.mu.Lock()
-	rt := m.links[name]
 	delete(m.links, name)
 	m.mu.Unlock()
 	if rt != nil {
-		rt.cancel()
-		rt.client.Close()
+		rt.stop()
 	}
-	_, err := m.store.DeleteLink(name)
-	return err
+	for _, t := range mirrors {
+		m.detach(t)
+	}
+	return nil
+}
+
+// detach makes a mirror whose link is gone an ordinary topic: a mirror
+// not yet STOPPED is stopped first (failover semantics: writable at what
+// it holds).
+func (m *Manager) detach(t metadata.Topic) {
+	unlock := m.lockMirror(t.Name)
+	defer unlock()
+	if m.data != nil {
+		m.data.Stop(t.Name)
+	}
+	if t.Mirror.State != MirrorStopped {
+		mm := *t.Mirror
+		mm.StopOffsets = m.positions(t, nil)
+		mm.State, mm.PendingOp, mm.PreviousState, mm.Error = MirrorStopped, "", "", "LINK_DELETED"
+		if err := m.cluster.SetMirrorState(t.Name, mm); err != nil {
+			m.logger.Error("stopping mirror of deleted link", "topic", t.Name, "err", err)
+			return
+		}
+	}
+	if err := m.cluster.ClearMirror(t.Name); err != nil {
+		m.logger.Error("detaching mirror of deleted link", "topic", t.Name, "err", err)
+		return
+	}
+	m.ends.forget(t.Name)
+	m.logger.Info("mirror detached from deleted link", "topic", t.Name, "link", t.Mirror.Link)
 }
 
 // AlterLinkConfigs replaces a link's configs (validated as a whole) and
@@ -503,23 +499,20 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	delete(m.links, name)
 	m.mu.Unlock()
 	if rt != nil {
-		rt.cancel()
-		rt.client.Close()
+		rt.stop()
 	}
 	l, _ = m.store.Link(name)
-	wasPaused := rt != nil && rt.currentState() == LinkPaused
-	if p, _ := strconv.ParseBool(Value(configs, "cluster.link.paused")); p && !wasPaused && m.data != nil {
-		for _, t := range m.mirrorsOf(name) {
-			m.data.Pause(t.Name)
-		}
-	}
+	// The new runtime's recovery re-derives every mirror's data path
+	// from its state and the link's (cluster.link.paused pauses ACTIVE
+	// mirrors, unpausing resumes them).
 	return m.startLink(l)
 }
 
+// mirrorsOf lists the mirror topics the link owns.
 func (m *Manager) mirrorsOf(link string) []metadata.Topic {
 	var out []metadata.Topic
 	for _, t := range m.cluster.Topics() {
-		if t.Mirror != nil && t.Mirror.Link == link {
+		if t.Mirror != nil && t.Mirror.Link == link && m.owns(t) {
 			out = append(out, t)
 		}
 	}
@@ -534,6 +527,7 @@ type LinkInfo struct {
 	ErrorMessage       string
 	TopicNames         []string
 	MirrorPartsByState map[metadata.MirrorState]int
+	Tasks              []TaskStatus
 }
 
 // Links describes every link, sorted by name.
@@ -562,350 +556,19 @@ func (m *Manager) Link(name string) (LinkInfo, error) {
 
 func (m *Manager) describe(l metadata.Link) LinkInfo {
 	info := LinkInfo{Link: l, State: LinkUnavailable, ErrorCode: "UNKNOWN", MirrorPartsByState: map[metadata.MirrorState]int{}}
-	m.mu.Lock()
-	rt := m.links[l.Name]
-	m.mu.Unlock()
+	rt := m.runtimeOf(l.Name)
+	cond := linkCondUnavailable
 	if rt != nil {
 		rt.mu.Lock()
 		info.State, info.ErrorCode, info.ErrorMessage = rt.state, rt.errCode, rt.errMsg
 		rt.mu.Unlock()
+		cond = rt.condition()
+		info.Tasks = taskStatuses(rt)
 	}
 	for _, t := range m.mirrorsOf(l.Name) {
 		info.TopicNames = append(info.TopicNames, t.Name)
-		info.MirrorPartsByState[m.mirrorState(t, rt)] += int(t.Partitions)
+		info.MirrorPartsByState[reported(t.Mirror.State, cond)] += int(t.Partitions)
 	}
 	sort.Strings(info.TopicNames)
 	return info
-}
-
-// mirrorState is the state reported for a mirror: the persisted one, with
-// the link's condition layered over a mirror that would be fetching.
-func (m *Manager) mirrorState(t metadata.Topic, rt *runtime) metadata.MirrorState {
-	s := t.Mirror.State
-	if s != MirrorActive || rt == nil {
-		return s
-	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	switch rt.state {
-	case LinkPaused:
-		return MirrorLinkPaused
-	case LinkUnavailable:
-		return MirrorSourceUnavailable
-	}
-	return s
-}
-
-// MirrorInfo describes one mirror topic.
-type MirrorInfo struct {
-	Topic      metadata.Topic
-	State      metadata.MirrorState
-	Partitions []PartitionStatus
-}
-
-// Mirrors lists the mirrors of link ("" for all links) in state status
-// ("" for any), sorted by topic.
-func (m *Manager) Mirrors(link, status string) ([]MirrorInfo, error) {
-	if m == nil {
-		return nil, ErrDisabled
-	}
-	if link != "" {
-		if _, ok := m.store.Link(link); !ok {
-			return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
-		}
-	}
-	var out []MirrorInfo
-	for _, t := range m.cluster.Topics() {
-		if t.Mirror == nil || (link != "" && t.Mirror.Link != link) {
-			continue
-		}
-		mi := m.mirrorInfo(t)
-		if status != "" && !strings.EqualFold(string(mi.State), status) {
-			continue
-		}
-		out = append(out, mi)
-	}
-	return out, nil
-}
-
-// Mirror describes one mirror of link.
-func (m *Manager) Mirror(link, topic string) (MirrorInfo, error) {
-	if m == nil {
-		return MirrorInfo{}, ErrDisabled
-	}
-	t, err := m.cluster.TopicByName(topic)
-	if err != nil {
-		return MirrorInfo{}, err
-	}
-	if t.Mirror == nil || t.Mirror.Link != link {
-		return MirrorInfo{}, fmt.Errorf("%w: %s (link %s)", ErrNotMirror, topic, link)
-	}
-	return m.mirrorInfo(t), nil
-}
-
-func (m *Manager) mirrorInfo(t metadata.Topic) MirrorInfo {
-	m.mu.Lock()
-	rt := m.links[t.Mirror.Link]
-	m.mu.Unlock()
-	mi := MirrorInfo{Topic: t, State: m.mirrorState(t, rt)}
-	if m.data != nil {
-		mi.Partitions = m.data.Status(t.Name)
-	}
-	if len(mi.Partitions) == 0 {
-		for p := int32(0); p < t.Partitions; p++ {
-			mi.Partitions = append(mi.Partitions, PartitionStatus{Partition: p, LastSourceFetchOffset: -1, SourceHighWatermark: -1})
-		}
-	}
-	return mi
-}
-
-// CreateMirror creates a mirror topic of link for sourceTopic. The mirror
-// is named like the source, or prefix+source when the link has
-// cluster.link.prefix; an explicit mirrorTopic must be that name.
-func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, configs map[string]string, validateOnly bool) error {
-	if m == nil {
-		return ErrDisabled
-	}
-	l, ok := m.store.Link(link)
-	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
-	}
-	if m.data == nil {
-		// Never create a mirror that would not fill.
-		return fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
-	}
-	if sourceTopic == "" {
-		sourceTopic = strings.TrimPrefix(mirrorTopic, Value(l.Configs, "cluster.link.prefix"))
-	}
-	want := Value(l.Configs, "cluster.link.prefix") + sourceTopic
-	if mirrorTopic == "" {
-		mirrorTopic = want
-	}
-	if mirrorTopic != want {
-		return fmt.Errorf("%w: the mirror of %q on link %s must be named %q", ErrMirrorName, sourceTopic, link, want)
-	}
-	if len(configs) > 0 {
-		keys := slices.Sorted(maps.Keys(configs))
-		return fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic and cannot be set on a mirror",
-			ErrInvalidConfig, strings.Join(keys, ", "))
-	}
-	if _, err := m.cluster.TopicByName(mirrorTopic); err == nil {
-		return fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)
-	}
-	m.mu.Lock()
-	rt := m.links[link]
-	m.mu.Unlock()
-	if rt == nil {
-		return fmt.Errorf("%w: link %s is not running", ErrSourceCluster, link)
-	}
-	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
-	defer cancel()
-	details, err := rt.adm.ListTopics(cctx, sourceTopic)
-	if err != nil {
-		return fmt.Errorf("%w: while fetching description for topic '%s' over cluster link '%s': %v", ErrSourceCluster, sourceTopic, link, err)
-	}
-	d, ok := details[sourceTopic]
-	if !ok || d.Err != nil {
-		err := d.Err
-		if !ok || err == nil {
-			err = kerr.UnknownTopicOrPartition
-		}
-		return fmt.Errorf("while fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
-	}
-	rcs, err := rt.adm.DescribeTopicConfigs(cctx, sourceTopic)
-	if err != nil {
-		return fmt.Errorf("%w: describing configs of %s: %v", ErrSourceCluster, sourceTopic, err)
-	}
-	rc, err := rcs.On(sourceTopic, nil)
-	if err != nil || rc.Err != nil {
-		return fmt.Errorf("%w: describing configs of %s: %v %v", ErrSourceCluster, sourceTopic, err, rc.Err)
-	}
-	synced, skipped := mirrorConfigs(rc)
-	if len(skipped) > 0 {
-		m.logger.Warn("source topic configs not mirrored (not supported here)", "topic", sourceTopic, "configs", skipped)
-	}
-	if validateOnly {
-		return nil
-	}
-	t, err := m.cluster.CreateMirrorTopic(mirrorTopic, int32(len(d.Partitions)), synced, metadata.Mirror{
-		Link: link, SourceTopic: sourceTopic, SourceTopicID: [16]byte(d.ID), State: MirrorActive,
-	})
-	if err != nil {
-		return err
-	}
-	m.logger.Info("mirror topic created", "link", link, "topic", mirrorTopic, "source", sourceTopic, "partitions", t.Partitions)
-	if m.data != nil && rt.currentState() != LinkPaused {
-		return m.data.Start(l, t, true)
-	}
-	return nil
-}
-
-func (rt *runtime) currentState() string {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return rt.state
-}
-
-// AlterResult is one mirror's outcome of a batch operation.
-type AlterResult struct {
-	Topic string
-	Err   error
-	Info  MirrorInfo
-}
-
-// AlterMirrors applies op (pause, resume, failover, promote) to the named
-// mirrors of link, or those whose names match pattern. Per-mirror errors
-// are in the results (Confluent answers them inside a 200).
-func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []string, pattern string, validateOnly bool) ([]AlterResult, error) {
-	if m == nil {
-		return nil, ErrDisabled
-	}
-	l, ok := m.store.Link(link)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
-	}
-	switch op {
-	case "pause", "resume", "failover", "promote":
-	default:
-		return nil, fmt.Errorf("%w: unknown mirror operation %q", ErrMirrorState, op)
-	}
-	if pattern != "" {
-		re, err := regexp.Compile("^(?:" + pattern + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("%w: mirror_topic_name_pattern: %v", ErrInvalidConfig, err)
-		}
-		for _, t := range m.mirrorsOf(link) {
-			if re.MatchString(t.Name) {
-				names = append(names, t.Name)
-			}
-		}
-	}
-	var out []AlterResult
-	for _, name := range names {
-		err := m.alterOne(ctx, l, op, name, validateOnly)
-		r := AlterResult{Topic: name, Err: err}
-		if t, terr := m.cluster.TopicByName(name); terr == nil && t.Mirror != nil {
-			r.Info = m.mirrorInfo(t)
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func (m *Manager) alterOne(ctx context.Context, l metadata.Link, op, name string, validateOnly bool) error {
-	t, err := m.cluster.TopicByName(name)
-	if err != nil {
-		return err
-	}
-	if t.Mirror == nil || t.Mirror.Link != l.Name {
-		return fmt.Errorf("%w: %s (link %s)", ErrNotMirror, name, l.Name)
-	}
-	mm := *t.Mirror
-	if mm.State == MirrorStopped {
-		return fmt.Errorf("%w: Topic '%s' has already stopped its mirror from '%s'", ErrMirrorState, name, l.Name)
-	}
-	switch op {
-	case "pause":
-		if mm.State != MirrorActive {
-			return fmt.Errorf("%w: %s is %s, not ACTIVE", ErrMirrorState, name, mm.State)
-		}
-		if validateOnly {
-			return nil
-		}
-		if m.data != nil {
-			m.data.Pause(name)
-		}
-		mm.State = MirrorPaused
-		return m.cluster.SetMirrorState(name, mm)
-	case "resume":
-		if mm.State != MirrorPaused {
-			return fmt.Errorf("%w: %s is %s, not PAUSED", ErrMirrorState, name, mm.State)
-		}
-		if validateOnly {
-			return nil
-		}
-		mm.State = MirrorActive
-		if err := m.cluster.SetMirrorState(name, mm); err != nil {
-			return err
-		}
-		if m.data != nil {
-			return m.data.Start(l, t, false)
-		}
-		return nil
-	case "failover":
-		// Stop now, whatever the lag: the DR operation for a source
-		// that may be gone.
-		if validateOnly {
-			return nil
-		}
-		if m.data != nil {
-			m.data.Stop(name)
-		}
-		mm.State, mm.Error = MirrorStopped, ""
-		return m.cluster.SetMirrorState(name, mm)
-	case "promote":
-		// Planned cut-over: only when the source answers and every
-		// partition has caught up with it.
-		if err := m.caughtUp(ctx, l, t); err != nil {
-			return err
-		}
-		if validateOnly {
-			return nil
-		}
-		if m.data != nil {
-			m.data.Stop(name)
-		}
-		// The data path stopped after the last fetch; check again that
-		// nothing arrived at the source meanwhile.
-		if err := m.caughtUp(ctx, l, t); err != nil {
-			if m.data != nil && mm.State == MirrorActive {
-				_ = m.data.Start(l, t, false)
-			}
-			return err
-		}
-		mm.State, mm.Error = MirrorStopped, ""
-		return m.cluster.SetMirrorState(name, mm)
-	}
-	return nil
-}
-
-// caughtUp checks that every partition of mirror t ends where its source
-// partition ends.
-func (m *Manager) caughtUp(ctx context.Context, l metadata.Link, t metadata.Topic) error {
-	m.mu.Lock()
-	rt := m.links[l.Name]
-	m.mu.Unlock()
-	if rt == nil {
-		return fmt.Errorf("%w: link %s is not running", ErrSourceCluster, l.Name)
-	}
-	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
-	defer cancel()
-	ends, err := rt.adm.ListEndOffsets(cctx, t.Mirror.SourceTopic)
-	if err != nil {
-		return fmt.Errorf("%w: cannot promote %s while the source is unreachable: %v", ErrPromoteNotReady, t.Name, err)
-	}
-	local, err := m.cluster.LogEndOffsets(t.Name)
-	if err != nil {
-		return err
-	}
-	var behind []string
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil || local[o.Partition] < o.Offset {
-			behind = append(behind, fmt.Sprintf("%d (lag %d)", o.Partition, o.Offset-local[o.Partition]))
-		}
-	})
-	if len(behind) > 0 {
-		return fmt.Errorf("%w: %s partitions %s; use failover to stop now", ErrPromoteNotReady, t.Name, strings.Join(behind, ", "))
-	}
-	return nil
-}
-
-// TopicDeleted stops the data path of a mirror topic about to be deleted.
-func (m *Manager) TopicDeleted(topic string) {
-	if m == nil || m.data == nil {
-		return
-	}
-	if t, err := m.cluster.TopicByName(topic); err == nil && t.Mirror != nil {
-		m.data.Stop(topic)
-	}
 }

@@ -61,12 +61,16 @@ type topicRecord struct {
 }
 
 type mirrorRecord struct {
-	Link          string `json:"link"`
-	SourceTopic   string `json:"source_topic"`
-	SourceTopicID string `json:"source_topic_id,omitempty"`
-	State         string `json:"state"`
-	StateTimeMs   int64  `json:"state_time_ms"`
-	Error         string `json:"error,omitempty"`
+	Link          string                   `json:"link"`
+	LinkID        string                   `json:"link_id,omitempty"`
+	SourceTopic   string                   `json:"source_topic"`
+	SourceTopicID string                   `json:"source_topic_id,omitempty"`
+	State         string                   `json:"state"`
+	StateTimeMs   int64                    `json:"state_time_ms"`
+	Error         string                   `json:"error,omitempty"`
+	PendingOp     string                   `json:"pending_op,omitempty"`
+	PreviousState string                   `json:"previous_state,omitempty"`
+	StopOffsets   []MirrorPartitionOffsets `json:"stop_offsets,omitempty"`
 }
 
 type linkRecord struct {
@@ -246,9 +250,13 @@ func (s *boltStore) init(mp *metaProperties) error {
 func encodeTopic(t Topic) ([]byte, error) {
 	var mr *mirrorRecord
 	if m := t.Mirror; m != nil {
-		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: string(m.State), StateTimeMs: m.StateTimeMs, Error: m.Error}
+		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: string(m.State), StateTimeMs: m.StateTimeMs, Error: m.Error,
+			PendingOp: m.PendingOp, PreviousState: string(m.PreviousState), StopOffsets: m.StopOffsets}
 		if m.SourceTopicID != ([16]byte{}) {
 			mr.SourceTopicID = UUIDString(m.SourceTopicID)
+		}
+		if m.LinkID != ([16]byte{}) {
+			mr.LinkID = UUIDString(m.LinkID)
 		}
 	}
 	return json.Marshal(topicRecord{
@@ -278,10 +286,16 @@ func decodeTopic(b []byte) (Topic, error) {
 	}
 	var mirror *Mirror
 	if mr := r.Mirror; mr != nil {
-		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: MirrorState(mr.State), StateTimeMs: mr.StateTimeMs, Error: mr.Error}
+		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: MirrorState(mr.State), StateTimeMs: mr.StateTimeMs, Error: mr.Error,
+			PendingOp: mr.PendingOp, PreviousState: MirrorState(mr.PreviousState), StopOffsets: mr.StopOffsets}
 		if mr.SourceTopicID != "" {
 			if mirror.SourceTopicID, err = ParseUUID(mr.SourceTopicID); err != nil {
 				return Topic{}, fmt.Errorf("mirror source topic id: %w", err)
+			}
+		}
+		if mr.LinkID != "" {
+			if mirror.LinkID, err = ParseUUID(mr.LinkID); err != nil {
+				return Topic{}, fmt.Errorf("mirror link id: %w", err)
 			}
 		}
 	}

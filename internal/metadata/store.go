@@ -99,6 +99,31 @@ type Mirror struct {
 	StateTimeMs int64
 	// Error is the reason for FAILED (or the last transition error).
 	Error string
+	// LinkID binds the mirror to one incarnation of its link: a link
+	// deleted and re-created under the same name is another link and
+	// does not own this mirror.
+	LinkID [16]byte
+	// PendingOp is the operation a PENDING_STOPPED mirror is completing
+	// ("promote" or "failover"), and PreviousState the state it left (an
+	// aborted promote returns there). Persisted so that a restart in the
+	// middle of a stop finishes it.
+	PendingOp     string
+	PreviousState MirrorState
+	// StopOffsets records, per partition, where the mirror stood when it
+	// stopped (or, while PENDING_STOPPED, when the stop was requested):
+	// what promote/failover report and a STOPPED mirror describes.
+	StopOffsets []MirrorPartitionOffsets
+}
+
+// MirrorPartitionOffsets is one mirror partition's position at a stop.
+// Its JSON form is also its stored form (internal/metadata/bolt.go).
+type MirrorPartitionOffsets struct {
+	Partition    int32 `json:"partition"`
+	LogEndOffset int64 `json:"log_end_offset"` // the mirror's log end offset
+	// SourceEndOffset is the last known source high watermark (-1 when
+	// never learned) and SourceEndTimeMs when it was learned.
+	SourceEndOffset int64 `json:"source_end_offset"`
+	SourceEndTimeMs int64 `json:"source_end_time_ms"`
 }
 
 // ReadOnly reports whether clients may not write the topic: a mirror its
@@ -114,6 +139,7 @@ func (t Topic) Clone() Topic {
 	t.LeaderEpochs = slices.Clone(t.LeaderEpochs)
 	if t.Mirror != nil {
 		m := *t.Mirror
+		m.StopOffsets = slices.Clone(m.StopOffsets)
 		t.Mirror = &m
 	}
 	return t

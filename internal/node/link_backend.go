@@ -104,17 +104,13 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 	}
 	info := b.linkInfo(li)
 	if includeTasks {
-		// The one task a link runs today is the topic config sync; the
-		// others (offset sync, ACL sync, auto-create) are not built.
-		state := "ACTIVE"
-		if li.State != link.LinkActive {
-			state = "LINK_" + li.State
-		}
-		info.Tasks = []rest.LinkTask{
-			{Name: "TopicConfigsSync", State: state},
-			{Name: "ConsumerOffsetSync", State: "NOT_CONFIGURED"},
-			{Name: "AclSync", State: "NOT_CONFIGURED"},
-			{Name: "AutoCreateMirror", State: "NOT_CONFIGURED"},
+		info.Tasks = []rest.LinkTask{}
+		for _, t := range li.Tasks {
+			lt := rest.LinkTask{Name: t.Name, State: t.State, LastRunMs: epochMs(t.LastRun), LastSuccessMs: epochMs(t.LastSuccess)}
+			if t.ErrorCode != "" {
+				lt.Errors = []rest.TaskError{{Code: t.ErrorCode, Message: t.ErrorMessage}}
+			}
+			info.Tasks = append(info.Tasks, lt)
 		}
 	}
 	return info, nil
@@ -166,12 +162,16 @@ func mirrorInfo(mi link.MirrorInfo) rest.MirrorInfo {
 	out := rest.MirrorInfo{Link: t.Mirror.Link, MirrorTopic: t.Name, SourceTopic: t.Mirror.SourceTopic,
 		NumPartitions: t.Partitions, State: string(mi.State), StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
 	for _, p := range mi.Partitions {
-		since := int64(-1)
+		since, age := int64(-1), int64(-1)
 		if !p.LastFetch.IsZero() {
 			since = time.Since(p.LastFetch).Milliseconds()
 		}
+		if !p.SourceEndTime.IsZero() {
+			age = max(time.Since(p.SourceEndTime).Milliseconds(), 0)
+		}
 		out.Lags = append(out.Lags, rest.PartitionLag{Partition: p.Partition, Lag: p.Lag(),
-			LastSourceFetchOffset: p.LastSourceFetchOffset, TimeSinceLastFetchMs: since})
+			LastSourceFetchOffset: p.LastSourceFetchOffset, TimeSinceLastFetchMs: since,
+			LocalLogEndOffset: p.LocalEndOffset, SourceEndOffset: p.SourceEndOffset, SourceEndAgeMs: age})
 	}
 	return out
 }
@@ -217,4 +217,12 @@ func (b linkBackend) AlterMirrors(ctx context.Context, linkName, op string, name
 		out = append(out, ar)
 	}
 	return out, nil
+}
+
+// epochMs is t in epoch milliseconds, 0 for the zero time.
+func epochMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

@@ -82,9 +82,12 @@ type LinkInfo struct {
 
 // LinkTask is one background task of a link (§1.3).
 type LinkTask struct {
-	Name   string // ConsumerOffsetSync, AclSync, AutoCreateMirror, TopicConfigsSync
+	Name   string // ConsumerOffsetSync, AclSync, AutoCreateMirror, TopicConfigsSync, ...
 	State  string // ACTIVE, IN_ERROR, NOT_CONFIGURED, LINK_FAILED, ...
 	Errors []TaskError
+	// LastRunMs and LastSuccessMs are epoch ms, 0 before the first (a
+	// Tandem extension of Confluent's shape).
+	LastRunMs, LastSuccessMs int64
 }
 
 // TaskError is a task or mirror state-transition error.
@@ -246,6 +249,9 @@ type linkTaskData struct {
 	TaskName string          `json:"task_name"`
 	State    string          `json:"state"`
 	Errors   []taskErrorData `json:"errors"`
+	// Tandem extensions; clients ignore unknown fields.
+	LastRunMs     int64 `json:"last_run_ms"`
+	LastSuccessMs int64 `json:"last_success_ms"`
 }
 
 type taskErrorData struct {
@@ -322,7 +328,8 @@ func linkDataFor(u urls, l LinkInfo, includeTasks bool) linkData {
 		// dereferences it without a nil check (§6.2).
 		d.Tasks = make([]linkTaskData, 0, len(l.Tasks))
 		for _, t := range l.Tasks {
-			d.Tasks = append(d.Tasks, linkTaskData{TaskName: t.Name, State: t.State, Errors: taskErrors(t.Errors)})
+			d.Tasks = append(d.Tasks, linkTaskData{TaskName: t.Name, State: t.State, Errors: taskErrors(t.Errors),
+				LastRunMs: t.LastRunMs, LastSuccessMs: t.LastSuccessMs})
 		}
 	}
 	return d

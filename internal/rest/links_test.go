@@ -71,7 +71,7 @@ func newFakeLinks() *fakeLinks {
 				Name: "east", ClusterLinkID: testLinkID, SourceClusterID: "src-1",
 				State: "ACTIVE", TopicNames: []string{"orders", "clicks"},
 				Tasks: []LinkTask{
-					{Name: "AclSync", State: "NOT_CONFIGURED"},
+					{Name: "AclSync", State: "NOT_CONFIGURED", LastRunMs: 1700000000123},
 					{Name: "ConsumerOffsetSync", State: "IN_ERROR", Errors: []TaskError{
 						{Code: "MISCONFIGURATION_ERROR", Message: "consumer.offset.group.filters is not set"}}},
 				},
@@ -100,7 +100,7 @@ func newFakeLinks() *fakeLinks {
 				},
 				StateTransitionErrors: []TaskError{{Code: "INTERNAL_ERROR", Message: "offset sync failed"}}},
 			{Link: "east", MirrorTopic: "clicks", SourceTopic: "clicks", NumPartitions: 1, State: "PAUSED",
-				Lags: []PartitionLag{{Partition: 0, Lag: 1, LastSourceFetchOffset: 7}}},
+				Lags: []PartitionLag{{Partition: 0, Lag: 1, LastSourceFetchOffset: 7, LocalLogEndOffset: 6, SourceEndOffset: 7, SourceEndAgeMs: 1500}}},
 			{Link: "broken", MirrorTopic: "b.x", SourceTopic: "x", State: "SOURCE_UNAVAILABLE"},
 		},
 	}
@@ -285,9 +285,9 @@ var (
 	brokenJSON = linkJSON("broken", "null", "not-a-uuid", "null", "[]", "UNAVAILABLE", "TIMEOUT_ERROR",
 		`"source unreachable"`, "", "[]")
 	eastTasks = `[
-		{"task_name": "AclSync", "state": "NOT_CONFIGURED", "errors": []},
+		{"task_name": "AclSync", "state": "NOT_CONFIGURED", "errors": [], "last_run_ms": 1700000000123, "last_success_ms": 0},
 		{"task_name": "ConsumerOffsetSync", "state": "IN_ERROR", "errors": [
-			{"error_code": "MISCONFIGURATION_ERROR", "error_message": "consumer.offset.group.filters is not set"}]}]`
+			{"error_code": "MISCONFIGURATION_ERROR", "error_message": "consumer.offset.group.filters is not set"}], "last_run_ms": 0, "last_success_ms": 0}]`
 )
 
 func TestLinkUUID(t *testing.T) {

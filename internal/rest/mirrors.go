@@ -46,6 +46,15 @@ type PartitionLag struct {
 	// TimeSinceLastFetchMs is -1 until something has been fetched (the
 	// per-partition TimeSinceLastFetchMs of kafka-mirrors --describe).
 	TimeSinceLastFetchMs int64
+	// LocalLogEndOffset is the mirror partition's log end offset;
+	// SourceEndOffset the newest source high watermark known (-1: none)
+	// and SourceEndAgeMs how old that knowledge is (-1: none). Lag counts
+	// from it, so a paused or cut-off mirror shows its last known lag and
+	// how stale it is. For a STOPPED mirror they are the values at the
+	// stop.
+	LocalLogEndOffset int64
+	SourceEndOffset   int64
+	SourceEndAgeMs    int64
 }
 
 // AlterMirrorResult is the outcome of a mirror operation for one topic.
@@ -99,6 +108,10 @@ type mirrorLagData struct {
 	// Not in Confluent's REST shape (§2.6) but in its describe output;
 	// clients ignore unknown fields.
 	TimeSinceLastFetchMs int64 `json:"time_since_last_fetch_ms"`
+	// Tandem extensions (see PartitionLag).
+	LocalLogEndOffset int64 `json:"local_log_end_offset"`
+	SourceEndOffset   int64 `json:"source_end_offset"`
+	SourceEndAgeMs    int64 `json:"source_end_age_ms"`
 }
 
 type mirrorData struct {
@@ -140,7 +153,8 @@ func mirrorLags(lags []PartitionLag) []mirrorLagData {
 	out := make([]mirrorLagData, 0, len(lags))
 	for _, l := range lags {
 		out = append(out, mirrorLagData{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset,
-			TimeSinceLastFetchMs: l.TimeSinceLastFetchMs})
+			TimeSinceLastFetchMs: l.TimeSinceLastFetchMs, LocalLogEndOffset: l.LocalLogEndOffset,
+			SourceEndOffset: l.SourceEndOffset, SourceEndAgeMs: l.SourceEndAgeMs})
 	}
 	return out
 }

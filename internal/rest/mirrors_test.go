@@ -28,10 +28,10 @@ func mirrorJSON(link, mirror, source string, parts int, lags, status, merr strin
 }
 
 var (
-	ordersLags   = `[{"partition": 0, "lag": 0, "last_source_fetch_offset": -1, "time_since_last_fetch_ms": 0}, {"partition": 1, "lag": 5, "last_source_fetch_offset": 100, "time_since_last_fetch_ms": 0}]`
+	ordersLags   = `[{"partition": 0, "lag": 0, "last_source_fetch_offset": -1, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}, {"partition": 1, "lag": 5, "last_source_fetch_offset": 100, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}]`
 	ordersMirror = mirrorJSON("east", "orders", "orders", 2, ordersLags, "ACTIVE", "NO_ERROR", 1700000000000, "")
 	clicksMirror = mirrorJSON("east", "clicks", "clicks", 1,
-		`[{"partition": 0, "lag": 1, "last_source_fetch_offset": 7, "time_since_last_fetch_ms": 0}]`, "PAUSED", "NO_ERROR", 0, "")
+		`[{"partition": 0, "lag": 1, "last_source_fetch_offset": 7, "time_since_last_fetch_ms": 0, "local_log_end_offset": 6, "source_end_offset": 7, "source_end_age_ms": 1500}]`, "PAUSED", "NO_ERROR", 0, "")
 	brokenMirror = mirrorJSON("broken", "b.x", "x", 0, `[]`, "SOURCE_UNAVAILABLE", "NO_ERROR", 0, "")
 )
 
@@ -70,7 +70,7 @@ func TestGetMirror(t *testing.T) {
 		mirrorJSON("east", "orders", "orders", 2, ordersLags, "ACTIVE", "NO_ERROR", 1700000000000,
 			`"mirror_state_transition_errors": [{"error_code": "INTERNAL_ERROR", "error_message": "offset sync failed"}],`))
 	expect(t, e.do(t, "GET", cp+"/links/east/mirrors/clicks?include_state_transition_errors=true", ""), 200,
-		mirrorJSON("east", "clicks", "clicks", 1, `[{"partition": 0, "lag": 1, "last_source_fetch_offset": 7, "time_since_last_fetch_ms": 0}]`,
+		mirrorJSON("east", "clicks", "clicks", 1, `[{"partition": 0, "lag": 1, "last_source_fetch_offset": 7, "time_since_last_fetch_ms": 0, "local_log_end_offset": 6, "source_end_offset": 7, "source_end_age_ms": 1500}]`,
 			"PAUSED", "NO_ERROR", 0, `"mirror_state_transition_errors": [],`))
 	expect(t, e.do(t, "GET", cp+"/links/east/mirrors/nope", ""), 404,
 		`{"error_code": 40403, "message": "links: mirror \"nope\" on \"east\": rest: mirror topic not found"}`)
@@ -179,7 +179,7 @@ func TestAlterMirrors(t *testing.T) {
 		"kind": "AlterMirrorsDataList",
 		"metadata": {"self": "`+lu+`/east/mirrors:failover", "next": null},
 		"data": [
-			`+alterItem("orders", "null", "null", `[{"partition": 0, "lag": 2, "last_source_fetch_offset": 3, "time_since_last_fetch_ms": 0}, {"partition": 1, "lag": 0, "last_source_fetch_offset": 9, "time_since_last_fetch_ms": 0}]`)+`,
+			`+alterItem("orders", "null", "null", `[{"partition": 0, "lag": 2, "last_source_fetch_offset": 3, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}, {"partition": 1, "lag": 0, "last_source_fetch_offset": 9, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}]`)+`,
 			`+alterItem("clicks", "40002", `"links: topic 'clicks' has already stopped its mirror from 'east': rest: operation not allowed in the mirror topic's state"`, "[]")+`,
 			`+alterItem("ghost", "40403", `"links: rest: mirror topic not found"`, "[]")+`,
 			`+alterItem("locked", "40301", `"links: TOPIC_AUTHORIZATION_FAILED: Not authorized to access topics: [Topic authorization failed.]"`, "[]")+`

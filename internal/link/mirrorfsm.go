@@ -1,0 +1,259 @@
+package link
+
+import (
+	"fmt"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// The mirror state machine. A mirror's state has one owner, the link
+// Manager; it is persisted in metadata (metadata.Mirror) and every other
+// view derives from it: the partitions' read-only flag (the broker hosts
+// from metadata.Topic.ReadOnly), what the data path is told to do
+// (dataPathWant), and what REST, the CLI and metrics report (reported).
+//
+// mirrorTransition is pure: given the persisted state and an event it
+// returns the next state and the effects the owner must carry out, in
+// order. The owner persists first and acts after (so a crash between the
+// two is healed by evRecover on the next start), except for the two
+// PENDING_STOPPED completions, which persist last because they depend on
+// what the drain found.
+//
+// States (cluster-linking.md §2.3):
+//
+//	ACTIVE           fetching (reported LINK_PAUSED / SOURCE_UNAVAILABLE
+//	                 while the link is paused / cannot reach its source)
+//	PAUSED           the user paused this mirror; positions kept
+//	PENDING_STOPPED  promote or failover requested; the data path is being
+//	                 drained and the final offsets taken
+//	STOPPED          a writable, ordinary topic that remembers its source
+//	FAILED           a non-recoverable error or the retry timeout
+//
+// Events and transitions (anything not listed is refused with
+// ErrMirrorState and changes nothing):
+//
+//	ACTIVE          pause → PAUSED; failover, promote → PENDING_STOPPED;
+//	                fail → FAILED
+//	PAUSED          resume → ACTIVE; failover, promote → PENDING_STOPPED;
+//	                fail → FAILED
+//	PENDING_STOPPED failover (over a pending promote) → PENDING_STOPPED;
+//	                drained → STOPPED; promote aborted → previous state;
+//	                fail → ignored (the stop completes regardless)
+//	FAILED          failover → PENDING_STOPPED (make what was copied
+//	                writable); fail → ignored
+//	STOPPED         fail → ignored
+//
+// recover (node start, link start) re-derives the effects of a persisted
+// state: an ACTIVE mirror is handed to the data path again, a
+// PENDING_STOPPED one finishes its stop.
+
+// mirrorEvent is an input to the mirror state machine.
+type mirrorEvent uint8
+
+const (
+	evPause mirrorEvent = iota
+	evResume
+	evFailover
+	evPromote
+	// evDrained: the data path of a PENDING_STOPPED mirror was drained
+	// and its final offsets taken (for a promote: still caught up).
+	evDrained
+	// evPromoteAborted: a pending promote's final check found the source
+	// ahead of the mirror.
+	evPromoteAborted
+	// evFail: a non-recoverable data-path or sync error, or the retry
+	// timeout.
+	evFail
+	// evRecover: the state was loaded from metadata (start, restart).
+	evRecover
+	numMirrorEvents
+)
+
+func (e mirrorEvent) String() string {
+	return [...]string{"pause", "resume", "failover", "promote", "drained", "promote-aborted", "fail", "recover"}[e]
+}
+
+// mirrorEffect is what the owner must do after a transition.
+type mirrorEffect uint8
+
+const (
+	// effPersist writes the new state (with StateTimeMs when it changed).
+	effPersist mirrorEffect = iota
+	// effStart hands the mirror's partitions to the data path (or resumes
+	// them).
+	effStart
+	// effPause stops appending but keeps the data path's positions.
+	effPause
+	// effStop removes the mirror from the data path.
+	effStop
+	// effDrain pauses the data path, takes the final offsets and
+	// completes the stop (evDrained or, for a promote that fell behind,
+	// evPromoteAborted). It runs after effPersist of PENDING_STOPPED.
+	effDrain
+	// effMakeWritable raises the partitions' leader epochs past every
+	// epoch in their logs; persisted with STOPPED (KIP-1279: new local
+	// writes start a new epoch above the copied history).
+	effMakeWritable
+)
+
+func (e mirrorEffect) String() string {
+	return [...]string{"persist", "start", "pause", "stop", "drain", "make-writable"}[e]
+}
+
+// mirrorStep is the result of a transition.
+type mirrorStep struct {
+	To            metadata.MirrorState
+	PendingOp     string               // set with PENDING_STOPPED
+	PreviousState metadata.MirrorState // set with PENDING_STOPPED
+	Effects       []mirrorEffect
+}
+
+// Pending operations of PENDING_STOPPED.
+const (
+	opPromote  = "promote"
+	opFailover = "failover"
+)
+
+// mirrorTransition is the state machine's transition function.
+func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
+	from := m.State
+	refuse := func(why string) (mirrorStep, error) {
+		return mirrorStep{}, fmt.Errorf("%w: cannot %s a %s mirror%s", ErrMirrorState, ev, from, why)
+	}
+	stay := mirrorStep{To: from, PendingOp: m.PendingOp, PreviousState: m.PreviousState}
+	stopping := func(op string) mirrorStep {
+		prev := from
+		if from == metadata.MirrorPendingStopped {
+			prev = m.PreviousState
+		}
+		return mirrorStep{To: metadata.MirrorPendingStopped, PendingOp: op, PreviousState: prev,
+			Effects: []mirrorEffect{effPersist, effDrain}}
+	}
+	switch from {
+	case metadata.MirrorActive, metadata.MirrorPaused:
+		switch ev {
+		case evPause:
+			if from == metadata.MirrorPaused {
+				return refuse(" (already paused)")
+			}
+			return mirrorStep{To: metadata.MirrorPaused, Effects: []mirrorEffect{effPersist, effPause}}, nil
+		case evResume:
+			if from == metadata.MirrorActive {
+				return refuse(" (not paused)")
+			}
+			return mirrorStep{To: metadata.MirrorActive, Effects: []mirrorEffect{effPersist, effStart}}, nil
+		case evFailover:
+			return stopping(opFailover), nil
+		case evPromote:
+			return stopping(opPromote), nil
+		case evFail:
+			return mirrorStep{To: metadata.MirrorFailed, Effects: []mirrorEffect{effStop, effPersist}}, nil
+		case evRecover:
+			if from == metadata.MirrorActive {
+				stay.Effects = []mirrorEffect{effStart}
+			} else {
+				stay.Effects = []mirrorEffect{effPause}
+			}
+			return stay, nil
+		}
+	case metadata.MirrorPendingStopped:
+		switch ev {
+		case evFailover:
+			// A failover overrides a pending promote (the source may have
+			// gone away while the promote waited); a pending failover is
+			// already what was asked.
+			return stopping(opFailover), nil
+		case evDrained:
+			return mirrorStep{To: metadata.MirrorStopped, Effects: []mirrorEffect{effStop, effMakeWritable, effPersist}}, nil
+		case evPromoteAborted:
+			if m.PendingOp != opPromote {
+				return refuse(" (not promoting)")
+			}
+			prev := m.PreviousState
+			if prev != metadata.MirrorPaused {
+				prev = metadata.MirrorActive
+			}
+			eff := effStart
+			if prev == metadata.MirrorPaused {
+				eff = effPause
+			}
+			return mirrorStep{To: prev, Effects: []mirrorEffect{effPersist, eff}}, nil
+		case evFail:
+			return stay, nil
+		case evRecover:
+			stay.Effects = []mirrorEffect{effDrain}
+			return stay, nil
+		case evPromote:
+			return refuse(" (a stop is already in progress)")
+		}
+	case metadata.MirrorFailed:
+		switch ev {
+		case evFailover:
+			return stopping(opFailover), nil
+		case evFail:
+			return stay, nil
+		case evRecover:
+			stay.Effects = []mirrorEffect{effStop}
+			return stay, nil
+		}
+	case metadata.MirrorStopped:
+		switch ev {
+		case evFail, evRecover:
+			return stay, nil
+		}
+		return mirrorStep{}, fmt.Errorf("%w: the mirror has already stopped", ErrMirrorState)
+	}
+	return refuse("")
+}
+
+// linkCondition is the link-level input to what a mirror reports and what
+// its data path should do.
+type linkCondition uint8
+
+const (
+	linkOK linkCondition = iota
+	linkCondPaused
+	linkCondUnavailable
+	linkCondFailed
+)
+
+// reported is the state REST, the CLI and metrics show: the persisted
+// state, with the link's condition layered over a mirror that would be
+// fetching (Confluent's LINK_PAUSED / SOURCE_UNAVAILABLE).
+func reported(s metadata.MirrorState, c linkCondition) metadata.MirrorState {
+	if s != metadata.MirrorActive {
+		return s
+	}
+	switch c {
+	case linkCondPaused:
+		return metadata.MirrorLinkPaused
+	case linkCondUnavailable, linkCondFailed:
+		return metadata.MirrorSourceUnavailable
+	}
+	return s
+}
+
+// dataPathMode is what the data path should be doing for a mirror.
+type dataPathMode uint8
+
+const (
+	dpNone dataPathMode = iota // not known to the data path
+	dpFetching
+	dpPaused // positions kept, nothing appended
+)
+
+// dataPathWant derives the data path's mode from the mirror's state and
+// the link's condition. An unavailable source keeps fetching (the fetcher
+// retries and recovers on its own); a paused link pauses its mirrors.
+func dataPathWant(s metadata.MirrorState, c linkCondition) dataPathMode {
+	switch s {
+	case metadata.MirrorActive:
+		if c == linkCondPaused {
+			return dpPaused
+		}
+		return dpFetching
+	case metadata.MirrorPaused:
+		return dpPaused
+	}
+	return dpNone
+}

@@ -1,0 +1,153 @@
+package link
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// TestMirrorTransitionTable covers every persisted state × every event:
+// the next state, the pending operation kept for PENDING_STOPPED and the
+// effects in order; "refused" rows must change nothing.
+func TestMirrorTransitionTable(t *testing.T) {
+	const refused = "refused"
+	A, P, PS, S, F := metadata.MirrorActive, metadata.MirrorPaused, metadata.MirrorPendingStopped, metadata.MirrorStopped, metadata.MirrorFailed
+	type row struct {
+		from    metadata.MirrorState
+		op      string // PendingOp of a PENDING_STOPPED mirror
+		prev    metadata.MirrorState
+		ev      mirrorEvent
+		want    string // "STATE[/op] effects" or refused
+		wantPrv metadata.MirrorState
+	}
+	rows := []row{
+		{from: A, ev: evPause, want: "PAUSED persist,pause"},
+		{from: A, ev: evResume, want: refused},
+		{from: A, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: A},
+		{from: A, ev: evPromote, want: "PENDING_STOPPED/promote persist,drain", wantPrv: A},
+		{from: A, ev: evDrained, want: refused},
+		{from: A, ev: evPromoteAborted, want: refused},
+		{from: A, ev: evFail, want: "FAILED stop,persist"},
+		{from: A, ev: evRecover, want: "ACTIVE start"},
+
+		{from: P, ev: evPause, want: refused},
+		{from: P, ev: evResume, want: "ACTIVE persist,start"},
+		{from: P, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: P},
+		{from: P, ev: evPromote, want: "PENDING_STOPPED/promote persist,drain", wantPrv: P},
+		{from: P, ev: evDrained, want: refused},
+		{from: P, ev: evPromoteAborted, want: refused},
+		{from: P, ev: evFail, want: "FAILED stop,persist"},
+		{from: P, ev: evRecover, want: "PAUSED pause"},
+
+		{from: PS, op: opPromote, prev: A, ev: evPause, want: refused},
+		{from: PS, op: opPromote, prev: A, ev: evResume, want: refused},
+		{from: PS, op: opPromote, prev: P, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: P},
+		{from: PS, op: opFailover, prev: A, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: A},
+		{from: PS, op: opPromote, prev: A, ev: evPromote, want: refused},
+		{from: PS, op: opPromote, prev: A, ev: evDrained, want: "STOPPED stop,make-writable,persist"},
+		{from: PS, op: opFailover, prev: A, ev: evDrained, want: "STOPPED stop,make-writable,persist"},
+		{from: PS, op: opPromote, prev: A, ev: evPromoteAborted, want: "ACTIVE persist,start"},
+		{from: PS, op: opPromote, prev: P, ev: evPromoteAborted, want: "PAUSED persist,pause"},
+		{from: PS, op: opFailover, prev: A, ev: evPromoteAborted, want: refused},
+		{from: PS, op: opFailover, prev: A, ev: evFail, want: "PENDING_STOPPED/failover "},
+		{from: PS, op: opPromote, prev: A, ev: evRecover, want: "PENDING_STOPPED/promote drain", wantPrv: A},
+
+		{from: S, ev: evPause, want: refused},
+		{from: S, ev: evResume, want: refused},
+		{from: S, ev: evFailover, want: refused},
+		{from: S, ev: evPromote, want: refused},
+		{from: S, ev: evDrained, want: refused},
+		{from: S, ev: evPromoteAborted, want: refused},
+		{from: S, ev: evFail, want: "STOPPED "},
+		{from: S, ev: evRecover, want: "STOPPED "},
+
+		{from: F, ev: evPause, want: refused},
+		{from: F, ev: evResume, want: refused},
+		{from: F, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: F},
+		{from: F, ev: evPromote, want: refused},
+		{from: F, ev: evDrained, want: refused},
+		{from: F, ev: evPromoteAborted, want: refused},
+		{from: F, ev: evFail, want: "FAILED "},
+		{from: F, ev: evRecover, want: "FAILED stop"},
+	}
+	// Every state × event appears at least once.
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[fmt.Sprint(r.from, r.ev)] = true
+	}
+	for _, s := range []metadata.MirrorState{A, P, PS, S, F} {
+		for ev := mirrorEvent(0); ev < numMirrorEvents; ev++ {
+			if !seen[fmt.Sprint(s, ev)] {
+				t.Errorf("table misses %s × %s", s, ev)
+			}
+		}
+	}
+	for _, r := range rows {
+		t.Run(fmt.Sprintf("%s_%s_%s", r.from, r.op, r.ev), func(t *testing.T) {
+			m := metadata.Mirror{State: r.from, PendingOp: r.op, PreviousState: r.prev}
+			st, err := mirrorTransition(m, r.ev)
+			if r.want == refused {
+				if !errors.Is(err, ErrMirrorState) {
+					t.Fatalf("got %+v, %v; want ErrMirrorState", st, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var effs []string
+			for _, e := range st.Effects {
+				effs = append(effs, e.String())
+			}
+			got := string(st.To)
+			if st.To == PS {
+				got += "/" + st.PendingOp
+			}
+			got += " " + strings.Join(effs, ",")
+			if got != r.want {
+				t.Fatalf("got %q, want %q", got, r.want)
+			}
+			if r.wantPrv != "" && st.PreviousState != r.wantPrv {
+				t.Fatalf("previous state %s, want %s", st.PreviousState, r.wantPrv)
+			}
+			// Persist comes first whenever the state changes, except for
+			// the stop's completion and a failure, which act first.
+			if st.To != r.from && len(st.Effects) > 0 && st.Effects[0] != effPersist && st.To != S && st.To != F {
+				t.Fatalf("state change without persisting first: %v", effs)
+			}
+		})
+	}
+}
+
+// TestReportedAndDataPath checks the derived views over every persisted
+// state × link condition.
+func TestReportedAndDataPath(t *testing.T) {
+	for _, tc := range []struct {
+		s    metadata.MirrorState
+		c    linkCondition
+		rep  metadata.MirrorState
+		mode dataPathMode
+	}{
+		{metadata.MirrorActive, linkOK, metadata.MirrorActive, dpFetching},
+		{metadata.MirrorActive, linkCondPaused, metadata.MirrorLinkPaused, dpPaused},
+		{metadata.MirrorActive, linkCondUnavailable, metadata.MirrorSourceUnavailable, dpFetching},
+		{metadata.MirrorActive, linkCondFailed, metadata.MirrorSourceUnavailable, dpFetching},
+		{metadata.MirrorPaused, linkOK, metadata.MirrorPaused, dpPaused},
+		{metadata.MirrorPaused, linkCondPaused, metadata.MirrorPaused, dpPaused},
+		{metadata.MirrorPaused, linkCondUnavailable, metadata.MirrorPaused, dpPaused},
+		{metadata.MirrorPendingStopped, linkOK, metadata.MirrorPendingStopped, dpNone},
+		{metadata.MirrorPendingStopped, linkCondUnavailable, metadata.MirrorPendingStopped, dpNone},
+		{metadata.MirrorStopped, linkCondPaused, metadata.MirrorStopped, dpNone},
+		{metadata.MirrorFailed, linkOK, metadata.MirrorFailed, dpNone},
+	} {
+		if got := reported(tc.s, tc.c); got != tc.rep {
+			t.Errorf("reported(%s, %d) = %s, want %s", tc.s, tc.c, got, tc.rep)
+		}
+		if got := dataPathWant(tc.s, tc.c); got != tc.mode {
+			t.Errorf("dataPathWant(%s, %d) = %d, want %d", tc.s, tc.c, got, tc.mode)
+		}
+	}
+}

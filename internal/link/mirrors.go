@@ -1,0 +1,573 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// errSourceUnreachable marks a promote check that could not ask the
+// source (as opposed to one that found the mirror behind).
+var errSourceUnreachable = errors.New("link: source unreachable")
+
+func (m *Manager) lockMirror(topic string) func() {
+	v, _ := m.mirrorLocks.LoadOrStore(topic, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// transitionArgs are an event's parameters.
+type transitionArgs struct {
+	reason string // FAILED's mirror_topic_error
+	// stopOffsets are the final offsets a completed stop records.
+	stopOffsets []metadata.MirrorPartitionOffsets
+}
+
+// transition applies event ev to mirror name under its lock.
+func (m *Manager) transition(ctx context.Context, rt *runtime, name string, ev mirrorEvent, args transitionArgs) (metadata.Topic, error) {
+	unlock := m.lockMirror(name)
+	defer unlock()
+	return m.transitionLocked(ctx, rt, name, ev, args)
+}
+
+// transitionLocked runs the state machine for one event and carries out
+// its effects in order. The caller holds the mirror's lock.
+func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string, ev mirrorEvent, args transitionArgs) (metadata.Topic, error) {
+	t, err := m.cluster.TopicByName(name)
+	if err != nil {
+		return t, err
+	}
+	if t.Mirror == nil || (rt != nil && t.Mirror.Link != rt.link.Name) {
+		return t, fmt.Errorf("%w: %s", ErrNotMirror, name)
+	}
+	step, err := mirrorTransition(*t.Mirror, ev)
+	if err != nil {
+		return t, err
+	}
+	next := *t.Mirror
+	if step.To != next.State {
+		next.Error = ""
+	}
+	next.State, next.PendingOp, next.PreviousState = step.To, step.PendingOp, step.PreviousState
+	switch {
+	case step.To == MirrorFailed:
+		next.Error = args.reason
+	case step.To == MirrorPendingStopped && (t.Mirror.State != MirrorPendingStopped || t.Mirror.PendingOp != step.PendingOp):
+		// Where the mirror stood when the stop was requested: a restart
+		// before the drain completes still knows the source's end then.
+		next.StopOffsets = m.positions(t, nil)
+	case step.To == MirrorStopped:
+		next.StopOffsets = args.stopOffsets
+	}
+	for _, e := range step.Effects {
+		switch e {
+		case effPersist:
+			if err := m.cluster.SetMirrorState(name, next); err != nil {
+				return t, fmt.Errorf("persisting mirror %s %s: %w", name, next.State, err)
+			}
+			t.Mirror = &next
+			if t.Mirror.State != MirrorActive && t.Mirror.State != MirrorPaused {
+				m.ends.forget(name)
+			}
+			m.logger.Info("mirror state", "topic", name, "event", ev.String(), "state", string(next.State), "error", next.Error)
+		case effStart:
+			if rt != nil && m.data != nil {
+				m.applyDataPath(rt, t)
+			}
+		case effPause:
+			if m.data != nil {
+				m.data.Pause(name)
+			}
+		case effStop:
+			if m.data != nil {
+				m.data.Stop(name)
+			}
+		case effMakeWritable:
+			// Done by the broker when STOPPED is persisted (the next
+			// effect): leader epochs raised past the logs, read-only off.
+		case effDrain:
+			return m.drain(ctx, rt, t)
+		}
+	}
+	return t, nil
+}
+
+// applyDataPath tells the data path what the mirror's state and the
+// link's condition want of it.
+func (m *Manager) applyDataPath(rt *runtime, t metadata.Topic) {
+	switch dataPathWant(t.Mirror.State, rt.condition()) {
+	case dpFetching:
+		if err := m.data.Start(rt.link, t, false); err != nil {
+			m.logger.Error("starting mirror", "link", rt.link.Name, "topic", t.Name, "err", err)
+		}
+	case dpPaused:
+		m.data.Pause(t.Name)
+	case dpNone:
+		m.data.Stop(t.Name)
+	}
+}
+
+// drain completes a PENDING_STOPPED mirror: the data path stops appending
+// (Pause returns once nothing more is appended), the final offsets are
+// taken, and for a promote the source is asked once more whether the
+// mirror is still caught up. A promote whose source cannot be asked stays
+// PENDING_STOPPED (the link's partition sync retries it); one that fell
+// behind returns to its previous state.
+func (m *Manager) drain(ctx context.Context, rt *runtime, t metadata.Topic) (metadata.Topic, error) {
+	if m.data != nil {
+		m.data.Pause(t.Name)
+	}
+	var srcEnds map[int32]int64
+	if t.Mirror.PendingOp == opPromote {
+		var err error
+		srcEnds, err = m.caughtUp(ctx, rt, t)
+		switch {
+		case errors.Is(err, errSourceUnreachable):
+			return t, fmt.Errorf("%w: promote of %s is pending until the source answers: %v", ErrPromoteNotReady, t.Name, err)
+		case err != nil:
+			if _, aerr := m.transitionLocked(ctx, rt, t.Name, evPromoteAborted, transitionArgs{}); aerr != nil {
+				return t, errors.Join(err, aerr)
+			}
+			return t, err
+		}
+	}
+	final := m.positions(t, srcEnds)
+	return m.transitionLocked(ctx, rt, t.Name, evDrained, transitionArgs{stopOffsets: final})
+}
+
+// positions is where each partition of mirror t stands: its log end
+// offset and the newest source end known (the data path's last fetch, the
+// link's probes, fresh ends from a promote check, or what the mirror's
+// record kept from when its stop was requested).
+func (m *Manager) positions(t metadata.Topic, fresh map[int32]int64) []metadata.MirrorPartitionOffsets {
+	leo, _ := m.cluster.LogEndOffsets(t.Name)
+	known := m.ends.get(t.Name)
+	if m.data != nil {
+		for _, s := range m.data.Status(t.Name) {
+			known = mergeEnd(known, s)
+		}
+	}
+	now := m.now()
+	out := make([]metadata.MirrorPartitionOffsets, 0, t.Partitions)
+	for p := int32(0); p < t.Partitions; p++ {
+		o := metadata.MirrorPartitionOffsets{Partition: p, LogEndOffset: leo[p], SourceEndOffset: -1}
+		if e, ok := known[p]; ok {
+			o.SourceEndOffset, o.SourceEndTimeMs = e.offset, e.at.UnixMilli()
+		}
+		if t.Mirror != nil {
+			for _, prev := range t.Mirror.StopOffsets {
+				if prev.Partition == p && prev.SourceEndTimeMs > o.SourceEndTimeMs {
+					o.SourceEndOffset, o.SourceEndTimeMs = prev.SourceEndOffset, prev.SourceEndTimeMs
+				}
+			}
+		}
+		if e, ok := fresh[p]; ok {
+			o.SourceEndOffset, o.SourceEndTimeMs = e, now.UnixMilli()
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// caughtUp checks that every partition of mirror t ends where its source
+// partition ends, and returns the source's ends.
+func (m *Manager) caughtUp(ctx context.Context, rt *runtime, t metadata.Topic) (map[int32]int64, error) {
+	if rt == nil {
+		return nil, fmt.Errorf("%w: %w: link %s is not running", ErrPromoteNotReady, errSourceUnreachable, t.Mirror.Link)
+	}
+	cctx, cancel := context.WithTimeout(ctx, Millis(rt.link.Configs, "request.timeout.ms"))
+	defer cancel()
+	ends, err := rt.adm.ListEndOffsets(cctx, t.Mirror.SourceTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: cannot promote %s while the source cannot answer: %v", ErrPromoteNotReady, errSourceUnreachable, t.Name, err)
+	}
+	local, err := m.cluster.LogEndOffsets(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	var behind []string
+	ends.Each(func(o kadm.ListedOffset) {
+		out[o.Partition] = o.Offset
+		m.ends.observe(t.Name, o.Partition, o.Offset, m.now())
+		if local[o.Partition] < o.Offset {
+			behind = append(behind, fmt.Sprintf("%d (lag %d)", o.Partition, o.Offset-local[o.Partition]))
+		}
+	})
+	if len(behind) > 0 {
+		slices.Sort(behind)
+		return out, fmt.Errorf("%w: %s partitions %s; use failover to stop now", ErrPromoteNotReady, t.Name, strings.Join(behind, ", "))
+	}
+	return out, nil
+}
+
+// MirrorInfo describes one mirror topic.
+type MirrorInfo struct {
+	Topic      metadata.Topic
+	State      metadata.MirrorState
+	Partitions []PartitionStatus
+}
+
+// Mirrors lists the mirrors of link ("" for all links) in state status
+// ("" for any), sorted by topic.
+func (m *Manager) Mirrors(link, status string) ([]MirrorInfo, error) {
+	if m == nil {
+		return nil, ErrDisabled
+	}
+	if link != "" {
+		if _, ok := m.store.Link(link); !ok {
+			return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+		}
+	}
+	var out []MirrorInfo
+	for _, t := range m.cluster.Topics() {
+		if t.Mirror == nil || (link != "" && t.Mirror.Link != link) || !m.owns(t) {
+			continue
+		}
+		mi := m.mirrorInfo(t)
+		if status != "" && !strings.EqualFold(string(mi.State), status) {
+			continue
+		}
+		out = append(out, mi)
+	}
+	return out, nil
+}
+
+// Mirror describes one mirror of link.
+func (m *Manager) Mirror(link, topic string) (MirrorInfo, error) {
+	if m == nil {
+		return MirrorInfo{}, ErrDisabled
+	}
+	t, err := m.cluster.TopicByName(topic)
+	if err != nil {
+		return MirrorInfo{}, err
+	}
+	if t.Mirror == nil || t.Mirror.Link != link || !m.owns(t) {
+		return MirrorInfo{}, fmt.Errorf("%w: %s (link %s)", ErrNotMirror, topic, link)
+	}
+	return m.mirrorInfo(t), nil
+}
+
+func (m *Manager) mirrorInfo(t metadata.Topic) MirrorInfo {
+	cond := linkCondUnavailable
+	if rt := m.runtimeOf(t.Mirror.Link); rt != nil {
+		cond = rt.condition()
+	}
+	mi := MirrorInfo{Topic: t, State: reported(t.Mirror.State, cond)}
+	if t.Mirror.State == MirrorStopped || t.Mirror.State == MirrorPendingStopped {
+		// Where the mirror stood at its stop (or at the request).
+		for _, o := range t.Mirror.StopOffsets {
+			ps := PartitionStatus{Partition: o.Partition, LastSourceFetchOffset: o.SourceEndOffset, SourceHighWatermark: o.SourceEndOffset,
+				LocalEndOffset: o.LogEndOffset, SourceEndOffset: o.SourceEndOffset}
+			if o.SourceEndTimeMs > 0 {
+				ps.SourceEndTime = time.UnixMilli(o.SourceEndTimeMs)
+			}
+			mi.Partitions = append(mi.Partitions, ps)
+		}
+		if len(mi.Partitions) > 0 {
+			return mi
+		}
+	}
+	leo, _ := m.cluster.LogEndOffsets(t.Name)
+	byPart := map[int32]PartitionStatus{}
+	if m.data != nil {
+		for _, s := range m.data.Status(t.Name) {
+			byPart[s.Partition] = s
+			m.ends.observeStatus(t.Name, s)
+		}
+	}
+	known := m.ends.get(t.Name)
+	for p := int32(0); p < t.Partitions; p++ {
+		s, ok := byPart[p]
+		if !ok {
+			s = PartitionStatus{Partition: p, LastSourceFetchOffset: -1, SourceHighWatermark: -1}
+		}
+		// The log is the truth for the local end, fetching or not.
+		if e, ok := leo[p]; ok {
+			s.LocalEndOffset = e
+		}
+		s.SourceEndOffset = -1
+		if e, ok := known[p]; ok {
+			s.SourceEndOffset, s.SourceEndTime = e.offset, e.at
+		}
+		mi.Partitions = append(mi.Partitions, s)
+	}
+	return mi
+}
+
+// CreateMirror creates a mirror topic of link for sourceTopic. The mirror
+// is named like the source, or prefix+source when the link has
+// cluster.link.prefix; an explicit mirrorTopic must be that name. It
+// returns the mirror's name.
+func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, configs map[string]string, validateOnly bool) error {
+	_, err := m.CreateMirrorNamed(ctx, link, sourceTopic, mirrorTopic, configs, validateOnly)
+	return err
+}
+
+// CreateMirrorNamed is CreateMirror returning the mirror topic's name.
+func (m *Manager) CreateMirrorNamed(ctx context.Context, link, sourceTopic, mirrorTopic string, configs map[string]string, validateOnly bool) (string, error) {
+	if m == nil {
+		return "", ErrDisabled
+	}
+	l, ok := m.store.Link(link)
+	if !ok {
+		return "", fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+	}
+	if m.data == nil {
+		// Never create a mirror that would not fill.
+		return "", fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
+	}
+	prefix := Value(l.Configs, "cluster.link.prefix")
+	if sourceTopic == "" {
+		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
+	}
+	want := prefix + sourceTopic
+	if mirrorTopic == "" {
+		mirrorTopic = want
+	}
+	if mirrorTopic != want {
+		return "", fmt.Errorf("%w: the mirror of %q on link %s must be named %q", ErrMirrorName, sourceTopic, link, want)
+	}
+	if len(configs) > 0 {
+		keys := slices.Sorted(maps.Keys(configs))
+		return "", fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic and cannot be set on a mirror",
+			ErrInvalidConfig, strings.Join(keys, ", "))
+	}
+	if _, err := m.cluster.TopicByName(mirrorTopic); err == nil {
+		return "", fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)
+	}
+	rt := m.runtimeOf(link)
+	if rt == nil {
+		return "", fmt.Errorf("%w: link %s is not running", ErrSourceCluster, link)
+	}
+	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
+	defer cancel()
+	details, err := rt.adm.ListTopics(cctx, sourceTopic)
+	if err != nil {
+		return "", fmt.Errorf("%w: while fetching description for topic '%s' over cluster link '%s': %v", ErrSourceCluster, sourceTopic, link, err)
+	}
+	d, ok := details[sourceTopic]
+	if !ok || d.Err != nil {
+		err := d.Err
+		if !ok || err == nil {
+			err = kerr.UnknownTopicOrPartition
+		}
+		return "", fmt.Errorf("while fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
+	}
+	rcs, err := rt.adm.DescribeTopicConfigs(cctx, sourceTopic)
+	if err != nil {
+		return "", fmt.Errorf("%w: describing configs of %s: %v", ErrSourceCluster, sourceTopic, err)
+	}
+	rc, err := rcs.On(sourceTopic, nil)
+	if err != nil || rc.Err != nil {
+		return "", fmt.Errorf("%w: describing configs of %s: %v %v", ErrSourceCluster, sourceTopic, err, rc.Err)
+	}
+	synced, skipped := mirrorConfigs(rc)
+	if len(skipped) > 0 {
+		m.logger.Warn("source topic configs not mirrored (not supported here)", "topic", sourceTopic, "configs", skipped)
+	}
+	if validateOnly {
+		return mirrorTopic, nil
+	}
+	unlock := m.lockMirror(mirrorTopic)
+	defer unlock()
+	t, err := m.cluster.CreateMirrorTopic(mirrorTopic, int32(len(d.Partitions)), synced, metadata.Mirror{
+		Link: link, LinkID: l.ID, SourceTopic: sourceTopic, SourceTopicID: [16]byte(d.ID), State: MirrorActive,
+	})
+	if err != nil {
+		return "", err
+	}
+	m.logger.Info("mirror topic created", "link", link, "topic", mirrorTopic, "source", sourceTopic, "partitions", t.Partitions)
+	if dataPathWant(t.Mirror.State, rt.condition()) == dpFetching {
+		return mirrorTopic, m.data.Start(l, t, true)
+	}
+	return mirrorTopic, nil
+}
+
+// AlterResult is one mirror's outcome of a batch operation.
+type AlterResult struct {
+	Topic string
+	Err   error
+	Info  MirrorInfo
+}
+
+// AlterMirrors applies op (pause, resume, failover, promote) to the named
+// mirrors of link, or those whose names match pattern. Per-mirror errors
+// are in the results (Confluent answers them inside a 200). Each result's
+// Info describes the mirror after the operation: for a completed promote
+// or failover, the offsets at the moment of the stop.
+func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []string, pattern string, validateOnly bool) ([]AlterResult, error) {
+	if m == nil {
+		return nil, ErrDisabled
+	}
+	if _, ok := m.store.Link(link); !ok {
+		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+	}
+	var ev mirrorEvent
+	switch op {
+	case "pause":
+		ev = evPause
+	case "resume":
+		ev = evResume
+	case "failover":
+		ev = evFailover
+	case "promote":
+		ev = evPromote
+	default:
+		return nil, fmt.Errorf("%w: unknown mirror operation %q", ErrMirrorState, op)
+	}
+	if pattern != "" {
+		re, err := regexp.Compile("^(?:" + pattern + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("%w: mirror_topic_name_pattern: %v", ErrInvalidConfig, err)
+		}
+		for _, t := range m.mirrorsOf(link) {
+			if re.MatchString(t.Name) {
+				names = append(names, t.Name)
+			}
+		}
+	}
+	var out []AlterResult
+	for _, name := range names {
+		err := m.alterOne(ctx, link, ev, name, validateOnly)
+		r := AlterResult{Topic: name, Err: err}
+		if t, terr := m.cluster.TopicByName(name); terr == nil && t.Mirror != nil {
+			r.Info = m.mirrorInfo(t)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (m *Manager) alterOne(ctx context.Context, link string, ev mirrorEvent, name string, validateOnly bool) error {
+	t, err := m.cluster.TopicByName(name)
+	if err != nil {
+		return err
+	}
+	if t.Mirror == nil || t.Mirror.Link != link || !m.owns(t) {
+		return fmt.Errorf("%w: %s (link %s)", ErrNotMirror, name, link)
+	}
+	if t.Mirror.State == MirrorStopped {
+		return fmt.Errorf("%w: Topic '%s' has already stopped its mirror from '%s'", ErrMirrorState, name, link)
+	}
+	rt := m.runtimeOf(link)
+	unlock := m.lockMirror(name)
+	defer unlock()
+	if t, err = m.cluster.TopicByName(name); err != nil {
+		return err
+	}
+	if _, err := mirrorTransition(*t.Mirror, ev); err != nil {
+		return fmt.Errorf("%w (mirror %s)", err, name)
+	}
+	if ev == evPromote {
+		// Planned cut-over: only when the source answers and every
+		// partition has caught up with it (checked again after the
+		// drain).
+		if _, err := m.caughtUp(ctx, rt, t); err != nil {
+			return err
+		}
+	}
+	if validateOnly {
+		return nil
+	}
+	_, err = m.transitionLocked(ctx, rt, name, ev, transitionArgs{})
+	return err
+}
+
+// failMirror moves a mirror to FAILED with Confluent's mirror_topic_error.
+func (m *Manager) failMirror(rt *runtime, t metadata.Topic, reason string, why error) {
+	got, err := m.transition(rt.ctx, rt, t.Name, evFail, transitionArgs{reason: reason})
+	if err != nil {
+		m.logger.Error("failing mirror", "topic", t.Name, "err", err)
+		return
+	}
+	if got.Mirror != nil && got.Mirror.State == MirrorFailed {
+		m.logger.Warn("mirror failed", "topic", t.Name, "reason", reason, "err", why)
+	}
+}
+
+// TopicDeleted is kept for callers built before deletions were noticed
+// from metadata; it does nothing (watchDeletions stops the data path).
+//
+// Deprecated: the Manager watches metadata itself.
+func (m *Manager) TopicDeleted(string) {}
+
+// sourceEnds is the newest source end offset known per mirror partition,
+// with when it was learned: from the data path's fetches and from the
+// link's ListOffsets probes of mirrors that are not fetching. Its mutex
+// is a leaf.
+type sourceEnds struct {
+	mu sync.Mutex
+	m  map[string]map[int32]sourceEnd
+}
+
+type sourceEnd struct {
+	offset int64
+	at     time.Time
+}
+
+func (e *sourceEnds) init() { e.m = map[string]map[int32]sourceEnd{} }
+
+func (e *sourceEnds) observe(topic string, p int32, offset int64, at time.Time) {
+	if offset < 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	parts := e.m[topic]
+	if parts == nil {
+		parts = map[int32]sourceEnd{}
+		e.m[topic] = parts
+	}
+	if old, ok := parts[p]; !ok || !at.Before(old.at) {
+		parts[p] = sourceEnd{offset: offset, at: at}
+	}
+}
+
+// observeStatus records the source high watermark a fetch reported.
+func (e *sourceEnds) observeStatus(topic string, s PartitionStatus) {
+	if s.SourceHighWatermark >= 0 && !s.LastFetch.IsZero() {
+		e.observe(topic, s.Partition, s.SourceHighWatermark, s.LastFetch)
+	}
+}
+
+func (e *sourceEnds) get(topic string) map[int32]sourceEnd {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.m[topic])
+}
+
+func (e *sourceEnds) forget(topic string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, topic)
+}
+
+// mergeEnd adds a data-path status to a copy of known ends.
+func mergeEnd(known map[int32]sourceEnd, s PartitionStatus) map[int32]sourceEnd {
+	if s.SourceHighWatermark < 0 || s.LastFetch.IsZero() {
+		return known
+	}
+	if known == nil {
+		known = map[int32]sourceEnd{}
+	}
+	if old, ok := known[s.Partition]; !ok || !s.LastFetch.Before(old.at) {
+		known[s.Partition] = sourceEnd{offset: s.SourceHighWatermark, at: s.LastFetch}
+	}
+	return known
+}
