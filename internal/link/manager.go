@@ -133,7 +133,6 @@ type DataPath interface {
 	Close()
 }
 
-
 // Manager owns the cluster links of this node and the state of their
 // mirror topics. It is the only writer of metadata.Mirror: every change
 // goes through the mirror state machine (mirrorfsm.go) under the mirror's
