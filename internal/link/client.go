@@ -3,9 +3,11 @@ package link
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,11 +20,11 @@ import (
 //   - socket.connection.setup.timeout.ms / .max.ms: the dial timeout
 //     starts at the first and doubles with each consecutive failed dial to
 //     the same address, up to the second (KIP-601);
-//   - reconnect.backoff.ms / .max.ms: the wait before retrying a failed
-//     request or connection grows exponentially from the first to the
-//     second (Kafka's reconnect backoff; franz-go has one retry backoff for
-//     both, so it stands for both here — retry.backoff.ms paces the
-//     fetcher's metadata refreshes instead);
+//   - reconnect.backoff.ms / .max.ms: the wait before reconnecting to an
+//     address whose last connection failed grows exponentially from the
+//     first to the second, with ±20% jitter (Kafka's reconnect backoff,
+//     applied in the dialer); it also paces franz-go's request retries
+//     (retry.backoff.ms paces the fetcher's metadata refreshes instead);
 //   - request.timeout.ms, metadata.max.age.ms.
 func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 	if p := strings.ToUpper(Value(configs, "security.protocol")); p != "PLAINTEXT" {
@@ -37,7 +39,9 @@ func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 	backoff, backoffMax := Millis(configs, "reconnect.backoff.ms"), Millis(configs, "reconnect.backoff.max.ms")
 	maxAge := Millis(configs, "metadata.max.age.ms")
 	d := &dialer{min: Millis(configs, "socket.connection.setup.timeout.ms"),
-		max: Millis(configs, "socket.connection.setup.timeout.max.ms"), failures: map[string]int{}}
+		max: Millis(configs, "socket.connection.setup.timeout.max.ms"), failures: map[string]int{},
+		backoff: backoff, backoffMax: backoffMax, reconnect: map[string]*reconnectState{},
+		sleep: sleepCtx, jitter: rand.Float64}
 	return []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("tandem-cluster-link-" + name),
@@ -56,14 +60,38 @@ func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 	}, nil
 }
 
-// dialer grows the connection-setup timeout per address after failures.
+// dialer grows the connection-setup timeout per address after failures
+// (KIP-601) and paces reconnects to an address (Kafka's
+// reconnect.backoff.ms / reconnect.backoff.max.ms, as
+// ClusterConnectionStates applies them): after a connection to an address
+// fails — the dial fails, or the connection ends before the broker sent a
+// byte (a broker that accepts and closes, a failed handshake) — the next
+// dial to it waits reconnect.backoff.ms, doubling with each consecutive
+// failure up to the maximum, with ±20% jitter. A connection that receives
+// data resets the address's backoff. franz-go retries requests by dialing
+// again, so without this a source that accepts and closes at once would be
+// dialed as fast as requests are retried.
 type dialer struct {
-	min, max time.Duration
-	mu       sync.Mutex
-	failures map[string]int
+	min, max            time.Duration // connection setup timeout
+	backoff, backoffMax time.Duration // reconnect backoff
+	mu                  sync.Mutex
+	failures            map[string]int // consecutive dial failures (setup timeout)
+	reconnect           map[string]*reconnectState
+	sleep               func(ctx context.Context, d time.Duration) error
+	jitter              func() float64 // in [0, 1)
+}
+
+type reconnectState struct {
+	failures int       // consecutive failed connections
+	failedAt time.Time // when the last one failed
 }
 
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if wait := d.reconnectWait(addr); wait > 0 {
+		if err := d.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
 	d.mu.Lock()
 	timeout := d.min
 	for i := 0; i < d.failures[addr] && timeout < d.max; i++ {
@@ -79,5 +107,89 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		delete(d.failures, addr)
 	}
 	d.mu.Unlock()
-	return c, err
+	if err != nil {
+		d.connFailed(addr)
+		return nil, err
+	}
+	return &watchedConn{Conn: c, d: d, addr: addr}, nil
+}
+
+// reconnectWait is how long a dial to addr must still wait.
+func (d *dialer) reconnectWait(addr string) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.reconnect[addr]
+	if st == nil || st.failures == 0 || d.backoff <= 0 {
+		return 0
+	}
+	b := d.backoff
+	for i := 1; i < st.failures && b < d.backoffMax; i++ {
+		b *= 2
+	}
+	b = min(b, max(d.backoffMax, d.backoff))
+	b = time.Duration(float64(b) * (0.8 + 0.4*d.jitter()))
+	return time.Until(st.failedAt.Add(b))
+}
+
+func (d *dialer) connFailed(addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.reconnect[addr]
+	if st == nil {
+		st = &reconnectState{}
+		d.reconnect[addr] = st
+	}
+	st.failures++
+	st.failedAt = time.Now()
+}
+
+func (d *dialer) connHealthy(addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.reconnect, addr)
+}
+
+// watchedConn reports to its dialer whether the broker ever answered.
+type watchedConn struct {
+	net.Conn
+	d        *dialer
+	addr     string
+	once     sync.Once
+	answered atomic.Bool
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.answered.Load() {
+		c.answered.Store(true)
+		c.d.connHealthy(c.addr)
+	}
+	if err != nil {
+		c.ended()
+	}
+	return n, err
+}
+
+func (c *watchedConn) Close() error {
+	c.ended()
+	return c.Conn.Close()
+}
+
+func (c *watchedConn) ended() {
+	c.once.Do(func() {
+		if !c.answered.Load() {
+			c.d.connFailed(c.addr)
+		}
+	})
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -159,6 +159,10 @@ type Manager struct {
 	ends sourceEnds
 
 	stopWatch func()
+
+	// testCrashBefore, set by tests, abandons a transition before an
+	// effect (as a crash there would) when it returns true.
+	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
 }
 
 // runtime is a link's live state: the client to its source, its

@@ -252,7 +252,9 @@ func dataPathWant(s metadata.MirrorState, c linkCondition) dataPathMode {
 			return dpPaused
 		}
 		return dpFetching
-	case metadata.MirrorPaused:
+	case metadata.MirrorPaused, metadata.MirrorPendingStopped:
+		// A pending stop keeps the positions: an aborted promote resumes
+		// from them.
 		return dpPaused
 	}
 	return dpNone

@@ -138,8 +138,8 @@ func TestReportedAndDataPath(t *testing.T) {
 		{metadata.MirrorPaused, linkOK, metadata.MirrorPaused, dpPaused},
 		{metadata.MirrorPaused, linkCondPaused, metadata.MirrorPaused, dpPaused},
 		{metadata.MirrorPaused, linkCondUnavailable, metadata.MirrorPaused, dpPaused},
-		{metadata.MirrorPendingStopped, linkOK, metadata.MirrorPendingStopped, dpNone},
-		{metadata.MirrorPendingStopped, linkCondUnavailable, metadata.MirrorPendingStopped, dpNone},
+		{metadata.MirrorPendingStopped, linkOK, metadata.MirrorPendingStopped, dpPaused},
+		{metadata.MirrorPendingStopped, linkCondUnavailable, metadata.MirrorPendingStopped, dpPaused},
 		{metadata.MirrorStopped, linkCondPaused, metadata.MirrorStopped, dpNone},
 		{metadata.MirrorFailed, linkOK, metadata.MirrorFailed, dpNone},
 	} {

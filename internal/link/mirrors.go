@@ -17,6 +17,9 @@ import (
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
+// errTestCrash is returned when a test hook simulates a crash.
+var errTestCrash = errors.New("link: simulated crash")
+
 // errSourceUnreachable marks a promote check that could not ask the
 // source (as opposed to one that found the mirror behind).
 var errSourceUnreachable = errors.New("link: source unreachable")
@@ -70,8 +73,14 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		next.StopOffsets = m.positions(t, nil)
 	case step.To == MirrorStopped:
 		next.StopOffsets = args.stopOffsets
+		if next.StopOffsets == nil {
+			next.StopOffsets = m.positions(t, nil)
+		}
 	}
 	for _, e := range step.Effects {
+		if h := m.testCrashBefore; h != nil && h(name, ev, e) {
+			return t, errTestCrash
+		}
 		switch e {
 		case effPersist:
 			if err := m.cluster.SetMirrorState(name, next); err != nil {

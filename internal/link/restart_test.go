@@ -1,0 +1,217 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// storeCluster is a Cluster over a metadata store alone: enough for the
+// Manager's control plane without a broker (the log end offsets are
+// fixed: 10 × (partition+1)).
+type storeCluster struct {
+	metadata.Store
+	writable int // STOPPED persisted (the broker would raise epochs)
+}
+
+func (c *storeCluster) TopicByName(name string) (metadata.Topic, error) {
+	t, ok := c.Topic(name)
+	if !ok {
+		return t, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+	}
+	return t, nil
+}
+
+func (c *storeCluster) CreateMirrorTopic(name string, n int32, configs map[string]string, m metadata.Mirror) (metadata.Topic, error) {
+	if err := c.CreateTopic(metadata.Topic{Name: name, Partitions: n, ReplicationFactor: 1, Configs: configs, Mirror: &m}); err != nil {
+		return metadata.Topic{}, err
+	}
+	return c.TopicByName(name)
+}
+
+func (c *storeCluster) SetMirrorState(topic string, m metadata.Mirror) error {
+	if m.State == metadata.MirrorStopped {
+		c.writable++
+	}
+	return c.SetMirror(topic, &m)
+}
+
+func (c *storeCluster) ClearMirror(topic string) error { return c.SetMirror(topic, nil) }
+func (c *storeCluster) SetMirrorConfigs(topic string, configs map[string]string) error {
+	return c.SetTopicConfigs(topic, configs)
+}
+func (c *storeCluster) AddMirrorPartitions(topic string, total int32) error {
+	return c.AddPartitions(topic, total)
+}
+func (c *storeCluster) LogEndOffsets(topic string) (map[int32]int64, error) {
+	t, err := c.TopicByName(topic)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for p := int32(0); p < t.Partitions; p++ {
+		out[p] = 10 * int64(p+1)
+	}
+	return out, nil
+}
+
+// modeData records the mode the Manager last put each topic in.
+type modeData struct {
+	mu   sync.Mutex
+	mode map[string]dataPathMode
+}
+
+func (d *modeData) set(topic string, m dataPathMode) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mode[topic] = m
+}
+func (d *modeData) get(topic string) dataPathMode {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mode[topic]
+}
+func (d *modeData) Start(_ metadata.Link, t metadata.Topic, _ bool) error {
+	d.set(t.Name, dpFetching)
+	return nil
+}
+func (d *modeData) Pause(topic string) { d.set(topic, dpPaused) }
+func (d *modeData) Stop(topic string)  { d.set(topic, dpNone) }
+func (d *modeData) Status(topic string) []PartitionStatus {
+	if d.get(topic) == dpNone {
+		return nil
+	}
+	return []PartitionStatus{{Partition: 0, SourceHighWatermark: 12, LastFetch: time.Now(), LastSourceFetchOffset: 10, LocalEndOffset: 10}}
+}
+func (d *modeData) Close() {}
+
+// TestRestartMidTransition crashes the Manager before each effect of every
+// transition, starts a new Manager on the same metadata and checks that
+// the mirror settles where the transition (or, crashed before its state
+// was persisted, its starting state) leads: the persisted state, the data
+// path's mode derived from it, and for a stop the final offsets.
+func TestRestartMidTransition(t *testing.T) {
+	type scenario struct {
+		from metadata.MirrorState
+		op   string // PendingOp of a PENDING_STOPPED start
+		ev   mirrorEvent
+		// settled is where the mirror ends once the transition completes
+		// (a drain included); the source is unreachable, so a promote
+		// stays PENDING_STOPPED.
+		settled metadata.MirrorState
+	}
+	scenarios := []scenario{
+		{from: MirrorActive, ev: evPause, settled: MirrorPaused},
+		{from: MirrorPaused, ev: evResume, settled: MirrorActive},
+		{from: MirrorActive, ev: evFailover, settled: MirrorStopped},
+		{from: MirrorPaused, ev: evFailover, settled: MirrorStopped},
+		{from: MirrorFailed, ev: evFailover, settled: MirrorStopped},
+		{from: MirrorActive, ev: evPromote, settled: MirrorPendingStopped},
+		{from: MirrorPendingStopped, op: opFailover, ev: evDrained, settled: MirrorStopped},
+		{from: MirrorPendingStopped, op: opPromote, ev: evFailover, settled: MirrorStopped},
+		{from: MirrorActive, ev: evFail, settled: MirrorFailed},
+		{from: MirrorPaused, ev: evFail, settled: MirrorFailed},
+	}
+	for _, sc := range scenarios {
+		step, err := mirrorTransition(metadata.Mirror{State: sc.from, PendingOp: sc.op, PreviousState: MirrorActive}, sc.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for crashAt := 0; crashAt <= len(step.Effects); crashAt++ {
+			name := fmt.Sprintf("%s_%s_%s_crash%d", sc.from, sc.op, sc.ev, crashAt)
+			t.Run(name, func(t *testing.T) {
+				store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
+					"availability.check.ms": "3600000", "request.timeout.ms": "200"}
+				if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
+					t.Fatal(err)
+				}
+				l, _ := store.Link("l")
+				c := &storeCluster{Store: store}
+				if _, err := c.CreateMirrorTopic("m", 2, nil, metadata.Mirror{Link: "l", LinkID: l.ID, SourceTopic: "s",
+					State: sc.from, PendingOp: sc.op, PreviousState: MirrorActive}); err != nil {
+					t.Fatal(err)
+				}
+				// A PENDING_STOPPED mirror would complete its stop on
+				// start; crash the first Manager's recovery so that the
+				// event under test meets it still pending.
+				d1 := &modeData{mode: map[string]dataPathMode{}}
+				crashRecovery := sc.from == MirrorPendingStopped
+				m1 := &Manager{store: store, cluster: c, data: d1, logger: testLogger(), now: time.Now, links: map[string]*runtime{}}
+				m1.ends.init()
+				m1.testCrashBefore = func(_ string, ev mirrorEvent, _ mirrorEffect) bool { return crashRecovery && ev == evRecover }
+				if err := m1.startLink(l); err != nil {
+					t.Fatal(err)
+				}
+				crashRecovery = false
+				n := 0
+				m1.testCrashBefore = func(_ string, ev mirrorEvent, _ mirrorEffect) bool {
+					if ev != sc.ev {
+						return false
+					}
+					n++
+					return n > crashAt
+				}
+				_, err = m1.transition(context.Background(), m1.runtimeOf("l"), "m", sc.ev, transitionArgs{reason: "UNKNOWN"})
+				if crashAt < len(step.Effects) && !errors.Is(err, errTestCrash) {
+					t.Fatalf("transition: %v, want the simulated crash", err)
+				}
+				m1.Close()
+
+				d2 := &modeData{mode: map[string]dataPathMode{}}
+				m2, err := NewManager(store, c, d2, testLogger())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m2.Close()
+				got, _ := c.TopicByName("m")
+				persistedAt := -1
+				for i, e := range step.Effects {
+					if e == effPersist {
+						persistedAt = i
+					}
+				}
+				want := sc.settled
+				if crashAt <= persistedAt {
+					// Crashed before the new state was written: the
+					// mirror recovers in its old state (a pending stop
+					// still completes).
+					want = sc.from
+					if sc.from == MirrorPendingStopped {
+						want = MirrorStopped
+						if sc.op == opPromote {
+							want = MirrorPendingStopped
+						}
+					}
+				}
+				if got.Mirror.State != want {
+					t.Fatalf("settled in %s, want %s (%+v)", got.Mirror.State, want, got.Mirror)
+				}
+				wantMode := dataPathWant(want, linkOK)
+				if m := d2.get("m"); m != wantMode {
+					t.Fatalf("data path mode %d, want %d", m, wantMode)
+				}
+				if want == MirrorStopped {
+					if len(got.Mirror.StopOffsets) != 2 || got.Mirror.StopOffsets[1].LogEndOffset != 20 {
+						t.Fatalf("stop offsets %+v", got.Mirror.StopOffsets)
+					}
+				}
+				if want == MirrorPendingStopped && got.Mirror.PendingOp == "" {
+					t.Fatalf("pending without its operation: %+v", got.Mirror)
+				}
+			})
+		}
+	}
+}
+
+func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
