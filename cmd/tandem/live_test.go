@@ -95,6 +95,16 @@ func TestCLIAgainstLiveBrokers(t *testing.T) {
 		t.Fatalf("produce after failover: %v", err)
 	}
 	run("link", "delete", "dr")
+
+	// With a link prefix the mirror is named prefix+source, and the CLI
+	// says so (it printed the unprefixed name).
+	run("link", "create", "pre", "--source-bootstrap-server", src.Addr(), "--config", "cluster.link.prefix=east.")
+	if out := run("mirror", "create", "orders", "--link", "pre"); !strings.Contains(out, `"east.orders"`) {
+		t.Fatalf("mirror create with a prefix printed: %s", out)
+	}
+	if _, err := dst.Node.Broker().TopicByName("east.orders"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newDst(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {

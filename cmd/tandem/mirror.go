@@ -106,6 +106,16 @@ the source with --source-topic.`,
 			if err := s.c.inCluster(cmd.Context(), http.MethodPost, mirrorsPath(link), q, body, nil); err != nil {
 				return err
 			}
+			if source == "" || source == mirror {
+				// The server names the mirror prefix+source when the
+				// link has cluster.link.prefix: report that name.
+				var pc struct {
+					Value *string `json:"value"`
+				}
+				if err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(link)+"/configs/cluster.link.prefix", nil, nil, &pc); err == nil && pc.Value != nil {
+					mirror = *pc.Value + mirror
+				}
+			}
 			if !s.out.human() {
 				return s.out.structured(actionResult{LinkName: link, MirrorTopicName: mirror, Action: "create", DryRun: dryRun})
 			}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
 // Sentinel errors; handlers map them to Kafka / REST error codes.
@@ -91,16 +93,13 @@ func onlyFalse(feature string) func(string) error {
 	}
 }
 
-// startOffsetSpec accepts earliest, latest or an ISO-8601 timestamp.
+// startOffsetSpec accepts what the data path will parse: one parser
+// (fetcher.ParseStartSpec) for mirror.start.offset.spec, so a value the
+// link accepts is one the mirror can start from (earliest, latest, or an
+// ISO-8601 timestamp, with or without a zone).
 func startOffsetSpec(v string) error {
-	switch strings.ToLower(v) {
-	case "earliest", "latest":
-		return nil
-	}
-	if _, err := time.Parse(time.RFC3339, v); err != nil {
-		return fmt.Errorf("%q is neither earliest, latest nor an ISO-8601 timestamp", v)
-	}
-	return nil
+	_, err := fetcher.ParseStartSpec(v)
+	return err
 }
 
 func bootstrap(v string) error {

@@ -73,3 +73,19 @@ func TestDescribeMasksSensitiveAndReportsSources(t *testing.T) {
 		t.Error("Millis default")
 	}
 }
+
+// TestStartOffsetSpecOneParser: the link accepts exactly what the data
+// path parses — a zone-less timestamp (which docs/mirroring.md promises
+// and the link's own validator used to refuse) included.
+func TestStartOffsetSpecOneParser(t *testing.T) {
+	for _, v := range []string{"earliest", "latest", "LATEST", "2024-05-01T12:00:00Z", "2024-05-01T14:00:00.5+02:00", "2024-05-01T12:00:00"} {
+		if err := ValidateConfigs(map[string]string{"bootstrap.servers": "h:9092", "mirror.start.offset.spec": v}, nil, true); err != nil {
+			t.Errorf("%q refused: %v", v, err)
+		}
+	}
+	for _, v := range []string{"yesterday", "2024-13-01T00:00:00Z", "12345"} {
+		if err := ValidateConfigs(map[string]string{"bootstrap.servers": "h:9092", "mirror.start.offset.spec": v}, nil, true); err == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+}

@@ -164,3 +164,69 @@ func TestGracefulShutdownAnswersInFlight(t *testing.T) {
 		t.Fatalf("clean-shutdown marker missing after graceful stop: %v", err)
 	}
 }
+
+// TestRESTAdvertisesOnlyWhatItServes follows every link the REST API
+// hands out ("self" and "related", from the cluster list down through
+// brokers, topics, partitions, replicas, configs and cluster links) and
+// requires each to answer 200: a document must not point at a route that
+// answers 404 (the cluster document linked acls, consumer-groups,
+// broker-configs and reassignments, which did).
+func TestRESTAdvertisesOnlyWhatItServes(t *testing.T) {
+	src := tandemtest.Start(t)
+	b := tandemtest.Start(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "orders", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + b.HTTPAddr()
+	code, doc := httpDo(t, "POST", base+"/kafka/v3/clusters/"+b.Node.ClusterID()+"/links?link_name=dr",
+		map[string]any{"configs": []map[string]string{{"name": "bootstrap.servers", "value": src.Addr()}}})
+	if code >= 300 {
+		t.Fatalf("create link: %d %v", code, doc)
+	}
+	seen := map[string]bool{}
+	// Confluent's cluster document does not link to the cluster links;
+	// start there too.
+	queue := []string{base + "/kafka/v3/clusters", base + "/kafka/v3/clusters/" + b.Node.ClusterID() + "/links"}
+	var collect func(v any)
+	collect = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && (k == "self" || k == "related") && strings.HasPrefix(s, "http") && !seen[s] {
+					seen[s] = true
+					queue = append(queue, s)
+				} else {
+					collect(x)
+				}
+			}
+		case []any:
+			for _, x := range v {
+				collect(x)
+			}
+		}
+	}
+	for len(queue) > 0 && len(seen) < 2000 {
+		u := queue[0]
+		queue = queue[1:]
+		code, doc := httpDo(t, "GET", u, nil)
+		if code != 200 {
+			t.Errorf("GET %s: %d", u, code)
+			continue
+		}
+		collect(doc)
+	}
+	for _, want := range []string{"/brokers/", "/topics/orders/partitions/0/replicas/", "/topics/orders/configs/", "/links/dr"} {
+		found := false
+		for u := range seen {
+			found = found || strings.Contains(u, want)
+		}
+		if !found {
+			t.Errorf("the walk never reached a %s URL (visited %d)", want, len(seen))
+		}
+	}
+}

@@ -40,43 +40,48 @@ func newList[T any](kind, self string, data []T) list[T] {
 	return list[T]{Kind: kind, Metadata: listMeta{Self: self}, Data: data}
 }
 
+// Relationships name only routes this API serves: a link a client
+// follows must not answer 404 (ACLs, consumer groups, broker configs and
+// reassignments are omitted until they are served).
 type clusterData struct {
 	Kind                   string        `json:"kind"`
 	Metadata               resourceMeta  `json:"metadata"`
 	ClusterID              string        `json:"cluster_id"`
 	Controller             *relationship `json:"controller"`
-	ACLs                   relationship  `json:"acls"`
+	ACLs                   *relationship `json:"acls,omitempty"`
 	Brokers                relationship  `json:"brokers"`
-	BrokerConfigs          relationship  `json:"broker_configs"`
-	ConsumerGroups         relationship  `json:"consumer_groups"`
+	BrokerConfigs          *relationship `json:"broker_configs,omitempty"`
+	ConsumerGroups         *relationship `json:"consumer_groups,omitempty"`
 	Topics                 relationship  `json:"topics"`
-	PartitionReassignments relationship  `json:"partition_reassignments"`
+	PartitionReassignments *relationship `json:"partition_reassignments,omitempty"`
 }
 
 type brokerData struct {
-	Kind              string       `json:"kind"`
-	Metadata          resourceMeta `json:"metadata"`
-	ClusterID         string       `json:"cluster_id"`
-	BrokerID          int32        `json:"broker_id"`
-	Host              *string      `json:"host"`
-	Port              *int32       `json:"port"`
-	Rack              *string      `json:"rack"`
-	Configs           relationship `json:"configs"`
-	PartitionReplicas relationship `json:"partition_replicas"`
+	Kind      string       `json:"kind"`
+	Metadata  resourceMeta `json:"metadata"`
+	ClusterID string       `json:"cluster_id"`
+	BrokerID  int32        `json:"broker_id"`
+	Host      *string      `json:"host"`
+	Port      *int32       `json:"port"`
+	Rack      *string      `json:"rack"`
+	// Configs and PartitionReplicas are not served (broker configs are
+	// read with DescribeConfigs); omitted rather than linked to a 404.
+	Configs           *relationship `json:"configs,omitempty"`
+	PartitionReplicas *relationship `json:"partition_replicas,omitempty"`
 }
 
 type topicData struct {
-	Kind                   string       `json:"kind"`
-	Metadata               resourceMeta `json:"metadata"`
-	ClusterID              string       `json:"cluster_id"`
-	TopicName              string       `json:"topic_name"`
-	TopicID                string       `json:"topic_id,omitempty"`
-	IsInternal             bool         `json:"is_internal"`
-	ReplicationFactor      int          `json:"replication_factor"`
-	PartitionsCount        int          `json:"partitions_count"`
-	Partitions             relationship `json:"partitions"`
-	Configs                relationship `json:"configs"`
-	PartitionReassignments relationship `json:"partition_reassignments"`
+	Kind                   string        `json:"kind"`
+	Metadata               resourceMeta  `json:"metadata"`
+	ClusterID              string        `json:"cluster_id"`
+	TopicName              string        `json:"topic_name"`
+	TopicID                string        `json:"topic_id,omitempty"`
+	IsInternal             bool          `json:"is_internal"`
+	ReplicationFactor      int           `json:"replication_factor"`
+	PartitionsCount        int           `json:"partitions_count"`
+	Partitions             relationship  `json:"partitions"`
+	Configs                relationship  `json:"configs"`
+	PartitionReassignments *relationship `json:"partition_reassignments,omitempty"`
 }
 
 type partitionData struct {
@@ -87,7 +92,7 @@ type partitionData struct {
 	PartitionID  int32         `json:"partition_id"`
 	Leader       *relationship `json:"leader"` // null when there is no leader
 	Replicas     relationship  `json:"replicas"`
-	Reassignment relationship  `json:"reassignment"`
+	Reassignment *relationship `json:"reassignment,omitempty"`
 }
 
 type replicaData struct {
@@ -159,16 +164,12 @@ func (h *handler) clusterURLs(r *http.Request) (urls, error) {
 
 func (h *handler) clusterData(u urls) clusterData {
 	return clusterData{
-		Kind:                   "KafkaCluster",
-		Metadata:               resourceMeta{Self: u.cluster, ResourceName: u.crn()},
-		ClusterID:              u.clusterID,
-		Controller:             &relationship{u.broker(h.b.NodeID())},
-		ACLs:                   relationship{u.cluster + "/acls"},
-		Brokers:                relationship{u.cluster + "/brokers"},
-		BrokerConfigs:          relationship{u.cluster + "/broker-configs"},
-		ConsumerGroups:         relationship{u.cluster + "/consumer-groups"},
-		Topics:                 relationship{u.cluster + "/topics"},
-		PartitionReassignments: relationship{u.cluster + "/topics/-/partitions/-/reassignment"},
+		Kind:       "KafkaCluster",
+		Metadata:   resourceMeta{Self: u.cluster, ResourceName: u.crn()},
+		ClusterID:  u.clusterID,
+		Controller: &relationship{u.broker(h.b.NodeID())},
+		Brokers:    relationship{u.cluster + "/brokers"},
+		Topics:     relationship{u.cluster + "/topics"},
 	}
 }
 
@@ -194,14 +195,12 @@ func (h *handler) brokerData(u urls) brokerData {
 	id := h.b.NodeID()
 	host, port := h.b.AdvertisedHost()
 	return brokerData{
-		Kind:              "KafkaBroker",
-		Metadata:          resourceMeta{Self: u.broker(id), ResourceName: u.crn("broker=" + itoa(id))},
-		ClusterID:         u.clusterID,
-		BrokerID:          id,
-		Host:              &host,
-		Port:              &port,
-		Configs:           relationship{u.broker(id) + "/configs"},
-		PartitionReplicas: relationship{u.broker(id) + "/partition-replicas"},
+		Kind:      "KafkaBroker",
+		Metadata:  resourceMeta{Self: u.broker(id), ResourceName: u.crn("broker=" + itoa(id))},
+		ClusterID: u.clusterID,
+		BrokerID:  id,
+		Host:      &host,
+		Port:      &port,
 	}
 }
 
@@ -264,17 +263,16 @@ func uuidString(id [16]byte) string {
 func topicDataFor(u urls, t TopicInfo) topicData {
 	self := u.topic(t.Name)
 	return topicData{
-		Kind:                   "KafkaTopic",
-		Metadata:               resourceMeta{Self: self, ResourceName: u.crn("topic=" + t.Name)},
-		ClusterID:              u.clusterID,
-		TopicName:              t.Name,
-		TopicID:                uuidString(t.ID),
-		IsInternal:             t.Internal,
-		ReplicationFactor:      int(t.ReplicationFactor),
-		PartitionsCount:        len(t.Partitions),
-		Partitions:             relationship{self + "/partitions"},
-		Configs:                relationship{self + "/configs"},
-		PartitionReassignments: relationship{self + "/partitions/-/reassignment"},
+		Kind:              "KafkaTopic",
+		Metadata:          resourceMeta{Self: self, ResourceName: u.crn("topic=" + t.Name)},
+		ClusterID:         u.clusterID,
+		TopicName:         t.Name,
+		TopicID:           uuidString(t.ID),
+		IsInternal:        t.Internal,
+		ReplicationFactor: int(t.ReplicationFactor),
+		PartitionsCount:   len(t.Partitions),
+		Partitions:        relationship{self + "/partitions"},
+		Configs:           relationship{self + "/configs"},
 	}
 }
 
@@ -403,13 +401,12 @@ func (h *handler) deleteTopic(w http.ResponseWriter, r *http.Request) error {
 func partitionDataFor(u urls, topic string, p PartitionInfo) partitionData {
 	self := u.partition(topic, p.Partition)
 	d := partitionData{
-		Kind:         "KafkaPartition",
-		Metadata:     resourceMeta{Self: self, ResourceName: u.crn("topic="+topic, "partition="+itoa(p.Partition))},
-		ClusterID:    u.clusterID,
-		TopicName:    topic,
-		PartitionID:  p.Partition,
-		Replicas:     relationship{self + "/replicas"},
-		Reassignment: relationship{self + "/reassignment"},
+		Kind:        "KafkaPartition",
+		Metadata:    resourceMeta{Self: self, ResourceName: u.crn("topic="+topic, "partition="+itoa(p.Partition))},
+		ClusterID:   u.clusterID,
+		TopicName:   topic,
+		PartitionID: p.Partition,
+		Replicas:    relationship{self + "/replicas"},
 	}
 	if p.Leader >= 0 {
 		d.Leader = &relationship{self + "/replicas/" + itoa(p.Leader)}
