@@ -25,6 +25,15 @@ type LinkStat struct {
 	// counters (appended to mirror logs); zero before the fetcher exists.
 	FetchedBytes, FetchedRecords int64
 	Partitions                   []MirrorPartitionStat
+	// Tasks are the link's periodic tasks (internal/link).
+	Tasks []LinkTaskStat
+}
+
+// LinkTaskStat is one task of a link.
+type LinkTaskStat struct {
+	Name, State string
+	Failures    int64
+	LastRun     time.Time // zero before the first run (series omitted)
 }
 
 // MirrorPartitionStat is one mirror partition of a link.
@@ -37,6 +46,9 @@ type MirrorPartitionStat struct {
 	// LastFetch is when the partition was last fetched; zero if never
 	// (the series is omitted).
 	LastFetch time.Time
+	// SourceEndTime is when the source end offset the lag counts from
+	// was learned; zero if never (the series is omitted).
+	SourceEndTime time.Time
 }
 
 // SetLinkSource registers the callback that lists this node's cluster
@@ -47,6 +59,12 @@ type MirrorPartitionStat struct {
 // state change flips values instead of leaving a stale series behind.
 // Passing a nil fn removes the source; the link series then disappear.
 func (m *Metrics) SetLinkSource(fn func() []LinkStat, linkStates, mirrorStates []string) {
+	m.SetLinkSourceWithTasks(fn, linkStates, mirrorStates, nil)
+}
+
+// SetLinkSourceWithTasks is SetLinkSource with the task states that
+// tandem_link_task_state exports for every task (0 when not current).
+func (m *Metrics) SetLinkSourceWithTasks(fn func() []LinkStat, linkStates, mirrorStates, taskStates []string) {
 	if m == nil {
 		return
 	}
@@ -54,7 +72,7 @@ func (m *Metrics) SetLinkSource(fn func() []LinkStat, linkStates, mirrorStates [
 		m.links.src.Store(nil)
 		return
 	}
-	m.links.src.Store(&linkSource{fn: fn, linkStates: linkStates, mirrorStates: mirrorStates})
+	m.links.src.Store(&linkSource{fn: fn, linkStates: linkStates, mirrorStates: mirrorStates, taskStates: taskStates})
 }
 
 // ObserveLinkFetch records the latency of one fetch request a link's
@@ -70,8 +88,8 @@ func (m *Metrics) ObserveLinkFetch(link string, d time.Duration, failed bool) {
 }
 
 type linkSource struct {
-	fn                       func() []LinkStat
-	linkStates, mirrorStates []string
+	fn                                   func() []LinkStat
+	linkStates, mirrorStates, taskStates []string
 }
 
 // linkCollector computes the cluster-link series on scrape from the link
@@ -89,6 +107,10 @@ type linkCollector struct {
 	mirrors  *prometheus.Desc
 	bytes    *prometheus.Desc
 	records  *prometheus.Desc
+	endAge   *prometheus.Desc
+	task     *prometheus.Desc
+	taskFail *prometheus.Desc
+	taskRun  *prometheus.Desc
 	fetchDur *prometheus.HistogramVec
 
 	// mu serialises child creation with pruning, so that fetchObs holds
@@ -113,6 +135,12 @@ func newLinkCollector() *linkCollector {
 		mirrors: d("link_mirrors", "Mirror topics of the link, by state.", "link", "state"),
 		bytes:   d("link_fetched_bytes_total", "Record-batch bytes fetched from the link's source and appended to mirrors.", "link"),
 		records: d("link_fetched_records_total", "Records fetched from the link's source and appended to mirrors.", "link"),
+		endAge: d("mirror_source_end_age_seconds",
+			"Seconds since the source end offset the mirror partition's lag counts from was learned (grows while the mirror is paused past its probes or the source is unreachable).",
+			"link", "topic", "partition"),
+		task:     d("link_task_state", "1 for the link task's current state, 0 for the others.", "link", "task", "state"),
+		taskFail: d("link_task_failures_total", "Runs of the link task that failed.", "link", "task"),
+		taskRun:  d("link_task_last_run_timestamp_seconds", "When the link task last ran (Unix time).", "link", "task"),
 		fetchDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "link_fetch_latency_seconds",
 			Help:    "Latency of the link fetcher's successful fetch requests to the source.",
@@ -160,6 +188,10 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.mirrors
 	ch <- c.bytes
 	ch <- c.records
+	ch <- c.endAge
+	ch <- c.task
+	ch <- c.taskFail
+	ch <- c.taskRun
 	c.fetchDur.Describe(ch)
 }
 
@@ -185,6 +217,9 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			if !p.LastFetch.IsZero() {
 				gaugeF(ch, c.age, max(now.Sub(p.LastFetch).Seconds(), 0), s.Link, p.Topic, part)
+			}
+			if !p.SourceEndTime.IsZero() {
+				gaugeF(ch, c.endAge, max(now.Sub(p.SourceEndTime).Seconds(), 0), s.Link, p.Topic, part)
 			}
 		}
 		// Omitted until some partition has reported, like the
@@ -212,6 +247,22 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(ch, c.bytes, s.FetchedBytes, s.Link)
 		counter(ch, c.records, s.FetchedRecords, s.Link)
+		for _, tk := range s.Tasks {
+			for _, st := range src.taskStates {
+				var v int64
+				if st == tk.State {
+					v = 1
+				}
+				gauge(ch, c.task, v, s.Link, tk.Name, st)
+			}
+			if !slices.Contains(src.taskStates, tk.State) {
+				gauge(ch, c.task, 1, s.Link, tk.Name, tk.State)
+			}
+			counter(ch, c.taskFail, tk.Failures, s.Link, tk.Name)
+			if !tk.LastRun.IsZero() {
+				gaugeF(ch, c.taskRun, float64(tk.LastRun.UnixMilli())/1000, s.Link, tk.Name)
+			}
+		}
 	}
 	c.prune(keep)
 	c.fetchDur.Collect(ch)

@@ -193,3 +193,44 @@ func TestLinkCollectorConcurrent(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+// TestLinkTaskAndSourceEndSeries: each task's state as a state set, its
+// failures and last run; the age of the source end a lag counts from.
+func TestLinkTaskAndSourceEndSeries(t *testing.T) {
+	m := New(1)
+	now := time.Unix(1000, 0)
+	m.links.now = func() time.Time { return now }
+	m.SetLinkSourceWithTasks(func() []LinkStat {
+		return []LinkStat{{Link: "dr", State: "UNAVAILABLE",
+			Partitions: []MirrorPartitionStat{{Topic: "orders", Partition: 0, Lag: 40, SourceEndTime: now.Add(-90 * time.Second)}},
+			Tasks: []LinkTaskStat{
+				{Name: "AvailabilityCheck", State: "IN_ERROR", Failures: 3, LastRun: now.Add(-time.Second)},
+				{Name: "AclSync", State: "NOT_CONFIGURED"},
+			}}}
+	}, []string{"ACTIVE", "UNAVAILABLE"}, nil, []string{"ACTIVE", "IN_ERROR", "NOT_CONFIGURED"})
+	want := `
+# HELP tandem_link_task_failures_total Runs of the link task that failed.
+# TYPE tandem_link_task_failures_total counter
+tandem_link_task_failures_total{link="dr",task="AclSync"} 0
+tandem_link_task_failures_total{link="dr",task="AvailabilityCheck"} 3
+# HELP tandem_link_task_last_run_timestamp_seconds When the link task last ran (Unix time).
+# TYPE tandem_link_task_last_run_timestamp_seconds gauge
+tandem_link_task_last_run_timestamp_seconds{link="dr",task="AvailabilityCheck"} 999
+# HELP tandem_link_task_state 1 for the link task's current state, 0 for the others.
+# TYPE tandem_link_task_state gauge
+tandem_link_task_state{link="dr",state="ACTIVE",task="AclSync"} 0
+tandem_link_task_state{link="dr",state="ACTIVE",task="AvailabilityCheck"} 0
+tandem_link_task_state{link="dr",state="IN_ERROR",task="AclSync"} 0
+tandem_link_task_state{link="dr",state="IN_ERROR",task="AvailabilityCheck"} 1
+tandem_link_task_state{link="dr",state="NOT_CONFIGURED",task="AclSync"} 1
+tandem_link_task_state{link="dr",state="NOT_CONFIGURED",task="AvailabilityCheck"} 0
+# HELP tandem_mirror_source_end_age_seconds Seconds since the source end offset the mirror partition's lag counts from was learned (grows while the mirror is paused past its probes or the source is unreachable).
+# TYPE tandem_mirror_source_end_age_seconds gauge
+tandem_mirror_source_end_age_seconds{link="dr",partition="0",topic="orders"} 90
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"tandem_link_task_state", "tandem_link_task_failures_total", "tandem_link_task_last_run_timestamp_seconds",
+		"tandem_mirror_source_end_age_seconds"); err != nil {
+		t.Fatal(err)
+	}
+}

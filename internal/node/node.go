@@ -174,9 +174,9 @@ func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *N
 		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
 			return nil, err
 		}
-		n.metrics.SetLinkSource(func() []metrics.LinkStat { return linkStats(n.links, data) },
+		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },
 			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
-			mirrorStateNames())
+			mirrorStateNames(), link.TaskStates)
 		n.broker.OnBeforeDelete(n.links.TopicDeleted)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
@@ -286,6 +286,9 @@ func linkStats(lm *link.Manager, data link.DataPath) []metrics.LinkStat {
 		f := fetched[l.Link.Name]
 		out[i] = metrics.LinkStat{Link: l.Link.Name, State: l.State, MirrorsByState: map[string]int{},
 			FetchedBytes: f.Bytes, FetchedRecords: f.Records}
+		for _, tk := range l.Tasks {
+			out[i].Tasks = append(out[i].Tasks, metrics.LinkTaskStat{Name: tk.Name, State: tk.State, Failures: tk.Failures, LastRun: tk.LastRun})
+		}
 		idx[l.Link.Name] = i
 	}
 	mirrors, _ := lm.Mirrors("", "")
@@ -298,7 +301,7 @@ func linkStats(lm *link.Manager, data link.DataPath) []metrics.LinkStat {
 		s.MirrorsByState[string(mi.State)]++
 		for _, p := range mi.Partitions {
 			s.Partitions = append(s.Partitions, metrics.MirrorPartitionStat{
-				Topic: mi.Topic.Name, Partition: p.Partition, Lag: p.Lag(), LastFetch: p.LastFetch})
+				Topic: mi.Topic.Name, Partition: p.Partition, Lag: p.Lag(), LastFetch: p.LastFetch, SourceEndTime: p.SourceEndTime})
 		}
 	}
 	return out
