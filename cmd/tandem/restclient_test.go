@@ -106,6 +106,8 @@ func TestRESTQueryParams(t *testing.T) {
 		"POST " + c + "/links?link_name=a%2Fb&validate_link=false&validate_only=false",
 		"GET " + c + "/links/a%2Fb?include_tasks=true",
 		"POST " + c + "/links/a%2Fb/mirrors?validate_only=true",
+		// mirror create reads the link's prefix to report the name.
+		"GET " + c + "/links/a%2Fb/configs/cluster.link.prefix",
 		"GET " + c + "/links/a%2Fb/mirrors?mirror_status=active",
 		"DELETE " + c + "/links/a%2Fb?force=true&validate_only=false",
 	}

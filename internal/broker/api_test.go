@@ -929,6 +929,11 @@ func TestOffsetsTopicReadableAndCompacted(t *testing.T) {
 func TestMirrorTopicIsReadOnly(t *testing.T) {
 	b := tandemtest.Start(t)
 	br := b.Node.Broker()
+	// The link the mirror belongs to (a mirror whose link does not exist
+	// is detached by the link manager at start).
+	if err := b.Node.Store().CreateLink(metadata.Link{Name: "dr", Configs: map[string]string{"bootstrap.servers": "127.0.0.1:1"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := br.CreateTopic(broker.TopicSpec{Name: "mirror", Partitions: 1, ReplicationFactor: 1,
 		Mirror: &metadata.Mirror{Link: "dr", SourceTopic: "orders", State: metadata.MirrorActive}}, false)
 	if err != nil {
