@@ -321,25 +321,18 @@ func (m *Manager) mirrorInfo(t metadata.Topic) MirrorInfo {
 
 // CreateMirror creates a mirror topic of link for sourceTopic. The mirror
 // is named like the source, or prefix+source when the link has
-// cluster.link.prefix; an explicit mirrorTopic must be that name. It
-// returns the mirror's name.
+// cluster.link.prefix; an explicit mirrorTopic must be that name.
 func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTopic string, configs map[string]string, validateOnly bool) error {
-	_, err := m.CreateMirrorNamed(ctx, link, sourceTopic, mirrorTopic, configs, validateOnly)
-	return err
-}
-
-// CreateMirrorNamed is CreateMirror returning the mirror topic's name.
-func (m *Manager) CreateMirrorNamed(ctx context.Context, link, sourceTopic, mirrorTopic string, configs map[string]string, validateOnly bool) (string, error) {
 	if m == nil {
-		return "", ErrDisabled
+		return ErrDisabled
 	}
 	l, ok := m.store.Link(link)
 	if !ok {
-		return "", fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
 	}
 	if m.data == nil {
 		// Never create a mirror that would not fill.
-		return "", fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
+		return fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
 	}
 	prefix := Value(l.Configs, "cluster.link.prefix")
 	if sourceTopic == "" {
@@ -350,25 +343,25 @@ func (m *Manager) CreateMirrorNamed(ctx context.Context, link, sourceTopic, mirr
 		mirrorTopic = want
 	}
 	if mirrorTopic != want {
-		return "", fmt.Errorf("%w: the mirror of %q on link %s must be named %q", ErrMirrorName, sourceTopic, link, want)
+		return fmt.Errorf("%w: the mirror of %q on link %s must be named %q", ErrMirrorName, sourceTopic, link, want)
 	}
 	if len(configs) > 0 {
 		keys := slices.Sorted(maps.Keys(configs))
-		return "", fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic and cannot be set on a mirror",
+		return fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic and cannot be set on a mirror",
 			ErrInvalidConfig, strings.Join(keys, ", "))
 	}
 	if _, err := m.cluster.TopicByName(mirrorTopic); err == nil {
-		return "", fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)
+		return fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)
 	}
 	rt := m.runtimeOf(link)
 	if rt == nil {
-		return "", fmt.Errorf("%w: link %s is not running", ErrSourceCluster, link)
+		return fmt.Errorf("%w: link %s is not running", ErrSourceCluster, link)
 	}
 	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
 	defer cancel()
 	details, err := rt.adm.ListTopics(cctx, sourceTopic)
 	if err != nil {
-		return "", fmt.Errorf("%w: while fetching description for topic '%s' over cluster link '%s': %v", ErrSourceCluster, sourceTopic, link, err)
+		return fmt.Errorf("%w: while fetching description for topic '%s' over cluster link '%s': %v", ErrSourceCluster, sourceTopic, link, err)
 	}
 	d, ok := details[sourceTopic]
 	if !ok || d.Err != nil {
@@ -376,22 +369,22 @@ func (m *Manager) CreateMirrorNamed(ctx context.Context, link, sourceTopic, mirr
 		if !ok || err == nil {
 			err = kerr.UnknownTopicOrPartition
 		}
-		return "", fmt.Errorf("while fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
+		return fmt.Errorf("while fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
 	}
 	rcs, err := rt.adm.DescribeTopicConfigs(cctx, sourceTopic)
 	if err != nil {
-		return "", fmt.Errorf("%w: describing configs of %s: %v", ErrSourceCluster, sourceTopic, err)
+		return fmt.Errorf("%w: describing configs of %s: %v", ErrSourceCluster, sourceTopic, err)
 	}
 	rc, err := rcs.On(sourceTopic, nil)
 	if err != nil || rc.Err != nil {
-		return "", fmt.Errorf("%w: describing configs of %s: %v %v", ErrSourceCluster, sourceTopic, err, rc.Err)
+		return fmt.Errorf("%w: describing configs of %s: %v %v", ErrSourceCluster, sourceTopic, err, rc.Err)
 	}
 	synced, skipped := mirrorConfigs(rc)
 	if len(skipped) > 0 {
 		m.logger.Warn("source topic configs not mirrored (not supported here)", "topic", sourceTopic, "configs", skipped)
 	}
 	if validateOnly {
-		return mirrorTopic, nil
+		return nil
 	}
 	unlock := m.lockMirror(mirrorTopic)
 	defer unlock()
@@ -399,13 +392,13 @@ func (m *Manager) CreateMirrorNamed(ctx context.Context, link, sourceTopic, mirr
 		Link: link, LinkID: l.ID, SourceTopic: sourceTopic, SourceTopicID: [16]byte(d.ID), State: MirrorActive,
 	})
 	if err != nil {
-		return "", err
+		return err
 	}
 	m.logger.Info("mirror topic created", "link", link, "topic", mirrorTopic, "source", sourceTopic, "partitions", t.Partitions)
 	if dataPathWant(t.Mirror.State, rt.condition()) == dpFetching {
-		return mirrorTopic, m.data.Start(l, t, true)
+		return m.data.Start(l, t, true)
 	}
-	return mirrorTopic, nil
+	return nil
 }
 
 // AlterResult is one mirror's outcome of a batch operation.
