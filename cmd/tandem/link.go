@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 func linkCmd() *cobra.Command {
@@ -31,33 +33,6 @@ The API is found with --url, else $` + restURLEnv + `, else ` + defaultRESTURL +
 		linkDeleteCmd(cf), linkConfigurationCmd(cf), linkTaskCmd(cf),
 	)
 	return cmd
-}
-
-// wireLink is KafkaLinkData; less kind and metadata, it is also what -o
-// json|yaml prints.
-type wireLink struct {
-	LinkName             string         `json:"link_name"`
-	ClusterLinkID        string         `json:"cluster_link_id"`
-	SourceClusterID      *string        `json:"source_cluster_id"`
-	DestinationClusterID *string        `json:"destination_cluster_id"`
-	RemoteClusterID      *string        `json:"remote_cluster_id"`
-	LinkState            string         `json:"link_state"`
-	LinkError            string         `json:"link_error"`
-	LinkErrorMessage     *string        `json:"link_error_message"`
-	TopicNames           []string       `json:"topic_names"`
-	CategoryCounts       []wireCatCount `json:"category_counts,omitempty"`
-	Tasks                []wireLinkTask `json:"tasks,omitempty"`
-}
-
-type wireCatCount struct {
-	StateCategory string `json:"state_category"`
-	Count         int    `json:"count"`
-}
-
-type wireLinkTask struct {
-	TaskName string          `json:"task_name"`
-	State    string          `json:"state"`
-	Errors   []wireTaskError `json:"errors"`
 }
 
 func deref(s *string) string {
@@ -122,10 +97,7 @@ a Java-properties file; security settings for reaching the source
 			if err != nil {
 				return err
 			}
-			body := struct {
-				SourceClusterID string     `json:"source_cluster_id,omitempty"`
-				Configs         []configKV `json:"configs"`
-			}{sourceCluster, configList(cfg)}
+			body := restapi.CreateLinkRequest{SourceClusterID: sourceCluster, Configs: restapi.ConfigValues(cfg)}
 			q := url.Values{
 				"link_name":     {name},
 				"validate_only": {strconv.FormatBool(dryRun)},
@@ -174,14 +146,14 @@ func warnTasksInError(cmd *cobra.Command, s *session, name string) {
 }
 
 // getLink reads one link (GET .../links/{name}?include_tasks=).
-func getLink(cmd *cobra.Command, s *session, name string, includeTasks bool) (wireLink, error) {
-	var l wireLink
+func getLink(cmd *cobra.Command, s *session, name string, includeTasks bool) (restapi.Link, error) {
+	var l restapi.Link
 	q := url.Values{"include_tasks": {strconv.FormatBool(includeTasks)}}
 	err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(name), q, nil, &l)
 	return l, err
 }
 
-func taskErrorsText(errs []wireTaskError) string {
+func taskErrorsText(errs []restapi.TaskError) string {
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
 		parts = append(parts, e.ErrorCode+": "+e.ErrorMessage)
@@ -200,17 +172,12 @@ func linkListCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var list struct {
-				Data []wireLink `json:"data"`
-			}
+			var list restapi.List[restapi.Link]
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, "/links", nil, nil, &list); err != nil {
 				return err
 			}
-			if list.Data == nil {
-				list.Data = []wireLink{}
-			}
 			if !s.out.human() {
-				return s.out.structured(list.Data)
+				return s.out.structuredEach(linkView, list.Data)
 			}
 			headers := []string{"Name", "Source Cluster", "State", "Error", "Error Message"}
 			if includeTopics {
@@ -250,7 +217,7 @@ func linkDescribeCmd(cf *clientFlags) *cobra.Command {
 				l.TopicNames = []string{}
 			}
 			if !s.out.human() {
-				return s.out.structured(l)
+				return s.out.structuredView(linkView, l)
 			}
 			pairs := [][2]string{
 				{"Name", l.LinkName},
@@ -299,21 +266,15 @@ func linkUpdateCmd(cf *clientFlags, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type entry struct {
-				Name      string  `json:"name"`
-				Value     *string `json:"value,omitempty"`
-				Operation string  `json:"operation,omitempty"`
-			}
-			var data []entry
-			for _, kv := range configList(cfg) {
-				v := kv.Value
-				data = append(data, entry{Name: kv.Name, Value: &v})
+			var data []restapi.AlterConfig
+			for _, kv := range restapi.ConfigValues(cfg) {
+				data = append(data, restapi.AlterConfig{Name: kv.Name, Value: kv.Value})
 			}
 			for _, d := range deletes {
 				if _, ok := cfg[d]; ok {
 					return fmt.Errorf("config %q is both set (--config) and deleted (--delete-config)", d)
 				}
-				data = append(data, entry{Name: d, Operation: "DELETE"})
+				data = append(data, restapi.AlterConfig{Name: d, Operation: new("DELETE")})
 			}
 			if len(data) == 0 {
 				return errors.New("nothing to update: give --config and/or --delete-config")
@@ -322,9 +283,7 @@ func linkUpdateCmd(cf *clientFlags, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body := struct {
-				Data []entry `json:"data"`
-			}{data}
+			body := restapi.AlterConfigsRequest{Data: data}
 			q := url.Values{}
 			if dryRun {
 				q.Set("validate_only", "true")
@@ -411,16 +370,7 @@ func linkConfigurationCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var list struct {
-				Data []struct {
-					Name      string   `json:"name"`
-					Value     *string  `json:"value"`
-					ReadOnly  bool     `json:"read_only"`
-					Sensitive bool     `json:"sensitive"`
-					Source    string   `json:"source"`
-					Synonyms  []string `json:"synonyms"`
-				} `json:"data"`
-			}
+			var list restapi.List[restapi.LinkConfig]
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(args[0])+"/configs", nil, nil, &list); err != nil {
 				return err
 			}
@@ -430,10 +380,7 @@ func linkConfigurationCmd(cf *clientFlags) *cobra.Command {
 						list.Data[i].Synonyms = []string{}
 					}
 				}
-				if list.Data == nil {
-					return s.out.structured([]struct{}{})
-				}
-				return s.out.structured(list.Data)
+				return s.out.structuredEach(linkConfigView, list.Data)
 			}
 			rows := make([][]string, 0, len(list.Data))
 			for _, c := range list.Data {
@@ -464,11 +411,8 @@ func linkTaskCmd(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			tasks := l.Tasks
-			if tasks == nil {
-				tasks = []wireLinkTask{}
-			}
 			if !s.out.human() {
-				return s.out.structured(tasks)
+				return s.out.structuredEach(linkTaskView, tasks)
 			}
 			rows := make([][]string, 0, len(tasks))
 			for _, t := range tasks {

@@ -246,8 +246,10 @@ func (s *simLinks) CreateMirror(_ context.Context, link string, req rest.CreateM
 	s.mirrors[link+"/"+name] = &rest.MirrorInfo{
 		Link: link, MirrorTopic: name, SourceTopic: req.SourceTopic, NumPartitions: 2, State: "ACTIVE",
 		StateTimeMs: s.clock, Lags: []rest.PartitionLag{
-			{Partition: 0, Lag: 0, LastSourceFetchOffset: 10},
-			{Partition: 1, Lag: 3, LastSourceFetchOffset: 7},
+			{Partition: 0, Lag: 0, LastSourceFetchOffset: 10, TimeSinceLastFetchMs: 40,
+				LocalLogEndOffset: 10, SourceEndOffset: 10, SourceEndAgeMs: 40},
+			{Partition: 1, Lag: 3, LastSourceFetchOffset: 7, TimeSinceLastFetchMs: 40,
+				LocalLogEndOffset: 7, SourceEndOffset: 10, SourceEndAgeMs: 40},
 		},
 	}
 	return nil
@@ -662,9 +664,17 @@ mirror_lags:
   - partition: 0
     lag: 0
     last_source_fetch_offset: 10
+    time_since_last_fetch_ms: 40
+    local_log_end_offset: 10
+    source_end_offset: 10
+    source_end_age_ms: 40
   - partition: 1
     lag: 3
     last_source_fetch_offset: 7
+    time_since_last_fetch_ms: 40
+    local_log_end_offset: 7
+    source_end_offset: 10
+    source_end_age_ms: 40
 `)
 	wantText(t, "mirror list -o yaml", e.mustRun(t, "mirror", "list", "-o", "yaml"), `
 - link_name: east

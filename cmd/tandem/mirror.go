@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 func mirrorCmd() *cobra.Command {
@@ -36,20 +38,7 @@ The API is found with --url, else $` + restURLEnv + `, else ` + defaultRESTURL +
 	return cmd
 }
 
-// wireMirror is KafkaMirrorData less kind and metadata.
-type wireMirror struct {
-	LinkName              string          `json:"link_name"`
-	MirrorTopicName       string          `json:"mirror_topic_name"`
-	SourceTopicName       string          `json:"source_topic_name"`
-	NumPartitions         int32           `json:"num_partitions"`
-	MirrorStatus          string          `json:"mirror_status"`
-	MirrorTopicError      string          `json:"mirror_topic_error"`
-	StateTimeMs           int64           `json:"state_time_ms"`
-	MirrorLags            []wireLag       `json:"mirror_lags"`
-	StateTransitionErrors []wireTaskError `json:"mirror_state_transition_errors,omitempty"`
-}
-
-func maxLag(lags []wireLag) int64 {
+func maxLag(lags []restapi.MirrorLag) int64 {
 	var m int64
 	for _, l := range lags {
 		m = max(m, l.Lag)
@@ -85,16 +74,11 @@ the source with --source-topic.`,
 			if err != nil {
 				return err
 			}
-			body := struct {
-				SourceTopicName   string     `json:"source_topic_name"`
-				MirrorTopicName   string     `json:"mirror_topic_name,omitempty"`
-				ReplicationFactor *int16     `json:"replication_factor,omitempty"`
-				Configs           []configKV `json:"configs,omitempty"`
-			}{SourceTopicName: mirror, Configs: configList(cfg)}
+			body := restapi.CreateMirrorRequest{SourceTopicName: mirror, Configs: restapi.ConfigValues(cfg)}
 			if source != "" && source != mirror {
 				// Only send a mirror name that differs from the
 				// source, as the confluent CLI does (§2.1).
-				body.SourceTopicName, body.MirrorTopicName = source, mirror
+				body.SourceTopicName, body.MirrorTopicName = source, &mirror
 			}
 			if cmd.Flags().Changed("replication-factor") {
 				body.ReplicationFactor = &rf
@@ -109,9 +93,7 @@ the source with --source-topic.`,
 			if source == "" || source == mirror {
 				// The server names the mirror prefix+source when the
 				// link has cluster.link.prefix: report that name.
-				var pc struct {
-					Value *string `json:"value"`
-				}
+				var pc restapi.LinkConfig
 				if err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(link)+"/configs/cluster.link.prefix", nil, nil, &pc); err == nil && pc.Value != nil {
 					mirror = *pc.Value + mirror
 				}
@@ -168,9 +150,7 @@ func mirrorListCmd(cf *clientFlags) *cobra.Command {
 			if status != "" {
 				q.Set("mirror_status", status)
 			}
-			var list struct {
-				Data []wireMirror `json:"data"`
-			}
+			var list restapi.List[restapi.Mirror]
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &list); err != nil {
 				return err
 			}
@@ -212,17 +192,17 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m wireMirror
+			var m restapi.Mirror
 			q := url.Values{"include_state_transition_errors": {"true"}}
 			path := mirrorsPath(link) + "/" + url.PathEscape(args[0])
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &m); err != nil {
 				return err
 			}
 			if m.MirrorLags == nil {
-				m.MirrorLags = []wireLag{}
+				m.MirrorLags = []restapi.MirrorLag{}
 			}
 			if !s.out.human() {
-				return s.out.structured(m)
+				return s.out.structuredView(mirrorView, m)
 			}
 			head := []string{m.LinkName, m.MirrorTopicName, m.SourceTopicName, m.MirrorStatus,
 				m.MirrorTopicError, i64(m.StateTimeMs)}
@@ -253,14 +233,6 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
-// alterItem is one topic's outcome of pause/resume/promote/failover.
-type alterItem struct {
-	MirrorTopicName string    `json:"mirror_topic_name"`
-	ErrorCode       *int      `json:"error_code"`
-	ErrorMessage    *string   `json:"error_message"`
-	MirrorLags      []wireLag `json:"mirror_lags"`
-}
-
 func mirrorAlterCmd(cf *clientFlags, op, short string) *cobra.Command {
 	var (
 		link, pattern string
@@ -285,17 +257,15 @@ whose name matches the regular expression. The command fails (exit status
 			if err != nil {
 				return err
 			}
-			body := struct {
-				Names   []string `json:"mirror_topic_names,omitempty"`
-				Pattern string   `json:"mirror_topic_name_pattern,omitempty"`
-			}{args, pattern}
+			body := restapi.AlterMirrorsRequest{MirrorTopicNames: args}
+			if pattern != "" {
+				body.MirrorTopicNamePattern = &pattern
+			}
 			q := url.Values{}
 			if dryRun {
 				q.Set("validate_only", "true")
 			}
-			var list struct {
-				Data []alterItem `json:"data"`
-			}
+			var list restapi.List[restapi.AlterMirrorsResult]
 			if err := s.c.inCluster(cmd.Context(), http.MethodPost, mirrorsPath(link)+":"+op, q, body, &list); err != nil {
 				return err
 			}
@@ -306,10 +276,7 @@ whose name matches the regular expression. The command fails (exit status
 				}
 			}
 			if !s.out.human() {
-				if list.Data == nil {
-					list.Data = []alterItem{}
-				}
-				if err := s.out.structured(list.Data); err != nil {
+				if err := s.out.structuredEach(alterMirrorView, list.Data); err != nil {
 					return err
 				}
 			} else {

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,24 +123,6 @@ func (c *restClient) inCluster(ctx context.Context, method, path string, query u
 // linkPath is /links/{name}, escaped.
 func linkPath(name string) string { return "/links/" + url.PathEscape(name) }
 
-// Wire shapes the commands read (a subset of §5.2).
-
-type configKV struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-type wireTaskError struct {
-	ErrorCode    string `json:"error_code"`
-	ErrorMessage string `json:"error_message"`
-}
-
-type wireLag struct {
-	Partition             int32 `json:"partition"`
-	Lag                   int64 `json:"lag"`
-	LastSourceFetchOffset int64 `json:"last_source_fetch_offset"`
-}
-
 // --config values: k=v[,k=v...] or a Java-properties file.
 
 // parseConfigFlags merges --config values. A value with "=" is a list of
@@ -195,16 +176,6 @@ func readPropertiesFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("--config %s: %w", path, err)
 	}
 	return props, nil
-}
-
-// configList turns a map into the wire's [{name,value}], sorted by name.
-func configList(m map[string]string) []configKV {
-	out := make([]configKV, 0, len(m))
-	for k, v := range m {
-		out = append(out, configKV{Name: k, Value: v})
-	}
-	slices.SortFunc(out, func(a, b configKV) int { return strings.Compare(a.Name, b.Name) })
-	return out
 }
 
 // Output.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tandem-streaming/tandem/internal/restapi"
 	"github.com/tandem-streaming/tandem/internal/restclient"
 	"io"
 	"net/http"
@@ -636,26 +637,13 @@ func (c *benchREST) inCluster(ctx context.Context, method, path string, q url.Va
 	return nil
 }
 
-type benchKV struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 func (c *benchREST) createLink(ctx context.Context, name string, cfg map[string]string) error {
-	var kvs []benchKV
-	for k, v := range cfg {
-		kvs = append(kvs, benchKV{k, v})
-	}
-	body := struct {
-		Configs []benchKV `json:"configs"`
-	}{kvs}
+	body := restapi.CreateLinkRequest{Configs: restapi.ConfigValues(cfg)}
 	return c.inCluster(ctx, http.MethodPost, "/links", url.Values{"link_name": {name}, "validate_link": {"true"}}, body)
 }
 
 func (c *benchREST) createMirror(ctx context.Context, link, topic string) error {
-	body := struct {
-		SourceTopicName string `json:"source_topic_name"`
-	}{topic}
+	body := restapi.CreateMirrorRequest{SourceTopicName: topic}
 	return c.inCluster(ctx, http.MethodPost, "/links/"+url.PathEscape(link)+"/mirrors", nil, body)
 }
 

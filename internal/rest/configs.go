@@ -108,10 +108,6 @@ func (h *handler) getTopicConfig(w http.ResponseWriter, r *http.Request) error {
 	return notFound("Config %s cannot be found for topic %s.", name, topic)
 }
 
-type updateConfigBody struct {
-	Value *string `json:"value"`
-}
-
 // setOp reads the body of a single-config PUT ({"value":...}) into a SET
 // of the config named in the path; topic and link configs share it.
 func setOp(r *http.Request) (ConfigOp, error) {
@@ -154,17 +150,6 @@ func (h *handler) resetTopicConfig(w http.ResponseWriter, r *http.Request) error
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-type alterConfigsBody struct {
-	Data         []alterConfigEntry `json:"data"`
-	ValidateOnly bool               `json:"validate_only"`
-}
-
-type alterConfigEntry struct {
-	Name      string  `json:"name"`
-	Value     *string `json:"value"`
-	Operation *string `json:"operation"` // SET (default) or DELETE
 }
 
 // alterTopicConfigs applies a batch (POST .../configs:alter). Like

@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 // Confluent REST error codes. The REST v3 error body is
@@ -72,11 +74,8 @@ func notFound(format string, args ...any) *apiError {
 	return httpError(http.StatusNotFound, format, args...)
 }
 
-// errorBody is the Confluent error envelope.
-type errorBody struct {
-	ErrorCode int    `json:"error_code"`
-	Message   string `json:"message"`
-}
+// errorBody is the Confluent error envelope, which clients decode too.
+type errorBody = restapi.ErrorBody
 
 // kafkaStatus maps Kafka error codes with a specific REST meaning; codes
 // not in the map fall through to the retriable / server-error default.

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 // LinkBackend is implemented by the link manager. Errors carry a Kafka
@@ -226,62 +228,6 @@ func (u urls) linkConfig(link, name string) string {
 	return u.link(link) + "/configs/" + url.PathEscape(name)
 }
 
-// Wire shapes (§5.2).
-
-type linkData struct {
-	Kind                 string              `json:"kind"`
-	Metadata             resourceMeta        `json:"metadata"`
-	SourceClusterID      *string             `json:"source_cluster_id"`
-	DestinationClusterID *string             `json:"destination_cluster_id"`
-	RemoteClusterID      *string             `json:"remote_cluster_id"`
-	LinkName             string              `json:"link_name"`
-	LinkID               *string             `json:"link_id"` // deprecated UUID form
-	ClusterLinkID        string              `json:"cluster_link_id"`
-	TopicNames           []string            `json:"topic_names"`
-	LinkState            string              `json:"link_state"`
-	LinkError            string              `json:"link_error"`
-	LinkErrorMessage     *string             `json:"link_error_message"`
-	Tasks                []linkTaskData      `json:"tasks,omitzero"` // only with include_tasks
-	CategoryCounts       []categoryCountData `json:"category_counts"`
-}
-
-type linkTaskData struct {
-	TaskName string          `json:"task_name"`
-	State    string          `json:"state"`
-	Errors   []taskErrorData `json:"errors"`
-	// Tandem extensions; clients ignore unknown fields.
-	LastRunMs     int64 `json:"last_run_ms"`
-	LastSuccessMs int64 `json:"last_success_ms"`
-}
-
-type taskErrorData struct {
-	ErrorCode    string `json:"error_code"`
-	ErrorMessage string `json:"error_message"`
-}
-
-type categoryCountData struct {
-	StateCategory string `json:"state_category"`
-	Count         int    `json:"count"`
-}
-
-// linkConfigData carries both the CC (is_read_only, is_sensitive) and the
-// CP (read_only, sensitive) spellings, as §5.2 recommends.
-type linkConfigData struct {
-	Kind        string       `json:"kind"`
-	Metadata    resourceMeta `json:"metadata"`
-	ClusterID   string       `json:"cluster_id"`
-	LinkName    string       `json:"link_name"`
-	Name        string       `json:"name"`
-	Value       *string      `json:"value"`
-	IsDefault   bool         `json:"is_default"`
-	IsReadOnly  bool         `json:"is_read_only"`
-	ReadOnly    bool         `json:"read_only"`
-	IsSensitive bool         `json:"is_sensitive"`
-	Sensitive   bool         `json:"sensitive"`
-	Source      string       `json:"source"`
-	Synonyms    []string     `json:"synonyms"`
-}
-
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -299,13 +245,13 @@ func linkUUID(clusterLinkID string) *string {
 	return nullable(uuidString([16]byte(b)))
 }
 
-func linkDataFor(u urls, l LinkInfo, includeTasks bool) linkData {
+func linkDataFor(u urls, l LinkInfo, includeTasks bool) restapi.Link {
 	topics := slices.Clone(l.TopicNames)
 	if topics == nil {
 		topics = []string{}
 	}
 	slices.Sort(topics)
-	d := linkData{
+	d := restapi.Link{
 		Kind:                 "KafkaLinkData",
 		Metadata:             resourceMeta{Self: u.link(l.Name), ResourceName: u.crn("cluster-link=" + l.Name)},
 		SourceClusterID:      nullable(l.SourceClusterID),
@@ -318,27 +264,27 @@ func linkDataFor(u urls, l LinkInfo, includeTasks bool) linkData {
 		LinkState:            cmpOr(l.State, "UNKNOWN"),
 		LinkError:            cmpOr(l.Error, "NO_ERROR"),
 		LinkErrorMessage:     nullable(l.ErrorMessage),
-		CategoryCounts:       make([]categoryCountData, 0, len(l.CategoryCounts)),
+		CategoryCounts:       make([]restapi.CategoryCount, 0, len(l.CategoryCounts)),
 	}
 	for _, c := range l.CategoryCounts {
-		d.CategoryCounts = append(d.CategoryCounts, categoryCountData{StateCategory: c.Category, Count: c.Count})
+		d.CategoryCounts = append(d.CategoryCounts, restapi.CategoryCount{StateCategory: c.Category, Count: c.Count})
 	}
 	if includeTasks {
 		// Always an array with include_tasks: the confluent CLI
 		// dereferences it without a nil check (§6.2).
-		d.Tasks = make([]linkTaskData, 0, len(l.Tasks))
+		d.Tasks = make([]restapi.LinkTask, 0, len(l.Tasks))
 		for _, t := range l.Tasks {
-			d.Tasks = append(d.Tasks, linkTaskData{TaskName: t.Name, State: t.State, Errors: taskErrors(t.Errors),
+			d.Tasks = append(d.Tasks, restapi.LinkTask{TaskName: t.Name, State: t.State, Errors: taskErrors(t.Errors),
 				LastRunMs: t.LastRunMs, LastSuccessMs: t.LastSuccessMs})
 		}
 	}
 	return d
 }
 
-func taskErrors(errs []TaskError) []taskErrorData {
-	out := make([]taskErrorData, 0, len(errs))
+func taskErrors(errs []TaskError) []restapi.TaskError {
+	out := make([]restapi.TaskError, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, taskErrorData{ErrorCode: e.Code, ErrorMessage: e.Message})
+		out = append(out, restapi.TaskError{ErrorCode: e.Code, ErrorMessage: e.Message})
 	}
 	return out
 }
@@ -349,7 +295,7 @@ func (h *handler) listLinks(w http.ResponseWriter, r *http.Request, u urls) erro
 		return err
 	}
 	slices.SortFunc(links, func(a, b LinkInfo) int { return strings.Compare(a.Name, b.Name) })
-	data := make([]linkData, 0, len(links))
+	data := make([]restapi.Link, 0, len(links))
 	for _, l := range links {
 		data = append(data, linkDataFor(u, l, false))
 	}
@@ -368,16 +314,6 @@ func (h *handler) getLink(w http.ResponseWriter, r *http.Request, u urls) error 
 	}
 	writeJSON(w, http.StatusOK, linkDataFor(u, l, includeTasks))
 	return nil
-}
-
-// createLinkBody is CreateLinkRequestData. The link name is the link_name
-// query parameter, not a body field (§5.1).
-type createLinkBody struct {
-	SourceClusterID      string          `json:"source_cluster_id"`
-	DestinationClusterID string          `json:"destination_cluster_id"`
-	RemoteClusterID      string          `json:"remote_cluster_id"`
-	ClusterLinkID        string          `json:"cluster_link_id"`
-	Configs              []configKVInput `json:"configs"`
 }
 
 // createLink answers 204 as Confluent's createKafkaLink does (§5.1).
@@ -460,7 +396,7 @@ func (h *handler) deleteLink(w http.ResponseWriter, r *http.Request, _ urls) err
 	return nil
 }
 
-func linkConfigDataFor(u urls, link string, e LinkConfigEntry) linkConfigData {
+func linkConfigDataFor(u urls, link string, e LinkConfigEntry) restapi.LinkConfig {
 	source := e.Source
 	if source == "" {
 		source = "DYNAMIC_CLUSTER_LINK_CONFIG"
@@ -472,7 +408,7 @@ func linkConfigDataFor(u urls, link string, e LinkConfigEntry) linkConfigData {
 	if synonyms == nil {
 		synonyms = []string{}
 	}
-	d := linkConfigData{
+	d := restapi.LinkConfig{
 		Kind: "KafkaLinkConfigData",
 		Metadata: resourceMeta{
 			Self:         u.linkConfig(link, e.Name),
@@ -505,7 +441,7 @@ func (h *handler) listLinkConfigs(w http.ResponseWriter, r *http.Request, u urls
 		return err
 	}
 	slices.SortFunc(entries, func(a, b LinkConfigEntry) int { return strings.Compare(a.Name, b.Name) })
-	data := make([]linkConfigData, 0, len(entries))
+	data := make([]restapi.LinkConfig, 0, len(entries))
 	for _, e := range entries {
 		data = append(data, linkConfigDataFor(u, link, e))
 	}

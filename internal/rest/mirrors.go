@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 // CreateMirrorRequest creates a mirror topic on a link.
@@ -101,66 +103,20 @@ func (u urls) mirror(link, topic string) string {
 	return u.link(link) + "/mirrors/" + url.PathEscape(topic)
 }
 
-type mirrorLagData struct {
-	Partition             int32 `json:"partition"`
-	Lag                   int64 `json:"lag"`
-	LastSourceFetchOffset int64 `json:"last_source_fetch_offset"`
-	// Not in Confluent's REST shape (§2.6) but in its describe output;
-	// clients ignore unknown fields.
-	TimeSinceLastFetchMs int64 `json:"time_since_last_fetch_ms"`
-	// Tandem extensions (see PartitionLag).
-	LocalLogEndOffset int64 `json:"local_log_end_offset"`
-	SourceEndOffset   int64 `json:"source_end_offset"`
-	SourceEndAgeMs    int64 `json:"source_end_age_ms"`
-}
-
-type mirrorData struct {
-	Kind             string          `json:"kind"`
-	Metadata         resourceMeta    `json:"metadata"`
-	LinkName         string          `json:"link_name"`
-	MirrorTopicName  string          `json:"mirror_topic_name"`
-	SourceTopicName  string          `json:"source_topic_name"`
-	NumPartitions    int32           `json:"num_partitions"`
-	MirrorLags       []mirrorLagData `json:"mirror_lags"`
-	MirrorStatus     string          `json:"mirror_status"`
-	MirrorTopicError string          `json:"mirror_topic_error"`
-	StateTimeMs      int64           `json:"state_time_ms"`
-	// Only with include_state_transition_errors=true.
-	StateTransitionErrors []taskErrorData `json:"mirror_state_transition_errors,omitzero"`
-}
-
-type truncationData struct {
-	PartitionID       int32 `json:"partition_id"`
-	OffsetTruncatedTo int64 `json:"offset_truncated_to"`
-	MessagesTruncated int64 `json:"messages_truncated"`
-}
-
-type alterMirrorsData struct {
-	Kind            string          `json:"kind"`
-	Metadata        resourceMeta    `json:"metadata"`
-	MirrorTopicName string          `json:"mirror_topic_name"`
-	ErrorCode       *int            `json:"error_code"`
-	ErrorMessage    *string         `json:"error_message"`
-	MirrorLags      []mirrorLagData `json:"mirror_lags"`
-	// Only truncate-and-restore fills these; always null / [] here.
-	MessagesTruncated            *int64           `json:"messages_truncated"`
-	PartitionLevelTruncationData []truncationData `json:"partition_level_truncation_data"`
-}
-
-func mirrorLags(lags []PartitionLag) []mirrorLagData {
+func mirrorLags(lags []PartitionLag) []restapi.MirrorLag {
 	lags = slices.Clone(lags)
 	slices.SortFunc(lags, func(a, b PartitionLag) int { return cmp.Compare(a.Partition, b.Partition) })
-	out := make([]mirrorLagData, 0, len(lags))
+	out := make([]restapi.MirrorLag, 0, len(lags))
 	for _, l := range lags {
-		out = append(out, mirrorLagData{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset,
+		out = append(out, restapi.MirrorLag{Partition: l.Partition, Lag: l.Lag, LastSourceFetchOffset: l.LastSourceFetchOffset,
 			TimeSinceLastFetchMs: l.TimeSinceLastFetchMs, LocalLogEndOffset: l.LocalLogEndOffset,
 			SourceEndOffset: l.SourceEndOffset, SourceEndAgeMs: l.SourceEndAgeMs})
 	}
 	return out
 }
 
-func mirrorDataFor(u urls, m MirrorInfo, withTransitionErrors bool) mirrorData {
-	d := mirrorData{
+func mirrorDataFor(u urls, m MirrorInfo, withTransitionErrors bool) restapi.Mirror {
+	d := restapi.Mirror{
 		Kind: "KafkaMirrorData",
 		Metadata: resourceMeta{
 			Self:         u.mirror(m.Link, m.MirrorTopic),
@@ -212,7 +168,7 @@ func (h *handler) listMirrors(w http.ResponseWriter, r *http.Request, u urls) er
 	slices.SortFunc(mirrors, func(a, b MirrorInfo) int {
 		return cmp.Or(strings.Compare(a.Link, b.Link), strings.Compare(a.MirrorTopic, b.MirrorTopic))
 	})
-	data := make([]mirrorData, 0, len(mirrors))
+	data := make([]restapi.Mirror, 0, len(mirrors))
 	for _, m := range mirrors {
 		data = append(data, mirrorDataFor(u, m, false))
 	}
@@ -233,14 +189,6 @@ func (h *handler) getMirror(w http.ResponseWriter, r *http.Request, u urls) erro
 	return nil
 }
 
-type createMirrorBody struct {
-	SourceTopicName   *string         `json:"source_topic_name"`
-	MirrorTopicName   *string         `json:"mirror_topic_name"`
-	ReplicationFactor *int16          `json:"replication_factor"`
-	Configs           []configKVInput `json:"configs"`
-	ValidateOnly      bool            `json:"validate_only"`
-}
-
 // createMirror answers 204 (createKafkaMirrorTopic, §5.1). validate_only
 // is a Tandem addition (query or body) behind `tandem mirror create
 // --dry-run`.
@@ -249,7 +197,7 @@ func (h *handler) createMirror(w http.ResponseWriter, r *http.Request, u urls) e
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	if body.SourceTopicName == nil || *body.SourceTopicName == "" {
+	if body.SourceTopicName == "" {
 		return badRequest("source_topic_name is required")
 	}
 	configs, err := configMap(body.Configs)
@@ -257,7 +205,7 @@ func (h *handler) createMirror(w http.ResponseWriter, r *http.Request, u urls) e
 		return err
 	}
 	req := CreateMirrorRequest{
-		SourceTopic:       *body.SourceTopicName,
+		SourceTopic:       body.SourceTopicName,
 		ReplicationFactor: -1,
 		Configs:           configs,
 		ValidateOnly:      body.ValidateOnly,
@@ -285,13 +233,6 @@ func (h *handler) createMirror(w http.ResponseWriter, r *http.Request, u urls) e
 	return nil
 }
 
-// alterMirrorsBody is AlterMirrorsRequestData: names or a pattern.
-type alterMirrorsBody struct {
-	Names        []string `json:"mirror_topic_names"`
-	Pattern      *string  `json:"mirror_topic_name_pattern"`
-	ValidateOnly bool     `json:"validate_only"`
-}
-
 // alterMirrors serves POST .../mirrors:<op>. The answer is 200 with one
 // AlterMirrorsData per topic; per-topic failures are inside it (§5.2).
 func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Request, urls) error {
@@ -302,19 +243,19 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 		}
 		var pattern string
 		switch {
-		case body.Names != nil && body.Pattern != nil:
+		case body.MirrorTopicNames != nil && body.MirrorTopicNamePattern != nil:
 			return badRequest("give mirror_topic_names or mirror_topic_name_pattern, not both")
-		case body.Pattern != nil:
-			pattern = *body.Pattern
+		case body.MirrorTopicNamePattern != nil:
+			pattern = *body.MirrorTopicNamePattern
 			if pattern == "" {
 				return badRequest("mirror_topic_name_pattern must not be empty")
 			}
 			if _, err := regexp.Compile(pattern); err != nil {
 				return badRequest("mirror_topic_name_pattern: %v", err)
 			}
-		case len(body.Names) > 0:
-			seen := make(map[string]bool, len(body.Names))
-			for i, n := range body.Names {
+		case len(body.MirrorTopicNames) > 0:
+			seen := make(map[string]bool, len(body.MirrorTopicNames))
+			for i, n := range body.MirrorTopicNames {
 				if n == "" {
 					return badRequest("mirror_topic_names[%d] is empty", i)
 				}
@@ -331,13 +272,13 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 			return err
 		}
 		link := r.PathValue("link_name")
-		results, err := h.links.AlterMirrors(r.Context(), link, op, body.Names, pattern, validateOnly)
+		results, err := h.links.AlterMirrors(r.Context(), link, op, body.MirrorTopicNames, pattern, validateOnly)
 		if err != nil {
 			return err
 		}
-		data := make([]alterMirrorsData, 0, len(results))
+		data := make([]restapi.AlterMirrorsResult, 0, len(results))
 		for _, res := range results {
-			d := alterMirrorsData{
+			d := restapi.AlterMirrorsResult{
 				Kind: "AlterMirrorsData",
 				Metadata: resourceMeta{
 					Self:         u.mirror(link, res.MirrorTopic),
@@ -345,7 +286,7 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 				},
 				MirrorTopicName:              res.MirrorTopic,
 				MirrorLags:                   mirrorLags(res.Lags),
-				PartitionLevelTruncationData: []truncationData{},
+				PartitionLevelTruncationData: []restapi.Truncation{},
 			}
 			if res.Err != nil {
 				_, eb := mapError(linkError(res.Err))

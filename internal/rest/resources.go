@@ -8,52 +8,27 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
-// Wire shapes (Confluent REST v3). Field names and nullability follow the
-// v3 OpenAPI; fields that Confluent emits as JSON null are pointers here.
+// Wire shapes (Confluent REST v3). The ones clients read too (envelopes,
+// clusters, links, mirrors) are in internal/restapi, written once for both
+// sides; the short local names keep the server code as it was. Field names
+// and nullability follow the v3 OpenAPI; fields that Confluent emits as
+// JSON null are pointers here.
 
-type resourceMeta struct {
-	Self         string  `json:"self"`
-	ResourceName *string `json:"resource_name"`
-}
+type (
+	resourceMeta = restapi.ResourceMeta
+	relationship = restapi.Relationship
+	clusterData  = restapi.Cluster
+)
 
-type listMeta struct {
-	Self string  `json:"self"`
-	Next *string `json:"next"` // always null: we never paginate
-}
-
-type relationship struct {
-	Related string `json:"related"`
-}
-
-type list[T any] struct {
-	Kind     string   `json:"kind"`
-	Metadata listMeta `json:"metadata"`
-	Data     []T      `json:"data"`
-}
-
-func newList[T any](kind, self string, data []T) list[T] {
+func newList[T any](kind, self string, data []T) restapi.List[T] {
 	if data == nil {
 		data = []T{} // "data":[] rather than null
 	}
-	return list[T]{Kind: kind, Metadata: listMeta{Self: self}, Data: data}
-}
-
-// Relationships name only routes this API serves: a link a client
-// follows must not answer 404 (ACLs, consumer groups, broker configs and
-// reassignments are omitted until they are served).
-type clusterData struct {
-	Kind                   string        `json:"kind"`
-	Metadata               resourceMeta  `json:"metadata"`
-	ClusterID              string        `json:"cluster_id"`
-	Controller             *relationship `json:"controller"`
-	ACLs                   *relationship `json:"acls,omitempty"`
-	Brokers                relationship  `json:"brokers"`
-	BrokerConfigs          *relationship `json:"broker_configs,omitempty"`
-	ConsumerGroups         *relationship `json:"consumer_groups,omitempty"`
-	Topics                 relationship  `json:"topics"`
-	PartitionReassignments *relationship `json:"partition_reassignments,omitempty"`
+	return restapi.List[T]{Kind: kind, Metadata: restapi.ListMeta{Self: self}, Data: data}
 }
 
 type brokerData struct {
@@ -167,9 +142,9 @@ func (h *handler) clusterData(u urls) clusterData {
 		Kind:       "KafkaCluster",
 		Metadata:   resourceMeta{Self: u.cluster, ResourceName: u.crn()},
 		ClusterID:  u.clusterID,
-		Controller: &relationship{u.broker(h.b.NodeID())},
-		Brokers:    relationship{u.cluster + "/brokers"},
-		Topics:     relationship{u.cluster + "/topics"},
+		Controller: &relationship{Related: u.broker(h.b.NodeID())},
+		Brokers:    relationship{Related: u.cluster + "/brokers"},
+		Topics:     relationship{Related: u.cluster + "/topics"},
 	}
 }
 
@@ -271,8 +246,8 @@ func topicDataFor(u urls, t TopicInfo) topicData {
 		IsInternal:        t.Internal,
 		ReplicationFactor: int(t.ReplicationFactor),
 		PartitionsCount:   len(t.Partitions),
-		Partitions:        relationship{self + "/partitions"},
-		Configs:           relationship{self + "/configs"},
+		Partitions:        relationship{Related: self + "/partitions"},
+		Configs:           relationship{Related: self + "/configs"},
 	}
 }
 
@@ -316,11 +291,6 @@ type createTopicBody struct {
 	ReplicasAssign    []any           `json:"replicas_assignments"`
 	Configs           []configKVInput `json:"configs"`
 	ValidateOnly      bool            `json:"validate_only"`
-}
-
-type configKVInput struct {
-	Name  string  `json:"name"`
-	Value *string `json:"value"`
 }
 
 func (h *handler) createTopic(w http.ResponseWriter, r *http.Request) error {
@@ -406,10 +376,10 @@ func partitionDataFor(u urls, topic string, p PartitionInfo) partitionData {
 		ClusterID:   u.clusterID,
 		TopicName:   topic,
 		PartitionID: p.Partition,
-		Replicas:    relationship{self + "/replicas"},
+		Replicas:    relationship{Related: self + "/replicas"},
 	}
 	if p.Leader >= 0 {
-		d.Leader = &relationship{self + "/replicas/" + itoa(p.Leader)}
+		d.Leader = &relationship{Related: self + "/replicas/" + itoa(p.Leader)}
 	}
 	return d
 }
@@ -485,7 +455,7 @@ func replicasFor(u urls, topic string, p PartitionInfo) []replicaData {
 		BrokerID:    p.Leader,
 		IsLeader:    true,
 		IsInSync:    true, // the leader is always in its own ISR
-		Broker:      relationship{u.broker(p.Leader)},
+		Broker:      relationship{Related: u.broker(p.Leader)},
 	}}
 }
 

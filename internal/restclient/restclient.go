@@ -1,6 +1,7 @@
 // Package restclient is a small client for Tandem's REST v3 API
 // (/kafka/v3, cluster-linking.md §5), shared by the `tandem link|mirror`
-// CLI and the benchmarks that drive cluster links.
+// CLI and the benchmarks that drive cluster links. The bodies it sends and
+// reads are the internal/restapi types.
 package restclient
 
 import (
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 // ErrUnreachable wraps a transport failure (nothing answered).
@@ -107,12 +110,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct {
-			ErrorCode *int   `json:"error_code"`
-			Message   string `json:"message"`
-		}
-		if json.Unmarshal(data, &eb) == nil && eb.ErrorCode != nil && eb.Message != "" {
-			return &Error{Status: resp.StatusCode, Code: *eb.ErrorCode, Message: eb.Message}
+		// error_code is never 0, so 0 means the answer is not an
+		// error body (a proxy's page, say).
+		var eb restapi.ErrorBody
+		if json.Unmarshal(data, &eb) == nil && eb.ErrorCode != 0 && eb.Message != "" {
+			return &Error{Status: resp.StatusCode, Code: eb.ErrorCode, Message: eb.Message}
 		}
 		msg := strings.TrimSpace(string(data))
 		if msg == "" || !utf8.ValidString(msg) || len(msg) > 500 {
@@ -135,11 +137,7 @@ func (c *Client) Cluster(ctx context.Context) (string, error) {
 	if c.clusterID != "" {
 		return c.clusterID, nil
 	}
-	var list struct {
-		Data []struct {
-			ClusterID string `json:"cluster_id"`
-		} `json:"data"`
-	}
+	var list restapi.List[restapi.Cluster]
 	if err := c.Do(ctx, http.MethodGet, "/clusters", nil, nil, &list); err != nil {
 		return "", err
 	}

@@ -1,0 +1,116 @@
+package restapi
+
+import (
+	"slices"
+	"strings"
+)
+
+// Cluster links and their configs (cluster-linking.md §5.2).
+
+// Link is KafkaLinkData.
+type Link struct {
+	Kind                 string          `json:"kind"`
+	Metadata             ResourceMeta    `json:"metadata"`
+	SourceClusterID      *string         `json:"source_cluster_id"`
+	DestinationClusterID *string         `json:"destination_cluster_id"`
+	RemoteClusterID      *string         `json:"remote_cluster_id"`
+	LinkName             string          `json:"link_name"`
+	LinkID               *string         `json:"link_id"` // deprecated UUID form
+	ClusterLinkID        string          `json:"cluster_link_id"`
+	TopicNames           []string        `json:"topic_names"`
+	LinkState            string          `json:"link_state"`
+	LinkError            string          `json:"link_error"`
+	LinkErrorMessage     *string         `json:"link_error_message"`
+	Tasks                []LinkTask      `json:"tasks,omitzero"` // only with include_tasks
+	CategoryCounts       []CategoryCount `json:"category_counts"`
+}
+
+// LinkTask is one background task of a link (§1.3).
+type LinkTask struct {
+	TaskName string      `json:"task_name"`
+	State    string      `json:"state"`
+	Errors   []TaskError `json:"errors"`
+	// Tandem extensions (epoch ms, 0 before the first run); clients
+	// ignore unknown fields.
+	LastRunMs     int64 `json:"last_run_ms"`
+	LastSuccessMs int64 `json:"last_success_ms"`
+}
+
+// TaskError is a link task's or a mirror state transition's error.
+type TaskError struct {
+	ErrorCode    string `json:"error_code"`
+	ErrorMessage string `json:"error_message"`
+}
+
+// CategoryCount counts a link's mirror partitions in one state category.
+type CategoryCount struct {
+	StateCategory string `json:"state_category"`
+	Count         int    `json:"count"`
+}
+
+// LinkConfig is KafkaLinkConfigData. It carries both the CC (is_read_only,
+// is_sensitive) and the CP (read_only, sensitive) spellings, as §5.2
+// recommends.
+type LinkConfig struct {
+	Kind        string       `json:"kind"`
+	Metadata    ResourceMeta `json:"metadata"`
+	ClusterID   string       `json:"cluster_id"`
+	LinkName    string       `json:"link_name"`
+	Name        string       `json:"name"`
+	Value       *string      `json:"value"` // null when unset or sensitive
+	IsDefault   bool         `json:"is_default"`
+	IsReadOnly  bool         `json:"is_read_only"`
+	ReadOnly    bool         `json:"read_only"`
+	IsSensitive bool         `json:"is_sensitive"`
+	Sensitive   bool         `json:"sensitive"`
+	Source      string       `json:"source"`
+	Synonyms    []string     `json:"synonyms"`
+}
+
+// CreateLinkRequest is CreateLinkRequestData (POST .../links). The link
+// name is the link_name query parameter, not a body field (§5.1).
+type CreateLinkRequest struct {
+	SourceClusterID      string        `json:"source_cluster_id,omitempty"`
+	DestinationClusterID string        `json:"destination_cluster_id,omitempty"`
+	RemoteClusterID      string        `json:"remote_cluster_id,omitempty"`
+	ClusterLinkID        string        `json:"cluster_link_id,omitempty"`
+	Configs              []ConfigValue `json:"configs"`
+}
+
+// ConfigValue is one {"name","value"} of a create request's "configs".
+// The server refuses a null value.
+type ConfigValue struct {
+	Name  string  `json:"name"`
+	Value *string `json:"value"`
+}
+
+// ConfigValues turns a map into a "configs" list, sorted by name so that
+// a request is the same every time; never nil, so it encodes as [].
+func ConfigValues(m map[string]string) []ConfigValue {
+	out := make([]ConfigValue, 0, len(m))
+	for k, v := range m {
+		out = append(out, ConfigValue{Name: k, Value: &v})
+	}
+	slices.SortFunc(out, func(a, b ConfigValue) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// AlterConfigsRequest is a batch config change (PUT
+// .../links/{link}/configs:alter, POST .../topics/{topic}/configs:alter).
+type AlterConfigsRequest struct {
+	Data         []AlterConfig `json:"data"`
+	ValidateOnly bool          `json:"validate_only,omitempty"`
+}
+
+// AlterConfig is one entry of a batch: a SET (the default when Operation
+// is absent) with a Value, or a DELETE.
+type AlterConfig struct {
+	Name      string  `json:"name"`
+	Value     *string `json:"value,omitempty"`
+	Operation *string `json:"operation,omitempty"`
+}
+
+// UpdateConfigRequest sets one config (PUT .../configs/{name}).
+type UpdateConfigRequest struct {
+	Value *string `json:"value"`
+}
