@@ -41,6 +41,7 @@ type reconciler struct {
 	applied   map[string]appliedTopic // by topic name
 	brokerCfg [2]map[string]string    // dynamic broker configs applied: this node, cluster default
 	errs      map[string]error        // topics the last pass failed to apply
+	closed    bool                    // close was called: no more passes
 
 	revs     <-chan int64 // WatchRevision, taken before the first pass
 	cancel   func()
@@ -98,6 +99,10 @@ func (r *reconciler) loop() {
 		case <-retry:
 		}
 		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
 		_ = r.passLocked() // failures are logged and retried
 		failed := len(r.errs) > 0
 		r.mu.Unlock()
@@ -111,6 +116,9 @@ func (r *reconciler) loop() {
 // close stops the loop and waits for a pass in progress. Called by the
 // goroutine that called first and run (the broker's owner).
 func (r *reconciler) close() {
+	r.mu.Lock()
+	r.closed = true // after a pass in progress; the node closes the logs next
+	r.mu.Unlock()
 	r.stopOnce.Do(func() {
 		close(r.stop)
 		if !r.started {
@@ -128,9 +136,16 @@ func (r *reconciler) close() {
 func (r *reconciler) sync(name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return errShuttingDown
+	}
 	_ = r.passLocked()
 	return r.errs[name]
 }
+
+// errShuttingDown: metadata written during shutdown is applied at the next
+// start, not now (the partition manager is about to close).
+var errShuttingDown = errors.New("broker: shutting down")
 
 // passLocked makes the partition manager match the store and returns the
 // failures, joined. Caller holds mu.

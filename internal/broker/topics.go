@@ -158,6 +158,9 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 		return t, err
 	}
 	if err := b.rec.sync(t.Name); err != nil {
+		if errors.Is(err, errShuttingDown) {
+			return metadata.Topic{}, err // hosted at the next start
+		}
 		// Keep metadata and hosted logs consistent: a topic whose logs
 		// cannot be opened is removed again (unless something changed
 		// it meanwhile; then it is that writer's).
