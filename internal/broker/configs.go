@@ -68,9 +68,9 @@ func (b *Broker) describeBrokerConfigs(node int32, names []string) []config.Entr
 }
 
 // configRef identifies the overrides currentOverrides read: the broker
-// node, or the topic's ModRevision (the write back is a compare-and-set,
-// so a change made in between is not lost; callers retry on
-// metadata.ErrConflict).
+// node, and the ModRevision of the topic or broker-config record (the
+// write back is a compare-and-set, so a change made in between is not
+// lost; callers retry on metadata.ErrConflict).
 type configRef struct {
 	node   int32
 	modRev int64
@@ -90,7 +90,8 @@ func (b *Broker) currentOverrides(rtype kmsg.ConfigResourceType, name string) (m
 		if err != nil {
 			return nil, configRef{}, err
 		}
-		return clone(b.store.BrokerConfigs(node)), configRef{node: node}, nil
+		configs, rev := b.store.BrokerConfigsRev(node)
+		return clone(configs), configRef{node: node, modRev: rev}, nil
 	default:
 		return nil, configRef{}, fmt.Errorf("%w: config resource type %v is not supported", ErrInvalidRequest, rtype)
 	}
@@ -102,7 +103,7 @@ func (b *Broker) applyOverrides(rtype kmsg.ConfigResourceType, name string, ref 
 	if rtype == kmsg.ConfigResourceTypeTopic {
 		return b.setTopicConfigsAt(name, overrides, ref.modRev, validateOnly, true)
 	}
-	return b.SetBrokerConfigs(ref.node, overrides, validateOnly)
+	return b.setBrokerConfigsAt(ref.node, overrides, ref.modRev, validateOnly)
 }
 
 // isListConfig reports whether key holds a comma-separated list, the only

@@ -230,10 +230,12 @@ func TestHostingFollowsMetadata(t *testing.T) {
 	if _, err := store.DeleteTopic("x"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "x unhosted", func() bool { return !hosted(0) })
-	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("data of the deleted topic: %v", err)
-	}
+	// Unhost drops the partitions from the index first, then deletes
+	// their logs.
+	waitFor(t, "x unhosted and its data deleted", func() bool {
+		_, err := os.Stat(dir)
+		return !hosted(0) && errors.Is(err, os.ErrNotExist)
+	})
 }
 
 // TestDeleteTopicWhileMirrorAppends deletes a mirror topic while a
@@ -379,5 +381,47 @@ func TestRaiseLeaderEpochApplied(t *testing.T) {
 	}
 	if err := br.RaiseLeaderEpoch("m", 2, 1); !errors.Is(err, metadata.ErrUnknownTopic) {
 		t.Fatalf("RaiseLeaderEpoch of a partition past the count: %v", err)
+	}
+}
+
+// TestConcurrentBrokerConfigChangesLoseNothing is the same for dynamic
+// broker configs changed with IncrementalAlterConfigs from several
+// clients at once (the handler's read-modify-write of the node's record).
+func TestConcurrentBrokerConfigChangesLoseNothing(t *testing.T) {
+	b := tandemtest.Start(t)
+	br := b.Node.Broker()
+	keys := map[string]string{
+		"log.retention.ms": "3600000", "log.retention.bytes": "1048576", "log.segment.bytes": "2097152",
+		"log.roll.ms": "600000", "message.max.bytes": "65536", "log.cleaner.delete.retention.ms": "1000",
+	}
+	adms := map[string]*kadm.Client{}
+	for k := range keys {
+		adms[k] = kadm.NewClient(client(t, b))
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for k, v := range keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rs, err := adms[k].AlterBrokerConfigs(ctxT(t), []kadm.AlterConfig{{Name: k, Value: &v}}, br.NodeID())
+				if err == nil {
+					err = rs[0].Err
+				}
+				if err != nil {
+					t.Errorf("set %s: %v", k, err)
+				}
+			}()
+		}
+		wg.Wait()
+		got := b.Node.Store().BrokerConfigs(br.NodeID())
+		for k, v := range keys {
+			if got[k] != v {
+				t.Fatalf("round %d: %s = %q after concurrent changes, want %q (lost update); configs %v", round, k, got[k], v, got)
+			}
+		}
+		if err := br.SetBrokerConfigs(br.NodeID(), nil, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -110,7 +110,7 @@ var errNoChange = errors.New("broker: no change")
 
 // SetMirrorConfigs applies configs synced from the source to a mirror.
 func (b *Broker) SetMirrorConfigs(topic string, configs map[string]string) error {
-	return b.setTopicConfigsAt(topic, configs, 0, false, false)
+	return b.setTopicConfigsAt(topic, configs, -1, false, false)
 }
 
 // AddMirrorPartitions grows a mirror to the source's partition count (the

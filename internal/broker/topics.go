@@ -311,16 +311,16 @@ func (b *Broker) checkGrow(t metadata.Topic, total int32, assignment [][]int32, 
 // "synced when set at the source"), so a change that touches one is
 // refused with Confluent's message.
 func (b *Broker) SetTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
-	return b.setTopicConfigsAt(name, overrides, 0, validateOnly, true)
+	return b.setTopicConfigsAt(name, overrides, -1, validateOnly, true)
 }
 
 // setTopicConfigsAt is SetTopicConfigs for a read-modify-write: with
-// modRev > 0 the write succeeds only if the topic is still at that
+// modRev >= 0 the write succeeds only if the topic is still at that
 // ModRevision (metadata.ErrConflict otherwise; see retryOnConflict).
 // client applies the mirror check (the link's config sync skips it).
 func (b *Broker) setTopicConfigsAt(name string, overrides map[string]string, modRev int64, validateOnly, client bool) error {
 	check := func(t metadata.Topic) error {
-		if modRev > 0 && t.ModRevision != modRev {
+		if modRev >= 0 && t.ModRevision != modRev {
 			return fmt.Errorf("%w: topic %s changed (revision %d, read at %d)", metadata.ErrConflict, name, t.ModRevision, modRev)
 		}
 		if client && isReadOnlyMirror(t) {
@@ -397,10 +397,17 @@ func changedKeys(a, b map[string]string) []string {
 // the cluster-wide default); the reconciler re-applies every topic's
 // effective config, since topic defaults derive from broker configs.
 func (b *Broker) SetBrokerConfigs(node int32, overrides map[string]string, validateOnly bool) error {
+	return b.setBrokerConfigsAt(node, overrides, -1, validateOnly)
+}
+
+// setBrokerConfigsAt is SetBrokerConfigs for a read-modify-write: with
+// modRev >= 0 the write succeeds only if the node's configs are still at
+// that ModRevision (metadata.ErrConflict otherwise).
+func (b *Broker) setBrokerConfigsAt(node int32, overrides map[string]string, modRev int64, validateOnly bool) error {
 	if err := config.ValidateBrokerDynamic(overrides); err != nil {
 		return err
 	}
-	if err := b.setBrokerConfigs(node, overrides, validateOnly); err != nil || validateOnly {
+	if err := b.setBrokerConfigs(node, overrides, modRev, validateOnly); err != nil || validateOnly {
 		return err
 	}
 	_ = b.rec.sync("") // per-topic failures are the reconciler's to log and retry
@@ -410,7 +417,7 @@ func (b *Broker) SetBrokerConfigs(node int32, overrides map[string]string, valid
 // setBrokerConfigs checks that every topic still resolves under the new
 // layer and writes it; adminMu makes the check and the write one step
 // against other admin writes of this node.
-func (b *Broker) setBrokerConfigs(node int32, overrides map[string]string, validateOnly bool) error {
+func (b *Broker) setBrokerConfigs(node int32, overrides map[string]string, modRev int64, validateOnly bool) error {
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	// Check every topic still resolves with the new layer before
@@ -429,6 +436,10 @@ func (b *Broker) setBrokerConfigs(node int32, overrides map[string]string, valid
 	}
 	if validateOnly {
 		return nil
+	}
+	if modRev >= 0 {
+		_, err := b.store.CompareAndSetBrokerConfigs(node, overrides, modRev)
+		return err
 	}
 	return b.store.SetBrokerConfigs(node, overrides)
 }

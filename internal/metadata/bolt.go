@@ -29,11 +29,13 @@ import (
 //	meta/next_producer_id the first producer id not yet reserved
 //	topics/<name>         JSON topicRecord (with mod_revision since v2)
 //	links/<name>          JSON linkRecord (with mod_revision since v2)
-//	broker_configs/<node> JSON map of dynamic broker configs; node "-1" is
-//	                      the cluster-wide default
+//	broker_configs/<node> JSON {"configs": map of dynamic broker configs,
+//	                      "mod_revision": n} (format 1: the bare map);
+//	                      node "-1" is the cluster-wide default
 //
 // Format 1 had no revisions; opening it migrates it in place, in one
-// transaction: revision 1, every topic and link at mod_revision 1.
+// transaction: revision 1, every topic, link and broker-config record at
+// mod_revision 1.
 const (
 	metadataDirName   = "__tandem_metadata"
 	metadataDBName    = "metadata.db"
@@ -193,6 +195,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 	var rev int64
 	var topics []Topic
 	brokerConfigs := make(map[int32]map[string]string)
+	brokerCfgRevs := make(map[int32]int64)
 	links := make(map[string]Link)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs, bucketLinks} {
@@ -267,11 +270,11 @@ func (s *boltStore) init(mp *metaProperties) error {
 			if err != nil {
 				return fmt.Errorf("metadata: broker configs key %q: %w", k, err)
 			}
-			var m map[string]string
-			if err := json.Unmarshal(v, &m); err != nil {
+			var r brokerConfigsRecord
+			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("metadata: broker configs of node %d: %w", node, err)
 			}
-			brokerConfigs[int32(node)] = m
+			brokerConfigs[int32(node)], brokerCfgRevs[int32(node)] = r.Configs, r.ModRevision
 			return nil
 		})
 	})
@@ -280,6 +283,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 	}
 	snap := newSnapshot(topics, brokerConfigs)
 	snap.links = links
+	snap.brokerCfgRevs = brokerCfgRevs
 	snap.rev = rev
 	s.snap.Store(snap)
 	return nil
@@ -323,11 +327,36 @@ func migrateToRevisions(tx *bolt.Tx) error {
 			}
 		}
 	}
+	bc := tx.Bucket(bucketBrokerConfigs)
+	var keys, vals [][]byte
+	err := bc.ForEach(func(k, v []byte) error {
+		var m map[string]string
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("%s/%s: %w", bucketBrokerConfigs, k, err)
+		}
+		nv, err := json.Marshal(brokerConfigsRecord{Configs: m, ModRevision: 1})
+		keys, vals = append(keys, slices.Clone(k)), append(vals, nv)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := range keys {
+		if err := bc.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
 	meta := tx.Bucket(bucketMeta)
 	if err := meta.Put(keyRevision, encodeRevision(1)); err != nil {
 		return err
 	}
 	return meta.Put(keyFormatVersion, []byte(formatVersion))
+}
+
+// brokerConfigsRecord is one node's dynamic broker configs as stored.
+type brokerConfigsRecord struct {
+	Configs     map[string]string `json:"configs"`
+	ModRevision int64             `json:"mod_revision"`
 }
 
 func encodeTopic(t Topic) ([]byte, error) {
@@ -634,6 +663,25 @@ func (s *boltStore) SetTopicConfigs(name string, configs map[string]string) erro
 }
 
 func (s *boltStore) SetBrokerConfigs(node int32, configs map[string]string) error {
+	_, err := s.setBrokerConfigs(node, configs, -1)
+	return err
+}
+
+func (s *boltStore) BrokerConfigsRev(node int32) (map[string]string, int64) {
+	snap := s.snap.Load()
+	return maps.Clone(snap.brokerConfigs[node]), snap.brokerCfgRevs[node]
+}
+
+func (s *boltStore) CompareAndSetBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error) {
+	if modRevision < 0 {
+		return 0, fmt.Errorf("%w: broker configs of node %d: revision %d", ErrConflict, node, modRevision)
+	}
+	return s.setBrokerConfigs(node, configs, modRevision)
+}
+
+// setBrokerConfigs writes node's configs; if modRevision >= 0 only while
+// they are at that ModRevision.
+func (s *boltStore) setBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error) {
 	configs = maps.Clone(configs)
 	if len(configs) == 0 {
 		configs = nil
@@ -641,22 +689,31 @@ func (s *boltStore) SetBrokerConfigs(node int32, configs map[string]string) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
+	cur := s.snap.Load()
+	if modRevision >= 0 && cur.brokerCfgRevs[node] != modRevision {
+		return 0, fmt.Errorf("%w: broker configs of node %d are at revision %d, not %d", ErrConflict, node, cur.brokerCfgRevs[node], modRevision)
+	}
+	rev := cur.rev + 1
 	key := []byte(strconv.FormatInt(int64(node), 10))
 	var rec []byte
 	if configs != nil {
 		var err error
-		if rec, err = json.Marshal(configs); err != nil {
-			return fmt.Errorf("metadata: %w", err)
+		if rec, err = json.Marshal(brokerConfigsRecord{Configs: configs, ModRevision: rev}); err != nil {
+			return 0, fmt.Errorf("metadata: %w", err)
 		}
 	}
-	return s.commit(nextRev(s.snap.Load().withBrokerConfigs(node, configs)), func(tx *bolt.Tx) error {
+	err := s.commit(nextRev(cur.withBrokerConfigs(node, configs, rev)), func(tx *bolt.Tx) error {
 		if rec == nil {
 			return tx.Bucket(bucketBrokerConfigs).Delete(key)
 		}
 		return tx.Bucket(bucketBrokerConfigs).Put(key, rec)
 	})
+	if err != nil || configs == nil {
+		return 0, err
+	}
+	return rev, nil
 }
 
 // keyNextProducerID holds the first producer id not yet reserved.

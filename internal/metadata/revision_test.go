@@ -41,7 +41,8 @@ func TestRevisions(t *testing.T) {
 		{"leader epochs down", func() error { return s.SetLeaderEpochs("a", []int32{0, 0, 2}) }, ErrInvalidTopic, nil},
 		{"mirror", func() error { return s.SetMirror("b", &Mirror{Link: "l", State: MirrorActive}) }, nil,
 			func() int64 { return topicRev("b") }},
-		{"broker configs", func() error { return s.SetBrokerConfigs(-1, map[string]string{"x": "y"}) }, nil, nil},
+		{"broker configs", func() error { return s.SetBrokerConfigs(-1, map[string]string{"x": "y"}) }, nil,
+			func() int64 { _, r := s.BrokerConfigsRev(-1); return r }},
 		{"create link", func() error { return s.CreateLink(Link{Name: "l"}) }, nil, func() int64 { return linkRev("l") }},
 		{"create link again", func() error { return s.CreateLink(Link{Name: "l"}) }, ErrLinkExists, nil},
 		{"link configs", func() error { return s.SetLinkConfigs("l", map[string]string{"k": "v"}) }, nil,
@@ -136,6 +137,27 @@ func TestCompareAndSet(t *testing.T) {
 		t.Fatalf("DeleteTopicIf with the current revision: %v", err)
 	}
 
+	// Broker configs: none set is revision 0, as a missing etcd key.
+	if c, r := s.BrokerConfigsRev(1); c != nil || r != 0 {
+		t.Fatalf("unset broker configs: %v at %d", c, r)
+	}
+	r1, err := s.CompareAndSetBrokerConfigs(1, map[string]string{"a": "1"}, 0)
+	if err != nil || r1 != s.Revision() {
+		t.Fatalf("first broker configs: %d, %v", r1, err)
+	}
+	if _, err := s.CompareAndSetBrokerConfigs(1, map[string]string{"a": "2"}, 0); !errors.Is(err, ErrConflict) {
+		t.Fatalf("broker configs from a stale empty read: %v", err)
+	}
+	if _, err := s.CompareAndSetBrokerConfigs(1, nil, r1-1); !errors.Is(err, ErrConflict) {
+		t.Fatalf("broker configs with a stale revision: %v", err)
+	}
+	if c, r := s.BrokerConfigsRev(1); c["a"] != "1" || r != r1 {
+		t.Fatalf("refused writes changed broker configs: %v at %d", c, r)
+	}
+	if r, err := s.CompareAndSetBrokerConfigs(1, nil, r1); err != nil || r != 0 || s.BrokerConfigs(1) != nil {
+		t.Fatalf("clearing broker configs: %d, %v, %v", r, err, s.BrokerConfigs(1))
+	}
+
 	l, _ := s.Link("l")
 	stale := l.Clone()
 	l.Configs = map[string]string{"k": "v"}
@@ -222,6 +244,10 @@ func TestRevisionSurvivesReopen(t *testing.T) {
 	if err := s.CreateLink(Link{Name: "l"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetBrokerConfigs(1, map[string]string{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	bcRev := s.Revision()
 	if _, err := s.DeleteTopic("b"); err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +267,9 @@ func TestRevisionSurvivesReopen(t *testing.T) {
 	}
 	if got := s.Links(); !reflect.DeepEqual(got, links) {
 		t.Fatalf("links after reopen %+v, want %+v", got, links)
+	}
+	if c, r := s.BrokerConfigsRev(1); c["k"] != "v" || r != bcRev {
+		t.Fatalf("broker configs after reopen %v at %d, want at %d", c, r, bcRev)
 	}
 	// Revisions are never reused.
 	if err := s.CreateTopic(Topic{Name: "b", Partitions: 1, ReplicationFactor: 1}); err != nil {
@@ -267,6 +296,7 @@ func TestMigrateFormat1(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTopic, _ := s.Topic("a")
+	bc := map[string]string{"log.retention.ms": "5"}
 	wantLink, _ := s.Link("l")
 	s.Close()
 
@@ -295,6 +325,10 @@ func TestMigrateFormat1(t *testing.T) {
 				}
 			}
 		}
+		v1, _ := json.Marshal(bc) // format 1: the bare map
+		if err := tx.Bucket(bucketBrokerConfigs).Put([]byte("-1"), v1); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Delete(keyRevision); err != nil {
 			return err
@@ -316,6 +350,9 @@ func TestMigrateFormat1(t *testing.T) {
 	}
 	if got, _ := s.Link("l"); !reflect.DeepEqual(got, wantLink) {
 		t.Fatalf("migrated link %+v, want %+v", got, wantLink)
+	}
+	if got, r := s.BrokerConfigsRev(-1); !reflect.DeepEqual(got, bc) || r != 1 {
+		t.Fatalf("migrated broker configs %v at %d, want %v at 1", got, r, bc)
 	}
 	if _, err := UpdateTopic(s, "a", func(tp *Topic) error { tp.LeaderEpochs[1] = 3; return nil }); err != nil {
 		t.Fatal(err)

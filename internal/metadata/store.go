@@ -43,6 +43,9 @@
 //	SetLinkConfigs     Get, then CompareAndSetLink, retried (UpdateLink)
 //	DeleteLink         Then(Delete links/<name>)
 //	SetBrokerConfigs   Then(Put or Delete broker_configs/<node>)
+//	CompareAndSetBrokerConfigs
+//	                   If(ModRevision(broker_configs/<node>) = rev)
+//	                   Then(Put or Delete broker_configs/<node>)
 //	AllocateProducerIDs Get meta/next_producer_id, then
 //	                   If(ModRevision = read) Then(Put first+n), retried
 //	Revision           the header revision of any response
@@ -235,6 +238,14 @@ type Store interface {
 	BrokerConfigs(node int32) map[string]string
 	// SetBrokerConfigs replaces them (nil or empty clears).
 	SetBrokerConfigs(node int32, configs map[string]string) error
+	// BrokerConfigsRev is BrokerConfigs with the ModRevision of the
+	// node's configs (0 when none are set, as etcd compares a missing
+	// key).
+	BrokerConfigsRev(node int32) (map[string]string, int64)
+	// CompareAndSetBrokerConfigs is SetBrokerConfigs that succeeds only if
+	// the node's configs are still at modRevision (ErrConflict otherwise);
+	// it returns the new ModRevision (0 when cleared).
+	CompareAndSetBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error)
 	// Watch subscribes to changes: after any change, a value is sent on the
 	// channel unless one is already pending (notifications coalesce, so
 	// re-read the store after each). The cancel func, or Close, closes
@@ -286,6 +297,7 @@ type snapshot struct {
 	byName        map[string]int
 	byID          map[[16]byte]int
 	brokerConfigs map[int32]map[string]string
+	brokerCfgRevs map[int32]int64 // ModRevision of each node's broker configs
 	links         map[string]Link
 }
 
@@ -357,18 +369,24 @@ func (s *snapshot) withLink(l Link, remove bool) *snapshot {
 	return &n
 }
 
-func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string) *snapshot {
-	bc := maps.Clone(s.brokerConfigs)
+// withBrokerConfigs returns a snapshot with node's broker configs replaced
+// (removed when empty), written at revision rev.
+func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string, rev int64) *snapshot {
+	bc, revs := maps.Clone(s.brokerConfigs), maps.Clone(s.brokerCfgRevs)
 	if bc == nil {
 		bc = make(map[int32]map[string]string)
 	}
+	if revs == nil {
+		revs = make(map[int32]int64)
+	}
 	if len(configs) == 0 {
 		delete(bc, node)
+		delete(revs, node)
 	} else {
-		bc[node] = configs
+		bc[node], revs[node] = configs, rev
 	}
 	n := *s
-	n.brokerConfigs = bc
+	n.brokerConfigs, n.brokerCfgRevs = bc, revs
 	return &n
 }
 
