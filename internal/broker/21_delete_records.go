@@ -8,11 +8,18 @@ package broker
 //     the LowWatermark returned is the new LogStartOffset. An offset above
 //     the HighWatermark is OFFSET_OUT_OF_RANGE; an offset below the current
 //     LogStartOffset changes nothing (Kafka never moves it backwards).
+//   - A mirror topic its link still owns refuses with INVALID_REQUEST
+//     ("Cannot delete records of mirror topic 'X'"; the response has no
+//     message field, so the message is only logged): its log start follows
+//     the source. A STOPPED mirror is an ordinary topic and accepts.
 //
 // Version notes:
 //   - v2: flexible
 
 import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -24,11 +31,19 @@ func (b *Broker) handleDeleteRecords(r *Request) Reply {
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
+		var refused error
+		if t, ok := b.store.Topic(rt.Topic); ok && t.ReadOnly() {
+			refused = errMirrorDeleteRecords(rt.Topic)
+			b.logger.Info("DeleteRecords refused", "topic", rt.Topic, "err", refused)
+		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
 			p, err := b.parts.Get(rt.Topic, rp.Partition)
+			if err == nil && refused != nil {
+				err = refused
+			}
 			if err == nil {
 				off := rp.Offset
 				if off == -1 {
@@ -44,4 +59,9 @@ func (b *Broker) handleDeleteRecords(r *Request) Reply {
 		resp.Topics = append(resp.Topics, st)
 	}
 	return now(resp)
+}
+
+// errMirrorDeleteRecords is DeleteRecords' refusal on a read-only mirror.
+func errMirrorDeleteRecords(name string) error {
+	return &kafkaError{ke: kerr.InvalidRequest, err: fmt.Errorf("Cannot delete records of mirror topic '%s'", name)}
 }

@@ -33,8 +33,8 @@ func (b *Broker) handleAlterConfigs(r *Request) Reply {
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := func() error {
-			_, node, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
+		err := retryOnConflict(func() error {
+			_, ref, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
 			if err != nil {
 				return err
 			}
@@ -51,8 +51,8 @@ func (b *Broker) handleAlterConfigs(r *Request) Reply {
 				}
 				next[c.Name] = *c.Value
 			}
-			return b.applyOverrides(rr.ResourceType, rr.ResourceName, node, next, req.ValidateOnly)
-		}()
+			return b.applyOverrides(rr.ResourceType, rr.ResourceName, ref, next, req.ValidateOnly)
+		})
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = codeOf(err), msgOf(err)
 		}

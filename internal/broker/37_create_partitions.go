@@ -8,6 +8,10 @@ package broker
 //     per new partition and name only this node.
 //   - ValidateOnly checks without changing anything.
 //   - A topic named twice in one request fails with INVALID_REQUEST.
+//   - A mirror topic its link still owns refuses with INVALID_REQUEST
+//     ("Cannot add partitions to mirror topic 'X': its partition count
+//     follows the source topic"), ValidateOnly too; a STOPPED mirror is
+//     an ordinary topic and accepts.
 //
 // Version notes:
 //   - v2: flexible; v3: same as v2 (KIP-896 baseline)

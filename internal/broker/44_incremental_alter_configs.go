@@ -33,8 +33,10 @@ func (b *Broker) handleIncrementalAlterConfigs(r *Request) Reply {
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := func() error {
-			next, node, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
+		// A read-modify-write of the resource's overrides, retried
+		// when another write changed them in between.
+		err := retryOnConflict(func() error {
+			next, ref, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
 			if err != nil {
 				return err
 			}
@@ -79,8 +81,8 @@ func (b *Broker) handleIncrementalAlterConfigs(r *Request) Reply {
 					return fmt.Errorf("%w: unknown operation %d for %s", ErrInvalidRequest, c.Op, c.Name)
 				}
 			}
-			return b.applyOverrides(rr.ResourceType, rr.ResourceName, node, next, req.ValidateOnly)
-		}()
+			return b.applyOverrides(rr.ResourceType, rr.ResourceName, ref, next, req.ValidateOnly)
+		})
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = codeOf(err), msgOf(err)
 		}

@@ -46,6 +46,11 @@ type AlterTopicConfig struct {
 
 // AlterTopicConfigs applies incremental changes to a topic's overrides.
 func (b *Broker) AlterTopicConfigs(name string, ops []AlterTopicConfig, validateOnly bool) error {
+	return retryOnConflict(func() error { return b.alterTopicConfigs(name, ops, validateOnly) })
+}
+
+// alterTopicConfigs is one read-modify-write of AlterTopicConfigs.
+func (b *Broker) alterTopicConfigs(name string, ops []AlterTopicConfig, validateOnly bool) error {
 	t, ok := b.store.Topic(name)
 	if !ok {
 		return errUnknownTopic(name)
@@ -66,7 +71,7 @@ func (b *Broker) AlterTopicConfigs(name string, ops []AlterTopicConfig, validate
 		}
 		next[op.Name] = op.Value
 	}
-	return b.SetTopicConfigs(name, next, validateOnly)
+	return b.setTopicConfigsAt(name, next, t.ModRevision, validateOnly, true)
 }
 
 // AdvertisedAddr is the host and port Metadata advertises.

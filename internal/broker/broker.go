@@ -64,9 +64,9 @@ type Broker struct {
 	now       func() time.Time
 	producers *producerIDs
 	groups    *group.Coordinator
-	// beforeDelete runs before a topic is deleted (the link manager stops
-	// a mirror's data path); set once at startup.
-	beforeDelete func(topic string)
+	// rec hosts partitions from metadata (reconcile.go); the only caller
+	// of the partition manager's Host, Unhost and SetConfig.
+	rec *reconciler
 	// baseLogger is the node's logger, for components under the broker.
 	baseLogger *slog.Logger
 	// groupCtx ends the durability waits of __consumer_offsets writes at
@@ -74,8 +74,11 @@ type Broker struct {
 	groupCtx    context.Context
 	groupCancel context.CancelFunc
 
-	// adminMu serialises topic create/delete/alter so that metadata and
-	// hosted logs change together. Lock order: adminMu → partition.Manager.mu.
+	// adminMu serialises the checks and metadata writes of admin
+	// operations that validate against more than the record they write
+	// (topic-name collisions, broker configs against every topic). It is
+	// never held while hosting (the reconciler does that) and the
+	// reconciler never takes it. Lock order: adminMu → metadata store.
 	adminMu sync.Mutex
 }
 
@@ -91,14 +94,16 @@ func New(o Options) (*Broker, error) {
 	}
 	b.baseLogger = o.Logger
 	b.producers = newProducerIDs(o.Store)
-	for _, t := range o.Store.Topics() {
-		if err := b.hostTopic(t); err != nil {
-			return nil, err
-		}
-	}
-	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
+	b.rec = newReconciler(b)
+	if err := b.rec.first(); err != nil {
+		b.rec.close()
 		return nil, err
 	}
+	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
+		b.rec.close()
+		return nil, err
+	}
+	b.rec.run()
 	return b, nil
 }
 
@@ -221,10 +226,12 @@ func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn
 	return d.fn(b, r), nil
 }
 
-// Close stops the group coordinator: parked group requests are answered
-// (COORDINATOR_NOT_AVAILABLE) so connections can drain. The node closes
-// the partition manager and the store after the last connection.
+// Close stops the metadata reconciler and the group coordinator: parked
+// group requests are answered (COORDINATOR_NOT_AVAILABLE) so connections
+// can drain. The node closes the partition manager and the store after the
+// last connection.
 func (b *Broker) Close() {
+	b.rec.close()
 	if b.groups != nil {
 		b.groups.Close()
 	}
@@ -232,7 +239,3 @@ func (b *Broker) Close() {
 		b.groupCancel()
 	}
 }
-
-// OnBeforeDelete registers a hook run before any topic is deleted. Call it
-// once, before serving.
-func (b *Broker) OnBeforeDelete(fn func(topic string)) { b.beforeDelete = fn }

@@ -67,33 +67,43 @@ func (b *Broker) describeBrokerConfigs(node int32, names []string) []config.Entr
 	return out
 }
 
+// configRef identifies the overrides currentOverrides read: the broker
+// node, and the ModRevision of the topic or broker-config record (the
+// write back is a compare-and-set, so a change made in between is not
+// lost; callers retry on metadata.ErrConflict).
+type configRef struct {
+	node   int32
+	modRev int64
+}
+
 // currentOverrides returns the dynamic overrides of a config resource.
-func (b *Broker) currentOverrides(rtype kmsg.ConfigResourceType, name string) (map[string]string, int32, error) {
+func (b *Broker) currentOverrides(rtype kmsg.ConfigResourceType, name string) (map[string]string, configRef, error) {
 	switch rtype {
 	case kmsg.ConfigResourceTypeTopic:
 		t, ok := b.store.Topic(name)
 		if !ok {
-			return nil, 0, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+			return nil, configRef{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
 		}
-		return clone(t.Configs), 0, nil
+		return clone(t.Configs), configRef{modRev: t.ModRevision}, nil
 	case kmsg.ConfigResourceTypeBroker:
 		node, err := b.brokerResource(name)
 		if err != nil {
-			return nil, 0, err
+			return nil, configRef{}, err
 		}
-		return clone(b.store.BrokerConfigs(node)), node, nil
+		configs, rev := b.store.BrokerConfigsRev(node)
+		return clone(configs), configRef{node: node, modRev: rev}, nil
 	default:
-		return nil, 0, fmt.Errorf("%w: config resource type %v is not supported", ErrInvalidRequest, rtype)
+		return nil, configRef{}, fmt.Errorf("%w: config resource type %v is not supported", ErrInvalidRequest, rtype)
 	}
 }
 
 // applyOverrides validates and stores a resource's complete new set of
 // dynamic overrides.
-func (b *Broker) applyOverrides(rtype kmsg.ConfigResourceType, name string, node int32, overrides map[string]string, validateOnly bool) error {
+func (b *Broker) applyOverrides(rtype kmsg.ConfigResourceType, name string, ref configRef, overrides map[string]string, validateOnly bool) error {
 	if rtype == kmsg.ConfigResourceTypeTopic {
-		return b.SetTopicConfigs(name, overrides, validateOnly)
+		return b.setTopicConfigsAt(name, overrides, ref.modRev, validateOnly, true)
 	}
-	return b.SetBrokerConfigs(node, overrides, validateOnly)
+	return b.setBrokerConfigsAt(ref.node, overrides, ref.modRev, validateOnly)
 }
 
 // isListConfig reports whether key holds a comma-separated list, the only

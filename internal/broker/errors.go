@@ -67,6 +67,12 @@ func errorCode(err error) *kerr.Error {
 		return kerr.InvalidRecord
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut
+	case errors.Is(err, log.ErrClosed):
+		// The partition stopped being hosted under the request (its
+		// topic was deleted): retriable, and the client's metadata
+		// refresh then finds the topic gone (Kafka answers a removed
+		// replica the same way).
+		return kerr.NotLeaderForPartition
 	default:
 		// Anything else below the handler is an I/O failure of the log
 		// directory (Kafka: KAFKA_STORAGE_ERROR, retriable).

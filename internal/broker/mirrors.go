@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -22,42 +23,47 @@ func (b *Broker) CreateMirrorTopic(name string, partitions int32, configs map[st
 	return b.CreateTopic(TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1, Configs: configs, Mirror: &m}, false)
 }
 
-// SetMirrorState persists a mirror topic's state and applies its
-// read-only flag.
+// SetMirrorState persists a mirror topic's state; the reconciler applies
+// its read-only flag (and the new epochs of a stop) before it returns.
+// One compare-and-set write of the topic: state and epochs change together.
 func (b *Broker) SetMirrorState(topic string, m metadata.Mirror) error {
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
-	t, ok := b.store.Topic(topic)
-	if !ok || t.Mirror == nil {
-		return fmt.Errorf("%w: %s is not a mirror topic", metadata.ErrUnknownTopic, topic)
-	}
-	if m.State != t.Mirror.State {
-		m.StateTimeMs = b.now().UnixMilli()
-	}
-	if m.State == metadata.MirrorStopped {
-		// New writes after failover/promote start a new leader epoch above
-		// every epoch the mirror copied from the source, so that
-		// divergence from the source is detectable later (KIP-1279's
-		// DLE ≥ SLE, and what a new leader does in Kafka).
-		if err := b.bumpEpochsPastLog(t); err != nil {
-			return err
+	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
+		if t.Mirror == nil {
+			return fmt.Errorf("%w: %s is not a mirror topic", metadata.ErrUnknownTopic, topic)
 		}
-	}
-	if err := b.store.SetMirror(topic, &m); err != nil {
+		if m.State != t.Mirror.State {
+			m.StateTimeMs = b.now().UnixMilli()
+		}
+		if m.State == metadata.MirrorStopped {
+			// New writes after failover/promote start a new leader epoch
+			// above every epoch the mirror copied from the source, so
+			// that divergence from the source is detectable later
+			// (KIP-1279's DLE ≥ SLE, and what a new leader does in
+			// Kafka).
+			epochs, err := b.epochsPastLog(*t)
+			if err != nil {
+				return err
+			}
+			t.LeaderEpochs = epochs
+		}
+		mm := m
+		t.Mirror = &mm
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	t.Mirror = &m
-	return b.parts.SetReadOnly(topic, isReadOnlyMirror(t))
+	return b.rec.sync(topic)
 }
 
-// bumpEpochsPastLog sets each partition's leader epoch to one above both
-// its current epoch and the largest epoch in its log. Caller holds adminMu.
-func (b *Broker) bumpEpochsPastLog(t metadata.Topic) error {
+// epochsPastLog returns t's leader epochs, each raised to one above both
+// its current value and the largest epoch in the partition's log.
+func (b *Broker) epochsPastLog(t metadata.Topic) ([]int32, error) {
 	epochs := append([]int32(nil), t.LeaderEpochs...)
 	for i := range epochs {
 		p, err := b.parts.Get(t.Name, int32(i))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		next := epochs[i] + 1
 		if e, ok := p.Log.LatestEpoch(); ok && e+1 > next {
@@ -65,44 +71,52 @@ func (b *Broker) bumpEpochsPastLog(t metadata.Topic) error {
 		}
 		epochs[i] = next
 	}
-	if err := b.store.SetLeaderEpochs(t.Name, epochs); err != nil {
-		return err
-	}
-	t.LeaderEpochs = epochs
-	return b.hostTopic(t)
+	return epochs, nil
 }
 
 // RaiseLeaderEpoch keeps a mirror partition's leader epoch at or above the
 // largest source epoch it has copied (KIP-1279 DLE ≥ SLE), so consumers
 // holding committed offsets with source epochs are not fenced by an older
-// local epoch.
+// local epoch. Called by fetcher workers (EpochKeeper): a compare-and-set
+// write of the topic's epochs, then the reconciler applies it; it takes no
+// broker lock, so it cannot wait on admin code that waits for the worker.
 func (b *Broker) RaiseLeaderEpoch(topic string, p int32, atLeast int32) error {
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
-	t, ok := b.store.Topic(topic)
-	if !ok || int(p) >= len(t.LeaderEpochs) {
-		return fmt.Errorf("%w: %s-%d", metadata.ErrUnknownTopic, topic, p)
+	if t, ok := b.store.Topic(topic); ok && p >= 0 && int(p) < len(t.LeaderEpochs) && t.LeaderEpochs[p] >= atLeast {
+		// Nothing to write (the common case); make sure the partition
+		// has it too, in case another writer's change is not applied yet.
+		if pt, err := b.parts.Get(topic, p); err == nil && pt.LeaderEpoch() >= atLeast {
+			return nil
+		}
+		return b.rec.sync(topic)
 	}
-	if t.LeaderEpochs[p] >= atLeast {
+	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
+		if p < 0 || int(p) >= len(t.LeaderEpochs) {
+			return fmt.Errorf("%w: %s-%d", metadata.ErrUnknownTopic, topic, p)
+		}
+		if t.LeaderEpochs[p] >= atLeast {
+			return errNoChange
+		}
+		t.LeaderEpochs[p] = atLeast
 		return nil
-	}
-	epochs := append([]int32(nil), t.LeaderEpochs...)
-	epochs[p] = atLeast
-	if err := b.store.SetLeaderEpochs(topic, epochs); err != nil {
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
 		return err
 	}
-	t.LeaderEpochs = epochs
-	return b.hostTopic(t)
+	return b.rec.sync(topic)
 }
+
+// errNoChange ends a metadata update that finds nothing to change.
+var errNoChange = errors.New("broker: no change")
 
 // SetMirrorConfigs applies configs synced from the source to a mirror.
 func (b *Broker) SetMirrorConfigs(topic string, configs map[string]string) error {
-	return b.setTopicConfigs(topic, configs, false)
+	return b.setTopicConfigsAt(topic, configs, -1, false, false)
 }
 
-// AddMirrorPartitions grows a mirror to the source's partition count.
+// AddMirrorPartitions grows a mirror to the source's partition count (the
+// link's partition sync; clients are refused, see CreatePartitions).
 func (b *Broker) AddMirrorPartitions(topic string, total int32) error {
-	return b.CreatePartitions(topic, total, nil, false)
+	return b.createPartitions(topic, total, nil, false, false)
 }
 
 // MirrorPartition returns a hosted partition of a mirror topic, for the
@@ -125,22 +139,18 @@ func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 }
 
 // ClearMirror makes a STOPPED mirror an ordinary topic: its link was
-// deleted, so no link owns it any more.
+// deleted, so no link owns it any more. One compare-and-set write; the
+// reconciler applies it before it returns.
 func (b *Broker) ClearMirror(topic string) error {
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
-	t, ok := b.store.Topic(topic)
-	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, topic)
-	}
-	if t.Mirror == nil {
+	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
+		if t.Mirror != nil && t.Mirror.State != metadata.MirrorStopped {
+			return fmt.Errorf("%w: mirror %s is %s; only a STOPPED mirror can be detached", ErrInvalidRequest, topic, t.Mirror.State)
+		}
+		t.Mirror = nil
 		return nil
-	}
-	if t.Mirror.State != metadata.MirrorStopped {
-		return fmt.Errorf("%w: mirror %s is %s; only a STOPPED mirror can be detached", ErrInvalidRequest, topic, t.Mirror.State)
-	}
-	if err := b.store.SetMirror(topic, nil); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	return b.parts.SetReadOnly(topic, false)
+	return b.rec.sync(topic)
 }

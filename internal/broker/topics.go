@@ -1,20 +1,18 @@
 package broker
 
 import (
-	"sort"
-
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/twmb/franz-go/pkg/kerr"
+	"maps"
+	"sort"
 	"strings"
-	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
-	"github.com/tandem-streaming/tandem/internal/partition"
 )
 
 // Domain errors of topic administration; handlers map them to Kafka codes.
@@ -113,23 +111,9 @@ func (b *Broker) topicConfig(name string) (config.TopicConfig, error) {
 	return tc, err
 }
 
-func (b *Broker) hostTopic(t metadata.Topic) error {
-	lc, tc, err := b.logConfig(t.Configs)
-	if err != nil {
-		// A config that no longer validates (e.g. after an upgrade)
-		// must not keep the topic's data offline: fall back to the
-		// broker defaults and say so.
-		b.logger.Error("topic config invalid; using broker defaults", "topic", t.Name, "err", err)
-		if lc, tc, err = b.logConfig(nil); err != nil {
-			return err
-		}
-	}
-	return b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
-		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: isReadOnlyMirror(t)})
-}
-
 // CreateTopic validates s and, unless validateOnly, creates the topic in
-// metadata and opens its logs.
+// metadata; it returns once the reconciler has opened its logs, so clients
+// can produce at once.
 func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, error) {
 	if err := ValidateTopicName(s.Name); err != nil {
 		return metadata.Topic{}, err
@@ -169,6 +153,29 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 		return metadata.Topic{}, err
 	}
 
+	t, err := b.createTopicMetadata(s, validateOnly)
+	if err != nil || validateOnly {
+		return t, err
+	}
+	if err := b.rec.sync(t.Name); err != nil {
+		if errors.Is(err, errShuttingDown) {
+			return metadata.Topic{}, err // hosted at the next start
+		}
+		// Keep metadata and hosted logs consistent: a topic whose logs
+		// cannot be opened is removed again (unless something changed
+		// it meanwhile; then it is that writer's).
+		if _, derr := b.store.DeleteTopicIf(t.Name, t.ModRevision); derr != nil {
+			b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", derr)
+		}
+		_ = b.rec.sync(t.Name)
+		return metadata.Topic{}, err
+	}
+	b.logger.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
+	return t, nil
+}
+
+// createTopicMetadata checks s against the existing topics and writes it.
+func (b *Broker) createTopicMetadata(s TopicSpec, validateOnly bool) (metadata.Topic, error) {
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	if _, exists := b.store.Topic(s.Name); exists {
@@ -198,19 +205,16 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 	if err := b.store.CreateTopic(t); err != nil {
 		return metadata.Topic{}, err
 	}
-	if err := b.hostTopic(t); err != nil {
-		// Keep metadata and hosted logs consistent: a topic whose logs
-		// cannot be opened is removed again.
-		if _, derr := b.store.DeleteTopic(t.Name); derr != nil {
-			b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", derr)
-		}
-		return metadata.Topic{}, err
+	created, ok := b.store.Topic(t.Name)
+	if !ok || created.ID != t.ID {
+		return metadata.Topic{}, fmt.Errorf("%w: %s was deleted while being created", metadata.ErrUnknownTopic, t.Name)
 	}
-	b.logger.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
-	return t, nil
+	return created, nil
 }
 
-// DeleteTopic deletes a topic and its data.
+// DeleteTopic deletes a topic from metadata; the reconciler deletes its
+// data (and its committed offsets) before DeleteTopic returns. A mirror's
+// link notices the deletion in metadata; nothing here calls into it.
 func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 	if !b.static.DeleteTopicEnable {
 		return metadata.Topic{}, ErrTopicDeletionDisabled
@@ -220,43 +224,68 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 		// Kafka refuses it as well.
 		return metadata.Topic{}, fmt.Errorf("%w %s cannot be deleted", ErrInternalTopic, name)
 	}
-	if hook := b.beforeDelete; hook != nil {
-		// Before adminMu: a mirror's data path must stop writing the logs
-		// first, and stopping it waits for fetch workers that may be
-		// waiting for adminMu themselves (EnsureLeaderEpoch).
-		hook(name)
-	}
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
 	t, err := b.store.DeleteTopic(name)
 	if err != nil {
 		return metadata.Topic{}, err
 	}
-	if err := b.parts.Unhost(name); err != nil && !errors.Is(err, partition.ErrUnknownTopic) {
-		b.logger.Error("deleting topic data", "topic", name, "err", err)
-	}
-	if b.metrics != nil {
-		b.metrics.DeleteTopic(name)
-	}
-	// Committed offsets of a deleted topic are removed from every group
-	// (Kafka GroupCoordinator.onPartitionsDeleted), so a re-created topic
-	// does not inherit them.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.groups.OnTopicsDeleted(ctx, []string{name}); err != nil {
-		b.logger.Warn("removing committed offsets of deleted topic", "topic", name, "err", err)
-	}
+	// A mirror's fetcher may still be appending: its appends now fail
+	// with log.ErrClosed, and the link stops it when it sees the topic
+	// gone from metadata.
+	_ = b.rec.sync(name)
 	b.logger.Info("topic deleted", "topic", name)
 	return t, nil
 }
 
-// CreatePartitions grows topic name to total partitions.
+// CreatePartitions grows topic name to total partitions, for clients
+// (CreatePartitions, key 37). A mirror topic its link still owns refuses:
+// its partition count follows the source topic, and a mirror with more
+// partitions than its source fails (SOURCE_PARTITIONS_DECREASED,
+// cluster-linking.md §2.1). Confluent documents no message for this; we
+// answer INVALID_REQUEST, as it answers produce to a mirror (§2.2).
 func (b *Broker) CreatePartitions(name string, total int32, assignment [][]int32, validateOnly bool) error {
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
+	return b.createPartitions(name, total, assignment, validateOnly, true)
+}
+
+// errMirrorPartitions is CreatePartitions' refusal on a read-only mirror.
+func errMirrorPartitions(name string) error {
+	return &kafkaError{ke: kerr.InvalidRequest,
+		err: fmt.Errorf("Cannot add partitions to mirror topic '%s': its partition count follows the source topic", name)}
+}
+
+// createPartitions grows a topic; client says whether mirrors refuse (the
+// link's own partition sync may grow them). The write is a compare-and-set
+// of the topic read, re-checked on conflict.
+func (b *Broker) createPartitions(name string, total int32, assignment [][]int32, validateOnly, client bool) error {
 	t, ok := b.store.Topic(name)
 	if !ok {
 		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+	}
+	if err := b.checkGrow(t, total, assignment, client); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	_, err := metadata.UpdateTopic(b.store, name, func(t *metadata.Topic) error {
+		if err := b.checkGrow(*t, total, assignment, client); err != nil {
+			return err
+		}
+		// New partitions start at leader epoch 0, as in Kafka.
+		t.LeaderEpochs = append(t.LeaderEpochs, make([]int32, total-t.Partitions)...)
+		t.Partitions = total
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return b.rec.sync(name)
+}
+
+// checkGrow validates growing t to total partitions.
+func (b *Broker) checkGrow(t metadata.Topic, total int32, assignment [][]int32, client bool) error {
+	name := t.Name
+	if client && t.ReadOnly() {
+		return errMirrorPartitions(name)
 	}
 	if total <= t.Partitions {
 		return fmt.Errorf("%w: topic %s has %d partitions; the new count %d must be larger", ErrInvalidPartitions, name, t.Partitions, total)
@@ -271,14 +300,7 @@ func (b *Broker) CreatePartitions(name string, total int32, assignment [][]int32
 			}
 		}
 	}
-	if validateOnly {
-		return nil
-	}
-	if err := b.store.AddPartitions(name, total); err != nil {
-		return err
-	}
-	t, _ = b.store.Topic(name)
-	return b.hostTopic(t)
+	return nil
 }
 
 // SetTopicConfigs replaces the dynamic overrides of topic name and applies
@@ -289,13 +311,69 @@ func (b *Broker) CreatePartitions(name string, total int32, assignment [][]int32
 // "synced when set at the source"), so a change that touches one is
 // refused with Confluent's message.
 func (b *Broker) SetTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
-	if t, ok := b.store.Topic(name); ok && isReadOnlyMirror(t) {
-		for _, k := range changedKeys(t.Configs, overrides) {
-			return &kafkaError{ke: kerr.InvalidConfig,
-				err: fmt.Errorf("Cannot set configuration '%s' for mirror topic '%s'", k, name)}
+	return b.setTopicConfigsAt(name, overrides, -1, validateOnly, true)
+}
+
+// setTopicConfigsAt is SetTopicConfigs for a read-modify-write: with
+// modRev >= 0 the write succeeds only if the topic is still at that
+// ModRevision (metadata.ErrConflict otherwise; see retryOnConflict).
+// client applies the mirror check (the link's config sync skips it).
+func (b *Broker) setTopicConfigsAt(name string, overrides map[string]string, modRev int64, validateOnly, client bool) error {
+	check := func(t metadata.Topic) error {
+		if modRev >= 0 && t.ModRevision != modRev {
+			return fmt.Errorf("%w: topic %s changed (revision %d, read at %d)", metadata.ErrConflict, name, t.ModRevision, modRev)
+		}
+		if client && isReadOnlyMirror(t) {
+			for _, k := range changedKeys(t.Configs, overrides) {
+				return &kafkaError{ke: kerr.InvalidConfig,
+					err: fmt.Errorf("Cannot set configuration '%s' for mirror topic '%s'", k, name)}
+			}
+		}
+		return nil
+	}
+	t, ok := b.store.Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+	}
+	if err := check(t); err != nil {
+		return err
+	}
+	if err := config.ValidateTopicOverrides(overrides); err != nil {
+		return err
+	}
+	overrides = maps.Clone(overrides)
+	err := func() error {
+		// Under adminMu, so that a concurrent broker-config change
+		// checks its layer against these overrides or they against it.
+		b.adminMu.Lock()
+		defer b.adminMu.Unlock()
+		if _, _, err := b.logConfig(overrides); err != nil || validateOnly {
+			return err
+		}
+		_, err := metadata.UpdateTopic(b.store, name, func(t *metadata.Topic) error {
+			if err := check(*t); err != nil {
+				return err
+			}
+			t.Configs = overrides
+			return nil
+		})
+		return err
+	}()
+	if err != nil || validateOnly {
+		return err
+	}
+	return b.rec.sync(name)
+}
+
+// retryOnConflict runs a read-modify-write until it does not fail with
+// metadata.ErrConflict (another write changed what it read), a few times.
+func retryOnConflict(fn func() error) error {
+	for i := 0; ; i++ {
+		err := fn()
+		if !errors.Is(err, metadata.ErrConflict) || i == 8 {
+			return err
 		}
 	}
-	return b.setTopicConfigs(name, overrides, validateOnly)
 }
 
 // changedKeys lists, sorted, the keys whose value differs between a and b.
@@ -315,37 +393,31 @@ func changedKeys(a, b map[string]string) []string {
 	return out
 }
 
-// setTopicConfigs replaces a topic's overrides without the mirror check
-// (the link's config sync uses it).
-func (b *Broker) setTopicConfigs(name string, overrides map[string]string, validateOnly bool) error {
-	if err := config.ValidateTopicOverrides(overrides); err != nil {
-		return err
-	}
-	lc, tc, err := b.logConfig(overrides)
-	if err != nil {
-		return err
-	}
-	b.adminMu.Lock()
-	defer b.adminMu.Unlock()
-	if _, ok := b.store.Topic(name); !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
-	}
-	if validateOnly {
-		return nil
-	}
-	if err := b.store.SetTopicConfigs(name, overrides); err != nil {
-		return err
-	}
-	return b.parts.SetConfig(name, lc, tc.MinInsyncReplicas)
+// SetBrokerConfigs replaces the dynamic broker overrides for node (-1 is
+// the cluster-wide default); the reconciler re-applies every topic's
+// effective config, since topic defaults derive from broker configs.
+func (b *Broker) SetBrokerConfigs(node int32, overrides map[string]string, validateOnly bool) error {
+	return b.setBrokerConfigsAt(node, overrides, -1, validateOnly)
 }
 
-// SetBrokerConfigs replaces the dynamic broker overrides for node (-1 is
-// the cluster-wide default) and re-applies every topic's effective config,
-// since topic defaults derive from broker configs.
-func (b *Broker) SetBrokerConfigs(node int32, overrides map[string]string, validateOnly bool) error {
+// setBrokerConfigsAt is SetBrokerConfigs for a read-modify-write: with
+// modRev >= 0 the write succeeds only if the node's configs are still at
+// that ModRevision (metadata.ErrConflict otherwise).
+func (b *Broker) setBrokerConfigsAt(node int32, overrides map[string]string, modRev int64, validateOnly bool) error {
 	if err := config.ValidateBrokerDynamic(overrides); err != nil {
 		return err
 	}
+	if err := b.setBrokerConfigs(node, overrides, modRev, validateOnly); err != nil || validateOnly {
+		return err
+	}
+	_ = b.rec.sync("") // per-topic failures are the reconciler's to log and retry
+	return nil
+}
+
+// setBrokerConfigs checks that every topic still resolves under the new
+// layer and writes it; adminMu makes the check and the write one step
+// against other admin writes of this node.
+func (b *Broker) setBrokerConfigs(node int32, overrides map[string]string, modRev int64, validateOnly bool) error {
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	// Check every topic still resolves with the new layer before
@@ -365,19 +437,11 @@ func (b *Broker) SetBrokerConfigs(node int32, overrides map[string]string, valid
 	if validateOnly {
 		return nil
 	}
-	if err := b.store.SetBrokerConfigs(node, overrides); err != nil {
+	if modRev >= 0 {
+		_, err := b.store.CompareAndSetBrokerConfigs(node, overrides, modRev)
 		return err
 	}
-	for _, t := range b.store.Topics() {
-		lc, tc, err := b.logConfig(t.Configs)
-		if err != nil {
-			return err
-		}
-		if err := b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas); err != nil && !errors.Is(err, partition.ErrUnknownTopic) {
-			return err
-		}
-	}
-	return nil
+	return b.store.SetBrokerConfigs(node, overrides)
 }
 
 func newTopicID() [16]byte {

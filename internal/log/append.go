@@ -343,7 +343,7 @@ func (l *Log) AppendVerbatim(records []byte) (AppendResult, error) {
 
 func (l *Log) writableLocked() error {
 	if l.closed {
-		return ErrClosed
+		return l.errClosed()
 	}
 	return l.failed
 }

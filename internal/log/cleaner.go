@@ -857,6 +857,9 @@ func (l *Log) groupIndexLocked(g []cleanSeg) int {
 func (l *Log) writeCleanerCheckpoint() error {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
+	if l.deleted {
+		return l.errClosed()
+	}
 	l.mu.RLock()
 	off := l.cleanOffset
 	l.mu.RUnlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,4 +228,62 @@ func TestConcurrentMirror(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestAppendRacesDelete deletes mirror logs while a fetcher-like writer
+// appends (AppendVerbatim, starting above the empty log's end so the log
+// start moves and the offsets checkpoint is rewritten after the append) and
+// truncates them. Every call racing with Delete must either succeed or fail
+// with ErrClosed; none may panic, fail otherwise, or leave the directory
+// behind (a checkpoint written during or after the removal would).
+func TestAppendRacesDelete(t *testing.T) {
+	s := NewSyncer(1, nil)
+	defer s.Close()
+	for i := range 200 {
+		dir := filepath.Join(t.TempDir(), "mirror-0")
+		l, err := Open(Options{Dir: dir, Config: DefaultConfig(), Syncer: s, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			<-start
+			next := int64(1000 + i)
+			for {
+				b := record.NewBuilder()
+				b.BaseOffset = next
+				b.Append(time.Now().UnixMilli(), nil, []byte("v"))
+				bb := b.Build()
+				_, err := l.AppendVerbatim(bb)
+				if err == nil && next%7 == 0 {
+					err = l.TruncateTo(next) // the next append leaves a gap
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+				next = bb.NextOffset()
+			}
+		}()
+		close(start)
+		if i%2 == 1 {
+			time.Sleep(time.Duration(rand.Intn(200)) * time.Microsecond)
+		}
+		if err := l.Delete(); err != nil {
+			t.Fatalf("iteration %d: Delete: %v", i, err)
+		}
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			t.Fatalf("iteration %d: write racing Delete: %v, want ErrClosed", i, err)
+		}
+		if _, err := l.AppendVerbatim(nil); !errors.Is(err, ErrClosed) {
+			t.Fatalf("iteration %d: append after Delete: %v", i, err)
+		}
+		if err := l.TruncateFullyAndStartAt(5); !errors.Is(err, ErrClosed) {
+			t.Fatalf("iteration %d: truncate after Delete: %v", i, err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("iteration %d: directory after Delete: %v", i, err)
+		}
+	}
 }

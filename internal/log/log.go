@@ -66,6 +66,9 @@ type Log struct {
 	// written are read under mu at write time, so the newest always wins.
 	ckptMu      sync.Mutex
 	ckptWritten *offsetsCheckpointData // last values written, guarded by ckptMu
+	// deleted: Delete has removed (or is removing) the directory; no
+	// checkpoint may be written any more. Guarded by ckptMu.
+	deleted bool
 
 	mu sync.RWMutex
 	// Guarded by mu:
@@ -280,7 +283,7 @@ func (l *Log) WaitHighWatermark(ctx context.Context, offset int64) error {
 			return failed
 		}
 		if closed {
-			return ErrClosed
+			return l.errClosed()
 		}
 		select {
 		case <-ctx.Done():
@@ -455,16 +458,27 @@ func (l *Log) close(deleting bool) error {
 	return errors.Join(errs...)
 }
 
-// Delete closes the log and removes its directory.
+// Delete closes the log and removes its directory. Calls racing with it
+// (an append or truncation of a mirror partition whose topic is being
+// deleted) fail with ErrClosed; none writes into the directory once it is
+// being removed, so it cannot come back: appends and truncations check
+// closed under mu, and the checkpoint writers that run after releasing mu
+// check deleted under ckptMu, which Delete holds across the removal.
 func (l *Log) Delete() error {
 	if err := l.close(true); err != nil {
 		return err
 	}
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	l.deleted = true
 	if err := os.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
 	return nil
 }
+
+// errClosed is ErrClosed naming the log.
+func (l *Log) errClosed() error { return fmt.Errorf("%w: %s", ErrClosed, l.dir) }
 
 func removeFiles(paths []string) {
 	for _, p := range paths {

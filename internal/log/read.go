@@ -77,7 +77,7 @@ func (l *Log) read(fetchOffset int64, maxBytes int32, isolation Isolation, minOn
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
-		return ReadResult{}, ErrClosed
+		return ReadResult{}, l.errClosed()
 	}
 	res := ReadResult{HighWatermark: l.hw, LastStableOffset: l.lsoLocked(), LogStartOffset: l.logStart}
 	if fetchOffset < l.logStart || fetchOffset > l.leo {

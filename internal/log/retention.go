@@ -129,7 +129,7 @@ func (l *Log) EnforceRetention() (int, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return 0, ErrClosed
+		return 0, l.errClosed()
 	}
 	l.producers.removeExpired(nowMs, l.config().ProducerIDExpirationMs)
 	k := l.deletableLocked(nowMs)

@@ -197,6 +197,9 @@ func (l *Log) syncDirtyLocked() error {
 func (l *Log) writeOffsetsCheckpoint() error {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
+	if l.deleted {
+		return l.errClosed()
+	}
 	l.mu.RLock()
 	c := offsetsCheckpointData{LogStartOffset: l.logStart, RecoveryPoint: l.recoveryPoint}
 	l.mu.RUnlock()

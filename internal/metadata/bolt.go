@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,14 +24,23 @@ import (
 // Layout of the bbolt database:
 //
 //	meta/cluster.id       the cluster id
-//	meta/format.version   "1"
-//	topics/<name>         JSON topicRecord
-//	broker_configs/<node> JSON map of dynamic broker configs; node "-1" is
-//	                      the cluster-wide default
+//	meta/format.version   "2"
+//	meta/revision         the store revision, 8 bytes big-endian (v2)
+//	meta/next_producer_id the first producer id not yet reserved
+//	topics/<name>         JSON topicRecord (with mod_revision since v2)
+//	links/<name>          JSON linkRecord (with mod_revision since v2)
+//	broker_configs/<node> JSON {"configs": map of dynamic broker configs,
+//	                      "mod_revision": n} (format 1: the bare map);
+//	                      node "-1" is the cluster-wide default
+//
+// Format 1 had no revisions; opening it migrates it in place, in one
+// transaction: revision 1, every topic, link and broker-config record at
+// mod_revision 1.
 const (
-	metadataDirName = "__tandem_metadata"
-	metadataDBName  = "metadata.db"
-	formatVersion   = "1"
+	metadataDirName   = "__tandem_metadata"
+	metadataDBName    = "metadata.db"
+	formatVersion     = "2"
+	formatVersionNoRv = "1" // before revisions; migrated on open
 )
 
 var (
@@ -40,6 +50,7 @@ var (
 	bucketLinks         = []byte("links")
 	keyClusterID        = []byte("cluster.id")
 	keyFormatVersion    = []byte("format.version")
+	keyRevision         = []byte("revision")
 )
 
 // lockTimeout bounds the wait for bbolt's file lock, so a second broker on
@@ -58,6 +69,7 @@ type topicRecord struct {
 	Leader            int32             `json:"leader"`
 	CreatedMs         int64             `json:"created_ms"`
 	Mirror            *mirrorRecord     `json:"mirror,omitempty"`
+	ModRevision       int64             `json:"mod_revision,omitempty"`
 }
 
 type mirrorRecord struct {
@@ -79,6 +91,7 @@ type linkRecord struct {
 	SourceClusterID string            `json:"source_cluster_id,omitempty"`
 	Configs         map[string]string `json:"configs,omitempty"`
 	CreatedMs       int64             `json:"created_ms"`
+	ModRevision     int64             `json:"mod_revision,omitempty"`
 }
 
 // boltStore is the single-node Store.
@@ -99,9 +112,21 @@ type boltStore struct {
 	watchers map[*watcher]struct{} // guarded by watchMu; nil after Close
 }
 
+// watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
+// of the channels is set.
 type watcher struct {
 	ch     chan struct{}
+	rev    chan int64
 	closed bool // guarded by watchMu
+}
+
+func (w *watcher) close() {
+	w.closed = true
+	if w.ch != nil {
+		close(w.ch)
+	} else {
+		close(w.rev)
+	}
 }
 
 // OpenBolt opens (or creates) the metadata store of a single node in the log
@@ -171,8 +196,10 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 // init creates the buckets and cluster id if needed, checks them against
 // meta.properties, and loads the first snapshot.
 func (s *boltStore) init(mp *metaProperties) error {
+	var rev int64
 	var topics []Topic
 	brokerConfigs := make(map[int32]map[string]string)
+	brokerCfgRevs := make(map[int32]int64)
 	links := make(map[string]Link)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs, bucketLinks} {
@@ -181,7 +208,14 @@ func (s *boltStore) init(mp *metaProperties) error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		if v := meta.Get(keyFormatVersion); v != nil && string(v) != formatVersion {
+		switch v := meta.Get(keyFormatVersion); {
+		case v == nil, string(v) == formatVersion:
+		case string(v) == formatVersionNoRv:
+			if err := migrateToRevisions(tx); err != nil {
+				return fmt.Errorf("metadata: migrating format %s to %s: %w", v, formatVersion, err)
+			}
+			s.logger.Info("migrated the metadata database to format " + formatVersion + " (revisions)")
+		default:
 			return fmt.Errorf("metadata: database format version %s is not supported (want %s)", v, formatVersion)
 		}
 		if id := meta.Get(keyClusterID); id != nil {
@@ -198,12 +232,22 @@ func (s *boltStore) init(mp *metaProperties) error {
 			if err := meta.Put(keyFormatVersion, []byte(formatVersion)); err != nil {
 				return err
 			}
+			// The cluster id is the first write: revision 1, as etcd's
+			// first revision is.
+			if err := meta.Put(keyRevision, encodeRevision(1)); err != nil {
+				return err
+			}
 		}
+		r, err := decodeRevision(meta.Get(keyRevision))
+		if err != nil {
+			return err
+		}
+		rev = r
 		if mp != nil && mp.clusterID != s.clusterID {
 			return fmt.Errorf("%w: meta.properties has cluster.id=%s but the metadata database belongs to cluster %s",
 				ErrMetaProperties, mp.clusterID, s.clusterID)
 		}
-		err := tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
+		err = tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
 			t, err := decodeTopic(v)
 			if err != nil {
 				return fmt.Errorf("metadata: topic %q: %w", k, err)
@@ -230,11 +274,11 @@ func (s *boltStore) init(mp *metaProperties) error {
 			if err != nil {
 				return fmt.Errorf("metadata: broker configs key %q: %w", k, err)
 			}
-			var m map[string]string
-			if err := json.Unmarshal(v, &m); err != nil {
+			var r brokerConfigsRecord
+			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("metadata: broker configs of node %d: %w", node, err)
 			}
-			brokerConfigs[int32(node)] = m
+			brokerConfigs[int32(node)], brokerCfgRevs[int32(node)] = r.Configs, r.ModRevision
 			return nil
 		})
 	})
@@ -243,8 +287,80 @@ func (s *boltStore) init(mp *metaProperties) error {
 	}
 	snap := newSnapshot(topics, brokerConfigs)
 	snap.links = links
+	snap.brokerCfgRevs = brokerCfgRevs
+	snap.rev = rev
 	s.snap.Store(snap)
 	return nil
+}
+
+func encodeRevision(rev int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(rev)) }
+
+func decodeRevision(v []byte) (int64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("metadata: store revision is %d bytes, want 8", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// migrateToRevisions turns a format-1 database into format 2: revision 1,
+// every topic and link at mod_revision 1 (they all predate any revision a
+// reader can have seen).
+func migrateToRevisions(tx *bolt.Tx) error {
+	for _, bucket := range [][]byte{bucketTopics, bucketLinks} {
+		b := tx.Bucket(bucket)
+		var keys, vals [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var rec map[string]json.RawMessage
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("%s/%s: %w", bucket, k, err)
+			}
+			rec["mod_revision"] = json.RawMessage("1")
+			nv, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			keys, vals = append(keys, slices.Clone(k)), append(vals, nv)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range keys { // not inside ForEach: bbolt forbids writes there
+			if err := b.Put(keys[i], vals[i]); err != nil {
+				return err
+			}
+		}
+	}
+	bc := tx.Bucket(bucketBrokerConfigs)
+	var keys, vals [][]byte
+	err := bc.ForEach(func(k, v []byte) error {
+		var m map[string]string
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("%s/%s: %w", bucketBrokerConfigs, k, err)
+		}
+		nv, err := json.Marshal(brokerConfigsRecord{Configs: m, ModRevision: 1})
+		keys, vals = append(keys, slices.Clone(k)), append(vals, nv)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := range keys {
+		if err := bc.Put(keys[i], vals[i]); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(keyRevision, encodeRevision(1)); err != nil {
+		return err
+	}
+	return meta.Put(keyFormatVersion, []byte(formatVersion))
+}
+
+// brokerConfigsRecord is one node's dynamic broker configs as stored.
+type brokerConfigsRecord struct {
+	Configs     map[string]string `json:"configs"`
+	ModRevision int64             `json:"mod_revision"`
 }
 
 func encodeTopic(t Topic) ([]byte, error) {
@@ -269,6 +385,7 @@ func encodeTopic(t Topic) ([]byte, error) {
 		LeaderEpochs:      t.LeaderEpochs,
 		Leader:            t.Leader,
 		CreatedMs:         t.CreatedMs,
+		ModRevision:       t.ModRevision,
 	})
 }
 
@@ -309,18 +426,26 @@ func decodeTopic(b []byte) (Topic, error) {
 		LeaderEpochs:      r.LeaderEpochs,
 		Leader:            r.Leader,
 		CreatedMs:         r.CreatedMs,
+		ModRevision:       r.ModRevision,
 	}, nil
 }
 
 func (s *boltStore) ClusterID() string { return s.clusterID }
 
+func (s *boltStore) Revision() int64 { return s.snap.Load().rev }
+
 func (s *boltStore) Topics() []Topic {
+	ts, _ := s.ListTopics()
+	return ts
+}
+
+func (s *boltStore) ListTopics() ([]Topic, int64) {
 	snap := s.snap.Load()
 	out := make([]Topic, len(snap.topics))
 	for i, t := range snap.topics {
 		out[i] = t.Clone()
 	}
-	return out
+	return out, snap.rev
 }
 
 func (s *boltStore) Topic(name string) (Topic, bool) {
@@ -341,16 +466,31 @@ func (s *boltStore) BrokerConfigs(node int32) map[string]string {
 	return maps.Clone(s.snap.Load().brokerConfigs[node])
 }
 
-// commit runs fn in a bbolt write transaction (fsynced on commit) and, if
-// it succeeds, publishes next and notifies the watchers. mu must be held.
+// commit runs fn in a bbolt write transaction (fsynced on commit) that also
+// raises the store revision to next.rev, which must be the current
+// revision + 1 (records written by fn carry it as their ModRevision), and,
+// if it succeeds, publishes next and notifies the watchers. mu must be
+// held.
 func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
-	if err := s.db.Update(fn); err != nil {
+	if cur := s.snap.Load().rev; next.rev != cur+1 {
+		panic(fmt.Sprintf("metadata: commit of revision %d at revision %d", next.rev, cur))
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyRevision, encodeRevision(next.rev))
+	})
+	if err != nil {
 		return fmt.Errorf("metadata: commit: %w", err)
 	}
 	s.snap.Store(next)
-	s.notify()
+	s.notify(next.rev)
 	return nil
 }
+
+// nextRev returns snap with the revision of the next write (for commit).
+func nextRev(snap *snapshot) *snapshot { snap.rev++; return snap }
 
 func (s *boltStore) CreateTopic(t Topic) error {
 	t = t.Clone()
@@ -391,11 +531,12 @@ func (s *boltStore) CreateTopic(t Topic) error {
 	} else if cur.hasID(t.ID) {
 		return fmt.Errorf("%w: topic %s: topic id %s is already used", ErrInvalidTopic, t.Name, UUIDString(t.ID))
 	}
+	t.ModRevision = cur.rev + 1
 	rec, err := encodeTopic(t)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	return s.commit(cur.withTopic(t), func(tx *bolt.Tx) error {
+	return s.commit(nextRev(cur.withTopic(t)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
 	})
 }
@@ -403,6 +544,16 @@ func (s *boltStore) CreateTopic(t Topic) error {
 func (s *snapshot) hasID(id [16]byte) bool { _, ok := s.byID[id]; return ok }
 
 func (s *boltStore) DeleteTopic(name string) (Topic, error) {
+	return s.deleteTopic(name, -1)
+}
+
+func (s *boltStore) DeleteTopicIf(name string, modRevision int64) (Topic, error) {
+	return s.deleteTopic(name, modRevision)
+}
+
+// deleteTopic deletes name; if modRevision >= 0 only while the topic is at
+// that ModRevision.
+func (s *boltStore) deleteTopic(name string, modRevision int64) (Topic, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -413,7 +564,10 @@ func (s *boltStore) DeleteTopic(name string) (Topic, error) {
 	if !ok {
 		return Topic{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
-	err := s.commit(cur.withoutTopic(name), func(tx *bolt.Tx) error {
+	if modRevision >= 0 && t.ModRevision != modRevision {
+		return Topic{}, fmt.Errorf("%w: topic %s is at revision %d, not %d", ErrConflict, name, t.ModRevision, modRevision)
+	}
+	err := s.commit(nextRev(cur.withoutTopic(name)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Delete([]byte(name))
 	})
 	if err != nil {
@@ -422,28 +576,79 @@ func (s *boltStore) DeleteTopic(name string) (Topic, error) {
 	return t.Clone(), nil
 }
 
-// updateTopic applies change to a copy of the named topic and commits it.
+// updateTopic applies change to a copy of the named topic and commits it
+// at the next revision. Under mu, so the read and the write are one atomic
+// step (the etcd implementation does the same with UpdateTopic's CAS loop).
 func (s *boltStore) updateTopic(name string, change func(t *Topic) error) error {
+	_, err := s.updateTopicRet(name, change)
+	return err
+}
+
+func (s *boltStore) updateTopicRet(name string, change func(t *Topic) error) (Topic, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return Topic{}, ErrClosed
 	}
 	cur := s.snap.Load()
-	t, ok := cur.topic(name)
+	old, ok := cur.topic(name)
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		return Topic{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
-	t = t.Clone()
+	t := old.Clone()
 	if err := change(&t); err != nil {
-		return err
+		return Topic{}, err
 	}
+	if err := checkTopicUpdate(old, t); err != nil {
+		return Topic{}, err
+	}
+	if len(t.Configs) == 0 {
+		t.Configs = nil
+	}
+	t.ModRevision = cur.rev + 1
 	rec, err := encodeTopic(t)
 	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return Topic{}, fmt.Errorf("metadata: %w", err)
 	}
-	return s.commit(cur.withTopic(t), func(tx *bolt.Tx) error {
+	err = s.commit(nextRev(cur.withTopic(t)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
+	})
+	if err != nil {
+		return Topic{}, err
+	}
+	return t.Clone(), nil
+}
+
+// checkTopicUpdate enforces the invariants of a topic change: identity
+// fixed, partitions only grow with one leader epoch each, epochs never go
+// down.
+func checkTopicUpdate(old, t Topic) error {
+	switch {
+	case t.Name != old.Name || t.ID != old.ID || t.CreatedMs != old.CreatedMs:
+		return fmt.Errorf("%w: topic %s: name, id and creation time cannot change", ErrInvalidTopic, old.Name)
+	case t.Partitions < old.Partitions:
+		return fmt.Errorf("%w: topic %s has %d partitions; cannot go down to %d", ErrInvalidPartitions, old.Name, old.Partitions, t.Partitions)
+	case len(t.LeaderEpochs) != int(t.Partitions):
+		return fmt.Errorf("%w: topic %s: %d leader epochs for %d partitions", ErrInvalidTopic, old.Name, len(t.LeaderEpochs), t.Partitions)
+	case t.ReplicationFactor < 1:
+		return fmt.Errorf("%w: topic %s: replication factor %d", ErrInvalidTopic, old.Name, t.ReplicationFactor)
+	}
+	for i, e := range old.LeaderEpochs {
+		if t.LeaderEpochs[i] < e {
+			return fmt.Errorf("%w: topic %s partition %d: leader epoch %d below %d", ErrInvalidTopic, old.Name, i, t.LeaderEpochs[i], e)
+		}
+	}
+	return nil
+}
+
+func (s *boltStore) CompareAndSetTopic(t Topic) (Topic, error) {
+	t = t.Clone()
+	return s.updateTopicRet(t.Name, func(cur *Topic) error {
+		if cur.ModRevision != t.ModRevision {
+			return fmt.Errorf("%w: topic %s is at revision %d, not %d", ErrConflict, t.Name, cur.ModRevision, t.ModRevision)
+		}
+		*cur = t
+		return nil
 	})
 }
 
@@ -472,6 +677,25 @@ func (s *boltStore) SetTopicConfigs(name string, configs map[string]string) erro
 }
 
 func (s *boltStore) SetBrokerConfigs(node int32, configs map[string]string) error {
+	_, err := s.setBrokerConfigs(node, configs, -1)
+	return err
+}
+
+func (s *boltStore) BrokerConfigsRev(node int32) (map[string]string, int64) {
+	snap := s.snap.Load()
+	return maps.Clone(snap.brokerConfigs[node]), snap.brokerCfgRevs[node]
+}
+
+func (s *boltStore) CompareAndSetBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error) {
+	if modRevision < 0 {
+		return 0, fmt.Errorf("%w: broker configs of node %d: revision %d", ErrConflict, node, modRevision)
+	}
+	return s.setBrokerConfigs(node, configs, modRevision)
+}
+
+// setBrokerConfigs writes node's configs; if modRevision >= 0 only while
+// they are at that ModRevision.
+func (s *boltStore) setBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error) {
 	configs = maps.Clone(configs)
 	if len(configs) == 0 {
 		configs = nil
@@ -479,22 +703,31 @@ func (s *boltStore) SetBrokerConfigs(node int32, configs map[string]string) erro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
+	cur := s.snap.Load()
+	if modRevision >= 0 && cur.brokerCfgRevs[node] != modRevision {
+		return 0, fmt.Errorf("%w: broker configs of node %d are at revision %d, not %d", ErrConflict, node, cur.brokerCfgRevs[node], modRevision)
+	}
+	rev := cur.rev + 1
 	key := []byte(strconv.FormatInt(int64(node), 10))
 	var rec []byte
 	if configs != nil {
 		var err error
-		if rec, err = json.Marshal(configs); err != nil {
-			return fmt.Errorf("metadata: %w", err)
+		if rec, err = json.Marshal(brokerConfigsRecord{Configs: configs, ModRevision: rev}); err != nil {
+			return 0, fmt.Errorf("metadata: %w", err)
 		}
 	}
-	return s.commit(s.snap.Load().withBrokerConfigs(node, configs), func(tx *bolt.Tx) error {
+	err := s.commit(nextRev(cur.withBrokerConfigs(node, configs, rev)), func(tx *bolt.Tx) error {
 		if rec == nil {
 			return tx.Bucket(bucketBrokerConfigs).Delete(key)
 		}
 		return tx.Bucket(bucketBrokerConfigs).Put(key, rec)
 	})
+	if err != nil || configs == nil {
+		return 0, err
+	}
+	return rev, nil
 }
 
 // keyNextProducerID holds the first producer id not yet reserved.
@@ -510,7 +743,8 @@ func (s *boltStore) AllocateProducerIDs(n int64) (int64, error) {
 		return 0, ErrClosed
 	}
 	var first int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	next := *s.snap.Load()
+	err := s.commit(nextRev(&next), func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		if v := b.Get(keyNextProducerID); len(v) == 8 {
 			first = int64(binary.BigEndian.Uint64(v))
@@ -528,36 +762,53 @@ func (s *boltStore) AllocateProducerIDs(n int64) (int64, error) {
 
 func (s *boltStore) Watch() (<-chan struct{}, func()) {
 	w := &watcher{ch: make(chan struct{}, 1)}
+	return w.ch, s.subscribe(w)
+}
+
+func (s *boltStore) WatchRevision() (<-chan int64, func()) {
+	w := &watcher{rev: make(chan int64, 1)}
+	return w.rev, s.subscribe(w)
+}
+
+// subscribe registers w and returns its cancel func.
+func (s *boltStore) subscribe(w *watcher) func() {
 	s.watchMu.Lock()
 	if s.watchers == nil { // closed
-		w.closed = true
-		close(w.ch)
+		w.close()
 	} else {
 		s.watchers[w] = struct{}{}
 	}
 	s.watchMu.Unlock()
-	cancel := func() {
+	return func() {
 		s.watchMu.Lock()
 		defer s.watchMu.Unlock()
 		delete(s.watchers, w)
 		if !w.closed {
-			w.closed = true
-			close(w.ch)
+			w.close()
 		}
 	}
-	return w.ch, cancel
 }
 
-// notify wakes every watcher without blocking: a full channel already has
-// a notification pending.
-func (s *boltStore) notify() {
+// notify wakes every watcher without blocking: a full Watch channel
+// already has a notification pending; a WatchRevision channel gets its
+// pending revision replaced by rev. notify is the only sender, under
+// watchMu, so after the drain the send cannot block.
+func (s *boltStore) notify(rev int64) {
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
 	for w := range s.watchers {
+		if w.ch != nil {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+			continue
+		}
 		select {
-		case w.ch <- struct{}{}:
+		case <-w.rev:
 		default:
 		}
+		w.rev <- rev
 	}
 }
 
@@ -570,8 +821,7 @@ func (s *boltStore) Close() error {
 	s.closed = true
 	s.watchMu.Lock()
 	for w := range s.watchers {
-		w.closed = true
-		close(w.ch)
+		w.close()
 	}
 	s.watchers = nil
 	s.watchMu.Unlock()

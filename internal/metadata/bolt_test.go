@@ -174,7 +174,8 @@ func TestCreateTopicKeepsGivenFields(t *testing.T) {
 	in.LeaderEpochs[0] = 9
 	got, _ := s.Topic("t")
 	want := Topic{Name: "t", ID: id, Partitions: 2, ReplicationFactor: 1, Leader: 7, CreatedMs: 42,
-		LeaderEpochs: []int32{3, 4}, Configs: map[string]string{"segment.ms": "1"}}
+		LeaderEpochs: []int32{3, 4}, Configs: map[string]string{"segment.ms": "1"},
+		ModRevision: 2} // revision 1 created the store
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Topic = %+v, want %+v", got, want)
 	}

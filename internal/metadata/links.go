@@ -13,7 +13,7 @@ import (
 
 func encodeLink(l Link) ([]byte, error) {
 	return json.Marshal(linkRecord{Name: l.Name, ID: UUIDString(l.ID), SourceClusterID: l.SourceClusterID,
-		Configs: l.Configs, CreatedMs: l.CreatedMs})
+		Configs: l.Configs, CreatedMs: l.CreatedMs, ModRevision: l.ModRevision})
 }
 
 func decodeLink(b []byte) (Link, error) {
@@ -25,7 +25,8 @@ func decodeLink(b []byte) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	return Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs}, nil
+	return Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs,
+		ModRevision: r.ModRevision}, nil
 }
 
 func (s *boltStore) Links() []Link {
@@ -43,13 +44,14 @@ func (s *boltStore) Link(name string) (Link, bool) {
 	return l.Clone(), ok
 }
 
-// putLink commits l under mu.
+// putLink commits l under mu, at the next revision.
 func (s *boltStore) putLink(cur *snapshot, l Link) error {
+	l.ModRevision = cur.rev + 1
 	rec, err := encodeLink(l)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	return s.commit(cur.withLink(l, false), func(tx *bolt.Tx) error {
+	return s.commit(nextRev(cur.withLink(l, false)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).Put([]byte(l.Name), rec)
 	})
 }
@@ -93,6 +95,30 @@ func (s *boltStore) SetLinkConfigs(name string, configs map[string]string) error
 	return s.putLink(cur, l)
 }
 
+func (s *boltStore) CompareAndSetLink(l Link) (Link, error) {
+	l = l.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Link{}, ErrClosed
+	}
+	cur := s.snap.Load()
+	old, ok := cur.links[l.Name]
+	switch {
+	case !ok:
+		return Link{}, fmt.Errorf("%w: %s", ErrUnknownLink, l.Name)
+	case old.ModRevision != l.ModRevision:
+		return Link{}, fmt.Errorf("%w: link %s is at revision %d, not %d", ErrConflict, l.Name, old.ModRevision, l.ModRevision)
+	case old.ID != l.ID || old.CreatedMs != l.CreatedMs:
+		return Link{}, fmt.Errorf("metadata: link %s: id and creation time cannot change", l.Name)
+	}
+	if err := s.putLink(cur, l); err != nil {
+		return Link{}, err
+	}
+	out, _ := s.snap.Load().links[l.Name]
+	return out.Clone(), nil
+}
+
 func (s *boltStore) DeleteLink(name string) (Link, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,7 +130,7 @@ func (s *boltStore) DeleteLink(name string) (Link, error) {
 	if !ok {
 		return Link{}, fmt.Errorf("%w: %s", ErrUnknownLink, name)
 	}
-	err := s.commit(cur.withLink(l, true), func(tx *bolt.Tx) error {
+	err := s.commit(nextRev(cur.withLink(l, true)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).Delete([]byte(name))
 	})
 	return l.Clone(), err

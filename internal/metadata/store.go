@@ -8,6 +8,55 @@
 // every method is one atomic change. Reads are served from an immutable
 // in-memory snapshot, so Metadata requests never touch disk; writes reach
 // disk (fsynced) before the snapshot is replaced.
+//
+// # Revisions and compare-and-set
+//
+// The store has one revision, as etcd has: a counter that every committed
+// write raises by one, persisted with the write. Each topic and link
+// records the revision of its last change (ModRevision, etcd's
+// mod_revision). Read-modify-write callers pass back the ModRevision they
+// read (CompareAndSetTopic, DeleteTopicIf, CompareAndSetLink) and get
+// ErrConflict when something else changed the record meanwhile; UpdateTopic
+// and UpdateLink wrap that in a retry loop. Watchers (WatchRevision) learn
+// the revision they have been told about, so a reconciler can compare it
+// with the revision it last applied and stay level-triggered.
+//
+// # Mapping to etcd
+//
+// Each record is one key: topics/<name>, links/<name>,
+// broker_configs/<node>, meta/next_producer_id. Every Store method is one
+// etcd transaction (Txn: If compares, Then puts/deletes, Else reads back),
+// so an etcd implementation needs no lock of its own:
+//
+//	CreateTopic        If(Version(topics/<name>) = 0) Then(Put topics/<name>)
+//	                   (topic-id uniqueness: a second key topic_ids/<id>
+//	                   in the same Txn, compared the same way)
+//	DeleteTopic        Then(Delete topics/<name>, topic_ids/<id>)
+//	DeleteTopicIf      If(ModRevision(topics/<name>) = rev) Then(Delete …)
+//	CompareAndSetTopic If(ModRevision(topics/<name>) = t.ModRevision)
+//	                   Then(Put topics/<name>) Else(Get topics/<name>)
+//	AddPartitions, SetTopicConfigs, SetMirror, SetLeaderEpochs
+//	                   Get topics/<name>, then CompareAndSetTopic with the
+//	                   read ModRevision, retried on conflict (UpdateTopic)
+//	CreateLink         If(Version(links/<name>) = 0) Then(Put links/<name>)
+//	CompareAndSetLink  If(ModRevision(links/<name>) = l.ModRevision) Then(Put)
+//	SetLinkConfigs     Get, then CompareAndSetLink, retried (UpdateLink)
+//	DeleteLink         Then(Delete links/<name>)
+//	SetBrokerConfigs   Then(Put or Delete broker_configs/<node>)
+//	CompareAndSetBrokerConfigs
+//	                   If(ModRevision(broker_configs/<node>) = rev)
+//	                   Then(Put or Delete broker_configs/<node>)
+//	AllocateProducerIDs Get meta/next_producer_id, then
+//	                   If(ModRevision = read) Then(Put first+n), retried
+//	Revision           the header revision of any response
+//	Topics, ListTopics Range topics/ (prefix); ListTopics returns the
+//	                   response header's revision with them
+//	Watch, WatchRevision  one Watch on the whole keyspace from the
+//	                   revision of the initial Range + 1; each event's
+//	                   header revision is what WatchRevision delivers
+//
+// The new ModRevision of a written record is the Txn response header's
+// revision, which is also the store revision after the write, as here.
 package metadata
 
 import (
@@ -36,6 +85,9 @@ var (
 	// ErrLinkExists and ErrUnknownLink: cluster link names.
 	ErrLinkExists  = errors.New("metadata: cluster link already exists")
 	ErrUnknownLink = errors.New("metadata: unknown cluster link")
+	// ErrConflict: a compare-and-set write whose record changed since it
+	// was read (its ModRevision is not the expected one). Re-read and retry.
+	ErrConflict = errors.New("metadata: conflict: record changed since it was read")
 )
 
 // Topic is one topic's metadata.
@@ -58,6 +110,10 @@ type Topic struct {
 	// it until it is promoted or failed over (then its state is STOPPED
 	// and it is an ordinary topic that remembers where it came from).
 	Mirror *Mirror
+	// ModRevision is the store revision of the topic's last change (etcd's
+	// mod_revision); set by the store, ignored by CreateTopic, compared by
+	// CompareAndSetTopic and DeleteTopicIf.
+	ModRevision int64
 }
 
 // MirrorState is a mirror topic's state (cluster-linking.md §2.3), spelled
@@ -154,6 +210,9 @@ type Link struct {
 	SourceClusterID string
 	Configs         map[string]string
 	CreatedMs       int64
+	// ModRevision is the store revision of the link's last change; see
+	// Topic.ModRevision.
+	ModRevision int64
 }
 
 // Clone returns a deep copy.
@@ -169,8 +228,14 @@ type Store interface {
 	// ClusterID is the Kafka-style cluster id (22 characters of URL-safe
 	// base64), fixed when the store was first created.
 	ClusterID() string
+	// Revision is the store revision: raised by one by every committed
+	// write, never reused, persisted (etcd's header revision).
+	Revision() int64
 	// Topics lists all topics, sorted by name.
 	Topics() []Topic
+	// ListTopics is Topics together with the store revision they are
+	// current at (one consistent read).
+	ListTopics() ([]Topic, int64)
 	Topic(name string) (Topic, bool)
 	TopicByID(id [16]byte) (Topic, bool)
 	// CreateTopic adds a topic (ErrTopicExists if the name is taken). A zero
@@ -179,6 +244,16 @@ type Store interface {
 	CreateTopic(t Topic) error
 	// DeleteTopic removes a topic and returns what it was (ErrUnknownTopic).
 	DeleteTopic(name string) (Topic, error)
+	// DeleteTopicIf removes a topic only if its ModRevision is still
+	// modRevision (ErrConflict otherwise).
+	DeleteTopicIf(name string, modRevision int64) (Topic, error)
+	// CompareAndSetTopic replaces the stored topic t.Name with t if the
+	// stored ModRevision equals t.ModRevision (ErrConflict otherwise) and
+	// returns the new record, with its new ModRevision. The name, ID and
+	// CreatedMs cannot change; partitions only grow, with one leader
+	// epoch each, and epochs never decrease (ErrInvalidTopic,
+	// ErrInvalidPartitions).
+	CompareAndSetTopic(t Topic) (Topic, error)
 	// AddPartitions grows a topic to total partitions, new ones at leader
 	// epoch 0 (ErrInvalidPartitions when total <= current).
 	AddPartitions(name string, total int32) error
@@ -189,11 +264,24 @@ type Store interface {
 	BrokerConfigs(node int32) map[string]string
 	// SetBrokerConfigs replaces them (nil or empty clears).
 	SetBrokerConfigs(node int32, configs map[string]string) error
+	// BrokerConfigsRev is BrokerConfigs with the ModRevision of the
+	// node's configs (0 when none are set, as etcd compares a missing
+	// key).
+	BrokerConfigsRev(node int32) (map[string]string, int64)
+	// CompareAndSetBrokerConfigs is SetBrokerConfigs that succeeds only if
+	// the node's configs are still at modRevision (ErrConflict otherwise);
+	// it returns the new ModRevision (0 when cleared).
+	CompareAndSetBrokerConfigs(node int32, configs map[string]string, modRevision int64) (int64, error)
 	// Watch subscribes to changes: after any change, a value is sent on the
 	// channel unless one is already pending (notifications coalesce, so
 	// re-read the store after each). The cancel func, or Close, closes
 	// the channel.
 	Watch() (<-chan struct{}, func())
+	// WatchRevision is Watch carrying the store revision: after each
+	// write the channel holds the newest revision (older undelivered ones
+	// are replaced, never queued). A watcher that has applied the state of
+	// ListTopics' revision r can ignore values <= r.
+	WatchRevision() (<-chan int64, func())
 	// SetMirror replaces a topic's mirror state (nil makes it an ordinary
 	// topic).
 	SetMirror(topic string, m *Mirror) error
@@ -208,6 +296,10 @@ type Store interface {
 	CreateLink(l Link) error
 	// SetLinkConfigs replaces a link's configs.
 	SetLinkConfigs(name string, configs map[string]string) error
+	// CompareAndSetLink replaces link l.Name with l if its ModRevision is
+	// still l.ModRevision (ErrConflict otherwise); the name, ID and
+	// CreatedMs cannot change.
+	CompareAndSetLink(l Link) (Link, error)
 	// DeleteLink removes a link and returns it (ErrUnknownLink).
 	DeleteLink(name string) (Link, error)
 	// AllocateProducerIDs durably reserves n producer ids and returns the
@@ -226,10 +318,12 @@ const ClusterDefaultNode int32 = -1
 // snapshot is an immutable view of the metadata. It is replaced, never
 // modified, so readers need no lock.
 type snapshot struct {
+	rev           int64   // store revision this snapshot is at
 	topics        []Topic // sorted by name
 	byName        map[string]int
 	byID          map[[16]byte]int
 	brokerConfigs map[int32]map[string]string
+	brokerCfgRevs map[int32]int64 // ModRevision of each node's broker configs
 	links         map[string]Link
 }
 
@@ -267,6 +361,7 @@ func (s *snapshot) withTopic(t Topic) *snapshot {
 	}
 	n := newSnapshot(append(topics, t), s.brokerConfigs)
 	n.links = s.links
+	n.rev = s.rev
 	return n
 }
 
@@ -279,6 +374,7 @@ func (s *snapshot) withoutTopic(name string) *snapshot {
 	}
 	n := newSnapshot(topics, s.brokerConfigs)
 	n.links = s.links
+	n.rev = s.rev
 	return n
 }
 
@@ -299,18 +395,24 @@ func (s *snapshot) withLink(l Link, remove bool) *snapshot {
 	return &n
 }
 
-func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string) *snapshot {
-	bc := maps.Clone(s.brokerConfigs)
+// withBrokerConfigs returns a snapshot with node's broker configs replaced
+// (removed when empty), written at revision rev.
+func (s *snapshot) withBrokerConfigs(node int32, configs map[string]string, rev int64) *snapshot {
+	bc, revs := maps.Clone(s.brokerConfigs), maps.Clone(s.brokerCfgRevs)
 	if bc == nil {
 		bc = make(map[int32]map[string]string)
 	}
+	if revs == nil {
+		revs = make(map[int32]int64)
+	}
 	if len(configs) == 0 {
 		delete(bc, node)
+		delete(revs, node)
 	} else {
-		bc[node] = configs
+		bc[node], revs[node] = configs, rev
 	}
 	n := *s
-	n.brokerConfigs = bc
+	n.brokerConfigs, n.brokerCfgRevs = bc, revs
 	return &n
 }
 

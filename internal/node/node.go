@@ -177,7 +177,6 @@ func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *N
 		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },
 			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
 			mirrorStateNames(), link.TaskStates)
-		n.broker.OnBeforeDelete(n.links.TopicDeleted)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
 	n.server = server.New(server.Options{

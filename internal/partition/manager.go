@@ -5,9 +5,13 @@
 // data model (it comes from cluster metadata) so that a multi-node cluster
 // can grow from it.
 //
+// Host, Unhost and SetConfig are called by one caller at a time: the
+// broker's metadata reconciler (internal/broker/reconcile.go), which makes
+// the hosted partitions match cluster metadata.
+//
 // Lock order: Manager.mu is taken before any log.Log lock and is never held
-// across log I/O other than Open/Close/Delete of a topic's logs during
-// create/delete (see docs/lock-order.md).
+// across log I/O other than Open/Close of a topic's logs during Host (see
+// docs/lock-order.md).
 package partition
 
 import (
@@ -204,10 +208,12 @@ func lenOf(t *Topic) int {
 	return len(t.Partitions)
 }
 
-// Unhost closes and deletes the logs of topic name. Kafka renames a deleted
-// partition's directory to <topic>-<p>.<uuid>-delete and removes it
-// asynchronously; Log.Delete does the removal, and the directory rename
-// here makes a concurrent re-create of the same name start from empty.
+// Unhost closes and deletes the logs of topic name (Log.Delete removes each
+// partition directory before Unhost returns, so a topic hosted again under
+// the name starts empty). Kafka renames a deleted partition's directory to
+// <topic>-<p>.<uuid>-delete and removes it asynchronously; here the removal
+// is synchronous. A writer still holding one of the partitions (a mirror
+// fetcher) gets log.ErrClosed from then on.
 func (m *Manager) Unhost(name string) error {
 	m.mu.Lock()
 	t := m.topics[name]
@@ -229,19 +235,6 @@ func (m *Manager) Unhost(name string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// SetReadOnly marks every partition of topic name read-only (an active
-// mirror) or writable (promoted or failed over).
-func (m *Manager) SetReadOnly(name string, readOnly bool) error {
-	t, ok := m.Topic(name)
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
-	}
-	for _, p := range t.Partitions {
-		p.readOnly.Store(readOnly)
-	}
-	return nil
 }
 
 // SetConfig applies a new effective topic config to every partition.

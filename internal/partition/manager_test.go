@@ -99,16 +99,17 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatalf("leader epoch %d, want 7 from the new spec", p0.LeaderEpoch())
 	}
 
-	if err := m.SetReadOnly("orders", true); err != nil || !p0.ReadOnly() || !tp.Partitions[3].ReadOnly() {
-		t.Fatalf("SetReadOnly: %v", err)
+	s.ReadOnly = true
+	if err := m.Host(s); err != nil || !p0.ReadOnly() || !tp.Partitions[3].ReadOnly() {
+		t.Fatalf("Host with ReadOnly: %v", err)
 	}
 	cfg := log.DefaultConfig()
 	cfg.RetentionMs = 1234
 	if err := m.SetConfig("orders", cfg, 2); err != nil || p0.Log.Config().RetentionMs != 1234 || p0.MinInsyncReplicas() != 2 {
 		t.Fatalf("SetConfig: %v", err)
 	}
-	if err := m.SetReadOnly("nope", true); !errors.Is(err, ErrUnknownTopic) {
-		t.Fatalf("SetReadOnly of an unknown topic: %v", err)
+	if err := m.SetConfig("nope", cfg, 1); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("SetConfig of an unknown topic: %v", err)
 	}
 
 	if err := m.Host(spec("audit", 2, 1)); err != nil {

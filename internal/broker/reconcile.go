@@ -1,0 +1,235 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/partition"
+)
+
+// The reconciler is the only code that hosts and unhosts partitions and
+// applies their metadata-derived state (configs, leader epochs, the
+// read-only flag of a mirror): it makes the partition manager match the
+// metadata store, the way Kafka's broker applies metadata deltas
+// (BrokerMetadataPublisher → ReplicaManager.applyDelta) instead of the
+// admin code opening and deleting logs. Admin code (CreateTopic,
+// DeleteTopic, CreatePartitions, config changes, mirror state, leader
+// epochs) writes metadata only, then calls sync so that its caller sees
+// the result applied (a client produces right after CreateTopic); changes
+// made by anything else (another node's controller, one day) arrive
+// through the store's WatchRevision and are applied by the loop goroutine.
+//
+// Ownership: every pass runs under reconciler.mu, held for the whole pass,
+// whichever goroutine runs it (the loop, or an admin caller in sync). The
+// partition manager's hosting calls (Host, Unhost, SetConfig) are made
+// only under it. It is level-triggered: a pass compares the store's topics
+// (with their ModRevisions) to what it applied last and does only the
+// difference, so a pass with nothing new is a map walk. A pass never waits
+// for the link's data path or takes Broker.adminMu, so fetcher workers
+// (RaiseLeaderEpoch) and admin code may call sync; see docs/lock-order.md.
+type reconciler struct {
+	b *Broker
+
+	mu sync.Mutex
+	// Guarded by mu.
+	rev       int64                   // store revision the last pass read
+	applied   map[string]appliedTopic // by topic name
+	brokerCfg [2]map[string]string    // dynamic broker configs applied: this node, cluster default
+	errs      map[string]error        // topics the last pass failed to apply
+	closed    bool                    // close was called: no more passes
+
+	revs     <-chan int64 // WatchRevision, taken before the first pass
+	cancel   func()
+	started  bool // the loop runs; set once by run
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// appliedTopic is what the reconciler last applied for a topic.
+type appliedTopic struct {
+	id     [16]byte
+	modRev int64
+}
+
+// retryBackoff is how long the loop waits before retrying topics that
+// failed to apply (a log that could not be opened, say) when no metadata
+// change comes first.
+const retryBackoff = time.Second
+
+func newReconciler(b *Broker) *reconciler {
+	return &reconciler{b: b, applied: make(map[string]appliedTopic), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// first subscribes to the store and applies the current metadata. The
+// subscription is taken first so that no change between this pass and the
+// loop (run) is missed. It returns the pass's errors: a broker that cannot
+// host its topics does not start.
+func (r *reconciler) first() error {
+	r.revs, r.cancel = r.b.store.WatchRevision()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.passLocked()
+}
+
+// run starts the loop that follows the store. Called once, after first
+// and after the broker's fields the passes read (groups) are set.
+func (r *reconciler) run() {
+	r.started = true
+	go r.loop()
+}
+
+func (r *reconciler) loop() {
+	defer close(r.done)
+	defer r.cancel()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-r.stop:
+			return
+		case _, ok := <-r.revs:
+			if !ok {
+				return // store closed
+			}
+		case <-retry:
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		_ = r.passLocked() // failures are logged and retried
+		failed := len(r.errs) > 0
+		r.mu.Unlock()
+		retry = nil
+		if failed {
+			retry = time.After(retryBackoff)
+		}
+	}
+}
+
+// close stops the loop and waits for a pass in progress. Called by the
+// goroutine that called first and run (the broker's owner).
+func (r *reconciler) close() {
+	r.mu.Lock()
+	r.closed = true // after a pass in progress; the node closes the logs next
+	r.mu.Unlock()
+	r.stopOnce.Do(func() {
+		close(r.stop)
+		if !r.started {
+			if r.cancel != nil {
+				r.cancel()
+			}
+			close(r.done)
+		}
+	})
+	<-r.done
+}
+
+// sync applies the metadata as it is now (every write that returned before
+// the call) and returns the error, if any, of applying topic name.
+func (r *reconciler) sync(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errShuttingDown
+	}
+	_ = r.passLocked()
+	return r.errs[name]
+}
+
+// errShuttingDown: metadata written during shutdown is applied at the next
+// start, not now (the partition manager is about to close).
+var errShuttingDown = errors.New("broker: shutting down")
+
+// passLocked makes the partition manager match the store and returns the
+// failures, joined. Caller holds mu.
+func (r *reconciler) passLocked() error {
+	b := r.b
+	topics, rev := b.store.ListTopics()
+	if rev == r.rev && len(r.errs) == 0 {
+		return nil // nothing new
+	}
+	bc := [2]map[string]string{b.store.BrokerConfigs(b.nodeID), b.store.BrokerConfigs(metadata.ClusterDefaultNode)}
+	brokerCfgChanged := !maps.Equal(bc[0], r.brokerCfg[0]) || !maps.Equal(bc[1], r.brokerCfg[1])
+	byName := make(map[string]metadata.Topic, len(topics))
+	for _, t := range topics {
+		byName[t.Name] = t
+	}
+	errs := make(map[string]error)
+
+	// Unhost first: a name deleted and created again (a new topic id)
+	// must lose its old logs before the new ones open in the same
+	// directories.
+	var deleted []string
+	for _, h := range b.parts.Topics() {
+		if t, ok := byName[h.Name]; ok && t.ID == h.ID {
+			continue
+		}
+		delete(r.applied, h.Name)
+		if err := b.parts.Unhost(h.Name); err != nil && !errors.Is(err, partition.ErrUnknownTopic) {
+			b.logger.Error("deleting topic data", "topic", h.Name, "err", err)
+		}
+		if b.metrics != nil {
+			b.metrics.DeleteTopic(h.Name)
+		}
+		deleted = append(deleted, h.Name)
+	}
+	if len(deleted) > 0 && b.groups != nil {
+		// Committed offsets of a deleted topic are removed from every
+		// group (Kafka GroupCoordinator.onPartitionsDeleted), so a
+		// re-created topic does not inherit them.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := b.groups.OnTopicsDeleted(ctx, deleted); err != nil {
+			b.logger.Warn("removing committed offsets of deleted topics", "topics", deleted, "err", err)
+		}
+		cancel()
+	}
+
+	for _, t := range topics {
+		a, ok := r.applied[t.Name]
+		_, failed := r.errs[t.Name]
+		if ok && a.id == t.ID && a.modRev == t.ModRevision && !brokerCfgChanged && !failed {
+			continue
+		}
+		if err := r.applyLocked(t); err != nil {
+			errs[t.Name] = err
+			b.logger.Error("hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
+			continue
+		}
+		r.applied[t.Name] = appliedTopic{id: t.ID, modRev: t.ModRevision}
+	}
+	r.rev, r.brokerCfg, r.errs = rev, bc, errs
+	var all []error
+	for name, err := range errs {
+		all = append(all, fmt.Errorf("topic %s: %w", name, err))
+	}
+	return errors.Join(all...)
+}
+
+// applyLocked hosts t's partitions (opening new ones) and applies its
+// leader epochs, read-only flag and effective config.
+func (r *reconciler) applyLocked(t metadata.Topic) error {
+	b := r.b
+	lc, tc, err := b.logConfig(t.Configs)
+	if err != nil {
+		// A config that no longer validates (e.g. after an upgrade)
+		// must not keep the topic's data offline: fall back to the
+		// broker defaults and say so.
+		b.logger.Error("topic config invalid; using broker defaults", "topic", t.Name, "err", err)
+		if lc, tc, err = b.logConfig(nil); err != nil {
+			return err
+		}
+	}
+	err = b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
+		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
+	if err != nil {
+		return err
+	}
+	return b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas)
+}
