@@ -260,15 +260,28 @@ func (m *Manager) watchDeletions() {
 			}
 			for name := range known {
 				if !now[name] {
-					if m.data != nil {
-						m.data.Stop(name)
-					}
-					m.ends.forget(name)
+					m.topicGone(name)
 				}
 			}
 			known = now
 		}
 	}()
+}
+
+// topicGone removes a deleted mirror topic from the data path. Under the
+// mirror's lock, and only if the name is still gone: a mirror created
+// again under the name meanwhile (CreateMirror resets the data path under
+// the same lock) is left alone.
+func (m *Manager) topicGone(name string) {
+	unlock := m.lockMirror(name)
+	defer unlock()
+	if _, err := m.cluster.TopicByName(name); err == nil {
+		return
+	}
+	if m.data != nil {
+		m.data.Stop(name)
+	}
+	m.ends.forget(name)
 }
 
 // Close stops every link.

@@ -395,6 +395,10 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 		return err
 	}
 	m.logger.Info("mirror topic created", "link", link, "topic", mirrorTopic, "source", sourceTopic, "partitions", t.Partitions)
+	// A mirror of this name deleted a moment ago may still be known to
+	// the data path (the deletion watcher has not run yet): start clean.
+	m.data.Stop(mirrorTopic)
+	m.ends.forget(mirrorTopic)
 	if dataPathWant(t.Mirror.State, rt.condition()) == dpFetching {
 		return m.data.Start(l, t, true)
 	}

@@ -325,3 +325,46 @@ func TestDeletedLinkLeavesNoMirrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorDeletedAndRecreatedFills: deleting a mirror topic (a metadata
+// write; the broker no longer calls into the link) stops its data path,
+// and a mirror created again under the same name fills from scratch.
+func TestMirrorDeletedAndRecreatedFills(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t, withMirroring())
+	scl := newClient(t, src.Addr())
+	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, "orders", 100)
+	lm := dst.Node.Links()
+	if err := lm.CreateLink(ctxT(t), "dr", "", map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	filled := func(want int64) func() bool {
+		return func() bool {
+			mi, err := lm.Mirror("dr", "orders")
+			if err != nil {
+				return false
+			}
+			var leo int64
+			for _, p := range mi.Partitions {
+				leo += p.LocalEndOffset
+			}
+			return leo == want
+		}
+	}
+	if err := lm.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "first mirror filled", filled(100))
+	dadm := kadm.NewClient(newClient(t, dst.Addr()))
+	if r, err := dadm.DeleteTopics(ctxT(t), "orders"); err != nil || r["orders"].Err != nil {
+		t.Fatalf("delete mirror topic: %v %v", err, r["orders"].Err)
+	}
+	produceN(t, scl, "orders", 50)
+	if err := lm.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "re-created mirror filled", filled(150))
+}
