@@ -164,25 +164,3 @@ func (c Config) engineConfig() engineConfig {
 		partitionMaxBytes: c.PartitionMaxBytes, backoff: c.FetchBackoff,
 	}
 }
-
-// fetcherID is Kafka's AbstractFetcherManager.getFetcherId:
-// Utils.abs(31 * topic.hashCode() + partitionId) % numFetchersPerBroker,
-// with Java's String.hashCode over UTF-16 code units, so partitions spread
-// over fetchers the way Kafka spreads them.
-func fetcherID(tp TopicPartition, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	var h int32
-	for _, r := range tp.Topic {
-		if r >= 0x10000 { // a surrogate pair in UTF-16
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	v := 31*h + tp.Partition
-	return int(v&0x7fffffff) % n
-}

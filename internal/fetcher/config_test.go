@@ -2,24 +2,46 @@ package fetcher
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
 
-// Expected values computed with Java's String.hashCode semantics
-// (UTF-16 code units, int32 overflow), as Kafka's getFetcherId uses them.
+// TestFetcherIDMatchesKafka checks fetcherID against values worked out by
+// hand from Kafka's definition, Utils.abs(31*topic.hashCode() + partition)
+// % n. For "orders": Java's hashCode is 111, 3555, 110305, 3419556,
+// 106006350, then 3286196965 - 2^32 = -1008770331; 31*h wraps to
+// -1207109189, so partition 0 gives abs = 1207109189 and 1207109189 % 3 = 2
+// (a fetcher that masks the sign bit instead gets 940374459 % 3 = 0).
+// "polygenelubricants" hashes to Integer.MIN_VALUE, and 31*MIN_VALUE wraps
+// to MIN_VALUE again: partition 0 is Utils.abs(MIN_VALUE) = 0 (Math.abs
+// would stay negative), partition 2 is abs(MIN_VALUE+2) = 2147483646,
+// % 3 = 0 (masking gives 2).
 func TestFetcherIDMatchesKafka(t *testing.T) {
+	if h := javaStringHash("orders"); h != -1008770331 {
+		t.Fatalf(`"orders".hashCode() = %d, want -1008770331`, h)
+	}
+	if h := javaStringHash("polygenelubricants"); h != math.MinInt32 {
+		t.Fatalf(`"polygenelubricants".hashCode() = %d, want Integer.MIN_VALUE`, h)
+	}
 	tests := []struct {
 		topic     string
 		partition int32
 		n, want   int
 	}{
-		{"orders", 0, 3, 0},
+		{"orders", 0, 3, 2},
 		{"orders", 1, 3, 1},
-		{"orders", 2, 3, 2},
+		{"orders", 2, 3, 0},
+		{"polygenelubricants", 0, 3, 0},
+		{"polygenelubricants", 0, 7, 0},
+		{"polygenelubricants", 1, 3, 1},
+		{"polygenelubricants", 2, 3, 0},
+		// 1340849641: positive, no wrap at the end.
 		{"a-very-long-topic-name-that-overflows", 7, 4, 2},
+		// Non-ASCII: "ü" and "ï" are one code unit each, the emoji a
+		// surrogate pair (0xD83D 0xDE00); hashCode 1630115430.
 		{"ünïcode-😀", 3, 5, 4},
-		{"payments", 11, 8, 6},
+		{"payments", 11, 8, 2},
 		{"t", 0, 1, 0},
 	}
 	for _, tt := range tests {
