@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/javautil"
 )
 
 // TestFetcherIDMatchesKafka checks fetcherID against values worked out by
@@ -18,10 +20,10 @@ import (
 // would stay negative), partition 2 is abs(MIN_VALUE+2) = 2147483646,
 // % 3 = 0 (masking gives 2).
 func TestFetcherIDMatchesKafka(t *testing.T) {
-	if h := javaStringHash("orders"); h != -1008770331 {
+	if h := javautil.StringHashCode("orders"); h != -1008770331 {
 		t.Fatalf(`"orders".hashCode() = %d, want -1008770331`, h)
 	}
-	if h := javaStringHash("polygenelubricants"); h != math.MinInt32 {
+	if h := javautil.StringHashCode("polygenelubricants"); h != math.MinInt32 {
 		t.Fatalf(`"polygenelubricants".hashCode() = %d, want Integer.MIN_VALUE`, h)
 	}
 	tests := []struct {
