@@ -60,6 +60,20 @@ type Config struct {
 	// the source broker, the latency and whether it failed (a histogram
 	// hook). It must not block.
 	ObserveFetch func(broker int32, latency time.Duration, failed bool)
+
+	// Policy decides where partitions start, what happens to fetched data
+	// and how OFFSET_OUT_OF_RANGE is recovered; MirrorPolicy (with Logger)
+	// when nil.
+	Policy Policy
+	// OnEffect applies an Effect the engine needs from the Fetcher's owner
+	// (raising a mirror partition's leader epoch). It is called on a
+	// goroutine of the Fetcher's own, never a worker's, with no Fetcher
+	// lock held, one effect at a time; its return value is the
+	// acknowledgement (nil: done), delivered to the partition's worker as
+	// a command. It must not call Fetcher methods that wait for workers
+	// (AddPartitions, RemovePartitions, Pause, Resume, SetLeaders, Close).
+	// Required when a partition sets RaiseLeaderEpoch.
+	OnEffect func(Effect) error
 }
 
 // Kafka's defaults.

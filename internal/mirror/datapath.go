@@ -8,6 +8,7 @@ package mirror
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 	"github.com/tandem-streaming/tandem/internal/link"
-	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
@@ -52,7 +52,7 @@ func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error)
 	if err != nil {
 		return fetcher.Config{}, err
 	}
-	cfg := fetcher.Config{ClientOpts: opts, Logger: logger}
+	cfg := fetcher.Config{ClientOpts: opts, Logger: logger, Policy: fetcher.MirrorPolicy{Logger: logger}}
 	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
 		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms"} {
 		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
@@ -75,6 +75,8 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	if obs, name := d.observe, l.Name; obs != nil {
 		cfg.ObserveFetch = func(_ int32, latency time.Duration, failed bool) { obs(name, latency, failed) }
 	}
+	name := l.Name
+	cfg.OnEffect = func(e fetcher.Effect) error { return d.applyEffect(name, e) }
 	f, err := fetcher.New(cfg)
 	if err != nil {
 		return nil, err
@@ -83,16 +85,38 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	return f, nil
 }
 
-// mirrorTarget is a mirror partition's log with the epoch hook.
-type mirrorTarget struct {
-	*log.Log
-	topic string
-	p     int32
-	parts link.Partitions
+// applyEffect is the fetcher's Config.OnEffect for link: it raises a
+// mirror partition's leader epoch to the source's before the fetcher
+// appends batches of that epoch (KIP-1279 DLE >= SLE). It runs on the
+// fetcher's effect goroutine, never a worker's, so taking the broker's
+// admin lock here cannot deadlock with a control call waiting for a
+// worker. A mirror topic deleted (or stopped) meanwhile is the fetcher's
+// ErrTargetGone: the partition is left alone until it is removed.
+func (d *FetcherPath) applyEffect(link string, e fetcher.Effect) error {
+	if e.Kind != fetcher.EffectRaiseLeaderEpoch {
+		return fmt.Errorf("mirror: unexpected fetcher effect %s", e)
+	}
+	topic, ok := d.mirrorOf(link, e.Topic)
+	if !ok {
+		return fmt.Errorf("%w: no mirror of %s on link %s", fetcher.ErrTargetGone, e.Topic, link)
+	}
+	err := d.parts.RaiseLeaderEpoch(topic, e.Partition, e.LeaderEpoch)
+	if errors.Is(err, metadata.ErrUnknownTopic) {
+		return fmt.Errorf("%w: %w", fetcher.ErrTargetGone, err)
+	}
+	return err
 }
 
-func (t *mirrorTarget) EnsureLeaderEpoch(epoch int32) error {
-	return t.parts.RaiseLeaderEpoch(t.topic, t.p, epoch)
+// mirrorOf names the mirror topic of link's source topic.
+func (d *FetcherPath) mirrorOf(link, source string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for topic, ref := range d.topics {
+		if ref.link == link && ref.source == source {
+			return topic, true
+		}
+	}
+	return "", false
 }
 
 // Start begins or resumes mirroring every partition of topic. fresh is
@@ -124,9 +148,10 @@ func (d *FetcherPath) Start(l metadata.Link, t metadata.Topic, fresh bool) error
 			return err
 		}
 		add[tp] = fetcher.PartitionConfig{
-			Target:        &mirrorTarget{Log: pt.Log, topic: t.Name, p: p, parts: d.parts},
-			SourceTopicID: t.Mirror.SourceTopicID,
-			Start:         start,
+			Target:           pt.Log,
+			SourceTopicID:    t.Mirror.SourceTopicID,
+			Start:            start,
+			RaiseLeaderEpoch: true,
 		}
 	}
 	d.mu.Lock()
