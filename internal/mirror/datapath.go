@@ -1,9 +1,10 @@
 // Package mirror is the data path of mirror topics: it moves records from a
 // cluster link's source into the mirror partitions' logs with
-// internal/fetcher, for the link manager (internal/link) that decides what
-// to mirror. It is separate from internal/link so that the node can be
-// built without it (tests that need no mirroring, and internal/fetcher's
-// own tests, which start real brokers).
+// internal/fetcher (MirrorPolicy), for the link manager (internal/link)
+// that decides what to mirror, and applies the fetcher's effects (raising
+// a mirror partition's leader epoch) on the broker. internal/node builds
+// it; it is separate from internal/link so that the control plane does
+// not depend on the fetcher.
 package mirror
 
 import (
@@ -26,10 +27,11 @@ type FetcherPath struct {
 	parts  link.Partitions
 	logger *slog.Logger
 
+	observe func(link string, latency time.Duration, failed bool)
+
 	mu       sync.Mutex // guards the maps; never held while calling a Fetcher
 	fetchers map[string]*fetcher.Fetcher
 	topics   map[string]mirrorRef // mirror topic → where it comes from
-	observe  func(link string, latency time.Duration, failed bool)
 }
 
 type mirrorRef struct {
@@ -38,12 +40,25 @@ type mirrorRef struct {
 	n      int32
 }
 
-// NewFetcherPath returns the data path.
-func NewFetcherPath(parts link.Partitions, logger *slog.Logger) *FetcherPath {
+// Options configure a FetcherPath.
+type Options struct {
+	// Logger receives the data path's and its fetchers' logs (discarded
+	// when nil).
+	Logger *slog.Logger
+	// ObserveFetch, when set, is called after every fetch request of
+	// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the
+	// link name), for a latency histogram. It must not block.
+	ObserveFetch func(link string, latency time.Duration, failed bool)
+}
+
+// NewFetcherPath returns the data path over parts (the broker).
+func NewFetcherPath(parts link.Partitions, opts Options) *FetcherPath {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FetcherPath{parts: parts, logger: logger, fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
+	return &FetcherPath{parts: parts, logger: logger, observe: opts.ObserveFetch,
+		fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
 }
 
 // fetcherConfig maps a link's configs to the fetcher's.
@@ -229,31 +244,16 @@ func (d *FetcherPath) Status(topic string) []link.PartitionStatus {
 	return out
 }
 
-// SetObserveFetch installs a hook called after every fetch request of
-// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the link
-// name), for a latency histogram. It applies to fetchers created after the
-// call, so set it before the data path is handed to the link manager. It
-// must not block.
-func (d *FetcherPath) SetObserveFetch(fn func(link string, latency time.Duration, failed bool)) {
-	d.mu.Lock()
-	d.observe = fn
-	d.mu.Unlock()
-}
-
 // FetchStats returns the cumulative counters of each link's fetcher, by
-// link name (links whose fetcher was not created yet are absent).
-//
-// It returns link.FetchStats rather than fetcher.Stats so that the node,
-// which reads it for metrics, need not import internal/fetcher (whose
-// tests start nodes).
-func (d *FetcherPath) FetchStats() map[string]link.FetchStats {
+// link name (links whose fetcher was not created yet are absent), for
+// metrics.
+func (d *FetcherPath) FetchStats() map[string]fetcher.Stats {
 	d.mu.Lock()
 	fs := maps.Clone(d.fetchers) // Stats takes the fetcher's lock: not under d.mu
 	d.mu.Unlock()
-	out := make(map[string]link.FetchStats, len(fs))
+	out := make(map[string]fetcher.Stats, len(fs))
 	for name, f := range fs {
-		st := f.Stats()
-		out[name] = link.FetchStats{Bytes: st.BytesFetched, Records: st.RecordsFetched}
+		out[name] = f.Stats()
 	}
 	return out
 }
@@ -270,10 +270,8 @@ func (d *FetcherPath) Close() {
 	}
 }
 
-// New is NewFetcherPath as a link.DataPath, the shape node.Options wants.
-func New(parts link.Partitions, logger *slog.Logger) link.DataPath {
-	return NewFetcherPath(parts, logger)
-}
+// The link manager's contract.
+var _ link.DataPath = (*FetcherPath)(nil)
 
 // errorCode maps a fetch error to Confluent's mirror_topic_error values
 // (cluster-linking.md §2.3).

@@ -21,7 +21,7 @@ import (
 // positive.
 func TestMirrorMetrics(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr(), kgo.DefaultProduceTopic("orders"))
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
 		t.Fatal(err)

@@ -13,8 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/tandem-streaming/tandem/internal/mirror"
-	"github.com/tandem-streaming/tandem/internal/node"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
@@ -22,10 +20,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func withMirroring() tandemtest.Opt {
-	return tandemtest.NodeOptions(func(o *node.Options) { o.DataPath = mirror.New })
 }
 
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -94,7 +88,7 @@ func rawBatches(t *testing.T, cl *kgo.Client, topic string, p int32, end int64) 
 // read-only until failover, and offsets continuing after it.
 func TestMirrorEndToEnd(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr(), kgo.DefaultProduceTopic("orders"), kgo.ProducerBatchCompression(kgo.Lz4Compression()))
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 3, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
