@@ -56,8 +56,8 @@ func (f *Fetcher) SetLeaders(leaders map[TopicPartition]Leader) error {
 
 // placeTold places p on a leader it was told. Caller holds opMu.
 func (f *Fetcher) placeTold(p *partition, l Leader, now time.Time) {
-	if p.told != nil && p.owner != nil && l.ID == p.leader && l.Epoch >= 0 && l.Epoch < p.epoch {
-		return // stale
+	if p.told != nil && l.Epoch >= 0 && l.Epoch < p.epoch {
+		return // stale (Kafka ignores a LeaderAndIsr with an older epoch)
 	}
 	p.told = &l
 	if p.failed {
