@@ -21,6 +21,16 @@ import (
 // Effects, targets removed under the fetcher, and told leaders, against
 // kfake, through the exported API only.
 
+// kfakeTopic starts a kfake source holding topic, with a client to it.
+func kfakeTopic(t *testing.T, topic string, partitions int32, opts ...kfake.Opt) (*kfake.Cluster, []string, *kgo.Client) {
+	t.Helper()
+	c := newKfake(t, opts...)
+	seeds := c.ListenAddrs()
+	cl := newClient(t, seeds)
+	createTopic(t, cl, topic, partitions, nil)
+	return c, seeds, cl
+}
+
 // recordingSource is a KafkaSource that records what the Fetcher asks of
 // it: metadata requests, the addresses of told leaders (AddressedSource)
 // and, per partition, how many fetch requests named it.
@@ -88,11 +98,8 @@ func (l *recordingLeader) Fetch(ctx context.Context, req *FetchRequest) (*FetchR
 // holds no Fetcher lock. Once it returns, the held batches are appended.
 func TestEffectsRunOffWorkers(t *testing.T) {
 	t.Parallel()
-	c := newKfake(t, kfake.NumBrokers(1)) // one broker: both partitions on one worker
-	seeds := c.ListenAddrs()
-	cl := newClient(t, seeds)
 	topic := "gated"
-	createTopic(t, cl, topic, 2, nil)
+	_, seeds, cl := kfakeTopic(t, topic, 2, kfake.NumBrokers(1)) // one broker: both partitions on one worker
 	p0, p1 := TopicPartition{topic, 0}, TopicPartition{topic, 1}
 	for i := 0; i < 5; i++ {
 		produce(t, cl, rec(topic, 0, "", fmt.Sprintf("a%d", i)), rec(topic, 1, "", fmt.Sprintf("b%d", i)))
@@ -162,11 +169,8 @@ func TestEffectsRunOffWorkers(t *testing.T) {
 // mirroring, and it can be removed.
 func TestTargetGoneUnderFetcher(t *testing.T) {
 	t.Parallel()
-	c := newKfake(t, kfake.NumBrokers(1))
-	seeds := c.ListenAddrs()
-	cl := newClient(t, seeds)
 	topic := "doomed"
-	createTopic(t, cl, topic, 2, nil)
+	_, seeds, cl := kfakeTopic(t, topic, 2, kfake.NumBrokers(1))
 	p0, p1 := TopicPartition{topic, 0}, TopicPartition{topic, 1}
 	produceBoth := func(tag string) {
 		for i := 0; i < 5; i++ {
@@ -216,12 +220,9 @@ func TestTargetGoneUnderFetcher(t *testing.T) {
 // right one, and a leader moved on the source is followed when told.
 func TestToldLeaders(t *testing.T) {
 	t.Parallel()
-	c := newKfake(t)
-	seeds := c.ListenAddrs()
-	cl := newClient(t, seeds)
-	adm := kadm.NewClient(cl)
 	topic := "told"
-	createTopic(t, cl, topic, 2, nil)
+	c, seeds, cl := kfakeTopic(t, topic, 2)
+	adm := kadm.NewClient(cl)
 	p0, p1 := TopicPartition{topic, 0}, TopicPartition{topic, 1}
 	for i := 0; i < 10; i++ {
 		produce(t, cl, rec(topic, 0, "", fmt.Sprintf("a%d", i)), rec(topic, 1, "", fmt.Sprintf("b%d", i)))
