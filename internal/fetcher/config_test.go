@@ -2,11 +2,15 @@ package fetcher
 
 import (
 	"errors"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tandem-streaming/tandem/internal/javautil"
+	"github.com/tandem-streaming/tandem/internal/log"
 )
 
 // TestFetcherIDMatchesKafka checks fetcherID against values worked out by
@@ -120,5 +124,29 @@ func TestConfigSetAndDefaults(t *testing.T) {
 	}
 	if _, err := New(Config{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("New without a source: %v", err)
+	}
+}
+
+// A partition that raises its leader epoch needs an owner to apply the
+// effect; without Config.OnEffect it is refused rather than left waiting
+// for an acknowledgement that never comes.
+func TestRaiseLeaderEpochNeedsOnEffect(t *testing.T) {
+	target, err := log.Open(log.Options{Dir: t.TempDir(), Topic: "t", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	f, err := New(Config{ClientOpts: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tp := TopicPartition{"t", 0}
+	err = f.AddPartitions(map[TopicPartition]PartitionConfig{tp: {Target: target, RaiseLeaderEpoch: true}})
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("AddPartitions without OnEffect: %v", err)
+	}
+	if _, ok := f.Status(tp); ok {
+		t.Fatal("refused partition was added")
 	}
 }

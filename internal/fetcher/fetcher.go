@@ -311,8 +311,10 @@ func (f *Fetcher) Stats() Stats {
 
 // Close stops all fetching and waits for it. A round in progress
 // finishes its local work (an append is never cut short); network calls
-// are abandoned. Targets are not closed. Partitions stay registered for
-// Status.
+// are abandoned; an OnEffect call in progress is waited for (its
+// acknowledgement is dropped), so Close must not be called while holding
+// a lock OnEffect needs. Targets are not closed. Partitions stay
+// registered for Status.
 func (f *Fetcher) Close() error {
 	f.opMu.Lock()
 	f.mu.Lock()
