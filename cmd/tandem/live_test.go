@@ -10,8 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tandem-streaming/tandem/internal/mirror"
-	"github.com/tandem-streaming/tandem/internal/node"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
@@ -20,7 +18,7 @@ import (
 // failover, and then writes to the former mirror.
 func TestCLIAgainstLiveBrokers(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, tandemtest.NodeOptions(func(o *node.Options) { o.DataPath = mirror.New }))
+	dst := tandemtest.Start(t)
 	url := "http://" + dst.HTTPAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

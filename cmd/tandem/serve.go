@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tandem-streaming/tandem/internal/config"
-	"github.com/tandem-streaming/tandem/internal/mirror"
 	"github.com/tandem-streaming/tandem/internal/node"
 )
 
@@ -102,7 +101,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 }
 
 func serve(props map[string]string, logger *slog.Logger) error {
-	n, err := node.StartWith(props, logger, node.Options{DataPath: mirror.New})
+	n, err := node.Start(props, logger)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package fetcher
+package fetcher_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/record"
+
+	. "github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
 // The checker compares a mirrored partition with its source: every batch

@@ -60,6 +60,20 @@ type Config struct {
 	// the source broker, the latency and whether it failed (a histogram
 	// hook). It must not block.
 	ObserveFetch func(broker int32, latency time.Duration, failed bool)
+
+	// Policy decides where partitions start, what happens to fetched data
+	// and how OFFSET_OUT_OF_RANGE is recovered; MirrorPolicy (with Logger)
+	// when nil.
+	Policy Policy
+	// OnEffect applies an Effect the engine needs from the Fetcher's owner
+	// (raising a mirror partition's leader epoch). It is called on a
+	// goroutine of the Fetcher's own, never a worker's, with no Fetcher
+	// lock held, one effect at a time; its return value is the
+	// acknowledgement (nil: done), delivered to the partition's worker as
+	// a command. It must not call Fetcher methods that wait for workers
+	// (AddPartitions, RemovePartitions, Pause, Resume, SetLeaders, Close).
+	// Required when a partition sets RaiseLeaderEpoch.
+	OnEffect func(Effect) error
 }
 
 // Kafka's defaults.
@@ -163,26 +177,4 @@ func (c Config) engineConfig() engineConfig {
 		maxWait: c.FetchMaxWait, minBytes: c.FetchMinBytes, maxBytes: c.FetchMaxBytes,
 		partitionMaxBytes: c.PartitionMaxBytes, backoff: c.FetchBackoff,
 	}
-}
-
-// fetcherID is Kafka's AbstractFetcherManager.getFetcherId:
-// Utils.abs(31 * topic.hashCode() + partitionId) % numFetchersPerBroker,
-// with Java's String.hashCode over UTF-16 code units, so partitions spread
-// over fetchers the way Kafka spreads them.
-func fetcherID(tp TopicPartition, n int) int {
-	if n <= 1 {
-		return 0
-	}
-	var h int32
-	for _, r := range tp.Topic {
-		if r >= 0x10000 { // a surrogate pair in UTF-16
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	v := 31*h + tp.Partition
-	return int(v&0x7fffffff) % n
 }

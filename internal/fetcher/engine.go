@@ -10,12 +10,16 @@ import (
 // fetcher (one source broker and fetcher id): the partitions it serves, in
 // fetch order, the planning of each round's requests (Kafka's doWork:
 // maybeTruncate, then maybeFetch; plus the ListOffsets look-ups Kafka makes
-// inline) and the application of their answers. The worker drives it with
-// a LeaderEndpoint; the transcript tests drive it with scripted answers.
-// It is not safe for concurrent use: its owner goroutine is the only
-// caller.
+// inline) and the application of their answers. What to do with fetched
+// data, where to start and how to recover from OFFSET_OUT_OF_RANGE is its
+// Policy's. Effects the partitions need from the owner come back in the
+// roundResult; their acknowledgements go in through ackLeaderEpoch. The
+// worker drives it with a LeaderEndpoint; the transcript tests drive it
+// with scripted answers. It is not safe for concurrent use: its owner
+// goroutine is the only caller.
 type engine struct {
 	cfg       engineConfig
+	policy    Policy
 	logger    *slog.Logger
 	caps      Capabilities
 	capsKnown bool
@@ -51,21 +55,23 @@ type roundResult struct {
 	bytes        int64
 	records      int64
 	batches      int64
+	effects      []Effect // for the owner (Config.OnEffect)
 }
 
 func (r *roundResult) add(o outcome) {
 	r.needMetadata = r.needMetadata || o.needMetadata
+	r.effects = append(r.effects, o.effects...)
 	r.bytes += int64(o.appended.Bytes)
 	r.records += int64(o.appended.Records)
 	r.batches += int64(o.appended.Batches)
 }
 
-func newEngine(cfg engineConfig, logger *slog.Logger) *engine {
-	return &engine{cfg: cfg, logger: logger, parts: make(map[TopicPartition]*fetchState)}
+func newEngine(cfg engineConfig, policy Policy, logger *slog.Logger) *engine {
+	return &engine{cfg: cfg, policy: policy, logger: logger, parts: make(map[TopicPartition]*fetchState)}
 }
 
 func (e *engine) env(now time.Time) stepEnv {
-	return stepEnv{now: now, caps: e.caps, backoff: e.cfg.backoff, logger: e.logger}
+	return stepEnv{now: now, caps: e.caps, backoff: e.cfg.backoff, policy: e.policy, logger: e.logger}
 }
 
 // add takes over a partition (addPartitions). Its state is reinitialized
@@ -88,6 +94,7 @@ func (e *engine) remove(tp TopicPartition) *fetchState {
 		return nil
 	}
 	delete(e.parts, tp)
+	s.held = nil // fetched from this worker's leader
 	for i, o := range e.order {
 		if o == s {
 			e.order = append(e.order[:i], e.order[i+1:]...)
@@ -121,6 +128,23 @@ func (e *engine) setCaps(c Capabilities) {
 	for _, s := range e.order {
 		s.reinit(c)
 	}
+}
+
+// ackLeaderEpoch applies the owner's acknowledgement of an
+// EffectRaiseLeaderEpoch (err nil: the epoch is in place); data held back
+// for it is processed now.
+func (e *engine) ackLeaderEpoch(now time.Time, tp TopicPartition, epoch int32, err error) roundResult {
+	var r roundResult
+	s := e.parts[tp]
+	if s == nil {
+		return r
+	}
+	o := s.onLeaderEpochAck(e.env(now), epoch, err)
+	r.add(o)
+	if o.progressed {
+		e.moveToEnd([]*fetchState{s})
+	}
+	return r
 }
 
 // forgetCaps makes the next round probe the leader again (after a request
@@ -171,7 +195,7 @@ func (e *engine) plan(now time.Time) roundPlan {
 func (e *engine) nextDeadline(now time.Time) time.Time {
 	var next time.Time
 	for _, s := range e.order {
-		if s.paused || s.phase == phaseFailed || s.leader < 0 || !now.Before(s.delayUntil) {
+		if s.paused || !s.active() || s.leader < 0 || !now.Before(s.delayUntil) {
 			continue
 		}
 		if next.IsZero() || s.delayUntil.Before(next) {
@@ -188,7 +212,7 @@ func (e *engine) nextDeadline(now time.Time) time.Time {
 func (e *engine) requestFailed(now time.Time, tps []TopicPartition, err error) roundResult {
 	env := e.env(now)
 	for _, tp := range tps {
-		if s := e.parts[tp]; s != nil && s.phase != phaseFailed {
+		if s := e.parts[tp]; s != nil && s.active() {
 			s.delay(env, err)
 		}
 	}
@@ -200,7 +224,7 @@ func (e *engine) requestFailed(now time.Time, tps []TopicPartition, err error) r
 func (e *engine) delayAll(now time.Time, err error) {
 	env := e.env(now)
 	for _, s := range e.order {
-		if s.phase != phaseFailed {
+		if s.active() {
 			s.delay(env, err)
 		}
 	}

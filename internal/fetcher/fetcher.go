@@ -18,11 +18,15 @@ import (
 // Fetcher copies partitions of one source cluster into local Targets. It
 // is Kafka's AbstractFetcherManager: partitions are placed on one worker
 // (fetcher thread) per (source leader broker, fetcher id) and moved when
-// the source's metadata says their leader moved. See docs/mirroring.md.
+// the source's metadata says their leader moved, or when the owner tells
+// it a new leader (PartitionConfig.Leader, SetLeaders). What happens to
+// fetched data is Config.Policy's; effects the partitions need from the
+// owner go to Config.OnEffect. See docs/mirroring.md.
 //
 // All methods are safe for concurrent use. Locks, outermost first:
-// Fetcher.opMu → Fetcher.mu → worker.mu (each a leaf for the next; a
-// worker goroutine takes only its own worker.mu).
+// Fetcher.opMu → Fetcher.mu → worker.mu, and Fetcher.effMu (each a leaf
+// for the next; a worker goroutine takes only its own worker.mu and
+// effMu).
 type Fetcher struct {
 	cfg       Config
 	src       Source
@@ -33,6 +37,12 @@ type Fetcher struct {
 	wg        sync.WaitGroup
 	metaWake  chan struct{}
 	stats     stats
+
+	// Effects on their way to Config.OnEffect (effects.go): queued by
+	// workers under effMu, a leaf lock; drained by effectLoop.
+	effMu   sync.Mutex
+	effQ    []Effect
+	effWake chan struct{}
 
 	// opMu serializes control operations (AddPartitions,
 	// RemovePartitions, Pause, Resume, metadata application, Close). It is
@@ -46,6 +56,7 @@ type Fetcher struct {
 	mu      sync.Mutex
 	parts   map[TopicPartition]*partition
 	workers map[workerKey]*worker
+	addrs   map[int32]string // told leaders' addresses, by broker id
 	closed  bool
 }
 
@@ -61,6 +72,8 @@ type partition struct {
 	epoch   int32
 	topicID [16]byte
 	failed  bool
+	// told is the leader the owner gave (nil: discovered from metadata).
+	told *Leader
 	// status is the last published Status; read without locks.
 	status atomic.Pointer[Status]
 }
@@ -91,11 +104,16 @@ type Stats struct {
 // from cfg.ClientOpts (NewKafkaSource) and closes them on Close.
 func New(cfg Config) (*Fetcher, error) {
 	cfg = cfg.normalize()
+	if cfg.Policy == nil {
+		cfg.Policy = MirrorPolicy{Logger: cfg.Logger}
+	}
 	f := &Fetcher{
 		cfg: cfg, src: cfg.Source, logger: cfg.Logger.With("component", "fetcher"),
 		metaWake: make(chan struct{}, 1),
+		effWake:  make(chan struct{}, 1),
 		parts:    make(map[TopicPartition]*partition),
 		workers:  make(map[workerKey]*worker),
+		addrs:    make(map[int32]string),
 	}
 	if f.src == nil {
 		if len(cfg.ClientOpts) == 0 {
@@ -108,15 +126,17 @@ func New(cfg Config) (*Fetcher, error) {
 		f.src, f.ownSource = src, true
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
-	f.wg.Add(1)
+	f.wg.Add(2)
 	go f.metadataLoop()
+	go f.effectLoop()
 	return f, nil
 }
 
 // AddPartitions starts fetching partitions into their targets. Each
 // target is then written only by the Fetcher until RemovePartitions
 // returns. Adding a partition twice is ErrPartitionAdded (nothing is
-// added then).
+// added then). Partitions with a Leader are placed on it; the others on
+// the leader the source's metadata names.
 func (f *Fetcher) AddPartitions(parts map[TopicPartition]PartitionConfig) error {
 	f.opMu.Lock()
 	defer f.opMu.Unlock()
@@ -131,6 +151,10 @@ func (f *Fetcher) AddPartitions(parts map[TopicPartition]PartitionConfig) error 
 			f.mu.Unlock()
 			return fmt.Errorf("%w: partition %s has no target", ErrInvalidConfig, tp)
 		}
+		if pc.RaiseLeaderEpoch && f.cfg.OnEffect == nil {
+			f.mu.Unlock()
+			return fmt.Errorf("%w: partition %s raises its leader epoch but Config.OnEffect is not set", ErrInvalidConfig, tp)
+		}
 	}
 	f.mu.Unlock()
 	if closed {
@@ -140,20 +164,36 @@ func (f *Fetcher) AddPartitions(parts map[TopicPartition]PartitionConfig) error 
 		sort.Strings(dup)
 		return fmt.Errorf("%w: %s", ErrPartitionAdded, strings.Join(dup, ", "))
 	}
-	now := f.cfg.Now()
+	states := make(map[TopicPartition]*fetchState, len(parts))
 	for tp, pc := range parts {
-		p := &partition{tp: tp, st: newFetchState(tp, pc), leader: -1, epoch: -1, topicID: pc.SourceTopicID}
+		st, err := newFetchState(tp, pc, f.cfg.Policy)
+		if err != nil {
+			return err
+		}
+		states[tp] = st
+	}
+	now := f.cfg.Now()
+	discover := false
+	for tp, pc := range parts {
+		p := &partition{tp: tp, st: states[tp], leader: -1, epoch: -1, topicID: pc.SourceTopicID}
 		p.publish(now)
 		f.mu.Lock()
 		f.parts[tp] = p
 		f.mu.Unlock()
+		if pc.Leader != nil {
+			f.placeTold(p, *pc.Leader, now)
+			continue
+		}
+		discover = true
 		if md := f.meta.Load(); md != nil {
 			if _, ok := md.Topics[tp.Topic]; ok {
 				f.place(p, md, now)
 			}
 		}
 	}
-	f.requestMetadata()
+	if discover {
+		f.requestMetadata()
+	}
 	return nil
 }
 
@@ -193,7 +233,7 @@ func (f *Fetcher) setPaused(tps []TopicPartition, paused bool) error {
 			}
 			return p.owner.post(&command{op: op, p: p})
 		}
-		p.st.paused = paused
+		p.st.setPaused(paused)
 		p.publish(f.cfg.Now())
 		return nil
 	})
@@ -271,8 +311,10 @@ func (f *Fetcher) Stats() Stats {
 
 // Close stops all fetching and waits for it. A round in progress
 // finishes its local work (an append is never cut short); network calls
-// are abandoned. Targets are not closed. Partitions stay registered for
-// Status.
+// are abandoned; an OnEffect call in progress is waited for (its
+// acknowledgement is dropped), so Close must not be called while holding
+// a lock OnEffect needs. Targets are not closed. Partitions stay
+// registered for Status.
 func (f *Fetcher) Close() error {
 	f.opMu.Lock()
 	f.mu.Lock()
@@ -378,12 +420,16 @@ func (f *Fetcher) retryBackoff(failures int) time.Duration {
 	return min(d, f.cfg.RetryBackoffMax)
 }
 
-// topics lists the source topics of the added, not failed partitions.
+// topics lists the source topics of the partitions placed from metadata
+// (not the told ones).
 func (f *Fetcher) topics() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	set := map[string]bool{}
-	for tp := range f.parts {
+	for tp, p := range f.parts {
+		if !p.discovered() {
+			continue
+		}
 		set[tp.Topic] = true
 	}
 	out := make([]string, 0, len(set))
@@ -442,7 +488,7 @@ func (f *Fetcher) applyMetadata(md *ClusterMetadata, requested []string) (pendin
 // place puts p on the worker of its leader per md, moving it if needed;
 // false when p has no usable leader. Caller holds opMu.
 func (f *Fetcher) place(p *partition, md *ClusterMetadata, now time.Time) bool {
-	if p.failed {
+	if p.failed || !p.discovered() {
 		return true
 	}
 	tm, ok := md.Topics[p.tp.Topic]
@@ -481,32 +527,38 @@ func (f *Fetcher) place(p *partition, md *ClusterMetadata, now time.Time) bool {
 		// keep the placement we have.
 		return true
 	}
-	key := workerKey{pm.Leader, fetcherID(p.tp, f.cfg.NumFetchers)}
+	f.assign(p, pm.Leader, pm.LeaderEpoch)
+	return true
+}
+
+// assign puts p on the worker of (leader, its fetcher id), moving it if
+// needed; on the same worker a new epoch is passed on. Caller holds opMu.
+func (f *Fetcher) assign(p *partition, leader, epoch int32) {
+	key := workerKey{leader, fetcherID(p.tp, f.cfg.NumFetchers)}
 	if p.owner != nil && p.owner.key == key {
-		if pm.LeaderEpoch != p.epoch || pm.Leader != p.leader {
-			p.leader, p.epoch = pm.Leader, pm.LeaderEpoch
-			_ = p.owner.post(&command{op: cmdLeader, p: p, leader: pm.Leader, epoch: pm.LeaderEpoch, topicID: p.topicID})
+		if epoch != p.epoch || leader != p.leader {
+			p.leader, p.epoch = leader, epoch
+			_ = p.owner.post(&command{op: cmdLeader, p: p, leader: leader, epoch: epoch, topicID: p.topicID})
 		}
-		return true
+		return
 	}
 	// Move (or first placement): take it back from its worker, then hand
 	// it to the leader's.
 	if err := f.unassign(p); err != nil {
-		return true // closing
+		return // closing
 	}
 	w := f.worker(key)
 	if w == nil {
-		return true // closing
+		return // closing
 	}
-	p.leader, p.epoch = pm.Leader, pm.LeaderEpoch
+	p.leader, p.epoch = leader, epoch
 	if p.st.topicID == ([16]byte{}) {
 		p.st.topicID = p.topicID
 	}
-	p.st.setLeader(pm.Leader, pm.LeaderEpoch)
+	p.st.setLeader(leader, epoch)
 	if err := w.post(&command{op: cmdAdd, p: p}); err == nil {
 		p.owner = w
 	}
-	return true
 }
 
 // park takes p off its worker (no usable leader) and records why.
@@ -537,7 +589,7 @@ func (f *Fetcher) noteUnassignedError(err error) {
 	defer f.opMu.Unlock()
 	now := f.cfg.Now()
 	for _, p := range f.snapshot() {
-		if p.owner == nil && !p.failed {
+		if p.owner == nil && !p.failed && p.discovered() {
 			p.st.noteError(stepEnv{now: now}, err)
 			p.publish(now)
 		}

@@ -26,10 +26,13 @@ import (
 // *log.Log targets in a temporary directory. Commands:
 //
 //	caps [truncation-on-fetch] [epochs] [topic-ids] [fencing] [version=N]
-//	add <tp> [start=earliest|latest|ts:<ms>] [topic-id=<n>] [keeper]
+//	add <tp> [start=earliest|latest|ts:<ms>] [topic-id=<n>] [raise-epoch]
 //	target <tp>            (lines: batches appended verbatim to the target)
+//	close-target <tp>      (closes the target log under the fetcher)
 //	leader <tp> broker=<b> epoch=<e> [topic-id=<n>]
 //	remove <tp> | pause <tp> | resume <tp>
+//	ack <tp> epoch=<e> [err=<text>|err=gone]
+//	                       (the owner's acknowledgement of an effect)
 //	advance <ms>
 //	plan                   (prints the requests of the next round)
 //	offsets                (lines: <tp> offset=<o> [err=<CODE>]) answers the last plan
@@ -38,6 +41,10 @@ import (
 //	                       (lines: <tp> [hw=] [lso=] [start=] [err=<CODE>] [diverging=<e>:<o>] <batches...>)
 //	log <tp>               (prints the target's offsets, epochs and batches)
 //	status <tp>
+//
+// Results print the effects a round returns ("effect raise-leader-epoch
+// <tp> <e>"); the transcript acknowledges them with ack, as the Fetcher's
+// owner would. The engine runs with MirrorPolicy.
 //
 // A batch is written <base>-<last>@<epoch>[:flag...]; flags: r=<n> (fewer
 // records than offsets, as after compaction), pid=<id>, txn (transactional
@@ -57,40 +64,22 @@ type harness struct {
 	syncer  *log.Syncer
 	now     time.Time
 	eng     *engine
-	logs    map[TopicPartition]*keeperLog
+	logs    map[TopicPartition]*log.Log
 	last    roundPlan
 	version int16
 }
 
-// keeperLog is a target that also records EnsureLeaderEpoch calls.
-type keeperLog struct {
-	*log.Log
-	keeper bool
-	kept   []int32
-	fail   error
-}
-
-func (k *keeperLog) EnsureLeaderEpoch(e int32) error {
-	if k.fail != nil {
-		return k.fail
-	}
-	k.kept = append(k.kept, e)
-	return nil
-}
-
-// plainLog hides EnsureLeaderEpoch for targets without a keeper.
-type plainLog struct{ *log.Log }
-
 func newHarness(t *testing.T) *harness {
 	h := &harness{
 		t: t, dir: t.TempDir(), files: log.NewFileCache(16), syncer: log.NewSyncer(1, nil),
-		now: time.UnixMilli(1_000_000), logs: map[TopicPartition]*keeperLog{},
+		now: time.UnixMilli(1_000_000), logs: map[TopicPartition]*log.Log{},
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("FETCHER_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h.eng = newEngine(engineConfig{maxWait: 500 * time.Millisecond, minBytes: 1, maxBytes: 10 << 20, partitionMaxBytes: 1 << 20, backoff: time.Second}, logger)
+	h.eng = newEngine(engineConfig{maxWait: 500 * time.Millisecond, minBytes: 1, maxBytes: 10 << 20, partitionMaxBytes: 1 << 20, backoff: time.Second},
+		MirrorPolicy{Logger: logger}, logger)
 	t.Cleanup(func() {
 		for _, l := range h.logs {
 			_ = l.Close()
@@ -111,7 +100,7 @@ func parseTP(s string) TopicPartition {
 	return TopicPartition{s[:i], int32(p)}
 }
 
-func (h *harness) openLog(tp TopicPartition) *keeperLog {
+func (h *harness) openLog(tp TopicPartition) *log.Log {
 	if l, ok := h.logs[tp]; ok {
 		return l
 	}
@@ -123,17 +112,8 @@ func (h *harness) openLog(tp TopicPartition) *keeperLog {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	k := &keeperLog{Log: l}
-	h.logs[tp] = k
-	return k
-}
-
-func (h *harness) target(tp TopicPartition) Target {
-	k := h.logs[tp]
-	if k.keeper {
-		return k
-	}
-	return plainLog{k.Log}
+	h.logs[tp] = l
+	return l
 }
 
 func args(d *datadriven.TestData) map[string]string {
@@ -284,9 +264,8 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 
 	case "add":
 		tp := tpArg()
-		k := h.openLog(tp)
-		_, k.keeper = a["keeper"]
-		pc := PartitionConfig{Target: h.target(tp)}
+		pc := PartitionConfig{Target: h.openLog(tp)}
+		_, pc.RaiseLeaderEpoch = a["raise-epoch"]
 		switch v := a["start"]; {
 		case v == "earliest":
 			pc.Start = StartEarliest
@@ -298,7 +277,11 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		if v, ok := a["topic-id"]; ok {
 			pc.SourceTopicID = [16]byte{byte(atoi64(v))}
 		}
-		h.eng.add(newFetchState(tp, pc))
+		s, err := newFetchState(tp, pc, h.eng.policy)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		h.eng.add(s)
 		return h.states()
 
 	case "target":
@@ -325,18 +308,25 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 
 	case "pause", "resume":
 		if s := h.eng.parts[tpArg()]; s != nil {
-			s.paused = d.Cmd == "pause"
+			s.setPaused(d.Cmd == "pause")
 		}
 		return h.states()
 
-	case "fail-keeper":
-		k := h.logs[tpArg()]
-		if v, ok := a["err"]; ok {
-			k.fail = errors.New(v)
-		} else {
-			k.fail = nil
+	case "ack":
+		var err error
+		switch v, ok := a["err"]; {
+		case v == "gone":
+			err = fmt.Errorf("mirror partition deleted: %w", ErrTargetGone)
+		case ok:
+			err = errors.New(v)
 		}
-		return "ok"
+		return h.result(h.eng.ackLeaderEpoch(h.now, tpArg(), int32(atoi64(a["epoch"])), err))
+
+	case "close-target":
+		if err := h.logs[tpArg()].Close(); err != nil {
+			return "error: " + err.Error()
+		}
+		return "closed"
 
 	case "advance":
 		ms := atoi64(d.CmdArgs[0].Key)
@@ -451,6 +441,9 @@ func (h *harness) result(r roundResult) string {
 	if r.needMetadata {
 		b.WriteString("need metadata\n")
 	}
+	for _, e := range r.effects {
+		fmt.Fprintf(&b, "effect %s\n", e)
+	}
 	b.WriteString(h.states())
 	return b.String()
 }
@@ -480,7 +473,7 @@ func (h *harness) describe(s *fetchState) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", s.tp, s.phase)
 	if s.phase == phaseResolving {
-		fmt.Fprintf(&b, "(%s)", s.resolve)
+		fmt.Fprintf(&b, "(%s)", mirrorStep(s.pos.Step))
 	}
 	fmt.Fprintf(&b, " offset=%d last-fetched-epoch=%d leader=%d/%d", s.fetchOffset, s.lastFetchedEpoch, s.leader, s.currentLeaderEpoch)
 	if s.sourceHW >= 0 {
@@ -488,6 +481,9 @@ func (h *harness) describe(s *fetchState) string {
 	}
 	if s.paused {
 		b.WriteString(" paused")
+	}
+	if s.held != nil {
+		fmt.Fprintf(&b, " awaiting-epoch=%d", s.held.epoch)
 	}
 	if h.now.Before(s.delayUntil) {
 		fmt.Fprintf(&b, " delayed=%dms", s.delayUntil.Sub(h.now).Milliseconds())
@@ -563,9 +559,6 @@ func (h *harness) logString(tp TopicPartition) string {
 		}
 		fmt.Fprintf(&b, "%d@%d", e[0], e[1])
 	}
-	if len(k.kept) > 0 {
-		fmt.Fprintf(&b, " kept-epochs=%v", k.kept)
-	}
 	b.WriteByte('\n')
 	for off := k.LogStartOffset(); off < k.LogEndOffset(); {
 		r, err := k.Read(off, 1<<20, log.ReadUncommitted, true)
@@ -593,8 +586,12 @@ func (h *harness) logString(tp TopicPartition) string {
 
 func statusString(st Status, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "state=%s leader=%d/%d fetch-offset=%d last-fetched-epoch=%d max-source-epoch=%d\n",
+	fmt.Fprintf(&b, "state=%s leader=%d/%d fetch-offset=%d last-fetched-epoch=%d max-source-epoch=%d",
 		st.State, st.Leader, st.CurrentLeaderEpoch, st.FetchOffset, st.LastFetchedEpoch, st.MaxSourceLeaderEpoch)
+	if st.AwaitingLeaderEpoch >= 0 {
+		fmt.Fprintf(&b, " awaiting-epoch=%d", st.AwaitingLeaderEpoch)
+	}
+	b.WriteByte('\n')
 	fmt.Fprintf(&b, "source: hw=%d lso=%d start=%d\n", st.SourceHighWatermark, st.SourceLastStableOffset, st.SourceLogStartOffset)
 	fmt.Fprintf(&b, "local: end=%d lag=%d bytes=%d records=%d truncations=%d\n", st.LocalLogEndOffset, st.Lag, st.BytesFetched, st.RecordsFetched, st.Truncations)
 	if st.Truncations > 0 {

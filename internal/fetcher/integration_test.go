@@ -1,4 +1,4 @@
-package fetcher
+package fetcher_test
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/record"
+
+	. "github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
 // Shared helpers of the integration tests: local target logs, a Fetcher
@@ -80,20 +81,36 @@ func (ts *targets) closeAll() {
 	}
 }
 
-// epochKeeper is a target that records the mirror's leader epoch the
-// fetcher asks for, to check DLE >= SLE.
+// epochKeeper is a Fetcher owner's side of EffectRaiseLeaderEpoch: it
+// records the leader epoch each mirror partition advertises, to check
+// DLE >= SLE. Its apply is Config.OnEffect.
 type epochKeeper struct {
-	*log.Log
-	kept atomic.Int32
+	mu     sync.Mutex
+	epochs map[TopicPartition]int32
 }
 
-func (k *epochKeeper) EnsureLeaderEpoch(e int32) error {
-	for {
-		cur := k.kept.Load()
-		if e <= cur || k.kept.CompareAndSwap(cur, e) {
-			return nil
-		}
+func newEpochKeeper() *epochKeeper { return &epochKeeper{epochs: map[TopicPartition]int32{}} }
+
+func (k *epochKeeper) apply(e Effect) error {
+	if e.Kind != EffectRaiseLeaderEpoch {
+		return fmt.Errorf("unexpected effect %s", e)
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cur, ok := k.epochs[e.TopicPartition]; !ok || e.LeaderEpoch > cur {
+		k.epochs[e.TopicPartition] = e.LeaderEpoch
+	}
+	return nil
+}
+
+// epoch is tp's advertised epoch (-1 before any effect).
+func (k *epochKeeper) epoch(tp TopicPartition) int32 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.epochs[tp]; ok {
+		return e
+	}
+	return -1
 }
 
 func testConfig(seeds []string, extra ...kgo.Opt) Config {

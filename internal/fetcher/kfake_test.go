@@ -1,4 +1,4 @@
-package fetcher
+package fetcher_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	. "github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
 // Mirroring from franz-go's kfake, a three-broker in-process cluster:
@@ -115,15 +117,13 @@ func TestMirrorKfake(t *testing.T) {
 			if mode.maxV11 {
 				cfg.NumFetchers = 2 // two fetchers (and connections) per broker
 			}
+			keeper := newEpochKeeper()
+			cfg.OnEffect = keeper.apply
 			f := startFetcher(t, cfg)
 			all := append(append(tpsOf(compact, 2), tpsOf(txn, 1)...), tpsOf(moving, 3)...)
-			keepers := map[TopicPartition]*epochKeeper{}
 			m := map[TopicPartition]PartitionConfig{}
 			for _, tp := range all {
-				k := &epochKeeper{Log: ts.open(tp, true)}
-				k.kept.Store(-1)
-				keepers[tp] = k
-				m[tp] = PartitionConfig{Target: k, Start: StartEarliest}
+				m[tp] = PartitionConfig{Target: ts.open(tp, true), Start: StartEarliest, RaiseLeaderEpoch: true}
 			}
 			if err := f.AddPartitions(m); err != nil {
 				t.Fatal(err)
@@ -172,9 +172,14 @@ func TestMirrorKfake(t *testing.T) {
 						return false, fmt.Sprintf("%s: status leader %d state %s, source leader %d", tp, st.Leader, st.State, c.LeaderFor(moving, p))
 					}
 					// DLE >= SLE: the mirror's epoch was raised to the
-					// source's current epoch (5 moves from 0 = 5).
-					if k := keepers[tp].kept.Load(); k < st.CurrentLeaderEpoch || st.CurrentLeaderEpoch < 5 {
+					// source's current epoch (5 moves from 0 = 5), and
+					// no batch above it was appended.
+					k := keeper.epoch(tp)
+					if k < st.CurrentLeaderEpoch || st.CurrentLeaderEpoch < 5 {
 						return false, fmt.Sprintf("%s: kept epoch %d, source epoch %d", tp, k, st.CurrentLeaderEpoch)
+					}
+					if e, _ := ts.get(tp).LatestEpoch(); e > k {
+						t.Fatalf("%s: a batch of epoch %d was appended above the advertised epoch %d", tp, e, k)
 					}
 				}
 				return true, ""

@@ -21,8 +21,9 @@ const (
 
 // phase is where a partition is in Kafka's fetch state machine
 // (PartitionFetchState.state), plus Resolving for the ListOffsets look-ups
-// that Kafka's fetcher makes inline (fetchOffsetAndTruncate) and Failed
-// for Kafka's failedPartitions.
+// that Kafka's fetcher makes inline (fetchOffsetAndTruncate), Failed for
+// Kafka's failedPartitions, and Gone for a target closed under the
+// fetcher.
 type phase uint8
 
 const (
@@ -30,6 +31,7 @@ const (
 	phaseTruncating
 	phaseFetching
 	phaseFailed
+	phaseGone
 )
 
 func (p phase) String() string {
@@ -40,43 +42,32 @@ func (p phase) String() string {
 		return "truncating"
 	case phaseFetching:
 		return "fetching"
+	case phaseGone:
+		return "target-gone"
 	}
 	return "failed"
-}
-
-// resolveStep is the ListOffsets look-up a Resolving partition waits for.
-type resolveStep uint8
-
-const (
-	resolveNone resolveStep = iota
-	// A new mirror's start (mirror.start.offset.spec).
-	startEarliestStep
-	startLatestStep
-	startTimestampStep
-	// OFFSET_OUT_OF_RANGE recovery (fetchOffsetAndTruncate): the source's
-	// end offset first, then, if needed, its log start offset.
-	resetLatestStep
-	resetEarliestStep
-)
-
-func (r resolveStep) String() string {
-	return [...]string{"none", "start-earliest", "start-latest", "start-timestamp", "reset-latest", "reset-earliest"}[r]
 }
 
 // fetchState is one partition's fetch state: Kafka's PartitionFetchState
 // together with the per-partition logic of AbstractFetcherThread that
 // consumes responses. It is deterministic and does no network I/O: the
 // engine (and the transcript tests) feed it responses; it reads and
-// changes only its Target. One goroutine owns it at a time (see
+// changes only its Target, and consults the engine's Policy for where to
+// start, what to do with fetched data and OFFSET_OUT_OF_RANGE. What it
+// needs from above (a raised leader epoch) it returns as an Effect and
+// waits for the acknowledgement. One goroutine owns it at a time (see
 // docs/mirroring.md, "Ownership").
 type fetchState struct {
 	tp      TopicPartition
 	target  Target
 	topicID [16]byte // source topic id; zero until known
 
-	phase   phase
-	resolve resolveStep // in phaseResolving
-	startTS int64       // startTimestampStep's timestamp (ms)
+	phase phase
+	pos   Position // in phaseResolving: the look-up asked for
+	// resetting: the Resolving look-ups recover from OFFSET_OUT_OF_RANGE
+	// (their answers are the leader's watermarks; a restart of the log is
+	// a truncation) rather than position a new partition.
+	resetting bool
 
 	fetchOffset        int64
 	lastFetchedEpoch   int32
@@ -87,10 +78,16 @@ type fetchState struct {
 	delayUntil time.Time // Kafka's DelayedItem: no requests before it
 	failure    error     // phaseFailed's cause
 
-	// keptEpoch is the highest epoch reported to an EpochKeeper target
-	// (or just seen, for other targets); maxSourceEpoch the highest source
-	// epoch seen at all.
-	keptEpoch      int32
+	// raiseEpoch: batches above ackedEpoch need an
+	// EffectRaiseLeaderEpoch acknowledged first (PartitionConfig.
+	// RaiseLeaderEpoch). ackedEpoch is the highest epoch acknowledged (or
+	// just passed, without raiseEpoch); requestedEpoch the highest one
+	// asked for and not answered yet (-1 none); held the fetched data
+	// waiting for it. maxSourceEpoch is the highest source epoch passed.
+	raiseEpoch     bool
+	ackedEpoch     int32
+	requestedEpoch int32
+	held           *heldFetch
 	maxSourceEpoch int32
 
 	// Observations for Status.
@@ -103,11 +100,21 @@ type fetchState struct {
 	errorSince                          time.Time
 }
 
+// heldFetch is a fetch answer held back until the leader epoch it needs
+// is acknowledged; it is replayed through onFetch, which drops it if the
+// partition moved on meanwhile.
+type heldFetch struct {
+	req   FetchPartition
+	data  FetchData
+	epoch int32
+}
+
 // stepEnv is what a transition consults besides the partition itself.
 type stepEnv struct {
 	now     time.Time
 	caps    Capabilities
 	backoff time.Duration // replica.fetch.backoff.ms
+	policy  Policy
 	logger  *slog.Logger
 }
 
@@ -116,35 +123,33 @@ type outcome struct {
 	needMetadata bool // leadership may have moved: refresh source metadata
 	progressed   bool // data was appended: move to the end of the fetch order
 	appended     log.AppendResult
+	effects      []Effect // for the owner; acknowledged later
 }
 
-func newFetchState(tp TopicPartition, pc PartitionConfig) *fetchState {
+// newFetchState builds a partition's state; the policy says where it
+// starts (Start may only resume or look up).
+func newFetchState(tp TopicPartition, pc PartitionConfig, policy Policy) (*fetchState, error) {
 	t := pc.Target
 	s := &fetchState{
 		tp: tp, target: t, topicID: pc.SourceTopicID,
 		phase:            phaseTruncating, // provisional: reinit decides once a leader's capabilities are known
 		fetchOffset:      t.LogEndOffset(),
 		lastFetchedEpoch: undefinedEpoch, leader: -1, currentLeaderEpoch: undefinedEpoch,
-		keptEpoch: undefinedEpoch, maxSourceEpoch: undefinedEpoch,
-		sourceHW: -1, sourceLSO: -1, sourceLogStart: -1,
+		raiseEpoch: pc.RaiseLeaderEpoch, ackedEpoch: undefinedEpoch, requestedEpoch: undefinedEpoch,
+		maxSourceEpoch: undefinedEpoch,
+		sourceHW:       -1, sourceLSO: -1, sourceLogStart: -1,
 	}
 	if e, ok := t.LatestEpoch(); ok {
 		s.maxSourceEpoch = e
 	}
-	// A target that never held data takes the configured start; anything
-	// else resumes at its end (Kafka's InitialFetchState.initOffset < 0
-	// versus a known offset).
-	if t.LogEndOffset() == 0 && t.LogStartOffset() == 0 {
-		switch pc.Start.kind {
-		case startEarliest:
-			s.phase, s.resolve = phaseResolving, startEarliestStep
-		case startLatest:
-			s.phase, s.resolve = phaseResolving, startLatestStep
-		case startTimestamp:
-			s.phase, s.resolve, s.startTS = phaseResolving, startTimestampStep, pc.Start.ts.UnixMilli()
-		}
+	switch p := policy.Start(t, pc); p.Action {
+	case ActionResume:
+	case ActionLookup:
+		s.phase, s.pos = phaseResolving, p
+	default:
+		return nil, fmt.Errorf("%w: %s: policy start action %s (want resume or lookup)", ErrInvalidConfig, tp, p.Action)
 	}
-	return s
+	return s, nil
 }
 
 // reinit is AbstractFetcherThread.partitionFetchState for a partition
@@ -160,7 +165,8 @@ func newFetchState(tp TopicPartition, pc PartitionConfig) *fetchState {
 // end offset). A pending back-off is cleared: the new leader is tried at
 // once.
 func (s *fetchState) reinit(caps Capabilities) {
-	if s.phase == phaseFailed || s.phase == phaseResolving {
+	s.held = nil // fetched from the previous leader or epoch
+	if s.phase == phaseFailed || s.phase == phaseGone || s.phase == phaseResolving {
 		s.delayUntil = time.Time{}
 		return
 	}
@@ -199,7 +205,19 @@ func (s *fetchState) setLeader(leader, epoch int32) bool {
 }
 
 func (s *fetchState) ready(now time.Time) bool {
-	return !s.paused && s.phase != phaseFailed && s.leader >= 0 && !now.Before(s.delayUntil)
+	return !s.paused && s.active() && s.held == nil && s.leader >= 0 && !now.Before(s.delayUntil)
+}
+
+// active: neither failed nor gone.
+func (s *fetchState) active() bool { return s.phase != phaseFailed && s.phase != phaseGone }
+
+// setPaused pauses or resumes. Held data is dropped on pause (nothing may
+// be appended until Resume; the fetch is repeated then).
+func (s *fetchState) setPaused(paused bool) {
+	s.paused = paused
+	if paused {
+		s.held = nil
+	}
 }
 
 // state is the State reported by Status.
@@ -207,6 +225,8 @@ func (s *fetchState) state(now time.Time) State {
 	switch {
 	case s.phase == phaseFailed:
 		return StateFailed
+	case s.phase == phaseGone:
+		return StateTargetGone
 	case s.paused:
 		return StatePaused
 	case s.leader < 0 || now.Before(s.delayUntil):
@@ -224,7 +244,7 @@ func (s *fetchState) status(now time.Time) Status {
 		TopicPartition: s.tp, State: s.state(now), Paused: s.paused,
 		Leader: s.leader, CurrentLeaderEpoch: s.currentLeaderEpoch,
 		FetchOffset: s.fetchOffset, LastFetchedEpoch: s.lastFetchedEpoch,
-		MaxSourceLeaderEpoch: s.maxSourceEpoch, SourceTopicID: s.topicID,
+		MaxSourceLeaderEpoch: s.maxSourceEpoch, AwaitingLeaderEpoch: undefinedEpoch, SourceTopicID: s.topicID,
 		SourceHighWatermark: s.sourceHW, SourceLastStableOffset: s.sourceLSO, SourceLogStartOffset: s.sourceLogStart,
 		LocalLogEndOffset: s.target.LogEndOffset(), LocalHighWatermark: s.target.HighWatermark(),
 		Lag: -1, LastFetchTime: s.lastFetch, BytesFetched: s.bytes, RecordsFetched: s.records,
@@ -233,6 +253,9 @@ func (s *fetchState) status(now time.Time) Status {
 	}
 	if s.phase == phaseFailed {
 		st.LastError = s.failure
+	}
+	if s.held != nil {
+		st.AwaitingLeaderEpoch = s.held.epoch
 	}
 	if now.Before(s.delayUntil) {
 		st.RetryAt = s.delayUntil
@@ -265,8 +288,35 @@ func (s *fetchState) delay(env stepEnv, err error) {
 // added again.
 func (s *fetchState) fail(env stepEnv, err error) {
 	s.noteError(env, err)
-	s.phase, s.failure = phaseFailed, err
+	s.phase, s.failure, s.held = phaseFailed, err, nil
 	env.logger.Error("fetcher: partition failed", "partition", s.tp.String(), "fetchOffset", s.fetchOffset, "err", err)
+}
+
+// targetGone leaves a partition whose target was closed or deleted under
+// the fetcher (a local topic deletion unhosting its partitions): nothing
+// more is requested or written for it, and it reports no error (its owner
+// is removing it; retrying or failing would only make noise).
+func (s *fetchState) targetGone(env stepEnv, err error) {
+	if s.phase == phaseGone {
+		return
+	}
+	s.phase, s.held, s.delayUntil = phaseGone, nil, time.Time{}
+	s.clearError()
+	env.logger.Info("fetcher: target log closed; partition left alone until removed", "partition", s.tp.String(), "err", err)
+}
+
+// storageError handles a failed write to the target: a closed target is
+// gone, anything else fails the partition (markPartitionFailed).
+func (s *fetchState) storageError(env stepEnv, err error) {
+	if isTargetGone(err) {
+		s.targetGone(env, err)
+		return
+	}
+	s.fail(env, err)
+}
+
+func isTargetGone(err error) bool {
+	return errors.Is(err, log.ErrClosed) || errors.Is(err, ErrTargetGone)
 }
 
 // onPartitionError handles a partition-level error from any request
@@ -374,7 +424,8 @@ func (s *fetchState) onFetch(env stepEnv, req FetchPartition, d FetchData) outco
 		// Fetch v13 topics are fetched by name, and a topic re-created
 		// under the same name also answers OFFSET_OUT_OF_RANGE.
 		env.logger.Info("fetcher: fetch offset out of range, resetting", "partition", s.tp.String(), "fetchOffset", s.fetchOffset)
-		s.phase, s.resolve = phaseResolving, resetLatestStep
+		s.resetting = true
+		s.reposition(env, env.policy.OutOfRange(s.target))
 		return outcome{needMetadata: true}
 	default:
 		return s.onPartitionError(env, "fetch", d.Err)
@@ -386,12 +437,14 @@ func (s *fetchState) observe(env stepEnv, d FetchData) {
 	s.lastFetch = env.now
 }
 
-// processPartitionData is ReplicaFetcherThread.processPartitionData for a
-// mirror: the fetched batches are appended verbatim at their source
-// offsets. Batches wholly below the fetch offset are skipped, a partial
-// trailing batch is dropped (trimInvalidBytes), and the next fetch offset
-// is the last appended batch's LastOffset+1 (never assuming contiguity:
-// compaction and aborted data leave gaps).
+// processPartitionData is the engine's half of processFetchRequest for a
+// partition answered without error: it checks the fetched bytes (whole v2
+// batches; those wholly below the fetch offset are skipped, a partial
+// trailing batch dropped — trimInvalidBytes; epochs monotonic), holds them
+// back while the leader epoch they need is not acknowledged, hands them
+// to the policy (ProcessPartitionData), and moves the fetch offset to the
+// last stored batch's LastOffset+1 (never assuming contiguity: compaction
+// and aborted data leave gaps).
 func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d FetchData) outcome {
 	t := s.target
 	if leo := t.LogEndOffset(); leo != s.fetchOffset {
@@ -400,19 +453,16 @@ func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d Fet
 		return outcome{}
 	}
 	var (
-		it          = record.NewIter(d.Records)
-		start, end  int
-		first, last record.Batch
-		n           int
-		maxEpoch    = s.currentLeaderEpoch
+		it         = record.NewIter(d.Records)
+		start, end int
+		last       record.Batch
+		n          int
+		maxEpoch   = s.currentLeaderEpoch
 	)
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		if b.LastOffset() < s.fetchOffset {
 			start = it.Pos() // before the fetch offset (only possible at the front)
 			continue
-		}
-		if n == 0 {
-			first = b
 		}
 		last, end, n = b, it.Pos(), n+1
 		maxEpoch = max(maxEpoch, b.PartitionLeaderEpoch())
@@ -432,51 +482,41 @@ func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d Fet
 		s.delay(env, fmt.Errorf("fetcher: fetch %s at %d: %w", s.tp, s.fetchOffset, err))
 		return outcome{}
 	}
-	if !s.keepEpoch(env, maxEpoch) {
-		return outcome{}
+	if ok, effects := s.gateEpoch(maxEpoch, req, d); !ok {
+		return outcome{effects: effects}
 	}
 	if n == 0 {
 		// Nothing whole (no new data, or a first batch larger than the
 		// partition's share of the response: KIP-74 returns it whole once
 		// the partition is first in a request, which the fetch order
-		// rotation guarantees).
-		s.afterFetch(d, s.fetchOffset)
-		return outcome{}
+		// rotation guarantees). The policy still sees the watermarks.
+		start, end = 0, 0
 	}
-	if first.BaseOffset() < s.fetchOffset {
-		// The first batch straddles the local end offset. On an empty log
-		// this is the source's log start (or a timestamp start) falling
-		// inside a batch: start the log at the batch's base offset, as
-		// Partition.appendRecordsToFollowerOrFutureReplica does. On a
-		// non-empty log the batch boundaries disagree with ours.
-		if s.fetchOffset != t.LogStartOffset() {
-			s.fail(env, fmt.Errorf("%w: batch %d-%d straddles the local log end offset %d",
-				ErrUnexpectedAppend, first.BaseOffset(), first.LastOffset(), s.fetchOffset))
-			return outcome{}
-		}
-		env.logger.Info("fetcher: first batch starts below the empty log's start; restarting the log at its base",
-			"partition", s.tp.String(), "logStart", s.fetchOffset, "batchBase", first.BaseOffset())
-		if err := t.TruncateFullyAndStartAt(first.BaseOffset()); err != nil {
-			s.fail(env, fmt.Errorf("fetcher: restart log of %s at %d: %w", s.tp, first.BaseOffset(), err))
-			return outcome{}
-		}
-		s.fetchOffset = first.BaseOffset()
-	}
-	res, err := t.AppendVerbatim(d.Records[start:end])
+	res, err := env.policy.ProcessPartitionData(t, PartitionData{
+		TopicPartition: s.tp, FetchOffset: s.fetchOffset, Records: d.Records[start:end],
+		HighWatermark: d.HighWatermark, LastStableOffset: d.LastStableOffset, LogStartOffset: d.LogStartOffset,
+	})
 	if err != nil {
-		werr := fmt.Errorf("fetcher: append %s at %d: %w", s.tp, s.fetchOffset, err)
 		switch {
+		case isTargetGone(err):
+			s.targetGone(env, err)
+		case errors.Is(err, ErrUnexpectedAppend):
+			s.fail(env, err)
 		case errors.Is(err, record.ErrUnsupportedMagic):
-			s.fail(env, fmt.Errorf("%w: %w", ErrUnsupportedMessageFormat, werr))
+			s.fail(env, fmt.Errorf("%w: %w", ErrUnsupportedMessageFormat, err))
 		case record.IsCorrupt(err), errors.Is(err, record.ErrInvalidRecord):
 			// CorruptRecordException / InvalidRecordException: retried.
-			s.delay(env, werr)
+			s.delay(env, err)
 		case errors.Is(err, log.ErrUnexpectedAppendOffset):
-			s.fail(env, fmt.Errorf("%w: %w", ErrUnexpectedAppend, werr))
+			s.fail(env, fmt.Errorf("%w: %w", ErrUnexpectedAppend, err))
 		default:
 			// KafkaStorageException and anything unexpected.
-			s.fail(env, werr)
+			s.fail(env, err)
 		}
+		return outcome{}
+	}
+	if n == 0 || res.Batches == 0 {
+		s.afterFetch(d, s.fetchOffset)
 		return outcome{}
 	}
 	next := res.LastOffset + 1
@@ -498,21 +538,60 @@ func (s *fetchState) afterFetch(d FetchData, next int64) {
 	invariants.Check(s.fetchOffset == next, "fetcher %s: fetch offset %d != %d", s.tp, s.fetchOffset, next)
 }
 
-// keepEpoch raises the mirror's own leader epoch before data of a higher
-// source epoch is appended (KIP-1279 DLE >= SLE; see EpochKeeper).
-func (s *fetchState) keepEpoch(env stepEnv, epoch int32) bool {
-	if epoch <= s.keptEpoch {
-		return true
+// gateEpoch keeps KIP-1279's DLE >= SLE for a partition that advertises
+// its own leader epoch: data needing an epoch above the acknowledged one
+// is held back, and the epoch is asked for (once) as an effect. It
+// reports whether the data may be processed now.
+func (s *fetchState) gateEpoch(epoch int32, req FetchPartition, d FetchData) (bool, []Effect) {
+	if epoch <= s.ackedEpoch {
+		return true, nil
 	}
-	if k, ok := s.target.(EpochKeeper); ok {
-		if err := k.EnsureLeaderEpoch(epoch); err != nil {
+	if !s.raiseEpoch {
+		s.ackedEpoch = epoch
+		s.maxSourceEpoch = max(s.maxSourceEpoch, epoch)
+		return true, nil
+	}
+	s.held = &heldFetch{req: req, data: d, epoch: epoch}
+	if epoch <= s.requestedEpoch {
+		return false, nil // asked already; the acknowledgement replays it
+	}
+	s.requestedEpoch = epoch
+	return false, []Effect{{TopicPartition: s.tp, Kind: EffectRaiseLeaderEpoch, LeaderEpoch: epoch}}
+}
+
+// onLeaderEpochAck consumes the owner's acknowledgement of an
+// EffectRaiseLeaderEpoch: with the epoch in place, held data is replayed
+// (onFetch drops it if the partition moved on meanwhile). A failed
+// acknowledgement drops the data and backs off (the next fetch asks
+// again); ErrTargetGone means the local partition was deleted.
+func (s *fetchState) onLeaderEpochAck(env stepEnv, epoch int32, err error) outcome {
+	if epoch >= s.requestedEpoch {
+		s.requestedEpoch = undefinedEpoch
+	}
+	if err != nil {
+		s.held = nil
+		switch {
+		case !s.active():
+		case isTargetGone(err):
+			s.targetGone(env, err)
+		default:
 			s.delay(env, fmt.Errorf("fetcher: raise leader epoch of %s to %d: %w", s.tp, epoch, err))
-			return false
 		}
+		return outcome{}
 	}
-	s.keptEpoch = epoch
-	s.maxSourceEpoch = max(s.maxSourceEpoch, epoch)
-	return true
+	if epoch > s.ackedEpoch {
+		s.ackedEpoch = epoch
+		s.maxSourceEpoch = max(s.maxSourceEpoch, epoch)
+	}
+	h := s.held
+	if h == nil || h.epoch > s.ackedEpoch {
+		return outcome{}
+	}
+	s.held = nil
+	if s.paused {
+		return outcome{}
+	}
+	return s.onFetch(env, h.req, h.data)
 }
 
 // --- Truncation ---------------------------------------------------------
@@ -612,7 +691,7 @@ func (s *fetchState) truncate(env stepEnv, offset int64, reason string) bool {
 		return true
 	}
 	if err := s.target.TruncateTo(offset); err != nil {
-		s.fail(env, fmt.Errorf("fetcher: truncate %s to %d: %w", s.tp, offset, err))
+		s.storageError(env, fmt.Errorf("fetcher: truncate %s to %d: %w", s.tp, offset, err))
 		return false
 	}
 	after := s.target.LogEndOffset()
@@ -626,17 +705,11 @@ func (s *fetchState) truncate(env stepEnv, offset int64, reason string) bool {
 // --- Resolving (ListOffsets) ---------------------------------------------
 
 func (s *fetchState) offsetQuery() OffsetQuery {
-	ts := ListOffsetsLatest
-	switch s.resolve {
-	case startEarliestStep, resetEarliestStep:
-		ts = ListOffsetsEarliest
-	case startTimestampStep:
-		ts = s.startTS
-	}
-	return OffsetQuery{TopicPartition: s.tp, CurrentLeaderEpoch: s.currentLeaderEpoch, Timestamp: ts}
+	return OffsetQuery{TopicPartition: s.tp, CurrentLeaderEpoch: s.currentLeaderEpoch, Timestamp: s.pos.Timestamp}
 }
 
-// onOffsets consumes a ListOffsets answer of a Resolving partition.
+// onOffsets consumes a ListOffsets answer of a Resolving partition and
+// lets the policy decide what follows.
 func (s *fetchState) onOffsets(env stepEnv, q OffsetQuery, r OffsetResult) outcome {
 	if s.phase != phaseResolving || q != s.offsetQuery() {
 		return outcome{}
@@ -645,76 +718,66 @@ func (s *fetchState) onOffsets(env stepEnv, q OffsetQuery, r OffsetResult) outco
 		return s.onPartitionError(env, "ListOffsets", r.Err)
 	}
 	s.clearError()
-	t := s.target
-	switch s.resolve {
-	case startEarliestStep, startLatestStep:
-		s.startAt(env, r.Offset)
-	case startTimestampStep:
-		if r.Offset < 0 {
-			// No record at or after the timestamp: start at the end.
-			s.resolve = startLatestStep
-			return outcome{}
+	if s.resetting {
+		// The freshest watermarks we have of the leader.
+		switch q.Timestamp {
+		case ListOffsetsLatest:
+			s.sourceHW = r.Offset
+		case ListOffsetsEarliest:
+			s.sourceLogStart = r.Offset
 		}
-		s.startAt(env, r.Offset)
-	case resetLatestStep:
-		// fetchOffsetAndTruncate, first half. For a consumer-style
-		// fetcher "latest" is the source's high watermark: if it is below
-		// the local end offset the source lost data the mirror has
-		// (unclean election, or a truncated source): truncate to it.
-		s.sourceHW = r.Offset
-		if leo := t.LogEndOffset(); r.Offset < leo {
-			if !s.truncate(env, r.Offset, fmt.Sprintf("OFFSET_OUT_OF_RANGE: source high watermark %d below local log end offset %d", r.Offset, leo)) {
-				return outcome{}
-			}
-			s.resumeFetching()
-			return outcome{}
-		}
-		s.resolve = resetEarliestStep
-	case resetEarliestStep:
-		// Second half: the source's log start passed the local end
-		// (retention, DeleteRecords): start over there. Otherwise resume
-		// at the local end (a transient range error after a leader
-		// change; Kafka's second case).
-		s.sourceLogStart = r.Offset
-		if leo := t.LogEndOffset(); r.Offset > leo {
-			if err := t.TruncateFullyAndStartAt(r.Offset); err != nil {
-				s.fail(env, fmt.Errorf("fetcher: restart log of %s at %d: %w", s.tp, r.Offset, err))
-				return outcome{}
-			}
-			s.truncations++
-			s.lastTruncation = Truncation{From: leo, To: r.Offset, Time: env.now,
-				Reason: fmt.Sprintf("OFFSET_OUT_OF_RANGE: source log start offset %d above local log end offset %d", r.Offset, leo)}
-			env.logger.Warn("fetcher: source log start passed the local log end; restarted the local log",
-				"partition", s.tp.String(), "from", leo, "to", r.Offset)
-		}
-		s.resumeFetching()
 	}
+	s.reposition(env, env.policy.Resolved(s.target, s.pos, r.Offset))
 	return outcome{}
 }
 
-// startAt positions a new mirror: an empty log restarted at offset
-// (TruncateFullyAndStartAt), so its log start offset is the source offset
-// the mirror begins at.
-func (s *fetchState) startAt(env stepEnv, offset int64) {
-	t := s.target
-	if offset < 0 {
-		offset = 0
-	}
-	if t.LogEndOffset() != offset || t.LogStartOffset() != offset {
-		if err := t.TruncateFullyAndStartAt(offset); err != nil {
-			s.fail(env, fmt.Errorf("fetcher: start log of %s at %d: %w", s.tp, offset, err))
+// reposition carries out a policy's Position.
+func (s *fetchState) reposition(env stepEnv, p Position) {
+	switch p.Action {
+	case ActionLookup:
+		s.phase, s.pos = phaseResolving, p
+		return
+	case ActionTruncateTo:
+		if !s.truncate(env, p.Offset, p.Reason) {
+			return
+		}
+	case ActionStartAt:
+		if !s.startAt(env, p) {
 			return
 		}
 	}
-	env.logger.Info("fetcher: mirror starts", "partition", s.tp.String(), "offset", offset, "spec", s.resolve.String())
 	s.resumeFetching()
+}
+
+// startAt restarts the target as an empty log at p.Offset
+// (TruncateFullyAndStartAt), so its log start offset is the leader's
+// offset it begins at. During OFFSET_OUT_OF_RANGE recovery that discards
+// the local log and is recorded as a truncation.
+func (s *fetchState) startAt(env stepEnv, p Position) bool {
+	t := s.target
+	leo := t.LogEndOffset()
+	if leo != p.Offset || t.LogStartOffset() != p.Offset {
+		if err := t.TruncateFullyAndStartAt(p.Offset); err != nil {
+			s.storageError(env, fmt.Errorf("fetcher: restart log of %s at %d: %w", s.tp, p.Offset, err))
+			return false
+		}
+	}
+	if !s.resetting {
+		env.logger.Info("fetcher: partition starts", "partition", s.tp.String(), "offset", p.Offset, "reason", p.Reason)
+		return true
+	}
+	s.truncations++
+	s.lastTruncation = Truncation{From: leo, To: p.Offset, Time: env.now, Reason: p.Reason}
+	env.logger.Warn("fetcher: leader's log start passed the local log end; restarted the local log",
+		"partition", s.tp.String(), "from", leo, "to", p.Offset, "reason", p.Reason)
+	return true
 }
 
 // resumeFetching leaves Resolving: fetch from the log end offset with the
 // latest local epoch as LastFetchedEpoch (Kafka's new PartitionFetchState
 // after fetchOffsetAndTruncate).
 func (s *fetchState) resumeFetching() {
-	s.phase, s.resolve = phaseFetching, resolveNone
+	s.phase, s.pos, s.resetting = phaseFetching, Position{}, false
 	s.fetchOffset = s.target.LogEndOffset()
 	s.lastFetchedEpoch = undefinedEpoch
 	if e, ok := s.target.LatestEpoch(); ok {

@@ -1,4 +1,4 @@
-package fetcher
+package fetcher_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/record"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
+
+	. "github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
 // Mirroring from a real in-process Tandem broker: pause/resume,

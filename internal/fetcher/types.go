@@ -22,13 +22,14 @@ func (tp TopicPartition) topicPartition() TopicPartition { return tp }
 
 // Target is the local log a partition is mirrored (or replicated) into:
 // Kafka's follower-side hooks of AbstractFetcherThread (logEndOffset,
-// latestEpoch, endOffsetForEpoch, truncate, truncateFullyAndStartAt,
-// processPartitionData). *log.Log implements it.
+// latestEpoch, endOffsetForEpoch, truncate, truncateFullyAndStartAt; its
+// processPartitionData is the Policy's). *log.Log implements it.
 //
 // The fetcher is the only writer of a Target while the partition is added:
-// it appends with AppendVerbatim only (source offsets, source partition
-// leader epochs, source bytes) and truncates only as described in
-// docs/mirroring.md.
+// the engine truncates it only as described in docs/mirroring.md, and the
+// Policy stores fetched data in it (MirrorPolicy: AppendVerbatim only —
+// source offsets, source partition leader epochs, source bytes). A Target
+// closed under the fetcher (log.ErrClosed) is "gone": StateTargetGone.
 type Target interface {
 	LogStartOffset() int64
 	LogEndOffset() int64
@@ -43,23 +44,6 @@ type Target interface {
 	AppendVerbatim(records []byte) (log.AppendResult, error)
 	TruncateTo(offset int64) error
 	TruncateFullyAndStartAt(offset int64) error
-}
-
-// EpochKeeper may be implemented by a Target whose partition advertises a
-// leader epoch of its own to clients (a mirror partition on this broker).
-// Before the fetcher appends batches whose partition leader epoch, or
-// whose source's current leader epoch, is above every epoch it has
-// reported so far, it calls EnsureLeaderEpoch with that epoch; the
-// implementation raises the partition's leader epoch to at least epoch.
-// This keeps KIP-1279's invariant "destination leader epoch >= source
-// leader epoch" (DLE >= SLE): a consumer whose committed offset carries a
-// source epoch never finds the mirror's epoch below it (which would send
-// it into a metadata-refresh loop). An error postpones the append (the
-// partition backs off and retries); nothing is appended before the epoch
-// is in place. Implementations must be idempotent and cheap when the
-// epoch is already high enough, and must not call back into the Fetcher.
-type EpochKeeper interface {
-	EnsureLeaderEpoch(epoch int32) error
 }
 
 // StartSpec is mirror.start.offset.spec: where a new mirror begins.
@@ -133,12 +117,77 @@ type PartitionConfig struct {
 	// the first metadata answer (Status.SourceTopicID), and the caller
 	// should persist it.
 	SourceTopicID [16]byte
-	// Start is consulted only when the target has never held data (log
-	// start and end offsets both 0); any other target resumes at its log
-	// end offset. Pass the mirror's configured spec while the mirror is
-	// being set up and StartAtLogEnd once it is running (see
-	// docs/mirroring.md, "Initial position").
+	// Start is the mirror policy's input (MirrorPolicy.Start): it is
+	// consulted only when the target has never held data (log start and
+	// end offsets both 0); any other target resumes at its log end
+	// offset. Pass the mirror's configured spec while the mirror is being
+	// set up and StartAtLogEnd once it is running (see docs/mirroring.md,
+	// "Initial position"). Other policies may ignore it.
 	Start StartSpec
+	// RaiseLeaderEpoch marks a partition that advertises a leader epoch of
+	// its own to clients (a mirror partition on this broker). Before
+	// batches whose partition leader epoch, or whose leader's current
+	// epoch, is above every epoch acknowledged so far are appended, the
+	// Fetcher delivers an EffectRaiseLeaderEpoch to Config.OnEffect and
+	// holds the batches back until the owner has acknowledged it. This
+	// keeps KIP-1279's invariant "destination leader epoch >= source
+	// leader epoch" (DLE >= SLE): a consumer whose committed offset
+	// carries a source epoch never finds the mirror's epoch below it
+	// (which would send it into a metadata-refresh loop). Requires
+	// Config.OnEffect.
+	RaiseLeaderEpoch bool
+	// Leader, when set, places the partition on this leader instead of
+	// discovering it from the source's metadata (a replica follower is
+	// told its leaders); SetLeaders changes it later. Such a partition is
+	// never moved by metadata answers and its topic id is not checked
+	// against them (SourceTopicID should be given when the leader speaks
+	// Fetch v13+).
+	Leader *Leader
+}
+
+// Leader is a partition leader the Fetcher's owner knows (Kafka's
+// InitialFetchState.leader and currentLeaderEpoch): the broker id, its
+// address (given to a Source that implements AddressedSource; others
+// resolve the id themselves) and the leader epoch. ID -1 means no leader:
+// the partition waits.
+type Leader struct {
+	ID    int32
+	Addr  string
+	Epoch int32
+}
+
+// EffectKind names a side effect the Fetcher needs from its owner.
+type EffectKind uint8
+
+// Effect kinds.
+const (
+	// EffectRaiseLeaderEpoch: raise the partition's own leader epoch to at
+	// least Effect.LeaderEpoch (KIP-1279 DLE >= SLE; see
+	// PartitionConfig.RaiseLeaderEpoch).
+	EffectRaiseLeaderEpoch EffectKind = iota + 1
+)
+
+func (k EffectKind) String() string {
+	if k == EffectRaiseLeaderEpoch {
+		return "raise-leader-epoch"
+	}
+	return "EffectKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Effect is a side effect the fetch engine needs from above before it may
+// go on with a partition. The engine does not take it (a fetcher worker
+// never calls into its owner); it returns it, the Fetcher delivers it to
+// Config.OnEffect on a goroutine of its own, and OnEffect's return value
+// comes back to the partition's worker as its acknowledgement.
+type Effect struct {
+	TopicPartition
+	Kind EffectKind
+	// LeaderEpoch is EffectRaiseLeaderEpoch's epoch.
+	LeaderEpoch int32
+}
+
+func (e Effect) String() string {
+	return fmt.Sprintf("%s %s %d", e.Kind, e.TopicPartition, e.LeaderEpoch)
 }
 
 // State is a partition's fetch state, as reported by Status.
@@ -156,6 +205,10 @@ const (
 	StateDelayed
 	StatePaused
 	StateFailed
+	// StateTargetGone: the target log was closed or deleted under the
+	// fetcher (the topic was deleted locally): the partition is left
+	// alone, without error, until its owner removes it.
+	StateTargetGone
 )
 
 func (s State) String() string {
@@ -172,6 +225,8 @@ func (s State) String() string {
 		return "Paused"
 	case StateFailed:
 		return "Failed"
+	case StateTargetGone:
+		return "TargetGone"
 	}
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }
@@ -200,9 +255,12 @@ type Status struct {
 	// MaxSourceLeaderEpoch is the highest source leader epoch seen (batch
 	// partition leader epochs and the leader's current epoch); the
 	// mirror's own leader epoch must stay at or above it (see
-	// EpochKeeper).
+	// PartitionConfig.RaiseLeaderEpoch).
 	MaxSourceLeaderEpoch int32
-	SourceTopicID        [16]byte
+	// AwaitingLeaderEpoch is the epoch of an EffectRaiseLeaderEpoch that
+	// fetched batches are held back for (-1: none).
+	AwaitingLeaderEpoch int32
+	SourceTopicID       [16]byte
 	// Source offsets from the last fetch response (-1 before the first).
 	SourceHighWatermark    int64
 	SourceLastStableOffset int64
@@ -255,6 +313,11 @@ var (
 	// local log (a batch straddles the local end offset of a non-empty
 	// log, or the log end offset moved under the fetcher).
 	ErrUnexpectedAppend = errors.New("fetcher: source batches do not line up with the local log")
+	// ErrTargetGone: the partition's target is gone (its log was closed or
+	// deleted). The fetcher treats log.ErrClosed from a Target the same
+	// way; an owner whose effect finds the local partition deleted
+	// acknowledges with it. The partition goes to StateTargetGone.
+	ErrTargetGone = errors.New("fetcher: target gone")
 	// ErrNoTopicID: Fetch v13+ needs the source topic id, which the
 	// source's metadata did not give.
 	ErrNoTopicID = errors.New("fetcher: source topic id unknown")

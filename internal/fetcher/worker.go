@@ -60,6 +60,7 @@ const (
 	cmdResume
 	cmdLeader
 	cmdStop
+	cmdCall // run call on the worker goroutine (effect acknowledgements)
 )
 
 type command struct {
@@ -68,14 +69,15 @@ type command struct {
 	leader  int32
 	epoch   int32
 	topicID [16]byte
+	call    func(*worker)
 	done    chan struct{}
 }
 
 func newWorker(f *Fetcher, key workerKey) *worker {
 	ctx, cancel := context.WithCancel(f.ctx)
 	w := &worker{
-		key: key, f: f, ep: f.src.Leader(key.broker, key.fetcherID),
-		eng:   newEngine(f.cfg.engineConfig(), f.logger.With("fetcher", key.String())),
+		key: key, f: f, ep: f.endpoint(key),
+		eng:   f.newEngine(key),
 		parts: make(map[TopicPartition]*partition),
 		ctx:   ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
@@ -146,13 +148,15 @@ func (w *worker) applyCommands() bool {
 			w.eng.remove(c.p.tp)
 			delete(w.parts, c.p.tp)
 		case cmdPause:
-			c.p.st.paused = true
+			c.p.st.setPaused(true)
 		case cmdResume:
-			c.p.st.paused = false
+			c.p.st.setPaused(false)
 		case cmdLeader:
 			w.eng.setLeaderEpoch(c.p.tp, c.leader, c.epoch, c.topicID)
 		case cmdStop:
 			keep = false
+		case cmdCall:
+			c.call(w)
 		}
 		if c.p != nil && c.op != cmdRemove {
 			c.p.publish(w.f.cfg.Now())
@@ -223,14 +227,7 @@ func (w *worker) round() {
 		return
 	}
 	defer func() { w.publishAll(f.cfg.Now()) }()
-	apply := func(r roundResult) {
-		if r.needMetadata {
-			f.requestMetadata()
-		}
-		f.stats.bytes.Add(r.bytes)
-		f.stats.records.Add(r.records)
-		f.stats.batches.Add(r.batches)
-	}
+	apply := f.account
 	if len(plan.offsets) > 0 {
 		if roundTrip(w, plan.offsets, &f.stats.listOffsets, w.ep.ListOffsets, w.eng.applyOffsets, apply) {
 			return

@@ -1,6 +1,10 @@
 package group
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/tandem-streaming/tandem/internal/javautil"
+)
 
 func TestPartitionMatchesKafka(t *testing.T) {
 	// Java String.hashCode values worked out by hand (and cross-checked
@@ -25,7 +29,7 @@ func TestPartitionMatchesKafka(t *testing.T) {
 		{"console-consumer-12345", 158455506, 6},
 		{"ÄÖÜ日本語", 1546455757, 7},
 	} {
-		if h := javaStringHashCode(tc.id); h != tc.hash {
+		if h := javautil.StringHashCode(tc.id); h != tc.hash {
 			t.Errorf("hashCode(%q) = %d, want %d", tc.id, h, tc.hash)
 		}
 		if p := Partition(tc.id, 50); p != tc.want {

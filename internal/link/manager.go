@@ -112,11 +112,6 @@ type Partitions interface {
 	RaiseLeaderEpoch(topic string, p int32, atLeast int32) error
 }
 
-// FetchStats are a link's cumulative fetch counters, for metrics.
-type FetchStats struct {
-	Bytes, Records int64
-}
-
 // DataPath moves records for mirror topics (internal/fetcher underneath).
 // The manager owns the control plane and tells it what to do.
 type DataPath interface {

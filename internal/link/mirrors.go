@@ -507,12 +507,6 @@ func (m *Manager) failMirror(rt *runtime, t metadata.Topic, reason string, why e
 	}
 }
 
-// TopicDeleted is kept for callers built before deletions were noticed
-// from metadata; it does nothing (watchDeletions stops the data path).
-//
-// Deprecated: the Manager watches metadata itself.
-func (m *Manager) TopicDeleted(string) {}
-
 // sourceEnds is the newest source end offset known per mirror partition,
 // with when it was learned: from the data path's fetches and from the
 // link's ListOffsets probes of mirrors that are not fetching. Its mutex

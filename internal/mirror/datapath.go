@@ -1,13 +1,15 @@
 // Package mirror is the data path of mirror topics: it moves records from a
 // cluster link's source into the mirror partitions' logs with
-// internal/fetcher, for the link manager (internal/link) that decides what
-// to mirror. It is separate from internal/link so that the node can be
-// built without it (tests that need no mirroring, and internal/fetcher's
-// own tests, which start real brokers).
+// internal/fetcher (MirrorPolicy), for the link manager (internal/link)
+// that decides what to mirror, and applies the fetcher's effects (raising
+// a mirror partition's leader epoch) on the broker. internal/node builds
+// it; it is separate from internal/link so that the control plane does
+// not depend on the fetcher.
 package mirror
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -15,7 +17,6 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 	"github.com/tandem-streaming/tandem/internal/link"
-	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
@@ -26,10 +27,11 @@ type FetcherPath struct {
 	parts  link.Partitions
 	logger *slog.Logger
 
+	observe func(link string, latency time.Duration, failed bool)
+
 	mu       sync.Mutex // guards the maps; never held while calling a Fetcher
 	fetchers map[string]*fetcher.Fetcher
 	topics   map[string]mirrorRef // mirror topic → where it comes from
-	observe  func(link string, latency time.Duration, failed bool)
 }
 
 type mirrorRef struct {
@@ -38,12 +40,25 @@ type mirrorRef struct {
 	n      int32
 }
 
-// NewFetcherPath returns the data path.
-func NewFetcherPath(parts link.Partitions, logger *slog.Logger) *FetcherPath {
+// Options configure a FetcherPath.
+type Options struct {
+	// Logger receives the data path's and its fetchers' logs (discarded
+	// when nil).
+	Logger *slog.Logger
+	// ObserveFetch, when set, is called after every fetch request of
+	// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the
+	// link name), for a latency histogram. It must not block.
+	ObserveFetch func(link string, latency time.Duration, failed bool)
+}
+
+// NewFetcherPath returns the data path over parts (the broker).
+func NewFetcherPath(parts link.Partitions, opts Options) *FetcherPath {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FetcherPath{parts: parts, logger: logger, fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
+	return &FetcherPath{parts: parts, logger: logger, observe: opts.ObserveFetch,
+		fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
 }
 
 // fetcherConfig maps a link's configs to the fetcher's.
@@ -52,7 +67,7 @@ func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error)
 	if err != nil {
 		return fetcher.Config{}, err
 	}
-	cfg := fetcher.Config{ClientOpts: opts, Logger: logger}
+	cfg := fetcher.Config{ClientOpts: opts, Logger: logger, Policy: fetcher.MirrorPolicy{Logger: logger}}
 	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
 		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms"} {
 		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
@@ -75,6 +90,8 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	if obs, name := d.observe, l.Name; obs != nil {
 		cfg.ObserveFetch = func(_ int32, latency time.Duration, failed bool) { obs(name, latency, failed) }
 	}
+	name := l.Name
+	cfg.OnEffect = func(e fetcher.Effect) error { return d.applyEffect(name, e) }
 	f, err := fetcher.New(cfg)
 	if err != nil {
 		return nil, err
@@ -83,16 +100,38 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	return f, nil
 }
 
-// mirrorTarget is a mirror partition's log with the epoch hook.
-type mirrorTarget struct {
-	*log.Log
-	topic string
-	p     int32
-	parts link.Partitions
+// applyEffect is the fetcher's Config.OnEffect for link: it raises a
+// mirror partition's leader epoch to the source's before the fetcher
+// appends batches of that epoch (KIP-1279 DLE >= SLE). It runs on the
+// fetcher's effect goroutine, never a worker's, so taking the broker's
+// admin lock here cannot deadlock with a control call waiting for a
+// worker. A mirror topic deleted (or stopped) meanwhile is the fetcher's
+// ErrTargetGone: the partition is left alone until it is removed.
+func (d *FetcherPath) applyEffect(link string, e fetcher.Effect) error {
+	if e.Kind != fetcher.EffectRaiseLeaderEpoch {
+		return fmt.Errorf("mirror: unexpected fetcher effect %s", e)
+	}
+	topic, ok := d.mirrorOf(link, e.Topic)
+	if !ok {
+		return fmt.Errorf("%w: no mirror of %s on link %s", fetcher.ErrTargetGone, e.Topic, link)
+	}
+	err := d.parts.RaiseLeaderEpoch(topic, e.Partition, e.LeaderEpoch)
+	if errors.Is(err, metadata.ErrUnknownTopic) {
+		return fmt.Errorf("%w: %w", fetcher.ErrTargetGone, err)
+	}
+	return err
 }
 
-func (t *mirrorTarget) EnsureLeaderEpoch(epoch int32) error {
-	return t.parts.RaiseLeaderEpoch(t.topic, t.p, epoch)
+// mirrorOf names the mirror topic of link's source topic.
+func (d *FetcherPath) mirrorOf(link, source string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for topic, ref := range d.topics {
+		if ref.link == link && ref.source == source {
+			return topic, true
+		}
+	}
+	return "", false
 }
 
 // Start begins or resumes mirroring every partition of topic. fresh is
@@ -124,9 +163,10 @@ func (d *FetcherPath) Start(l metadata.Link, t metadata.Topic, fresh bool) error
 			return err
 		}
 		add[tp] = fetcher.PartitionConfig{
-			Target:        &mirrorTarget{Log: pt.Log, topic: t.Name, p: p, parts: d.parts},
-			SourceTopicID: t.Mirror.SourceTopicID,
-			Start:         start,
+			Target:           pt.Log,
+			SourceTopicID:    t.Mirror.SourceTopicID,
+			Start:            start,
+			RaiseLeaderEpoch: true,
 		}
 	}
 	d.mu.Lock()
@@ -204,31 +244,16 @@ func (d *FetcherPath) Status(topic string) []link.PartitionStatus {
 	return out
 }
 
-// SetObserveFetch installs a hook called after every fetch request of
-// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the link
-// name), for a latency histogram. It applies to fetchers created after the
-// call, so set it before the data path is handed to the link manager. It
-// must not block.
-func (d *FetcherPath) SetObserveFetch(fn func(link string, latency time.Duration, failed bool)) {
-	d.mu.Lock()
-	d.observe = fn
-	d.mu.Unlock()
-}
-
 // FetchStats returns the cumulative counters of each link's fetcher, by
-// link name (links whose fetcher was not created yet are absent).
-//
-// It returns link.FetchStats rather than fetcher.Stats so that the node,
-// which reads it for metrics, need not import internal/fetcher (whose
-// tests start nodes).
-func (d *FetcherPath) FetchStats() map[string]link.FetchStats {
+// link name (links whose fetcher was not created yet are absent), for
+// metrics.
+func (d *FetcherPath) FetchStats() map[string]fetcher.Stats {
 	d.mu.Lock()
 	fs := maps.Clone(d.fetchers) // Stats takes the fetcher's lock: not under d.mu
 	d.mu.Unlock()
-	out := make(map[string]link.FetchStats, len(fs))
+	out := make(map[string]fetcher.Stats, len(fs))
 	for name, f := range fs {
-		st := f.Stats()
-		out[name] = link.FetchStats{Bytes: st.BytesFetched, Records: st.RecordsFetched}
+		out[name] = f.Stats()
 	}
 	return out
 }
@@ -245,10 +270,8 @@ func (d *FetcherPath) Close() {
 	}
 }
 
-// New is NewFetcherPath as a link.DataPath, the shape node.Options wants.
-func New(parts link.Partitions, logger *slog.Logger) link.DataPath {
-	return NewFetcherPath(parts, logger)
-}
+// The link manager's contract.
+var _ link.DataPath = (*FetcherPath)(nil)
 
 // errorCode maps a fetch error to Confluent's mirror_topic_error values
 // (cluster-linking.md §2.3).

@@ -69,7 +69,7 @@ func lags(mi link.MirrorInfo) []int64 {
 // the source is down.
 func TestLagAndAvailabilityWhilePausedOrUnreachable(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr())
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestLagAndAvailabilityWhilePausedOrUnreachable(t *testing.T) {
 // offsets and lag at the moment of the stop, not -1.
 func TestStopReportsFinalOffsets(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr())
 	for _, topic := range []string{"a", "b"} {
 		if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, topic); err != nil {
@@ -226,7 +226,7 @@ func TestStopReportsFinalOffsets(t *testing.T) {
 // failed within ~8 s even with 300000 before).
 func TestDeletedSourceTopicHonoursRetryTimeout(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	sadm := kadm.NewClient(newClient(t, src.Addr()))
 	for _, topic := range []string{"slow", "fast"} {
 		if _, err := sadm.CreateTopic(ctxT(t), 1, 1, nil, topic); err != nil {
@@ -274,7 +274,7 @@ func TestDeletedSourceTopicHonoursRetryTimeout(t *testing.T) {
 // over the mirrors still running.
 func TestDeletedLinkLeavesNoMirrors(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr())
 	for _, topic := range []string{"kept", "forced"} {
 		if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 1, 1, nil, topic); err != nil {
@@ -331,7 +331,7 @@ func TestDeletedLinkLeavesNoMirrors(t *testing.T) {
 // and a mirror created again under the same name fills from scratch.
 func TestMirrorDeletedAndRecreatedFills(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr())
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func TestMirrorFromKfake(t *testing.T) {
 	}
 	defer src.Close()
 	seeds := src.ListenAddrs()
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 
 	tx, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("txn"),
 		kgo.TransactionalID("mirror-test"), kgo.ProducerBatchCompression(kgo.ZstdCompression()))

@@ -21,7 +21,7 @@ import (
 // positive.
 func TestMirrorMetrics(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr(), kgo.DefaultProduceTopic("orders"))
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
@@ -32,13 +32,7 @@ func TestMirrorMetrics(t *testing.T) {
 	if err := scl.Flush(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	lm := dst.Node.Links()
-	if err := lm.CreateLink(ctxT(t), "dr", "", map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100"}, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := lm.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
-		t.Fatal(err)
-	}
+	mirrorOverLink(t, src, dst, "orders")
 
 	bytesRe := regexp.MustCompile(`(?m)^tandem_link_fetched_bytes_total\{link="dr"\} (\S+)$`)
 	var body string

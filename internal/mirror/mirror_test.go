@@ -13,8 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/tandem-streaming/tandem/internal/mirror"
-	"github.com/tandem-streaming/tandem/internal/node"
+	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
@@ -22,10 +21,6 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func withMirroring() tandemtest.Opt {
-	return tandemtest.NodeOptions(func(o *node.Options) { o.DataPath = mirror.New })
 }
 
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -36,6 +31,20 @@ func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// mirrorOverLink creates link "dr" from dst to src and mirrors topic
+// (already created on the source) over it.
+func mirrorOverLink(t *testing.T, src, dst *tandemtest.Broker, topic string) *link.Manager {
+	t.Helper()
+	lm := dst.Node.Links()
+	if err := lm.CreateLink(ctxT(t), "dr", "", map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := lm.CreateMirror(ctxT(t), "dr", topic, "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return lm
 }
 
 // rawBatches fetches every batch of a partition, as stored.
@@ -94,7 +103,7 @@ func rawBatches(t *testing.T, cl *kgo.Client, topic string, p int32, end int64) 
 // read-only until failover, and offsets continuing after it.
 func TestMirrorEndToEnd(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t, withMirroring())
+	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr(), kgo.DefaultProduceTopic("orders"), kgo.ProducerBatchCompression(kgo.Lz4Compression()))
 	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 3, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
@@ -115,13 +124,7 @@ func TestMirrorEndToEnd(t *testing.T) {
 	}
 	produce(0, 2000)
 
-	lm := dst.Node.Links()
-	if err := lm.CreateLink(ctxT(t), "dr", "", map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100"}, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := lm.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
-		t.Fatal(err)
-	}
+	lm := mirrorOverLink(t, src, dst, "orders")
 	produce(2000, 1000) // while mirroring
 
 	sadm := kadm.NewClient(scl)
@@ -199,5 +202,87 @@ func TestMirrorEndToEnd(t *testing.T) {
 	}
 	if end, _ := srcEnds.Lookup("orders", 0); r.Offset != end.Offset {
 		t.Fatalf("first record after promote at offset %d, want %d (continuing the source's offsets)", r.Offset, end.Offset)
+	}
+}
+
+// TestMirrorPartitionLogClosed: a mirror partition's log is closed under
+// the data path (as a topic deletion that unhosts partitions from
+// metadata does, before the link hears of it). The data path must leave
+// that partition alone quietly — the mirror stays ACTIVE, the partition
+// reports neither an error nor a failure — while the mirror's other
+// partition keeps mirroring.
+func TestMirrorPartitionLogClosed(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	scl := newClient(t, src.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	sadm := kadm.NewClient(scl)
+	if _, err := sadm.CreateTopic(ctxT(t), 2, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(tag string) {
+		for i := range 20 {
+			for p := int32(0); p < 2; p++ {
+				scl.Produce(ctxT(t), &kgo.Record{Topic: "orders", Partition: p, Value: []byte(fmt.Sprint(tag, i))}, nil)
+			}
+		}
+		if err := scl.Flush(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce("before")
+	lm := mirrorOverLink(t, src, dst, "orders")
+	caughtUp := func(p int32) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			ends, err := sadm.ListEndOffsets(ctxT(t), "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := ends.Lookup("orders", p)
+			mi, err := lm.Mirror("dr", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ps := range mi.Partitions {
+				if ps.Partition == p && ps.LocalEndOffset == want.Offset {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("partition %d did not catch up to %d: %+v", p, want.Offset, mi.Partitions)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	caughtUp(0)
+	caughtUp(1)
+
+	pt, err := dst.Node.Broker().MirrorPartition("orders", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.Log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closedAt := pt.Log.LogEndOffset()
+	produce("after")
+	caughtUp(1)
+	produce("later")
+	caughtUp(1)
+
+	mi, err := lm.Mirror("dr", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.State != link.MirrorActive {
+		t.Fatalf("mirror state %s after a partition's log closed", mi.State)
+	}
+	for _, ps := range mi.Partitions {
+		if ps.Failed || ps.Err != nil || ps.ErrorCode != "" {
+			t.Errorf("partition %d: failed=%v err=%v code=%q", ps.Partition, ps.Failed, ps.Err, ps.ErrorCode)
+		}
+		if ps.Partition == 0 && ps.LocalEndOffset != closedAt {
+			t.Errorf("partition 0 moved from %d to %d after its log closed", closedAt, ps.LocalEndOffset)
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
+	"github.com/tandem-streaming/tandem/internal/mirror"
 	"github.com/tandem-streaming/tandem/internal/partition"
 	"github.com/tandem-streaming/tandem/internal/server"
 )
@@ -62,24 +63,11 @@ type Node struct {
 	closeErr   error
 }
 
-// Options are the parts of a node chosen by the program that builds it
-// rather than by configuration.
-type Options struct {
-	// DataPath builds the data path of mirror topics (internal/mirror);
-	// without it, links can be managed but mirror creation is refused.
-	// It is injected rather than imported so that packages whose tests
-	// start brokers (internal/fetcher among them) can be imported by it.
-	DataPath func(link.Partitions, *slog.Logger) link.DataPath
-}
-
 // Start validates props (server.properties keys and flags), opens the data
-// directory and serves until Shutdown.
-func Start(props map[string]string, logger *slog.Logger) (*Node, error) {
-	return StartWith(props, logger, Options{})
-}
-
-// StartWith is Start with Options.
-func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *Node, err error) {
+// directory and serves until Shutdown. With cluster.link.enable, mirror
+// topics are filled by internal/mirror's data path; tests start nodes
+// through here too (internal/tandemtest), so they run what `serve` runs.
+func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
 		return nil, err
@@ -164,13 +152,9 @@ func StartWith(props map[string]string, logger *slog.Logger, opts Options) (_ *N
 		return nil, err
 	}
 	if cfg.ClusterLinkEnable {
-		var data link.DataPath
-		if opts.DataPath != nil {
-			data = opts.DataPath(n.broker, logger.With("component", "mirror"))
-		}
-		if o, ok := data.(fetchObserver); ok {
-			o.SetObserveFetch(n.metrics.ObserveLinkFetch) // before NewManager starts fetchers
-		}
+		data := mirror.NewFetcherPath(n.broker, mirror.Options{
+			Logger: logger.With("component", "mirror"), ObserveFetch: n.metrics.ObserveLinkFetch,
+		})
 		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
 			return nil, err
 		}
@@ -258,33 +242,18 @@ func (n *Node) partitionStats() []metrics.PartitionStat {
 	return out
 }
 
-// What internal/mirror's FetcherPath offers for metrics beyond
-// link.DataPath; other data paths (tests') may not.
-type (
-	fetchObserver interface {
-		SetObserveFetch(func(link string, latency time.Duration, failed bool))
-	}
-	fetchStatser interface {
-		FetchStats() map[string]link.FetchStats
-	}
-)
-
 // linkStats is the scrape-time view of the cluster links for
 // internal/metrics: link and mirror states from the manager, lag from the
-// data path's partition status, and fetch counters from the data path when
-// it keeps them.
-func linkStats(lm *link.Manager, data link.DataPath) []metrics.LinkStat {
-	var fetched map[string]link.FetchStats
-	if fs, ok := data.(fetchStatser); ok {
-		fetched = fs.FetchStats()
-	}
+// data path's partition status, and fetch counters from the data path.
+func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
+	fetched := data.FetchStats()
 	links := lm.Links()
 	out := make([]metrics.LinkStat, len(links))
 	idx := make(map[string]int, len(links))
 	for i, l := range links {
 		f := fetched[l.Link.Name]
 		out[i] = metrics.LinkStat{Link: l.Link.Name, State: l.State, MirrorsByState: map[string]int{},
-			FetchedBytes: f.Bytes, FetchedRecords: f.Records}
+			FetchedBytes: f.BytesFetched, FetchedRecords: f.RecordsFetched}
 		for _, tk := range l.Tasks {
 			out[i].Tasks = append(out[i].Tasks, metrics.LinkTaskStat{Name: tk.Name, State: tk.State, Failures: tk.Failures, LastRun: tk.LastRun})
 		}

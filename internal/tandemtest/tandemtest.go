@@ -19,24 +19,13 @@ type Broker struct {
 	Node  *node.Node
 	Dir   string
 	props map[string]string
-	opts  node.Options
-}
-
-// settings collects what Opts set.
-type settings struct {
-	props map[string]string
-	node  node.Options
 }
 
 // Opt adjusts the broker.
-type Opt func(*settings)
+type Opt func(props map[string]string)
 
 // Config sets a broker config key.
-func Config(key, value string) Opt { return func(s *settings) { s.props[key] = value } }
-
-// NodeOptions adjusts the node options (e.g. to give it a mirror data
-// path: tandemtest cannot import internal/mirror itself, see node.Options).
-func NodeOptions(fn func(*node.Options)) Opt { return func(s *settings) { fn(&s.node) } }
+func Config(key, value string) Opt { return func(props map[string]string) { props[key] = value } }
 
 // Start starts a broker that is shut down when the test ends.
 func Start(t testing.TB, opts ...Opt) *Broker {
@@ -52,11 +41,10 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 		"offsets.topic.num.partitions":     "5",
 		"group.initial.rebalance.delay.ms": "0",
 	}
-	st := &settings{props: props}
 	for _, o := range opts {
-		o(st)
+		o(props)
 	}
-	b := &Broker{t: t, Dir: props["log.dirs"], props: props, opts: st.node}
+	b := &Broker{t: t, Dir: props["log.dirs"], props: props}
 	b.start()
 	t.Cleanup(func() { b.Stop() })
 	return b
@@ -64,7 +52,7 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 
 func (b *Broker) start() {
 	b.t.Helper()
-	n, err := node.StartWith(b.props, testLogger(b.t), b.opts)
+	n, err := node.Start(b.props, testLogger(b.t))
 	if err != nil {
 		b.t.Fatalf("tandemtest: start broker: %v", err)
 	}

@@ -148,16 +148,21 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 			ClusterID string `json:"cluster_id"`
 		} `json:"data"`
 	}
-	// The HTTP listener starts just after the Kafka one startBroker waits for.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(strings.TrimSuffix(base, "/")); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("destination HTTP API not up")
+	// The HTTP listener starts after the Kafka one startBroker waits for
+	// (after log recovery and the links: seconds on a loaded machine).
+	waitHTTP := func() {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if resp, err := http.Get(strings.TrimSuffix(base, "/")); err == nil {
+				resp.Body.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("destination HTTP API not up")
+			}
 		}
 	}
+	waitHTTP()
 	if err := json.Unmarshal(restCall(t, "GET", strings.TrimSuffix(base, "/"), nil, 200), &clusters); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +175,7 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	dst.kill9(t)
 	dst = startBroker(t, bin, dstDir, dstPort, dstHTTP)
+	waitHTTP()
 	time.Sleep(500 * time.Millisecond)
 	restCall(t, "POST", base+cid+"/links/dr/mirrors:pause", map[string]any{"mirror_topic_names": []string{topic}}, 200)
 	time.Sleep(300 * time.Millisecond)
