@@ -25,6 +25,7 @@ func (f *Fetcher) account(r roundResult) {
 	f.stats.bytes.Add(r.bytes)
 	f.stats.records.Add(r.records)
 	f.stats.batches.Add(r.batches)
+	f.stats.corrupt.Add(r.corrupt)
 	f.emitEffects(r.effects)
 }
 

@@ -55,12 +55,16 @@ type roundResult struct {
 	bytes        int64
 	records      int64
 	batches      int64
+	corrupt      int64    // partition answers dropped as corrupt
 	effects      []Effect // for the owner (Config.OnEffect)
 }
 
 func (r *roundResult) add(o outcome) {
 	r.needMetadata = r.needMetadata || o.needMetadata
 	r.effects = append(r.effects, o.effects...)
+	if o.corrupt {
+		r.corrupt++
+	}
 	r.bytes += int64(o.appended.Bytes)
 	r.records += int64(o.appended.Records)
 	r.batches += int64(o.appended.Batches)

@@ -87,6 +87,7 @@ type stats struct {
 	fetches, fetchErrors, listOffsets, epochRequests atomic.Int64
 	metadata, metadataErrors                         atomic.Int64
 	bytes, records, batches                          atomic.Int64
+	corrupt                                          atomic.Int64
 }
 
 // Stats are the Fetcher's counters, cumulative since New (plain counters
@@ -97,7 +98,11 @@ type Stats struct {
 	MetadataRequests, MetadataErrors   int64
 	BytesFetched, RecordsFetched       int64
 	BatchesFetched                     int64
-	Partitions, Workers                int
+	// CorruptPartitionResponses counts partition answers whose records
+	// failed validation (CRC, framing, invalid records): dropped and
+	// fetched again, as Kafka retries a CorruptRecordException.
+	CorruptPartitionResponses int64
+	Partitions, Workers       int
 }
 
 // New starts a Fetcher. With cfg.Source nil it creates franz-go clients
@@ -305,7 +310,7 @@ func (f *Fetcher) Stats() Stats {
 		ListOffsetsRequests: s.listOffsets.Load(), EpochRequests: s.epochRequests.Load(),
 		MetadataRequests: s.metadata.Load(), MetadataErrors: s.metadataErrors.Load(),
 		BytesFetched: s.bytes.Load(), RecordsFetched: s.records.Load(), BatchesFetched: s.batches.Load(),
-		Partitions: np, Workers: nw,
+		CorruptPartitionResponses: s.corrupt.Load(), Partitions: np, Workers: nw,
 	}
 }
 

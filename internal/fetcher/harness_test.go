@@ -441,6 +441,9 @@ func (h *harness) result(r roundResult) string {
 	if r.needMetadata {
 		b.WriteString("need metadata\n")
 	}
+	if r.corrupt > 0 {
+		fmt.Fprintf(&b, "corrupt answers=%d\n", r.corrupt)
+	}
 	for _, e := range r.effects {
 		fmt.Fprintf(&b, "effect %s\n", e)
 	}

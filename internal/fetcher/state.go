@@ -124,6 +124,7 @@ type outcome struct {
 	progressed   bool // data was appended: move to the end of the fetch order
 	appended     log.AppendResult
 	effects      []Effect // for the owner; acknowledged later
+	corrupt      bool     // the answer's records failed validation
 }
 
 // newFetchState builds a partition's state; the policy says where it
@@ -282,6 +283,17 @@ func (s *fetchState) clearError() { s.lastErr, s.errorSince = nil, time.Time{} }
 func (s *fetchState) delay(env stepEnv, err error) {
 	s.noteError(env, err)
 	s.delayUntil = env.now.Add(env.backoff)
+}
+
+// corrupt drops an answer whose records failed validation and retries
+// after the back-off, as Kafka's fetcher does for a
+// CorruptRecordException; it is logged and counted (Stats), since a
+// source or path that keeps corrupting data is an operator's problem.
+func (s *fetchState) corrupt(env stepEnv, err error) outcome {
+	s.delay(env, err)
+	env.logger.Warn("fetcher: corrupt records from the source; dropped, fetching again",
+		"partition", s.tp.String(), "fetchOffset", s.fetchOffset, "err", err)
+	return outcome{corrupt: true}
 }
 
 // fail is markPartitionFailed: the partition stops until it is removed and
@@ -479,8 +491,7 @@ func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d Fet
 		}
 		// Kafka's CorruptRecordException: log and retry; a transient
 		// state of the source's log (a partial write) heals.
-		s.delay(env, fmt.Errorf("fetcher: fetch %s at %d: %w", s.tp, s.fetchOffset, err))
-		return outcome{}
+		return s.corrupt(env, fmt.Errorf("fetcher: fetch %s at %d: %w", s.tp, s.fetchOffset, err))
 	}
 	if ok, effects := s.gateEpoch(maxEpoch, req, d); !ok {
 		return outcome{effects: effects}
@@ -506,7 +517,7 @@ func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d Fet
 			s.fail(env, fmt.Errorf("%w: %w", ErrUnsupportedMessageFormat, err))
 		case record.IsCorrupt(err), errors.Is(err, record.ErrInvalidRecord):
 			// CorruptRecordException / InvalidRecordException: retried.
-			s.delay(env, err)
+			return s.corrupt(env, err)
 		case errors.Is(err, log.ErrUnexpectedAppendOffset):
 			s.fail(env, fmt.Errorf("%w: %w", ErrUnexpectedAppend, err))
 		default:

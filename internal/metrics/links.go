@@ -24,7 +24,11 @@ type LinkStat struct {
 	// FetchedBytes and FetchedRecords are the link fetcher's cumulative
 	// counters (appended to mirror logs); zero before the fetcher exists.
 	FetchedBytes, FetchedRecords int64
-	Partitions                   []MirrorPartitionStat
+	// FetchErrors counts fetch requests that failed whole (connection,
+	// timeout, undecodable answer); CorruptResponses partition answers
+	// dropped because their records failed validation (CRC).
+	FetchErrors, CorruptResponses int64
+	Partitions                    []MirrorPartitionStat
 	// Tasks are the link's periodic tasks (internal/link).
 	Tasks []LinkTaskStat
 }
@@ -107,6 +111,8 @@ type linkCollector struct {
 	mirrors  *prometheus.Desc
 	bytes    *prometheus.Desc
 	records  *prometheus.Desc
+	fetchErr *prometheus.Desc
+	corrupt  *prometheus.Desc
 	endAge   *prometheus.Desc
 	task     *prometheus.Desc
 	taskFail *prometheus.Desc
@@ -131,10 +137,13 @@ func newLinkCollector() *linkCollector {
 			"Seconds since the mirror partition was last fetched from the source.", "link", "topic", "partition"),
 		maxLag: d("link_max_lag",
 			"Largest mirror partition lag of the link, in records (Kafka's ClusterLinkFetcherManager MaxLag).", "link"),
-		state:   d("link_state", "1 for the link's current state, 0 for the others.", "link", "state"),
-		mirrors: d("link_mirrors", "Mirror topics of the link, by state.", "link", "state"),
-		bytes:   d("link_fetched_bytes_total", "Record-batch bytes fetched from the link's source and appended to mirrors.", "link"),
-		records: d("link_fetched_records_total", "Records fetched from the link's source and appended to mirrors.", "link"),
+		state:    d("link_state", "1 for the link's current state, 0 for the others.", "link", "state"),
+		mirrors:  d("link_mirrors", "Mirror topics of the link, by state.", "link", "state"),
+		bytes:    d("link_fetched_bytes_total", "Record-batch bytes fetched from the link's source and appended to mirrors.", "link"),
+		records:  d("link_fetched_records_total", "Records fetched from the link's source and appended to mirrors.", "link"),
+		fetchErr: d("link_fetch_errors_total", "Fetch requests to the link's source that failed whole (connection, timeout, undecodable answer).", "link"),
+		corrupt: d("link_fetch_corrupt_total",
+			"Partition answers from the link's source whose records failed validation (CRC, framing); dropped and fetched again.", "link"),
 		endAge: d("mirror_source_end_age_seconds",
 			"Seconds since the source end offset the mirror partition's lag counts from was learned (grows while the mirror is paused past its probes or the source is unreachable).",
 			"link", "topic", "partition"),
@@ -188,6 +197,8 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.mirrors
 	ch <- c.bytes
 	ch <- c.records
+	ch <- c.fetchErr
+	ch <- c.corrupt
 	ch <- c.endAge
 	ch <- c.task
 	ch <- c.taskFail
@@ -247,6 +258,8 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(ch, c.bytes, s.FetchedBytes, s.Link)
 		counter(ch, c.records, s.FetchedRecords, s.Link)
+		counter(ch, c.fetchErr, s.FetchErrors, s.Link)
+		counter(ch, c.corrupt, s.CorruptResponses, s.Link)
 		for _, tk := range s.Tasks {
 			for _, st := range src.taskStates {
 				var v int64

@@ -12,7 +12,8 @@ import (
 var linkMetricNames = []string{
 	"tandem_mirror_partition_lag", "tandem_mirror_last_fetch_age_seconds", "tandem_link_max_lag",
 	"tandem_link_state", "tandem_link_mirrors", "tandem_link_fetched_bytes_total",
-	"tandem_link_fetched_records_total", "tandem_link_fetch_latency_seconds",
+	"tandem_link_fetched_records_total", "tandem_link_fetch_errors_total", "tandem_link_fetch_corrupt_total",
+	"tandem_link_fetch_latency_seconds",
 }
 
 func TestLinkCollector(t *testing.T) {
@@ -26,7 +27,7 @@ func TestLinkCollector(t *testing.T) {
 	var mu sync.Mutex
 	links := []LinkStat{
 		{
-			Link: "dr", State: "ACTIVE", FetchedBytes: 4096, FetchedRecords: 30,
+			Link: "dr", State: "ACTIVE", FetchedBytes: 4096, FetchedRecords: 30, FetchErrors: 2, CorruptResponses: 1,
 			MirrorsByState: map[string]int{"ACTIVE": 1, "PAUSED": 1},
 			Partitions: []MirrorPartitionStat{
 				{Topic: "orders", Partition: 0, Lag: 0, LastFetch: now.Add(-1500 * time.Millisecond)},
@@ -47,6 +48,14 @@ func TestLinkCollector(t *testing.T) {
 	m.ObserveLinkFetch("backup", 2*time.Second, false)
 
 	want := `
+# HELP tandem_link_fetch_corrupt_total Partition answers from the link's source whose records failed validation (CRC, framing); dropped and fetched again.
+# TYPE tandem_link_fetch_corrupt_total counter
+tandem_link_fetch_corrupt_total{link="backup"} 0
+tandem_link_fetch_corrupt_total{link="dr"} 1
+# HELP tandem_link_fetch_errors_total Fetch requests to the link's source that failed whole (connection, timeout, undecodable answer).
+# TYPE tandem_link_fetch_errors_total counter
+tandem_link_fetch_errors_total{link="backup"} 0
+tandem_link_fetch_errors_total{link="dr"} 2
 # HELP tandem_link_fetched_bytes_total Record-batch bytes fetched from the link's source and appended to mirrors.
 # TYPE tandem_link_fetched_bytes_total counter
 tandem_link_fetched_bytes_total{link="backup"} 0
@@ -140,9 +149,9 @@ tandem_link_fetch_latency_seconds_count{link="dr"} 2
 			series++
 		}
 	}
-	// backup: 3 state + 3 mirrors + 2 counters + 1 histogram.
-	if series != 9 {
-		t.Errorf("series after delete = %d, want 9", series)
+	// backup: 3 state + 3 mirrors + 4 counters + 1 histogram.
+	if series != 11 {
+		t.Errorf("series after delete = %d, want 11", series)
 	}
 
 	m.SetLinkSource(nil, nil, nil)

@@ -253,7 +253,8 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 	for i, l := range links {
 		f := fetched[l.Link.Name]
 		out[i] = metrics.LinkStat{Link: l.Link.Name, State: l.State, MirrorsByState: map[string]int{},
-			FetchedBytes: f.BytesFetched, FetchedRecords: f.RecordsFetched}
+			FetchedBytes: f.BytesFetched, FetchedRecords: f.RecordsFetched,
+			FetchErrors: f.FetchErrors, CorruptResponses: f.CorruptPartitionResponses}
 		for _, tk := range l.Tasks {
 			out[i].Tasks = append(out[i].Tasks, metrics.LinkTaskStat{Name: tk.Name, State: tk.State, Failures: tk.Failures, LastRun: tk.LastRun})
 		}
