@@ -396,7 +396,7 @@ func TestCreateLinkBadRequests(t *testing.T) {
 		{"config no name", "?link_name=x", `{"configs": [{"value": "1"}]}`, 400, "configs[0].name is required"},
 		{"config null", "?link_name=x", `{"configs": [{"name": "a"}]}`, 400, "configs[0] (a): value is required"},
 		{"config dup", "?link_name=x", `{"configs": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}`, 400, `configs: duplicate config "a"`},
-		{"configs not a list", "?link_name=x", `{"configs": {"a": "1"}}`, 400, `field "configs": cannot use JSON object as []rest.configKVInput`},
+		{"configs not a list", "?link_name=x", `{"configs": {"a": "1"}}`, 400, `field "configs": cannot use JSON object as array`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

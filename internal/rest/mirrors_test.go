@@ -218,7 +218,7 @@ func TestAlterMirrorsBadRequests(t *testing.T) {
 		{"bad pattern", "/links/east/mirrors:pause", `{"mirror_topic_name_pattern": "("}`, 400, "mirror_topic_name_pattern: error parsing regexp: missing closing ): `(`"},
 		{"empty name", "/links/east/mirrors:promote", `{"mirror_topic_names": ["a", ""]}`, 400, "mirror_topic_names[1] is empty"},
 		{"dup name", "/links/east/mirrors:promote", `{"mirror_topic_names": ["a", "a"]}`, 400, `mirror_topic_names: duplicate topic "a"`},
-		{"names not list", "/links/east/mirrors:promote", `{"mirror_topic_names": "a"}`, 400, `field "mirror_topic_names": cannot use JSON string as []string`},
+		{"names not list", "/links/east/mirrors:promote", `{"mirror_topic_names": "a"}`, 400, `field "mirror_topic_names": cannot use JSON string as array`},
 		{"bad validate_only", "/links/east/mirrors:failover?validate_only=y", `{"mirror_topic_names": ["a"]}`, 400, `validate_only must be true or false, got "y"`},
 		{"no body", "/links/east/mirrors:resume", ``, 400, "request body is empty"},
 		{"reverse", "/links/east/mirrors:reverse-and-start-mirror", `{"mirror_topic_names": ["a"]}`, 400,

@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -292,6 +293,22 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// jsonType names what a Go type decodes from, for clients: "array" and
+// "object" rather than the server's own type names; scalars keep their Go
+// name, which says the range (int16, int32, string, bool).
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.String()
+}
+
 func decodeError(err error) error {
 	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return httpError(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", mbe.Limit)
@@ -304,7 +321,7 @@ func decodeError(err error) error {
 		if field == "" {
 			field = "(root)"
 		}
-		return badRequest("field %q: cannot use JSON %s as %s", field, te.Value, te.Type)
+		return badRequest("field %q: cannot use JSON %s as %s", field, te.Value, jsonType(te.Type))
 	}
 	if errors.Is(err, io.EOF) {
 		return badRequest("request body is empty")
