@@ -37,6 +37,9 @@ type worker struct {
 	f   *Fetcher // configuration, clock, stats, metadata wake-up (no locks)
 	ep  LeaderEndpoint
 	eng *engine
+	// sizer adapts the fetch size of each partition (sizing.go); owned
+	// by the goroutine.
+	sizer *fetchSizer
 	// parts maps to the registry objects whose status the worker
 	// publishes; owned by the goroutine.
 	parts map[TopicPartition]*partition
@@ -76,6 +79,7 @@ func newWorker(f *Fetcher, key workerKey) *worker {
 	w := &worker{
 		key: key, f: f, ep: f.src.Leader(key.broker, key.fetcherID),
 		eng:   newEngine(f.cfg.engineConfig(), f.logger.With("fetcher", key.String())),
+		sizer: newFetchSizer(f.cfg.PartitionMaxBytes, f.cfg.FetchMaxBytes),
 		parts: make(map[TopicPartition]*partition),
 		ctx:   ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
@@ -144,6 +148,7 @@ func (w *worker) applyCommands() bool {
 			w.eng.add(c.p.st)
 		case cmdRemove:
 			w.eng.remove(c.p.tp)
+			w.sizer.forget(c.p.tp)
 			delete(w.parts, c.p.tp)
 		case cmdPause:
 			c.p.st.paused = true
@@ -248,6 +253,7 @@ func (w *worker) round() {
 		plan.fetch = w.eng.plan(f.cfg.Now()).fetch
 	}
 	if plan.fetch != nil {
+		w.sizer.apply(plan.fetch)
 		var resp *FetchResponse
 		start := time.Now()
 		f.stats.fetches.Add(1)
@@ -266,6 +272,7 @@ func (w *worker) round() {
 			f.cfg.ObserveFetch(w.key.broker, time.Since(start), err != nil)
 		}
 		apply(w.eng.applyFetch(f.cfg.Now(), plan.fetch, resp, err))
+		w.sizer.observe(plan.fetch, resp)
 	}
 }
 

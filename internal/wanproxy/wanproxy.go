@@ -135,8 +135,21 @@ func (p *Path) Delay() time.Duration { return time.Duration(p.delay.Load()) }
 // now (read from a sender, not yet written to its receiver).
 func (p *Path) Buffered() int64 { return p.buffered.Load() }
 
-// MaxBuffered is the largest Buffered seen.
+// MaxBuffered is the largest Buffered seen (since ResetMaxBuffered).
 func (p *Path) MaxBuffered() int64 { return p.maxBuffer.Load() }
+
+// ResetMaxBuffered starts MaxBuffered afresh.
+func (p *Path) ResetMaxBuffered() { p.maxBuffer.Store(p.buffered.Load()) }
+
+// Window is the per-connection window.
+func (p *Path) Window() int { return p.window }
+
+// Delivered is the number of bytes delivered server→client (to the
+// proxies' clients) so far; DeliveredUp the other way.
+func (p *Path) Delivered() int64 { return p.down.delivered.Load() }
+
+// DeliveredUp is the number of bytes delivered client→server so far.
+func (p *Path) DeliveredUp() int64 { return p.up.delivered.Load() }
 
 func (p *Path) hold(n int64) {
 	v := p.buffered.Add(n)
@@ -151,9 +164,10 @@ func (p *Path) hold(n int64) {
 // link is one direction's bottleneck: a FIFO server of rate bytes/s.
 // reserve books n bytes on it and returns when their last byte has left.
 type link struct {
-	rate int64
-	mu   sync.Mutex
-	free time.Time // when the link finishes what is booked
+	rate      int64
+	delivered atomic.Int64
+	mu        sync.Mutex
+	free      time.Time // when the link finishes what is booked
 }
 
 func (l *link) reserve(now time.Time, n int) time.Time {
@@ -309,7 +323,8 @@ func (p *Proxy) pipe(src, dst net.Conn, l *link, abort func()) {
 			}
 			continue
 		}
-		_, err := dst.Write(s.data)
+		n, err := dst.Write(s.data)
+		l.delivered.Add(int64(n))
 		p.path.hold(-int64(len(s.data)))
 		credit := max(len(s.data), minCredit)
 		if delay := p.path.Delay(); delay > 0 {
