@@ -53,11 +53,15 @@ type WANPoint struct {
 	PipelineSteadyMBps float64 `json:"pipeline_steady_mbps"` // between 10% and 90% of the bytes
 	SteadyVsPipeline   float64 `json:"steady_mirror_vs_pipeline"`
 	SteadyVsNoDelay    float64 `json:"steady_mirror_vs_no_delay,omitempty"`
-	MirrorSeconds      float64 `json:"mirror_seconds"`
-	PipelineSeconds    float64 `json:"pipeline_seconds"`
-	MirrorPathBytes    int64   `json:"mirror_path_bytes"`
-	PipelinePathBytes  int64   `json:"pipeline_path_bytes"`
-	ProxyMaxBufferedMB float64 `json:"proxy_max_buffered_mb"`
+	// Until 1% of the bytes had crossed the path: link, metadata,
+	// connections.
+	MirrorSetupSeconds   float64 `json:"mirror_setup_seconds"`
+	PipelineSetupSeconds float64 `json:"pipeline_setup_seconds"`
+	MirrorSeconds        float64 `json:"mirror_seconds"`
+	PipelineSeconds      float64 `json:"pipeline_seconds"`
+	MirrorPathBytes      int64   `json:"mirror_path_bytes"`
+	PipelinePathBytes    int64   `json:"pipeline_path_bytes"`
+	ProxyMaxBufferedMB   float64 `json:"proxy_max_buffered_mb"`
 }
 
 // WANResult is the wan phase's outcome.
@@ -143,7 +147,7 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 		path.ResetMaxBuffered()
 		b0 := path.Delivered()
 		start := time.Now()
-		steady := trackSteady(ctx, dadm, name+"."+topic, ends)
+		steady := trackSteady(path)
 		if err := rc.createMirror(ctx, name, topic); err != nil {
 			return err
 		}
@@ -151,7 +155,9 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 			return err
 		}
 		took := time.Since(start)
-		pt.MirrorSteadyMBps = round2(steady() * float64(bytes) / 1e6)
+		rate, setup := steady()
+		pt.MirrorSteadyMBps = round2(rate * float64(bytes) / 1e6)
+		pt.MirrorSetupSeconds = round2(setup.Seconds())
 		pt.MirrorPathBytes = path.Delivered() - b0
 		pt.MirrorSeconds = round2(took.Seconds())
 		pt.MirrorMBps = round2(float64(bytes) / took.Seconds() / 1e6)
@@ -164,13 +170,15 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 		}
 		b0 = path.Delivered()
 		start = time.Now()
-		steady = trackSteady(ctx, dadm, ptopic, ends)
+		steady = trackSteady(path)
 		copied, err := pipeline(ctx, o, topic, ptopic, ends)
 		if err != nil {
 			return err
 		}
 		took = time.Since(start)
-		pt.PipelineSteadyMBps = round2(steady() * float64(bytes) / 1e6)
+		rate, setup = steady()
+		pt.PipelineSteadyMBps = round2(rate * float64(bytes) / 1e6)
+		pt.PipelineSetupSeconds = round2(setup.Seconds())
 		pt.SteadyVsPipeline = round2(pt.MirrorSteadyMBps / pt.PipelineSteadyMBps)
 		if copied != bytes {
 			return fmt.Errorf("bench: pipeline copied %d bytes of values, want %d", copied, bytes)
@@ -191,10 +199,20 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 			pt.PipelineVsNoDelay = round2(pt.PipelineMBps / base.PipelineMBps)
 		}
 		wr.Points = append(wr.Points, pt)
+		// Free the copies' pages, so that every RTT's copies write into
+		// recently freed page-cache pages (see scripts/bench-mirror.sh,
+		// warm_pages) instead of the later ones paying first-touch faults.
+		resp, err := dadm.DeleteTopics(ctx, name+"."+topic, ptopic)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			fmt.Fprintf(o.Out, "wan: deleting %s and %s: %v\n", name+"."+topic, ptopic, err)
+		}
 		fmt.Fprintf(o.Out, "wan: RTT %v: mirror %.1f MB/s (%.1f MB/s on the path, %.2f× no delay), pipeline %.1f MB/s (%.1f on the path): mirror/pipeline %.2f; "+
-			"steady (10%%–90%%): mirror %.1f MB/s (%.2f× no delay), pipeline %.1f MB/s: %.2f\n",
+			"steady (10%%–90%%): mirror %.1f MB/s (%.2f× no delay), pipeline %.1f MB/s: %.2f; set-up (to 1%% of the bytes) mirror %.2f s, pipeline %.2f s\n",
 			rtt, pt.MirrorMBps, pt.MirrorPathMBps, pt.MirrorVsNoDelay, pt.PipelineMBps, pt.PipelinePathMBps, pt.MirrorVsPipeline,
-			pt.MirrorSteadyMBps, pt.SteadyVsNoDelay, pt.PipelineSteadyMBps, pt.SteadyVsPipeline)
+			pt.MirrorSteadyMBps, pt.SteadyVsNoDelay, pt.PipelineSteadyMBps, pt.SteadyVsPipeline, pt.MirrorSetupSeconds, pt.PipelineSetupSeconds)
 	}
 	if o.WAN.LatencyRTT > 0 {
 		path.SetDelay(o.WAN.LatencyRTT / 2)
@@ -217,41 +235,52 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 	return nil
 }
 
-// trackSteady polls topic's end offsets on the destination (every
-// catchUpPoll) until they reach want, and returns a function that waits
-// for that and gives the fraction of want's records per second moved
-// between 10% and 90% of them: the copy's rate once set-up (link, metadata,
-// connections, each costing round trips) is behind it. 0 when it could
-// not be measured.
-func trackSteady(ctx context.Context, dadm *kadm.Client, topic string, want map[int32]int64) func() float64 {
-	var total int64
-	for _, w := range want {
-		total += w
+// trackSteady samples the bytes the path has delivered towards the
+// destination every 10 ms until the returned function is called; that
+// returns the fraction of the copy moved per second between 10% and 90%
+// of the bytes it moved across the path: the copy's rate once set-up
+// (link, metadata, connections, each costing round trips) is behind it.
+// 0 when it could not be measured.
+func trackSteady(path *wanproxy.Path) func() (rate float64, setup time.Duration) {
+	type sample struct {
+		t time.Time
+		n int64
 	}
-	done := make(chan float64, 1)
+	stop, done := make(chan struct{}), make(chan []sample)
 	go func() {
-		var t10, t90 time.Time
-		deadline := time.Now().Add(30 * time.Minute)
-		for t90.IsZero() && ctx.Err() == nil && time.Now().Before(deadline) {
-			lo, err := dadm.ListEndOffsets(ctx, topic)
-			now := time.Now()
-			if err == nil && lo.Error() == nil {
-				var sum int64
-				lo.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-				if t10.IsZero() && sum*10 >= total {
-					t10 = now
-				}
-				if sum*10 >= total*9 {
-					t90 = now
-				}
+		base := path.Delivered()
+		s := []sample{{time.Now(), 0}}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- append(s, sample{time.Now(), path.Delivered() - base})
+				return
+			case <-tick.C:
+				s = append(s, sample{time.Now(), path.Delivered() - base})
 			}
-			time.Sleep(catchUpPoll)
 		}
-		if t10.IsZero() || t90.IsZero() || !t90.After(t10) {
-			done <- 0
-			return
-		}
-		done <- 0.8 / t90.Sub(t10).Seconds()
 	}()
-	return func() float64 { return <-done }
+	return func() (float64, time.Duration) {
+		close(stop)
+		s := <-done
+		total := s[len(s)-1].n
+		var t1, t10, t90 time.Time
+		for _, x := range s {
+			if t1.IsZero() && x.n*100 >= total {
+				t1 = x.t
+			}
+			if t10.IsZero() && x.n*10 >= total {
+				t10 = x.t
+			}
+			if t90.IsZero() && x.n*10 >= total*9 {
+				t90 = x.t
+			}
+		}
+		if total == 0 || !t90.After(t10) {
+			return 0, 0
+		}
+		return 0.8 / t90.Sub(t10).Seconds(), t1.Sub(s[0].t)
+	}
 }
