@@ -63,8 +63,8 @@ type Config struct {
 	// Window bounds the bytes one connection has in flight per
 	// direction (read from the sender, not yet acknowledged).
 	Window int
-	// ChunkSize is the largest read from a sender (default 64 KiB): the
-	// granularity at which bytes move.
+	// ChunkSize is the largest read from a sender (default 64 KiB, at
+	// least 4 KiB): the granularity at which bytes move.
 	ChunkSize int
 }
 
@@ -119,7 +119,9 @@ func NewPath(cfg Config) *Path {
 	if cfg.ChunkSize <= 0 {
 		cfg.ChunkSize = 64 << 10
 	}
-	cfg.ChunkSize = min(cfg.ChunkSize, cfg.Window)
+	// A read holds at least minCredit of the window (see pipe).
+	cfg.Window = max(cfg.Window, minCredit)
+	cfg.ChunkSize = min(max(cfg.ChunkSize, minCredit), cfg.Window)
 	p := &Path{window: cfg.Window, chunk: cfg.ChunkSize, up: &link{rate: cfg.Rate}, down: &link{rate: cfg.Rate}}
 	p.delay.Store(int64(cfg.Delay))
 	return p
@@ -344,18 +346,20 @@ func (p *Proxy) pipe(src, dst net.Conn, l *link, abort func()) {
 	w.close()
 }
 
-const minCredit = 512
+// minCredit is the least credit a segment holds: it bounds the number of
+// queued segments (and the queue's preallocated slots) to window/minCredit.
+const minCredit = 4096
 
 // read is pipe's reader: src → q, until src ends (EOF or error), which
 // is queued as a half-close behind the data.
 func (p *Proxy) read(src net.Conn, l *link, w *window, q chan<- segment) {
 	defer close(q)
 	var last time.Time
+	buf := make([]byte, p.path.chunk)
 	for {
 		if !w.acquire(p.path.chunk) {
 			return
 		}
-		buf := make([]byte, p.path.chunk)
 		n, err := src.Read(buf)
 		used := 0
 		if n > 0 {
@@ -369,7 +373,10 @@ func (p *Proxy) read(src net.Conn, l *link, w *window, q chan<- segment) {
 				due = last // the delay was lowered: keep the order
 			}
 			last = due
-			q <- segment{data: buf[:n], due: due}
+			// The segment gets a copy of its own size, so what the proxy
+			// holds in memory is what the window counts (plus a small
+			// header per segment), however small the sender's writes.
+			q <- segment{data: append([]byte(nil), buf[:n]...), due: due}
 		}
 		if err != nil {
 			due := time.Now().Add(p.path.Delay())

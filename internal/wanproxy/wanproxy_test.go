@@ -154,7 +154,7 @@ func TestWindow(t *testing.T) {
 
 // Bytes arrive in order and intact, both ways at once.
 func TestOrder(t *testing.T) {
-	p := proxy(t, server(t, echo), Config{Delay: 2 * time.Millisecond, Rate: 100 << 20, Window: 1 << 20, ChunkSize: 1000})
+	p := proxy(t, server(t, echo), Config{Delay: 2 * time.Millisecond, Rate: 100 << 20, Window: 1 << 20, ChunkSize: 5000})
 	c := dial(t, p.Addr())
 	data := make([]byte, 6<<20)
 	_, _ = rand.Read(data)
