@@ -3,9 +3,9 @@
 
 GO ?= go
 BIN ?= bin/tandem
-RACE_PKGS = ./internal/wire/... ./internal/group/... ./internal/fetcher/... ./internal/link/... ./internal/mirror/... ./internal/record/... ./internal/log/... ./internal/broker/... ./internal/server/... ./internal/partition/... ./internal/metadata/... ./internal/config/...
+RACE_PKGS = ./internal/wire/... ./internal/group/... ./internal/fetcher/... ./internal/link/... ./internal/mirror/... ./internal/record/... ./internal/log/... ./internal/broker/... ./internal/server/... ./internal/partition/... ./internal/metadata/... ./internal/config/... ./internal/wanproxy/...
 
-.PHONY: build test test-race vet fuzz bench-compare clean
+.PHONY: build test test-race vet fuzz bench-compare bench-wan clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/tandem
@@ -31,6 +31,10 @@ fuzz:
 
 bench-compare: build
 	TANDEM=$(BIN) scripts/bench-compare.sh
+
+# Mirroring vs the pipeline across a simulated WAN (docs/benchmarks.md).
+bench-wan: build
+	TANDEM=$(BIN) scripts/bench-wan.sh
 
 clean:
 	rm -rf bin

@@ -22,56 +22,15 @@
 # Prints a markdown table on stdout; progress goes to stderr.
 set -euo pipefail
 
-TANDEM=${TANDEM:-./bin/tandem}
+NAME=bench-mirror
+PORT=${BENCH_PORT:-29192}
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+
 BYTES=${BENCH_BYTES:-1GiB}
 LRATE=${BENCH_LATENCY_RATE:-10MB}
 LSECS=${BENCH_SECONDS:-20}
-PORT=${BENCH_PORT:-29192}
 
-if [ ! -x "$TANDEM" ]; then
-  echo "bench-mirror: $TANDEM is not an executable (make build, or set TANDEM)" >&2
-  exit 2
-fi
-if [ -n "${BENCH_KEEP:-}" ]; then WORK=$BENCH_KEEP; mkdir -p "$WORK"; else WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-mirror.XXXXXX"); fi
-
-PIDS=()
-stop_servers() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null; do
-      if [ "$SECONDS" -ge "$deadline" ]; then kill -KILL "$pid" 2>/dev/null || true; break; fi
-      sleep 0.1
-    done
-    wait "$pid" 2>/dev/null || true
-  done
-  PIDS=()
-}
-cleanup() { stop_servers; if [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$WORK"; fi; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "bench-mirror: $*" >&2; }
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port() { PORT=$((PORT + 1)); while port_in_use "$PORT"; do PORT=$((PORT + 1)); done; }
-
-# start NAME: a fresh `tandem serve` on free ports; sets ADDR, URL, PID.
-start() {
-  local name=$1 dir="$WORK/data-$1"
-  rm -rf "$dir"; mkdir -p "$dir"
-  next_port; ADDR=127.0.0.1:$PORT
-  next_port; URL=http://127.0.0.1:$PORT
-  "$TANDEM" serve --listeners="PLAINTEXT://$ADDR" --http.listeners="$URL" --log.dirs="$dir" >"$WORK/$name.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  local deadline=$((SECONDS + 60)) hp=${URL##*:}
-  until port_in_use "${ADDR##*:}" && port_in_use "$hp"; do
-    if ! kill -0 "$PID" 2>/dev/null; then log "$name exited; its log:"; cat "$WORK/$name.log" >&2; exit 1; fi
-    if [ "$SECONDS" -ge "$deadline" ]; then log "$name not listening after 60 s"; exit 1; fi
-    sleep 0.1
-  done
-}
 
 # warm_pages (BENCH_WARM=1, the default): write and delete BENCH_WARM_MIB
 # before a run, so that the brokers write into recently freed page-cache

@@ -28,7 +28,13 @@ and, by phase:
   latency     offers --latency-rate bytes/s to a mirrored source topic and
               measures source ack → readable on the mirror, p50/p99
   partitions  mirrors a topic of --many-partitions partitions and reads the
-              destination's RSS from /proc/<--dest-pid>/status`,
+              destination's RSS from /proc/<--dest-pid>/status
+  wan         runs a simulated WAN path (internal/wanproxy) on --source, which
+              the source broker must advertise (advertised.listeners) while
+              listening on --wan-target; produces --bytes beside the source,
+              then per --wan-rtts times a mirror (a new link per RTT) and the
+              pipeline across the path; then replication latency at
+              --wan-latency-rtt (scripts/bench-wan.sh)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,7 +62,13 @@ and, by phase:
 	fs.DurationVar(&o.LatencyWarmup, "latency-warmup", 2*time.Second, "start of the latency phase left out of the quantiles")
 	fs.IntVar(&o.ManyPartitions, "many-partitions", 1000, "partitions of the partitions phase's topic")
 	fs.IntVar(&o.RecordsPerPartition, "records-per-partition", 5, "records in each of those partitions")
-	fs.StringSliceVar(&o.Phases, "phases", []string{"throughput", "latency", "partitions"}, "phases to run: throughput, latency, partitions")
+	fs.StringSliceVar(&o.Phases, "phases", []string{"throughput", "latency", "partitions"}, "phases to run: throughput, latency, partitions, wan")
 	fs.StringToStringVar(&o.LinkConfigs, "link-config", nil, "extra link configs, k=v,...")
+	fs.StringVar(&o.WAN.Target, "wan-target", "", "wan phase: the source broker's own listener (host:port); --source is the proxy's address, which the source advertises")
+	o.WAN.Rate = 125_000_000
+	fs.Var(bench.ByteSizeFlag(&o.WAN.Rate), "wan-rate", "wan phase: bandwidth per direction, bytes/s (1 Gbit/s = 125MB)")
+	fs.IntVar(&o.WAN.Window, "wan-window", 0, "wan phase: bytes in flight per connection and direction (0: min(tcp_wmem max, tcp_rmem max/2) of this host)")
+	fs.DurationSliceVar(&o.WAN.RTTs, "wan-rtts", []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}, "wan phase: round-trip times of the throughput runs")
+	fs.DurationVar(&o.WAN.LatencyRTT, "wan-latency-rtt", 100*time.Millisecond, "wan phase: round-trip time of the latency run (0: skip)")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,9 @@ type Options struct {
 	Consumers   int           // consumer clients sharing the partitions (default 1)
 	CreateTopic bool          // create Topic (it must not exist); else it must exist
 	Out         io.Writer     // summary and JSON line; nil discards
+	// Dial, when set, is the producer's dialer (the WAN benchmark maps
+	// the source's advertised proxy address back to its own listener).
+	Dial func(ctx context.Context, network, host string) (net.Conn, error)
 }
 
 // Result is what a run measured. MB is 10^6 bytes, of record keys plus
@@ -168,6 +172,9 @@ func producerOpts(o Options) []kgo.Opt {
 	}
 	if o.Acks != "all" && o.Acks != "-1" {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
+	}
+	if o.Dial != nil {
+		opts = append(opts, kgo.Dialer(o.Dial))
 	}
 	return opts
 }

@@ -53,38 +53,42 @@ type MirrorOptions struct {
 	Phases              []string          // of "throughput", "latency", "partitions"
 	LinkConfigs         map[string]string // extra link configs (bootstrap.servers is set from Source)
 	Out                 io.Writer
+	// WAN: see wan.go. With WAN.Target set, Source is the WAN proxy's
+	// address, which the source broker advertises.
+	WAN WANOptions
 }
 
 // MirrorResult is what a run measured. MB = 10^6 bytes of record values.
 type MirrorResult struct {
-	Bytes                      int64   `json:"bytes"`
-	MirrorSeconds              float64 `json:"mirror_seconds"`
-	MirrorMBps                 float64 `json:"mirror_mbps"`
-	MirrorSyncSeconds          float64 `json:"mirror_sync_seconds"`
-	MirrorWithSyncMBps         float64 `json:"mirror_with_sync_mbps"`
-	PipelineSeconds            float64 `json:"pipeline_seconds"`
-	PipelineMBps               float64 `json:"pipeline_mbps"`
-	MirrorDestCPUSecPerGB      float64 `json:"mirror_dest_cpu_s_per_gb"`
-	PipelineDestCPUSecPerGB    float64 `json:"pipeline_dest_cpu_s_per_gb"`
-	PipelineProcCPUSecPerGB    float64 `json:"pipeline_proc_cpu_s_per_gb"`
-	PipelineCPUSecPerGB        float64 `json:"pipeline_cpu_s_per_gb"` // dest broker + pipeline process
-	MirrorSourceCPUSecPerGB    float64 `json:"mirror_source_cpu_s_per_gb,omitempty"`
-	PipelineSourceCPUSecPerGB  float64 `json:"pipeline_source_cpu_s_per_gb,omitempty"`
-	LatencyRecords             int64   `json:"latency_records"`
-	LatencyOfferedMBps         float64 `json:"latency_offered_mbps"`
-	LatencyP50Ms               float64 `json:"latency_p50_ms"`
-	LatencyP99Ms               float64 `json:"latency_p99_ms"`
-	LatencyP999Ms              float64 `json:"latency_p999_ms"`
-	LatencyMaxMs               float64 `json:"latency_max_ms"`
-	SendToMirrorP50Ms          float64 `json:"send_to_mirror_p50_ms"`
-	SendToMirrorP99Ms          float64 `json:"send_to_mirror_p99_ms"`
-	ManyPartitions             int     `json:"many_partitions,omitempty"`
-	ManyCatchUpSeconds         float64 `json:"many_catch_up_seconds,omitempty"`
-	ManyDestRSSBeforeMB        float64 `json:"many_dest_rss_before_mb,omitempty"`
-	ManyDestRSSMB              float64 `json:"many_dest_rss_mb,omitempty"`
-	ManyDestHWMMB              float64 `json:"many_dest_rss_peak_mb,omitempty"`
-	MirrorCatchUpPollInterval  float64 `json:"catch_up_poll_ms"`
-	LatencyConsumerFetchWaitMs float64 `json:"latency_consumer_fetch_wait_ms"`
+	Bytes                      int64      `json:"bytes"`
+	MirrorSeconds              float64    `json:"mirror_seconds"`
+	MirrorMBps                 float64    `json:"mirror_mbps"`
+	MirrorSyncSeconds          float64    `json:"mirror_sync_seconds"`
+	MirrorWithSyncMBps         float64    `json:"mirror_with_sync_mbps"`
+	PipelineSeconds            float64    `json:"pipeline_seconds"`
+	PipelineMBps               float64    `json:"pipeline_mbps"`
+	MirrorDestCPUSecPerGB      float64    `json:"mirror_dest_cpu_s_per_gb"`
+	PipelineDestCPUSecPerGB    float64    `json:"pipeline_dest_cpu_s_per_gb"`
+	PipelineProcCPUSecPerGB    float64    `json:"pipeline_proc_cpu_s_per_gb"`
+	PipelineCPUSecPerGB        float64    `json:"pipeline_cpu_s_per_gb"` // dest broker + pipeline process
+	MirrorSourceCPUSecPerGB    float64    `json:"mirror_source_cpu_s_per_gb,omitempty"`
+	PipelineSourceCPUSecPerGB  float64    `json:"pipeline_source_cpu_s_per_gb,omitempty"`
+	LatencyRecords             int64      `json:"latency_records"`
+	LatencyOfferedMBps         float64    `json:"latency_offered_mbps"`
+	LatencyP50Ms               float64    `json:"latency_p50_ms"`
+	LatencyP99Ms               float64    `json:"latency_p99_ms"`
+	LatencyP999Ms              float64    `json:"latency_p999_ms"`
+	LatencyMaxMs               float64    `json:"latency_max_ms"`
+	SendToMirrorP50Ms          float64    `json:"send_to_mirror_p50_ms"`
+	SendToMirrorP99Ms          float64    `json:"send_to_mirror_p99_ms"`
+	ManyPartitions             int        `json:"many_partitions,omitempty"`
+	ManyCatchUpSeconds         float64    `json:"many_catch_up_seconds,omitempty"`
+	ManyDestRSSBeforeMB        float64    `json:"many_dest_rss_before_mb,omitempty"`
+	ManyDestRSSMB              float64    `json:"many_dest_rss_mb,omitempty"`
+	ManyDestHWMMB              float64    `json:"many_dest_rss_peak_mb,omitempty"`
+	MirrorCatchUpPollInterval  float64    `json:"catch_up_poll_ms"`
+	LatencyConsumerFetchWaitMs float64    `json:"latency_consumer_fetch_wait_ms"`
+	WAN                        *WANResult `json:"wan,omitempty"`
 }
 
 // Errors returned by RunMirrorCompare.
@@ -112,8 +116,9 @@ func (o *MirrorOptions) validate() error {
 	e.check(o.TotalBytes >= int64(o.RecordSize), "bytes must be at least one record")
 	e.check(o.LatencyBytesPerSec > 0 && o.LatencyDuration > o.LatencyWarmup, "latency rate must be positive and duration longer than warm-up")
 	e.check(o.ManyPartitions > 0 && o.RecordsPerPartition > 0, "many-partitions and records-per-partition must be positive")
+	e.check(!o.phase("wan") || (o.WAN.Target != "" && len(o.WAN.RTTs) > 0), "the wan phase needs --wan-target and --wan-rtts")
 	for _, p := range o.Phases {
-		e.check(p == "throughput" || p == "latency" || p == "partitions", "unknown phase %q", p)
+		e.check(p == "throughput" || p == "latency" || p == "partitions" || p == "wan", "unknown phase %q", p)
 	}
 	return e.err()
 }
@@ -133,6 +138,13 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 		return MirrorResult{}, fmt.Errorf("%w: %w", ErrREST, err)
 	}
 	rc := &benchREST{rcl}
+	if o.WAN.Target != "" {
+		stop, err := o.WAN.start(o.Source)
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+	}
 	cfg := map[string]string{}
 	for k, v := range o.LinkConfigs {
 		cfg[k] = v
@@ -143,7 +155,7 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 	}
 	fmt.Fprintf(o.Out, "tandem bench mirror: link %s on %s from %s\n", o.Link, strings.Join(o.Dest, ","), cfg["bootstrap.servers"])
 
-	sadmCl, err := kgo.NewClient(kgo.SeedBrokers(o.Source...))
+	sadmCl, err := kgo.NewClient(kgo.SeedBrokers(o.localSource()...), kgo.Dialer(o.WAN.dial))
 	if err != nil {
 		return res, err
 	}
@@ -170,6 +182,11 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 			return res, err
 		}
 	}
+	if o.phase("wan") {
+		if err := mirrorWAN(ctx, o, rc, sadm, dadm, &res); err != nil {
+			return res, err
+		}
+	}
 	line, _ := json.Marshal(res)
 	fmt.Fprintf(o.Out, "%s\n", line)
 	return res, nil
@@ -179,7 +196,7 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 // mirror of it catching up and (2) a consume→re-produce copy of it.
 func mirrorThroughput(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *kadm.Client, res *MirrorResult) error {
 	topic := o.Prefix + "-tput"
-	po := Options{Brokers: o.Source, Topic: topic, Partitions: o.Partitions, RecordSize: o.RecordSize,
+	po := Options{Brokers: o.localSource(), Dial: o.WAN.dial, Topic: topic, Partitions: o.Partitions, RecordSize: o.RecordSize,
 		Acks: "all", Compression: "lz4", Linger: 5 * time.Millisecond, Out: o.Out}
 	if err := createTopic(ctx, sadm, topic, o.Partitions); err != nil {
 		return err
@@ -394,7 +411,7 @@ func mirrorLatency(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, da
 		consErr <- nil
 	}()
 
-	po := Options{Brokers: o.Source, Topic: topic, Acks: "all", Compression: "lz4", Linger: 5 * time.Millisecond}
+	po := Options{Brokers: o.localSource(), Dial: o.WAN.dial, Topic: topic, Acks: "all", Compression: "lz4", Linger: 5 * time.Millisecond}
 	prod, err := kgo.NewClient(producerOpts(po)...)
 	if err != nil {
 		return err
@@ -469,7 +486,7 @@ func mirrorMany(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm 
 	if err := createTopic(ctx, sadm, topic, o.ManyPartitions); err != nil {
 		return err
 	}
-	po := Options{Brokers: o.Source, Topic: topic, Partitions: o.ManyPartitions, RecordSize: o.RecordSize,
+	po := Options{Brokers: o.localSource(), Dial: o.WAN.dial, Topic: topic, Partitions: o.ManyPartitions, RecordSize: o.RecordSize,
 		Acks: "all", Compression: "lz4", Linger: 5 * time.Millisecond}
 	ps, err := produce(ctx, po, int64(o.ManyPartitions*o.RecordsPerPartition), o.ManyPartitions)
 	if err != nil {

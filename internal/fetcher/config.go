@@ -23,13 +23,20 @@ type Config struct {
 	Source Source
 
 	// NumFetchers is the number of fetchers per source broker (Kafka
-	// num.replica.fetchers; default 1). A partition's fetcher is Kafka's
+	// num.replica.fetchers; default 1 — cluster links default it to 8,
+	// see internal/link's num.replica.fetchers). A partition's fetcher is Kafka's
 	// getFetcherId: abs(31*topic.hashCode() + partition) % NumFetchers.
 	// Each fetcher has its own connection to each broker.
 	NumFetchers int
-	// FetchMaxBytes is replica.fetch.response.max.bytes (10 MiB).
+	// FetchMaxBytes is replica.fetch.response.max.bytes (10 MiB): the
+	// limit of each response, and the ceiling of the adaptive partition
+	// size (sizing.go).
 	FetchMaxBytes int32
-	// PartitionMaxBytes is replica.fetch.max.bytes (1 MiB).
+	// PartitionMaxBytes is replica.fetch.max.bytes (1 MiB): the floor of
+	// the adaptive partition size. A partition starts at its share of
+	// FetchMaxBytes (never below this), doubles while its answers come
+	// back cut with more data behind them, and halves back towards this
+	// once it is caught up (sizing.go).
 	PartitionMaxBytes int32
 	// FetchMinBytes is replica.fetch.min.bytes (1).
 	FetchMinBytes int32

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,6 +23,13 @@ import (
 // leader offers.
 type KafkaSource struct {
 	clients []*kgo.Client
+
+	// warm starts, once, the broker discovery of clients[1:] alongside
+	// the first metadata request (warmBrokers); warmCtx ends with Close.
+	warm       sync.Once
+	warmCtx    context.Context
+	warmCancel context.CancelFunc
+	warmWG     sync.WaitGroup
 }
 
 // NewKafkaSource creates connections franz-go clients from opts: one per
@@ -32,6 +40,7 @@ func NewKafkaSource(opts []kgo.Opt, connections int) (*KafkaSource, error) {
 		connections = 1
 	}
 	s := &KafkaSource{}
+	s.warmCtx, s.warmCancel = context.WithCancel(context.Background())
 	for i := 0; i < connections; i++ {
 		o := append([]kgo.Opt{kgo.ClientID("tandem-mirror-fetcher")}, opts...)
 		cl, err := kgo.NewClient(o...)
@@ -46,6 +55,10 @@ func NewKafkaSource(opts []kgo.Opt, connections int) (*KafkaSource, error) {
 
 // Close closes the clients.
 func (s *KafkaSource) Close() {
+	if s.warmCancel != nil {
+		s.warmCancel()
+		s.warmWG.Wait()
+	}
 	for _, cl := range s.clients {
 		cl.Close()
 	}
@@ -67,6 +80,7 @@ func (s *KafkaSource) Metadata(ctx context.Context, topics []string) (*ClusterMe
 		req.Topics = append(req.Topics, rt)
 	}
 	req.AllowAutoTopicCreation = false
+	s.warm.Do(s.warmBrokers)
 	resp, err := req.RequestWith(ctx, s.clients[0])
 	if err != nil {
 		return nil, err
@@ -93,6 +107,27 @@ func (s *KafkaSource) Metadata(ctx context.Context, topics []string) (*ClusterMe
 		md.Topics[*t.Topic] = tm
 	}
 	return md, nil
+}
+
+// warmBrokers makes clients[1:] discover the source's brokers now, in
+// parallel with the first metadata request, rather than one by one when
+// their workers first reach a broker. Each discovery costs a connection,
+// ApiVersions and Metadata: three round trips, which across a WAN would
+// otherwise delay every fetcher's first fetch behind client 0's own three
+// (docs/mirroring.md, "Throughput across a WAN"). Failures are ignored:
+// the worker's own request discovers the broker as it would have.
+func (s *KafkaSource) warmBrokers() {
+	for _, cl := range s.clients[1:] {
+		s.warmWG.Add(1)
+		go func() {
+			defer s.warmWG.Done()
+			ctx, cancel := context.WithTimeout(s.warmCtx, 30*time.Second)
+			defer cancel()
+			req := kmsg.NewPtrMetadataRequest()
+			req.Topics = []kmsg.MetadataRequestTopic{} // brokers only (nil would be every topic)
+			_, _ = req.RequestWith(ctx, cl)
+		}()
+	}
 }
 
 // kafkaLeader is the LeaderEndpoint of one source broker.

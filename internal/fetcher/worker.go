@@ -37,6 +37,9 @@ type worker struct {
 	f   *Fetcher // configuration, clock, stats, metadata wake-up (no locks)
 	ep  LeaderEndpoint
 	eng *engine
+	// sizer adapts the fetch size of each partition (sizing.go); owned
+	// by the goroutine.
+	sizer *fetchSizer
 	// parts maps to the registry objects whose status the worker
 	// publishes; owned by the goroutine.
 	parts map[TopicPartition]*partition
@@ -78,6 +81,7 @@ func newWorker(f *Fetcher, key workerKey) *worker {
 	w := &worker{
 		key: key, f: f, ep: f.endpoint(key),
 		eng:   f.newEngine(key),
+		sizer: newFetchSizer(f.cfg.PartitionMaxBytes, f.cfg.FetchMaxBytes),
 		parts: make(map[TopicPartition]*partition),
 		ctx:   ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
@@ -146,6 +150,7 @@ func (w *worker) applyCommands() bool {
 			w.eng.add(c.p.st)
 		case cmdRemove:
 			w.eng.remove(c.p.tp)
+			w.sizer.forget(c.p.tp)
 			delete(w.parts, c.p.tp)
 		case cmdPause:
 			c.p.st.setPaused(true)
@@ -245,6 +250,7 @@ func (w *worker) round() {
 		plan.fetch = w.eng.plan(f.cfg.Now()).fetch
 	}
 	if plan.fetch != nil {
+		w.sizer.apply(plan.fetch)
 		var resp *FetchResponse
 		start := time.Now()
 		f.stats.fetches.Add(1)
@@ -263,6 +269,7 @@ func (w *worker) round() {
 			f.cfg.ObserveFetch(w.key.broker, time.Since(start), err != nil)
 		}
 		apply(w.eng.applyFetch(f.cfg.Now(), plan.fetch, resp, err))
+		w.sizer.observe(plan.fetch, resp)
 	}
 }
 

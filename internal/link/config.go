@@ -194,6 +194,12 @@ func init() {
 		def(ConfigDef{Name: name, Default: d, HasDefault: true, Validate: intAtLeast(min),
 			Doc: "Client setting used to fetch from the source (Kafka's meaning)."})
 	}
+	// Kafka's num.replica.fetchers is 1 (a follower's path is a LAN); a
+	// link defaults to 8 fetch sessions per source broker so that their
+	// windows and round trips overlap across a WAN (docs/mirroring.md,
+	// "Throughput across a WAN"; docs/benchmarks.md, "WAN mirroring").
+	def(ConfigDef{Name: "num.replica.fetchers", Default: "8", HasDefault: true, Validate: intAtLeast(1),
+		Doc: "Fetch sessions (connections) per source broker, Kafka's meaning; Tandem's default for links is 8, not Kafka's 1."})
 	def(ConfigDef{Name: "security.protocol", Default: "PLAINTEXT", HasDefault: true,
 		Validate: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
 		Doc:      "How to reach the source. Only PLAINTEXT connects today; the others are stored and fail clearly."})

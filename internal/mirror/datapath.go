@@ -69,7 +69,8 @@ func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error)
 	}
 	cfg := fetcher.Config{ClientOpts: opts, Logger: logger, Policy: fetcher.MirrorPolicy{Logger: logger}}
 	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
-		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms"} {
+		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms",
+		"num.replica.fetchers"} {
 		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
 			return fetcher.Config{}, err
 		}

@@ -1,0 +1,33 @@
+package mirror
+
+import (
+	"testing"
+
+	"github.com/tandem-streaming/tandem/internal/fetcher"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// A link's configs reach the fetcher, defaults included: a link fetches
+// over 8 sessions per source broker unless told otherwise (docs/mirroring.md,
+// "Throughput across a WAN").
+func TestFetcherConfig(t *testing.T) {
+	for _, tc := range []struct {
+		configs map[string]string
+		want    fetcher.Config
+	}{
+		{map[string]string{"bootstrap.servers": "127.0.0.1:9092"},
+			fetcher.Config{NumFetchers: 8, PartitionMaxBytes: 1 << 20, FetchMaxBytes: 10 << 20}},
+		{map[string]string{"bootstrap.servers": "127.0.0.1:9092", "num.replica.fetchers": "2",
+			"replica.fetch.max.bytes": "4096", "replica.fetch.response.max.bytes": "65536"},
+			fetcher.Config{NumFetchers: 2, PartitionMaxBytes: 4096, FetchMaxBytes: 65536}},
+	} {
+		got, err := fetcherConfig(metadata.Link{Name: "l", Configs: tc.configs}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.NumFetchers != tc.want.NumFetchers || got.PartitionMaxBytes != tc.want.PartitionMaxBytes || got.FetchMaxBytes != tc.want.FetchMaxBytes {
+			t.Errorf("%v: fetchers %d, partition max %d, response max %d; want %d, %d, %d", tc.configs,
+				got.NumFetchers, got.PartitionMaxBytes, got.FetchMaxBytes, tc.want.NumFetchers, tc.want.PartitionMaxBytes, tc.want.FetchMaxBytes)
+		}
+	}
+}
