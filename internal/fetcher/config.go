@@ -1,9 +1,7 @@
 package fetcher
 
 import (
-	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -95,46 +93,6 @@ const (
 	DefaultMetadataMaxAge    = 5 * time.Minute
 	DefaultRequestTimeout    = 30 * time.Second
 )
-
-// Set sets a field from its Kafka config name (values as Kafka writes
-// them: bytes and milliseconds): num.replica.fetchers,
-// replica.fetch.response.max.bytes, replica.fetch.max.bytes,
-// replica.fetch.min.bytes, replica.fetch.wait.max.ms,
-// replica.fetch.backoff.ms, retry.backoff.ms, retry.backoff.max.ms,
-// metadata.max.age.ms, request.timeout.ms. Other names are
-// ErrInvalidConfig.
-func (c *Config) Set(name, value string) error {
-	n, err := strconv.ParseInt(value, 10, 32)
-	if err != nil || n < 0 {
-		return fmt.Errorf("%w: %s=%q is not a non-negative integer", ErrInvalidConfig, name, value)
-	}
-	ms := time.Duration(n) * time.Millisecond
-	switch name {
-	case "num.replica.fetchers":
-		c.NumFetchers = int(n)
-	case "replica.fetch.response.max.bytes":
-		c.FetchMaxBytes = int32(n)
-	case "replica.fetch.max.bytes":
-		c.PartitionMaxBytes = int32(n)
-	case "replica.fetch.min.bytes":
-		c.FetchMinBytes = int32(n)
-	case "replica.fetch.wait.max.ms":
-		c.FetchMaxWait = ms
-	case "replica.fetch.backoff.ms":
-		c.FetchBackoff = ms
-	case "retry.backoff.ms":
-		c.RetryBackoff = ms
-	case "retry.backoff.max.ms":
-		c.RetryBackoffMax = ms
-	case "metadata.max.age.ms":
-		c.MetadataMaxAge = ms
-	case "request.timeout.ms":
-		c.RequestTimeout = ms
-	default:
-		return fmt.Errorf("%w: unknown fetcher config %q", ErrInvalidConfig, name)
-	}
-	return nil
-}
 
 func (c Config) normalize() Config {
 	if c.NumFetchers <= 0 {

@@ -94,28 +94,7 @@ func TestParseStartSpec(t *testing.T) {
 	}
 }
 
-func TestConfigSetAndDefaults(t *testing.T) {
-	var c Config
-	for k, v := range map[string]string{
-		"num.replica.fetchers": "2", "replica.fetch.max.bytes": "2048", "replica.fetch.response.max.bytes": "4096",
-		"replica.fetch.min.bytes": "10", "replica.fetch.wait.max.ms": "250", "replica.fetch.backoff.ms": "300",
-		"retry.backoff.ms": "50", "retry.backoff.max.ms": "5000", "metadata.max.age.ms": "60000", "request.timeout.ms": "1000",
-	} {
-		if err := c.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := c.normalize()
-	if n.NumFetchers != 2 || n.PartitionMaxBytes != 2048 || n.FetchMaxBytes != 4096 || n.FetchMinBytes != 10 ||
-		n.FetchMaxWait != 250*time.Millisecond || n.FetchBackoff != 300*time.Millisecond || n.RetryBackoff != 50*time.Millisecond ||
-		n.RetryBackoffMax != 5*time.Second || n.MetadataMaxAge != time.Minute || n.RequestTimeout != time.Second {
-		t.Fatalf("Set: %+v", n)
-	}
-	for _, bad := range [][2]string{{"replica.fetch.max.bytes", "-1"}, {"replica.fetch.max.bytes", "x"}, {"bootstrap.servers", "1"}} {
-		if err := c.Set(bad[0], bad[1]); !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("Set(%s, %s) = %v", bad[0], bad[1], err)
-		}
-	}
+func TestConfigDefaults(t *testing.T) {
 	d := Config{}.normalize()
 	if d.NumFetchers != 1 || d.PartitionMaxBytes != 1<<20 || d.FetchMaxBytes != 10<<20 || d.FetchMinBytes != 1 ||
 		d.FetchMaxWait != 500*time.Millisecond || d.FetchBackoff != time.Second || d.RetryBackoff != 100*time.Millisecond ||

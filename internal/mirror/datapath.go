@@ -61,21 +61,26 @@ func NewFetcherPath(parts link.Partitions, opts Options) *FetcherPath {
 		fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
 }
 
-// fetcherConfig maps a link's configs to the fetcher's.
+// fetcherConfig maps a link's configs to the fetcher's typed Config. The
+// link package owns the definitions (names, defaults, validation; Kafka's
+// names and meanings); the fetcher takes values, not names.
 func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error) {
 	opts, err := link.ClientOpts(l.Name, l.Configs)
 	if err != nil {
 		return fetcher.Config{}, err
 	}
-	cfg := fetcher.Config{ClientOpts: opts, Logger: logger, Policy: fetcher.MirrorPolicy{Logger: logger}}
-	for _, k := range []string{"replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.wait.max.ms",
-		"replica.fetch.response.max.bytes", "replica.fetch.backoff.ms", "retry.backoff.ms", "metadata.max.age.ms", "request.timeout.ms",
-		"num.replica.fetchers"} {
-		if err := cfg.Set(k, link.Value(l.Configs, k)); err != nil {
-			return fetcher.Config{}, err
-		}
-	}
-	return cfg, nil
+	c := l.Configs
+	return fetcher.Config{ClientOpts: opts, Logger: logger, Policy: fetcher.MirrorPolicy{Logger: logger},
+		NumFetchers:       int(link.Int(c, "num.replica.fetchers")),
+		FetchMaxBytes:     int32(link.Int(c, "replica.fetch.response.max.bytes")),
+		PartitionMaxBytes: int32(link.Int(c, "replica.fetch.max.bytes")),
+		FetchMinBytes:     int32(link.Int(c, "replica.fetch.min.bytes")),
+		FetchMaxWait:      link.Millis(c, "replica.fetch.wait.max.ms"),
+		FetchBackoff:      link.Millis(c, "replica.fetch.backoff.ms"),
+		RetryBackoff:      link.Millis(c, "retry.backoff.ms"),
+		MetadataMaxAge:    link.Millis(c, "metadata.max.age.ms"),
+		RequestTimeout:    link.Millis(c, "request.timeout.ms"),
+	}, nil
 }
 
 func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
