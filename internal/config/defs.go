@@ -677,3 +677,27 @@ func buildRegistries() (*Registry, *Registry) {
 	sort.Strings(t.names)
 	return b, t
 }
+
+// NewRegistry builds a registry of defs for a config space other than the
+// broker's and topics' (cluster links use it), so that every config in
+// Tandem is defined, typed, parsed and validated one way. It has no
+// aliases or synonyms. Duplicate names panic (a programming error).
+func NewRegistry(defs ...Def) *Registry {
+	r := &Registry{defs: map[string]*Def{}}
+	for i := range defs {
+		d := defs[i]
+		if _, dup := r.defs[d.Name]; dup {
+			panic("config: duplicate definition of " + d.Name)
+		}
+		r.defs[d.Name] = &d
+		r.names = append(r.names, d.Name)
+	}
+	sort.Strings(r.names)
+	return r
+}
+
+// AtLeast is the validator of an integer config with a minimum.
+func AtLeast(min int64) func(string) error { return atLeast(min) }
+
+// OneOf is the validator of a string config with a fixed set of values.
+func OneOf(values ...string) func(string) error { return oneOf(values...) }

@@ -281,3 +281,31 @@ func TestTypeConfigType(t *testing.T) {
 		}
 	}
 }
+
+func TestNewRegistry(t *testing.T) {
+	r := NewRegistry(
+		Def{Name: "a.ms", Type: TypeLong, Default: "5", HasDefault: true, Validate: AtLeast(1)},
+		Def{Name: "b.mode", Type: TypeString, Validate: OneOf("X", "Y")},
+	)
+	if got := r.Names(); len(got) != 2 || got[0] != "a.ms" || got[1] != "b.mode" {
+		t.Fatalf("names %v", got)
+	}
+	for _, c := range []struct {
+		k, v string
+		want error
+	}{
+		{"a.ms", "7", nil}, {"a.ms", "0", ErrInvalidValue}, {"a.ms", "x", ErrInvalidValue},
+		{"b.mode", "Y", nil}, {"b.mode", "Z", ErrInvalidValue}, {"c", "1", ErrUnknownConfig},
+	} {
+		err := r.Validate(c.k, c.v)
+		if (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("Validate(%s, %s) = %v, want %v", c.k, c.v, err, c.want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a duplicate definition did not panic")
+		}
+	}()
+	NewRegistry(Def{Name: "x"}, Def{Name: "x"})
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
@@ -32,48 +33,22 @@ const (
 	SourceDefault = "DEFAULT_CONFIG"
 )
 
-// ConfigDef defines one link config (cluster-linking.md §1.2).
-type ConfigDef struct {
-	Name       string
-	Default    string // "" with HasDefault false: null
-	HasDefault bool
-	Sensitive  bool
-	// CreateOnly configs are fixed at creation.
-	CreateOnly bool
-	Validate   func(v string) error
-	Doc        string
-}
+// Link configs are defined like every other config in Tandem: one
+// config.Def each (type, default, validator, sensitivity) in one
+// config.Registry, parsed and validated by internal/config. A create-only
+// key (fixed when the link is created: cluster.link.prefix, link.mode,
+// connection.mode) is a Def with ReadOnly set, which is also how the REST
+// API reports it.
+var registry = config.NewRegistry(linkDefs()...)
 
-var defs = map[string]ConfigDef{}
-
-func def(d ConfigDef) { defs[d.Name] = d }
-
-func intAtLeast(min int64) func(string) error {
-	return func(v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-		if n < min {
-			return fmt.Errorf("%d is below the minimum %d", n, min)
-		}
-		return nil
-	}
-}
-
-func oneOf(values ...string) func(string) error {
-	return func(v string) error {
-		for _, x := range values {
-			if strings.EqualFold(v, x) {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))
-	}
+// anyCase accepts values of a OneOf validator in any case (Kafka's
+// security.protocol and the link modes are matched case-insensitively).
+func anyCase(v func(string) error) func(string) error {
+	return func(s string) error { return v(strings.ToUpper(strings.TrimSpace(s))) }
 }
 
 func boolean(v string) error {
-	if _, err := strconv.ParseBool(v); err != nil {
+	if _, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil {
 		return fmt.Errorf("%q is not a boolean", v)
 	}
 	return nil
@@ -133,112 +108,106 @@ func prefix(v string) error {
 	return nil
 }
 
-func init() {
-	def(ConfigDef{Name: "bootstrap.servers", Validate: bootstrap,
+func linkDefs() []config.Def {
+	var defs []config.Def
+	def := func(d config.Def) { defs = append(defs, d) }
+	def(config.Def{Name: "bootstrap.servers", Type: config.TypeList, Validate: bootstrap,
 		Doc: "The source cluster's bootstrap servers (host:port, comma-separated)."})
-	def(ConfigDef{Name: "link.mode", Default: "DESTINATION", HasDefault: true, CreateOnly: true,
+	def(config.Def{Name: "link.mode", Type: config.TypeString, Default: "DESTINATION", HasDefault: true, ReadOnly: true,
 		Validate: func(v string) error {
-			if err := oneOf("DESTINATION", "SOURCE", "BIDIRECTIONAL")(v); err != nil {
+			if err := anyCase(config.OneOf("DESTINATION", "SOURCE", "BIDIRECTIONAL"))(v); err != nil {
 				return err
 			}
-			if !strings.EqualFold(v, "DESTINATION") {
+			if !strings.EqualFold(strings.TrimSpace(v), "DESTINATION") {
 				return fmt.Errorf("%w: link.mode=%s (only DESTINATION links)", ErrNotSupported, v)
 			}
 			return nil
 		},
 		Doc: "DESTINATION: this cluster mirrors from the source. SOURCE and BIDIRECTIONAL are not supported yet."})
-	def(ConfigDef{Name: "connection.mode", Default: "OUTBOUND", HasDefault: true, CreateOnly: true,
+	def(config.Def{Name: "connection.mode", Type: config.TypeString, Default: "OUTBOUND", HasDefault: true, ReadOnly: true,
 		Validate: func(v string) error {
-			if err := oneOf("OUTBOUND", "INBOUND")(v); err != nil {
+			if err := anyCase(config.OneOf("OUTBOUND", "INBOUND"))(v); err != nil {
 				return err
 			}
-			if !strings.EqualFold(v, "OUTBOUND") {
+			if !strings.EqualFold(strings.TrimSpace(v), "OUTBOUND") {
 				return fmt.Errorf("%w: connection.mode=%s (only OUTBOUND links)", ErrNotSupported, v)
 			}
 			return nil
 		},
 		Doc: "OUTBOUND: this cluster connects to the source. INBOUND is not supported yet."})
-	def(ConfigDef{Name: "cluster.link.prefix", CreateOnly: true, Validate: prefix,
+	def(config.Def{Name: "cluster.link.prefix", Type: config.TypeString, ReadOnly: true, Validate: prefix,
 		Doc: "Prefix of the names of mirror topics created by this link; fixed at creation."})
-	def(ConfigDef{Name: "mirror.start.offset.spec", Default: "earliest", HasDefault: true, Validate: startOffsetSpec,
+	def(config.Def{Name: "mirror.start.offset.spec", Type: config.TypeString, Default: "earliest", HasDefault: true, Validate: startOffsetSpec,
 		Doc: "Where a new mirror starts: earliest, latest, or an ISO-8601 timestamp."})
-	def(ConfigDef{Name: "cluster.link.paused", Default: "false", HasDefault: true, Validate: boolean,
+	def(config.Def{Name: "cluster.link.paused", Type: config.TypeBoolean, Default: "false", HasDefault: true,
 		Doc: "Pause all mirroring on the link."})
-	def(ConfigDef{Name: "topic.config.sync.ms", Default: "5000", HasDefault: true, Validate: intAtLeast(1000),
-		Doc: "How often source topic configs are re-read and applied to the mirrors, in milliseconds."})
-	def(ConfigDef{Name: "availability.check.ms", Default: "60000", HasDefault: true, Validate: intAtLeast(1),
+	def(config.Def{Name: "topic.config.sync.ms", Type: config.TypeLong, Default: "5000", HasDefault: true, Validate: config.AtLeast(1000),
+		Doc: "How often source topic configs (and partition counts) are re-read and applied to the mirrors, in milliseconds."})
+	def(config.Def{Name: "availability.check.ms", Type: config.TypeLong, Default: "60000", HasDefault: true, Validate: config.AtLeast(1),
 		Doc: "How often the link checks that the source cluster is reachable, in milliseconds."})
-	def(ConfigDef{Name: "availability.check.consecutive.failure.threshold", Default: "5", HasDefault: true, Validate: intAtLeast(1),
+	def(config.Def{Name: "availability.check.consecutive.failure.threshold", Type: config.TypeInt, Default: "5", HasDefault: true, Validate: config.AtLeast(1),
 		Doc: "Consecutive failed checks before the link and its mirrors are SOURCE_UNAVAILABLE."})
-	def(ConfigDef{Name: "cluster.link.retry.timeout.ms", Default: "300000", HasDefault: true, Validate: intAtLeast(0),
+	def(config.Def{Name: "cluster.link.retry.timeout.ms", Type: config.TypeLong, Default: "300000", HasDefault: true, Validate: config.AtLeast(0),
 		Doc: "How long retriable partition failures are retried before the mirror partition fails."})
-	for name, d := range map[string]string{
-		"replica.fetch.max.bytes":          "1048576",
-		"replica.fetch.min.bytes":          "1",
-		"replica.fetch.wait.max.ms":        "500",
-		"replica.fetch.response.max.bytes": "10485760",
-		"replica.fetch.backoff.ms":         "1000",
-		"metadata.max.age.ms":              "300000",
-		"request.timeout.ms":               "30000",
-		"retry.backoff.ms":                 "100",
+	for _, c := range []struct {
+		name, def string
+		typ       config.Type
+		min       int64
+	}{
+		{"replica.fetch.max.bytes", "1048576", config.TypeInt, 1},
+		{"replica.fetch.min.bytes", "1", config.TypeInt, 1},
+		{"replica.fetch.wait.max.ms", "500", config.TypeInt, 0},
+		{"replica.fetch.response.max.bytes", "10485760", config.TypeInt, 1},
+		{"replica.fetch.backoff.ms", "1000", config.TypeInt, 0},
+		{"metadata.max.age.ms", "300000", config.TypeLong, 0},
+		{"request.timeout.ms", "30000", config.TypeInt, 0},
+		{"retry.backoff.ms", "100", config.TypeLong, 0},
 		// Kafka client defaults; the reference has no link-specific ones.
-		"reconnect.backoff.ms":                   "50",
-		"reconnect.backoff.max.ms":               "1000",
-		"socket.connection.setup.timeout.ms":     "10000",
-		"socket.connection.setup.timeout.max.ms": "30000",
+		{"reconnect.backoff.ms", "50", config.TypeLong, 0},
+		{"reconnect.backoff.max.ms", "1000", config.TypeLong, 0},
+		{"socket.connection.setup.timeout.ms", "10000", config.TypeLong, 0},
+		{"socket.connection.setup.timeout.max.ms", "30000", config.TypeLong, 0},
 	} {
-		min := int64(0)
-		if name == "replica.fetch.max.bytes" || name == "replica.fetch.response.max.bytes" || name == "replica.fetch.min.bytes" {
-			min = 1
-		}
-		def(ConfigDef{Name: name, Default: d, HasDefault: true, Validate: intAtLeast(min),
+		def(config.Def{Name: c.name, Type: c.typ, Default: c.def, HasDefault: true, Validate: config.AtLeast(c.min),
 			Doc: "Client setting used to fetch from the source (Kafka's meaning)."})
 	}
 	// Kafka's num.replica.fetchers is 1 (a follower's path is a LAN); a
 	// link defaults to 8 fetch sessions per source broker so that their
 	// windows and round trips overlap across a WAN (docs/mirroring.md,
 	// "Throughput across a WAN"; docs/benchmarks.md, "WAN mirroring").
-	def(ConfigDef{Name: "num.replica.fetchers", Default: "8", HasDefault: true, Validate: intAtLeast(1),
+	def(config.Def{Name: "num.replica.fetchers", Type: config.TypeInt, Default: "8", HasDefault: true, Validate: config.AtLeast(1),
 		Doc: "Fetch sessions (connections) per source broker, Kafka's meaning; Tandem's default for links is 8, not Kafka's 1."})
-	def(ConfigDef{Name: "security.protocol", Default: "PLAINTEXT", HasDefault: true,
-		Validate: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+	def(config.Def{Name: "security.protocol", Type: config.TypeString, Default: "PLAINTEXT", HasDefault: true,
+		Validate: anyCase(config.OneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")),
 		Doc:      "How to reach the source. Only PLAINTEXT connects today; the others are stored and fail clearly."})
-	def(ConfigDef{Name: "sasl.mechanism", Default: "GSSAPI", HasDefault: true,
-		Validate: oneOf("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"),
+	def(config.Def{Name: "sasl.mechanism", Type: config.TypeString, Default: "GSSAPI", HasDefault: true,
+		Validate: anyCase(config.OneOf("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")),
 		Doc:      "SASL mechanism for the source."})
-	def(ConfigDef{Name: "sasl.jaas.config", Sensitive: true, Doc: "JAAS login for the source (sensitive)."})
+	def(config.Def{Name: "sasl.jaas.config", Type: config.TypePassword, Sensitive: true, Doc: "JAAS login for the source (sensitive)."})
 	for _, k := range []string{"ssl.truststore.certificates", "ssl.keystore.certificate.chain",
 		"ssl.truststore.type", "ssl.keystore.type", "ssl.endpoint.identification.algorithm",
-		"ssl.enabled.protocols", "ssl.protocol", "ssl.cipher.suites", "ssl.truststore.location", "ssl.keystore.location"} {
-		def(ConfigDef{Name: k, Doc: "TLS setting for the source."})
+		"ssl.protocol", "ssl.truststore.location", "ssl.keystore.location"} {
+		def(config.Def{Name: k, Type: config.TypeString, Doc: "TLS setting for the source."})
+	}
+	for _, k := range []string{"ssl.enabled.protocols", "ssl.cipher.suites"} {
+		def(config.Def{Name: k, Type: config.TypeList, Doc: "TLS setting for the source."})
 	}
 	for _, k := range []string{"ssl.keystore.key", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password"} {
-		def(ConfigDef{Name: k, Sensitive: true, Doc: "TLS secret for the source (sensitive)."})
+		def(config.Def{Name: k, Type: config.TypePassword, Sensitive: true, Doc: "TLS secret for the source (sensitive)."})
 	}
 	// Features of the link that come later: accepted only while off.
-	def(ConfigDef{Name: "consumer.offset.sync.enable", Default: "false", HasDefault: true,
-		Validate: onlyFalse("consumer.offset.sync.enable"), Doc: "Consumer offset sync (not supported yet)."})
-	def(ConfigDef{Name: "acl.sync.enable", Default: "false", HasDefault: true,
-		Validate: onlyFalse("acl.sync.enable"), Doc: "ACL sync (not supported yet)."})
-	def(ConfigDef{Name: "auto.create.mirror.topics.enable", Default: "false", HasDefault: true,
-		Validate: onlyFalse("auto.create.mirror.topics.enable"), Doc: "Auto-create mirrors (not supported yet)."})
+	for _, k := range []string{"consumer.offset.sync.enable", "acl.sync.enable", "auto.create.mirror.topics.enable"} {
+		def(config.Def{Name: k, Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: onlyFalse(k),
+			Doc: "Not supported yet: accepted only as false."})
+	}
+	return defs
 }
 
 // Lookup returns a config's definition.
-func Lookup(name string) (ConfigDef, bool) {
-	d, ok := defs[name]
-	return d, ok
-}
+func Lookup(name string) (config.Def, bool) { return registry.Lookup(name) }
 
 // Names lists every link config, sorted.
-func Names() []string {
-	out := make([]string, 0, len(defs))
-	for n := range defs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // ValidateConfigs checks a complete set of link configs. creating says
 // whether this is the link's creation (create-only keys allowed).
@@ -251,21 +220,18 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		d, ok := defs[k]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownConfig, k)
-		}
 		v := configs[k]
-		if d.CreateOnly && !creating && previous[k] != v {
-			return fmt.Errorf("%w: %s", ErrCreateOnly, k)
-		}
-		if d.Validate != nil {
-			if err := d.Validate(v); err != nil {
-				if errors.Is(err, ErrNotSupported) {
-					return fmt.Errorf("%s: %w", k, err)
-				}
-				return fmt.Errorf("%w: %s: %v", ErrInvalidConfig, k, err)
+		if err := registry.Validate(k, v); err != nil {
+			switch {
+			case errors.Is(err, config.ErrUnknownConfig):
+				return fmt.Errorf("%w: %s", ErrUnknownConfig, k)
+			case errors.Is(err, ErrNotSupported):
+				return fmt.Errorf("%s: %w", k, err)
 			}
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		if d, _ := registry.Lookup(k); d.ReadOnly && !creating && previous[k] != v {
+			return fmt.Errorf("%w: %s", ErrCreateOnly, k)
 		}
 	}
 	if _, ok := configs["bootstrap.servers"]; !ok {
@@ -273,8 +239,8 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	}
 	if !creating {
 		// A create-only key may not be removed either.
-		for k, d := range defs {
-			if _, had := previous[k]; had && d.CreateOnly {
+		for k := range previous {
+			if d, _ := registry.Lookup(k); d.ReadOnly {
 				if _, has := configs[k]; !has {
 					return fmt.Errorf("%w: %s", ErrCreateOnly, k)
 				}
@@ -298,10 +264,10 @@ type Entry struct {
 // DYNAMIC_CLUSTER_LINK_CONFIG, the rest DEFAULT_CONFIG; sensitive values
 // are never returned.
 func Describe(configs map[string]string) []Entry {
-	out := make([]Entry, 0, len(defs))
+	out := make([]Entry, 0, len(Names()))
 	for _, n := range Names() {
-		d := defs[n]
-		e := Entry{Name: n, Sensitive: d.Sensitive, ReadOnly: d.CreateOnly}
+		d, _ := registry.Lookup(n)
+		e := Entry{Name: n, Sensitive: d.Sensitive, ReadOnly: d.ReadOnly}
 		if v, ok := configs[n]; ok {
 			e.Value, e.Source = v, SourceDynamic
 		} else if d.HasDefault {
@@ -322,7 +288,8 @@ func Value(configs map[string]string, name string) string {
 	if v, ok := configs[name]; ok {
 		return v
 	}
-	return defs[name].Default
+	d, _ := registry.Lookup(name)
+	return d.Default
 }
 
 // Int returns an integer link config's effective value.
