@@ -125,6 +125,10 @@ type DataPath interface {
 	Stop(topic string)
 	// Status reports the topic's partitions.
 	Status(topic string) []PartitionStatus
+	// StopLink stops every mirror of the link on the data path and
+	// releases the link's connections, so that the next Start uses the
+	// link's configs as they are then (positions live in the logs).
+	StopLink(link string)
 	Close()
 }
 
@@ -457,6 +461,9 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	for _, t := range mirrors {
 		m.detach(t)
 	}
+	if m.data != nil {
+		m.data.StopLink(name) // its fetcher and connections
+	}
 	return nil
 }
 
@@ -511,6 +518,11 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	m.mu.Unlock()
 	if rt != nil {
 		rt.stop()
+	}
+	if m.data != nil {
+		// New client configs (bootstrap servers, fetch sizes, timeouts)
+		// take effect: the data path reconnects with them.
+		m.data.StopLink(name)
 	}
 	l, _ = m.store.Link(name)
 	// The new runtime's recovery re-derives every mirror's data path

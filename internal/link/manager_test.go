@@ -200,7 +200,8 @@ func (f *fakeData) Status(topic string) []link.PartitionStatus {
 	return append([]link.PartitionStatus(nil), f.status[topic]...)
 }
 
-func (f *fakeData) Close() {}
+func (f *fakeData) StopLink(string) {}
+func (f *fakeData) Close()          {}
 
 // TestRetryTimeoutFailsMirror: a partition whose errors outlast
 // cluster.link.retry.timeout.ms fails its mirror (Confluent semantics).

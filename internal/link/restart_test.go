@@ -89,7 +89,8 @@ func (d *modeData) Status(topic string) []PartitionStatus {
 	}
 	return []PartitionStatus{{Partition: 0, SourceHighWatermark: 12, LastFetch: time.Now(), LastSourceFetchOffset: 10, LocalEndOffset: 10}}
 }
-func (d *modeData) Close() {}
+func (d *modeData) StopLink(string) {}
+func (d *modeData) Close()          {}
 
 // TestRestartMidTransition crashes the Manager before each effect of every
 // transition, starts a new Manager on the same metadata and checks that

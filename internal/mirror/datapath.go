@@ -264,6 +264,24 @@ func (d *FetcherPath) FetchStats() map[string]fetcher.Stats {
 	return out
 }
 
+// StopLink stops every mirror of link and closes the link's fetcher (its
+// workers and source connections); the next Start of one of its mirrors
+// builds a new fetcher from the link's configs then.
+func (d *FetcherPath) StopLink(link string) {
+	d.mu.Lock()
+	f := d.fetchers[link]
+	delete(d.fetchers, link)
+	for topic, ref := range d.topics {
+		if ref.link == link {
+			delete(d.topics, topic)
+		}
+	}
+	d.mu.Unlock()
+	if f != nil {
+		_ = f.Close() // not under d.mu: Close waits for the fetcher's effect goroutine
+	}
+}
+
 // Close stops every fetcher.
 func (d *FetcherPath) Close() {
 	d.mu.Lock()

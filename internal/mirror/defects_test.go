@@ -491,3 +491,40 @@ func metricValue(body, series string) float64 {
 	}
 	return 0
 }
+
+// TestAlteredLinkConfigsReachTheDataPath: after a link's configs change,
+// the data path reconnects with them (a new fetcher: its counters start
+// again) and mirroring goes on from where the logs end.
+func TestAlteredLinkConfigsReachTheDataPath(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	scl := newClient(t, src.Addr())
+	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 1, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, "orders", 100)
+	lm := dst.Node.Links()
+	cfg := map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100"}
+	if err := lm.CreateLink(ctxT(t), "dr", "", cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := lm.CreateMirror(ctxT(t), "dr", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	fetched := func() float64 {
+		return metricValue(scrape(t, "http://"+dst.HTTPAddr()+"/metrics"), `tandem_link_fetched_records_total{link="dr"}`)
+	}
+	waitUntil(t, 30*time.Second, "100 records mirrored", func() bool { return fetched() == 100 })
+	cfg["replica.fetch.wait.max.ms"] = "200"
+	if err := lm.AlterLinkConfigs("dr", cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, "orders", 10)
+	waitUntil(t, 30*time.Second, "mirror caught up after the change", func() bool {
+		mi := mirrorOf(t, lm, "dr", "orders")
+		return mi.Partitions[0].LocalEndOffset == 110
+	})
+	if n := fetched(); n != 10 {
+		t.Fatalf("records fetched by the link's fetcher after the change: %v, want 10 (a new fetcher, resuming at the log end)", n)
+	}
+}
