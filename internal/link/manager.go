@@ -157,6 +157,13 @@ type Manager struct {
 
 	ends sourceEnds
 
+	// transitionErrs keeps, per mirror topic, the last errors of
+	// transitions the Manager ran on its own (recovery, a pending stop
+	// retried, a failure it could not persist): Confluent's mirror state
+	// transition errors. Guarded by transitionMu, a leaf.
+	transitionMu   sync.Mutex
+	transitionErrs map[string][]TransitionError
+
 	stopWatch func()
 
 	// testCrashBefore, set by tests, abandons a transition before an
@@ -281,6 +288,7 @@ func (m *Manager) topicGone(name string) {
 		m.data.Stop(name)
 	}
 	m.ends.forget(name)
+	m.forgetTransitionErrors(name)
 }
 
 // Close stops every link.
@@ -346,6 +354,7 @@ func (m *Manager) startLink(l metadata.Link) error {
 	for _, t := range m.mirrorsOf(l.Name) {
 		if _, err := m.transition(ctx, rt, t.Name, evRecover, transitionArgs{}); err != nil {
 			m.logger.Warn("recovering mirror", "link", l.Name, "topic", t.Name, "err", err)
+			m.noteTransitionError(t.Name, err)
 		}
 	}
 	for _, tk := range rt.tasks {

@@ -144,7 +144,8 @@ func (m *Manager) drain(ctx context.Context, rt *runtime, t metadata.Topic) (met
 		srcEnds, err = m.caughtUp(ctx, rt, t)
 		switch {
 		case errors.Is(err, errSourceUnreachable):
-			return t, fmt.Errorf("%w: promote of %s is pending until the source answers: %v", ErrPromoteNotReady, t.Name, err)
+			// err wraps ErrPromoteNotReady and errSourceUnreachable.
+			return t, fmt.Errorf("promote of %s is pending until the source answers: %w", t.Name, err)
 		case err != nil:
 			if _, aerr := m.transitionLocked(ctx, rt, t.Name, evPromoteAborted, transitionArgs{}); aerr != nil {
 				return t, errors.Join(err, aerr)
@@ -230,6 +231,46 @@ type MirrorInfo struct {
 	Topic      metadata.Topic
 	State      metadata.MirrorState
 	Partitions []PartitionStatus
+	// TransitionErrors are the last errors of transitions the Manager ran
+	// by itself for this mirror (oldest first, at most
+	// maxTransitionErrors).
+	TransitionErrors []TransitionError
+}
+
+// TransitionError is one failed state transition of a mirror (Confluent's
+// mirror_state_transition_errors).
+type TransitionError struct {
+	Time    time.Time
+	Code    string // as task errors: TIMEOUT_ERROR, INTERNAL_ERROR, ...
+	Message string
+}
+
+const maxTransitionErrors = 5
+
+// noteTransitionError records err for topic, keeping the last few.
+func (m *Manager) noteTransitionError(topic string, err error) {
+	m.transitionMu.Lock()
+	defer m.transitionMu.Unlock()
+	if m.transitionErrs == nil {
+		m.transitionErrs = map[string][]TransitionError{}
+	}
+	errs := append(m.transitionErrs[topic], TransitionError{Time: m.now(), Code: taskErrorCode(err), Message: err.Error()})
+	if len(errs) > maxTransitionErrors {
+		errs = errs[len(errs)-maxTransitionErrors:]
+	}
+	m.transitionErrs[topic] = errs
+}
+
+func (m *Manager) transitionErrors(topic string) []TransitionError {
+	m.transitionMu.Lock()
+	defer m.transitionMu.Unlock()
+	return slices.Clone(m.transitionErrs[topic])
+}
+
+func (m *Manager) forgetTransitionErrors(topic string) {
+	m.transitionMu.Lock()
+	defer m.transitionMu.Unlock()
+	delete(m.transitionErrs, topic)
 }
 
 // Mirrors lists the mirrors of link ("" for all links) in state status
@@ -277,7 +318,7 @@ func (m *Manager) mirrorInfo(t metadata.Topic) MirrorInfo {
 	if rt := m.runtimeOf(t.Mirror.Link); rt != nil {
 		cond = rt.condition()
 	}
-	mi := MirrorInfo{Topic: t, State: reported(t.Mirror.State, cond)}
+	mi := MirrorInfo{Topic: t, State: reported(t.Mirror.State, cond), TransitionErrors: m.transitionErrors(t.Name)}
 	if t.Mirror.State == MirrorStopped || t.Mirror.State == MirrorPendingStopped {
 		// Where the mirror stood at its stop (or at the request).
 		for _, o := range t.Mirror.StopOffsets {
@@ -500,6 +541,7 @@ func (m *Manager) failMirror(rt *runtime, t metadata.Topic, reason string, why e
 	got, err := m.transition(rt.ctx, rt, t.Name, evFail, transitionArgs{reason: reason})
 	if err != nil {
 		m.logger.Error("failing mirror", "topic", t.Name, "err", err)
+		m.noteTransitionError(t.Name, fmt.Errorf("failing the mirror (%s): %w", reason, err))
 		return
 	}
 	if got.Mirror != nil && got.Mirror.State == MirrorFailed {

@@ -207,8 +207,17 @@ func TestRestartMidTransition(t *testing.T) {
 						t.Fatalf("stop offsets %+v", got.Mirror.StopOffsets)
 					}
 				}
-				if want == MirrorPendingStopped && got.Mirror.PendingOp == "" {
-					t.Fatalf("pending without its operation: %+v", got.Mirror)
+				if want == MirrorPendingStopped {
+					if got.Mirror.PendingOp == "" {
+						t.Fatalf("pending without its operation: %+v", got.Mirror)
+					}
+					// Why it is still pending is shown (Confluent's
+					// mirror_state_transition_errors).
+					mi, err := m2.Mirror("l", "m")
+					if err != nil || mi.State != MirrorPendingStopped || len(mi.TransitionErrors) == 0 ||
+						mi.TransitionErrors[0].Code != "TIMEOUT_ERROR" {
+						t.Fatalf("pending promote described as %+v, %v", mi, err)
+					}
 				}
 			})
 		}

@@ -268,6 +268,7 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 	for _, t := range pending {
 		if _, err := m.transition(ctx, rt, t.Name, evRecover, transitionArgs{}); err != nil {
 			errs = append(errs, err)
+			m.noteTransitionError(t.Name, err)
 		}
 	}
 	if len(mirrors) == 0 {

@@ -161,6 +161,9 @@ func mirrorInfo(mi link.MirrorInfo) rest.MirrorInfo {
 	t := mi.Topic
 	out := rest.MirrorInfo{Link: t.Mirror.Link, MirrorTopic: t.Name, SourceTopic: t.Mirror.SourceTopic,
 		NumPartitions: t.Partitions, State: string(mi.State), StateTimeMs: t.Mirror.StateTimeMs, Error: t.Mirror.Error}
+	for _, e := range mi.TransitionErrors {
+		out.StateTransitionErrors = append(out.StateTransitionErrors, rest.TaskError{Code: e.Code, Message: e.Message})
+	}
 	for _, p := range mi.Partitions {
 		since, age := int64(-1), int64(-1)
 		if !p.LastFetch.IsZero() {
