@@ -387,7 +387,9 @@ func (f *Fetcher) metadataLoop() {
 			last = time.Now()
 			f.stats.metadata.Add(1)
 			ctx, cancel := context.WithTimeout(f.ctx, f.cfg.RequestTimeout)
+			mdStart := time.Now()
 			md, err := f.src.Metadata(ctx, topics)
+			f.logger.Debug("fetcher: metadata", "took", time.Since(mdStart), "err", err)
 			cancel()
 			switch {
 			case f.ctx.Err() != nil:

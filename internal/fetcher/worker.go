@@ -174,7 +174,11 @@ func (w *worker) applyCommands() bool {
 // network runs one request, cancellable by commands. preempted means a
 // command (or shutdown) cancelled it: the caller drops the result and goes
 // back to applying commands.
-func (w *worker) network(timeout time.Duration, fn func(ctx context.Context) error) (preempted bool, err error) {
+func (w *worker) network(what string, timeout time.Duration, fn func(ctx context.Context) error) (preempted bool, err error) {
+	start := time.Now()
+	defer func() {
+		w.eng.logger.Debug("fetcher: request", "what", what, "took", time.Since(start), "preempted", preempted, "err", err)
+	}()
 	ctx, cancel := context.WithTimeout(w.ctx, timeout)
 	defer cancel()
 	w.mu.Lock()
@@ -195,7 +199,7 @@ func (w *worker) network(timeout time.Duration, fn func(ctx context.Context) err
 // probe negotiates the leader's capabilities (ApiVersions).
 func (w *worker) probe() {
 	var caps Capabilities
-	pre, err := w.network(w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
+	pre, err := w.network("ApiVersions", w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
 		caps, err = w.ep.Capabilities(ctx)
 		return err
 	})
@@ -254,7 +258,7 @@ func (w *worker) round() {
 		var resp *FetchResponse
 		start := time.Now()
 		f.stats.fetches.Add(1)
-		pre, err := w.network(f.cfg.FetchMaxWait+f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
+		pre, err := w.network("Fetch", f.cfg.FetchMaxWait+f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
 			resp, err = w.ep.Fetch(ctx, plan.fetch)
 			return err
 		})
@@ -281,7 +285,7 @@ func roundTrip[Q, A any](w *worker, qs []Q, counter *atomic.Int64,
 	apply func(roundResult)) bool {
 	var res map[TopicPartition]A
 	counter.Add(1)
-	pre, err := w.network(w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
+	pre, err := w.network(fmt.Sprintf("%T", qs), w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
 		res, err = call(ctx, qs)
 		return err
 	})

@@ -64,7 +64,12 @@ type TaskStatus struct {
 type task struct {
 	name  string
 	every time.Duration // 0: not configured (never runs)
-	run   func(ctx context.Context) error
+	// atStart runs the task once as soon as the link starts, before the
+	// first interval (the availability check: a link's state is known
+	// at once after a restart, and its connection is warm when the first
+	// mirror is created).
+	atStart bool
+	run     func(ctx context.Context) error
 
 	mu sync.Mutex
 	st TaskStatus
@@ -78,6 +83,9 @@ func (tk *task) status() TaskStatus {
 
 // loop runs the task every interval until ctx ends.
 func (tk *task) loop(ctx context.Context, now func() time.Time) {
+	if tk.atStart {
+		tk.runOnce(ctx, now)
+	}
 	t := time.NewTicker(tk.every)
 	defer t.Stop()
 	for {
@@ -129,7 +137,7 @@ func taskErrorCode(err error) string {
 func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
-		{name: TaskAvailabilityCheck, every: Millis(rt.link.Configs, "availability.check.ms"),
+		{name: TaskAvailabilityCheck, every: Millis(rt.link.Configs, "availability.check.ms"), atStart: true,
 			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
