@@ -238,12 +238,12 @@ func (w *worker) round() {
 	defer func() { w.publishAll(f.cfg.Now()) }()
 	apply := f.account
 	if len(plan.offsets) > 0 {
-		if roundTrip(w, plan.offsets, &f.stats.listOffsets, w.ep.ListOffsets, w.eng.applyOffsets, apply) {
+		if roundTrip(w, "ListOffsets", plan.offsets, &f.stats.listOffsets, w.ep.ListOffsets, w.eng.applyOffsets, apply) {
 			return
 		}
 	}
 	if len(plan.epochs) > 0 {
-		if roundTrip(w, plan.epochs, &f.stats.epochRequests, w.ep.EpochEndOffsets, w.eng.applyEpochs, apply) {
+		if roundTrip(w, "OffsetForLeaderEpoch", plan.epochs, &f.stats.epochRequests, w.ep.EpochEndOffsets, w.eng.applyEpochs, apply) {
 			return
 		}
 	}
@@ -279,13 +279,13 @@ func (w *worker) round() {
 
 // roundTrip sends one ListOffsets or OffsetForLeaderEpoch request and
 // applies the answers; true when a command preempted it.
-func roundTrip[Q, A any](w *worker, qs []Q, counter *atomic.Int64,
+func roundTrip[Q, A any](w *worker, what string, qs []Q, counter *atomic.Int64,
 	call func(context.Context, []Q) (map[TopicPartition]A, error),
 	applyTo func(time.Time, []Q, map[TopicPartition]A, error) roundResult,
 	apply func(roundResult)) bool {
 	var res map[TopicPartition]A
 	counter.Add(1)
-	pre, err := w.network(fmt.Sprintf("%T", qs), w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
+	pre, err := w.network(what, w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
 		res, err = call(ctx, qs)
 		return err
 	})

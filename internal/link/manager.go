@@ -530,7 +530,13 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	}
 	if m.data != nil {
 		// New client configs (bootstrap servers, fetch sizes, timeouts)
-		// take effect: the data path reconnects with them.
+		// take effect: the data path reconnects with them. What its
+		// fetches learned of the source's ends is kept for lag.
+		for _, t := range m.mirrorsOf(name) {
+			for _, st := range m.data.Status(t.Name) {
+				m.ends.observeStatus(t.Name, st)
+			}
+		}
 		m.data.StopLink(name)
 	}
 	l, _ = m.store.Link(name)

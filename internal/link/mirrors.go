@@ -335,13 +335,13 @@ func (m *Manager) mirrorInfo(t metadata.Topic) MirrorInfo {
 	}
 	leo, _ := m.cluster.LogEndOffsets(t.Name)
 	byPart := map[int32]PartitionStatus{}
+	known := m.ends.get(t.Name)
 	if m.data != nil {
 		for _, s := range m.data.Status(t.Name) {
 			byPart[s.Partition] = s
-			m.ends.observeStatus(t.Name, s)
+			known = mergeEnd(known, s)
 		}
 	}
-	known := m.ends.get(t.Name)
 	for p := int32(0); p < t.Partitions; p++ {
 		s, ok := byPart[p]
 		if !ok {
