@@ -225,6 +225,11 @@ func TestStopReportsFinalOffsets(t *testing.T) {
 	lm = dst.Node.Links()
 	check("stopped mirror after restart", mirrorOf(t, lm, "dr", "a").Partitions)
 	check("failed-over mirror after restart", mirrorOf(t, lm, "dr", "b").Partitions)
+	// Their lag at the stop is not a live lag series (nor the link's max).
+	if body := scrape(t, "http://"+dst.HTTPAddr()+"/metrics"); strings.Contains(body, `tandem_mirror_partition_lag{link="dr"`) ||
+		strings.Contains(body, `tandem_link_max_lag{link="dr"}`) {
+		t.Fatalf("stopped mirrors still export lag:\n%s", body)
+	}
 }
 
 // TestDeletedSourceTopicHonoursRetryTimeout: a deleted source topic fails

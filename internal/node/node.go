@@ -268,6 +268,12 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		}
 		s := &out[i]
 		s.MirrorsByState[string(mi.State)]++
+		if mi.State == metadata.MirrorStopped {
+			// A stopped mirror is an ordinary topic now: its lag at the
+			// stop is in describe, not a live series an alert would keep
+			// firing on (nor in the link's max lag).
+			continue
+		}
 		for _, p := range mi.Partitions {
 			s.Partitions = append(s.Partitions, metrics.MirrorPartitionStat{
 				Topic: mi.Topic.Name, Partition: p.Partition, Lag: p.Lag(), LastFetch: p.LastFetch, SourceEndTime: p.SourceEndTime})
