@@ -76,7 +76,7 @@ a Java-properties file; security settings for reaching the source
 		Example: `  tandem link create east --source-bootstrap-server east-kafka:9092
   tandem link create east --source-bootstrap-server east-kafka:9092 --config link.properties
   tandem link create east --source-bootstrap-server east-kafka:9092 \
-      --config consumer.offset.sync.enable=true,consumer.offset.sync.ms=10000 --dry-run`,
+      --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -258,8 +258,8 @@ func linkUpdateCmd(cf *clientFlags, use string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use + " <link>",
 		Short: "Update a cluster link's configs",
-		Example: `  tandem link update east --config consumer.offset.sync.ms=10000
-  tandem link update east --config link.properties --delete-config acl.sync.ms`,
+		Example: `  tandem link update east --config replica.fetch.wait.max.ms=250
+  tandem link update east --config link.properties --delete-config reconnect.backoff.ms`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := parseConfigFlags(configs)

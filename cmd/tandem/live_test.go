@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -113,4 +117,82 @@ func newDst(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// TestHelpExamplesWork runs every example that `tandem link …` and
+// `tandem mirror …` print in --help against live brokers, as a newcomer
+// would copy them (with --dry-run added, so that alternatives do not
+// collide): an example must not fail on a config Tandem refuses. The
+// source's address stands for east-kafka:9092, a properties file for
+// link.properties, and link east (prefix "east.") exists for the commands
+// that need one, except for `link create`.
+func TestHelpExamplesWork(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	url := "http://" + dst.HTTPAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(src.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	props := filepath.Join(t.TempDir(), "link.properties")
+	if err := os.WriteFile(props, []byte("request.timeout.ms=20000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	examples := func(cmd *cobra.Command) [][]string {
+		var out [][]string
+		joined := strings.ReplaceAll(cmd.Example, "\\\n", " ")
+		for _, line := range strings.Split(joined, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "tandem" {
+				continue
+			}
+			for i, a := range f {
+				a = strings.ReplaceAll(a, "east-kafka:9092", src.Addr())
+				f[i] = strings.ReplaceAll(a, "link.properties", props)
+			}
+			if !slices.Contains(f, "--dry-run") {
+				f = append(f, "--dry-run")
+			}
+			out = append(out, append(f[1:], "--url", url))
+		}
+		return out
+	}
+	run := func(args []string) {
+		t.Helper()
+		if _, errOut, err := runCLI(t, args...); err != nil {
+			t.Errorf("tandem %s: %v %s", strings.Join(args, " "), err, errOut)
+		}
+	}
+	root := newRoot()
+	find := func(path ...string) *cobra.Command {
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	n := 0
+	for _, args := range examples(find("link", "create")) {
+		run(args)
+		n++
+	}
+	if _, errOut, err := runCLI(t, "link", "create", "east", "--source-bootstrap-server", src.Addr(),
+		"--config", "cluster.link.prefix=east.", "--url", url); err != nil {
+		t.Fatalf("link create: %v %s", err, errOut)
+	}
+	for _, path := range [][]string{{"link", "update"}, {"mirror", "create"}} {
+		for _, args := range examples(find(path...)) {
+			run(args)
+			n++
+		}
+	}
+	if n < 7 {
+		t.Fatalf("ran %d examples; the help text has at least 7", n)
+	}
 }

@@ -62,7 +62,7 @@ func mirrorCreateCmd(cf *clientFlags) *cobra.Command {
 the mirror topic's own name; with a link prefix (cluster.link.prefix), name
 the source with --source-topic.`,
 		Example: `  tandem mirror create orders --link east
-  tandem mirror create east.orders --source-topic orders --link east --config retention.ms=86400000`,
+  tandem mirror create east.orders --source-topic orders --link east`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mirror := args[0]

@@ -17,6 +17,10 @@ import (
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
+// ErrMirrorConfig: topic configs given when creating a mirror (they all
+// come from the source topic).
+var ErrMirrorConfig = errors.New("link: topic configs cannot be set on a mirror")
+
 // errTestCrash is returned when a test hook simulates a crash.
 var errTestCrash = errors.New("link: simulated crash")
 
@@ -388,8 +392,8 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	if len(configs) > 0 {
 		keys := slices.Sorted(maps.Keys(configs))
-		return fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic and cannot be set on a mirror",
-			ErrInvalidConfig, strings.Join(keys, ", "))
+		return fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic",
+			ErrMirrorConfig, strings.Join(keys, ", "))
 	}
 	if _, err := m.cluster.TopicByName(mirrorTopic); err == nil {
 		return fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)

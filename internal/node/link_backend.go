@@ -48,7 +48,7 @@ func mapLinkErr(err error) error {
 		s = rest.ErrMirrorNotFound
 	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady):
 		s = rest.ErrInvalidMirrorState
-	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig),
+	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig), errors.Is(err, link.ErrMirrorConfig),
 		errors.Is(err, link.ErrUnknownConfig), errors.Is(err, link.ErrCreateOnly), errors.Is(err, link.ErrNotSupported),
 		errors.Is(err, link.ErrDisabled):
 		s = rest.ErrInvalidLink
