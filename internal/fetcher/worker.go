@@ -3,6 +3,7 @@ package fetcher
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,10 +176,12 @@ func (w *worker) applyCommands() bool {
 // command (or shutdown) cancelled it: the caller drops the result and goes
 // back to applying commands.
 func (w *worker) network(what string, timeout time.Duration, fn func(ctx context.Context) error) (preempted bool, err error) {
-	start := time.Now()
-	defer func() {
-		w.eng.logger.Debug("fetcher: request", "what", what, "took", time.Since(start), "preempted", preempted, "err", err)
-	}()
+	if w.eng.logger.Enabled(w.ctx, slog.LevelDebug) { // no cost on the fetch path unless asked for
+		start := time.Now()
+		defer func() {
+			w.eng.logger.Debug("fetcher: request", "what", what, "took", time.Since(start), "preempted", preempted, "err", err)
+		}()
+	}
 	ctx, cancel := context.WithTimeout(w.ctx, timeout)
 	defer cancel()
 	w.mu.Lock()
