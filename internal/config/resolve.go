@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -427,10 +428,19 @@ func (b BrokerConfig) TopicDefaults() TopicConfig {
 // applying the aliases broker.id (must equal node.id if both are set, as in
 // Kafka) and log.dir (log.dirs wins if both are set, as in Kafka).
 func LoadBroker(static map[string]string) (BrokerConfig, error) {
+	// Every bad key is reported in one run, so a stock server.properties
+	// does not need one restart per key it carries that Tandem lacks.
+	var bad []error
 	for _, k := range sortedKeys(static) {
 		if err := brokerRegistry.Validate(k, static[k]); err != nil {
-			return BrokerConfig{}, err
+			bad = append(bad, err)
 		}
+	}
+	switch {
+	case len(bad) == 1:
+		return BrokerConfig{}, bad[0]
+	case len(bad) > 1:
+		return BrokerConfig{}, fmt.Errorf("%d broker configs are refused:\n%w", len(bad), errors.Join(bad...))
 	}
 	if n, ok := static["node.id"]; ok {
 		if b, ok := static["broker.id"]; ok && canonicalValue(TypeInt, n) != canonicalValue(TypeInt, b) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -475,6 +476,31 @@ func TestLoadBroker(t *testing.T) {
 		if !errors.Is(err, tt.want) || !errors.As(err, &ke) || ke.Key != tt.key {
 			t.Errorf("%s: LoadBroker(%v) = %v, want %v on %s", tt.name, tt.static, err, tt.want, tt.key)
 		}
+	}
+}
+
+// A stock server.properties carrying several keys Tandem refuses gets all
+// of them named in one run, not one per restart (issue #13).
+func TestLoadBrokerReportsEveryBadKey(t *testing.T) {
+	_, err := LoadBroker(map[string]string{
+		"log.flush.interval.ms": "1", "num.partitions": "many", "zookeeper.connect": "x:2181", "log.retention.hours": "1",
+	})
+	if err == nil {
+		t.Fatal("LoadBroker accepted unknown and invalid keys")
+	}
+	for _, key := range []string{"log.flush.interval.ms", "num.partitions", "zookeeper.connect"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+	if strings.Contains(err.Error(), "log.retention.hours") {
+		t.Errorf("error names a valid key:\n%v", err)
+	}
+	if !errors.Is(err, ErrUnknownConfig) || !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("error does not wrap both sentinels: %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "3 broker configs are refused") {
+		t.Errorf("error = %q, want a count first", err)
 	}
 }
 

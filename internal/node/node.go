@@ -92,8 +92,13 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	if err := os.Remove(filepath.Join(n.dir, cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if !clean {
-		logger.Info("previous shutdown was not clean (or this is a new log dir); logs will validate their tails")
+	// meta.properties is written once the directory is formatted, so its
+	// absence means a brand-new directory, not an unclean shutdown.
+	switch fresh := !fileExists(filepath.Join(n.dir, "meta.properties")); {
+	case fresh:
+		logger.Info("formatting a new log directory", "dir", n.dir)
+	case !clean:
+		logger.Warn("previous shutdown was not clean; logs will validate their tails", "dir", n.dir)
 	}
 
 	if n.store, err = metadata.OpenBolt(n.dir, cfg.NodeID, logger.With("component", "metadata")); err != nil {
