@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -52,6 +53,13 @@ func TestVersionFromBinary(t *testing.T) {
 	}
 	rev, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	inGit := err == nil
+	// cmd/go stamps VCS information only where .git is a directory
+	// (its vcs root detection, cmd/go/internal/vcs); in a git worktree
+	// .git is a file and the binary says just "devel".
+	if top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output(); inGit && err == nil {
+		fi, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git"))
+		inGit = err == nil && fi.IsDir()
+	}
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
