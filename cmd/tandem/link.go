@@ -29,7 +29,7 @@ from a source cluster; mirror topics are managed with "tandem mirror".
 The API is found with --url, else $` + restURLEnv + `, else $` + confluentURLEnv + `
 (as the confluent CLI reads it: a trailing /kafka or /kafka/v3 is fine),
 else ` + defaultRESTURL + `. Output (-o json|yaml and the tables) follows
-the confluent CLI's keys and columns.`,
+the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	}
 	cf.register(cmd)
 	cmd.AddCommand(

@@ -28,7 +28,7 @@ topics, fetched over a cluster link (see "tandem link").
 The API is found with --url, else $` + restURLEnv + `, else $` + confluentURLEnv + `
 (as the confluent CLI reads it: a trailing /kafka or /kafka/v3 is fine),
 else ` + defaultRESTURL + `. Output (-o json|yaml and the tables) follows
-the confluent CLI's keys and columns.`,
+the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	}
 	cf.register(cmd)
 	cmd.AddCommand(mirrorCreateCmd(cf), mirrorListCmd(cf), mirrorDescribeCmd(cf))
