@@ -31,7 +31,7 @@ else ` + defaultRESTURL + `. Output (-o json|yaml and the tables) follows
 the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	}
 	cf.register(cmd)
-	cmd.AddCommand(mirrorCreateCmd(cf), mirrorListCmd(cf), mirrorDescribeCmd(cf))
+	cmd.AddCommand(mirrorCreateCmd(cf), mirrorListCmd(cf), mirrorDescribeCmd(cf), mirrorStateTransitionErrorCmd(cf))
 	for _, op := range []struct{ name, short string }{
 		{"pause", "Pause mirroring (the topics stay read-only)"},
 		{"resume", "Resume paused mirror topics"},
@@ -184,14 +184,8 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 		Short: "Describe a mirror topic and its per-partition lag",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := cf.newSession(cmd)
+			s, m, err := getMirror(cmd, cf, link, args[0])
 			if err != nil {
-				return err
-			}
-			var m restapi.Mirror
-			q := url.Values{"include_state_transition_errors": {"true"}}
-			path := mirrorsPath(link) + "/" + url.PathEscape(args[0])
-			if err := s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &m); err != nil {
 				return err
 			}
 			out := mirrorPartitionRows(m)
@@ -222,6 +216,56 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&link, "link", "", "cluster link of the mirror topic (required)")
 	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
+
+// getMirror opens a session and reads one mirror topic with its state
+// transition errors.
+func getMirror(cmd *cobra.Command, cf *clientFlags, link, mirror string) (*session, restapi.Mirror, error) {
+	var m restapi.Mirror
+	s, err := cf.newSession(cmd)
+	if err != nil {
+		return nil, m, err
+	}
+	q := url.Values{"include_state_transition_errors": {"true"}}
+	path := mirrorsPath(link) + "/" + url.PathEscape(mirror)
+	err = s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &m)
+	return s, m, err
+}
+
+// mirrorStateTransitionErrorCmd is `mirror state-transition-error list`,
+// as in the confluent CLI.
+func mirrorStateTransitionErrorCmd(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "state-transition-error", Short: "List a mirror topic's state transition errors"}
+	var link string
+	list := &cobra.Command{
+		Use:     "list <mirror-topic>",
+		Short:   "List the errors that kept a mirror topic from changing state (a promote's final sync, say)",
+		Example: `  tandem mirror state-transition-error list orders --link east`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, m, err := getMirror(cmd, cf, link, args[0])
+			if err != nil {
+				return err
+			}
+			out := m.StateTransitionErrors
+			if out == nil {
+				out = []restapi.TaskError{}
+			}
+			if !s.out.human() {
+				return s.out.structured(out)
+			}
+			rows := make([][]string, 0, len(out))
+			for _, e := range out {
+				rows = append(rows, []string{e.ErrorCode, e.ErrorMessage})
+			}
+			s.out.table([]string{"Mirror State Transition Error Code", "Mirror State Transition Error Message"}, rows)
+			return nil
+		},
+	}
+	list.Flags().StringVar(&link, "link", "", "cluster link of the mirror topic (required)")
+	_ = list.MarkFlagRequired("link")
+	cmd.AddCommand(list)
 	return cmd
 }
 

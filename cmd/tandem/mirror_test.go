@@ -51,6 +51,8 @@ func TestMirrorFlags(t *testing.T) {
 	}{
 		{[]string{"mirror", "create", "x"}, `required flag(s) "link" not set`},
 		{[]string{"mirror", "describe", "x"}, `required flag(s) "link" not set`},
+		{[]string{"mirror", "state-transition-error", "list", "x"}, `required flag(s) "link" not set`},
+		{[]string{"mirror", "state-transition-error", "list", "nope", "--link", "east"}, "topic 'nope' is not a mirror topic of link 'east': rest: mirror topic not found (error code 40403)"},
 		{[]string{"mirror", "failover", "x"}, `required flag(s) "link" not set`},
 		{[]string{"mirror", "failover", "--link", "east"}, "name at least one mirror topic, or give --pattern"},
 		{[]string{"mirror", "failover", "a", "--pattern", "a", "--link", "east"}, "give mirror topic names or --pattern, not both"},
