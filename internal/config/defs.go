@@ -419,6 +419,21 @@ func validAdvertisedListeners(v string) error {
 
 func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); return err }
 
+// validAllowedHosts checks http.allowed.hosts: bare host names (no scheme,
+// port or path), optionally "*." followed by a domain, or "*" alone.
+func validAllowedHosts(v string) error {
+	for _, h := range parseList(v) {
+		name := strings.TrimPrefix(h, "*.")
+		if h == "*" {
+			continue
+		}
+		if name == "" || strings.ContainsAny(name, "/:?#@ *[]") {
+			return fmt.Errorf("allowed host %q: want a host name without scheme or port, \"*.domain\" or \"*\"", h)
+		}
+	}
+	return nil
+}
+
 func validLogDirs(v string) error {
 	dirs := parseList(v)
 	switch {
@@ -456,6 +471,24 @@ var brokerDefList = []Def{
 	{Name: "http.listeners", Type: TypeList, Default: "http://127.0.0.1:8090", HasDefault: true, ReadOnly: true,
 		Validate: validHTTPListeners,
 		Doc:      "Tandem-specific: comma-separated http://host:port addresses for the REST API and metrics. Empty disables HTTP."},
+	// The safe HTTP surface and the admin request caps (docs/operations.md).
+	{Name: "http.allowed.hosts", Type: TypeList, ReadOnly: true,
+		Validate: validAllowedHosts,
+		Doc: "Tandem-specific: extra host names the HTTP API answers to (its Host header, without the port), besides " +
+			"the http.listeners and advertised.listeners hosts, this machine's host name, localhost and IP addresses. " +
+			"A name may start with \"*.\" to match every subdomain; \"*\" turns the check off. Guards against DNS rebinding."},
+	{Name: "http.pprof.enable", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Tandem-specific: whether the HTTP listeners serve Go's profiler under /debug/pprof/."},
+	{Name: "max.partitions.per.request", Type: TypeInt, Default: "10000", HasDefault: true, ReadOnly: true,
+		Validate: between(1, math.MaxInt32),
+		Doc: "Tandem-specific: the most partitions one CreateTopics, CreatePartitions (partitions added) or REST topic " +
+			"creation may create, summed over its topics; more fails every topic of the request with POLICY_VIOLATION. " +
+			"Kafka hard-codes 10000 (KAFKA-17870)."},
+	{Name: "auto.create.topics.max.per.request", Type: TypeInt, Default: "100", HasDefault: true, ReadOnly: true,
+		Validate: between(0, math.MaxInt32),
+		Doc: "Tandem-specific: the most topics one Metadata request may auto-create (also bounded by " +
+			"max.partitions.per.request); further unknown topics are answered LEADER_NOT_AVAILABLE, so the client " +
+			"retries and they are created by its next requests."},
 	{Name: "num.partitions", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The default number of partitions of a topic created without one."},

@@ -347,6 +347,15 @@ type BrokerConfig struct {
 	AdvertisedListeners []Listener
 	LogDirs             []string // exactly one, for now
 	HTTPListeners       []Listener
+	// HTTPAllowedHosts (http.allowed.hosts) and HTTPPprofEnable
+	// (http.pprof.enable) shape the HTTP API's surface.
+	HTTPAllowedHosts []string
+	HTTPPprofEnable  bool
+	// MaxPartitionsPerRequest (max.partitions.per.request) and
+	// AutoCreateTopicsMaxPerRequest (auto.create.topics.max.per.request)
+	// cap what one admin request may create.
+	MaxPartitionsPerRequest       int32
+	AutoCreateTopicsMaxPerRequest int32
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -495,6 +504,12 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		GroupMaxSessionTimeoutMs:        i32("group.max.session.timeout.ms"),
 		GroupMaxSize:                    i32("group.max.size"),
 	}
+	if hosts := parseList(get("http.allowed.hosts")); len(hosts) > 0 {
+		bc.HTTPAllowedHosts = hosts
+	}
+	bc.HTTPPprofEnable = boolean("http.pprof.enable")
+	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
+	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {
 		return BrokerConfig{}, err

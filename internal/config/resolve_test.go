@@ -379,6 +379,8 @@ func TestLoadBroker(t *testing.T) {
 		AdvertisedListeners:             []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
 		LogDirs:                         []string{"./tandem-data"},
 		HTTPListeners:                   []Listener{{"HTTP", "127.0.0.1", 8090}},
+		MaxPartitionsPerRequest:         10000,
+		AutoCreateTopicsMaxPerRequest:   100,
 		NumPartitions:                   1,
 		DefaultReplicationFactor:        1,
 		AutoCreateTopicsEnable:          true,
@@ -511,6 +513,34 @@ func TestValidateOverrides(t *testing.T) {
 		}
 		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestLoadBrokerHTTPSurfaceAndCaps(t *testing.T) {
+	bc, err := LoadBroker(map[string]string{
+		"http.allowed.hosts":                 "tandem.example.com, *.corp.example",
+		"http.pprof.enable":                  "true",
+		"max.partitions.per.request":         "500",
+		"auto.create.topics.max.per.request": "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bc.HTTPAllowedHosts, []string{"tandem.example.com", "*.corp.example"}) || !bc.HTTPPprofEnable ||
+		bc.MaxPartitionsPerRequest != 500 || bc.AutoCreateTopicsMaxPerRequest != 0 {
+		t.Errorf("LoadBroker = hosts %q pprof %v caps %d/%d", bc.HTTPAllowedHosts, bc.HTTPPprofEnable,
+			bc.MaxPartitionsPerRequest, bc.AutoCreateTopicsMaxPerRequest)
+	}
+	for _, bad := range []map[string]string{
+		{"http.allowed.hosts": "http://tandem.example.com"},
+		{"http.allowed.hosts": "tandem.example.com:8090"},
+		{"http.allowed.hosts": "*tandem"},
+		{"max.partitions.per.request": "0"},
+		{"auto.create.topics.max.per.request": "-1"},
+	} {
+		if _, err := LoadBroker(bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("LoadBroker(%v) = %v, want ErrInvalidValue", bad, err)
 		}
 	}
 }

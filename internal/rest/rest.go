@@ -185,6 +185,19 @@ func (h *handler) handle(pattern string, fn func(http.ResponseWriter, *http.Requ
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = route
 		}
+		// Checked before the handler reads anything: a refused request
+		// changes nothing (guard.go). A body known to be empty is let
+		// through: every such route then fails with "request body is
+		// empty", which says more.
+		if needsJSON(r.Method) && r.ContentLength != 0 && !jsonBody(r) {
+			h.writeError(w, r, unsupportedMediaType(r))
+			return
+		}
+		if r.ContentLength > maxBodyBytes {
+			w.Header().Set("Connection", "close")
+			h.writeError(w, r, httpError(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", maxBodyBytes))
+			return
+		}
 		if err := fn(w, r); err != nil {
 			h.writeError(w, r, err)
 		}

@@ -60,3 +60,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// Close stops the server at once, cutting off requests in flight.
+func (s *Server) Close() error { return s.srv.Close() }
