@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 	"github.com/tandem-streaming/tandem/internal/rest"
 )
 
@@ -38,7 +39,7 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	}
 	handler := rest.CheckHost(mux, rest.NewHostPolicy(httpHostNames(n.Config, n.broker.AdvertisedAddr), n.Config.HTTPAllowedHosts),
-		rest.LogHostRefusal(logger))
+		rest.LogHostRefusal(ratelog.New(logger, ratelog.Options{})))
 	// rest.NewServer sets the header cap and the timeouts.
 	h := &httpServer{srv: rest.NewServer(handler, logger)}
 	for _, l := range listeners {

@@ -1,12 +1,13 @@
 package rest
 
 import (
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
 // The admin API has no authentication yet, so the HTTP surface itself must
@@ -163,8 +164,9 @@ func CheckHost(next http.Handler, p *HostPolicy, warn func(r *http.Request)) htt
 
 func quoteHost(h string) string { return strconv.Quote(truncate(h, 100)) }
 
-// LogHostRefusal is a CheckHost warn function that logs through logger.
-func LogHostRefusal(logger *slog.Logger) func(*http.Request) {
+// LogHostRefusal is a CheckHost warn function that logs through logger
+// (rate-limited: a refusal is one line per request).
+func LogHostRefusal(logger *ratelog.Logger) func(*http.Request) {
 	return func(r *http.Request) {
 		logger.Warn("http: refused request for unknown host (see http.allowed.hosts)",
 			"host", truncate(r.Host, 100), "method", r.Method, "path", truncate(r.URL.Path, 200), "remote", r.RemoteAddr)

@@ -3,6 +3,7 @@ package rest
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
 // TestCrossSiteBodiesRefused sends what a web page can send cross-site
@@ -213,4 +216,23 @@ func headerStatus(t *testing.T, addr string, n int) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestRequestLogsRateLimited floods the API with requests that each log a
+// line (a 500 from the backend, with debug request lines on) and checks
+// the log stays bounded.
+func TestRequestLogsRateLimited(t *testing.T) {
+	e := newEnv(t)
+	e.b.err = errors.New("disk on fire")
+	for range 1000 {
+		if rec := e.do(t, "GET", "/kafka/v3/clusters/"+testCluster+"/topics/orders", ""); rec.Code != 500 {
+			t.Fatalf("status %d, want 500", rec.Code)
+		}
+	}
+	logs := e.log.String()
+	failed, requests := strings.Count(logs, `msg="rest: request failed"`), strings.Count(logs, `msg="rest: request"`)
+	if failed == 0 || failed > ratelog.DefaultBurst || requests == 0 || requests > ratelog.DefaultBurst {
+		t.Errorf("1000 failing requests logged %d failure and %d request lines, want 1 to %d each",
+			failed, requests, ratelog.DefaultBurst)
+	}
 }
