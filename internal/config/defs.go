@@ -485,10 +485,10 @@ var brokerDefList = []Def{
 			"creation may create, summed over its topics; more fails every topic of the request with POLICY_VIOLATION. " +
 			"Kafka hard-codes 10000 (KAFKA-17870)."},
 	{Name: "auto.create.topics.max.per.request", Type: TypeInt, Default: "100", HasDefault: true, ReadOnly: true,
-		Validate: between(0, math.MaxInt32),
+		Validate: between(1, math.MaxInt32),
 		Doc: "Tandem-specific: the most topics one Metadata request may auto-create (also bounded by " +
 			"max.partitions.per.request); further unknown topics are answered LEADER_NOT_AVAILABLE, so the client " +
-			"retries and they are created by its next requests."},
+			"retries and they are created by its next requests. To turn auto-creation off, use auto.create.topics.enable."},
 	{Name: "num.partitions", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The default number of partitions of a topic created without one."},

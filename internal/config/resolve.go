@@ -510,6 +510,12 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	bc.HTTPPprofEnable = boolean("http.pprof.enable")
 	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
 	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
+	if bc.NumPartitions > bc.MaxPartitionsPerRequest {
+		// Else no topic could ever be auto-created or created with the
+		// default count.
+		return BrokerConfig{}, &KeyError{Key: "num.partitions", Value: static["num.partitions"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("num.partitions must not exceed max.partitions.per.request (%d)", bc.MaxPartitionsPerRequest)}
+	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {
 		return BrokerConfig{}, err

@@ -522,13 +522,13 @@ func TestLoadBrokerHTTPSurfaceAndCaps(t *testing.T) {
 		"http.allowed.hosts":                 "tandem.example.com, *.corp.example",
 		"http.pprof.enable":                  "true",
 		"max.partitions.per.request":         "500",
-		"auto.create.topics.max.per.request": "0",
+		"auto.create.topics.max.per.request": "1",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(bc.HTTPAllowedHosts, []string{"tandem.example.com", "*.corp.example"}) || !bc.HTTPPprofEnable ||
-		bc.MaxPartitionsPerRequest != 500 || bc.AutoCreateTopicsMaxPerRequest != 0 {
+		bc.MaxPartitionsPerRequest != 500 || bc.AutoCreateTopicsMaxPerRequest != 1 {
 		t.Errorf("LoadBroker = hosts %q pprof %v caps %d/%d", bc.HTTPAllowedHosts, bc.HTTPPprofEnable,
 			bc.MaxPartitionsPerRequest, bc.AutoCreateTopicsMaxPerRequest)
 	}
@@ -537,7 +537,8 @@ func TestLoadBrokerHTTPSurfaceAndCaps(t *testing.T) {
 		{"http.allowed.hosts": "tandem.example.com:8090"},
 		{"http.allowed.hosts": "*tandem"},
 		{"max.partitions.per.request": "0"},
-		{"auto.create.topics.max.per.request": "-1"},
+		{"auto.create.topics.max.per.request": "0"},
+		{"num.partitions": "8", "max.partitions.per.request": "4"},
 	} {
 		if _, err := LoadBroker(bad); !errors.Is(err, ErrInvalidValue) {
 			t.Errorf("LoadBroker(%v) = %v, want ErrInvalidValue", bad, err)

@@ -93,6 +93,16 @@ func TestHTTPSurface(t *testing.T) {
 		}
 	}
 
+	// The REST topic creation has the Kafka path's partition cap.
+	code, huge := httpDo(t, "POST", topics, map[string]any{"topic_name": "huge", "partitions_count": 100_000})
+	if msg, _ := huge["message"].(string); code != 400 || huge["error_code"].(float64) != 40002 ||
+		!strings.Contains(msg, "Excessively large number of partitions per request: 100000 requested") {
+		t.Errorf("create 100k partitions = %d %v, want 400 POLICY_VIOLATION", code, huge)
+	}
+	if code, _ := httpDo(t, "GET", topics+"/huge", nil); code != 404 {
+		t.Errorf("refused topic: GET = %d, want 404", code)
+	}
+
 	// pprof is off by default.
 	if code, _ := rawStatus(t, addr, "GET", "/debug/pprof/cmdline", map[string]string{"Host": addr}, ""); code != 404 {
 		t.Errorf("/debug/pprof/cmdline = %d, want 404 (http.pprof.enable defaults to false)", code)
