@@ -243,7 +243,9 @@ func (h *handler) finish(rw *respWriter, r *http.Request, start time.Time) {
 		route = unmatchedRoute
 	}
 	h.m.ObserveHTTP(route, metricMethod(r.Method), status, dur)
-	// A disabled level costs nothing: ratelog checks it first.
+	if !h.log.Slog().Enabled(r.Context(), slog.LevelDebug) {
+		return // not even the attributes are built
+	}
 	h.log.Debug("rest: request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
