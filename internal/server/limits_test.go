@@ -385,3 +385,21 @@ func TestBadFrameFloodLogsBounded(t *testing.T) {
 		t.Fatalf("%d log lines for 300 bad requests, want 1..30 (10 per reason):\n%s", lines, logs)
 	}
 }
+
+func TestPerRequestBrokerLogsBounded(t *testing.T) {
+	n, logs := startNode(t)
+	nc := dialFrom(t, "", n.KafkaAddr())
+	for range 200 {
+		r := kmsg.NewPtrInitProducerIDRequest()
+		r.Version = 1
+		tid := "txn"
+		r.TransactionalID = &tid
+		r.TransactionTimeoutMillis = 60000
+		if err := roundTrip(nc, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Count(logs.String(), "transactional producer refused"); got == 0 || got > 10 {
+		t.Fatalf("%d log lines for 200 refused InitProducerID requests, want 1..10", got)
+	}
+}
