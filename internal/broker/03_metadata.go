@@ -138,7 +138,7 @@ func (b *Broker) autoCreate(name string, allowed bool, budget *autoCreateBudget,
 		}
 	}
 	if err != nil {
-		b.logger.Warn("auto-create failed", "topic", name, "err", err)
+		b.rlog.Warn("auto-create failed", "topic", name, "err", err)
 		return fail(codeOf(err))
 	}
 	return t, true

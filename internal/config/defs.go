@@ -434,6 +434,33 @@ func validAllowedHosts(v string) error {
 	return nil
 }
 
+func validConnectionOverrides(v string) error { _, err := ParseConnectionOverrides(v); return err }
+
+// ParseConnectionOverrides parses max.connections.per.ip.overrides: a
+// comma-separated list of host:count or ip:count (Kafka's
+// KafkaConfig.getMap). The count follows the last colon, so IPv6 addresses
+// may be written bare or in brackets.
+func ParseConnectionOverrides(v string) (map[string]int32, error) {
+	out := map[string]int32{}
+	for _, item := range parseList(v) {
+		i := strings.LastIndexByte(item, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", item)
+		}
+		host := strings.TrimSpace(item[:i])
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		n, err := strconv.ParseInt(strings.TrimSpace(item[i+1:]), 10, 32)
+		if err != nil || n < 0 || host == "" {
+			return nil, fmt.Errorf("%q is not host:count with a count of at least 0", item)
+		}
+		if _, dup := out[host]; dup {
+			return nil, fmt.Errorf("%s appears twice", host)
+		}
+		out[host] = int32(n)
+	}
+	return out, nil
+}
+
 func validLogDirs(v string) error {
 	dirs := parseList(v)
 	switch {
@@ -621,6 +648,31 @@ var brokerDefList = []Def{
 	{Name: "compression.type", Type: TypeString, Default: "producer", HasDefault: true, TopicName: "compression.type",
 		Validate: validCompressionType,
 		Doc:      "The final compression of a topic's batches. Only producer (keep what the producer sent) is supported."},
+	// Connections (issue #9; Kafka's SocketServer and ConnectionQuotas).
+	// Kafka can change the max.connections* keys dynamically (KIP-402);
+	// Tandem applies them at start only, so they are read-only here.
+	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000", HasDefault: true, ReadOnly: true,
+		Validate: unlimitedOrPositive,
+		Doc: "Idle connections timeout: a client connection with no request in progress or being answered for " +
+			"this long is closed, in milliseconds; -1 never closes idle connections."},
+	{Name: "max.connections", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "The most client connections the broker keeps open, across all listeners. A connection past it is " +
+			"closed right after it is accepted (Kafka blocks accepting instead). The broker also never lets client " +
+			"connections take the file descriptors kept in reserve for logs, metadata and HTTP: see docs/operations.md."},
+	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "The most client connections allowed from one IP address; a connection past it is closed right after " +
+			"it is accepted. 0 admits only the addresses in max.connections.per.ip.overrides."},
+	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validConnectionOverrides,
+		Doc: "Per-IP or per-host limits that replace max.connections.per.ip, as a comma-separated list of " +
+			"host:count or ip:count (for example \"127.0.0.1:200,ingest-1.example.com:50\"). Host names are resolved at start."},
+	{Name: "socket.request.read.timeout.ms", Type: TypeLong, Default: "30000", HasDefault: true, ReadOnly: true,
+		Validate: unlimitedOrPositive,
+		Doc: "Tandem-specific (Kafka has no such key): once a request has begun to arrive, the longest the broker " +
+			"waits for more of its bytes, in milliseconds; a connection whose request stops arriving is closed. " +
+			"A slow request that keeps arriving is never cut. -1 waits forever."},
 }
 
 // brokerGroups lists the broker keys that set one thing under several names.

@@ -405,6 +405,13 @@ type BrokerConfig struct {
 	LogRetentionCheckIntervalMs int64
 	// LogSyncStrategy is "syncfs" or "fdatasync" (log.sync.strategy).
 	LogSyncStrategy string
+
+	// Connections (internal/server): -1 disables the two timeouts.
+	ConnectionsMaxIdleMs         int64
+	MaxConnections               int32
+	MaxConnectionsPerIP          int32
+	MaxConnectionsPerIPOverrides map[string]int32 // host or IP -> count
+	SocketRequestReadTimeoutMs   int64
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -515,6 +522,16 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		// default count.
 		return BrokerConfig{}, &KeyError{Key: "num.partitions", Value: static["num.partitions"], Err: ErrInvalidValue,
 			Cause: fmt.Errorf("num.partitions must not exceed max.partitions.per.request (%d)", bc.MaxPartitionsPerRequest)}
+	}
+	bc.ConnectionsMaxIdleMs = i64("connections.max.idle.ms")
+	bc.MaxConnections = i32("max.connections")
+	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
+	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
+	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
+	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
+		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.
+		return BrokerConfig{}, &KeyError{Key: "max.connections.per.ip", Value: static["max.connections.per.ip"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("0 requires max.connections.per.ip.overrides to name the addresses allowed")}
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {

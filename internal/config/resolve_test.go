@@ -419,6 +419,11 @@ func TestLoadBroker(t *testing.T) {
 		LogCleanerThreads:               1,
 		LogCleanerDedupeBufferSize:      134217728,
 		LogCleanerBackoffMs:             15000,
+		ConnectionsMaxIdleMs:            600000,
+		MaxConnections:                  2147483647,
+		MaxConnectionsPerIP:             2147483647,
+		MaxConnectionsPerIPOverrides:    map[string]int32{},
+		SocketRequestReadTimeoutMs:      30000,
 	}
 	if !reflect.DeepEqual(bc, want) {
 		t.Errorf("LoadBroker(nil) =\n%+v\nwant\n%+v", bc, want)
@@ -543,5 +548,41 @@ func TestLoadBrokerHTTPSurfaceAndCaps(t *testing.T) {
 		if _, err := LoadBroker(bad); !errors.Is(err, ErrInvalidValue) {
 			t.Errorf("LoadBroker(%v) = %v, want ErrInvalidValue", bad, err)
 		}
+	}
+}
+
+func TestConnectionOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]int32
+		bad  bool
+	}{
+		{in: "", want: map[string]int32{}},
+		{in: "127.0.0.1:200, ingest-1.example.com:50", want: map[string]int32{"127.0.0.1": 200, "ingest-1.example.com": 50}},
+		{in: "[::1]:3,fe80::1:0", want: map[string]int32{"::1": 3, "fe80::1": 0}},
+		{in: "host", bad: true},
+		{in: ":5", bad: true},
+		{in: "h:-1", bad: true},
+		{in: "h:x", bad: true},
+		{in: "h:1,h:2", bad: true},
+	} {
+		got, err := ParseConnectionOverrides(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: err = %v, want bad=%v", tc.in, err, tc.bad)
+			continue
+		}
+		if !tc.bad && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	bc, err := LoadBroker(map[string]string{"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:5"})
+	if err != nil || bc.MaxConnectionsPerIP != 0 || bc.MaxConnectionsPerIPOverrides["127.0.0.1"] != 5 {
+		t.Fatalf("allow-list config = %+v, %v", bc.MaxConnectionsPerIPOverrides, err)
+	}
+	if _, err := LoadBroker(map[string]string{"max.connections.per.ip": "0"}); !errors.Is(err, ErrInvalidValue) {
+		t.Fatalf("max.connections.per.ip=0 without overrides: err = %v, want ErrInvalidValue", err)
+	}
+	if err := ValidateBrokerDynamic(map[string]string{"max.connections": "10"}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("dynamic max.connections: err = %v, want ErrReadOnly", err)
 	}
 }

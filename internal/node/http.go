@@ -50,7 +50,7 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 			}
 			return nil, fmt.Errorf("node: http listen %s: %w", l, err)
 		}
-		h.lns = append(h.lns, ln)
+		h.lns = append(h.lns, newLimitListener(ln, n.budget.HTTPConns))
 		h.addrs = append(h.addrs, ln.Addr())
 	}
 	for _, ln := range h.lns {

@@ -12,6 +12,10 @@
 // node's own state (a topic created, a disk error) stay on a plain
 // *slog.Logger.
 //
+// Handler applies the same limit to every line of a *slog.Logger, for
+// components whose lines are all caused by client requests (the broker's
+// handlers, the group coordinator): slog.New(ratelog.NewHandler(h, o)).
+//
 // A *Logger is safe for concurrent use; a nil *Logger logs nothing.
 package ratelog
 
@@ -46,19 +50,21 @@ type Options struct {
 	Interval time.Duration
 }
 
-// Logger is a rate-limited front to a *slog.Logger.
-type Logger struct {
-	l     *slog.Logger
-	burst float64
-	per   time.Duration // time to earn one token
-	state *state        // shared by Loggers derived with With
-}
-
-type state struct {
+// limiter holds the buckets, shared by a Logger or Handler and everything
+// derived from it with With, so a per-connection logger cannot multiply the
+// budget.
+type limiter struct {
+	burst    float64
+	per      time.Duration // time to earn one token
 	mu       sync.Mutex
 	buckets  map[string]*bucket
 	overflow bucket
 	now      func() time.Time // for tests
+}
+
+// summarizer writes the summary line of a bucket.
+type summarizer interface {
+	summary(key string, level slog.Level, n int, over time.Duration)
 }
 
 type bucket struct {
@@ -67,7 +73,93 @@ type bucket struct {
 	suppressed int       // lines dropped since the last line written
 	since      time.Time // when the first of them was dropped
 	level      slog.Level
+	out        summarizer  // who writes the summary
 	timer      *time.Timer // pending summary, nil when none
+}
+
+func newLimiter(o Options) *limiter {
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	return &limiter{burst: float64(o.Burst), per: o.Interval / time.Duration(o.Burst),
+		buckets: map[string]*bucket{}, now: time.Now}
+}
+
+// allow takes a token from key's bucket, or counts the line as suppressed
+// and makes sure out writes a summary once the key may write again.
+func (lim *limiter) allow(key string, level slog.Level, out summarizer) bool {
+	lim.mu.Lock()
+	defer lim.mu.Unlock()
+	now := lim.now()
+	b := lim.bucket(key, now)
+	b.tokens = min(lim.burst, b.tokens+float64(now.Sub(b.last))/float64(lim.per))
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	if b.suppressed == 0 {
+		b.since, b.level = now, level
+	}
+	b.suppressed++
+	b.level = max(b.level, level)
+	b.out = out
+	if b.timer == nil {
+		wait := time.Duration((1 - b.tokens) * float64(lim.per))
+		b.timer = time.AfterFunc(wait, func() { lim.summarize(key, b) })
+	}
+	return false
+}
+
+// bucket returns key's bucket, creating a full one; lim.mu is held.
+func (lim *limiter) bucket(key string, now time.Time) *bucket {
+	if b, ok := lim.buckets[key]; ok {
+		return b
+	}
+	if len(lim.buckets) >= maxKeys {
+		for k, b := range lim.buckets {
+			if b.timer == nil && b.suppressed == 0 {
+				delete(lim.buckets, k)
+			}
+		}
+		if len(lim.buckets) >= maxKeys {
+			if lim.overflow.last.IsZero() {
+				lim.overflow = bucket{tokens: lim.burst, last: now}
+			}
+			return &lim.overflow
+		}
+	}
+	b := &bucket{tokens: lim.burst, last: now}
+	lim.buckets[key] = b
+	return b
+}
+
+// summarize writes one line counting what b suppressed since its last line.
+// The summary costs no token: it is at most one line per Interval/Burst.
+func (lim *limiter) summarize(key string, b *bucket) {
+	lim.mu.Lock()
+	n, since, level, out := b.suppressed, b.since, b.level, b.out
+	b.suppressed, b.level, b.timer, b.out = 0, 0, nil, nil
+	lim.mu.Unlock()
+	if n > 0 && out != nil {
+		out.summary(key, level, n, time.Since(since).Round(time.Millisecond))
+	}
+}
+
+const summaryMsg = "suppressed similar log lines"
+
+func summaryAttrs(key string, n int, over time.Duration) []any {
+	return []any{"message", key, "suppressed", n, "over", over}
+}
+
+// Logger is a rate-limited front to a *slog.Logger.
+type Logger struct {
+	l    *slog.Logger
+	root *slog.Logger // writes the summaries, without attributes added by With
+	lim  *limiter
 }
 
 // New returns a Logger writing to l (a discarding logger when l is nil).
@@ -75,16 +167,7 @@ func New(l *slog.Logger, o Options) *Logger {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	if o.Burst <= 0 {
-		o.Burst = DefaultBurst
-	}
-	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
-	}
-	return &Logger{
-		l: l, burst: float64(o.Burst), per: o.Interval / time.Duration(o.Burst),
-		state: &state{buckets: map[string]*bucket{}, now: time.Now},
-	}
+	return &Logger{l: l, root: l, lim: newLimiter(o)}
 }
 
 // With returns a Logger that adds args to each line and shares the
@@ -93,9 +176,7 @@ func (r *Logger) With(args ...any) *Logger {
 	if r == nil {
 		return nil
 	}
-	c := *r
-	c.l = r.l.With(args...)
-	return &c
+	return &Logger{l: r.l.With(args...), root: r.root, lim: r.lim}
 }
 
 // Slog returns the underlying logger, for lines that must not be limited.
@@ -129,7 +210,7 @@ func (r *Logger) log(level slog.Level, key, msg string, args []any) {
 	if r == nil || !r.l.Enabled(context.Background(), level) {
 		return // a disabled level costs no token
 	}
-	if !r.allow(key, level) {
+	if !r.lim.allow(key, level, rootLogger{r.root}) {
 		return
 	}
 	var pcs [1]uintptr
@@ -139,66 +220,52 @@ func (r *Logger) log(level slog.Level, key, msg string, args []any) {
 	_ = r.l.Handler().Handle(context.Background(), rec)
 }
 
-// allow takes a token from key's bucket, or counts the line as suppressed
-// and makes sure a summary is scheduled.
-func (r *Logger) allow(key string, level slog.Level) bool {
-	s := r.state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	b := s.bucket(key, now, r.burst)
-	b.tokens = min(r.burst, b.tokens+float64(now.Sub(b.last))/float64(r.per))
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true
-	}
-	if b.suppressed == 0 {
-		b.since, b.level = now, level
-	}
-	b.suppressed++
-	b.level = max(b.level, level)
-	if b.timer == nil {
-		wait := time.Duration((1 - b.tokens) * float64(r.per))
-		b.timer = time.AfterFunc(wait, func() { r.summarize(key, b) })
-	}
-	return false
+type rootLogger struct{ l *slog.Logger }
+
+func (r rootLogger) summary(key string, level slog.Level, n int, over time.Duration) {
+	r.l.Log(context.Background(), level, summaryMsg, summaryAttrs(key, n, over)...)
 }
 
-// bucket returns key's bucket, creating a full one; s.mu is held.
-func (s *state) bucket(key string, now time.Time, burst float64) *bucket {
-	if b, ok := s.buckets[key]; ok {
-		return b
-	}
-	if len(s.buckets) >= maxKeys {
-		for k, b := range s.buckets {
-			if b.timer == nil && b.suppressed == 0 {
-				delete(s.buckets, k)
-			}
-		}
-		if len(s.buckets) >= maxKeys {
-			if s.overflow.last.IsZero() {
-				s.overflow = bucket{tokens: burst, last: now}
-			}
-			return &s.overflow
-		}
-	}
-	b := &bucket{tokens: burst, last: now}
-	s.buckets[key] = b
-	return b
+// Handler is a slog.Handler that limits each message (the key) of the
+// handler it wraps.
+type Handler struct {
+	next slog.Handler
+	root rootHandler // writes the summaries, without attributes or groups added since
+	lim  *limiter
 }
 
-// summarize writes one line counting what b suppressed since its last line.
-// The summary costs no token: it is at most one line per Interval/Burst.
-func (r *Logger) summarize(key string, b *bucket) {
-	s := r.state
-	s.mu.Lock()
-	n, since, level := b.suppressed, b.since, b.level
-	b.suppressed, b.level, b.timer = 0, 0, nil
-	s.mu.Unlock()
-	if n == 0 {
-		return
+// NewHandler returns a Handler in front of next.
+func NewHandler(next slog.Handler, o Options) *Handler {
+	return &Handler{next: next, root: rootHandler{next}, lim: newLimiter(o)}
+}
+
+// Enabled reports whether next handles level.
+func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+// Handle passes r on unless its message is over its budget.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if !h.lim.allow(r.Message, r.Level, h.root) {
+		return nil
 	}
-	r.l.Log(context.Background(), level, "suppressed similar log lines",
-		"message", key, "suppressed", n, "over", time.Since(since).Round(time.Millisecond))
+	return h.next.Handle(ctx, r)
+}
+
+// WithAttrs returns a Handler sharing h's budget.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &Handler{next: h.next.WithAttrs(attrs), root: h.root, lim: h.lim}
+}
+
+// WithGroup returns a Handler sharing h's budget.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	return &Handler{next: h.next.WithGroup(name), root: h.root, lim: h.lim}
+}
+
+type rootHandler struct{ h slog.Handler }
+
+func (r rootHandler) summary(key string, level slog.Level, n int, over time.Duration) {
+	rec := slog.NewRecord(time.Now(), level, summaryMsg, 0)
+	rec.Add(summaryAttrs(key, n, over)...)
+	_ = r.h.Handle(context.Background(), rec)
 }

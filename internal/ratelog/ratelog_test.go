@@ -98,7 +98,7 @@ func TestWithSharesBuckets(t *testing.T) {
 func TestRefillFollowsClock(t *testing.T) {
 	r, buf := newTest(Options{Burst: 2, Interval: time.Minute})
 	now := time.Unix(1000, 0)
-	r.state.now = func() time.Time { return now }
+	r.lim.now = func() time.Time { return now }
 	write := func() int {
 		n := len(buf.lines())
 		r.Info("x")
@@ -135,9 +135,9 @@ func TestManyKeysStayBounded(t *testing.T) {
 	for i := range 3 * maxKeys {
 		r.LogKey(fmt.Sprint(i), slog.LevelInfo, "m")
 	}
-	r.state.mu.Lock()
-	n := len(r.state.buckets)
-	r.state.mu.Unlock()
+	r.lim.mu.Lock()
+	n := len(r.lim.buckets)
+	r.lim.mu.Unlock()
 	if n > maxKeys {
 		t.Fatalf("%d buckets, want at most %d", n, maxKeys)
 	}
@@ -157,4 +157,22 @@ func TestSourceIsCaller(t *testing.T) {
 	if !strings.Contains(buf.String(), "ratelog_test.go") {
 		t.Fatalf("source is not the caller:\n%s", buf.String())
 	}
+}
+
+func TestHandlerLimitsEveryMessage(t *testing.T) {
+	var buf syncBuffer
+	h := NewHandler(slog.NewTextHandler(&buf, nil), Options{Burst: 2, Interval: 200 * time.Millisecond})
+	l := slog.New(h)
+	for i := range 100 {
+		l.With("member", i).Info("member left group")
+		l.WithGroup("g").Warn("offset commit failed")
+	}
+	if got := len(buf.lines()); got != 4 {
+		t.Fatalf("wrote %d lines, want 2 per message:\n%s", got, &buf)
+	}
+	waitFor(t, "summaries", func() bool {
+		s := buf.String()
+		return strings.Contains(s, `message="member left group" suppressed=98`) &&
+			strings.Contains(s, `message="offset commit failed" suppressed=98`)
+	})
 }
