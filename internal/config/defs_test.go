@@ -26,7 +26,8 @@ func TestKeySets(t *testing.T) {
 		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "log.sync.strategy", "message.max.bytes",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
-		"offsets.topic.segment.bytes", "socket.request.max.bytes",
+		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
+		"socket.request.max.bytes",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)

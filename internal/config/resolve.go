@@ -353,6 +353,10 @@ type BrokerConfig struct {
 	AutoCreateTopicsEnable   bool
 	DeleteTopicEnable        bool
 	SocketRequestMaxBytes    int32
+	// RequestDecodedMaxBytes and RequestDecodedTotalMaxBytes are the
+	// decoded-memory budgets per request and per broker.
+	RequestDecodedMaxBytes      int64
+	RequestDecodedTotalMaxBytes int64
 
 	// Topic defaults.
 	MessageMaxBytes                int32
@@ -461,6 +465,8 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		AutoCreateTopicsEnable:          boolean("auto.create.topics.enable"),
 		DeleteTopicEnable:               boolean("delete.topic.enable"),
 		SocketRequestMaxBytes:           i32("socket.request.max.bytes"),
+		RequestDecodedMaxBytes:          i64("request.decoded.max.bytes"),
+		RequestDecodedTotalMaxBytes:     i64("request.decoded.total.max.bytes"),
 		MessageMaxBytes:                 i32("message.max.bytes"),
 		LogSegmentBytes:                 i64("log.segment.bytes"),
 		LogRollMs:                       i64("log.roll.ms"),
