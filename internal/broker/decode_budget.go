@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -60,8 +61,11 @@ func (d *decodeBudget) acquire(n int64) bool {
 // cannot accept (InvalidRequestException).
 func (d *decodeBudget) decode(h wire.Header, body []byte) (kmsg.Request, func(), error) {
 	scan, err := wire.Prescan(h, body, d.perRequest)
-	if err != nil {
+	if errors.Is(err, wire.ErrDecodeBudget) {
 		return nil, nil, fmt.Errorf("%s v%d: %w (request.decoded.max.bytes=%d)", kmsg.NameForKey(h.Key), h.Version, err, d.perRequest)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s v%d: %w", kmsg.NameForKey(h.Key), h.Version, err)
 	}
 	if !d.acquire(scan.Decoded) {
 		return nil, nil, fmt.Errorf("%w: %s v%d needs %d bytes; %d of request.decoded.total.max.bytes=%d in use",
