@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-//go:generate go run ./internal/schemagen -o schema_gen.go
+//go:generate go run ./internal/schemagen -o schema_gen.go -extra ConsumerMemberMetadata
 
 // Why a pre-scan. kmsg decodes a request by allocating each array
 // (make([]T, n)) before it reads the elements. v1.15.1 checks n against
@@ -63,11 +63,38 @@ func Prescan(h Header, body []byte, budget int64) (Scan, error) {
 	if m.bindErr != nil {
 		return Scan{}, fmt.Errorf("%w: %s: %v", ErrNoSchema, m.name, m.bindErr)
 	}
-	s := scanner{src: body, version: h.Version, flexible: m.flexFrom >= 0 && h.Version >= m.flexFrom, budget: budget}
+	return m.scan(body, h.Version, budget)
+}
+
+func (m *msgSchema) scan(body []byte, version int16, budget int64) (Scan, error) {
+	s := scanner{src: body, version: version, flexible: m.flexFrom >= 0 && version >= m.flexFrom, budget: budget}
 	s.charge(m.goSize)
-	s.structFields(m.fields)
+	fields := m.fields
+	if m.versionField {
+		// The first field is the message's own int16 version, and the
+		// rest is read at that version, whatever it is, as kmsg does.
+		if b := s.fixed(2); b != nil {
+			s.version = int16(binary.BigEndian.Uint16(b))
+		}
+		fields = fields[1:]
+	}
+	if s.err == nil {
+		s.structFields(fields)
+	}
 	s.scan.Used = len(body) - len(s.src)
 	return s.scan, s.err
+}
+
+// PrescanConsumerMemberMetadata is Prescan for a consumer-protocol
+// subscription (kmsg.ConsumerMemberMetadata), which a JoinGroup carries
+// as opaque bytes and the group coordinator decodes: its string arrays
+// cost up to 8 times their bytes.
+func PrescanConsumerMemberMetadata(b []byte, budget int64) (Scan, error) {
+	m := otherSchemas["ConsumerMemberMetadata"]
+	if m.bindErr != nil {
+		return Scan{}, fmt.Errorf("%w: %s: %v", ErrNoSchema, m.name, m.bindErr)
+	}
+	return m.scan(b, 0, budget)
 }
 
 // kind is a field's wire type.
@@ -120,6 +147,10 @@ type msgSchema struct {
 	fields     []fieldSchema
 	goSize     int64 // the kmsg request struct
 	bindErr    error // a field kmsg's type does not have: the table drifted
+	// versionField: the message starts with its own int16 version (a
+	// "not top level, with version field" message such as
+	// ConsumerMemberMetadata) rather than taking the request header's.
+	versionField bool
 }
 
 // kmsg keeps a struct's unknown tagged fields in a map[uint32][]byte (the
@@ -142,6 +173,16 @@ func init() {
 			continue
 		}
 		t := reflect.TypeOf(req).Elem()
+		m.goSize = int64(t.Size())
+		m.bindErr = bindFields(m.fields, t)
+	}
+	for name, t := range map[string]reflect.Type{
+		"ConsumerMemberMetadata": reflect.TypeOf(kmsg.ConsumerMemberMetadata{}),
+	} {
+		m := otherSchemas[name]
+		if m == nil {
+			panic("wire: no schema for " + name + "; go generate ./internal/wire")
+		}
 		m.goSize = int64(t.Size())
 		m.bindErr = bindFields(m.fields, t)
 	}
@@ -251,9 +292,12 @@ func (s *scanner) varint(maxLen int) int64 {
 	return v
 }
 
-func (f *fieldSchema) in(v int16) bool { return v >= f.min && v <= f.max }
+// in reports whether the field is read at version v. A field with no
+// version bounds is read at any version, even a negative one in a message
+// that carries its own version.
+func (f *fieldSchema) in(v int16) bool { return (f.min == 0 || v >= f.min) && v <= f.max }
 
-func (f *fieldSchema) nullAt(v int16) bool { return f.nullable && v >= f.nullFrom }
+func (f *fieldSchema) nullAt(v int16) bool { return f.nullable && (f.nullFrom == 0 || v >= f.nullFrom) }
 
 // structFields walks a struct's positional fields and, when flexible, its
 // tagged-field section.

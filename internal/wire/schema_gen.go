@@ -1122,3 +1122,18 @@ var requestSchemas = map[int16]*msgSchema{
 		{name: "ControllerID", max: anyVersion, kind: kInt32},
 	}},
 }
+
+// otherSchemas are messages inside requests' bytes fields that the broker decodes.
+var otherSchemas = map[string]*msgSchema{
+	"ConsumerMemberMetadata": {name: "ConsumerMemberMetadata", versionField: true, maxVersion: anyVersion, flexFrom: -1, fields: []fieldSchema{
+		{name: "Version", max: anyVersion, kind: kInt16},
+		{name: "Topics", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kString}},
+		{name: "UserData", max: anyVersion, nullable: true, nullFrom: 0, kind: kBytes},
+		{name: "OwnedPartitions", min: 1, max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+			{name: "Topic", max: anyVersion, kind: kString},
+			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kInt32}},
+		}}},
+		{name: "Generation", min: 2, max: anyVersion, kind: kInt32},
+		{name: "Rack", min: 3, max: anyVersion, nullable: true, nullFrom: 0, kind: kString},
+	}},
+}

@@ -61,6 +61,7 @@ var (
 func main() {
 	dir := flag.String("defs", "", "franz-go generate/definitions directory (default: from `go list -m`)")
 	out := flag.String("o", "schema_gen.go", "output file")
+	extra := flag.String("extra", "", "comma-separated non-request messages (\"with version field\") to emit too")
 	flag.Parse()
 	if *dir == "" {
 		b, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/twmb/franz-go").Output()
@@ -93,6 +94,21 @@ func main() {
 	g.p("var requestSchemas = map[int16]*msgSchema{\n")
 	for _, d := range reqs {
 		g.p("%d: {name: %q, maxVersion: %d, flexFrom: %d, fields: []fieldSchema{\n", d.key, strings.TrimSuffix(d.name, "Request"), d.maxV, d.flexFrom)
+		g.fields(d.fields)
+		g.p("}},\n")
+	}
+	g.p("}\n\n")
+	g.p("// otherSchemas are messages inside requests' bytes fields that the broker decodes.\n")
+	g.p("var otherSchemas = map[string]*msgSchema{\n")
+	for _, name := range strings.Split(*extra, ",") {
+		if name == "" {
+			continue
+		}
+		d := named[name]
+		if d == nil || !strings.Contains(d.header, "with version field") {
+			log.Fatalf("-extra %s: no such message with a version field", name)
+		}
+		g.p("%q: {name: %q, versionField: true, maxVersion: anyVersion, flexFrom: %d, fields: []fieldSchema{\n", name, name, d.flexFrom)
 		g.fields(d.fields)
 		g.p("}},\n")
 	}
