@@ -450,8 +450,10 @@ func (s *scanner) text(f *fieldSchema) {
 }
 
 // array walks an array: its count is checked against the bytes left (as
-// kbin does) and its allocation charged before any element is walked, as
-// kmsg allocates before it reads them.
+// kbin does, and Kafka's generated readers: "Tried to allocate a collection
+// of size N, but there are only M bytes remaining", MessageDataGenerator)
+// and its allocation charged before any element is walked, as kmsg
+// allocates before it reads them.
 func (s *scanner) array(f *fieldSchema) {
 	var n int64
 	switch {
