@@ -19,8 +19,8 @@ type Limits struct {
 	// HTTP is set aside (<= 0: no limit). It is a limit of its own so the
 	// reason a connection is refused names it.
 	MaxDescriptorConns int
-	// MaxPerIP is max.connections.per.ip (< 0: no limit; 0 admits only
-	// the addresses in PerIP).
+	// MaxPerIP is max.connections.per.ip (0: no limit; OnlyPerIP: none
+	// but the addresses in PerIP, Kafka's max.connections.per.ip=0).
 	MaxPerIP int
 	// PerIP replaces MaxPerIP for the addresses it names
 	// (max.connections.per.ip.overrides, host names already resolved).
@@ -32,6 +32,9 @@ type Limits struct {
 	// (<= 0: forever).
 	RequestReadTimeout time.Duration
 }
+
+// OnlyPerIP as Limits.MaxPerIP admits only the addresses in Limits.PerIP.
+const OnlyPerIP = -1
 
 // Reasons a connection is refused or closed, as metric labels and in logs.
 const (
@@ -83,7 +86,12 @@ func (c *connCounter) acquire(ip netip.Addr) (reason string, limit int) {
 	}
 	perIP, ok := c.lim.PerIP[ip]
 	if !ok {
-		perIP = c.lim.MaxPerIP
+		switch perIP = c.lim.MaxPerIP; perIP {
+		case 0:
+			perIP = -1 // no limit
+		case OnlyPerIP:
+			perIP = 0
+		}
 	}
 	if perIP >= 0 && c.byIP[ip] >= perIP {
 		return reasonPerIP, perIP
