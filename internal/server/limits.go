@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"net/netip"
@@ -139,6 +140,10 @@ func (r connReader) Read(p []byte) (int, error) {
 // after it must not undo (drain is set before Shutdown's deadline, so a
 // reader that sets its own later sees it).
 func (c *conn) setReadDeadline(t time.Time) {
+	if t.IsZero() && !c.hasDeadline {
+		return // pipelined requests already buffered cost nothing
+	}
+	c.hasDeadline = !t.IsZero()
 	_ = c.nc.SetReadDeadline(t)
 	if c.s.draining() {
 		_ = c.nc.SetReadDeadline(time.Now())
@@ -153,10 +158,10 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 // Fetch or a JoinGroup waiting for a rebalance is not idle) and nothing was
 // read or written for connections.max.idle.ms, as in Kafka's Selector idle
 // expiry; such a connection ends with errIdle.
-func (c *conn) awaitRequest(br interface{ Peek(int) ([]byte, error) }, buffered int) error {
+func (c *conn) awaitRequest(br *bufio.Reader) error {
 	c.inRequest = false
 	idle := c.s.limits.IdleTimeout
-	for buffered == 0 {
+	for br.Buffered() == 0 {
 		var deadline time.Time
 		if idle > 0 {
 			deadline = time.Unix(0, c.lastActive.Load()).Add(idle)
