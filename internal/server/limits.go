@@ -184,6 +184,10 @@ func (c *conn) awaitRequest(br *bufio.Reader) error {
 		return errIdle
 	}
 	c.inRequest = true
-	c.setReadDeadline(time.Time{}) // connReader sets the request's deadline
+	if c.s.limits.RequestReadTimeout <= 0 {
+		// No request deadline: clear the idle one. (With one,
+		// connReader sets it before every read of the request.)
+		c.setReadDeadline(time.Time{})
+	}
 	return nil
 }
