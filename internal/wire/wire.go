@@ -42,11 +42,22 @@ func ReadFrame(r *bufio.Reader, max int32) ([]byte, error) {
 	return ReadFrameWith(r, max, nil)
 }
 
+// frameGrowFrom is the largest frame whose buffer is allocated whole as
+// soon as its size is read. A larger frame's buffer grows (doubling) as its
+// bytes arrive, so memory follows what a client sends, not what it
+// declares: a frame declared at socket.request.max.bytes (100 MiB) and then
+// never sent holds 1 MiB, not 100 MiB, for as long as the connection's
+// read timeout lets it wait (issue #9). Growing costs at most one extra
+// copy of the frame, small next to receiving it.
+const frameGrowFrom = 1 << 20
+
 // ReadFrameWith is ReadFrame with the frame's buffer from alloc, which is
 // told the frame size and API key (-1 when the frame is too short to hold
 // one) and returns a buffer of exactly size bytes; nil alloc allocates.
 // The key lets a server pool the buffers of requests whose bytes it knows
-// are not retained once answered (Produce), and only those.
+// are not retained once answered (Produce), and only those. For a frame
+// larger than frameGrowFrom, alloc is called only once at least half of
+// the frame has arrived.
 func ReadFrameWith(r *bufio.Reader, max int32, alloc func(size int32, key int16) []byte) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
@@ -59,25 +70,62 @@ func ReadFrameWith(r *bufio.Reader, max int32, alloc func(size int32, key int16)
 	if n > max {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, max)
 	}
-	var body []byte
-	if alloc == nil {
-		body = make([]byte, n)
-	} else {
+	final := func() []byte {
+		if alloc == nil {
+			return make([]byte, n)
+		}
 		key := int16(-1)
 		if n >= 2 {
 			if k, err := r.Peek(2); err == nil {
 				key = int16(binary.BigEndian.Uint16(k))
 			}
 		}
-		body = alloc(n, key)
+		return alloc(n, key)
 	}
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	if n <= frameGrowFrom {
+		body := final()
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, unexpectedEOF(err)
 		}
-		return nil, err
+		return body, nil
 	}
-	return body, nil
+	// The key is peeked before anything is read, while it is still in
+	// the reader's buffer; alloc is called later, once half has arrived.
+	key := int16(-1)
+	if k, err := r.Peek(2); err == nil {
+		key = int16(binary.BigEndian.Uint16(k))
+	} else {
+		return nil, unexpectedEOF(err)
+	}
+	buf := make([]byte, frameGrowFrom)
+	got := 0
+	for {
+		k, err := io.ReadFull(r, buf[got:])
+		got += k
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		if got == int(n) {
+			return buf, nil
+		}
+		var next []byte
+		if size := 2 * len(buf); size < int(n) {
+			next = make([]byte, size)
+		} else if alloc == nil {
+			next = make([]byte, n)
+		} else {
+			next = alloc(n, key)
+		}
+		copy(next, buf[:got])
+		buf = next
+	}
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Header is a parsed request header (v1 or v2).

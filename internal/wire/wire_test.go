@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -240,5 +241,72 @@ func hostileShapes() [][]byte {
 		fetch(0x7fffffff, 1),
 		// Metadata v12: compact topics array claiming 2^31-2 entries.
 		append(hostileTagFrame(3, 12)[:11], 0xff, 0xff, 0xff, 0xff, 0x07, 0, 0),
+	}
+}
+
+// A frame larger than frameGrowFrom is read into a buffer that grows as its
+// bytes arrive; alloc is called once, for the whole frame, and its buffer
+// is what is returned.
+func TestReadFrameWithGrows(t *testing.T) {
+	for _, n := range []int{frameGrowFrom + 1, 3 << 20, 5<<20 + 7, 8 << 20} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		body[0], body[1] = 0, 0 // Produce
+		calls := 0
+		var buf []byte
+		got, err := ReadFrameWith(bufio.NewReader(bytes.NewReader(frame(body))), 16<<20, func(size int32, key int16) []byte {
+			calls++
+			if int(size) != n || key != 0 {
+				t.Errorf("alloc(%d, %d), want (%d, 0)", size, key, n)
+			}
+			buf = make([]byte, size)
+			return buf
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || !bytes.Equal(got, body) || &got[0] != &buf[0] {
+			t.Errorf("%d-byte frame: %d alloc calls, equal=%v", n, calls, bytes.Equal(got, body))
+		}
+	}
+}
+
+// A client that declares a frame of socket.request.max.bytes and sends
+// only a few bytes of it makes the broker hold about frameGrowFrom, not the
+// declared size (issue #9).
+func TestDeclaredFrameCostsOnlyWhatArrives(t *testing.T) {
+	pr, pw := io.Pipe()
+	allocated := make(chan int32, 1)
+	done := make(chan error, 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	go func() {
+		_, err := ReadFrameWith(bufio.NewReader(pr), 100<<20, func(size int32, _ int16) []byte {
+			allocated <- size
+			return make([]byte, size)
+		})
+		done <- err
+	}()
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], 100<<20)
+	if _, err := pw.Write(append(hdr[:], 0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the reader waits for the rest
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("a 100 MiB frame with 10 bytes sent allocated %d bytes", grew)
+	}
+	select {
+	case n := <-allocated:
+		t.Errorf("alloc(%d) called before the frame arrived", n)
+	default:
+	}
+	pw.Close()
+	if err := <-done; !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err = %v, want unexpected EOF", err)
 	}
 }
