@@ -3,8 +3,6 @@ package docs
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -68,7 +66,7 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 	dst := tandemtest.Start(t)
 
 	// A source topic with data, mirrored to the destination over a link.
-	scl := newClient(t, src.Addr())
+	scl := tandemtest.NewClient(t, src.Addr())
 	if _, err := kadm.NewClient(scl).CreateTopic(ctx, 2, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +81,7 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 
 	// Local traffic on the destination: produce, consume, and a produce
 	// the broker refuses (the mirror is read-only) for the error counter.
-	dcl := newClient(t, dst.Addr(), kgo.ConsumeTopics("local"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	dcl := tandemtest.NewClient(t, dst.Addr(), kgo.ConsumeTopics("local"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if _, err := kadm.NewClient(dcl).CreateTopic(ctx, 1, 1, nil, "local"); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +108,7 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 		`tandem_http_requests_total{`,
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; {
-		body = get(t, url)
+		body = tandemtest.Get(t, url)
 		missing := slices.DeleteFunc(slices.Clone(ready), func(s string) bool { return strings.Contains(body, s) })
 		if len(missing) == 0 {
 			break
@@ -209,16 +207,6 @@ func parseExposition(t *testing.T, body string) map[string]*family {
 	return out
 }
 
-func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
 func produce(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, n int) {
 	t.Helper()
 	for i := range n {
@@ -231,18 +219,4 @@ func produce(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, n 
 	if err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return string(b)
 }
