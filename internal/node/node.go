@@ -246,6 +246,9 @@ func (n *Node) Links() *link.Manager { return n.links }
 // tests.
 func (n *Node) Store() metadata.Store { return n.store }
 
+// Metrics returns this node's metrics.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
 func (n *Node) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
 	n.parts.EachPartition(func(p *partition.Partition) {
