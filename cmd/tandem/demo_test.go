@@ -341,3 +341,44 @@ func TestDemoStopsOnSignal(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoInREADME keeps the README's "Try it in one command" section true
+// to the command: its flags exist and the defaults it states are the
+// flags' defaults.
+func TestDemoInREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "\n## Try it in one command\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Try it in one command" section`)
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	if !strings.Contains(sec, "go run ./cmd/tandem demo\n") {
+		t.Errorf("the section does not show the command:\n%s", sec)
+	}
+	fs := demoCmd().Flags()
+	for _, m := range regexp.MustCompile("`(--[a-z-]+)").FindAllStringSubmatch(sec, -1) {
+		if f := fs.Lookup(strings.TrimPrefix(m[1], "--")); f == nil || f.Hidden {
+			t.Errorf("the README names %s, which tandem demo does not have", m[1])
+		}
+	}
+	for flag, said := range map[string]string{
+		"topic":           "topic `%s`",
+		"rate":            "produces %s records/s",
+		"status-interval": "every %s",
+	} {
+		def := fs.Lookup(flag).DefValue
+		if flag == "status-interval" {
+			d, _ := time.ParseDuration(def)
+			def = fmt.Sprintf("%g s", d.Seconds())
+		}
+		if want := fmt.Sprintf(said, def); !strings.Contains(strings.Join(strings.Fields(sec), " "), want) {
+			t.Errorf("the README does not say %q (the --%s default)", want, flag)
+		}
+	}
+	if !strings.Contains(sec, "`"+demoLink+"`") {
+		t.Errorf("the README does not name the link %q", demoLink)
+	}
+}
