@@ -209,6 +209,9 @@ func (d *demo) setUp(ctx context.Context) error {
 	d.printf("Producing %g records/s to %q on the source.\n\n", d.o.rate, d.o.topic)
 	d.printf("%s\n\n", consoleNote(d.dstURL))
 	d.printf("Try next, in another terminal:\n")
+	if _, err := exec.LookPath("kcat"); err != nil {
+		d.printf("  (kcat is not installed: apt-get install kcat, or brew install kcat)\n")
+	}
 	for _, c := range d.tryNext() {
 		d.printf("  %s\n", c)
 	}
@@ -371,6 +374,9 @@ func (p *demoProducer) run(ctx context.Context, rate float64) {
 		case now := <-t.C:
 			due := int64(now.Sub(start).Seconds()*rate) - p.sent.Load()
 			for range due {
+				if ctx.Err() != nil {
+					return // a large backlog (a high --rate) does not hold up Ctrl-C
+				}
 				n := p.sent.Add(1)
 				r := &kgo.Record{
 					Key:   fmt.Appendf(nil, "order-%d", n),
