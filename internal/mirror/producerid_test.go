@@ -21,17 +21,18 @@ import (
 // source producer 0's epoch and sequence in the partition's producer state,
 // and its first batch was refused with OUT_OF_ORDER_SEQUENCE_NUMBER
 // (franz-go then reset its id and retried for ~5 s; other clients fail).
-// With restart, the destination restarts between mirroring and failover,
-// so the floor has to come from the logs' producer state.
+// A destination restarted between mirroring and failover, or after the
+// failover, has to take the floor from the logs' producer state.
 func TestIdempotentProduceAfterFailover(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		restart bool
-		op      string
+		name                        string
+		restartBefore, restartAfter bool
+		op                          string
 	}{
-		{"failover", false, "failover"},
-		{"promote", false, "promote"},
-		{"restart then failover", true, "failover"},
+		{"failover", false, false, "failover"},
+		{"promote", false, false, "promote"},
+		{"restart then failover", true, false, "failover"},
+		{"failover then restart", false, true, "failover"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := tandemtest.Start(t)
@@ -54,13 +55,16 @@ func TestIdempotentProduceAfterFailover(t *testing.T) {
 				}
 				return leo == producers*perProducer
 			})
-			if tc.restart {
+			if tc.restartBefore {
 				dst.Restart()
 				lm = dst.Node.Links()
 			}
 			res, err := lm.AlterMirrors(ctxT(t), "dr", tc.op, []string{topic}, "", false)
 			if err != nil || res[0].Err != nil || res[0].Info.State != metadata.MirrorStopped {
 				t.Fatalf("%s: %v %+v", tc.op, err, res)
+			}
+			if tc.restartAfter {
+				dst.Restart()
 			}
 
 			// No retries: a refused first batch fails the produce
