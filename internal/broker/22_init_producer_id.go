@@ -60,6 +60,9 @@ func (b *Broker) handleInitProducerID(r *Request) Reply {
 // ProducerIdManager uses blocks of 1000 too.
 const producerIDBlock = 1000
 
+// errProducerIDsExhausted: a source handed out the largest producer id.
+var errProducerIDsExhausted = errors.New("broker: producer ids exhausted")
+
 // pidStore is the part of cluster metadata that reserves producer ids.
 type pidStore interface {
 	// AllocateProducerIDs durably reserves n ids, none below atLeast, and
@@ -79,8 +82,6 @@ type pidStore interface {
 // hosted partitions' producer state at start (New), so it is at or above
 // every mirrored id before a mirror can become writable: promote and
 // failover drain the data path first. See docs/mirroring.md, "Producer ids".
-var errProducerIDsExhausted = errors.New("broker: producer ids exhausted")
-
 type producerIDs struct {
 	store pidStore
 	floor atomic.Int64 // largest producer id in use outside this allocator; -1 none
