@@ -108,6 +108,9 @@ func New(o Options) (*Broker, error) {
 		b.rec.close()
 		return nil, err
 	}
+	// Before any InitProducerId is served: the producer ids mirrored
+	// data carries (22_init_producer_id.go).
+	b.observeHostedProducerIDs()
 	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
 		b.rec.close()
 		return nil, err
