@@ -24,8 +24,10 @@ package broker
 //   - Internal topics (__consumer_offsets) are written only by the broker:
 //     INVALID_TOPIC_EXCEPTION, as Kafka answers.
 //   - Transactional produce needs the transaction coordinator, which does
-//     not exist yet: such requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-//     (transactional id given) or INVALID_TXN_STATE (transactional batch).
+//     not exist yet: such requests get UNSUPPORTED_VERSION (transactional
+//     id given; as InitProducerId answers, see 22_init_producer_id.go) or
+//     INVALID_TXN_STATE (transactional batch), with the ErrorMessage
+//     "transactions are not supported by Tandem yet" from v8.
 //
 //   - ApiVersions advertises Produce from v0 although v0-2 are not served
 //     (a v0-2 request closes the connection): librdkafka before 2.11.1
@@ -57,7 +59,8 @@ func init() {
 	advertiseFrom(kmsg.Produce, 0)
 }
 
-var errTxnUnsupported = errors.New("broker: transactional produce requires the transaction coordinator, which this version does not have")
+// errTxnUnsupported is the ErrorMessage of a transactional produce.
+var errTxnUnsupported = errors.New("transactions are not supported by Tandem yet")
 
 func (b *Broker) handleProduce(r *Request) Reply {
 	req := r.Req.(*kmsg.ProduceRequest)
@@ -140,13 +143,13 @@ func (b *Broker) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 		return nil, 0, fmt.Errorf("%w %s: only the broker writes to it", ErrInternalTopic, topic)
 	}
 	if req.TransactionID != nil {
-		return nil, 0, fmt.Errorf("%w: %w", kerr.TransactionalIDAuthorizationFailed, errTxnUnsupported)
+		return nil, 0, &kafkaError{ke: kerr.UnsupportedVersion, err: errTxnUnsupported}
 	}
 	if req.Acks == -1 && p.MinInsyncReplicas() > 1 {
 		return nil, 0, fmt.Errorf("%w: min.insync.replicas=%d but the partition has 1 in-sync replica", kerr.NotEnoughReplicas, p.MinInsyncReplicas())
 	}
 	if hasTransactionalBatch(rp.Records) {
-		return nil, 0, fmt.Errorf("%w: %w", kerr.InvalidTxnState, errTxnUnsupported)
+		return nil, 0, &kafkaError{ke: kerr.InvalidTxnState, err: errTxnUnsupported}
 	}
 	res, err := p.Log.AppendAsLeader(rp.Records, p.LeaderEpoch())
 	if err != nil {

@@ -8,11 +8,16 @@ package broker
 //     loaded is not checked here: the group requests that follow answer
 //     COORDINATOR_LOAD_IN_PROGRESS until it has, as in Kafka.
 //   - Transactional ids (type 1): there is no transaction coordinator
-//     yet. The answer is TRANSACTIONAL_ID_AUTHORIZATION_FAILED, with an
-//     error message saying why: clients treat it as fatal, where a
-//     retriable COORDINATOR_NOT_AVAILABLE would make transactional
-//     producers retry forever. InitProducerId and Produce refuse
-//     transactions the same way.
+//     yet, but the answer is this node, so that the client's next request,
+//     InitProducerId with the transactional id, is what refuses: it
+//     answers UNSUPPORTED_VERSION, which every client prints as "not
+//     supported" (see 22_init_producer_id.go for each client). An error
+//     here would not do: librdkafka (rd_kafka_txn_handle_FindCoordinator)
+//     retries every FindCoordinator error except
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED until init_transactions()
+//     times out with a bare "Timed out", and that one code is printed as
+//     an authorization problem by every client. Checked with franz-go,
+//     Sarama, kcat and confluent-kafka-python (librdkafka 2.0.2).
 //   - Share groups (type 2, KIP-932) are not supported: INVALID_REQUEST,
 //     which is what Kafka answers when share groups are disabled; any
 //     other type is INVALID_REQUEST too.
@@ -52,11 +57,8 @@ func (b *Broker) handleFindCoordinator(r *Request) Reply {
 		case req.CoordinatorType == coordinatorGroup && b.groups == nil:
 			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			msg = "the group coordinator is not running"
-		case req.CoordinatorType == coordinatorGroup:
+		case req.CoordinatorType == coordinatorGroup, req.CoordinatorType == coordinatorTransaction:
 			c.NodeID, c.Host, c.Port = b.nodeID, b.host, b.port
-		case req.CoordinatorType == coordinatorTransaction:
-			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-			msg = "transactions are not supported yet by this broker"
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code
 			msg = "unsupported coordinator type"

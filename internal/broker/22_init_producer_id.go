@@ -14,9 +14,27 @@ package broker
 //     producer ids, and a fresh local producer sharing one would be refused
 //     with OUT_OF_ORDER_SEQUENCE_NUMBER once the mirror is promoted.
 //   - Transactional producers need the transaction coordinator, which does
-//     not exist yet: they get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
-//     fatal, non-retriable error, with a log line saying why. (Retriable
-//     errors such as COORDINATOR_NOT_AVAILABLE would make clients spin.)
+//     not exist yet: they get UNSUPPORTED_VERSION, with a log line saying
+//     why (the response has no ErrorMessage field). FindCoordinator
+//     answers this node for transactional ids so that this is where they
+//     stop. What the clients do with it:
+//       franz-go: fatal at once ("producer ID has a fatal, unrecoverable
+//         error, err: UNSUPPORTED_VERSION: The version of API is not
+//         supported.");
+//       Sarama: NewSyncProducer fails at once ("kafka server: The version
+//         of API is not supported");
+//       Java (TransactionManager.InitProducerIdHandler): not retriable, not
+//         an authorization error, so fatal ("Unexpected error in
+//         InitProducerIdResponse; The version of API is not supported.");
+//       librdkafka (rd_kafka_idemp_request_pid_failed): logs "Failed to
+//         acquire transactional PID ...: Broker: API version not
+//         supported: retrying" every 500 ms and fails init_transactions()
+//         at its timeout with UNSUPPORTED_VERSION. It makes no error here
+//         fatal but INVALID_TRANSACTION_TIMEOUT and the authorization
+//         errors, which would print as something else.
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the earlier answer, failed
+//     fast everywhere but reads as an ACL problem. Retriable errors such
+//     as COORDINATOR_NOT_AVAILABLE would make clients spin.
 //
 // Version notes:
 //   - v2: flexible; v3: ProducerID/ProducerEpoch; v4: PRODUCER_FENCED
@@ -41,9 +59,9 @@ func (b *Broker) handleInitProducerID(r *Request) Reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		b.rlog.Warn("transactional producer refused: transactions are not supported yet",
+		b.rlog.Warn("transactional producer refused: transactions are not supported by Tandem yet",
 			"transactional_id", *req.TransactionalID, "client_id", r.Header.ClientID)
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
 		return now(resp)
 	}
 	id, err := b.producers.next()

@@ -302,15 +302,15 @@ func TestIdempotentDuplicateAndSequenceErrors(t *testing.T) {
 	if pid2.ProducerID == pid.ProducerID {
 		t.Fatal("producer id handed out twice")
 	}
-	// Transactional producers are refused with a fatal error until the
-	// coordinator exists.
+	// Transactional producers are refused with UNSUPPORTED_VERSION (fatal
+	// in clients, printed as "not supported") until the coordinator exists.
 	txn := kmsg.NewPtrInitProducerIDRequest()
 	txn.TransactionalID = kmsg.StringPtr("tx")
 	tr, err := txn.RequestWith(ctxT(t), cl.Broker(1)) // not via a coordinator lookup
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+	if tr.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Fatalf("transactional init: %v %d", err, tr.ErrorCode)
 	}
 }
