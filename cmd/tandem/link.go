@@ -338,7 +338,7 @@ unless --force; mirror topics should be promoted or failed over first.`,
 			var errs []error
 			for _, name := range args {
 				if err := s.c.inCluster(cmd.Context(), http.MethodDelete, linkPath(name), q, nil, nil); err != nil {
-					errs = append(errs, fmt.Errorf("cluster link %q: %w", name, err))
+					errs = append(errs, err) // the API's message names the link
 					continue
 				}
 				results = append(results, actionResult{LinkName: name, Action: "delete", DryRun: dryRun})

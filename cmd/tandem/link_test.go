@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-streaming/tandem/internal/rest"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 const simCluster = "sim-cluster-1"
@@ -75,7 +76,7 @@ func (s *simLinks) AlterTopicConfigs(context.Context, string, []rest.ConfigOp, b
 func (s *simLinks) link(name string) (*simLink, error) {
 	l, ok := s.links[name]
 	if !ok {
-		return nil, fmt.Errorf("cluster link '%s' does not exist: %w", name, rest.ErrLinkNotFound)
+		return nil, usererr.New(rest.ErrLinkNotFound, "cluster link '%s' does not exist", name)
 	}
 	return l, nil
 }
@@ -131,13 +132,13 @@ func (s *simLinks) CreateLink(_ context.Context, req rest.CreateLinkRequest) err
 	defer s.mu.Unlock()
 	s.creates = append(s.creates, req)
 	if _, ok := s.links[req.Name]; ok {
-		return fmt.Errorf("cluster link '%s' already exists: %w", req.Name, rest.ErrLinkExists)
+		return usererr.New(rest.ErrLinkExists, "cluster link '%s' already exists", req.Name)
 	}
 	if req.Configs["bootstrap.servers"] == "" {
 		return fmt.Errorf("bootstrap.servers is required: %w", rest.ErrInvalidLink)
 	}
 	if req.ValidateLink && req.SourceClusterID != "" && req.SourceClusterID != "src-cluster" {
-		return fmt.Errorf("the source cluster's ID is src-cluster, not %s: %w", req.SourceClusterID, rest.ErrInvalidLink)
+		return usererr.New(rest.ErrInvalidLink, "the source cluster's ID is src-cluster, not %s", req.SourceClusterID)
 	}
 	if req.ValidateOnly {
 		return nil
@@ -155,7 +156,7 @@ func (s *simLinks) DeleteLink(_ context.Context, name string, force, validateOnl
 	}
 	for _, m := range s.mirrors {
 		if m.Link == name && m.State != "STOPPED" && !force {
-			return fmt.Errorf("cluster link '%s' has active mirror topics: %w", name, rest.ErrLinkInUse)
+			return usererr.New(rest.ErrLinkInUse, "cluster link '%s' has active mirror topics", name)
 		}
 	}
 	if !validateOnly {
@@ -224,7 +225,7 @@ func (s *simLinks) GetMirror(_ context.Context, link, mirror string) (rest.Mirro
 	}
 	m, ok := s.mirrors[link+"/"+mirror]
 	if !ok {
-		return rest.MirrorInfo{}, fmt.Errorf("topic '%s' is not a mirror topic of link '%s': %w", mirror, link, rest.ErrMirrorNotFound)
+		return rest.MirrorInfo{}, usererr.New(rest.ErrMirrorNotFound, "topic '%s' is not a mirror topic of link '%s'", mirror, link)
 	}
 	return *m, nil
 }
@@ -242,7 +243,7 @@ func (s *simLinks) CreateMirror(_ context.Context, link string, req rest.CreateM
 		name = l.configs["cluster.link.prefix"] + req.SourceTopic
 	}
 	if _, ok := s.mirrors[link+"/"+name]; ok {
-		return fmt.Errorf("topic '%s' already exists: %w", name, rest.ErrInvalidMirrorState)
+		return usererr.New(rest.ErrInvalidMirrorState, "topic '%s' already exists", name)
 	}
 	if req.ValidateOnly {
 		return nil
@@ -284,17 +285,17 @@ func (s *simLinks) AlterMirrors(_ context.Context, link, op string, names []stri
 		next := ""
 		switch {
 		case !ok:
-			res.Err = fmt.Errorf("topic '%s' is not a mirror topic of link '%s': %w", n, link, rest.ErrMirrorNotFound)
+			res.Err = usererr.New(rest.ErrMirrorNotFound, "topic '%s' is not a mirror topic of link '%s'", n, link)
 		case m.State == "STOPPED":
-			res.Err = fmt.Errorf("topic '%s' has already stopped its mirror from '%s': %w", n, link, rest.ErrInvalidMirrorState)
+			res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' has already stopped its mirror from '%s'", n, link)
 		case op == rest.MirrorOpPause:
 			next = "PAUSED"
 		case op == rest.MirrorOpResume && m.State != "PAUSED":
-			res.Err = fmt.Errorf("topic '%s' is not paused: %w", n, rest.ErrInvalidMirrorState)
+			res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' is not paused", n)
 		case op == rest.MirrorOpResume:
 			next = "ACTIVE"
 		case op == rest.MirrorOpPromote && slices.ContainsFunc(m.Lags, func(l rest.PartitionLag) bool { return l.Lag > 0 }):
-			res.Err = fmt.Errorf("topic '%s' still has mirroring lag: %w", n, rest.ErrInvalidMirrorState)
+			res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' still has mirroring lag", n)
 		default: // promote, failover
 			next = "STOPPED"
 		}
@@ -439,9 +440,9 @@ func TestLinkMirrorFlow(t *testing.T) {
 		t.Errorf("promote with lag: err = %v", err)
 	}
 	wantText(t, "mirror promote", out, `
-  Mirror Topic Name | Partition | Partition Mirror Lag | Last Source Fetch Offset | Error Message                                                                                   | Error Code
---------------------+-----------+----------------------+--------------------------+-------------------------------------------------------------------------------------------------+------------
-  orders            | -1        | -1                   | -1                       | topic 'orders' still has mirroring lag: rest: operation not allowed in the mirror topic's state | 40002
+  Mirror Topic Name | Partition | Partition Mirror Lag | Last Source Fetch Offset | Error Message                          | Error Code
+--------------------+-----------+----------------------+--------------------------+----------------------------------------+------------
+  orders            | -1        | -1                   | -1                       | topic 'orders' still has mirroring lag | 40002
 `)
 
 	// failover --dry-run changes nothing; failover does.
@@ -470,7 +471,7 @@ func TestLinkMirrorFlow(t *testing.T) {
 
 	// east.clicks is still mirroring: delete needs --force.
 	_, _, err = e.run(t, "link", "delete", "east")
-	wantErr := `cluster link "east": cluster link 'east' has active mirror topics: rest: cluster link has mirror topics (error code 40902)`
+	wantErr := `cluster link 'east' has active mirror topics (error code 40902)`
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("delete in use: err = %v, want %s", err, wantErr)
 	}
@@ -539,11 +540,11 @@ consumer.offset.group.filters={"groupFilters":[{"name":"*","patternType":"LITERA
 
 	// Server-side errors come back as "message (error code N)".
 	_, _, err = e.run(t, "link", "create", "west", "--source-bootstrap-server", "w:9092")
-	if err == nil || err.Error() != "cluster link 'west' already exists: rest: cluster link already exists (error code 40901)" {
+	if err == nil || err.Error() != "cluster link 'west' already exists (error code 40901)" {
 		t.Errorf("exists: %v", err)
 	}
 	_, _, err = e.run(t, "link", "create", "x", "--source-bootstrap-server", "w:9092", "--source-cluster", "other")
-	if err == nil || err.Error() != "the source cluster's ID is src-cluster, not other: rest: invalid cluster link (error code 40002)" {
+	if err == nil || err.Error() != "the source cluster's ID is src-cluster, not other (error code 40002)" {
 		t.Errorf("wrong source: %v", err)
 	}
 
@@ -611,8 +612,8 @@ func TestLinkUpdateAndConfigs(t *testing.T) {
 	}{
 		{[]string{"link", "update", "east"}, "nothing to update: give --config and/or --delete-config"},
 		{[]string{"link", "update", "east", "--config", "a=1", "--delete-config", "a"}, `config "a" is both set (--config) and deleted (--delete-config)`},
-		{[]string{"link", "update", "nope", "--config", "a=1"}, "cluster link 'nope' does not exist: rest: cluster link not found (error code 40404)"},
-		{[]string{"link", "configuration", "list", "nope"}, "cluster link 'nope' does not exist: rest: cluster link not found (error code 40404)"},
+		{[]string{"link", "update", "nope", "--config", "a=1"}, "cluster link 'nope' does not exist (error code 40404)"},
+		{[]string{"link", "configuration", "list", "nope"}, "cluster link 'nope' does not exist (error code 40404)"},
 	} {
 		_, _, err := e.run(t, tc.args...)
 		if err == nil || err.Error() != tc.msg {

@@ -52,7 +52,7 @@ func TestMirrorFlags(t *testing.T) {
 		{[]string{"mirror", "create", "x"}, `required flag(s) "link" not set`},
 		{[]string{"mirror", "describe", "x"}, `required flag(s) "link" not set`},
 		{[]string{"mirror", "state-transition-error", "list", "x"}, `required flag(s) "link" not set`},
-		{[]string{"mirror", "state-transition-error", "list", "nope", "--link", "east"}, "topic 'nope' is not a mirror topic of link 'east': rest: mirror topic not found (error code 40403)"},
+		{[]string{"mirror", "state-transition-error", "list", "nope", "--link", "east"}, "topic 'nope' is not a mirror topic of link 'east' (error code 40403)"},
 		{[]string{"mirror", "failover", "x"}, `required flag(s) "link" not set`},
 		{[]string{"mirror", "failover", "--link", "east"}, "name at least one mirror topic, or give --pattern"},
 		{[]string{"mirror", "failover", "a", "--pattern", "a", "--link", "east"}, "give mirror topic names or --pattern, not both"},
@@ -60,10 +60,10 @@ func TestMirrorFlags(t *testing.T) {
 		{[]string{"mirror", "create", "x", "--link", "east", "--replication-factor", "x"},
 			`invalid argument "x" for "--replication-factor" flag: strconv.ParseInt: parsing "x": invalid syntax`},
 		{[]string{"mirror", "list", "--mirror-status", "dozing"}, `mirror_status "dozing" is not one of ACTIVE, FAILED, LINK_FAILED, LINK_PAUSED, PAUSED, PENDING_STOPPED, SOURCE_UNAVAILABLE, STOPPED, PENDING_MIRROR, PENDING_SYNCHRONIZE, PENDING_SETUP_FOR_RESTORE, PENDING_RESTORE, UNKNOWN (error code 400)`},
-		{[]string{"mirror", "describe", "nope", "--link", "east"}, "topic 'nope' is not a mirror topic of link 'east': rest: mirror topic not found (error code 40403)"},
-		{[]string{"mirror", "list", "--link", "west"}, "cluster link 'west' does not exist: rest: cluster link not found (error code 40404)"},
-		{[]string{"mirror", "create", "x", "--link", "west"}, "cluster link 'west' does not exist: rest: cluster link not found (error code 40404)"},
-		{[]string{"mirror", "promote", "x", "--link", "west"}, "cluster link 'west' does not exist: rest: cluster link not found (error code 40404)"},
+		{[]string{"mirror", "describe", "nope", "--link", "east"}, "topic 'nope' is not a mirror topic of link 'east' (error code 40403)"},
+		{[]string{"mirror", "list", "--link", "west"}, "cluster link 'west' does not exist (error code 40404)"},
+		{[]string{"mirror", "create", "x", "--link", "west"}, "cluster link 'west' does not exist (error code 40404)"},
+		{[]string{"mirror", "promote", "x", "--link", "west"}, "cluster link 'west' does not exist (error code 40404)"},
 	} {
 		_, _, err := e.run(t, tc.args...)
 		if err == nil || err.Error() != tc.msg {

@@ -214,7 +214,7 @@ func now(r kmsg.Response) Reply { return Reply{Resp: r} }
 // ErrUnsupported is returned by Handle for an API key or version this
 // broker does not serve; the server closes the connection, as Kafka does
 // when it cannot parse a request header's api/version.
-var ErrUnsupported = errors.New("broker: unsupported api key or version")
+var ErrUnsupported = errors.New("unsupported API key or version")
 
 // Handle dispatches one request frame. A non-nil error means the request
 // cannot be answered and the connection must be closed.

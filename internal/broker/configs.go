@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // describeTopicConfigs resolves the named topic configs (all when names is
@@ -82,7 +83,7 @@ func (b *Broker) currentOverrides(rtype kmsg.ConfigResourceType, name string) (m
 	case kmsg.ConfigResourceTypeTopic:
 		t, ok := b.store.Topic(name)
 		if !ok {
-			return nil, configRef{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+			return nil, configRef{}, errUnknownTopic(name)
 		}
 		return clone(t.Configs), configRef{modRev: t.ModRevision}, nil
 	case kmsg.ConfigResourceTypeBroker:
@@ -144,4 +145,6 @@ func sortedNames(m map[string]string) []string {
 	return out
 }
 
-func errUnknownTopic(name string) error { return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name) }
+func errUnknownTopic(name string) error {
+	return usererr.New(metadata.ErrUnknownTopic, "topic '%s' does not exist", name)
+}

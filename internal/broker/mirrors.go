@@ -2,10 +2,10 @@ package broker
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // This file is the broker's side of cluster linking: what the link manager
@@ -17,7 +17,7 @@ func (b *Broker) CreateMirrorTopic(name string, partitions int32, configs map[st
 	if _, ok := b.store.Topic(name); ok {
 		// Confluent: re-creating a mirror over an existing topic fails
 		// with "Topic 'X' already exists."
-		return metadata.Topic{}, fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, name)
+		return metadata.Topic{}, usererr.New(metadata.ErrTopicExists, "Topic '%s' already exists.", name)
 	}
 	m.StateTimeMs = b.now().UnixMilli()
 	return b.CreateTopic(TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1, Configs: configs, Mirror: &m}, false)
@@ -29,7 +29,7 @@ func (b *Broker) CreateMirrorTopic(name string, partitions int32, configs map[st
 func (b *Broker) SetMirrorState(topic string, m metadata.Mirror) error {
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
 		if t.Mirror == nil {
-			return fmt.Errorf("%w: %s is not a mirror topic", metadata.ErrUnknownTopic, topic)
+			return usererr.New(metadata.ErrUnknownTopic, "topic '%s' is not a mirror topic", topic)
 		}
 		if m.State != t.Mirror.State {
 			m.StateTimeMs = b.now().UnixMilli()
@@ -91,7 +91,7 @@ func (b *Broker) RaiseLeaderEpoch(topic string, p int32, atLeast int32) error {
 	}
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
 		if p < 0 || int(p) >= len(t.LeaderEpochs) {
-			return fmt.Errorf("%w: %s-%d", metadata.ErrUnknownTopic, topic, p)
+			return usererr.New(metadata.ErrUnknownTopic, "topic '%s' has no partition %d", topic, p)
 		}
 		if t.LeaderEpochs[p] >= atLeast {
 			return errNoChange
@@ -129,7 +129,7 @@ func (b *Broker) MirrorPartition(topic string, p int32) (*partition.Partition, e
 func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 	t, ok := b.parts.Topic(topic)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, topic)
+		return nil, errUnknownTopic(topic)
 	}
 	out := make(map[int32]int64, len(t.Partitions))
 	for _, p := range t.Partitions {
@@ -144,7 +144,7 @@ func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 func (b *Broker) ClearMirror(topic string) error {
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
 		if t.Mirror != nil && t.Mirror.State != metadata.MirrorStopped {
-			return fmt.Errorf("%w: mirror %s is %s; only a STOPPED mirror can be detached", ErrInvalidRequest, topic, t.Mirror.State)
+			return usererr.New(ErrInvalidRequest, "mirror topic '%s' is %s; only a STOPPED mirror topic can be detached from its link", topic, t.Mirror.State)
 		}
 		t.Mirror = nil
 		return nil

@@ -145,7 +145,7 @@ func (r *reconciler) sync(name string) error {
 
 // errShuttingDown: metadata written during shutdown is applied at the next
 // start, not now (the partition manager is about to close).
-var errShuttingDown = errors.New("broker: shutting down")
+var errShuttingDown = errors.New("the broker is shutting down")
 
 // passLocked makes the partition manager match the store and returns the
 // failures, joined. Caller holds mu.

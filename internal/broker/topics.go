@@ -13,16 +13,18 @@ import (
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // Domain errors of topic administration; handlers map them to Kafka codes.
+// Users read them, so they have no package prefix (docs/HACKING.md).
 var (
-	ErrInvalidTopic             = errors.New("broker: invalid topic name")
-	ErrInvalidPartitions        = errors.New("broker: invalid partition count")
-	ErrInvalidReplicationFactor = errors.New("broker: invalid replication factor")
-	ErrInvalidReplicaAssignment = errors.New("broker: invalid replica assignment")
-	ErrTopicDeletionDisabled    = errors.New("broker: topic deletion is disabled (delete.topic.enable=false)")
-	ErrInvalidRequest           = errors.New("broker: invalid request")
+	ErrInvalidTopic             = errors.New("invalid topic name")
+	ErrInvalidPartitions        = errors.New("invalid partition count")
+	ErrInvalidReplicationFactor = errors.New("invalid replication factor")
+	ErrInvalidReplicaAssignment = errors.New("invalid replica assignment")
+	ErrTopicDeletionDisabled    = errors.New("topic deletion is disabled (delete.topic.enable=false)")
+	ErrInvalidRequest           = errors.New("invalid request")
 )
 
 // maxTopicNameLength is Kafka's Topic.MAX_NAME_LENGTH.
@@ -105,7 +107,7 @@ func (b *Broker) logConfig(overrides map[string]string) (log.Config, config.Topi
 func (b *Broker) topicConfig(name string) (config.TopicConfig, error) {
 	t, ok := b.store.Topic(name)
 	if !ok {
-		return config.TopicConfig{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+		return config.TopicConfig{}, errUnknownTopic(name)
 	}
 	_, tc, err := b.logConfig(t.Configs)
 	return tc, err
@@ -179,7 +181,7 @@ func (b *Broker) createTopicMetadata(s TopicSpec, validateOnly bool) (metadata.T
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
 	if _, exists := b.store.Topic(s.Name); exists {
-		return metadata.Topic{}, fmt.Errorf("%w: %s", metadata.ErrTopicExists, s.Name)
+		return metadata.Topic{}, usererr.New(metadata.ErrTopicExists, "Topic '%s' already exists.", s.Name)
 	}
 	cn := collisionName(s.Name)
 	for _, t := range b.store.Topics() {
@@ -207,7 +209,7 @@ func (b *Broker) createTopicMetadata(s TopicSpec, validateOnly bool) (metadata.T
 	}
 	created, ok := b.store.Topic(t.Name)
 	if !ok || created.ID != t.ID {
-		return metadata.Topic{}, fmt.Errorf("%w: %s was deleted while being created", metadata.ErrUnknownTopic, t.Name)
+		return metadata.Topic{}, usererr.New(metadata.ErrUnknownTopic, "topic '%s' was deleted while being created", t.Name)
 	}
 	return created, nil
 }
@@ -258,7 +260,7 @@ func errMirrorPartitions(name string) error {
 func (b *Broker) createPartitions(name string, total int32, assignment [][]int32, validateOnly, client bool) error {
 	t, ok := b.store.Topic(name)
 	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+		return errUnknownTopic(name)
 	}
 	if err := b.checkGrow(t, total, assignment, client); err != nil {
 		return err
@@ -333,7 +335,7 @@ func (b *Broker) setTopicConfigsAt(name string, overrides map[string]string, mod
 	}
 	t, ok := b.store.Topic(name)
 	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+		return errUnknownTopic(name)
 	}
 	if err := check(t); err != nil {
 		return err

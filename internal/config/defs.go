@@ -19,12 +19,12 @@ var (
 	// ErrUnknownConfig: the key is not one Tandem defines. We only define
 	// keys whose semantics we honour, so an unknown key is refused rather
 	// than silently stored.
-	ErrUnknownConfig = errors.New("config: unknown config")
+	ErrUnknownConfig = errors.New("unknown config")
 	// ErrInvalidValue: the value does not parse or is out of range.
-	ErrInvalidValue = errors.New("config: invalid value")
+	ErrInvalidValue = errors.New("invalid value")
 	// ErrReadOnly: the key needs a restart and cannot be altered
 	// dynamically (Kafka's "read-only" update mode, KIP-226).
-	ErrReadOnly = errors.New("config: read-only config cannot be altered dynamically")
+	ErrReadOnly = errors.New("read-only config: it cannot be altered dynamically; set it in the broker's properties and restart")
 	// ErrNotSupported: a value Kafka accepts but Tandem does not implement
 	// yet. Always reported together with ErrInvalidValue.
 	ErrNotSupported = errors.New("not supported by Tandem yet")

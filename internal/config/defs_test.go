@@ -245,7 +245,7 @@ func TestValidate(t *testing.T) {
 
 func TestKeyErrorMessage(t *testing.T) {
 	err := TopicDefs().Validate("segment.bytes", "14")
-	want := `config: invalid value: segment.bytes="14": value must be at least 1048576`
+	want := `invalid value: segment.bytes="14": value must be at least 1048576`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}

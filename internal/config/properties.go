@@ -10,7 +10,7 @@ import (
 
 // ErrMalformedProperties is returned (wrapped, with a line number) when a
 // .properties file cannot be parsed.
-var ErrMalformedProperties = errors.New("config: malformed properties")
+var ErrMalformedProperties = errors.New("malformed properties file")
 
 // ParseProperties reads a Java .properties file, following the grammar of
 // java.util.Properties.load:
@@ -32,7 +32,7 @@ var ErrMalformedProperties = errors.New("config: malformed properties")
 func ParseProperties(r io.Reader) (map[string]string, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("config: reading properties: %w", err)
+		return nil, fmt.Errorf("reading properties file: %w", err)
 	}
 	lines := splitNaturalLines(string(data))
 	props := make(map[string]string)

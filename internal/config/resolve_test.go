@@ -297,7 +297,7 @@ func TestSensitiveMasked(t *testing.T) {
 		t.Errorf("sensitive entry not masked: %+v", e)
 	}
 	d := Def{Sensitive: true}
-	if err := d.invalid("x", "secret", errors.New("bad")); err.Error() != "config: invalid value: x: bad" {
+	if err := d.invalid("x", "secret", errors.New("bad")); err.Error() != "invalid value: x: bad" {
 		t.Errorf("sensitive value in error: %v", err)
 	}
 }

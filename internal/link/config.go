@@ -12,19 +12,21 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/fetcher"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
-// Sentinel errors; handlers map them to Kafka / REST error codes.
+// Sentinel errors; handlers map them to Kafka / REST error codes. Their
+// text reaches users, so it has no package prefix (docs/HACKING.md).
 var (
-	ErrUnknownConfig = errors.New("link: unknown cluster link config")
-	ErrInvalidConfig = errors.New("link: invalid cluster link config")
+	ErrUnknownConfig = errors.New("unknown cluster link config")
+	ErrInvalidConfig = errors.New("invalid cluster link config")
 	// ErrNotSupported: a config or mode Tandem validates and stores but
 	// cannot act on yet (TLS/SASL to the source, source-initiated or
 	// bidirectional links, offset/ACL sync, auto-create).
-	ErrNotSupported = errors.New("link: not supported yet")
+	ErrNotSupported = errors.New("not supported by Tandem yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).
-	ErrCreateOnly = errors.New("link: config can only be set at link creation")
+	ErrCreateOnly = errors.New("cluster link config can only be set when the link is created")
 )
 
 // ConfigSource values, as Confluent's REST API reports them.
@@ -62,7 +64,7 @@ func onlyFalse(feature string) func(string) error {
 			return err
 		}
 		if b, _ := strconv.ParseBool(v); b {
-			return fmt.Errorf("%w: %s", ErrNotSupported, feature)
+			return fmt.Errorf("%s is %w", feature, ErrNotSupported)
 		}
 		return nil
 	}
@@ -119,7 +121,7 @@ func linkDefs() []config.Def {
 				return err
 			}
 			if !strings.EqualFold(strings.TrimSpace(v), "DESTINATION") {
-				return fmt.Errorf("%w: link.mode=%s (only DESTINATION links)", ErrNotSupported, v)
+				return fmt.Errorf("link.mode=%s is %w: Tandem links are DESTINATION links", v, ErrNotSupported)
 			}
 			return nil
 		},
@@ -130,7 +132,7 @@ func linkDefs() []config.Def {
 				return err
 			}
 			if !strings.EqualFold(strings.TrimSpace(v), "OUTBOUND") {
-				return fmt.Errorf("%w: connection.mode=%s (only OUTBOUND links)", ErrNotSupported, v)
+				return fmt.Errorf("connection.mode=%s is %w: Tandem links connect OUTBOUND to the source", v, ErrNotSupported)
 			}
 			return nil
 		},
@@ -224,25 +226,28 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 		if err := registry.Validate(k, v); err != nil {
 			switch {
 			case errors.Is(err, config.ErrUnknownConfig):
-				return fmt.Errorf("%w: %s", ErrUnknownConfig, k)
+				return usererr.New(ErrUnknownConfig, "unknown cluster link config '%s'", k)
 			case errors.Is(err, ErrNotSupported):
-				return fmt.Errorf("%s: %w", k, err)
+				if ke, ok := errors.AsType[*config.KeyError](err); ok && ke.Cause != nil {
+					return usererr.New(errors.Join(ErrNotSupported, err), "cluster link config %v", ke.Cause)
+				}
+				return usererr.New(errors.Join(ErrNotSupported, err), "cluster link config %s", keyDetail(k, err))
 			}
-			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			return usererr.New(errors.Join(ErrInvalidConfig, err), "invalid cluster link config %s", keyDetail(k, err))
 		}
 		if d, _ := registry.Lookup(k); d.ReadOnly && !creating && previous[k] != v {
-			return fmt.Errorf("%w: %s", ErrCreateOnly, k)
+			return errCreateOnly(k)
 		}
 	}
 	if _, ok := configs["bootstrap.servers"]; !ok {
-		return fmt.Errorf("%w: bootstrap.servers is required", ErrInvalidConfig)
+		return usererr.New(ErrInvalidConfig, "cluster link config bootstrap.servers is required: the source cluster's host:port list")
 	}
 	if !creating {
 		// A create-only key may not be removed either.
 		for k := range previous {
 			if d, _ := registry.Lookup(k); d.ReadOnly {
 				if _, has := configs[k]; !has {
-					return fmt.Errorf("%w: %s", ErrCreateOnly, k)
+					return errCreateOnly(k)
 				}
 			}
 		}
@@ -301,4 +306,26 @@ func Int(configs map[string]string, name string) int64 {
 // Millis returns a millisecond link config as a duration.
 func Millis(configs map[string]string, name string) time.Duration {
 	return time.Duration(Int(configs, name)) * time.Millisecond
+}
+
+// errCreateOnly is ErrCreateOnly naming the key.
+func errCreateOnly(k string) error {
+	return usererr.New(ErrCreateOnly, "cluster link config %s can only be set when the link is created; delete and re-create the link to change it", k)
+}
+
+// keyDetail is a config.KeyError's key, value (unless sensitive) and cause
+// without its sentinel's words, which the caller replaces.
+func keyDetail(k string, err error) string {
+	ke, ok := errors.AsType[*config.KeyError](err)
+	if !ok {
+		return k + ": " + err.Error()
+	}
+	s := ke.Key
+	if ke.Value != "" {
+		s += "=" + strconv.Quote(ke.Value)
+	}
+	if ke.Cause != nil {
+		s += ": " + ke.Cause.Error()
+	}
+	return s
 }

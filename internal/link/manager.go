@@ -3,7 +3,6 @@ package link
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"regexp"
@@ -18,17 +17,20 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
-// More sentinels of the control plane.
+// More sentinels of the control plane. Like every sentinel a user can read
+// they have no package prefix, and the code that returns one names the
+// link, topic or config (usererr.New; docs/HACKING.md "Errors users read").
 var (
-	ErrLinkInUse       = errors.New("link: cluster link has mirror topics")
-	ErrSourceCluster   = errors.New("link: source cluster")
-	ErrNotMirror       = errors.New("link: not a mirror topic of this link")
-	ErrMirrorState     = errors.New("link: mirror state does not allow this")
-	ErrMirrorName      = errors.New("link: invalid mirror topic name")
-	ErrPromoteNotReady = errors.New("link: mirror is not caught up")
-	ErrDisabled        = errors.New("link: cluster linking is disabled")
+	ErrLinkInUse       = errors.New("cluster link has mirror topics")
+	ErrSourceCluster   = errors.New("source cluster unavailable or not the expected one")
+	ErrNotMirror       = errors.New("not a mirror topic of this cluster link")
+	ErrMirrorState     = errors.New("not allowed in the mirror topic's state")
+	ErrMirrorName      = errors.New("invalid mirror topic name")
+	ErrPromoteNotReady = errors.New("mirror topic has not caught up with its source")
+	ErrDisabled        = errors.New("cluster linking is disabled on this broker (cluster.link.enable=false)")
 )
 
 // Link states (cluster-linking.md §1.3).
@@ -383,7 +385,7 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 		return err
 	}
 	if _, ok := m.store.Link(name); ok {
-		return fmt.Errorf("%w: %s", metadata.ErrLinkExists, name)
+		return usererr.New(metadata.ErrLinkExists, "cluster link '%s' already exists", name)
 	}
 	cl, err := clientFor(name, configs)
 	if err != nil {
@@ -395,14 +397,16 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 		defer cancel()
 		meta, err := kadm.NewClient(cl).BrokerMetadata(cctx)
 		if err != nil {
-			return fmt.Errorf("%w: cannot reach %s: %v", ErrSourceCluster, Value(configs, "bootstrap.servers"), err)
+			return usererr.New(ErrSourceCluster, "cannot reach the source cluster of cluster link '%s' at %s: %v; check bootstrap.servers, or create the link without validation",
+				name, Value(configs, "bootstrap.servers"), sourceError(err))
 		}
 		if sourceClusterID != "" && meta.Cluster != sourceClusterID {
-			return fmt.Errorf("%w: expected cluster id %s, the source is %s", ErrSourceCluster, sourceClusterID, meta.Cluster)
+			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
+				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
 		sourceClusterID = meta.Cluster
 		if meta.Cluster == m.cluster.ClusterID() {
-			return fmt.Errorf("%w: a link cannot point at its own cluster", ErrSourceCluster)
+			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
 		}
 	}
 	if validateOnly {
@@ -420,7 +424,7 @@ var linkNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 func validateLinkName(name string) error {
 	if !linkNameRE.MatchString(name) {
-		return fmt.Errorf("%w: link name %q (ASCII letters, digits, '.', '_' and '-')", ErrInvalidConfig, name)
+		return usererr.New(ErrInvalidConfig, "invalid cluster link name %q: use 1 to 249 ASCII letters, digits, '.', '_' and '-'", name)
 	}
 	return nil
 }
@@ -440,7 +444,7 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 		return ErrDisabled
 	}
 	if _, ok := m.store.Link(name); !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, name)
+		return errUnknownLink(name)
 	}
 	var active []string
 	for _, t := range m.mirrorsOf(name) {
@@ -449,7 +453,8 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 		}
 	}
 	if len(active) > 0 && !force {
-		return fmt.Errorf("%w: %s has mirror topics %s; stop them first or delete with force", ErrLinkInUse, name, strings.Join(active, ", "))
+		return usererr.New(ErrLinkInUse, "cluster link '%s' has mirror topics that are not stopped (%s); promote or fail them over first, or delete the link with force",
+			name, strings.Join(active, ", "))
 	}
 	if validateOnly {
 		return nil
@@ -510,7 +515,7 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	}
 	l, ok := m.store.Link(name)
 	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, name)
+		return errUnknownLink(name)
 	}
 	if err := ValidateConfigs(configs, l.Configs, false); err != nil {
 		return err
@@ -594,7 +599,7 @@ func (m *Manager) Link(name string) (LinkInfo, error) {
 	}
 	l, ok := m.store.Link(name)
 	if !ok {
-		return LinkInfo{}, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, name)
+		return LinkInfo{}, errUnknownLink(name)
 	}
 	return m.describe(l), nil
 }
@@ -616,4 +621,9 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 	}
 	sort.Strings(info.TopicNames)
 	return info
+}
+
+// errUnknownLink is metadata.ErrUnknownLink naming the link.
+func errUnknownLink(name string) error {
+	return usererr.New(metadata.ErrUnknownLink, "cluster link '%s' does not exist", name)
 }

@@ -1,9 +1,8 @@
 package link
 
 import (
-	"fmt"
-
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // The mirror state machine. A mirror's state has one owner, the link
@@ -118,7 +117,7 @@ const (
 func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 	from := m.State
 	refuse := func(why string) (mirrorStep, error) {
-		return mirrorStep{}, fmt.Errorf("%w: cannot %s a %s mirror%s", ErrMirrorState, ev, from, why)
+		return mirrorStep{}, usererr.New(ErrMirrorState, "cannot %s a mirror topic that is %s%s", ev, from, why)
 	}
 	stay := mirrorStep{To: from, PendingOp: m.PendingOp, PreviousState: m.PreviousState}
 	stopping := func(op string) mirrorStep {
@@ -201,7 +200,7 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		case evFail, evRecover:
 			return stay, nil
 		}
-		return mirrorStep{}, fmt.Errorf("%w: the mirror has already stopped", ErrMirrorState)
+		return mirrorStep{}, usererr.New(ErrMirrorState, "the mirror topic has already stopped mirroring")
 	}
 	return refuse("")
 }

@@ -15,18 +15,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // ErrMirrorConfig: topic configs given when creating a mirror (they all
-// come from the source topic).
-var ErrMirrorConfig = errors.New("link: topic configs cannot be set on a mirror")
+// come from the source topic). Confluent refuses a synced config on a
+// mirror with "Cannot set configuration '<name>' for mirror topic '<t>'"
+// (cluster-linking.md §2.2, §2.4).
+var ErrMirrorConfig = errors.New("topic config cannot be set on a mirror topic: it is synced from the source topic")
 
 // errTestCrash is returned when a test hook simulates a crash.
-var errTestCrash = errors.New("link: simulated crash")
+var errTestCrash = errors.New("simulated crash (test)")
 
 // errSourceUnreachable marks a promote check that could not ask the
 // source (as opposed to one that found the mirror behind).
-var errSourceUnreachable = errors.New("link: source unreachable")
+var errSourceUnreachable = errors.New("source cluster unreachable")
 
 func (m *Manager) lockMirror(topic string) func() {
 	v, _ := m.mirrorLocks.LoadOrStore(topic, &sync.Mutex{})
@@ -57,7 +60,7 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		return t, err
 	}
 	if t.Mirror == nil || (rt != nil && t.Mirror.Link != rt.link.Name) {
-		return t, fmt.Errorf("%w: %s", ErrNotMirror, name)
+		return t, usererr.New(ErrNotMirror, "topic '%s' is not a mirror topic", name)
 	}
 	step, err := mirrorTransition(*t.Mirror, ev)
 	if err != nil {
@@ -199,7 +202,8 @@ func (m *Manager) positions(t metadata.Topic, fresh map[int32]int64) []metadata.
 // partition ends, and returns the source's ends.
 func (m *Manager) caughtUp(ctx context.Context, rt *runtime, t metadata.Topic) (map[int32]int64, error) {
 	if rt == nil {
-		return nil, fmt.Errorf("%w: %w: link %s is not running", ErrPromoteNotReady, errSourceUnreachable, t.Mirror.Link)
+		return nil, usererr.New(errors.Join(ErrPromoteNotReady, errSourceUnreachable),
+			"cannot promote mirror topic '%s': cluster link '%s' is not running, so the source cannot be asked whether the mirror has caught up; resume the link, or use failover to stop now", t.Name, t.Mirror.Link)
 	}
 	cctx, cancel := context.WithTimeout(ctx, Millis(rt.link.Configs, "request.timeout.ms"))
 	defer cancel()
@@ -208,7 +212,8 @@ func (m *Manager) caughtUp(ctx context.Context, rt *runtime, t metadata.Topic) (
 		err = ends.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w: cannot promote %s while the source cannot answer: %v", ErrPromoteNotReady, errSourceUnreachable, t.Name, err)
+		return nil, usererr.New(errors.Join(ErrPromoteNotReady, errSourceUnreachable),
+			"cannot promote mirror topic '%s': the source cluster did not say where topic '%s' ends (%w); retry, or use failover to stop now", t.Name, t.Mirror.SourceTopic, sourceError(err))
 	}
 	local, err := m.cluster.LogEndOffsets(t.Name)
 	if err != nil {
@@ -225,7 +230,8 @@ func (m *Manager) caughtUp(ctx context.Context, rt *runtime, t metadata.Topic) (
 	})
 	if len(behind) > 0 {
 		slices.Sort(behind)
-		return out, fmt.Errorf("%w: %s partitions %s; use failover to stop now", ErrPromoteNotReady, t.Name, strings.Join(behind, ", "))
+		return out, usererr.New(ErrPromoteNotReady, "cannot promote mirror topic '%s': it has not caught up with its source on partitions %s; retry when the lag is 0, or use failover to stop now",
+			t.Name, strings.Join(behind, ", "))
 	}
 	return out, nil
 }
@@ -285,7 +291,7 @@ func (m *Manager) Mirrors(link, status string) ([]MirrorInfo, error) {
 	}
 	if link != "" {
 		if _, ok := m.store.Link(link); !ok {
-			return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+			return nil, errUnknownLink(link)
 		}
 	}
 	var out []MirrorInfo
@@ -309,10 +315,10 @@ func (m *Manager) Mirror(link, topic string) (MirrorInfo, error) {
 	}
 	t, err := m.cluster.TopicByName(topic)
 	if err != nil {
-		return MirrorInfo{}, err
+		return MirrorInfo{}, notMirror(topic, link, err)
 	}
 	if t.Mirror == nil || t.Mirror.Link != link || !m.owns(t) {
-		return MirrorInfo{}, fmt.Errorf("%w: %s (link %s)", ErrNotMirror, topic, link)
+		return MirrorInfo{}, notMirror(topic, link, nil)
 	}
 	return m.mirrorInfo(t), nil
 }
@@ -373,11 +379,11 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	l, ok := m.store.Link(link)
 	if !ok {
-		return fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+		return errUnknownLink(link)
 	}
 	if m.data == nil {
 		// Never create a mirror that would not fill.
-		return fmt.Errorf("%w: mirror topics (the mirror data path is not built into this version)", ErrNotSupported)
+		return usererr.New(ErrNotSupported, "mirror topics are not supported by this build of Tandem (it has no mirror data path)")
 	}
 	prefix := Value(l.Configs, "cluster.link.prefix")
 	if sourceTopic == "" {
@@ -388,19 +394,19 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 		mirrorTopic = want
 	}
 	if mirrorTopic != want {
-		return fmt.Errorf("%w: the mirror of %q on link %s must be named %q", ErrMirrorName, sourceTopic, link, want)
+		return usererr.New(ErrMirrorName, "the mirror topic of '%s' over cluster link '%s' must be named '%s'; omit the mirror topic name or use that one", sourceTopic, link, want)
 	}
 	if len(configs) > 0 {
 		keys := slices.Sorted(maps.Keys(configs))
-		return fmt.Errorf("%w: %s: every topic config Tandem supports is synced from the source topic",
-			ErrMirrorConfig, strings.Join(keys, ", "))
+		return usererr.New(ErrMirrorConfig, "Cannot set configuration '%s' for mirror topic '%s': every topic config Tandem supports is synced from source topic '%s'; set it there, or create the mirror without --config",
+			strings.Join(keys, "', '"), mirrorTopic, sourceTopic)
 	}
 	if _, err := m.cluster.TopicByName(mirrorTopic); err == nil {
-		return fmt.Errorf("%w: Topic '%s' already exists.", metadata.ErrTopicExists, mirrorTopic)
+		return usererr.New(metadata.ErrTopicExists, "Topic '%s' already exists.", mirrorTopic)
 	}
 	rt := m.runtimeOf(link)
 	if rt == nil {
-		return fmt.Errorf("%w: link %s is not running", ErrSourceCluster, link)
+		return usererr.New(ErrSourceCluster, "cannot create a mirror topic over cluster link '%s': the link is not running (paused or failed); resume it first", link)
 	}
 	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
 	defer cancel()
@@ -418,7 +424,7 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	details, err := rt.adm.ListTopics(cctx, sourceTopic)
 	<-asked
 	if err != nil {
-		return fmt.Errorf("%w: while fetching description for topic '%s' over cluster link '%s': %v", ErrSourceCluster, sourceTopic, link, err)
+		return usererr.New(ErrSourceCluster, "While fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, sourceError(err))
 	}
 	d, ok := details[sourceTopic]
 	if !ok || d.Err != nil {
@@ -426,14 +432,17 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 		if !ok || err == nil {
 			err = kerr.UnknownTopicOrPartition
 		}
-		return fmt.Errorf("while fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
+		return fmt.Errorf("While fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
 	}
 	if rcsErr != nil {
-		return fmt.Errorf("%w: describing configs of %s: %v", ErrSourceCluster, sourceTopic, rcsErr)
+		return usererr.New(ErrSourceCluster, "While fetching configs for topic '%s' over cluster link '%s': %w", sourceTopic, link, sourceError(rcsErr))
 	}
 	rc, err := rcs.On(sourceTopic, nil)
 	if err != nil || rc.Err != nil {
-		return fmt.Errorf("%w: describing configs of %s: %v %v", ErrSourceCluster, sourceTopic, err, rc.Err)
+		if err == nil {
+			err = rc.Err
+		}
+		return usererr.New(ErrSourceCluster, "While fetching configs for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
 	}
 	synced, skipped := mirrorConfigs(rc)
 	if len(skipped) > 0 {
@@ -478,7 +487,7 @@ func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []str
 		return nil, ErrDisabled
 	}
 	if _, ok := m.store.Link(link); !ok {
-		return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+		return nil, errUnknownLink(link)
 	}
 	var ev mirrorEvent
 	switch op {
@@ -491,12 +500,12 @@ func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []str
 	case "promote":
 		ev = evPromote
 	default:
-		return nil, fmt.Errorf("%w: unknown mirror operation %q", ErrMirrorState, op)
+		return nil, usererr.New(ErrMirrorState, "unknown mirror topic operation %q: use pause, resume, failover or promote", op)
 	}
 	if pattern != "" {
 		re, err := regexp.Compile("^(?:" + pattern + ")$")
 		if err != nil {
-			return nil, fmt.Errorf("%w: mirror_topic_name_pattern: %v", ErrInvalidConfig, err)
+			return nil, usererr.New(ErrInvalidConfig, "invalid mirror topic name pattern %q: %v", pattern, err)
 		}
 		for _, t := range m.mirrorsOf(link) {
 			if re.MatchString(t.Name) {
@@ -519,13 +528,13 @@ func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []str
 func (m *Manager) alterOne(ctx context.Context, link string, ev mirrorEvent, name string, validateOnly bool) error {
 	t, err := m.cluster.TopicByName(name)
 	if err != nil {
-		return err
+		return notMirror(name, link, err)
 	}
 	if t.Mirror == nil || t.Mirror.Link != link || !m.owns(t) {
-		return fmt.Errorf("%w: %s (link %s)", ErrNotMirror, name, link)
+		return notMirror(name, link, nil)
 	}
 	if t.Mirror.State == MirrorStopped {
-		return fmt.Errorf("%w: Topic '%s' has already stopped its mirror from '%s'", ErrMirrorState, name, link)
+		return usererr.New(ErrMirrorState, "Topic '%s' has already stopped its mirror from '%s'", name, link)
 	}
 	rt := m.runtimeOf(link)
 	unlock := m.lockMirror(name)
@@ -534,7 +543,7 @@ func (m *Manager) alterOne(ctx context.Context, link string, ev mirrorEvent, nam
 		return err
 	}
 	if _, err := mirrorTransition(*t.Mirror, ev); err != nil {
-		return fmt.Errorf("%w (mirror %s)", err, name)
+		return fmt.Errorf("mirror topic '%s': %w", name, err)
 	}
 	if ev == evPromote {
 		// Planned cut-over: only when the source answers and every
@@ -627,4 +636,16 @@ func mergeEnd(known map[int32]sourceEnd, s PartitionStatus) map[int32]sourceEnd 
 		known[s.Partition] = sourceEnd{offset: s.SourceHighWatermark, at: s.LastFetch}
 	}
 	return known
+}
+
+// notMirror is ErrNotMirror naming the topic and link; err is the error of
+// looking the topic up, if that failed.
+func notMirror(topic, link string, err error) error {
+	if err != nil && errors.Is(err, metadata.ErrUnknownTopic) {
+		return usererr.New(errors.Join(ErrNotMirror, err), "topic '%s' does not exist, so it is not a mirror topic of cluster link '%s'", topic, link)
+	}
+	if err != nil {
+		return err
+	}
+	return usererr.New(ErrNotMirror, "topic '%s' is not a mirror topic of cluster link '%s'", topic, link)
 }

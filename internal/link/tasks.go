@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // Link tasks. A link runs named periodic tasks, each in its own goroutine
@@ -208,7 +209,7 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 	if rt.link.SourceClusterID != "" && clusterID != "" && clusterID != rt.link.SourceClusterID {
 		rt.state, rt.errCode = LinkFailed, "UNKNOWN"
 		rt.errMsg = fmt.Sprintf("source cluster id is %s, the link was created for %s", clusterID, rt.link.SourceClusterID)
-		return fmt.Errorf("%w: %s", ErrSourceCluster, rt.errMsg)
+		return usererr.New(ErrSourceCluster, "cluster link '%s': %s", rt.link.Name, rt.errMsg)
 	}
 	if rt.state == LinkPaused {
 		return nil
@@ -290,7 +291,7 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 	defer cancel()
 	details, err := rt.adm.ListTopics(cctx, sources...)
 	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("%w: listing source topics: %w", errSourceUnreachable, err))...)
+		return errors.Join(append(errs, fmt.Errorf("%w: describing source topics: %w", errSourceUnreachable, sourceError(err)))...)
 	}
 	timeout := Millis(rt.link.Configs, "cluster.link.retry.timeout.ms")
 	now := m.now()
@@ -341,7 +342,7 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 		}
 		ends, err := rt.adm.ListEndOffsets(cctx, names...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: source end offsets: %w", errSourceUnreachable, err))
+			errs = append(errs, fmt.Errorf("%w: listing source end offsets: %w", errSourceUnreachable, sourceError(err)))
 		} else {
 			for _, t := range notFetching {
 				for p, o := range ends[t.Mirror.SourceTopic] {
@@ -413,7 +414,7 @@ func (m *Manager) syncConfigs(ctx context.Context, rt *runtime) error {
 	defer cancel()
 	configs, err := rt.adm.DescribeTopicConfigs(cctx, sources...)
 	if err != nil {
-		return fmt.Errorf("%w: describing source topic configs: %w", errSourceUnreachable, err)
+		return fmt.Errorf("%w: describing source topic configs: %w", errSourceUnreachable, sourceError(err))
 	}
 	var errs []error
 	for _, t := range mirrors {

@@ -19,6 +19,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // Layout of the bbolt database:
@@ -521,7 +523,7 @@ func (s *boltStore) CreateTopic(t Topic) error {
 	}
 	cur := s.snap.Load()
 	if _, ok := cur.byName[t.Name]; ok {
-		return fmt.Errorf("%w: %s", ErrTopicExists, t.Name)
+		return usererr.New(ErrTopicExists, "Topic '%s' already exists.", t.Name)
 	}
 	if t.ID == ([16]byte{}) {
 		t.ID = NewUUID()
@@ -562,7 +564,7 @@ func (s *boltStore) deleteTopic(name string, modRevision int64) (Topic, error) {
 	cur := s.snap.Load()
 	t, ok := cur.topic(name)
 	if !ok {
-		return Topic{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		return Topic{}, usererr.New(ErrUnknownTopic, "topic '%s' does not exist", name)
 	}
 	if modRevision >= 0 && t.ModRevision != modRevision {
 		return Topic{}, fmt.Errorf("%w: topic %s is at revision %d, not %d", ErrConflict, name, t.ModRevision, modRevision)
@@ -593,7 +595,7 @@ func (s *boltStore) updateTopicRet(name string, change func(t *Topic) error) (To
 	cur := s.snap.Load()
 	old, ok := cur.topic(name)
 	if !ok {
-		return Topic{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		return Topic{}, usererr.New(ErrUnknownTopic, "topic '%s' does not exist", name)
 	}
 	t := old.Clone()
 	if err := change(&t); err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 func encodeLink(l Link) ([]byte, error) {
@@ -68,7 +70,7 @@ func (s *boltStore) CreateLink(l Link) error {
 	}
 	cur := s.snap.Load()
 	if _, ok := cur.links[l.Name]; ok {
-		return fmt.Errorf("%w: %s", ErrLinkExists, l.Name)
+		return usererr.New(ErrLinkExists, "cluster link '%s' already exists", l.Name)
 	}
 	if l.ID == ([16]byte{}) {
 		l.ID = NewUUID()
@@ -88,7 +90,7 @@ func (s *boltStore) SetLinkConfigs(name string, configs map[string]string) error
 	cur := s.snap.Load()
 	l, ok := cur.links[name]
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownLink, name)
+		return errUnknownLink(name)
 	}
 	l = l.Clone()
 	l.Configs = maps.Clone(configs)
@@ -106,7 +108,7 @@ func (s *boltStore) CompareAndSetLink(l Link) (Link, error) {
 	old, ok := cur.links[l.Name]
 	switch {
 	case !ok:
-		return Link{}, fmt.Errorf("%w: %s", ErrUnknownLink, l.Name)
+		return Link{}, errUnknownLink(l.Name)
 	case old.ModRevision != l.ModRevision:
 		return Link{}, fmt.Errorf("%w: link %s is at revision %d, not %d", ErrConflict, l.Name, old.ModRevision, l.ModRevision)
 	case old.ID != l.ID || old.CreatedMs != l.CreatedMs:
@@ -128,7 +130,7 @@ func (s *boltStore) DeleteLink(name string) (Link, error) {
 	cur := s.snap.Load()
 	l, ok := cur.links[name]
 	if !ok {
-		return Link{}, fmt.Errorf("%w: %s", ErrUnknownLink, name)
+		return Link{}, errUnknownLink(name)
 	}
 	err := s.commit(nextRev(cur.withLink(l, true)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).Delete([]byte(name))
@@ -161,4 +163,9 @@ func (s *boltStore) SetLeaderEpochs(topic string, epochs []int32) error {
 		t.LeaderEpochs = epochs
 		return nil
 	})
+}
+
+// errUnknownLink is ErrUnknownLink naming the link.
+func errUnknownLink(name string) error {
+	return usererr.New(ErrUnknownLink, "cluster link '%s' does not exist", name)
 }

@@ -66,29 +66,31 @@ import (
 	"slices"
 )
 
-// Sentinel errors, wrapped with %w and mapped to Kafka codes by the handlers.
+// Sentinel errors, mapped to Kafka codes by the handlers. Those a user can
+// read have no package prefix, and the code that returns them names the
+// topic or link (usererr.New; docs/HACKING.md "Errors users read").
 var (
-	ErrTopicExists  = errors.New("metadata: topic already exists")
-	ErrUnknownTopic = errors.New("metadata: unknown topic")
+	ErrTopicExists  = errors.New("topic already exists")
+	ErrUnknownTopic = errors.New("topic does not exist")
 	// ErrInvalidPartitions: AddPartitions to a total not above the current
 	// count, or a topic created with fewer than one partition.
-	ErrInvalidPartitions = errors.New("metadata: invalid partition count")
+	ErrInvalidPartitions = errors.New("invalid partition count")
 	// ErrInvalidTopic: a topic that breaks the store's invariants (empty
 	// name, replication factor < 1, leader epochs not one per partition,
 	// topic id already used).
-	ErrInvalidTopic = errors.New("metadata: invalid topic")
+	ErrInvalidTopic = errors.New("invalid topic")
 	// ErrClosed: a write after Close.
-	ErrClosed = errors.New("metadata: store closed")
+	ErrClosed = errors.New("the metadata store is closed (the broker is shutting down)")
 	// ErrMetaProperties: meta.properties disagrees with the configuration
 	// or the metadata database; the broker must not start (Kafka refuses
 	// too).
-	ErrMetaProperties = errors.New("metadata: meta.properties mismatch")
+	ErrMetaProperties = errors.New("meta.properties does not match this broker")
 	// ErrLinkExists and ErrUnknownLink: cluster link names.
-	ErrLinkExists  = errors.New("metadata: cluster link already exists")
-	ErrUnknownLink = errors.New("metadata: unknown cluster link")
+	ErrLinkExists  = errors.New("cluster link already exists")
+	ErrUnknownLink = errors.New("cluster link does not exist")
 	// ErrConflict: a compare-and-set write whose record changed since it
 	// was read (its ModRevision is not the expected one). Re-read and retry.
-	ErrConflict = errors.New("metadata: conflict: record changed since it was read")
+	ErrConflict = errors.New("concurrent update: the record changed since it was read; retry")
 )
 
 // Topic is one topic's metadata.

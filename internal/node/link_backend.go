@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/rest"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // linkBackend adapts the link manager to the HTTP API's LinkBackend.
@@ -118,8 +120,8 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 
 func (b linkBackend) CreateLink(ctx context.Context, req rest.CreateLinkRequest) error {
 	if req.DestinationClusterID != "" || req.RemoteClusterID != "" || req.ClusterLinkID != "" {
-		return mapLinkErr(errors.Join(link.ErrNotSupported,
-			errors.New("destination_cluster_id, remote_cluster_id and cluster_link_id belong to source-initiated or bidirectional links")))
+		return mapLinkErr(usererr.New(link.ErrNotSupported,
+			"destination_cluster_id, remote_cluster_id and cluster_link_id belong to source-initiated and bidirectional cluster links, which are not supported by Tandem yet; create a destination link without them"))
 	}
 	return mapLinkErr(b.m.CreateLink(ctx, req.Name, req.SourceClusterID, req.Configs, req.ValidateOnly, req.ValidateLink))
 }
@@ -201,7 +203,8 @@ func (b linkBackend) GetMirror(_ context.Context, linkName, mirror string) (rest
 
 func (b linkBackend) CreateMirror(ctx context.Context, linkName string, req rest.CreateMirrorRequest) error {
 	if req.ReplicationFactor > 1 {
-		return mapLinkErr(errors.Join(link.ErrInvalidConfig, errors.New("replication factor above 1 on a single-node cluster")))
+		return mapLinkErr(usererr.New(link.ErrInvalidConfig,
+			"replication factor %d for mirror topic '%s' is above 1, and this is a single-node cluster; omit it or use 1", req.ReplicationFactor, cmp.Or(req.MirrorTopic, req.SourceTopic)))
 	}
 	return mapLinkErr(b.m.CreateMirror(ctx, linkName, req.SourceTopic, req.MirrorTopic, req.Configs, req.ValidateOnly))
 }

@@ -32,10 +32,10 @@ import (
 
 var (
 	// ErrUnknownTopic is returned for a topic this node does not host.
-	ErrUnknownTopic = errors.New("partition: unknown topic")
+	ErrUnknownTopic = errors.New("topic is not hosted on this broker")
 	// ErrUnknownPartition is returned for a partition index past the
 	// topic's partition count.
-	ErrUnknownPartition = errors.New("partition: unknown partition")
+	ErrUnknownPartition = errors.New("partition is not hosted on this broker")
 )
 
 // Partition is one hosted partition: its log and its leader epoch.

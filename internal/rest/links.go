@@ -119,23 +119,23 @@ type LinkConfigEntry struct {
 // become these HTTP answers; the message is the full error text.
 var (
 	// ErrLinkNotFound: 404, error_code 40404.
-	ErrLinkNotFound = errors.New("rest: cluster link not found")
+	ErrLinkNotFound = errors.New("cluster link not found")
 	// ErrLinkExists: 409, error_code 40901 (kcp treats a 409 on create
 	// as "already exists", §5.1).
-	ErrLinkExists = errors.New("rest: cluster link already exists")
+	ErrLinkExists = errors.New("cluster link already exists")
 	// ErrLinkInUse: a non-forced delete of a link with mirrors
 	// (Confluent's CLUSTER_LINK_IN_USE): 409, error_code 40902.
-	ErrLinkInUse = errors.New("rest: cluster link has mirror topics")
+	ErrLinkInUse = errors.New("cluster link has mirror topics")
 	// ErrInvalidLink: link validation failed (bad configs, remote
 	// unreachable or not the expected cluster): 400, error_code 40002.
-	ErrInvalidLink = errors.New("rest: invalid cluster link")
+	ErrInvalidLink = errors.New("invalid cluster link")
 	// ErrMirrorNotFound: no such mirror topic on the link (or the topic
 	// is not a mirror): 404, error_code 40403 like an unknown topic.
-	ErrMirrorNotFound = errors.New("rest: mirror topic not found")
+	ErrMirrorNotFound = errors.New("mirror topic not found")
 	// ErrInvalidMirrorState: the operation is not allowed in the
 	// mirror's state (resume an active mirror, promote with lag, ...):
 	// 400, error_code 40002.
-	ErrInvalidMirrorState = errors.New("rest: operation not allowed in the mirror topic's state")
+	ErrInvalidMirrorState = errors.New("operation not allowed in the mirror topic's state")
 )
 
 const (

@@ -332,7 +332,7 @@ func TestGetLink(t *testing.T) {
 	expect(t, e.do(t, "GET", cp+"/links/east?include_tasks=yes", ""), 400,
 		`{"error_code": 400, "message": "include_tasks must be true or false, got \"yes\""}`)
 	expect(t, e.do(t, "GET", cp+"/links/nope", ""), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 	// Empty state and error default to the enums' UNKNOWN / NO_ERROR.
 	e.l.links["bare"] = LinkInfo{Name: "bare"}
 	expect(t, e.do(t, "GET", cp+"/links/bare", ""), 200,
@@ -372,11 +372,11 @@ func TestCreateLink(t *testing.T) {
 	}
 
 	expect(t, e.do(t, "POST", cp+"/links?link_name=east", `{"configs": []}`), 409,
-		`{"error_code": 40901, "message": "links: \"east\": rest: cluster link already exists"}`)
+		`{"error_code": 40901, "message": "links: \"east\": cluster link already exists"}`)
 
 	e.l.err = fmt.Errorf("links: source cluster id is src-9, not src-2: %w", ErrInvalidLink)
 	expect(t, e.do(t, "POST", cp+"/links?link_name=x", `{}`), 400,
-		`{"error_code": 40002, "message": "links: source cluster id is src-9, not src-2: rest: invalid cluster link"}`)
+		`{"error_code": 40002, "message": "links: source cluster id is src-9, not src-2: invalid cluster link"}`)
 	e.l.err = fmt.Errorf("links: %w", kerr.InvalidConfig)
 	expect(t, e.do(t, "POST", cp+"/links?link_name=x", `{}`), 400,
 		`{"error_code": 40002, "message": "links: INVALID_CONFIG: Configuration is invalid."}`)
@@ -414,10 +414,10 @@ func TestDeleteLink(t *testing.T) {
 	e := newLinkEnv(t)
 	expect(t, e.do(t, "DELETE", cp+"/links/broken", ""), 204, "")
 	expect(t, e.do(t, "DELETE", cp+"/links/east", ""), 409,
-		`{"error_code": 40902, "message": "links: \"east\" has mirror topics; delete them or force: rest: cluster link has mirror topics"}`)
+		`{"error_code": 40902, "message": "links: \"east\" has mirror topics; delete them or force: cluster link has mirror topics"}`)
 	expect(t, e.do(t, "DELETE", cp+"/links/east?force=true&validate_only=true", ""), 204, "")
 	expect(t, e.do(t, "DELETE", cp+"/links/nope", ""), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 	expect(t, e.do(t, "DELETE", cp+"/links/east?force=maybe", ""), 400,
 		`{"error_code": 400, "message": "force must be true or false, got \"maybe\""}`)
 	want := []deleteLinkCall{{"broken", false, false}, {"east", false, false}, {"east", true, true}, {"nope", false, false}}
@@ -467,7 +467,7 @@ func TestLinkConfigsRead(t *testing.T) {
 	expect(t, e.do(t, "GET", cp+"/links/east/configs/nope", ""), 404,
 		`{"error_code": 404, "message": "Config nope cannot be found for cluster link east."}`)
 	expect(t, e.do(t, "GET", cp+"/links/nope/configs", ""), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 }
 
 func TestLinkConfigsWrite(t *testing.T) {
@@ -499,7 +499,7 @@ func TestLinkConfigsWrite(t *testing.T) {
 			`{"data": [{"name": "a", "value": "1"}]}`, 204, "",
 			&alterCall{"east", []ConfigOp{{Name: "a", Value: "1"}}, false}},
 		{"alter unknown link", "PUT", "/links/nope/configs:alter", `{"data": []}`, 404,
-			`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`,
+			`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`,
 			&alterCall{"nope", []ConfigOp{}, false}},
 		{"alter no data", "PUT", "/links/east/configs:alter", `{}`, 400,
 			`{"error_code": 400, "message": "data is required"}`, nil},

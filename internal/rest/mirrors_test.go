@@ -60,7 +60,7 @@ func TestListMirrors(t *testing.T) {
 		t.Errorf("bad status filter: %d %s", rec.Code, rec.Body)
 	}
 	expect(t, e.do(t, "GET", cp+"/links/nope/mirrors", ""), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 }
 
 func TestGetMirror(t *testing.T) {
@@ -73,9 +73,9 @@ func TestGetMirror(t *testing.T) {
 		mirrorJSON("east", "clicks", "clicks", 1, `[{"partition": 0, "lag": 1, "last_source_fetch_offset": 7, "time_since_last_fetch_ms": 0, "local_log_end_offset": 6, "source_end_offset": 7, "source_end_age_ms": 1500}]`,
 			"PAUSED", "NO_ERROR", 0, `"mirror_state_transition_errors": [],`))
 	expect(t, e.do(t, "GET", cp+"/links/east/mirrors/nope", ""), 404,
-		`{"error_code": 40403, "message": "links: mirror \"nope\" on \"east\": rest: mirror topic not found"}`)
+		`{"error_code": 40403, "message": "links: mirror \"nope\" on \"east\": mirror topic not found"}`)
 	expect(t, e.do(t, "GET", cp+"/links/nope/mirrors/orders", ""), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 	// Defaults for an empty state and error.
 	e.l.mirrors = append(e.l.mirrors, MirrorInfo{Link: "east", MirrorTopic: "new", SourceTopic: "new"})
 	expect(t, e.do(t, "GET", cp+"/links/east/mirrors/new", ""), 200,
@@ -104,7 +104,7 @@ func TestCreateMirror(t *testing.T) {
 		{"validate body", "/links/east/mirrors", `{"source_topic_name": "o", "validate_only": true}`, 204, "", "",
 			&createMirrorCall{"east", CreateMirrorRequest{SourceTopic: "o", ReplicationFactor: -1, ValidateOnly: true}}},
 		{"unknown link", "/links/nope/mirrors", `{"source_topic_name": "o"}`, 404,
-			`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`, "",
+			`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`, "",
 			&createMirrorCall{"nope", CreateMirrorRequest{SourceTopic: "o", ReplicationFactor: -1}}},
 		{"no source", "/links/east/mirrors", `{"mirror_topic_name": "o"}`, 400,
 			`{"error_code": 400, "message": "source_topic_name is required"}`, "", nil},
@@ -180,8 +180,8 @@ func TestAlterMirrors(t *testing.T) {
 		"metadata": {"self": "`+lu+`/east/mirrors:failover", "next": null},
 		"data": [
 			`+alterItem("orders", "null", "null", `[{"partition": 0, "lag": 2, "last_source_fetch_offset": 3, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}, {"partition": 1, "lag": 0, "last_source_fetch_offset": 9, "time_since_last_fetch_ms": 0, "local_log_end_offset": 0, "source_end_offset": 0, "source_end_age_ms": 0}]`)+`,
-			`+alterItem("clicks", "40002", `"links: topic 'clicks' has already stopped its mirror from 'east': rest: operation not allowed in the mirror topic's state"`, "[]")+`,
-			`+alterItem("ghost", "40403", `"links: rest: mirror topic not found"`, "[]")+`,
+			`+alterItem("clicks", "40002", `"links: topic 'clicks' has already stopped its mirror from 'east': operation not allowed in the mirror topic's state"`, "[]")+`,
+			`+alterItem("ghost", "40403", `"links: mirror topic not found"`, "[]")+`,
 			`+alterItem("locked", "40301", `"links: TOPIC_AUTHORIZATION_FAILED: Not authorized to access topics: [Topic authorization failed.]"`, "[]")+`
 		]
 	}`)
@@ -202,7 +202,7 @@ func TestAlterMirrors(t *testing.T) {
 	}
 
 	expect(t, e.do(t, "POST", cp+"/links/nope/mirrors:resume", `{"mirror_topic_names": ["a"]}`), 404,
-		`{"error_code": 40404, "message": "links: \"nope\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"nope\": cluster link not found"}`)
 }
 
 func TestAlterMirrorsBadRequests(t *testing.T) {
@@ -265,9 +265,9 @@ func TestLinkRouting(t *testing.T) {
 	// A link or mirror literally named like a path word still routes as a
 	// name: these are {link_name} and {mirror_topic_name} segments.
 	expect(t, e.do(t, "GET", cp+"/links/mirrors", ""), 404,
-		`{"error_code": 40404, "message": "links: \"mirrors\": rest: cluster link not found"}`)
+		`{"error_code": 40404, "message": "links: \"mirrors\": cluster link not found"}`)
 	expect(t, e.do(t, "GET", cp+"/links/east/mirrors/mirrors:pause", ""), 404,
-		`{"error_code": 40403, "message": "links: mirror \"mirrors:pause\" on \"east\": rest: mirror topic not found"}`)
+		`{"error_code": 40403, "message": "links: mirror \"mirrors:pause\" on \"east\": mirror topic not found"}`)
 }
 
 // FuzzLinkRequestBodies: whatever the body, the link endpoints answer a
