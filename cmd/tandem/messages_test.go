@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
@@ -136,6 +139,32 @@ func TestCLIErrorMessages(t *testing.T) {
 			}
 		}
 		noLeaks(t, tt.name, msg)
+	}
+
+	// A topic config set on a mirror, through the HTTP API and through
+	// Kafka's IncrementalAlterConfigs: Confluent's wording, not "invalid
+	// cluster link config".
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut,
+		url+"/kafka/v3/clusters/"+dst.Node.ClusterID()+"/topics/orders/configs/retention.ms", strings.NewReader(`{"value":"1"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "Cannot set configuration 'retention.ms' for mirror topic 'orders'") {
+		t.Errorf("REST config on a mirror: %d %s", resp.StatusCode, body)
+	}
+	noLeaks(t, "REST config on a mirror", string(body))
+	dcl, err := kgo.NewClient(kgo.SeedBrokers(dst.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dcl.Close()
+	ar, err := kadm.NewClient(dcl).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1")}}, "orders")
+	if err != nil || len(ar) != 1 || ar[0].Err == nil || !strings.Contains(ar[0].ErrMessage, "Cannot set configuration 'retention.ms' for mirror topic 'orders'") {
+		t.Errorf("IncrementalAlterConfigs on a mirror: %v %+v", err, ar)
 	}
 
 	// Promote refused: the source cannot say where the topic ends.

@@ -2,7 +2,6 @@ package link
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // ClientOpts are the franz-go options with which a link reaches its source
@@ -28,7 +29,7 @@ import (
 //   - request.timeout.ms, metadata.max.age.ms.
 func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 	if p := strings.ToUpper(Value(configs, "security.protocol")); p != "PLAINTEXT" {
-		return nil, fmt.Errorf("%w: security.protocol=%s (only PLAINTEXT connections to the source)", ErrNotSupported, p)
+		return nil, usererr.New(ErrNotSupported, "cluster link config security.protocol=%s is not supported by Tandem yet: links connect to the source with PLAINTEXT only", p)
 	}
 	var seeds []string
 	for _, s := range strings.Split(Value(configs, "bootstrap.servers"), ",") {

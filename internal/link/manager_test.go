@@ -3,6 +3,7 @@ package link_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,9 @@ func TestControlPlaneAgainstRealSource(t *testing.T) {
 	}
 	if res, _ := m.AlterMirrors(ctxT(t), "dr", "promote", []string{"dr.orders"}, "", false); !errors.Is(res[0].Err, link.ErrPromoteNotReady) {
 		t.Fatalf("promote while lagging: %v", res[0].Err)
+	} else if msg := res[0].Err.Error(); !strings.HasPrefix(msg, "cannot promote mirror topic 'dr.orders': it has not caught up with its source on partitions ") ||
+		!strings.Contains(msg, "(lag 1)") || !strings.Contains(msg, "use failover to stop now") {
+		t.Errorf("promote while lagging: %q does not name the mirror, the lagging partition and the fix", msg)
 	}
 	// Pause, resume, then failover makes it an ordinary topic.
 	res, err := m.AlterMirrors(ctxT(t), "dr", "pause", []string{"dr.orders", "missing"}, "", false)
