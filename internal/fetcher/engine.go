@@ -252,7 +252,7 @@ func applyAnswers[Q interface{ topicPartition() TopicPartition }, A any](e *engi
 		for i, q := range qs {
 			tps[i] = q.topicPartition()
 		}
-		return e.requestFailed(now, tps, fmt.Errorf("fetcher: %s: %w", op, err))
+		return e.requestFailed(now, tps, fmt.Errorf("%s: %w", op, err))
 	}
 	env := e.env(now)
 	var r roundResult
@@ -274,7 +274,7 @@ func (e *engine) applyFetch(now time.Time, req *FetchRequest, resp *FetchRespons
 		for i, p := range req.Partitions {
 			tps[i] = p.TopicPartition
 		}
-		return e.requestFailed(now, tps, fmt.Errorf("fetcher: fetch: %w", err))
+		return e.requestFailed(now, tps, fmt.Errorf("fetch: %w", err))
 	}
 	if (resp.Version >= 12) != e.caps.TruncationOnFetch {
 		// The broker answered at another version than negotiated (it

@@ -398,7 +398,7 @@ func (f *Fetcher) metadataLoop() {
 				failures++
 				f.stats.metadataErrors.Add(1)
 				f.logger.Warn("fetcher: source metadata failed", "err", err, "failures", failures)
-				f.noteUnassignedError(fmt.Errorf("fetcher: source metadata: %w", err))
+				f.noteUnassignedError(fmt.Errorf("source metadata: %w", err))
 				next = f.retryBackoff(failures)
 			default:
 				if f.applyMetadata(md, topics) {
@@ -504,7 +504,7 @@ func (f *Fetcher) place(p *partition, md *ClusterMetadata, now time.Time) bool {
 		f.park(p, now, fmt.Errorf("%w: %s", ErrSourceTopicNotFound, p.tp.Topic))
 		return false
 	case tm.Err != nil:
-		f.park(p, now, fmt.Errorf("fetcher: source metadata for %s: %w", p.tp.Topic, tm.Err))
+		f.park(p, now, fmt.Errorf("source metadata for %s: %w", p.tp.Topic, tm.Err))
 		return false
 	case p.topicID != ([16]byte{}) && tm.ID != ([16]byte{}) && tm.ID != p.topicID:
 		_ = f.unassign(p)

@@ -225,12 +225,12 @@ func (p MirrorPolicy) ProcessPartitionData(t Target, d PartitionData) (log.Appen
 				"partition", d.TopicPartition.String(), "logStart", d.FetchOffset, "batchBase", base)
 		}
 		if err := t.TruncateFullyAndStartAt(base); err != nil {
-			return log.AppendResult{}, fmt.Errorf("fetcher: restart log of %s at %d: %w", d.TopicPartition, base, err)
+			return log.AppendResult{}, fmt.Errorf("restart log of %s at %d: %w", d.TopicPartition, base, err)
 		}
 	}
 	res, err := t.AppendVerbatim(d.Records)
 	if err != nil {
-		return res, fmt.Errorf("fetcher: append %s at %d: %w", d.TopicPartition, t.LogEndOffset(), err)
+		return res, fmt.Errorf("append %s at %d: %w", d.TopicPartition, t.LogEndOffset(), err)
 	}
 	return res, nil
 }

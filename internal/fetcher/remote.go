@@ -46,7 +46,7 @@ func NewKafkaSource(opts []kgo.Opt, connections int) (*KafkaSource, error) {
 		cl, err := kgo.NewClient(o...)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("fetcher: source client: %w", err)
+			return nil, fmt.Errorf("source client: %w", err)
 		}
 		s.clients = append(s.clients, cl)
 	}
@@ -179,7 +179,7 @@ func (l *kafkaLeader) Capabilities(ctx context.Context) (Capabilities, error) {
 	}
 	fetch := negotiated(kmsg.Fetch.Int16(), kmsg.NewPtrFetchRequest().MaxVersion())
 	if fetch < 4 {
-		return Capabilities{}, fmt.Errorf("fetcher: broker %d supports Fetch up to v%d; v4 (record batches, Kafka 0.11) is required", l.broker, fetch)
+		return Capabilities{}, fmt.Errorf("broker %d supports Fetch up to v%d; v4 (record batches, Kafka 0.11) is required", l.broker, fetch)
 	}
 	epochs := negotiated(kmsg.OffsetForLeaderEpoch.Int16(), kmsg.NewPtrOffsetForLeaderEpochRequest().MaxVersion())
 	return Capabilities{
@@ -311,7 +311,7 @@ func (l *kafkaLeader) EpochEndOffsets(ctx context.Context, qs []EpochQuery) (map
 	}
 	resp := kresp.(*kmsg.OffsetForLeaderEpochResponse)
 	if resp.Version < 3 {
-		return nil, errors.New("fetcher: OffsetForLeaderEpoch answered below v3")
+		return nil, errors.New("OffsetForLeaderEpoch answered below v3")
 	}
 	out := make(map[TopicPartition]EpochEndOffset)
 	for _, t := range resp.Topics {

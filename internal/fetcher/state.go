@@ -346,7 +346,7 @@ func isTargetGone(err error) bool {
 // UNKNOWN_SERVER_ERROR, which heal when an operator or the source
 // recovers).
 func (s *fetchState) onPartitionError(env stepEnv, op string, err error) outcome {
-	werr := fmt.Errorf("fetcher: %s %s: %w", op, s.tp, err)
+	werr := fmt.Errorf("%s %s: %w", op, s.tp, err)
 	switch {
 	case errors.Is(err, kerr.FencedLeaderEpoch), errors.Is(err, kerr.NotLeaderForPartition),
 		errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID),
@@ -491,7 +491,7 @@ func (s *fetchState) processPartitionData(env stepEnv, req FetchPartition, d Fet
 		}
 		// Kafka's CorruptRecordException: log and retry; a transient
 		// state of the source's log (a partial write) heals.
-		return s.corrupt(env, fmt.Errorf("fetcher: fetch %s at %d: %w", s.tp, s.fetchOffset, err))
+		return s.corrupt(env, fmt.Errorf("fetch %s at %d: %w", s.tp, s.fetchOffset, err))
 	}
 	if ok, effects := s.gateEpoch(maxEpoch, req, d); !ok {
 		return outcome{effects: effects}
@@ -586,7 +586,7 @@ func (s *fetchState) onLeaderEpochAck(env stepEnv, epoch int32, err error) outco
 		case isTargetGone(err):
 			s.targetGone(env, err)
 		default:
-			s.delay(env, fmt.Errorf("fetcher: raise leader epoch of %s to %d: %w", s.tp, epoch, err))
+			s.delay(env, fmt.Errorf("raise leader epoch of %s to %d: %w", s.tp, epoch, err))
 		}
 		return outcome{}
 	}
@@ -702,7 +702,7 @@ func (s *fetchState) truncate(env stepEnv, offset int64, reason string) bool {
 		return true
 	}
 	if err := s.target.TruncateTo(offset); err != nil {
-		s.storageError(env, fmt.Errorf("fetcher: truncate %s to %d: %w", s.tp, offset, err))
+		s.storageError(env, fmt.Errorf("truncate %s to %d: %w", s.tp, offset, err))
 		return false
 	}
 	after := s.target.LogEndOffset()
@@ -769,7 +769,7 @@ func (s *fetchState) startAt(env stepEnv, p Position) bool {
 	leo := t.LogEndOffset()
 	if leo != p.Offset || t.LogStartOffset() != p.Offset {
 		if err := t.TruncateFullyAndStartAt(p.Offset); err != nil {
-			s.storageError(env, fmt.Errorf("fetcher: restart log of %s at %d: %w", s.tp, p.Offset, err))
+			s.storageError(env, fmt.Errorf("restart log of %s at %d: %w", s.tp, p.Offset, err))
 			return false
 		}
 	}

@@ -285,40 +285,42 @@ type Status struct {
 }
 
 // Errors. Remote errors are the kerr values the source returned, wrapped.
+// Mirror errors reach users (mirror describe, state-transition errors), so
+// their texts have no package prefix (docs/HACKING.md).
 var (
-	ErrClosed         = errors.New("fetcher: closed")
-	ErrInvalidConfig  = errors.New("fetcher: invalid configuration")
-	ErrPartitionAdded = errors.New("fetcher: partition already added")
-	ErrUnknownPart    = errors.New("fetcher: partition not added")
+	ErrClosed         = errors.New("mirror fetcher closed")
+	ErrInvalidConfig  = errors.New("invalid mirror fetcher configuration")
+	ErrPartitionAdded = errors.New("partition already added to the mirror fetcher")
+	ErrUnknownPart    = errors.New("partition not added to the mirror fetcher")
 	// ErrSourceTopicIDChanged: the source topic now has another topic id
 	// (deleted and re-created); the partition fails rather than mixing
 	// two topics' data (Confluent SOURCE_TOPIC_ID_CHANGED).
-	ErrSourceTopicIDChanged = errors.New("fetcher: source topic id changed")
+	ErrSourceTopicIDChanged = errors.New("source topic id changed (the source topic was deleted and re-created)")
 	// ErrSourceTopicNotFound: the source's metadata does not list the
 	// topic; retried (Confluent SOURCE_TOPIC_MAY_BE_DELETED once the
 	// link's retry timeout passes — the caller's decision, see ErrorSince).
-	ErrSourceTopicNotFound = errors.New("fetcher: source topic not found")
+	ErrSourceTopicNotFound = errors.New("source topic not found")
 	// ErrSourcePartitionMissing: the source topic has fewer partitions
 	// than this one's index (SOURCE_PARTITIONS_DECREASED); retried.
-	ErrSourcePartitionMissing = errors.New("fetcher: source partition missing")
+	ErrSourcePartitionMissing = errors.New("source partition missing")
 	// ErrLeaderNotAvailable: the source's metadata names no live leader.
-	ErrLeaderNotAvailable = errors.New("fetcher: source partition has no leader")
+	ErrLeaderNotAvailable = errors.New("source partition has no leader")
 	// ErrNonMonotonicSourceEpoch: the source leader confirmed a current
 	// leader epoch below an epoch already mirrored, so the source's log is
 	// not the history the mirror copied (NON_MONOTONIC_SOURCE_EPOCH).
-	ErrNonMonotonicSourceEpoch = errors.New("fetcher: source leader epoch went backwards")
+	ErrNonMonotonicSourceEpoch = errors.New("source leader epoch went backwards")
 	// ErrUnsupportedMessageFormat: a v0/v1 batch (UNSUPPORTED_MESSAGE_FORMAT).
-	ErrUnsupportedMessageFormat = errors.New("fetcher: unsupported message format")
+	ErrUnsupportedMessageFormat = errors.New("unsupported message format")
 	// ErrUnexpectedAppend: the source's batches do not line up with the
 	// local log (a batch straddles the local end offset of a non-empty
 	// log, or the log end offset moved under the fetcher).
-	ErrUnexpectedAppend = errors.New("fetcher: source batches do not line up with the local log")
+	ErrUnexpectedAppend = errors.New("source batches do not line up with the local log")
 	// ErrTargetGone: the partition's target is gone (its log was closed or
 	// deleted). The fetcher treats log.ErrClosed from a Target the same
 	// way; an owner whose effect finds the local partition deleted
 	// acknowledges with it. The partition goes to StateTargetGone.
-	ErrTargetGone = errors.New("fetcher: target gone")
+	ErrTargetGone = errors.New("the local mirror partition is gone")
 	// ErrNoTopicID: Fetch v13+ needs the source topic id, which the
 	// source's metadata did not give.
-	ErrNoTopicID = errors.New("fetcher: source topic id unknown")
+	ErrNoTopicID = errors.New("source topic id unknown")
 )

@@ -211,7 +211,7 @@ func (w *worker) probe() {
 	}
 	now := w.f.cfg.Now()
 	if err != nil {
-		w.eng.delayAll(now, fmt.Errorf("fetcher: source broker %d: %w", w.key.broker, err))
+		w.eng.delayAll(now, fmt.Errorf("source broker %d: %w", w.key.broker, err))
 		w.publishAll(now)
 		w.f.requestMetadata()
 		w.idle(now.Add(w.f.cfg.FetchBackoff))

@@ -75,7 +75,7 @@ func validateLeaderInput(buf []byte, origin appendOrigin, cfg *Config, nowMs int
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		i := len(batches)
 		if err := b.ValidateHeader(); err != nil {
-			return nil, 0, fmt.Errorf("log: batch %d: %w", i, err)
+			return nil, 0, fmt.Errorf("batch %d: %w", i, err)
 		}
 		if b.IsControl() && origin == originClient {
 			return nil, 0, fmt.Errorf("%w: batch %d: clients may not write control batches", ErrInvalidRecord, i)
@@ -132,14 +132,14 @@ func validateLeaderInput(buf []byte, origin appendOrigin, cfg *Config, nowMs int
 				return nil
 			})
 			if err != nil {
-				return nil, 0, fmt.Errorf("log: batch %d: %w", i, err)
+				return nil, 0, fmt.Errorf("batch %d: %w", i, err)
 			}
 		}
 		batches = append(batches, b)
 		records += int(n)
 	}
 	if err := it.Err(); err != nil {
-		return nil, 0, fmt.Errorf("log: batch %d: %w", len(batches), err)
+		return nil, 0, fmt.Errorf("batch %d: %w", len(batches), err)
 	}
 	if rest := it.Rest(); len(rest) > 0 {
 		return nil, 0, record.CorruptErrorf("%d bytes of partial batch or garbage after batch %d", len(rest), len(batches))
@@ -264,7 +264,7 @@ func (l *Log) AppendVerbatim(records []byte) (AppendResult, error) {
 	it := record.NewIter(records)
 	for b, ok := it.Next(); ok; b, ok = it.Next() {
 		if err := b.ValidateHeader(); err != nil {
-			return AppendResult{}, fmt.Errorf("log: batch %d: %w", len(batches), err)
+			return AppendResult{}, fmt.Errorf("batch %d: %w", len(batches), err)
 		}
 		if n := len(batches); n > 0 && b.BaseOffset() <= batches[n-1].LastOffset() {
 			return AppendResult{}, fmt.Errorf("%w: batch %d base offset %d is not above the previous last offset %d",
@@ -277,7 +277,7 @@ func (l *Log) AppendVerbatim(records []byte) (AppendResult, error) {
 		nrec += int(b.NumRecords())
 	}
 	if err := it.Err(); err != nil {
-		return AppendResult{}, fmt.Errorf("log: batch %d: %w", len(batches), err)
+		return AppendResult{}, fmt.Errorf("batch %d: %w", len(batches), err)
 	}
 	valid := it.Pos()
 

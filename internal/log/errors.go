@@ -13,12 +13,12 @@ import (
 var (
 	// ErrOffsetOutOfRange: a fetch or DeleteRecords offset outside
 	// [LogStartOffset, LogEndOffset] (resp. above HighWatermark).
-	ErrOffsetOutOfRange = errors.New("log: offset out of range")
+	ErrOffsetOutOfRange = errors.New("offset out of range")
 	// ErrInvalidRecord: a batch that is intact but violates what a client
 	// may send (control batch, count/offset-delta mismatch, bad sequence).
 	// Errors from package record are wrapped so record.ErrInvalidRecord
 	// also matches when the cause is header-level.
-	ErrInvalidRecord = errors.New("log: invalid record")
+	ErrInvalidRecord = errors.New("invalid record")
 	// ErrMissingKey: a record without a key produced to a compacted topic
 	// (LogValidator: "Compacted topic cannot accept message without key",
 	// INVALID_RECORD). It also matches ErrInvalidRecord.
@@ -32,36 +32,36 @@ var (
 	// (Kafka LogCleaningAbortedException).
 	ErrCleaningAborted = errors.New("log: cleaning aborted")
 	// ErrRecordTooLarge: a batch larger than Config.MaxMessageBytes.
-	ErrRecordTooLarge = errors.New("log: record batch too large")
+	ErrRecordTooLarge = errors.New("record batch too large")
 	// ErrInvalidTimestamp: a CreateTime timestamp outside
 	// [now-TimestampBeforeMaxMs, now+TimestampAfterMaxMs] (KIP-937).
-	ErrInvalidTimestamp = errors.New("log: invalid timestamp")
+	ErrInvalidTimestamp = errors.New("invalid timestamp")
 	// ErrOutOfOrderSequence: an idempotent batch whose sequence does not
 	// follow the producer's last one (ProducerAppendInfo.checkSequence).
-	ErrOutOfOrderSequence = errors.New("log: out of order sequence number")
+	ErrOutOfOrderSequence = errors.New("out of order sequence number")
 	// ErrInvalidProducerEpoch: a batch or marker from an older producer epoch.
-	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")
 	// ErrInvalidTxnState: a non-transactional batch from a producer with an
 	// open transaction (ProducerAppendInfo.appendDataBatch).
-	ErrInvalidTxnState = errors.New("log: invalid transaction state")
+	ErrInvalidTxnState = errors.New("invalid transaction state")
 	// ErrTransactionCoordinatorFenced: a marker from an older coordinator
 	// epoch (ProducerAppendInfo.checkCoordinatorEpoch).
-	ErrTransactionCoordinatorFenced = errors.New("log: transaction coordinator fenced")
+	ErrTransactionCoordinatorFenced = errors.New("transaction coordinator fenced")
 	// ErrFencedLeaderEpoch: AppendAsLeader/AppendControl called with a leader
 	// epoch older than the latest one in the leader-epoch cache.
-	ErrFencedLeaderEpoch = errors.New("log: fenced leader epoch")
+	ErrFencedLeaderEpoch = errors.New("fenced leader epoch")
 	// ErrUnexpectedAppendOffset: a verbatim append whose offsets are below
 	// the log end offset or not increasing (UnexpectedAppendOffsetException).
 	ErrUnexpectedAppendOffset = errors.New("log: unexpected append offset")
 	// ErrClosed: the log was closed or deleted.
 	ErrClosed = errors.New("log: closed")
 	// ErrInconsistentTopicID: partition.metadata names another topic id.
-	ErrInconsistentTopicID = errors.New("log: inconsistent topic id")
+	ErrInconsistentTopicID = errors.New("inconsistent topic id")
 	// ErrLogFailed: an earlier write or fsync failed; the log refuses
 	// further appends until reopened (Kafka takes the log dir offline; an
 	// fsync error cannot be retried safely because the kernel may have
 	// dropped the dirty pages).
-	ErrLogFailed = errors.New("log: storage failure")
+	ErrLogFailed = errors.New("storage failure")
 )
 
 // ErrCorrupt is record.ErrCorrupt, re-exported for convenience.

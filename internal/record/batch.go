@@ -35,6 +35,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // Field offsets within a batch.
@@ -97,16 +99,16 @@ var (
 	// ErrCorrupt marks bytes that are damaged: CRC mismatch, lengths that do
 	// not add up, undecodable records or compressed payloads. It is a class
 	// (à la pebble base.ErrCorruption): wrap with MarkCorrupt/CorruptErrorf.
-	ErrCorrupt = errors.New("record: corrupt")
+	ErrCorrupt = errors.New("corrupt record batch")
 	// ErrInvalidRecord marks batches whose bytes are intact (the CRC matches)
 	// but whose contents violate the protocol.
-	ErrInvalidRecord = errors.New("record: invalid record")
+	ErrInvalidRecord = errors.New("invalid record")
 	// ErrUnsupportedMagic marks a batch whose magic byte is not 2.
-	ErrUnsupportedMagic = errors.New("record: unsupported magic")
+	ErrUnsupportedMagic = errors.New("unsupported record batch format")
 	// ErrDecompressedTooLarge is returned when a compressed payload inflates
 	// beyond the caller's limit (decompression-bomb guard). It also matches
 	// ErrInvalidRecord.
-	ErrDecompressedTooLarge = errors.New("record: decompressed size exceeds limit")
+	ErrDecompressedTooLarge = errors.New("decompressed size exceeds the limit")
 )
 
 // CorruptErrorf formats an error that matches ErrCorrupt.
@@ -131,7 +133,7 @@ func IsCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
 
 type corruptError struct{ err error }
 
-func (e *corruptError) Error() string        { return "record: corrupt: " + e.err.Error() }
+func (e *corruptError) Error() string        { return "corrupt record batch: " + e.err.Error() }
 func (e *corruptError) Unwrap() error        { return e.err }
 func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
 
@@ -140,7 +142,7 @@ func invalidf(format string, args ...any) error {
 }
 
 func unsupportedMagic(m int8) error {
-	return fmt.Errorf("%w %d (only magic 2 is supported): %w", ErrUnsupportedMagic, m, ErrInvalidRecord)
+	return usererr.New(errors.Join(ErrUnsupportedMagic, ErrInvalidRecord), "unsupported record batch format: magic %d (only magic 2 is supported)", m)
 }
 
 // Codec is the compression codec in the low three attribute bits.

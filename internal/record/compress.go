@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // xerialHeader starts snappy payloads framed by snappy-java's
@@ -92,7 +95,7 @@ func Decompress(c Codec, src []byte, limit int) ([]byte, error) {
 var errTooLarge = fmt.Errorf("too large")
 
 func tooLarge(limit int) error {
-	return fmt.Errorf("%w (%d bytes): %w", ErrDecompressedTooLarge, limit, ErrInvalidRecord)
+	return usererr.New(errors.Join(ErrDecompressedTooLarge, ErrInvalidRecord), "invalid record: decompressed size exceeds the limit of %d bytes", limit)
 }
 
 // readLimited reads r to EOF, failing with errTooLarge beyond limit bytes.
