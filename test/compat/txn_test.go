@@ -110,6 +110,38 @@ func TestTransactionsRefused(t *testing.T) {
 		notAuth(t, err.Error())
 	})
 
+	// Debian's python3-confluent-kafka (librdkafka 2.0.2), seen only by
+	// /usr/bin/python3; skipped where it is not installed.
+	t.Run("confluent-kafka-python", func(t *testing.T) {
+		py := "/usr/bin/python3"
+		if exec.Command(py, "-c", "import confluent_kafka").Run() != nil {
+			t.Skip("python3-confluent-kafka is not installed")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		script := `
+import sys
+from confluent_kafka import Producer, KafkaException
+p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'txn-python', 'log_level': 0})
+try:
+    p.init_transactions(3)
+except KafkaException as e:
+    print(e.args[0].name(), e.args[0].str())
+    sys.exit(0)
+print('init_transactions succeeded')
+sys.exit(1)
+`
+		out, err := exec.CommandContext(ctx, py, "-c", script, addr).CombinedOutput()
+		t.Logf("confluent-kafka-python: %s", out)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		if !strings.HasPrefix(string(out), "UNSUPPORTED_VERSION ") {
+			t.Errorf("error %q is not UNSUPPORTED_VERSION", out)
+		}
+		notAuth(t, string(out))
+	})
+
 	t.Run("kcat", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
