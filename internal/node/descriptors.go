@@ -113,7 +113,7 @@ func connectionLimits(cfg config.BrokerConfig, budget descriptorBudget) (server.
 		if a, err := netip.ParseAddr(host); err == nil {
 			addrs = append(addrs, a)
 		} else if addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host); err != nil {
-			return server.Limits{}, fmt.Errorf("node: max.connections.per.ip.overrides: %s: %w", host, err)
+			return server.Limits{}, fmt.Errorf("max.connections.per.ip.overrides: cannot resolve %s: %w", host, err)
 		}
 		for _, a := range addrs {
 			l.PerIP[a.Unmap()] = int(n)

@@ -48,7 +48,7 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 			for _, o := range h.lns {
 				_ = o.Close()
 			}
-			return nil, fmt.Errorf("node: http listen %s: %w", l, err)
+			return nil, fmt.Errorf("http.listeners: cannot listen on %s: %w", l, err)
 		}
 		h.lns = append(h.lns, newLimitListener(ln, n.budget.HTTPConns))
 		h.addrs = append(h.addrs, ln.Addr())

@@ -84,14 +84,14 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	}()
 
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("node: log dir: %w", err)
+		return nil, fmt.Errorf("log.dirs: cannot create the log directory: %w", err)
 	}
 	if n.lock, err = lockDir(n.dir); err != nil {
 		return nil, err
 	}
 	clean := fileExists(filepath.Join(n.dir, cleanShutdownFile))
 	if err := os.Remove(filepath.Join(n.dir, cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("node: %w", err)
+		return nil, fmt.Errorf("log.dirs: %w", err)
 	}
 	// meta.properties is written once the directory is formatted, so its
 	// absence means a brand-new directory, not an unclean shutdown.
@@ -108,7 +108,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	n.metrics = metrics.New(cfg.NodeID)
 	nofile, err := raiseDescriptorLimit()
 	if err != nil {
-		return nil, fmt.Errorf("node: descriptor limit: %w", err)
+		return nil, fmt.Errorf("raising the open-file limit (ulimit -n): %w", err)
 	}
 	n.budget = planDescriptors(nofile)
 	logBudget(logger, n.budget)
@@ -142,7 +142,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 			for _, o := range lns {
 				_ = o.Close()
 			}
-			return nil, fmt.Errorf("node: listen %s: %w", l, err)
+			return nil, fmt.Errorf("listeners: cannot listen on %s: %w", l, err)
 		}
 		lns = append(lns, ln)
 		n.kafkaAddrs = append(n.kafkaAddrs, ln.Addr())
@@ -214,7 +214,7 @@ func advertised(cfg config.BrokerConfig, lns []net.Listener) (string, int32, err
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		h, err := os.Hostname()
 		if err != nil {
-			return "", 0, fmt.Errorf("node: advertised host: %w", err)
+			return "", 0, fmt.Errorf("advertised.listeners: no host given and the hostname is unknown: %w", err)
 		}
 		host = h
 	}
@@ -337,7 +337,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// rebalance would otherwise hold the drain for its timeout.
 		n.broker.Close()
 		if err := n.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("node: connections cut: %w", err))
+			errs = append(errs, fmt.Errorf("shutdown: connections cut: %w", err))
 		}
 		close(n.stop)
 		n.bg.Wait()
@@ -422,11 +422,11 @@ func fileExists(p string) bool {
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("node: lock file: %w", err)
+		return nil, fmt.Errorf("log.dirs: cannot open the lock file: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("node: log dir %s is in use by another process: %w", dir, err)
+		return nil, fmt.Errorf("log.dirs: %s is in use by another process (is another broker running on it?): %w", dir, err)
 	}
 	return f, nil
 }
