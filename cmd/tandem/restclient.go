@@ -23,6 +23,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/restclient"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 const (
@@ -115,8 +116,12 @@ func newRESTClient(raw string) (*restClient, error) {
 // hint adds what to do when nothing answered.
 func (c *restClient) hint(err error) error {
 	if errors.Is(err, restclient.ErrUnreachable) {
-		return fmt.Errorf("cannot reach the Tandem HTTP API at %s (is the broker running? set %s): %w",
-			c.Base, urlSources, err)
+		var cause error = err
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			cause = ue.Err // "dial tcp ...: connection refused", without the request
+		}
+		return usererr.New(err, "cannot reach the Tandem HTTP API at %s (is the broker running? set %s): %v",
+			c.Base, urlSources, cause)
 	}
 	return err
 }

@@ -18,10 +18,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/tandem-streaming/tandem/internal/restapi"
+	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // ErrUnreachable wraps a transport failure (nothing answered).
-var ErrUnreachable = errors.New("restclient: cannot reach the HTTP API")
+var ErrUnreachable = errors.New("cannot reach the HTTP API")
 
 // Error is an error answer of the API ({"error_code","message"}).
 type Error struct {
@@ -102,7 +103,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %w", ErrUnreachable, c.Base, err)
+		return usererr.New(ErrUnreachable, "cannot reach the HTTP API at %s: %w", c.Base, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
