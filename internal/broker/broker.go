@@ -133,7 +133,7 @@ func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
 			Configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(int(b.static.OffsetsTopicSegmentBytes))},
 		}, false)
 		if err != nil {
-			return fmt.Errorf("broker: creating %s: %w", OffsetsTopic, err)
+			return fmt.Errorf("creating the internal topic %s: %w", OffsetsTopic, err)
 		}
 	}
 	// The partition count is fixed at creation, as in Kafka: a changed

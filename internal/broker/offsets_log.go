@@ -42,7 +42,7 @@ func (o *offsetsLog) Append(records []group.Record, done func(error)) {
 	}
 	res, err := o.p.Log.AppendAsLeader(b.Build(), o.p.LeaderEpoch())
 	if err != nil {
-		done(AsKafkaError(fmt.Errorf("broker: append to %s-%d: %w", o.p.Topic, o.p.Index, err)))
+		done(AsKafkaError(fmt.Errorf("writing to %s-%d: %w", o.p.Topic, o.p.Index, err)))
 		return
 	}
 	go func() {
@@ -61,7 +61,7 @@ func (o *offsetsLog) Replay(fn func(offset int64, r group.Record) error) error {
 	for off < end {
 		res, err := l.Read(off, 1<<20, log.ReadUncommitted, true)
 		if err != nil {
-			return fmt.Errorf("broker: replay %s-%d at %d: %w", o.p.Topic, o.p.Index, off, err)
+			return fmt.Errorf("reading %s-%d at offset %d: %w", o.p.Topic, o.p.Index, off, err)
 		}
 		if len(res.Records) == 0 {
 			break
@@ -86,7 +86,7 @@ func (o *offsetsLog) Replay(fn func(offset int64, r group.Record) error) error {
 			off = batch.LastOffset() + 1
 		}
 		if err := it.Err(); err != nil {
-			return fmt.Errorf("broker: replay %s-%d: %w", o.p.Topic, o.p.Index, err)
+			return fmt.Errorf("reading %s-%d: %w", o.p.Topic, o.p.Index, err)
 		}
 	}
 	return nil
