@@ -100,6 +100,13 @@ type Log struct {
 	sealed     int      // segments rolled since the last round
 
 	pendingDeletes []pendingDelete
+	// epochCkptStale: leader-epoch-checkpoint could not be rewritten and
+	// was removed; persistEpochsLocked retries. Guarded by mu.
+	epochCkptStale bool
+	// syncRetry: a sync round could not open a file (no descriptors,
+	// transient); the files stay dirty and the round is retried after
+	// syncRetryDelay. Guarded by mu.
+	syncRetry *time.Timer
 
 	// Compaction (cleaner.go). cleanMu serializes cleaning passes and is
 	// taken before truncMu. cleanOffset (the cleaner checkpoint: end of the
@@ -302,6 +309,15 @@ func (l *Log) WaitHighWatermark(ctx context.Context, offset int64) error {
 	}
 }
 
+// Failed returns the storage failure that took the log offline (an I/O
+// error, a failed fsync), or nil. An offline log refuses appends with it
+// (ErrLogFailed) until the broker restarts and recovery reopens it.
+func (l *Log) Failed() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
 // Stats returns sizes and offsets.
 func (l *Log) Stats() Stats {
 	l.mu.RLock()
@@ -432,6 +448,11 @@ func (l *Log) close(deleting bool) error {
 		// empty log has nothing to replay.
 		if l.leo > l.segments[0].base && !slices.Contains(l.snapshots, l.leo) {
 			if err := l.takeSnapshotLocked(l.leo); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if l.epochCkptStale {
+			if err := l.persistEpochsLocked(); err != nil {
 				errs = append(errs, err)
 			}
 		}
