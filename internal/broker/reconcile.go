@@ -226,10 +226,13 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 			return err
 		}
 	}
-	err = b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
+	// Host hosts what it could open even when it fails (a partition whose
+	// log cannot open is offline, and retried after retryBackoff), so the
+	// config applies either way.
+	herr := b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
 		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
-	if err != nil {
+	if err := b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas); err != nil && herr == nil {
 		return err
 	}
-	return b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas)
+	return herr
 }

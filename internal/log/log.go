@@ -100,6 +100,8 @@ type Log struct {
 	sealed     int      // segments rolled since the last round
 
 	pendingDeletes []pendingDelete
+	// failedErr mirrors failed for lock-free readers (Failed).
+	failedErr atomic.Pointer[error]
 	// epochCkptStale: leader-epoch-checkpoint could not be rewritten and
 	// was removed; persistEpochsLocked retries. Guarded by mu.
 	epochCkptStale bool
@@ -312,10 +314,12 @@ func (l *Log) WaitHighWatermark(ctx context.Context, offset int64) error {
 // Failed returns the storage failure that took the log offline (an I/O
 // error, a failed fsync), or nil. An offline log refuses appends with it
 // (ErrLogFailed) until the broker restarts and recovery reopens it.
+// It takes no lock (metadata requests ask it of every partition).
 func (l *Log) Failed() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.failed
+	if p := l.failedErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stats returns sizes and offsets.

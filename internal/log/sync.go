@@ -246,6 +246,8 @@ func (l *Log) requeueTokenLocked(t syncToken) {
 func (l *Log) failLocked(err error) {
 	if l.failed == nil {
 		l.failed = fmt.Errorf("%w: %w", ErrLogFailed, err)
+		failed := l.failed
+		l.failedErr.Store(&failed)
 		l.logger.Error("log: storage failure: partition offline, refusing appends and fetches of unsynced data; "+
 			"check the device (dmesg, SMART), then restart the broker, which recovers the log from its last durable point "+
 			"(docs/operations.md, Storage faults)", "dir", l.dir, "err", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -230,15 +231,45 @@ func (n *Node) Links() *link.Manager { return n.links }
 // tests.
 func (n *Node) Store() metadata.Store { return n.store }
 
+// StorageHealth returns nil when every hosted partition can take writes,
+// else an error naming the offline ones (at most five) and their causes:
+// /readyz reports it as DOWN. Kafka takes a whole log directory offline
+// on an I/O error; Tandem takes the partition that hit it, and keeps the
+// probe DOWN so that an orchestrator or operator sees it.
+func (n *Node) StorageHealth() error {
+	off := n.parts.Offline()
+	if len(off) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "storage: %d partition(s) offline:", len(off))
+	for i, p := range off {
+		if i == 5 {
+			fmt.Fprintf(&b, " and %d more", len(off)-i)
+			break
+		}
+		fmt.Fprintf(&b, " %s-%d (%v);", p.Topic, p.Partition, p.Err)
+	}
+	b.WriteString(" see docs/operations.md, Storage faults")
+	return errors.New(b.String())
+}
+
 func (n *Node) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
-	n.parts.EachPartition(func(p *partition.Partition) {
-		s := p.Log.Stats()
-		out = append(out, metrics.PartitionStat{
-			Topic: p.Topic, Partition: p.Index, LogSizeBytes: s.Size, Segments: s.Segments,
-			LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
-		})
-	})
+	for _, t := range n.parts.Topics() {
+		for _, p := range t.Partitions {
+			if p.Log == nil {
+				out = append(out, metrics.PartitionStat{Topic: p.Topic, Partition: p.Index, Offline: true, NoLog: true})
+				continue
+			}
+			s := p.Log.Stats()
+			out = append(out, metrics.PartitionStat{
+				Topic: p.Topic, Partition: p.Index, LogSizeBytes: s.Size, Segments: s.Segments,
+				LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
+				Offline: p.Log.Failed() != nil,
+			})
+		}
+	}
 	return out
 }
 
