@@ -88,6 +88,11 @@ func (r *reconciler) loop() {
 	defer close(r.done)
 	defer r.cancel()
 	var retry <-chan time.Time
+	r.mu.Lock()
+	if len(r.errs) > 0 { // the first pass failed somewhere (an offline partition)
+		retry = time.After(retryBackoff)
+	}
+	r.mu.Unlock()
 	for {
 		select {
 		case <-r.stop:

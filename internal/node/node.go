@@ -29,6 +29,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/mirror"
 	"github.com/tandem-streaming/tandem/internal/partition"
 	"github.com/tandem-streaming/tandem/internal/server"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // cleanShutdownFile marks a log directory whose logs were all closed
@@ -69,6 +70,13 @@ type Node struct {
 // topics are filled by internal/mirror's data path; tests start nodes
 // through here too (internal/tandemtest), so they run what `serve` runs.
 func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
+	return StartFS(props, logger, nil)
+}
+
+// StartFS is Start with the storage (the logs and the metadata store) on
+// fsys instead of the operating system's file system (vfs.Default when
+// nil): tests put a fault injector (vfs.ErrorFS) there.
+func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
 		return nil, err
@@ -97,12 +105,12 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		logger.Info("previous shutdown was not clean (or this is a new log dir); logs will validate their tails")
 	}
 
-	if n.store, err = metadata.OpenBolt(n.dir, cfg.NodeID, logger.With("component", "metadata")); err != nil {
+	if n.store, err = metadata.OpenBoltFS(n.dir, cfg.NodeID, logger.With("component", "metadata"), fsys); err != nil {
 		return nil, err
 	}
 	n.metrics = metrics.New(cfg.NodeID)
-	n.files = log.NewFileCache(4096)
-	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync}
+	n.files = log.NewFileCacheFS(4096, fsys)
+	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync, FS: fsys}
 	if cfg.LogSyncStrategy == "syncfs" {
 		so.SyncfsDir = n.dir
 	}
