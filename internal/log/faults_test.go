@@ -533,3 +533,43 @@ func errno2s(e syscall.Errno) string {
 	}
 	return e.Error()
 }
+
+// TestNewLogSyncsWithFirstAppend: opening a new log queues no sync round
+// (creating many partitions must not queue fsyncs ahead of other logs'
+// acknowledgements); its creation becomes durable with its first append,
+// whose round also fsyncs the directory and its parent.
+func TestNewLogSyncsWithFirstAppend(t *testing.T) {
+	fs := vfs.NewErrorFS(nil)
+	s := newSyncer(nil, true)
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l, err := Open(Options{Dir: dir, TopicID: [16]byte{1}, Syncer: s, Files: NewFileCacheFS(8, fs), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n := s.runPending(); n != 0 {
+		t.Fatalf("opening a new log ran %d sync rounds", n)
+	}
+	fs.Trace(true)
+	b := record.NewBuilder()
+	b.Append(time.Now().UnixMilli(), nil, []byte("v"))
+	if _, err := l.AppendAsLeader(b.Build(), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.runPending()
+	fs.Trace(false)
+	synced := map[string]bool{}
+	for _, r := range fs.Records() {
+		if r.Op == vfs.OpSync {
+			synced[r.Path] = true
+		}
+	}
+	for _, p := range []string{filepath.Join(dir, partitionMetadata), dir, filepath.Dir(dir), filepath.Join(dir, fileName(0, logExt))} {
+		if !synced[p] {
+			t.Errorf("first append's round did not fsync %s (synced %v)", p, synced)
+		}
+	}
+	if l.HighWatermark() != 1 {
+		t.Fatalf("HW %d", l.HighWatermark())
+	}
+}

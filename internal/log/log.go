@@ -181,7 +181,7 @@ func Open(o Options) (*Log, error) {
 			l.abandon()
 			return nil, fmt.Errorf("%w: %s holds topic id %x, expected %x", ErrInconsistentTopicID, o.Dir, id, o.TopicID)
 		case !ok:
-			// Written with rename but fsynced by the first sync round, with
+			// Written with rename but fsynced by the first append's sync round, with
 			// the directory, so creating thousands of partitions does not
 			// cost two synchronous fsyncs each.
 			path := filepath.Join(o.Dir, partitionMetadata)
@@ -202,7 +202,16 @@ func Open(o Options) (*Log, error) {
 	l.cleanHorizon = record.NoTimestamp
 	l.mu.Lock()
 	l.checkInvariants()
-	if len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync || l.parentSync {
+	// A log whose directory Open just created holds nothing yet: its
+	// files and directory entries need to be durable only once it holds
+	// data, so they stay dirty and ride with its first append's sync round
+	// (or Close). Scheduling a round per new log made creating a topic
+	// with thousands of partitions queue thousands of fsyncs ahead of
+	// every acks=all produce to other topics (issue #9). A crash before
+	// that loses at most an empty directory, which the broker recreates
+	// from cluster metadata. A reopened log syncs what recovery changed
+	// at once.
+	if !l.parentSync && (len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync) {
 		l.scheduleSyncLocked()
 	}
 	l.mu.Unlock()
