@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -88,6 +89,11 @@ func (r *reconciler) loop() {
 	defer close(r.done)
 	defer r.cancel()
 	var retry <-chan time.Time
+	r.mu.Lock()
+	if len(r.errs) > 0 { // the first pass failed somewhere (an offline partition)
+		retry = time.After(retryBackoff)
+	}
+	r.mu.Unlock()
 	for {
 		select {
 		case <-r.stop:
@@ -199,7 +205,13 @@ func (r *reconciler) passLocked() error {
 		}
 		if err := r.applyLocked(t); err != nil {
 			errs[t.Name] = err
-			b.logger.Error("hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
+			level := slog.LevelError
+			if prev, ok := r.errs[t.Name]; ok && prev.Error() == err.Error() {
+				// Retried every retryBackoff (an offline partition whose
+				// cause has not cleared): said once already.
+				level = slog.LevelDebug
+			}
+			b.logger.Log(context.Background(), level, "hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
 			continue
 		}
 		r.applied[t.Name] = appliedTopic{id: t.ID, modRev: t.ModRevision}
@@ -226,10 +238,13 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 			return err
 		}
 	}
-	err = b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
+	// Host hosts what it could open even when it fails (a partition whose
+	// log cannot open is offline, and retried after retryBackoff), so the
+	// config applies either way.
+	herr := b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
 		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
-	if err != nil {
+	if err := b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas); err != nil && herr == nil {
 		return err
 	}
-	return b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas)
+	return herr
 }

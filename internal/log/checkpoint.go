@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Offsets checkpoint (file "log-offsets-checkpoint", one per partition):
@@ -69,7 +71,7 @@ func decodeOffsetsCheckpoint(data []byte) (offsetsCheckpointData, error) {
 // atomically, so a broker (ours or Kafka's tools) can tell which topic
 // incarnation a directory belongs to (KIP-516).
 func WritePartitionMetadata(dir string, topicID [16]byte) error {
-	return writeFileAtomic(filepath.Join(dir, partitionMetadata), encodePartitionMetadata(topicID))
+	return vfs.WriteFileAtomic(vfs.Default, filepath.Join(dir, partitionMetadata), encodePartitionMetadata(topicID))
 }
 
 func encodePartitionMetadata(topicID [16]byte) []byte {
@@ -79,7 +81,11 @@ func encodePartitionMetadata(topicID [16]byte) []byte {
 // ReadPartitionMetadata reads partition.metadata; ok is false when the file
 // does not exist.
 func ReadPartitionMetadata(dir string) (topicID [16]byte, ok bool, err error) {
-	data, err := os.ReadFile(filepath.Join(dir, partitionMetadata))
+	return readPartitionMetadata(vfs.Default, dir)
+}
+
+func readPartitionMetadata(fs vfs.FS, dir string) (topicID [16]byte, ok bool, err error) {
+	data, err := vfs.ReadFile(fs, filepath.Join(dir, partitionMetadata))
 	if errors.Is(err, os.ErrNotExist) {
 		return topicID, false, nil
 	}
