@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/console"
 	"github.com/tandem-streaming/tandem/internal/rest"
 )
 
@@ -27,6 +28,11 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 		opts = append(opts, rest.WithLinks(linkBackend{m: n.links}))
 	}
 	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http"), opts...))
+	// The web console (internal/console): the page at exactly "/" and its
+	// own endpoints under /console/; REST keeps every other path.
+	con := console.New(consoleSource{n}, n.console, console.DefaultInterval, n.logger.With("component", "console"))
+	mux.Handle("GET /{$}", con)
+	mux.Handle("/console/", con)
 	// Go's profiler, for operators diagnosing a live broker; the HTTP
 	// listener is loopback-only by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
