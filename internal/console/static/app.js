@@ -14,6 +14,12 @@ function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 function $(id) { return document.getElementById(id); }
+// setHTML replaces an element's content only when it changed, so rows and
+// buttons stay the same nodes between polls.
+function setHTML(id, html) {
+  const el = $(id);
+  if (el._html !== html) { el.innerHTML = html; el._html = html; }
+}
 function fmtInt(n) { return n == null || n < 0 ? "—" : Number(n).toLocaleString("en-US"); }
 function fmtBytes(n) {
   if (n == null || n < 0) return "—";
@@ -124,7 +130,7 @@ async function renderOverview() {
     const rd = await api("GET", "/console/api/readiness");
     html += `<h2>Failover readiness</h2>` + readinessTable(rd.links, "link");
   }
-  $("view-overview").innerHTML = html;
+  setHTML("view-overview", html);
 }
 
 async function renderTopics() {
@@ -142,7 +148,7 @@ async function renderTopics() {
     }
   }
   html += `</tbody></table>`;
-  $("view-topics").innerHTML = html;
+  setHTML("view-topics", html);
 }
 
 async function topicConfigs(name) {
@@ -155,7 +161,7 @@ async function topicConfigs(name) {
 
 async function renderGroups() {
   let gs;
-  try { gs = (await api("GET", "/console/api/groups")).data; } catch (e) { $("view-groups").innerHTML = `<p class="err">${esc(e.message)}</p>`; return; }
+  try { gs = (await api("GET", "/console/api/groups")).data; } catch (e) { setHTML("view-groups", `<p class="err">${esc(e.message)}</p>`); return; }
   let html = `<h2>Consumer groups</h2>`;
   if (!gs.length) html += `<p class="muted">No consumer groups.</p>`;
   else {
@@ -171,7 +177,7 @@ async function renderGroups() {
     }
     html += `</tbody></table>`;
   }
-  $("view-groups").innerHTML = html;
+  setHTML("view-groups", html);
 }
 
 function readinessCells(r, attrs) {
@@ -214,7 +220,7 @@ async function renderLinks() {
     }
     html += `</tbody></table>` + definitions();
   }
-  $("links-body").innerHTML = html;
+  setHTML("links-body", html);
 }
 
 async function linkDetail(name) {
@@ -260,7 +266,7 @@ async function renderMirrors() {
     }
     html += `</tbody></table>` + definitions();
   }
-  $("mirrors-body").innerHTML = html;
+  setHTML("mirrors-body", html);
 }
 
 async function mirrorDetail(m, r) {
