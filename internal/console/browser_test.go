@@ -375,7 +375,30 @@ func TestBrowserLinkMirrorFailover(t *testing.T) {
 	b.click(`tr[data-topic="orders"] td`)
 	b.waitText("topic configs", "#view-topics tr.detail", 10*time.Second, func(s string) bool { return strings.Contains(s, "cleanup.policy") })
 	b.screenshot("topics")
+	// A consumer group on the failed-over topic: committed at offset 100
+	// of each partition, so its lag is the rest.
+	dcl, err := kgo.NewClient(kgo.SeedBrokers(dst.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dcl.Close()
+	var commit kadm.Offsets
+	var wantLag int64
+	for p, end := range srcEnds {
+		commit.Add(kadm.Offset{Topic: "orders", Partition: p, At: 100, LeaderEpoch: -1})
+		wantLag += end - 100
+	}
+	if resp, err := kadm.NewClient(dcl).CommitOffsets(ctx, "billing", commit); err == nil {
+		err = resp.Error()
+	} else {
+		t.Fatalf("commit offsets: %v", err)
+	}
 	b.run("groups", chromedp.Click(chromedp.CSS("#nav-groups")), chromedp.WaitVisible(chromedp.CSS("#view-groups h2")))
+	b.waitText("group lag", `#view-groups tr[data-toggle="group:billing"] td.num:last-child`, 10*time.Second,
+		func(s string) bool { return lagNumber(s) == wantLag })
+	b.click(`#view-groups tr[data-toggle="group:billing"] td`)
+	b.waitText("group offsets", "#view-groups tr.detail", 10*time.Second, func(s string) bool { return strings.Contains(s, "orders") })
+	b.screenshot("groups")
 	b.run("links after", chromedp.Click(chromedp.CSS("#nav-links")), chromedp.WaitVisible(chromedp.CSS(`[data-link-state="dr"]`)))
 	b.click(`tr[data-link="dr"] td`)
 	b.waitText("link tasks", "#view-links tr.detail", 10*time.Second, func(s string) bool { return strings.Contains(s, "Tasks") })

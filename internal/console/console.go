@@ -212,6 +212,7 @@ func (h *Handler) readiness(w http.ResponseWriter, r *http.Request) {
 // historyPoint is a Point as the page plots it.
 type historyPoint struct {
 	TimeMs         int64 `json:"t"`
+	Live           bool  `json:"live,omitempty"` // computed for this answer, not stored
 	Lag            int64 `json:"lag"`
 	SourceEnd      int64 `json:"source_end,omitempty"`
 	LocalEnd       int64 `json:"local_end,omitempty"`
@@ -228,10 +229,17 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{"link_name": link, "interval_seconds": h.every.Seconds(), "truncated": h.hist.Truncated()}
-	conv := func(pts []Point, link bool) []historyPoint {
+	// The stored points end with the present, computed now, so a plot
+	// reaches the current value between samples.
+	snap := h.src.Snapshot()
+	liveParts, liveLinks := LivePoints(h.now(), snap)
+	conv := func(pts []Point, live Point, haveLive, link bool) []historyPoint {
+		if haveLive {
+			pts = append(pts, live)
+		}
 		hp := make([]historyPoint, len(pts))
 		for i, p := range pts {
-			hp[i] = historyPoint{TimeMs: p.TimeMs, Lag: p.Lag(), LastFetchAgeMs: p.LastFetchAgeMs}
+			hp[i] = historyPoint{TimeMs: p.TimeMs, Lag: p.Lag(), LastFetchAgeMs: p.LastFetchAgeMs, Live: haveLive && i == len(pts)-1}
 			if !link {
 				hp[i].SourceEnd, hp[i].LocalEnd = p.SourceEnd, p.LocalEnd
 			}
@@ -239,7 +247,8 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		return hp
 	}
 	if topic == "" {
-		out["points"] = conv(h.hist.LinkHistory(link), true)
+		lp, ok := liveLinks[link]
+		out["points"] = conv(h.hist.LinkHistory(link), lp, ok, true)
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -253,7 +262,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		}
 		parts = []int32{int32(p)}
 	} else {
-		for _, m := range h.src.Snapshot().Mirrors {
+		for _, m := range snap.Mirrors {
 			if m.Link == link && m.Topic == topic {
 				for _, p := range m.Partitions {
 					parts = append(parts, p.Partition)
@@ -263,8 +272,10 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	}
 	series := []map[string]any{}
 	for _, p := range parts {
+		key := PartitionKey{link, topic, p}
+		lp, ok := liveParts[key]
 		series = append(series, map[string]any{"partition": p,
-			"points": conv(h.hist.PartitionHistory(PartitionKey{link, topic, p}), false)})
+			"points": conv(h.hist.PartitionHistory(key), lp, ok, false)})
 	}
 	out["partitions"] = series
 	writeJSON(w, http.StatusOK, out)

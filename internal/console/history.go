@@ -106,71 +106,81 @@ func NewHistory(points, maxSeries int) *History {
 // MaxBytes is the bound on the memory the points take.
 func (h *History) MaxBytes() int64 { return int64(h.points) * int64(h.maxSeries) * pointBytes }
 
-// Sample records one point per mirror partition in snap and one per link
-// (lags summed, the oldest fetch age), all at now. Series of mirrors and
-// links no longer in snap are dropped, so a deleted mirror frees its
-// memory at the next sample.
-func (h *History) Sample(now time.Time, snap Snapshot) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// LivePoints computes, without storing them, the points Sample would
+// record at now: one per mirror partition, and one per link with the
+// lags of its mirrors that are not stopped summed (an unknown source end
+// counts as 0) and the oldest fetch age. A link point keeps the summed
+// lag in SourceEnd with LocalEnd 0, so Lag() reads it back.
+func LivePoints(now time.Time, snap Snapshot) (map[PartitionKey]Point, map[string]Point) {
+	parts := map[PartitionKey]Point{}
+	links := map[string]Point{}
 	ms := now.UnixMilli()
-	seenParts := map[PartitionKey]bool{}
-	seenLinks := map[string]bool{}
-	linkPts := map[string]*Point{}
 	for _, l := range snap.Links {
-		seenLinks[l.Name] = true
-		linkPts[l.Name] = &Point{TimeMs: ms, SourceEnd: 0, LocalEnd: 0, LastFetchAgeMs: -1}
+		links[l.Name] = Point{TimeMs: ms, LastFetchAgeMs: -1}
 	}
-	h.truncated = false
 	for _, m := range snap.Mirrors {
-		lp := linkPts[m.Link]
-		if lp == nil {
-			lp = &Point{TimeMs: ms, LastFetchAgeMs: -1}
-			linkPts[m.Link] = lp
-			seenLinks[m.Link] = true
+		lp, ok := links[m.Link]
+		if !ok {
+			lp = Point{TimeMs: ms, LastFetchAgeMs: -1}
 		}
 		for _, p := range m.Partitions {
 			pt := partitionPoint(now, p)
+			parts[PartitionKey{m.Link, m.Topic, p.Partition}] = pt
+			if m.Stopped {
+				continue // not mirroring: no lag to add to the link
+			}
+			if lag := pt.Lag(); lag > 0 {
+				lp.SourceEnd += lag
+			}
+			lp.LastFetchAgeMs = max(lp.LastFetchAgeMs, pt.LastFetchAgeMs)
+		}
+		links[m.Link] = lp
+	}
+	return parts, links
+}
+
+// Sample records LivePoints at now. Link series are kept first; mirror
+// partitions are added in snapshot order until the series bound, and the
+// rest are skipped (Truncated). Series of mirrors and links no longer in
+// snap are dropped, so a deleted mirror frees its memory at the next
+// sample.
+func (h *History) Sample(now time.Time, snap Snapshot) {
+	parts, links := LivePoints(now, snap)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k := range h.parts {
+		if _, ok := parts[k]; !ok {
+			delete(h.parts, k)
+		}
+	}
+	for name := range h.links {
+		if _, ok := links[name]; !ok {
+			delete(h.links, name)
+		}
+	}
+	for name, lp := range links {
+		r := h.links[name]
+		if r == nil {
+			r = newRing(h.points)
+			h.links[name] = r
+		}
+		r.add(lp)
+	}
+	h.truncated = false
+	for _, m := range snap.Mirrors {
+		for _, p := range m.Partitions {
 			key := PartitionKey{m.Link, m.Topic, p.Partition}
 			r := h.parts[key]
 			if r == nil {
-				if len(h.parts)+len(linkPts) >= h.maxSeries { // link series first
+				if len(h.parts)+len(h.links) >= h.maxSeries {
 					h.truncated = true
 					continue
 				}
 				r = newRing(h.points)
 				h.parts[key] = r
 			}
-			r.add(pt)
-			seenParts[key] = true
-			if m.Stopped {
-				continue // not mirroring: no lag to add to the link
-			}
-			// The link point: SourceEnd − LocalEnd sums to the summed
-			// lag; an unknown source end counts as lag 0.
-			if lag := pt.Lag(); lag > 0 {
-				lp.SourceEnd += lag
-			}
-			lp.LastFetchAgeMs = max(lp.LastFetchAgeMs, pt.LastFetchAgeMs)
+			r.add(parts[key])
 		}
-	}
-	for k := range h.parts {
-		if !seenParts[k] {
-			delete(h.parts, k)
-		}
-	}
-	for name := range h.links {
-		if !seenLinks[name] {
-			delete(h.links, name)
-		}
-	}
-	for name, lp := range linkPts {
-		r := h.links[name]
-		if r == nil {
-			r = newRing(h.points)
-			h.links[name] = r
-		}
-		r.add(*lp)
 	}
 }
 
