@@ -20,7 +20,10 @@ import (
 
 // consoleSource adapts the node to the web console (internal/console).
 // Everything here is read-only.
-type consoleSource struct{ n *Node }
+type consoleSource struct {
+	n         *Node
+	httpAddrs []net.Addr // bound HTTP listeners; nil for the sampler
+}
 
 var _ console.Source = consoleSource{}
 
@@ -35,10 +38,8 @@ func (c consoleSource) Overview(ctx context.Context) console.Overview {
 	for _, a := range n.kafkaAddrs {
 		o.KafkaListeners = append(o.KafkaListeners, a.String())
 	}
-	if n.http != nil {
-		for _, a := range n.http.addrs {
-			o.HTTPListeners = append(o.HTTPListeners, a.String())
-		}
+	for _, a := range c.httpAddrs {
+		o.HTTPListeners = append(o.HTTPListeners, a.String())
 	}
 	for _, t := range n.broker.Topics() {
 		o.Topics++

@@ -28,11 +28,6 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 		opts = append(opts, rest.WithLinks(linkBackend{m: n.links}))
 	}
 	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http"), opts...))
-	// The web console (internal/console): the page at exactly "/" and its
-	// own endpoints under /console/; REST keeps every other path.
-	con := console.New(consoleSource{n}, n.console, console.DefaultInterval, n.logger.With("component", "console"))
-	mux.Handle("GET /{$}", con)
-	mux.Handle("/console/", con)
 	// Go's profiler, for operators diagnosing a live broker; the HTTP
 	// listener is loopback-only by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -58,6 +53,12 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 		h.lns = append(h.lns, ln)
 		h.addrs = append(h.addrs, ln.Addr())
 	}
+	// The web console (internal/console): the page at exactly "/" and its
+	// own endpoints under /console/; REST keeps every other path.
+	// Registered once the listeners are bound, so it knows their addresses.
+	con := console.New(consoleSource{n: n, httpAddrs: h.addrs}, n.console, console.DefaultInterval, n.logger.With("component", "console"))
+	mux.Handle("GET /{$}", con)
+	mux.Handle("/console/", con)
 	for _, ln := range h.lns {
 		go func() {
 			if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -184,7 +184,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		// The web console's lag history (docs/console.md): sampled only
 		// when there is an HTTP listener to show it.
 		n.console = console.NewHistory(0, 0)
-		n.sampler = console.StartSampler(n.console, console.DefaultInterval, consoleSource{n}.Snapshot, nil)
+		n.sampler = console.StartSampler(n.console, console.DefaultInterval, consoleSource{n: n}.Snapshot, nil)
 		if n.http, err = startHTTP(n, cfg.HTTPListeners); err != nil {
 			return nil, err
 		}

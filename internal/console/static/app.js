@@ -201,7 +201,10 @@ function readinessTable(links, kind) {
     `</tbody></table>`;
 }
 
+const linkingDisabled = `<p class="muted">Cluster linking is disabled on this broker (set <code>cluster.link.enable=true</code>).</p>`;
+
 async function renderLinks() {
+  if (!state.overview.cluster_linking_enabled) { setHTML("links-body", linkingDisabled); return; }
   const links = (await api("GET", c() + "/links")).data;
   const rd = await api("GET", "/console/api/readiness");
   state.defs = rd.definitions;
@@ -241,6 +244,7 @@ async function linkDetail(name) {
 }
 
 async function renderMirrors() {
+  if (!state.overview.cluster_linking_enabled) { setHTML("mirrors-body", linkingDisabled); return; }
   const ms = (await api("GET", c() + "/links/-/mirrors")).data;
   const rd = await api("GET", "/console/api/readiness");
   state.defs = rd.definitions;
@@ -285,14 +289,16 @@ async function mirrorDetail(m, r) {
 const renderers = { overview: renderOverview, topics: renderTopics, groups: renderGroups, links: renderLinks, mirrors: renderMirrors };
 
 async function refresh() {
-  if (state.busy) return;
+  if (state.busy) { state.again = true; return; }
   state.busy = true;
+  state.again = false;
   try {
     if (!state.cluster) {
       const o = await api("GET", "/console/api/overview");
       state.cluster = o.cluster_id;
       state.overview = o;
       $("cluster-id").textContent = "cluster " + o.cluster_id + " · node " + o.node_id;
+      $("create-link-btn").hidden = $("create-mirror-btn").hidden = !o.cluster_linking_enabled;
     }
     await renderers[state.view]();
     setStatus("updated " + new Date().toLocaleTimeString("en-GB"));
@@ -301,6 +307,7 @@ async function refresh() {
   } finally {
     state.busy = false;
   }
+  if (state.again) refresh(); // a click came in while this one ran
 }
 
 function route() {
@@ -440,7 +447,7 @@ function init() {
   $("mirror-cancel").addEventListener("click", () => $("mirror-dialog").close());
   $("mirror-validate").addEventListener("click", () => mirrorCall(true));
   $("mirror-submit").addEventListener("click", async () => {
-    if (await mirrorCall(false)) { setTimeout(() => { $("mirror-dialog").close(); refresh(); }, 400); }
+    if (await mirrorCall(true) && await mirrorCall(false)) { setTimeout(() => { $("mirror-dialog").close(); refresh(); }, 400); }
   });
   $("op-cancel").addEventListener("click", () => { pendingOp = null; $("op-dialog").close(); });
   $("op-confirm").addEventListener("click", confirmOp);
