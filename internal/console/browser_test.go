@@ -286,6 +286,11 @@ func TestBrowserLinkMirrorFailover(t *testing.T) {
 	lagText := b.waitText("backlog shown", `td.lag[data-mirror="orders"]`, 20*time.Second, func(s string) bool { return lagNumber(s) > 0 })
 	t.Logf("lag shown while paused: %s records", lagText)
 	b.waitText("records at risk", `tr[data-mirror="orders"] td.risk-records`, 10*time.Second, func(s string) bool { return lagNumber(s) > 0 })
+	// Paused after catching up: the seconds at risk count from the last
+	// fetch, so they are known.
+	atRisk := b.waitText("seconds at risk", `tr[data-mirror="orders"] td.risk-seconds`, 10*time.Second,
+		func(s string) bool { return strings.HasSuffix(s, " s") || strings.HasSuffix(s, " ms") })
+	t.Logf("seconds at risk while paused: %s", atRisk)
 	b.screenshot("paused-with-backlog")
 
 	// Promote is refused while the mirror lags; the dry run says so and

@@ -194,7 +194,7 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
 var readinessDoc = map[string]string{
 	"records_at_risk":          "Last known source end offset minus the mirror's log end offset, summed over partitions: records a failover now would leave behind, as of when the source end was learned.",
 	"bytes_at_risk_estimate":   "An estimate: records at risk times the mirror partition's average record size (its log bytes over its offset span).",
-	"seconds_at_risk":          "Now minus the latest time T at which the source held nothing the mirror does not hold now (T is when a source end the mirror has reached was learned; from the sampled history, so up to one sampling interval conservative). The worst partition counts.",
+	"seconds_at_risk":          "Now minus the latest time T at which the source held nothing the mirror does not hold now: T is when a source end the mirror has reached was learned (the current one, the last fetch's, or one in the sampled history, which is up to one sampling interval conservative). The worst partition counts.",
 	"seconds_at_risk_at_least": "Shown when the history is too short to find T: the mirror has been behind for at least this long.",
 	"consumer_offset_lag":      ConsumerOffsetsNotSynced + ": consumers that fail over start from their committed offsets on this cluster, which are not copied from the source yet (issue #11).",
 	"max_last_fetch_age_ms":    "Time since the oldest partition's last fetch from the source.",

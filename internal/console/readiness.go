@@ -38,6 +38,9 @@ type PartitionSnapshot struct {
 	LocalStart, LocalEnd int64
 	LocalBytes           int64
 	LastFetch            time.Time // zero: never fetched
+	// FetchedSourceEnd is the source high watermark the last fetch
+	// returned (at LastFetch); -1 before the first fetch.
+	FetchedSourceEnd int64
 }
 
 // Readiness is what a failover would lose right now, for one mirror
@@ -58,7 +61,8 @@ type Readiness struct {
 	// holds every record the source held at T (the largest over
 	// partitions). T is the time a source end was learned that the mirror
 	// has since reached: the current one when the mirror is caught up,
-	// else the newest sampled one at or below the mirror's end. -1 when
+	// else the later of the last fetch's (when the mirror holds what it
+	// returned) and the newest sampled one at or below the mirror's end. -1 when
 	// no such time is in the history (SecondsAtLeast is then the lower
 	// bound the history can prove).
 	SecondsAtRisk  float64 `json:"seconds_at_risk"`
@@ -110,6 +114,13 @@ func PartitionReadiness(now time.Time, p PartitionSnapshot, hist []Point) Readin
 		}
 		return r
 	}
+	// T is the latest time a source end the mirror has reached was
+	// learned: at the last fetch (a paused mirror holds everything the
+	// source had then), or at a sample in the history.
+	var t time.Time
+	if p.FetchedSourceEnd >= 0 && p.FetchedSourceEnd <= p.LocalEnd && !p.LastFetch.IsZero() {
+		t = p.LastFetch
+	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		pt := hist[i]
 		if pt.SourceEnd >= 0 && pt.SourceEnd <= p.LocalEnd {
@@ -117,9 +128,15 @@ func PartitionReadiness(now time.Time, p PartitionSnapshot, hist []Point) Readin
 			if pt.SourceEndAgeMs > 0 {
 				learned = learned.Add(-time.Duration(pt.SourceEndAgeMs) * time.Millisecond)
 			}
-			r.SecondsAtRisk = secs(now.Sub(learned))
-			return r
+			if learned.After(t) {
+				t = learned
+			}
+			break
 		}
+	}
+	if !t.IsZero() {
+		r.SecondsAtRisk = secs(now.Sub(t))
+		return r
 	}
 	if len(hist) > 0 {
 		r.SecondsAtLeast = secs(now.Sub(time.UnixMilli(hist[0].TimeMs)))

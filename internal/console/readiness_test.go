@@ -32,8 +32,18 @@ func TestPartitionReadiness(t *testing.T) {
 			records: 250, known: true, bytes: 25000,
 			// sample 1 (t0+10s, source end 200 ≤ 250), learned at t0+9s.
 			secs: 51},
+		{name: "paused after catching up: the last fetch's source end is reached",
+			p: PartitionSnapshot{SourceEnd: 500, SourceEndTime: now, LocalStart: 0, LocalEnd: 250, LocalBytes: 25000,
+				FetchedSourceEnd: 250, LastFetch: now.Add(-4 * time.Second)},
+			hist:    hist,
+			records: 250, known: true, bytes: 25000, secs: 4},
+		{name: "the history knows a later time than the last fetch",
+			p: PartitionSnapshot{SourceEnd: 500, SourceEndTime: now, LocalStart: 0, LocalEnd: 250, LocalBytes: 25000,
+				FetchedSourceEnd: 100, LastFetch: now.Add(-55 * time.Second)},
+			hist:    hist,
+			records: 250, known: true, bytes: 25000, secs: 51},
 		{name: "behind further than the history reaches",
-			p:       PartitionSnapshot{SourceEnd: 500, SourceEndTime: now, LocalStart: 0, LocalEnd: 60, LocalBytes: 600},
+			p:       PartitionSnapshot{SourceEnd: 500, SourceEndTime: now, LocalStart: 0, LocalEnd: 60, LocalBytes: 600, FetchedSourceEnd: 70, LastFetch: now},
 			hist:    hist,
 			records: 440, known: true, bytes: 4400, secs: -1, least: 60},
 		{name: "empty mirror: bytes cannot be estimated",
@@ -67,7 +77,7 @@ func TestComputeReadinessAggregates(t *testing.T) {
 		Mirrors: []MirrorSnapshot{
 			{Link: "dr", Topic: "a", State: "ACTIVE", Partitions: []PartitionSnapshot{
 				{Partition: 0, SourceEnd: 10, SourceEndTime: now.Add(-2 * time.Second), LocalEnd: 10, LocalBytes: 100, LastFetch: now.Add(-time.Second)},
-				{Partition: 1, SourceEnd: 30, SourceEndTime: now, LocalEnd: 20, LocalBytes: 200, LastFetch: now.Add(-4 * time.Second)},
+				{Partition: 1, SourceEnd: 30, SourceEndTime: now, LocalEnd: 20, LocalBytes: 200, LastFetch: now.Add(-4 * time.Second), FetchedSourceEnd: 25},
 			}},
 			{Link: "dr", Topic: "b", State: "STOPPED", Stopped: true, Partitions: []PartitionSnapshot{
 				{Partition: 0, SourceEnd: 99, LocalEnd: 1},

@@ -194,7 +194,7 @@ func (c consoleSource) Snapshot() console.Snapshot {
 			Stopped: mi.State == link.MirrorStopped || mi.State == link.MirrorPendingStopped}
 		for _, p := range mi.Partitions {
 			ps := console.PartitionSnapshot{Partition: p.Partition, SourceEnd: p.SourceEndOffset, SourceEndTime: p.SourceEndTime,
-				LocalEnd: p.LocalEndOffset, LastFetch: p.LastFetch}
+				LocalEnd: p.LocalEndOffset, LastFetch: p.LastFetch, FetchedSourceEnd: p.SourceHighWatermark}
 			if pt, err := n.broker.MirrorPartition(mi.Topic.Name, p.Partition); err == nil {
 				s := pt.Log.Stats()
 				ps.LocalStart, ps.LocalBytes = s.LogStartOffset, s.Size

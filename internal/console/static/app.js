@@ -184,7 +184,7 @@ function readinessCells(r, attrs) {
   if (r.stopped) return `<td class="num" colspan="4">failed over / promoted: nothing at risk</td>`;
   const rec = r.records_known ? fmtInt(r.records_at_risk) : (r.records_at_risk > 0 ? "≥ " + fmtInt(r.records_at_risk) : "unknown");
   return `<td class="num risk-records" ${attrs || ""}>${rec}</td><td class="num">${r.bytes_at_risk_estimate >= 0 ? "~" + fmtBytes(r.bytes_at_risk_estimate) : "unknown"}</td>` +
-    `<td class="num">${fmtSecs(r)}</td><td class="muted">${esc(r.consumer_offsets)}</td>`;
+    `<td class="num risk-seconds">${fmtSecs(r)}</td><td class="muted">${esc(r.consumer_offsets)}</td>`;
 }
 const readinessHead = `<th class="num" title="records_at_risk">Records at risk</th><th class="num" title="bytes_at_risk_estimate">Bytes at risk (estimate)</th><th class="num" title="seconds_at_risk">Seconds at risk</th><th title="consumer_offset_lag">Consumer-offset lag</th>`;
 
