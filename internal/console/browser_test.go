@@ -408,6 +408,9 @@ func TestBrowserLinkMirrorFailover(t *testing.T) {
 	b.click(`tr[data-link="dr"] td`)
 	b.waitText("link tasks", "#view-links tr.detail", 10*time.Second, func(s string) bool { return strings.Contains(s, "Tasks") })
 	b.screenshot("link-detail")
+	b.run("overview after", chromedp.Click(chromedp.CSS("#nav-overview")), chromedp.WaitVisible(chromedp.CSS("#view-overview .cards")))
+	b.waitText("overview readiness", "#view-overview", 10*time.Second, func(s string) bool { return strings.Contains(s, "Failover readiness") && strings.Contains(s, "dr") })
+	b.screenshot("overview-end")
 
 	b.check(base)
 	t.Logf("browser test took %v", time.Since(start).Round(time.Second))

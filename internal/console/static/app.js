@@ -109,7 +109,7 @@ function chart(series, opts) {
 
 // ---- views ----
 
-function card(k, v) { return `<div class="card"><div class="v">${v}</div><div class="k">${esc(k)}</div></div>`; }
+function card(k, v) { return `<div class="card"><div class="v${String(v).length > 12 ? " long" : ""}">${v}</div><div class="k">${esc(k)}</div></div>`; }
 
 async function renderOverview() {
   const o = await api("GET", "/console/api/overview");
@@ -196,7 +196,7 @@ function definitions() {
 
 function readinessTable(links, kind) {
   if (!links || !links.length) return `<p class="muted">No links.</p>`;
-  return `<table><thead><tr><th>Link</th><th>State</th><th class="num">Mirrors</th>${readinessHead}<th class="num">Oldest fetch</th></tr></thead><tbody>` +
+  return `<table><thead><tr><th>Link</th><th>State</th><th class="num" title="mirrors not stopped">Mirroring</th>${readinessHead}<th class="num">Oldest fetch</th></tr></thead><tbody>` +
     links.map(l => `<tr><td>${esc(l.link_name)}</td><td>${stateSpan(l.link_state)}</td><td class="num">${l.mirrors}</td>${readinessCells(l, `data-link="${esc(l.link_name)}"`)}<td class="num">${fmtMs(l.max_last_fetch_age_ms)}</td></tr>`).join("") +
     `</tbody></table>`;
 }
