@@ -452,7 +452,9 @@ function init() {
   $("op-cancel").addEventListener("click", () => { pendingOp = null; $("op-dialog").close(); });
   $("op-confirm").addEventListener("click", confirmOp);
   route();
-  setInterval(refresh, REFRESH_MS);
+  // Poll only while the page is visible; catch up when it is shown again.
+  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
 }
 
 document.addEventListener("DOMContentLoaded", init);
