@@ -1,6 +1,7 @@
 // Command tandem is the Tandem broker and its tools.
 //
 //	tandem serve [--config FILE] [--<broker.config.key>=VALUE ...]
+//	tandem demo [--topic T] [--partitions N] [--rate R] [--dir DIR]
 //	tandem bench [flags]
 //	tandem version (or tandem --version)
 package main
@@ -13,6 +14,14 @@ import (
 )
 
 func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem:", err)
+		os.Exit(1)
+	}
+}
+
+// rootCmd is the tandem command with all its subcommands.
+func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tandem",
 		Short:         "Tandem: a Kafka-compatible broker with cluster linking",
@@ -21,10 +30,7 @@ func main() {
 		Version:       currentVersion(),
 	}
 	root.SetVersionTemplate("tandem {{.Version}}\n")
-	root.AddCommand(serveCmd(), benchCmd(), versionCmd())
+	root.AddCommand(serveCmd(), demoCmd(), benchCmd(), versionCmd())
 	root.AddCommand(linkCmd(), mirrorCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tandem:", err)
-		os.Exit(1)
-	}
+	return root
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
 	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
@@ -52,15 +53,18 @@ type Options struct {
 
 // Broker answers Kafka requests for one node.
 type Broker struct {
-	nodeID    int32
-	host      string
-	port      int32
-	static    config.BrokerConfig
-	props     map[string]string
-	store     metadata.Store
-	parts     *partition.Manager
-	metrics   *metrics.Metrics
-	logger    *slog.Logger
+	nodeID  int32
+	host    string
+	port    int32
+	static  config.BrokerConfig
+	props   map[string]string
+	store   metadata.Store
+	parts   *partition.Manager
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+	// rlog is for lines a client causes per request (issue #9): a
+	// flood of such requests must not flood the log.
+	rlog      *ratelog.Logger
 	now       func() time.Time
 	producers *producerIDs
 	groups    *group.Coordinator
@@ -80,6 +84,9 @@ type Broker struct {
 	// never held while hosting (the reconciler does that) and the
 	// reconciler never takes it. Lock order: adminMu → metadata store.
 	adminMu sync.Mutex
+
+	// decode bounds the memory of decoded requests (decode_budget.go).
+	decode *decodeBudget
 }
 
 // New returns a Broker serving the topics in o.Store; it opens their logs.
@@ -91,14 +98,19 @@ func New(o Options) (*Broker, error) {
 		nodeID: o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
 		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
 		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
+		decode: newDecodeBudget(o.Static.RequestDecodedMaxBytes, o.Static.RequestDecodedTotalMaxBytes),
 	}
 	b.baseLogger = o.Logger
+	b.rlog = ratelog.New(b.logger, ratelog.Options{})
 	b.producers = newProducerIDs(o.Store)
 	b.rec = newReconciler(b)
 	if err := b.rec.first(); err != nil {
 		b.rec.close()
 		return nil, err
 	}
+	// Before any InitProducerId is served: the producer ids mirrored
+	// data carries (22_init_producer_id.go).
+	b.observeHostedProducerIDs()
 	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
 		b.rec.close()
 		return nil, err
@@ -138,7 +150,10 @@ func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
 		}
 		return &offsetsLog{p: p, now: func() int64 { return b.now().UnixMilli() }, ctx: b.groupCtx}
 	}
-	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, b.baseLogger.With("component", "group"))
+	// Every group line follows from a member's request (join, sync,
+	// leave, commit), so all of them are rate-limited, per message.
+	groupLog := slog.New(ratelog.NewHandler(b.baseLogger.Handler(), ratelog.Options{})).With("component", "group")
+	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, groupLog)
 	return b.groups.Start()
 }
 
@@ -218,12 +233,12 @@ func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn
 	if !ok || h.Version < d.min || h.Version > d.max {
 		return Reply{}, fmt.Errorf("%w: %s (key %d) v%d", ErrUnsupported, kmsg.NameForKey(h.Key), h.Key, h.Version)
 	}
-	req, err := wire.DecodeRequest(h, body)
+	req, release, err := b.decode.decode(h, body)
 	if err != nil {
 		return Reply{}, err
 	}
 	r := &Request{Ctx: ctx, Header: h, Req: req, Conn: c, Drain: drain}
-	return d.fn(b, r), nil
+	return holdUntilAnswered(ctx, d.fn(b, r), release), nil
 }
 
 // Close stops the metadata reconciler and the group coordinator: parked

@@ -165,12 +165,12 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 		// cannot be opened is removed again (unless something changed
 		// it meanwhile; then it is that writer's).
 		if _, derr := b.store.DeleteTopicIf(t.Name, t.ModRevision); derr != nil {
-			b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", derr)
+			b.rlog.Error("rollback of failed topic creation", "topic", t.Name, "err", derr)
 		}
 		_ = b.rec.sync(t.Name)
 		return metadata.Topic{}, err
 	}
-	b.logger.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
+	b.rlog.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
 	return t, nil
 }
 
@@ -232,7 +232,7 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 	// with log.ErrClosed, and the link stops it when it sees the topic
 	// gone from metadata.
 	_ = b.rec.sync(name)
-	b.logger.Info("topic deleted", "topic", name)
+	b.rlog.Info("topic deleted", "topic", name)
 	return t, nil
 }
 

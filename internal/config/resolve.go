@@ -348,12 +348,25 @@ type BrokerConfig struct {
 	AdvertisedListeners []Listener
 	LogDirs             []string // exactly one, for now
 	HTTPListeners       []Listener
+	// HTTPAllowedHosts (http.allowed.hosts) and HTTPPprofEnable
+	// (http.pprof.enable) shape the HTTP API's surface.
+	HTTPAllowedHosts []string
+	HTTPPprofEnable  bool
+	// MaxPartitionsPerRequest (max.partitions.per.request) and
+	// AutoCreateTopicsMaxPerRequest (auto.create.topics.max.per.request)
+	// cap what one admin request may create.
+	MaxPartitionsPerRequest       int32
+	AutoCreateTopicsMaxPerRequest int32
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
 	AutoCreateTopicsEnable   bool
 	DeleteTopicEnable        bool
 	SocketRequestMaxBytes    int32
+	// RequestDecodedMaxBytes and RequestDecodedTotalMaxBytes are the
+	// decoded-memory budgets per request and per broker.
+	RequestDecodedMaxBytes      int64
+	RequestDecodedTotalMaxBytes int64
 
 	// Topic defaults.
 	MessageMaxBytes                int32
@@ -397,6 +410,13 @@ type BrokerConfig struct {
 	LogRetentionCheckIntervalMs int64
 	// LogSyncStrategy is "syncfs" or "fdatasync" (log.sync.strategy).
 	LogSyncStrategy string
+
+	// Connections (internal/server): -1 disables the two timeouts.
+	ConnectionsMaxIdleMs         int64
+	MaxConnections               int32
+	MaxConnectionsPerIP          int32
+	MaxConnectionsPerIPOverrides map[string]int32 // host or IP -> count
+	SocketRequestReadTimeoutMs   int64
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -471,6 +491,8 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		AutoCreateTopicsEnable:          boolean("auto.create.topics.enable"),
 		DeleteTopicEnable:               boolean("delete.topic.enable"),
 		SocketRequestMaxBytes:           i32("socket.request.max.bytes"),
+		RequestDecodedMaxBytes:          i64("request.decoded.max.bytes"),
+		RequestDecodedTotalMaxBytes:     i64("request.decoded.total.max.bytes"),
 		MessageMaxBytes:                 i32("message.max.bytes"),
 		LogSegmentBytes:                 i64("log.segment.bytes"),
 		LogRollMs:                       i64("log.roll.ms"),
@@ -504,6 +526,28 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		GroupMinSessionTimeoutMs:        i32("group.min.session.timeout.ms"),
 		GroupMaxSessionTimeoutMs:        i32("group.max.session.timeout.ms"),
 		GroupMaxSize:                    i32("group.max.size"),
+	}
+	if hosts := parseList(get("http.allowed.hosts")); len(hosts) > 0 {
+		bc.HTTPAllowedHosts = hosts
+	}
+	bc.HTTPPprofEnable = boolean("http.pprof.enable")
+	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
+	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
+	if bc.NumPartitions > bc.MaxPartitionsPerRequest {
+		// Else no topic could ever be auto-created or created with the
+		// default count.
+		return BrokerConfig{}, &KeyError{Key: "num.partitions", Value: static["num.partitions"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("num.partitions must not exceed max.partitions.per.request (%d)", bc.MaxPartitionsPerRequest)}
+	}
+	bc.ConnectionsMaxIdleMs = i64("connections.max.idle.ms")
+	bc.MaxConnections = i32("max.connections")
+	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
+	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
+	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
+	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
+		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.
+		return BrokerConfig{}, &KeyError{Key: "max.connections.per.ip", Value: static["max.connections.per.ip"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("0 requires max.connections.per.ip.overrides to name the addresses allowed")}
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {

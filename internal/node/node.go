@@ -56,6 +56,7 @@ type Node struct {
 	server  *server.Server
 	http    *httpServer
 	metrics *metrics.Metrics
+	budget  descriptorBudget
 	// console is the web console's lag history, filled by sampler.
 	console *console.History
 	sampler *console.Sampler
@@ -110,7 +111,17 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 	n.metrics = metrics.New(cfg.NodeID)
-	n.files = log.NewFileCache(4096)
+	nofile, err := raiseDescriptorLimit()
+	if err != nil {
+		return nil, fmt.Errorf("node: descriptor limit: %w", err)
+	}
+	n.budget = planDescriptors(nofile)
+	logBudget(logger, n.budget)
+	limits, err := connectionLimits(cfg, n.budget)
+	if err != nil {
+		return nil, err
+	}
+	n.files = log.NewFileCache(n.budget.FileCache)
 	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync}
 	if cfg.LogSyncStrategy == "syncfs" {
 		so.SyncfsDir = n.dir
@@ -175,7 +186,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	n.metrics.SetPartitionSource(n.partitionStats)
 	n.server = server.New(server.Options{
 		Broker: n.broker, MaxRequestBytes: cfg.SocketRequestMaxBytes, Metrics: n.metrics,
-		Logger: logger.With("component", "server"),
+		Logger: logger.With("component", "server"), Limits: limits,
 	})
 	for i, ln := range lns {
 		n.server.Serve(ln, cfg.Listeners[i].Name)
@@ -243,6 +254,9 @@ func (n *Node) Links() *link.Manager { return n.links }
 // Store exposes cluster metadata, for components built on the node and
 // tests.
 func (n *Node) Store() metadata.Store { return n.store }
+
+// Metrics returns this node's metrics.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 func (n *Node) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
