@@ -21,6 +21,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/console"
 	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/log"
@@ -58,6 +59,10 @@ type Node struct {
 	http    *httpServer
 	metrics *metrics.Metrics
 	budget  descriptorBudget
+	// console is the web console's lag history, filled by sampler.
+	console *console.History
+	sampler *console.Sampler
+	started time.Time
 
 	kafkaAddrs []net.Addr
 	stop       chan struct{}
@@ -85,7 +90,7 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{})}
+	n := &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{}), started: time.Now()}
 	defer func() {
 		if err != nil {
 			n.abort()
@@ -196,6 +201,10 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		n.server.Serve(ln, cfg.Listeners[i].Name)
 	}
 	if len(cfg.HTTPListeners) > 0 {
+		// The web console's lag history (docs/console.md): sampled only
+		// when there is an HTTP listener to show it.
+		n.console = console.NewHistory(0, 0)
+		n.sampler = console.StartSampler(n.console, console.DefaultInterval, consoleSource{n: n}.Snapshot, nil)
 		if n.http, err = startHTTP(n, cfg.HTTPListeners); err != nil {
 			return nil, err
 		}
@@ -369,6 +378,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.http != nil {
 			errs = append(errs, n.http.shutdown(ctx))
 		}
+		if n.sampler != nil {
+			n.sampler.Stop()
+		}
 		if n.links != nil {
 			n.links.Close()
 		}
@@ -400,6 +412,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) abort() {
 	if n.http != nil {
 		_ = n.http.shutdown(context.Background())
+	}
+	if n.sampler != nil {
+		n.sampler.Stop()
 	}
 	if n.links != nil {
 		n.links.Close()
