@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
 )
@@ -41,7 +42,11 @@ type reconciler struct {
 	applied   map[string]appliedTopic // by topic name
 	brokerCfg [2]map[string]string    // dynamic broker configs applied: this node, cluster default
 	errs      map[string]error        // topics the last pass failed to apply
-	closed    bool                    // close was called: no more passes
+	// offline: topics whose logs are damaged (log.ErrCorrupt). They are
+	// not retried every retryBackoff (the damage does not heal); a
+	// change of the topic in metadata retries them.
+	offline map[string]error
+	closed  bool // close was called: no more passes
 
 	revs     <-chan int64 // WatchRevision, taken before the first pass
 	cancel   func()
@@ -63,18 +68,36 @@ type appliedTopic struct {
 const retryBackoff = time.Second
 
 func newReconciler(b *Broker) *reconciler {
-	return &reconciler{b: b, applied: make(map[string]appliedTopic), stop: make(chan struct{}), done: make(chan struct{})}
+	return &reconciler{b: b, applied: make(map[string]appliedTopic), offline: make(map[string]error),
+		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // first subscribes to the store and applies the current metadata. The
 // subscription is taken first so that no change between this pass and the
-// loop (run) is missed. It returns the pass's errors: a broker that cannot
-// host its topics does not start.
+// loop (run) is missed. Before it hosts anything it sweeps the log
+// directory (partition.Manager.Sweep): leftovers of deletions a crash
+// interrupted are removed (or rolled back), strays moved aside. It returns
+// the pass's errors: a broker that cannot host its topics does not start,
+// except for topics whose data is damaged (log.ErrCorrupt), which stay
+// offline with their error logged while the rest of the broker starts —
+// unless that is the broker's own __consumer_offsets.
 func (r *reconciler) first() error {
 	r.revs, r.cancel = r.b.store.WatchRevision()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.passLocked()
+	topics, _ := r.b.store.ListTopics()
+	refs := make(map[string]partition.TopicRef, len(topics))
+	for _, t := range topics {
+		refs[t.Name] = partition.TopicRef{ID: t.ID, Partitions: t.Partitions}
+	}
+	if err := r.b.parts.Sweep(refs); err != nil {
+		return err
+	}
+	err := r.passLocked()
+	if oerr, ok := r.offline[OffsetsTopic]; ok {
+		return errors.Join(err, fmt.Errorf("broker: %s is damaged: %w", OffsetsTopic, oerr))
+	}
+	return err
 }
 
 // run starts the loop that follows the store. Called once, after first
@@ -140,6 +163,9 @@ func (r *reconciler) sync(name string) error {
 		return errShuttingDown
 	}
 	_ = r.passLocked()
+	if err, ok := r.offline[name]; ok {
+		return err
+	}
 	return r.errs[name]
 }
 
@@ -171,25 +197,17 @@ func (r *reconciler) passLocked() error {
 		if t, ok := byName[h.Name]; ok && t.ID == h.ID {
 			continue
 		}
-		delete(r.applied, h.Name)
 		if err := b.parts.Unhost(h.Name); err != nil && !errors.Is(err, partition.ErrUnknownTopic) {
 			b.logger.Error("deleting topic data", "topic", h.Name, "err", err)
 		}
-		if b.metrics != nil {
-			b.metrics.DeleteTopic(h.Name)
-		}
 		deleted = append(deleted, h.Name)
 	}
-	if len(deleted) > 0 && b.groups != nil {
-		// Committed offsets of a deleted topic are removed from every
-		// group (Kafka GroupCoordinator.onPartitionsDeleted), so a
-		// re-created topic does not inherit them.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := b.groups.OnTopicsDeleted(ctx, deleted); err != nil {
-			b.logger.Warn("removing committed offsets of deleted topics", "topics", deleted, "err", err)
+	for name := range r.offline {
+		if t, ok := byName[name]; !ok || t.ID != r.applied[name].id {
+			deleted = append(deleted, name) // was never hosted: nothing to unhost
 		}
-		cancel()
 	}
+	r.forgetLocked(deleted)
 
 	for _, t := range topics {
 		a, ok := r.applied[t.Name]
@@ -197,7 +215,18 @@ func (r *reconciler) passLocked() error {
 		if ok && a.id == t.ID && a.modRev == t.ModRevision && !brokerCfgChanged && !failed {
 			continue
 		}
+		delete(r.offline, t.Name)
 		if err := r.applyLocked(t); err != nil {
+			if errors.Is(err, log.ErrCorrupt) {
+				// Damaged data is not served, and retrying will not heal
+				// it: the topic stays offline until it changes in
+				// metadata (or the broker restarts after a repair).
+				r.offline[t.Name] = err
+				r.applied[t.Name] = appliedTopic{id: t.ID, modRev: t.ModRevision}
+				b.logger.Error("topic offline: its stored data is damaged; see docs/operations.md and `tandem check`",
+					"topic", t.Name, "revision", t.ModRevision, "err", err)
+				continue
+			}
 			errs[t.Name] = err
 			b.logger.Error("hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
 			continue
@@ -226,10 +255,147 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 			return err
 		}
 	}
+	if _, hosted := b.parts.Topic(t.Name); !hosted {
+		// An orphan of an earlier incarnation of the name (another
+		// topic id) never blocks it: it is moved aside, kept.
+		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions); err != nil {
+			return err
+		}
+	}
 	err = b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
 		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
 	if err != nil {
 		return err
 	}
 	return b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas)
+}
+
+// forgetLocked finishes the deletion of topics that are no longer hosted:
+// what the reconciler applied, their metrics, and their committed offsets
+// (Kafka GroupCoordinator.onPartitionsDeleted), so a re-created topic
+// does not inherit them. Caller holds mu.
+func (r *reconciler) forgetLocked(deleted []string) {
+	b := r.b
+	for _, name := range deleted {
+		delete(r.applied, name)
+		delete(r.offline, name)
+		if b.metrics != nil {
+			b.metrics.DeleteTopic(name)
+		}
+	}
+	if len(deleted) > 0 && b.groups != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := b.groups.OnTopicsDeleted(ctx, deleted); err != nil {
+			b.logger.Warn("removing committed offsets of deleted topics", "topics", deleted, "err", err)
+		}
+		cancel()
+	}
+}
+
+// crashHook is called at each step of a topic deletion and of a failed
+// creation's rollback; tests make it kill the process there (crash points,
+// see crashsafe_test.go). A no-op otherwise.
+var crashHook = func(point string) {}
+
+// deleteTopic deletes topic name so that a crash at any point leaves
+// either the whole topic or none of it (issue #9): under mu, so no pass
+// re-hosts it meanwhile,
+//
+//  1. its logs are closed and its partition directories renamed
+//     <topic>-<p>.<topic id>-delete, durably (MarkDeleted fsyncs the log
+//     directory);
+//  2. the deletion is committed to metadata — the commit point: a crash
+//     before it leaves the topic in metadata, and the next start renames
+//     the directories back (Sweep); a failed commit renames them back now;
+//  3. the directories are removed (a crash leaves -delete directories,
+//     which the next start removes), the topic's metrics and committed
+//     offsets go.
+//
+// Kafka commits first and renames after (the controller and the log
+// manager are apart); on one node the rename can go first, so that no
+// directory of a deleted topic is ever left under its live name, where it
+// would be a stray.
+func (r *reconciler) deleteTopic(name string) (metadata.Topic, error) {
+	b := r.b
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return metadata.Topic{}, errShuttingDown
+	}
+	t, ok := b.store.Topic(name)
+	if !ok {
+		return metadata.Topic{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+	}
+	crashHook("delete:start")
+	dirs, err := b.parts.MarkDeleted(name, t.ID, t.Partitions, func(partition.DeletedDir) { crashHook("delete:renamed-one") })
+	// The topic is not hosted any more: the next pass hosts it again if
+	// the deletion does not go through.
+	delete(r.applied, name)
+	r.rev = -1
+	if err != nil {
+		if rerr := b.parts.RestoreDeleted(dirs); rerr != nil {
+			b.logger.Error("restoring partition directories of a failed topic deletion", "topic", name, "err", rerr)
+		}
+		_ = r.passLocked()
+		return metadata.Topic{}, err
+	}
+	crashHook("delete:renamed")
+	var deleted metadata.Topic
+	for i := 0; ; i++ {
+		cur, ok := b.store.Topic(name)
+		if !ok || cur.ID != t.ID {
+			// Deleted (and maybe re-created) by another writer meanwhile:
+			// the renamed directories are that deletion's leftovers.
+			err = fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+			break
+		}
+		deleted, err = b.store.DeleteTopicIf(name, cur.ModRevision)
+		if !errors.Is(err, metadata.ErrConflict) || i == 8 {
+			break
+		}
+	}
+	if err != nil && !errors.Is(err, metadata.ErrUnknownTopic) {
+		if rerr := b.parts.RestoreDeleted(dirs); rerr != nil {
+			b.logger.Error("restoring partition directories of a failed topic deletion", "topic", name, "err", rerr)
+		}
+		_ = r.passLocked()
+		return metadata.Topic{}, err
+	}
+	crashHook("delete:committed")
+	if rerr := b.parts.RemoveDeleted(dirs); rerr != nil {
+		b.logger.Error("removing partition directories of a deleted topic (the next start retries)", "topic", name, "err", rerr)
+	}
+	crashHook("delete:removed")
+	r.forgetLocked([]string{name})
+	_ = r.passLocked()
+	return deleted, err
+}
+
+// rollbackCreate undoes a topic creation whose logs could not be opened:
+// the topic leaves metadata (unless something changed it meanwhile; then
+// it is that writer's) and the partition directories the attempt made are
+// removed, so a failed create leaves nothing behind.
+func (r *reconciler) rollbackCreate(t metadata.Topic) {
+	b := r.b
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	crashHook("create-rollback:start")
+	if _, err := b.store.DeleteTopicIf(t.Name, t.ModRevision); err != nil {
+		b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", err)
+		_ = r.passLocked()
+		return
+	}
+	crashHook("create-rollback:committed")
+	dirs, err := b.parts.MarkDeleted(t.Name, t.ID, t.Partitions, nil)
+	if err == nil {
+		err = b.parts.RemoveDeleted(dirs)
+	}
+	if err != nil {
+		b.logger.Error("removing partition directories of a failed topic creation (the next start moves them aside)", "topic", t.Name, "err", err)
+	}
+	r.forgetLocked([]string{t.Name})
+	_ = r.passLocked()
 }
