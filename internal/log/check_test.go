@@ -141,4 +141,3 @@ func TestCheckPartition(t *testing.T) {
 		}
 	})
 }
-
