@@ -2,12 +2,16 @@
 //
 //	tandem serve [--config FILE] [--<broker.config.key>=VALUE ...]
 //	tandem bench [flags]
+//	tandem check --data-dir DIR [--json]
+//	tandem recover-metadata --data-dir DIR
 //	tandem version
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 )
@@ -27,9 +31,19 @@ func main() {
 		Short: "Print the version",
 		Run:   func(*cobra.Command, []string) { fmt.Println("tandem", version) },
 	})
-	root.AddCommand(linkCmd(), mirrorCmd())
+	root.AddCommand(linkCmd(), mirrorCmd(), checkCmd(), recoverMetadataCmd())
 	if err := root.Execute(); err != nil {
+		if errors.Is(err, errProblemsFound) {
+			os.Exit(1) // the report said it
+		}
 		fmt.Fprintln(os.Stderr, "tandem:", err)
+		if isCheckRun() {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
+
+// isCheckRun reports whether the command run is `tandem check`, whose
+// failure to run exits 2 (1 means it found problems).
+func isCheckRun() bool { return len(os.Args) > 1 && slices.Contains(os.Args[1:2], "check") }

@@ -232,6 +232,19 @@ func TestOrphanNeverBlocksAName(t *testing.T) {
 		t.Fatalf("directories after create over an orphan: %v, want reborn-0, reborn-1 and a -stray", dirs)
 	}
 
+	// A damaged directory under a new topic's name cannot be its data:
+	// moved aside too.
+	if err := os.MkdirAll(filepath.Join(b.Dir, "mangled-0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Dir, "mangled-0", "partition.metadata"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	createTopic(t, cl, "mangled", 1, nil)
+	if dirs := dirsOf(t, b.Dir, "mangled"); len(dirs) != 2 || !strings.HasSuffix(dirs[1], log.StrayDirSuffix) {
+		t.Fatalf("directories after create over a damaged orphan: %v", dirs)
+	}
+
 	// A create whose partition 1 cannot be opened (a file where its
 	// directory goes) fails and removes partition 0's directory.
 	if err := os.WriteFile(filepath.Join(b.Dir, "broken-1"), []byte("x"), 0o644); err != nil {

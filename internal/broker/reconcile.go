@@ -46,6 +46,10 @@ type reconciler struct {
 	// not retried every retryBackoff (the damage does not heal); a
 	// change of the topic in metadata retries them.
 	offline map[string]error
+	// atStart: ids of the topics in metadata when the broker started
+	// (first). A damaged directory under the name of a topic created
+	// since cannot be its data and is moved aside (MoveAsideForeign).
+	atStart map[[16]byte]bool
 	closed  bool // close was called: no more passes
 
 	revs     <-chan int64 // WatchRevision, taken before the first pass
@@ -87,8 +91,10 @@ func (r *reconciler) first() error {
 	defer r.mu.Unlock()
 	topics, _ := r.b.store.ListTopics()
 	refs := make(map[string]partition.TopicRef, len(topics))
+	r.atStart = make(map[[16]byte]bool, len(topics))
 	for _, t := range topics {
 		refs[t.Name] = partition.TopicRef{ID: t.ID, Partitions: t.Partitions}
+		r.atStart[t.ID] = true
 	}
 	if err := r.b.parts.Sweep(refs); err != nil {
 		return err
@@ -258,7 +264,7 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 	if _, hosted := b.parts.Topic(t.Name); !hosted {
 		// An orphan of an earlier incarnation of the name (another
 		// topic id) never blocks it: it is moved aside, kept.
-		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions); err != nil {
+		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions, !r.atStart[t.ID]); err != nil {
 			return err
 		}
 	}

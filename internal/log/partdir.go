@@ -104,3 +104,15 @@ func corruptf(path, format string, args ...any) error {
 
 // partitionMetadataPath is the partition.metadata path of dir.
 func partitionMetadataPath(dir string) string { return filepath.Join(dir, partitionMetadata) }
+
+// LatestLeaderEpoch returns the newest leader epoch in the partition
+// directory's leader-epoch-checkpoint (ok false when it has none), for
+// rebuilding a topic's metadata from its directories: a leader epoch in
+// metadata below the log's would fence every append.
+func LatestLeaderEpoch(dir string) (epoch int32, ok bool, err error) {
+	entries, _, err := readEpochCheckpoint(filepath.Join(dir, epochCheckpointName))
+	if err != nil || len(entries) == 0 {
+		return 0, false, err
+	}
+	return entries[len(entries)-1].Epoch, true, nil
+}

@@ -173,10 +173,13 @@ func (m *Manager) moveAside(dir, why string) error {
 
 // MoveAsideForeign moves aside the partition directories of topic name
 // that belong to another topic id (an orphan of an earlier incarnation of
-// the name) or whose partition.metadata is damaged, so that hosting the
-// topic with id starts from its own directories. Called before a topic
-// that is not hosted yet is hosted.
-func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32) error {
+// the name), and, when damagedToo, those whose partition.metadata is
+// damaged, so that hosting the topic with id starts from its own
+// directories. Called before a topic that is not hosted yet is hosted;
+// damagedToo is for a topic created since this start (a damaged directory
+// cannot hold its data), while a damaged directory of a topic that
+// existed before stays: its partition is offline with the error.
+func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32, damagedToo bool) error {
 	var errs []error
 	moved := false
 	for p := range partitions {
@@ -184,8 +187,10 @@ func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32) e
 		pid, ok, err := log.ReadPartitionMetadata(dir)
 		var why string
 		switch {
-		case err != nil && errors.Is(err, log.ErrCorrupt):
+		case err != nil && errors.Is(err, log.ErrCorrupt) && damagedToo:
 			why = err.Error()
+		case err != nil:
+			continue // opening it reports the error
 		case ok && pid != id:
 			why = fmt.Sprintf("partition.metadata names topic id %x, the topic has id %x", pid, id)
 		default:
