@@ -224,4 +224,17 @@ func TestCheckFindsDamage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ghost-0")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stray not moved aside: %v", err)
 	}
+	// The offline topic can be deleted, damaged directory included, and
+	// its name used again.
+	if _, err := b.Node.Broker().DeleteTopic("bad"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bad-0", "bad-1"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left after deleting its topic: %v", p, err)
+		}
+	}
+	fill(t, b, "bad", nil)
+	b.Restart()
+	verify(t, b, "bad")
 }

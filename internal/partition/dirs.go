@@ -55,8 +55,9 @@ func (m *Manager) detach(name string, id [16]byte) *Topic {
 // directory of it to its delete name, then fsyncs the log directory, so
 // that the renames are durable before the caller commits the deletion to
 // metadata. Directories that are not hosted are renamed too when their
-// partition.metadata names id or is missing; a directory of another topic
-// id (or a damaged one) is left for Sweep and MoveAsideForeign. renamed,
+// partition.metadata names id, is missing or is damaged (most likely the
+// topic's own offline partition); a directory of another topic id is left
+// for Sweep and MoveAsideForeign. renamed,
 // when set, is called after each rename (crash tests). On error the
 // directories renamed so far are returned with it, for RestoreDeleted.
 func (m *Manager) MarkDeleted(name string, id [16]byte, partitions int32, renamed func(DeletedDir)) ([]DeletedDir, error) {
@@ -83,7 +84,10 @@ func (m *Manager) MarkDeleted(name string, id [16]byte, partitions int32, rename
 			if _, err := os.Stat(d.From); errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			if pid, ok, err := log.ReadPartitionMetadata(d.From); err != nil || ok && pid != id {
+			// A damaged partition.metadata under the topic's name is
+			// taken too: it is most likely the topic's own offline
+			// partition, and its name is what is being deleted.
+			if pid, ok, err := log.ReadPartitionMetadata(d.From); err != nil && !errors.Is(err, log.ErrCorrupt) || err == nil && ok && pid != id {
 				continue
 			}
 			if err := os.Rename(d.From, d.To); err != nil {
