@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Deep validation of a partition directory, for `tandem check` (Kafka's
@@ -114,12 +115,12 @@ func CheckPartition(dir string, wantID [16]byte, compact bool) CheckReport {
 	if ckptErr != nil && !errors.Is(ckptErr, os.ErrNotExist) {
 		r.add(SeverityWarning, offsetsCheckpoint, 0, "unreadable (%v): the log start offset falls back to the first segment", ckptErr)
 	}
-	if _, _, err := readEpochCheckpoint(filepath.Join(dir, epochCheckpointName)); err != nil {
+	if _, _, err := readEpochCheckpoint(vfs.Default, filepath.Join(dir, epochCheckpointName)); err != nil {
 		r.add(SeverityWarning, epochCheckpointName, 0, "unreadable (%v): rebuilt from the batches at the next open", err)
 	}
 	for name := range files {
 		if off, ok := parseOffsetName(name, snapshotExt); ok {
-			if _, err := readSnapshot(filepath.Join(dir, name)); err != nil {
+			if _, err := readSnapshot(vfs.Default, filepath.Join(dir, name)); err != nil {
 				r.add(SeverityWarning, name, 0, "unreadable producer snapshot at offset %d (%v): skipped at the next open", off, err)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Offsets checkpoint (file "log-offsets-checkpoint", one per partition):
@@ -69,7 +71,7 @@ func decodeOffsetsCheckpoint(data []byte) (offsetsCheckpointData, error) {
 // atomically, so a broker (ours or Kafka's tools) can tell which topic
 // incarnation a directory belongs to (KIP-516).
 func WritePartitionMetadata(dir string, topicID [16]byte) error {
-	return writeFileAtomic(filepath.Join(dir, partitionMetadata), encodePartitionMetadata(topicID))
+	return vfs.WriteFileAtomic(vfs.Default, filepath.Join(dir, partitionMetadata), encodePartitionMetadata(topicID))
 }
 
 func encodePartitionMetadata(topicID [16]byte) []byte {
@@ -84,8 +86,12 @@ func encodePartitionMetadata(topicID [16]byte) []byte {
 // error matches ErrCorrupt and names the file, and the partition must not
 // be served (nothing tells which topic incarnation its data belongs to).
 func ReadPartitionMetadata(dir string) (topicID [16]byte, ok bool, err error) {
+	return readPartitionMetadata(vfs.Default, dir)
+}
+
+func readPartitionMetadata(fs vfs.FS, dir string) (topicID [16]byte, ok bool, err error) {
 	path := partitionMetadataPath(dir)
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(fs, path)
 	if errors.Is(err, os.ErrNotExist) || err == nil && len(data) == 0 {
 		return topicID, false, nil
 	}

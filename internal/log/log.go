@@ -30,6 +30,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/invariants"
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Sync round states.
@@ -49,6 +50,7 @@ type Log struct {
 	dir       string
 	topic     string
 	partition int32
+	fs        vfs.FS
 	files     *FileCache
 	syncer    *Syncer
 	ownSyncer bool
@@ -57,7 +59,7 @@ type Log struct {
 	cfg       atomic.Pointer[Config]
 
 	// syncFile is fdatasync; tests replace it to inject failures.
-	syncFile func(*os.File) error
+	syncFile func(vfs.File) error
 
 	// truncMu is held shared by readers during file I/O and exclusively
 	// while segment files are truncated or removed.
@@ -128,14 +130,21 @@ func Open(o Options) (*Log, error) {
 	l := &Log{
 		dir: o.Dir, topic: o.Topic, partition: o.Partition,
 		files: o.Files, syncer: o.Syncer, now: o.Now, logger: o.Logger,
-		syncFile:  fdatasync,
+		syncFile:  vfs.File.Datasync,
 		producers: newProducerState(),
 		changed:   make(chan struct{}),
 	}
 	l.syncCond = sync.NewCond(&l.mu)
 	l.cfg.Store(&cfg)
+	l.fs = o.FS
+	switch {
+	case l.fs == nil && l.files != nil:
+		l.fs = l.files.fs
+	case l.fs == nil:
+		l.fs = vfs.Default
+	}
 	if l.files == nil {
-		l.files = NewFileCache(64)
+		l.files = NewFileCacheFS(64, l.fs)
 	}
 	if l.syncer == nil {
 		l.syncer, l.ownSyncer = NewSyncer(1, nil), true
@@ -146,15 +155,15 @@ func Open(o Options) (*Log, error) {
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
-	if _, err := os.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
+	if _, err := l.fs.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
 		l.parentSync = true // the new directory entry must become durable too
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
 		l.abandon()
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	if o.TopicID != ([16]byte{}) {
-		id, ok, err := ReadPartitionMetadata(o.Dir)
+		id, ok, err := readPartitionMetadata(l.fs, o.Dir)
 		switch {
 		case err != nil:
 			l.abandon()
@@ -167,7 +176,7 @@ func Open(o Options) (*Log, error) {
 			// the directory, so creating thousands of partitions does not
 			// cost two synchronous fsyncs each.
 			path := filepath.Join(o.Dir, partitionMetadata)
-			if err := writeFileRename(path, encodePartitionMetadata(o.TopicID)); err != nil {
+			if err := writeFileRename(l.fs, path, encodePartitionMetadata(o.TopicID)); err != nil {
 				l.abandon()
 				return nil, fmt.Errorf("log: %w", err)
 			}
@@ -179,7 +188,7 @@ func Open(o Options) (*Log, error) {
 		l.abandon()
 		return nil, err
 	}
-	l.cleanOffset = readCleanerCheckpoint(o.Dir)
+	l.cleanOffset = readCleanerCheckpoint(l.fs, o.Dir)
 	l.cleanCkptWritten = l.cleanOffset
 	l.cleanHorizon = record.NoTimestamp
 	l.mu.Lock()
@@ -450,7 +459,7 @@ func (l *Log) close(deleting bool) error {
 		s.closeFiles()
 	}
 	for _, p := range pending {
-		removeFiles(p.paths)
+		removeFiles(l.fs, p.paths)
 	}
 	if l.ownSyncer {
 		l.syncer.Close()
@@ -471,7 +480,7 @@ func (l *Log) Delete() error {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
 	l.deleted = true
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
 	return nil
@@ -480,8 +489,8 @@ func (l *Log) Delete() error {
 // errClosed is ErrClosed naming the log.
 func (l *Log) errClosed() error { return fmt.Errorf("%w: %s", ErrClosed, l.dir) }
 
-func removeFiles(paths []string) {
+func removeFiles(fs vfs.FS, paths []string) {
 	for _, p := range paths {
-		_ = os.Remove(p)
+		_ = fs.Remove(p)
 	}
 }

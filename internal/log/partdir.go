@@ -4,10 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Names a partition directory takes when it leaves service (Kafka
@@ -77,7 +78,7 @@ func (l *Log) CloseAndRename(to string) error {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
 	l.deleted = true
-	if err := os.Rename(l.dir, to); err != nil {
+	if err := l.fs.Rename(l.dir, to); err != nil {
 		return fmt.Errorf("log: rename %s for deletion: %w", l.dir, err)
 	}
 	if cerr != nil {
@@ -90,7 +91,7 @@ func (l *Log) CloseAndRename(to string) error {
 
 // SyncDir fsyncs a directory, making renames and removals in it durable.
 func SyncDir(dir string) error {
-	if err := syncDir(dir); err != nil {
+	if err := syncDir(vfs.Default, dir); err != nil {
 		return fmt.Errorf("log: fsync dir %s: %w", dir, err)
 	}
 	return nil
@@ -110,7 +111,7 @@ func partitionMetadataPath(dir string) string { return filepath.Join(dir, partit
 // rebuilding a topic's metadata from its directories: a leader epoch in
 // metadata below the log's would fence every append.
 func LatestLeaderEpoch(dir string) (epoch int32, ok bool, err error) {
-	entries, _, err := readEpochCheckpoint(filepath.Join(dir, epochCheckpointName))
+	entries, _, err := readEpochCheckpoint(vfs.Default, filepath.Join(dir, epochCheckpointName))
 	if err != nil || len(entries) == 0 {
 		return 0, false, err
 	}

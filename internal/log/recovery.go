@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // diskSegment is what the directory listing says about one segment.
@@ -25,14 +26,14 @@ type diskSegment struct {
 // docs/storage.md "Recovery".
 func (l *Log) load(clean bool) error {
 	cfg := l.config()
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
 	if swapped, err := l.completeSwaps(entries); err != nil {
 		return err
 	} else if swapped {
-		if entries, err = os.ReadDir(l.dir); err != nil {
+		if entries, err = l.fs.ReadDir(l.dir); err != nil {
 			return fmt.Errorf("log: %w", err)
 		}
 	}
@@ -58,7 +59,7 @@ func (l *Log) load(clean bool) error {
 		// index files without their .log.swap).
 		if strings.HasSuffix(name, deletedSuffix) || strings.HasSuffix(name, cleanedSuffix) ||
 			strings.HasSuffix(name, swapSuffix) || strings.HasSuffix(name, tmpSuffix) {
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("log: remove leftover %s: %w", name, err)
 			}
 			continue
@@ -83,7 +84,7 @@ func (l *Log) load(clean bool) error {
 	for base, d := range segs {
 		if d.size < 0 { // index files without a .log: orphans
 			for _, ext := range []string{indexExt, timeIndexExt, txnIndexExt} {
-				_ = os.Remove(filepath.Join(l.dir, fileName(base, ext)))
+				_ = l.fs.Remove(filepath.Join(l.dir, fileName(base, ext)))
 			}
 			continue
 		}
@@ -112,10 +113,10 @@ func (l *Log) load(clean bool) error {
 		l.dirSync = true
 		// Stale snapshots or epoch entries of a removed incarnation.
 		for _, off := range snapshots {
-			_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+			_ = l.fs.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 		}
-		if _, ok, _ := readEpochCheckpoint(filepath.Join(l.dir, epochCheckpointName)); ok {
-			_ = os.Remove(filepath.Join(l.dir, epochCheckpointName))
+		if _, ok, _ := readEpochCheckpoint(l.fs, filepath.Join(l.dir, epochCheckpointName)); ok {
+			_ = l.fs.Remove(filepath.Join(l.dir, epochCheckpointName))
 		}
 		return nil
 	}
@@ -277,7 +278,7 @@ func (l *Log) load(clean bool) error {
 }
 
 func (l *Log) readOffsetsCheckpoint() (offsetsCheckpointData, error) {
-	data, err := os.ReadFile(filepath.Join(l.dir, offsetsCheckpoint))
+	data, err := vfs.ReadFile(l.fs, filepath.Join(l.dir, offsetsCheckpoint))
 	if err != nil {
 		return offsetsCheckpointData{}, err
 	}
@@ -292,7 +293,7 @@ func removeSegmentFiles(s *segment) error {
 	}
 	s.closeFiles()
 	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.log.cache.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -308,7 +309,7 @@ func (l *Log) validateSegment(s *segment) (next int64, cut bool, err error) {
 	validEnd := int64(0)
 	var why string
 	var damaged error
-	err = s.log.withFile(func(f *os.File) error {
+	err = s.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, 0, s.size)
 		for sc.next() {
 			base, lod := sc.hdr.BaseOffset(), sc.hdr.LastOffsetDelta()
@@ -383,7 +384,7 @@ func (l *Log) scanEnd(s *segment) (int64, error) {
 	end := start
 	var stop scanStop
 	var why error
-	err := s.log.withFile(func(f *os.File) error {
+	err := s.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, start, s.size)
 		for sc.next() {
 			next = sc.hdr.NextOffset()
@@ -451,7 +452,7 @@ func (l *Log) indexesSane(s *segment) bool {
 // batches' partition leader epochs when the file is missing or malformed.
 func (l *Log) loadEpochCache() error {
 	path := filepath.Join(l.dir, epochCheckpointName)
-	entries, ok, err := readEpochCheckpoint(path)
+	entries, ok, err := readEpochCheckpoint(l.fs, path)
 	rebuild := false
 	if err != nil {
 		l.logger.Warn("log: rebuilding unreadable leader-epoch-checkpoint from the log", "dir", l.dir, "err", err)
@@ -510,7 +511,7 @@ func (l *Log) loadProducerState(snapshots []int64, needTxn map[*segment]bool) er
 	var kept []int64
 	for _, off := range snapshots {
 		if off > l.leo {
-			_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+			_ = l.fs.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 			continue
 		}
 		kept = append(kept, off)
@@ -525,10 +526,10 @@ func (l *Log) loadProducerState(snapshots []int64, needTxn map[*segment]bool) er
 			continue
 		}
 		path := filepath.Join(l.dir, fileName(off, snapshotExt))
-		p, err := readSnapshot(path)
+		p, err := readSnapshot(l.fs, path)
 		if err != nil {
 			l.logger.Warn("log: skipping unreadable producer snapshot", "path", path, "err", err)
-			_ = os.Remove(path)
+			_ = l.fs.Remove(path)
 			kept = slices.Delete(kept, i, i+1)
 			continue
 		}
@@ -645,7 +646,7 @@ func (l *Log) completeSwaps(entries []os.DirEntry) (bool, error) {
 			name := e.Name()
 			for _, ext := range segmentExts {
 				if off, ok := parseOffsetName(name, ext); ok && off >= base && off < upper {
-					if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 						return false, fmt.Errorf("log: remove replaced segment file %s: %w", name, err)
 					}
 				}
@@ -653,13 +654,13 @@ func (l *Log) completeSwaps(entries []os.DirEntry) (bool, error) {
 		}
 		for _, ext := range segmentExts {
 			from := filepath.Join(l.dir, fileName(base, ext)+swapSuffix)
-			if err := os.Rename(from, strings.TrimSuffix(from, swapSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Rename(from, strings.TrimSuffix(from, swapSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return false, fmt.Errorf("log: complete swap: %w", err)
 			}
 		}
 		l.logger.Info("log: completed an interrupted compaction swap", "dir", l.dir, "segment", base, "nextOffset", next)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return false, fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
 	}
 	return true, nil
@@ -669,7 +670,7 @@ func (l *Log) completeSwaps(entries []os.DirEntry) (bool, error) {
 // base when empty). The file was fsynced before it was named .swap, so it
 // holds whole batches; a torn tail is cut anyway.
 func (l *Log) swapEnd(path string, base int64) (int64, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := l.fs.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return 0, fmt.Errorf("log: %w", err)
 	}
@@ -758,7 +759,7 @@ func segmentEnd(s *segment) (int64, error) {
 		}
 	}
 	next := s.base
-	err := s.log.withFile(func(f *os.File) error {
+	err := s.log.withFile(func(f vfs.File) error {
 		for {
 			sc := newScanner(f, start, s.size)
 			for sc.next() {

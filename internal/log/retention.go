@@ -3,7 +3,6 @@ package log
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -19,7 +18,7 @@ func (l *Log) scheduleDeleteLocked(segs []*segment, delayMs int64) {
 	for _, s := range segs {
 		for _, h := range s.handles() {
 			p := h.currentPath()
-			if _, err := os.Stat(p); err != nil {
+			if _, err := l.fs.Stat(p); err != nil {
 				h.close()
 				continue
 			}
@@ -39,7 +38,7 @@ func (l *Log) scheduleDeleteLocked(segs []*segment, delayMs int64) {
 	l.dirSync = true
 	l.scheduleSyncLocked()
 	if delayMs <= 0 {
-		removeFiles(paths)
+		removeFiles(l.fs, paths)
 		return
 	}
 	l.pendingDeletes = append(l.pendingDeletes, pendingDelete{paths: paths, at: l.now().Add(time.Duration(delayMs) * time.Millisecond)})
@@ -61,7 +60,7 @@ func (l *Log) removeDueFiles() {
 	l.pendingDeletes = kept
 	l.mu.Unlock()
 	for _, p := range due {
-		removeFiles(p)
+		removeFiles(l.fs, p)
 	}
 }
 
@@ -420,7 +419,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.producers.reset()
 	l.cleanOffset = -1
 	for _, off := range l.snapshots {
-		_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+		_ = l.fs.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 	}
 	l.snapshots = nil
 	l.dirSync = true

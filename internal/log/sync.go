@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // markDirtyLocked records that h has unsynced writes and makes sure a sync
@@ -56,13 +58,13 @@ func (l *Log) takeDirtyLocked() (files []*fileHandle, paths []string, dir bool) 
 // A handle closed meanwhile (its segment was deleted) is skipped.
 func (l *Log) syncFiles(files []*fileHandle, paths []string, dir bool) error {
 	for _, h := range files {
-		err := h.withFile(func(f *os.File) error { return l.syncFile(f) })
+		err := h.withFile(func(f vfs.File) error { return l.syncFile(f) })
 		if err != nil && err != errHandleClosed && !os.IsNotExist(err) {
 			return fmt.Errorf("log: fsync %s: %w", h.currentPath(), err)
 		}
 	}
 	for _, p := range paths {
-		f, err := os.Open(p)
+		f, err := vfs.Open(l.fs, p)
 		if os.IsNotExist(err) {
 			continue
 		}
@@ -80,7 +82,7 @@ func (l *Log) syncFiles(files []*fileHandle, paths []string, dir bool) error {
 		}
 	}
 	if dir {
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			return fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
 		}
 	}
@@ -206,7 +208,7 @@ func (l *Log) writeOffsetsCheckpoint() error {
 	if l.ckptWritten != nil && *l.ckptWritten == c {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(l.dir, offsetsCheckpoint), encodeOffsetsCheckpoint(c)); err != nil {
+	if err := writeFileAtomic(l.fs, filepath.Join(l.dir, offsetsCheckpoint), encodeOffsetsCheckpoint(c)); err != nil {
 		return err
 	}
 	l.ckptWritten = &c
@@ -216,7 +218,7 @@ func (l *Log) writeOffsetsCheckpoint() error {
 // writeEpochCheckpointLocked persists the leader-epoch cache. Epoch changes
 // are rare (leader elections, truncation), so this runs inline.
 func (l *Log) writeEpochCheckpointLocked() error {
-	return writeFileAtomic(filepath.Join(l.dir, epochCheckpointName), encodeEpochCheckpoint(l.epochs.entries))
+	return writeFileAtomic(l.fs, filepath.Join(l.dir, epochCheckpointName), encodeEpochCheckpoint(l.epochs.entries))
 }
 
 // takeSnapshotLocked writes the producer state as of offset (exclusive) to
@@ -225,10 +227,10 @@ func (l *Log) writeEpochCheckpointLocked() error {
 func (l *Log) takeSnapshotLocked(offset int64) error {
 	path := filepath.Join(l.dir, fileName(offset, snapshotExt))
 	tmp := path + tmpSuffix
-	if err := os.WriteFile(tmp, encodeSnapshot(l.producers), 0o644); err != nil {
+	if err := vfs.WriteFile(l.fs, tmp, encodeSnapshot(l.producers), 0o644); err != nil {
 		return fmt.Errorf("log: write producer snapshot: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := l.fs.Rename(tmp, path); err != nil {
 		return fmt.Errorf("log: write producer snapshot: %w", err)
 	}
 	if i, found := slices.BinarySearch(l.snapshots, offset); !found {
@@ -253,7 +255,7 @@ func (l *Log) pruneSnapshotsLocked() {
 	kept := l.snapshots[:0]
 	for _, off := range l.snapshots {
 		if off < keepFrom || off > l.leo {
-			_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+			_ = l.fs.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 			continue
 		}
 		kept = append(kept, off)
