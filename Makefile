@@ -8,7 +8,7 @@ RACE_PKGS = ./internal/wire/... ./internal/group/... ./internal/fetcher/... ./in
 .PHONY: build test test-race vet fuzz bench-compare bench-wan clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tandem
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/tandem
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,10 @@ func linkCmd() *cobra.Command {
 (Confluent REST v3 shapes). A link on this (destination) cluster reads
 from a source cluster; mirror topics are managed with "tandem mirror".
 
-The API is found with --url, else $` + restURLEnv + `, else ` + defaultRESTURL + `.`,
+The API is found with --url, else $` + restURLEnv + `, else $` + confluentURLEnv + `
+(as the confluent CLI reads it: a trailing /kafka or /kafka/v3 is fine),
+else ` + defaultRESTURL + `. Output (-o json|yaml and the tables) follows
+the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	}
 	cf.register(cmd)
 	cmd.AddCommand(
@@ -153,20 +157,15 @@ func getLink(cmd *cobra.Command, s *session, name string, includeTasks bool) (re
 	return l, err
 }
 
-func taskErrorsText(errs []restapi.TaskError) string {
-	parts := make([]string, 0, len(errs))
-	for _, e := range errs {
-		parts = append(parts, e.ErrorCode+": "+e.ErrorMessage)
-	}
-	return strings.Join(parts, "; ")
-}
-
 func linkListCmd(cf *clientFlags) *cobra.Command {
 	var includeTopics bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List cluster links",
-		Args:  cobra.NoArgs,
+		Long: `List the cluster links of this cluster. With --include-topics there is a
+row per link and mirror topic (a link without mirror topics keeps one row,
+with an empty topic name).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := cf.newSession(cmd)
 			if err != nil {
@@ -176,26 +175,46 @@ func linkListCmd(cf *clientFlags) *cobra.Command {
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, "/links", nil, nil, &list); err != nil {
 				return err
 			}
-			if !s.out.human() {
-				return s.out.structuredEach(linkView, list.Data)
-			}
-			headers := []string{"Name", "Source Cluster", "State", "Error", "Error Message"}
-			if includeTopics {
-				headers = append(headers, "Mirror Topics")
-			}
-			rows := make([][]string, 0, len(list.Data))
+			slices.SortFunc(list.Data, func(a, b restapi.Link) int { return strings.Compare(a.LinkName, b.LinkName) })
+			out := []linkOut{}
 			for _, l := range list.Data {
-				row := []string{l.LinkName, deref(l.SourceClusterID), l.LinkState, shownError(l.LinkError), deref(l.LinkErrorMessage)}
-				if includeTopics {
-					row = append(row, strings.Join(l.TopicNames, ", "))
+				o := newLinkOut(l)
+				o.CategoryCounts = nil // describe only, as in the confluent CLI
+				if !includeTopics {
+					out = append(out, o)
+					continue
 				}
-				rows = append(rows, row)
+				topics := slices.Sorted(slices.Values(l.TopicNames))
+				if len(topics) == 0 {
+					topics = []string{""}
+				}
+				for _, t := range topics {
+					o.TopicName = &t
+					out = append(out, o)
+				}
+			}
+			if !s.out.human() {
+				return s.out.structured(out)
+			}
+			headers := []string{"Name", "ID"}
+			if includeTopics {
+				headers = append(headers, "Topic Name")
+			}
+			headers = append(headers, "Source Cluster", "Destination Cluster", "Remote Cluster", "State", "Error", "Error Message")
+			rows := make([][]string, 0, len(out))
+			for _, o := range out {
+				row := []string{o.Name, o.ID}
+				if includeTopics {
+					row = append(row, *o.TopicName)
+				}
+				rows = append(rows, append(row, o.SourceCluster, o.DestinationCluster, o.RemoteCluster, o.State,
+					o.Error, o.ErrorMessage))
 			}
 			s.out.table(headers, rows)
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&includeTopics, "include-topics", false, "also list each link's mirror topics")
+	cmd.Flags().BoolVar(&includeTopics, "include-topics", false, "a row per link and mirror topic")
 	return cmd
 }
 
@@ -213,35 +232,27 @@ func linkDescribeCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if l.TopicNames == nil {
-				l.TopicNames = []string{}
-			}
+			o := newLinkOut(l)
 			if !s.out.human() {
-				return s.out.structuredView(linkView, l)
+				return s.out.structured(o)
 			}
 			pairs := [][2]string{
-				{"Name", l.LinkName},
-				{"ID", l.ClusterLinkID},
-				{"Source Cluster", deref(l.SourceClusterID)},
+				{"Name", o.Name},
+				{"ID", o.ID},
+				{"Source Cluster", o.SourceCluster},
+				{"Destination Cluster", o.DestinationCluster},
+				{"Remote Cluster", o.RemoteCluster},
+				{"State", o.State},
 			}
-			if l.DestinationClusterID != nil {
-				pairs = append(pairs, [2]string{"Destination Cluster", *l.DestinationClusterID})
-			}
-			if l.RemoteClusterID != nil {
-				pairs = append(pairs, [2]string{"Remote Cluster", *l.RemoteClusterID})
-			}
-			pairs = append(pairs,
-				[2]string{"State", l.LinkState},
-				[2]string{"Error", shownError(l.LinkError)},
-				[2]string{"Error Message", deref(l.LinkErrorMessage)},
-				[2]string{"Mirror Topics", strings.Join(l.TopicNames, ", ")},
-			)
-			if len(l.CategoryCounts) > 0 {
-				counts := make([]string, 0, len(l.CategoryCounts))
-				for _, c := range l.CategoryCounts {
-					counts = append(counts, c.StateCategory+": "+strconv.Itoa(c.Count))
+			// Empty ones are left out, as the confluent CLI does.
+			for _, kv := range [][2]string{
+				{"Error", o.Error},
+				{"Error Message", o.ErrorMessage},
+				{"Mirror Partition States", o.categoryText()},
+			} {
+				if kv[1] != "" {
+					pairs = append(pairs, kv)
 				}
-				pairs = append(pairs, [2]string{"Mirror Partition States Count", strings.Join(counts, ", ")})
 			}
 			s.out.fields(pairs)
 			return nil
@@ -374,20 +385,33 @@ func linkConfigurationCmd(cf *clientFlags) *cobra.Command {
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, linkPath(args[0])+"/configs", nil, nil, &list); err != nil {
 				return err
 			}
-			if !s.out.human() {
-				for i := range list.Data {
-					if list.Data[i].Synonyms == nil {
-						list.Data[i].Synonyms = []string{}
-					}
-				}
-				return s.out.structuredEach(linkConfigView, list.Data)
+			cid, err := s.c.cluster(cmd.Context())
+			if err != nil {
+				return err
 			}
-			rows := make([][]string, 0, len(list.Data))
+			out := make([]linkConfigOut, 0, len(list.Data)+1)
 			for _, c := range list.Data {
-				rows = append(rows, []string{c.Name, deref(c.Value), strconv.FormatBool(c.ReadOnly),
+				syn := c.Synonyms
+				if syn == nil {
+					syn = []string{}
+				}
+				out = append(out, linkConfigOut{ConfigName: c.Name, ConfigValue: deref(c.Value),
+					ReadOnly: c.ReadOnly || c.IsReadOnly, Sensitive: c.Sensitive || c.IsSensitive, Source: c.Source, Synonyms: syn})
+			}
+			// The confluent CLI adds the destination cluster's ID as a
+			// read-only row.
+			out = append(out, linkConfigOut{ConfigName: "dest.cluster.id", ConfigValue: cid, ReadOnly: true,
+				Sensitive: true, Synonyms: []string{}})
+			slices.SortFunc(out, func(a, b linkConfigOut) int { return strings.Compare(a.ConfigName, b.ConfigName) })
+			if !s.out.human() {
+				return s.out.structured(out)
+			}
+			rows := make([][]string, 0, len(out))
+			for _, c := range out {
+				rows = append(rows, []string{c.ConfigName, c.ConfigValue, strconv.FormatBool(c.ReadOnly),
 					strconv.FormatBool(c.Sensitive), c.Source, strings.Join(c.Synonyms, ", ")})
 			}
-			s.out.table([]string{"Config Name", "Config Value", "Read Only", "Sensitive", "Source", "Synonyms"}, rows)
+			s.out.table([]string{"Config Name", "Config Value", "Read-Only", "Sensitive", "Source", "Synonyms"}, rows)
 			return nil
 		},
 	}
@@ -410,9 +434,17 @@ func linkTaskCmd(cf *clientFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tasks := l.Tasks
+			tasks := make([]linkTaskOut, 0, len(l.Tasks))
+			for _, t := range l.Tasks {
+				errs := t.Errors
+				if errs == nil {
+					errs = []restapi.TaskError{}
+				}
+				tasks = append(tasks, linkTaskOut{TaskName: t.TaskName, State: t.State, Errors: errs})
+			}
+			slices.SortFunc(tasks, func(a, b linkTaskOut) int { return strings.Compare(a.TaskName, b.TaskName) })
 			if !s.out.human() {
-				return s.out.structuredEach(linkTaskView, tasks)
+				return s.out.structured(tasks)
 			}
 			rows := make([][]string, 0, len(tasks))
 			for _, t := range tasks {

@@ -42,6 +42,8 @@ type simLinks struct {
 type simLink struct {
 	id, source string
 	configs    map[string]string
+	// Set by tests for a link in trouble; "" is ACTIVE / NO_ERROR.
+	state, err, errMessage string
 }
 
 func newSimLinks() *simLinks {
@@ -79,7 +81,11 @@ func (s *simLinks) link(name string) (*simLink, error) {
 }
 
 func (s *simLinks) info(name string, l *simLink, tasks bool) rest.LinkInfo {
-	li := rest.LinkInfo{Name: name, ClusterLinkID: l.id, SourceClusterID: l.source, State: "ACTIVE"}
+	li := rest.LinkInfo{Name: name, ClusterLinkID: l.id, SourceClusterID: l.source, State: "ACTIVE",
+		Error: l.err, ErrorMessage: l.errMessage}
+	if l.state != "" {
+		li.State = l.state
+	}
 	active := 0
 	for _, m := range s.mirrors {
 		if m.Link == name {
@@ -375,7 +381,7 @@ func TestLinkMirrorFlow(t *testing.T) {
 	}
 	wantText(t, "link create", out, "Created cluster link \"east\".\n")
 	wantText(t, "link create warning", stderr,
-		"Warning: link task ConsumerOffsetSync is IN_ERROR: MISCONFIGURATION_ERROR: consumer.offset.group.filters is not set\n")
+		"Warning: link task ConsumerOffsetSync is IN_ERROR: MISCONFIGURATION_ERROR: \"consumer.offset.group.filters is not set\"\n")
 	want := rest.CreateLinkRequest{Name: "east", SourceClusterID: "src-cluster", ValidateLink: true,
 		Configs: map[string]string{"bootstrap.servers": "src:9092", "consumer.offset.sync.enable": "true", "consumer.offset.sync.ms": "10000"}}
 	if !reflect.DeepEqual(e.sim.creates, []rest.CreateLinkRequest{want}) {
@@ -383,9 +389,9 @@ func TestLinkMirrorFlow(t *testing.T) {
 	}
 
 	wantText(t, "link list", e.mustRun(t, "link", "list"), `
-  Name | Source Cluster | State  | Error | Error Message
--------+----------------+--------+-------+---------------
-  east | src-cluster    | ACTIVE |       |
+  Name | ID                                   | Source Cluster | Destination Cluster | Remote Cluster | State  | Error | Error Message
+-------+--------------------------------------+----------------+---------------------+----------------+--------+-------+---------------
+  east | ab3d070c-457e-433d-81e5-a3c5a5c59025 | src-cluster    |                     |                | ACTIVE |       |
 `)
 
 	wantText(t, "mirror create", e.mustRun(t, "mirror", "create", "orders", "--link", "east"),
@@ -401,30 +407,29 @@ func TestLinkMirrorFlow(t *testing.T) {
 	}
 
 	wantText(t, "link describe", e.mustRun(t, "link", "describe", "east"), `
-+-------------------------------+------------------------+
-| Name                          | east                   |
-| ID                            | qz0HDEV-Qz2B5aPFpcWQJQ |
-| Source Cluster                | src-cluster            |
-| State                         | ACTIVE                 |
-| Error                         |                        |
-| Error Message                 |                        |
-| Mirror Topics                 | east.clicks, orders    |
-| Mirror Partition States Count | ACTIVE: 4              |
-+-------------------------------+------------------------+
++-------------------------+--------------------------------------+
+| Name                    | east                                 |
+| ID                      | ab3d070c-457e-433d-81e5-a3c5a5c59025 |
+| Source Cluster          | src-cluster                          |
+| Destination Cluster     |                                      |
+| Remote Cluster          |                                      |
+| State                   | ACTIVE                               |
+| Mirror Partition States | ACTIVE: 4                            |
++-------------------------+--------------------------------------+
 `)
 
 	wantText(t, "mirror list", e.mustRun(t, "mirror", "list"), `
-  Link Name | Mirror Topic Name | Num Partition | Max Per Partition Mirror Lag | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms)
-------------+-------------------+---------------+------------------------------+-------------------+---------------+--------------------+------------------
-  east      | east.clicks       | 2             | 3                            | clicks            | ACTIVE        |                    | 1700000000002
-  east      | orders            | 2             | 3                            | orders            | ACTIVE        |                    | 1700000000001
+  Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Status Time (ms) | Num Partition | Max Per Partition Mirror Lag
+------------+-------------------+-------------------+---------------+------------------+---------------+------------------------------
+  east      | east.clicks       | clicks            | ACTIVE        | 1700000000002    | 2             | 3
+  east      | orders            | orders            | ACTIVE        | 1700000000001    | 2             | 3
 `)
 
 	wantText(t, "mirror pause", e.mustRun(t, "mirror", "pause", "orders", "--link", "east"), mirrorOpTable("orders"))
 	wantText(t, "mirror list --mirror-status paused", e.mustRun(t, "mirror", "list", "--link", "east", "--mirror-status", "paused"), `
-  Link Name | Mirror Topic Name | Num Partition | Max Per Partition Mirror Lag | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms)
-------------+-------------------+---------------+------------------------------+-------------------+---------------+--------------------+------------------
-  east      | orders            | 2             | 3                            | orders            | PAUSED        |                    | 1700000000003
+  Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Status Time (ms) | Num Partition | Max Per Partition Mirror Lag
+------------+-------------------+-------------------+---------------+------------------+---------------+------------------------------
+  east      | orders            | orders            | PAUSED        | 1700000000003    | 2             | 3
 `)
 	e.mustRun(t, "mirror", "resume", "orders", "--link", "east")
 
@@ -436,24 +441,25 @@ func TestLinkMirrorFlow(t *testing.T) {
 	wantText(t, "mirror promote", out, `
   Mirror Topic Name | Partition | Partition Mirror Lag | Last Source Fetch Offset | Error Message                                                                                   | Error Code
 --------------------+-----------+----------------------+--------------------------+-------------------------------------------------------------------------------------------------+------------
-  orders            |           |                      |                          | topic 'orders' still has mirroring lag: rest: operation not allowed in the mirror topic's state | 40002
+  orders            | -1        | -1                   | -1                       | topic 'orders' still has mirroring lag: rest: operation not allowed in the mirror topic's state | 40002
 `)
 
 	// failover --dry-run changes nothing; failover does.
-	out = e.mustRun(t, "mirror", "failover", "orders", "--link", "east", "--dry-run")
-	if !strings.HasPrefix(out, "Dry run: validated only, nothing was changed.\n") {
-		t.Errorf("dry-run output:\n%s", out)
+	out, stderr, err = e.run(t, "mirror", "failover", "orders", "--link", "east", "--dry-run")
+	if err != nil || stderr != "Dry run: validated only, nothing was changed.\n" {
+		t.Errorf("dry-run: %v, stderr:\n%s", err, stderr)
 	}
+	wantText(t, "mirror failover --dry-run", out, mirrorOpTable("orders"))
 	if got := e.sim.mirrors["east/orders"].State; got != "ACTIVE" {
 		t.Fatalf("dry-run failover changed the state to %s", got)
 	}
 	wantText(t, "mirror failover", e.mustRun(t, "mirror", "failover", "orders", "--link", "east"), mirrorOpTable("orders"))
 
 	wantText(t, "mirror describe", e.mustRun(t, "mirror", "describe", "orders", "--link", "east"), `
-  Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Mirror Topic Error | Status Time (ms) | Partition | Partition Mirror Lag | Last Source Fetch Offset
-------------+-------------------+-------------------+---------------+--------------------+------------------+-----------+----------------------+--------------------------
-  east      | orders            | orders            | STOPPED       | NO_ERROR           | 1700000000005    | 0         | 0                    | 10
-  east      | orders            | orders            | STOPPED       | NO_ERROR           | 1700000000005    | 1         | 3                    | 7
+  Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Status Time (ms) | Partition | Partition Mirror Lag | Last Source Fetch Offset
+------------+-------------------+-------------------+---------------+------------------+-----------+----------------------+--------------------------
+  east      | orders            | orders            | STOPPED       | 1700000000005    | 0         | 0                    | 10
+  east      | orders            | orders            | STOPPED       | 1700000000005    | 1         | 3                    | 7
 `)
 
 	// Failing over again is a per-topic error.
@@ -476,8 +482,8 @@ func TestLinkMirrorFlow(t *testing.T) {
 		t.Errorf("deletes = %q, want %q", e.sim.deletes, wantDeletes)
 	}
 	wantText(t, "empty link list", e.mustRun(t, "link", "list"), `
-  Name | Source Cluster | State | Error | Error Message
--------+----------------+-------+-------+---------------
+  Name | ID | Source Cluster | Destination Cluster | Remote Cluster | State | Error | Error Message
+-------+----+----------------+---------------------+----------------+-------+-------+---------------
 `)
 }
 
@@ -579,12 +585,13 @@ func TestLinkUpdateAndConfigs(t *testing.T) {
 	}
 
 	wantText(t, "configuration list", e.mustRun(t, "link", "configuration", "list", "east"), `
-  Config Name             | Config Value | Read Only | Sensitive | Source                      | Synonyms
---------------------------+--------------+-----------+-----------+-----------------------------+-------------------------
-  bootstrap.servers       | src:9092     | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | bootstrap.servers
-  consumer.offset.sync.ms | 5000         | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | consumer.offset.sync.ms
-  link.mode               | DESTINATION  | true      | false     | DEFAULT_CONFIG              |
-  sasl.jaas.config        |              | false     | true      | DYNAMIC_CLUSTER_LINK_CONFIG | sasl.jaas.config
+  Config Name             | Config Value  | Read-Only | Sensitive | Source                      | Synonyms
+--------------------------+---------------+-----------+-----------+-----------------------------+-------------------------
+  bootstrap.servers       | src:9092      | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | bootstrap.servers
+  consumer.offset.sync.ms | 5000          | false     | false     | DYNAMIC_CLUSTER_LINK_CONFIG | consumer.offset.sync.ms
+  dest.cluster.id         | sim-cluster-1 | true      | true      |                             |
+  link.mode               | DESTINATION   | true      | false     | DEFAULT_CONFIG              |
+  sasl.jaas.config        |               | false     | true      | DYNAMIC_CLUSTER_LINK_CONFIG | sasl.jaas.config
 `)
 	out := e.mustRun(t, "link", "configuration", "list", "east", "-o", "json")
 	if strings.Contains(out, "secret-stuff") {
@@ -594,7 +601,7 @@ func TestLinkUpdateAndConfigs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cfgs); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if len(cfgs) != 4 || cfgs[3]["name"] != "sasl.jaas.config" || cfgs[3]["value"] != nil || cfgs[3]["sensitive"] != true {
+	if len(cfgs) != 5 || cfgs[4]["config_name"] != "sasl.jaas.config" || cfgs[4]["config_value"] != "" || cfgs[4]["sensitive"] != true {
 		t.Errorf("json configs = %v", cfgs)
 	}
 
@@ -618,86 +625,4 @@ func TestLinkUpdateAndConfigs(t *testing.T) {
 ------------+----------------+--------
   AclSync   | NOT_CONFIGURED |
 `)
-}
-
-func TestLinkOutputFormats(t *testing.T) {
-	e := newCLIEnv(t)
-	if out := e.mustRun(t, "link", "create", "east", "--source-bootstrap-server", "src:9092", "-o", "json"); out !=
-		"{\n  \"link_name\": \"east\",\n  \"action\": \"create\",\n  \"dry_run\": false\n}\n" {
-		t.Errorf("create -o json:\n%s", out)
-	}
-	e.mustRun(t, "mirror", "create", "orders", "--link", "east")
-
-	wantText(t, "describe -o yaml", e.mustRun(t, "link", "describe", "east", "-o", "yaml"), `
-link_name: east
-cluster_link_id: qz0HDEV-Qz2B5aPFpcWQJQ
-source_cluster_id: src-cluster
-destination_cluster_id: null
-remote_cluster_id: null
-link_state: ACTIVE
-link_error: NO_ERROR
-link_error_message: null
-topic_names:
-  - orders
-category_counts:
-  - state_category: ACTIVE
-    count: 2
-`)
-	var links []map[string]any
-	if err := json.Unmarshal([]byte(e.mustRun(t, "link", "list", "-o", "json")), &links); err != nil {
-		t.Fatal(err)
-	}
-	if len(links) != 1 || links[0]["link_name"] != "east" || links[0]["link_state"] != "ACTIVE" ||
-		!reflect.DeepEqual(links[0]["topic_names"], []any{"orders"}) {
-		t.Errorf("list -o json = %v", links)
-	}
-
-	wantText(t, "mirror describe -o yaml", e.mustRun(t, "mirror", "describe", "orders", "--link", "east", "-o", "yaml"), `
-link_name: east
-mirror_topic_name: orders
-source_topic_name: orders
-num_partitions: 2
-mirror_status: ACTIVE
-mirror_topic_error: NO_ERROR
-state_time_ms: 1700000000001
-mirror_lags:
-  - partition: 0
-    lag: 0
-    last_source_fetch_offset: 10
-    time_since_last_fetch_ms: 40
-    local_log_end_offset: 10
-    source_end_offset: 10
-    source_end_age_ms: 40
-  - partition: 1
-    lag: 3
-    last_source_fetch_offset: 7
-    time_since_last_fetch_ms: 40
-    local_log_end_offset: 7
-    source_end_offset: 10
-    source_end_age_ms: 40
-`)
-	wantText(t, "mirror list -o yaml", e.mustRun(t, "mirror", "list", "-o", "yaml"), `
-- link_name: east
-  mirror_topic_name: orders
-  source_topic_name: orders
-  num_partitions: 2
-  max_per_partition_mirror_lag: 3
-  mirror_status: ACTIVE
-  mirror_topic_error: NO_ERROR
-  state_time_ms: 1700000000001
-`)
-	wantText(t, "empty list -o yaml", e.mustRun(t, "mirror", "list", "--mirror-status", "stopped", "-o", "yaml"), "[]\n")
-
-	var items []map[string]any
-	out, _, err := e.run(t, "mirror", "pause", "orders", "ghost", "--link", "east", "-o", "json")
-	if err == nil || err.Error() != "pause failed for 1 of 2 mirror topics" {
-		t.Errorf("err = %v", err)
-	}
-	if err := json.Unmarshal([]byte(out), &items); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	if len(items) != 2 || items[0]["error_code"] != nil || items[1]["error_code"] != float64(40403) ||
-		items[1]["error_message"] != "topic 'ghost' is not a mirror topic of link 'east': rest: mirror topic not found" {
-		t.Errorf("pause -o json = %v", items)
-	}
 }

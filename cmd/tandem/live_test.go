@@ -51,23 +51,23 @@ func TestCLIAgainstLiveBrokers(t *testing.T) {
 	run("link", "create", "dr", "--source-bootstrap-server", src.Addr(), "--config", "replica.fetch.wait.max.ms=100")
 	run("mirror", "create", "orders", "--link", "dr")
 
-	type lag struct {
-		Partition int32 `json:"partition"`
-		Lag       int64 `json:"lag"`
-		SinceMs   int64 `json:"time_since_last_fetch_ms"`
+	// describe -o json is the confluent CLI's: a row per partition.
+	type row struct {
+		Status    string `json:"mirror_status"`
+		Partition int32  `json:"partition"`
+		Lag       int64  `json:"partition_mirror_lag"`
+		Fetched   int64  `json:"last_source_fetch_offset"`
 	}
-	var desc struct {
-		Status string `json:"mirror_status"`
-		Lags   []lag  `json:"mirror_lags"`
-	}
+	var desc []row
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		out := run("mirror", "describe", "orders", "--link", "dr", "-o", "json")
+		desc = nil
 		if err := json.Unmarshal([]byte(out), &desc); err != nil {
 			t.Fatalf("describe -o json: %v\n%s", err, out)
 		}
-		caught := desc.Status == "ACTIVE" && len(desc.Lags) == 2
-		for _, l := range desc.Lags {
-			caught = caught && l.Lag == 0 && l.SinceMs >= 0
+		caught := len(desc) == 2
+		for _, r := range desc {
+			caught = caught && r.Status == "ACTIVE" && r.Lag == 0 && r.Fetched >= 0
 		}
 		if caught {
 			break

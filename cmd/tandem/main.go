@@ -4,7 +4,7 @@
 //	tandem bench [flags]
 //	tandem check --data-dir DIR [--json]
 //	tandem recover-metadata --data-dir DIR
-//	tandem version
+//	tandem version (or tandem --version)
 package main
 
 import (
@@ -16,21 +16,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	root := &cobra.Command{
 		Use:           "tandem",
 		Short:         "Tandem: a Kafka-compatible broker with cluster linking",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion(),
 	}
-	root.AddCommand(serveCmd(), benchCmd(), &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Run:   func(*cobra.Command, []string) { fmt.Println("tandem", version) },
-	})
+	root.SetVersionTemplate("tandem {{.Version}}\n")
+	root.AddCommand(serveCmd(), benchCmd(), versionCmd())
 	root.AddCommand(linkCmd(), mirrorCmd(), checkCmd(), recoverMetadataCmd())
 	if err := root.Execute(); err != nil {
 		if errors.Is(err, errProblemsFound) {

@@ -4,11 +4,13 @@ package main
 // modelled on `confluent kafka mirror` (cluster-linking.md §2.5, §6.3).
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,10 +25,13 @@ func mirrorCmd() *cobra.Command {
 		Long: `Manage mirror topics: read-only, offset-preserving copies of source-cluster
 topics, fetched over a cluster link (see "tandem link").
 
-The API is found with --url, else $` + restURLEnv + `, else ` + defaultRESTURL + `.`,
+The API is found with --url, else $` + restURLEnv + `, else $` + confluentURLEnv + `
+(as the confluent CLI reads it: a trailing /kafka or /kafka/v3 is fine),
+else ` + defaultRESTURL + `. Output (-o json|yaml and the tables) follows
+the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	}
 	cf.register(cmd)
-	cmd.AddCommand(mirrorCreateCmd(cf), mirrorListCmd(cf), mirrorDescribeCmd(cf))
+	cmd.AddCommand(mirrorCreateCmd(cf), mirrorListCmd(cf), mirrorDescribeCmd(cf), mirrorStateTransitionErrorCmd(cf))
 	for _, op := range []struct{ name, short string }{
 		{"pause", "Pause mirroring (the topics stay read-only)"},
 		{"resume", "Resume paused mirror topics"},
@@ -119,18 +124,6 @@ the source with --source-topic.`,
 	return cmd
 }
 
-// mirrorRow is a `mirror list` line (and its -o json|yaml item).
-type mirrorRow struct {
-	LinkName         string `json:"link_name"`
-	MirrorTopicName  string `json:"mirror_topic_name"`
-	SourceTopicName  string `json:"source_topic_name"`
-	NumPartitions    int32  `json:"num_partitions"`
-	MaxLag           int64  `json:"max_per_partition_mirror_lag"`
-	MirrorStatus     string `json:"mirror_status"`
-	MirrorTopicError string `json:"mirror_topic_error"`
-	StateTimeMs      int64  `json:"state_time_ms"`
-}
-
 func mirrorListCmd(cf *clientFlags) *cobra.Command {
 	var link, status string
 	cmd := &cobra.Command{
@@ -154,24 +147,27 @@ func mirrorListCmd(cf *clientFlags) *cobra.Command {
 			if err := s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &list); err != nil {
 				return err
 			}
-			out := make([]mirrorRow, 0, len(list.Data))
+			out := make([]mirrorListOut, 0, len(list.Data))
 			for _, m := range list.Data {
-				out = append(out, mirrorRow{
+				out = append(out, mirrorListOut{
 					LinkName: m.LinkName, MirrorTopicName: m.MirrorTopicName, SourceTopicName: m.SourceTopicName,
-					NumPartitions: m.NumPartitions, MaxLag: maxLag(m.MirrorLags), MirrorStatus: m.MirrorStatus,
-					MirrorTopicError: m.MirrorTopicError, StateTimeMs: m.StateTimeMs,
+					MirrorStatus: m.MirrorStatus, StatusTimeMs: m.StateTimeMs, NumPartition: m.NumPartitions,
+					MaxPerPartitionMirrorLag: maxLag(m.MirrorLags),
 				})
 			}
+			slices.SortFunc(out, func(a, b mirrorListOut) int {
+				return cmp.Or(strings.Compare(a.LinkName, b.LinkName), strings.Compare(a.MirrorTopicName, b.MirrorTopicName))
+			})
 			if !s.out.human() {
 				return s.out.structured(out)
 			}
 			rows := make([][]string, 0, len(out))
 			for _, m := range out {
-				rows = append(rows, []string{m.LinkName, m.MirrorTopicName, strconv.Itoa(int(m.NumPartitions)),
-					i64(m.MaxLag), m.SourceTopicName, m.MirrorStatus, shownError(m.MirrorTopicError), i64(m.StateTimeMs)})
+				rows = append(rows, []string{m.LinkName, m.MirrorTopicName, m.SourceTopicName, m.MirrorStatus,
+					i64(m.StatusTimeMs), strconv.Itoa(int(m.NumPartition)), i64(m.MaxPerPartitionMirrorLag)})
 			}
-			s.out.table([]string{"Link Name", "Mirror Topic Name", "Num Partition", "Max Per Partition Mirror Lag",
-				"Source Topic Name", "Mirror Status", "Mirror Topic Error", "Status Time (ms)"}, rows)
+			s.out.table([]string{"Link Name", "Mirror Topic Name", "Source Topic Name", "Mirror Status",
+				"Status Time (ms)", "Num Partition", "Max Per Partition Mirror Lag"}, rows)
 			return nil
 		},
 	}
@@ -188,35 +184,25 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 		Short: "Describe a mirror topic and its per-partition lag",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := cf.newSession(cmd)
+			s, m, err := getMirror(cmd, cf, link, args[0])
 			if err != nil {
 				return err
 			}
-			var m restapi.Mirror
-			q := url.Values{"include_state_transition_errors": {"true"}}
-			path := mirrorsPath(link) + "/" + url.PathEscape(args[0])
-			if err := s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &m); err != nil {
-				return err
-			}
-			if m.MirrorLags == nil {
-				m.MirrorLags = []restapi.MirrorLag{}
-			}
+			out := mirrorPartitionRows(m)
 			if !s.out.human() {
-				return s.out.structuredView(mirrorView, m)
+				return s.out.structured(out)
 			}
-			head := []string{m.LinkName, m.MirrorTopicName, m.SourceTopicName, m.MirrorStatus,
-				m.MirrorTopicError, i64(m.StateTimeMs)}
-			var rows [][]string
-			for _, l := range m.MirrorLags {
-				rows = append(rows, append(slices.Clone(head),
-					strconv.Itoa(int(l.Partition)), i64(l.Lag), i64(l.LastSourceFetchOffset)))
-			}
-			if len(rows) == 0 {
-				rows = append(rows, append(head, "", "", ""))
+			rows := make([][]string, 0, len(out))
+			for _, r := range out {
+				rows = append(rows, []string{r.LinkName, r.MirrorTopicName, r.SourceTopicName, r.MirrorStatus,
+					i64(r.StatusTimeMs), strconv.Itoa(int(r.Partition)), i64(r.PartitionMirrorLag),
+					i64(r.LastSourceFetchOffset)})
 			}
 			s.out.table([]string{"Link Name", "Mirror Topic Name", "Source Topic Name", "Mirror Status",
-				"Mirror Topic Error", "Status Time (ms)", "Partition", "Partition Mirror Lag",
-				"Last Source Fetch Offset"}, rows)
+				"Status Time (ms)", "Partition", "Partition Mirror Lag", "Last Source Fetch Offset"}, rows)
+			if e := shownError(m.MirrorTopicError); e != "" {
+				s.out.printf("\nMirror topic error: %s\n", e)
+			}
 			if len(m.StateTransitionErrors) > 0 {
 				s.out.printf("\nState transition errors:\n")
 				var erows [][]string
@@ -230,6 +216,56 @@ func mirrorDescribeCmd(cf *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&link, "link", "", "cluster link of the mirror topic (required)")
 	_ = cmd.MarkFlagRequired("link")
+	return cmd
+}
+
+// getMirror opens a session and reads one mirror topic with its state
+// transition errors.
+func getMirror(cmd *cobra.Command, cf *clientFlags, link, mirror string) (*session, restapi.Mirror, error) {
+	var m restapi.Mirror
+	s, err := cf.newSession(cmd)
+	if err != nil {
+		return nil, m, err
+	}
+	q := url.Values{"include_state_transition_errors": {"true"}}
+	path := mirrorsPath(link) + "/" + url.PathEscape(mirror)
+	err = s.c.inCluster(cmd.Context(), http.MethodGet, path, q, nil, &m)
+	return s, m, err
+}
+
+// mirrorStateTransitionErrorCmd is `mirror state-transition-error list`,
+// as in the confluent CLI.
+func mirrorStateTransitionErrorCmd(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "state-transition-error", Short: "List a mirror topic's state transition errors"}
+	var link string
+	list := &cobra.Command{
+		Use:     "list <mirror-topic>",
+		Short:   "List the errors that kept a mirror topic from changing state (a promote's final sync, say)",
+		Example: `  tandem mirror state-transition-error list orders --link east`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, m, err := getMirror(cmd, cf, link, args[0])
+			if err != nil {
+				return err
+			}
+			out := m.StateTransitionErrors
+			if out == nil {
+				out = []restapi.TaskError{}
+			}
+			if !s.out.human() {
+				return s.out.structured(out)
+			}
+			rows := make([][]string, 0, len(out))
+			for _, e := range out {
+				rows = append(rows, []string{e.ErrorCode, e.ErrorMessage})
+			}
+			s.out.table([]string{"Mirror State Transition Error Code", "Mirror State Transition Error Message"}, rows)
+			return nil
+		},
+	}
+	list.Flags().StringVar(&link, "link", "", "cluster link of the mirror topic (required)")
+	_ = list.MarkFlagRequired("link")
+	cmd.AddCommand(list)
 	return cmd
 }
 
@@ -271,32 +307,24 @@ whose name matches the regular expression. The command fails (exit status
 			}
 			failed := 0
 			for _, it := range list.Data {
-				if it.ErrorCode != nil || it.ErrorMessage != nil {
+				if alterMirrorFailed(it) {
 					failed++
 				}
 			}
+			out := alterMirrorRows(list.Data)
 			if !s.out.human() {
-				if err := s.out.structuredEach(alterMirrorView, list.Data); err != nil {
+				if err := s.out.structured(out); err != nil {
 					return err
 				}
 			} else {
 				if dryRun {
-					s.out.printf("Dry run: validated only, nothing was changed.\n")
+					// On stderr: stdout is the confluent CLI's table.
+					fmt.Fprintf(s.err, "Dry run: validated only, nothing was changed.\n")
 				}
-				var rows [][]string
-				for _, it := range list.Data {
-					code := ""
-					if it.ErrorCode != nil {
-						code = strconv.Itoa(*it.ErrorCode)
-					}
-					if len(it.MirrorLags) == 0 || it.ErrorCode != nil {
-						rows = append(rows, []string{it.MirrorTopicName, "", "", "", deref(it.ErrorMessage), code})
-						continue
-					}
-					for _, l := range it.MirrorLags {
-						rows = append(rows, []string{it.MirrorTopicName, strconv.Itoa(int(l.Partition)), i64(l.Lag),
-							i64(l.LastSourceFetchOffset), "", ""})
-					}
+				rows := make([][]string, 0, len(out))
+				for _, r := range out {
+					rows = append(rows, []string{r.MirrorTopicName, strconv.Itoa(int(r.Partition)),
+						i64(r.PartitionMirrorLag), i64(r.LastSourceFetchOffset), r.ErrorMessage, r.ErrorCode})
 				}
 				s.out.table([]string{"Mirror Topic Name", "Partition", "Partition Mirror Lag",
 					"Last Source Fetch Offset", "Error Message", "Error Code"}, rows)

@@ -28,6 +28,12 @@ import (
 const (
 	defaultRESTURL = "http://127.0.0.1:8090"
 	restURLEnv     = "TANDEM_URL"
+	// confluentURLEnv is the confluent CLI's variable for the same URL
+	// (cluster-linking.md §6.2), read after TANDEM_URL so that a shell
+	// set up for the confluent CLI needs nothing more.
+	confluentURLEnv = "CONFLUENT_REST_URL"
+	// urlSources is where the URL comes from, for help and hints.
+	urlSources = "--url, $" + restURLEnv + " or $" + confluentURLEnv
 	// restTimeout bounds one request. Creating a link with validation
 	// makes the broker reach the source cluster, so leave it room.
 	restTimeout = 60 * time.Second
@@ -42,7 +48,7 @@ type clientFlags struct {
 func (f *clientFlags) register(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.url, "url", defaultRESTURL,
-		"Tandem HTTP API URL (env "+restURLEnv+" when the flag is not given)")
+		"Tandem HTTP API URL (when not given: $"+restURLEnv+", else $"+confluentURLEnv+")")
 	pf.StringVarP(&f.output, "output", "o", "human", "output format: human, json or yaml")
 }
 
@@ -54,23 +60,31 @@ type session struct {
 }
 
 // newSession resolves the flags: the URL from --url, else TANDEM_URL,
-// else the default.
+// else CONFLUENT_REST_URL, else the default.
 func (f *clientFlags) newSession(cmd *cobra.Command) (*session, error) {
 	p, err := newPrinter(cmd.OutOrStdout(), f.output)
 	if err != nil {
 		return nil, err
 	}
-	raw := f.url
-	if !cmd.Flags().Changed("url") {
-		if env := os.Getenv(restURLEnv); env != "" {
-			raw = env
-		}
-	}
-	c, err := newRESTClient(raw)
+	c, err := newRESTClient(f.restURL(cmd))
 	if err != nil {
 		return nil, err
 	}
 	return &session{c: c, out: p, err: cmd.ErrOrStderr()}, nil
+}
+
+// restURL is the URL to use: the flag when given, else the first
+// environment variable set to something, else the flag's default.
+func (f *clientFlags) restURL(cmd *cobra.Command) string {
+	if cmd.Flags().Changed("url") {
+		return f.url
+	}
+	for _, env := range []string{restURLEnv, confluentURLEnv} {
+		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+			return v
+		}
+	}
+	return f.url
 }
 
 // restClient is the shared REST client with the CLI's error wording.
@@ -82,7 +96,7 @@ type restError = restclient.Error
 // normalizeRESTURL is restclient.NormalizeURL with the CLI's hint.
 func normalizeRESTURL(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("the REST URL is empty (set --url or " + restURLEnv + ")")
+		return "", errors.New("the REST URL is empty (set " + urlSources + ")")
 	}
 	return restclient.NormalizeURL(raw)
 }
@@ -101,8 +115,8 @@ func newRESTClient(raw string) (*restClient, error) {
 // hint adds what to do when nothing answered.
 func (c *restClient) hint(err error) error {
 	if errors.Is(err, restclient.ErrUnreachable) {
-		return fmt.Errorf("cannot reach the Tandem HTTP API at %s (is the broker running? set --url or %s): %w",
-			c.Base, restURLEnv, err)
+		return fmt.Errorf("cannot reach the Tandem HTTP API at %s (is the broker running? set %s): %w",
+			c.Base, urlSources, err)
 	}
 	return err
 }

@@ -24,7 +24,7 @@ func TestNormalizeRESTURL(t *testing.T) {
 		{"https://broker:8090/kafka/v3/", "https://broker:8090", ""},
 		{"http://proxy/tandem/kafka/v3?x=1#f", "http://proxy/tandem", ""},
 		{" http://h:1 ", "http://h:1", ""},
-		{"", "", "the REST URL is empty (set --url or TANDEM_URL)"},
+		{"", "", "the REST URL is empty (set --url, $TANDEM_URL or $CONFLUENT_REST_URL)"},
 		{"ftp://h:1", "", `invalid REST URL "ftp://h:1": want http://HOST:PORT`},
 		{"http://", "", `invalid REST URL "http://": want http://HOST:PORT`},
 	}
@@ -44,12 +44,18 @@ func TestNormalizeRESTURL(t *testing.T) {
 
 // requestLog records the requests a server saw.
 type requestLog struct {
-	next http.Handler
-	seen []string
+	next           http.Handler
+	seen           []string
+	badContentType []string
 }
 
 func (l *requestLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.seen = append(l.seen, r.Method+" "+r.URL.RequestURI()+" ua="+r.Header.Get("User-Agent"))
+	// Every body the CLI sends is JSON and says so (the server may
+	// refuse a POST or PUT body without the header).
+	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "application/json" {
+		l.badContentType = append(l.badContentType, r.Method+" "+r.URL.Path+": "+r.Header.Get("Content-Type"))
+	}
 	l.next.ServeHTTP(w, r)
 }
 
@@ -58,25 +64,55 @@ func TestURLFromFlagEnvAndPrefix(t *testing.T) {
 	log := &requestLog{next: rest.New(sim, nil, nil, rest.WithLinks(sim))}
 	srv := httptest.NewServer(log)
 	defer srv.Close()
+	dead := "http://127.0.0.1:1" // nothing listens: using it fails
 
-	// TANDEM_URL is used when --url is not given.
-	t.Setenv(restURLEnv, srv.URL+"/kafka")
-	if _, _, err := runCLI(t, "link", "list"); err != nil {
-		t.Fatal(err)
-	}
-	// --url wins over TANDEM_URL.
-	t.Setenv(restURLEnv, "http://127.0.0.1:1")
-	if _, _, err := runCLI(t, "mirror", "list", "--url", srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		"GET /kafka/v3/clusters ua=tandem-cli/" + version,
-		"GET /kafka/v3/clusters/" + simCluster + "/links ua=tandem-cli/" + version,
-		"GET /kafka/v3/clusters ua=tandem-cli/" + version,
-		"GET /kafka/v3/clusters/" + simCluster + "/links/-/mirrors ua=tandem-cli/" + version,
-	}
-	if !reflect.DeepEqual(log.seen, want) {
-		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log.seen, "\n"), strings.Join(want, "\n"))
+	for _, tc := range []struct {
+		name              string
+		tandem, confluent string
+		flag              string
+		wantErr           bool
+	}{
+		// TANDEM_URL is used when --url is not given.
+		{name: "TANDEM_URL", tandem: srv.URL + "/kafka"},
+		// --url wins over both variables.
+		{name: "--url first", tandem: dead, confluent: dead, flag: srv.URL},
+		// CONFLUENT_REST_URL as the confluent CLI reads it: with the
+		// embedded REST API's /kafka, a trailing / or /v3, or none.
+		{name: "CONFLUENT_REST_URL /kafka", confluent: srv.URL + "/kafka"},
+		{name: "CONFLUENT_REST_URL /kafka/v3/", confluent: srv.URL + "/kafka/v3/"},
+		{name: "CONFLUENT_REST_URL bare", confluent: strings.TrimPrefix(srv.URL, "http://")},
+		// TANDEM_URL wins over CONFLUENT_REST_URL.
+		{name: "TANDEM_URL first", tandem: srv.URL, confluent: dead},
+		{name: "TANDEM_URL first, failing", tandem: dead, confluent: srv.URL, wantErr: true},
+		// Empty variables count as unset.
+		{name: "empty TANDEM_URL", tandem: " ", confluent: srv.URL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(restURLEnv, tc.tandem)
+			t.Setenv(confluentURLEnv, tc.confluent)
+			log.seen = nil
+			args := []string{"link", "list"}
+			if tc.flag != "" {
+				args = append(args, "--url", tc.flag)
+			}
+			_, _, err := runCLI(t, args...)
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "cannot reach the Tandem HTTP API at "+dead) {
+					t.Errorf("err = %v, want the unreachable %s", err, dead)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{
+				"GET /kafka/v3/clusters ua=tandem-cli/" + version,
+				"GET /kafka/v3/clusters/" + simCluster + "/links ua=tandem-cli/" + version,
+			}
+			if !reflect.DeepEqual(log.seen, want) {
+				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log.seen, "\n"), strings.Join(want, "\n"))
+			}
+		})
 	}
 }
 
@@ -94,7 +130,15 @@ func TestRESTQueryParams(t *testing.T) {
 	run("link", "create", "a/b", "--source-bootstrap-server", "s:1", "--no-validate")
 	run("mirror", "create", "t", "--link", "a/b", "--dry-run")
 	run("mirror", "list", "--link", "a/b", "--mirror-status", "active")
+	run("link", "update", "a/b", "--config", "x=1")
+	// t was only validated: pausing it fails per topic, after the request.
+	if _, _, err := runCLI(t, "mirror", "pause", "t", "--link", "a/b", "--dry-run", "--url", srv.URL); err == nil {
+		t.Error("pausing a mirror that does not exist succeeded")
+	}
 	run("link", "delete", "a/b", "--force")
+	if len(log.badContentType) > 0 {
+		t.Errorf("bodies sent without Content-Type: application/json: %q", log.badContentType)
+	}
 	var got []string
 	for _, s := range log.seen {
 		if !strings.HasPrefix(s, "GET /kafka/v3/clusters ") {
@@ -109,6 +153,8 @@ func TestRESTQueryParams(t *testing.T) {
 		// mirror create reads the link's prefix to report the name.
 		"GET " + c + "/links/a%2Fb/configs/cluster.link.prefix",
 		"GET " + c + "/links/a%2Fb/mirrors?mirror_status=active",
+		"PUT " + c + "/links/a%2Fb/configs:alter",
+		"POST " + c + "/links/a%2Fb/mirrors:pause?validate_only=true",
 		"DELETE " + c + "/links/a%2Fb?force=true&validate_only=false",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -150,7 +196,7 @@ func TestRESTErrors(t *testing.T) {
 	gone.Close()
 	_, _, err = runCLI(t, "link", "list", "--url", gone.URL)
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the Tandem HTTP API at "+gone.URL+
-		" (is the broker running? set --url or TANDEM_URL): ") {
+		" (is the broker running? set --url, $TANDEM_URL or $CONFLUENT_REST_URL): ") {
 		t.Errorf("unreachable: %v", err)
 	}
 }

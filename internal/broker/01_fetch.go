@@ -270,7 +270,7 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 	if err != nil {
 		sp.ErrorCode = codeOf(err)
 		if !errors.Is(err, log.ErrOffsetOutOfRange) {
-			b.logger.Warn("fetch read failed", "topic", t.p.Topic, "partition", t.p.Index, "err", err)
+			b.rlog.Warn("fetch read failed", "topic", t.p.Topic, "partition", t.p.Index, "err", err)
 		}
 		return 0, true
 	}

@@ -12,7 +12,10 @@ package broker
 //     defaults when auto.create.topics.enable is true and the request allows
 //     it (v4+ AllowAutoTopicCreation; always before v4, as in Kafka).
 //     Creation is synchronous here, so the topic is returned at once rather
-//     than with Kafka's transient LEADER_NOT_AVAILABLE.
+//     than with Kafka's transient LEADER_NOT_AVAILABLE. One request
+//     creates at most auto.create.topics.max.per.request topics (and
+//     max.partitions.per.request partitions); the unknown topics past
+//     that get LEADER_NOT_AVAILABLE and are created by later requests.
 //   - Authorized operations (v8+) are computed only when asked for; with
 //     no authorizer configured every operation is allowed.
 //
@@ -67,6 +70,7 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 		return now(resp)
 	}
 	autoCreate := b.static.AutoCreateTopicsEnable && (req.Version < 4 || req.AllowAutoTopicCreation)
+	budget := b.newAutoCreateBudget()
 	for _, rt := range req.Topics {
 		var (
 			t  metadata.Topic
@@ -85,7 +89,7 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 		case rt.Topic != nil:
 			t, ok = b.store.Topic(*rt.Topic)
 			if !ok {
-				t, ok = b.autoCreate(*rt.Topic, autoCreate, &resp.Topics)
+				t, ok = b.autoCreate(*rt.Topic, autoCreate, budget, &resp.Topics)
 				if !ok {
 					continue
 				}
@@ -102,10 +106,10 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 	return now(resp)
 }
 
-// autoCreate creates name with broker defaults when allowed; otherwise (or
-// on failure) it appends the error entry Kafka would return and reports
-// false.
-func (b *Broker) autoCreate(name string, allowed bool, out *[]kmsg.MetadataResponseTopic) (metadata.Topic, bool) {
+// autoCreate creates name with broker defaults when allowed and within the
+// request's budget; otherwise (or on failure) it appends the error entry
+// Kafka would return and reports false.
+func (b *Broker) autoCreate(name string, allowed bool, budget *autoCreateBudget, out *[]kmsg.MetadataResponseTopic) (metadata.Topic, bool) {
 	fail := func(code int16) (metadata.Topic, bool) {
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.Topic = kmsg.StringPtr(name)
@@ -120,6 +124,11 @@ func (b *Broker) autoCreate(name string, allowed bool, out *[]kmsg.MetadataRespo
 	if !allowed {
 		return fail(kerr.UnknownTopicOrPartition.Code)
 	}
+	if !budget.take(b.specPartitions(-1, 0)) {
+		// Over auto.create.topics.max.per.request: Kafka's answer for
+		// a topic still being created, so the client retries (caps.go).
+		return fail(kerr.LeaderNotAvailable.Code)
+	}
 	t, err := b.CreateTopic(TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}, false)
 	if errors.Is(err, metadata.ErrTopicExists) {
 		// Lost a race with a concurrent creation: that topic is fine.
@@ -129,7 +138,7 @@ func (b *Broker) autoCreate(name string, allowed bool, out *[]kmsg.MetadataRespo
 		}
 	}
 	if err != nil {
-		b.logger.Warn("auto-create failed", "topic", name, "err", err)
+		b.rlog.Warn("auto-create failed", "topic", name, "err", err)
 		return fail(codeOf(err))
 	}
 	return t, true

@@ -15,6 +15,9 @@ package broker
 //     (v1+) checks everything and creates nothing.
 //   - A topic named twice in one request fails with INVALID_REQUEST for
 //     every occurrence (Kafka's duplicate check).
+//   - A request asking for more than max.partitions.per.request partitions
+//     in all fails every topic with POLICY_VIOLATION, ValidateOnly too, as
+//     Kafka's controller does over its fixed 10,000 (caps.go).
 //   - Creation is synchronous; TimeoutMillis is not needed.
 //   - v5+ responses describe the topic's configs, partitions and replication
 //     factor; v7+ return its id.
@@ -37,6 +40,9 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	// max.partitions.per.request fails every topic, validateOnly too
+	// (caps.go).
+	capErr := b.checkPartitionsPerRequest(b.createTopicsPartitions(req, seen))
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -48,6 +54,11 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " is named more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if capErr != nil {
+			fail(capErr)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}

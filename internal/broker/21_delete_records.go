@@ -34,7 +34,7 @@ func (b *Broker) handleDeleteRecords(r *Request) Reply {
 		var refused error
 		if t, ok := b.store.Topic(rt.Topic); ok && t.ReadOnly() {
 			refused = errMirrorDeleteRecords(rt.Topic)
-			b.logger.Info("DeleteRecords refused", "topic", rt.Topic, "err", refused)
+			b.rlog.Info("DeleteRecords refused", "topic", rt.Topic, "err", refused)
 		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()

@@ -32,14 +32,14 @@ func (b *Broker) handleInitProducerID(r *Request) Reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		b.logger.Warn("transactional producer refused: transactions are not supported yet",
+		b.rlog.Warn("transactional producer refused: transactions are not supported yet",
 			"transactional_id", *req.TransactionalID, "client_id", r.Header.ClientID)
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return now(resp)
 	}
 	id, err := b.producers.next()
 	if err != nil {
-		b.logger.Error("allocating producer id", "err", err)
+		b.rlog.Error("allocating producer id", "err", err)
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return now(resp)
 	}

@@ -7,6 +7,9 @@ package broker
 //     count (INVALID_PARTITIONS). Assignments, when given, must list one
 //     per new partition and name only this node.
 //   - ValidateOnly checks without changing anything.
+//   - A request adding more than max.partitions.per.request partitions in
+//     all fails every topic with POLICY_VIOLATION, ValidateOnly too
+//     (caps.go; Kafka bounds only CreateTopics this way).
 //   - A topic named twice in one request fails with INVALID_REQUEST.
 //   - A mirror topic its link still owns refuses with INVALID_REQUEST
 //     ("Cannot add partitions to mirror topic 'X': its partition count
@@ -30,12 +33,19 @@ func (b *Broker) handleCreatePartitions(r *Request) Reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	capErr := b.checkPartitionsPerRequest(b.createPartitionsAdded(req, seen))
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " is named more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if capErr != nil {
+			st.ErrorCode = codeOf(capErr)
+			st.ErrorMessage = msgOf(capErr)
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}

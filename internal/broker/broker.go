@@ -23,6 +23,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/metrics"
 	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
@@ -52,15 +53,18 @@ type Options struct {
 
 // Broker answers Kafka requests for one node.
 type Broker struct {
-	nodeID    int32
-	host      string
-	port      int32
-	static    config.BrokerConfig
-	props     map[string]string
-	store     metadata.Store
-	parts     *partition.Manager
-	metrics   *metrics.Metrics
-	logger    *slog.Logger
+	nodeID  int32
+	host    string
+	port    int32
+	static  config.BrokerConfig
+	props   map[string]string
+	store   metadata.Store
+	parts   *partition.Manager
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+	// rlog is for lines a client causes per request (issue #9): a
+	// flood of such requests must not flood the log.
+	rlog      *ratelog.Logger
 	now       func() time.Time
 	producers *producerIDs
 	groups    *group.Coordinator
@@ -93,6 +97,7 @@ func New(o Options) (*Broker, error) {
 		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
 	}
 	b.baseLogger = o.Logger
+	b.rlog = ratelog.New(b.logger, ratelog.Options{})
 	b.producers = newProducerIDs(o.Store)
 	b.rec = newReconciler(b)
 	if err := b.rec.first(); err != nil {
@@ -138,7 +143,10 @@ func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
 		}
 		return &offsetsLog{p: p, now: func() int64 { return b.now().UnixMilli() }, ctx: b.groupCtx}
 	}
-	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, b.baseLogger.With("component", "group"))
+	// Every group line follows from a member's request (join, sync,
+	// leave, commit), so all of them are rate-limited, per message.
+	groupLog := slog.New(ratelog.NewHandler(b.baseLogger.Handler(), ratelog.Options{})).With("component", "group")
+	b.groups = group.NewCoordinator(cfg, logs, groupTopics{b.parts}, clock, groupLog)
 	return b.groups.Start()
 }
 

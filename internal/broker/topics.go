@@ -167,7 +167,7 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 		b.rec.rollbackCreate(t)
 		return metadata.Topic{}, err
 	}
-	b.logger.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
+	b.rlog.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
 	return t, nil
 }
 
@@ -230,7 +230,7 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 	if err != nil {
 		return metadata.Topic{}, err
 	}
-	b.logger.Info("topic deleted", "topic", name)
+	b.rlog.Info("topic deleted", "topic", name)
 	return t, nil
 }
 

@@ -419,6 +419,48 @@ func validAdvertisedListeners(v string) error {
 
 func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); return err }
 
+// validAllowedHosts checks http.allowed.hosts: bare host names (no scheme,
+// port or path), optionally "*." followed by a domain, or "*" alone.
+func validAllowedHosts(v string) error {
+	for _, h := range parseList(v) {
+		name := strings.TrimPrefix(h, "*.")
+		if h == "*" {
+			continue
+		}
+		if name == "" || strings.ContainsAny(name, "/:?#@ *[]") {
+			return fmt.Errorf("allowed host %q: want a host name without scheme or port, \"*.domain\" or \"*\"", h)
+		}
+	}
+	return nil
+}
+
+func validConnectionOverrides(v string) error { _, err := ParseConnectionOverrides(v); return err }
+
+// ParseConnectionOverrides parses max.connections.per.ip.overrides: a
+// comma-separated list of host:count or ip:count (Kafka's
+// KafkaConfig.getMap). The count follows the last colon, so IPv6 addresses
+// may be written bare or in brackets.
+func ParseConnectionOverrides(v string) (map[string]int32, error) {
+	out := map[string]int32{}
+	for _, item := range parseList(v) {
+		i := strings.LastIndexByte(item, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", item)
+		}
+		host := strings.TrimSpace(item[:i])
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		n, err := strconv.ParseInt(strings.TrimSpace(item[i+1:]), 10, 32)
+		if err != nil || n < 0 || host == "" {
+			return nil, fmt.Errorf("%q is not host:count with a count of at least 0", item)
+		}
+		if _, dup := out[host]; dup {
+			return nil, fmt.Errorf("%s appears twice", host)
+		}
+		out[host] = int32(n)
+	}
+	return out, nil
+}
+
 func validLogDirs(v string) error {
 	dirs := parseList(v)
 	switch {
@@ -456,6 +498,24 @@ var brokerDefList = []Def{
 	{Name: "http.listeners", Type: TypeList, Default: "http://127.0.0.1:8090", HasDefault: true, ReadOnly: true,
 		Validate: validHTTPListeners,
 		Doc:      "Tandem-specific: comma-separated http://host:port addresses for the REST API and metrics. Empty disables HTTP."},
+	// The safe HTTP surface and the admin request caps (docs/operations.md).
+	{Name: "http.allowed.hosts", Type: TypeList, ReadOnly: true,
+		Validate: validAllowedHosts,
+		Doc: "Tandem-specific: extra host names the HTTP API answers to (its Host header, without the port), besides " +
+			"the http.listeners and advertised.listeners hosts, this machine's host name, localhost and IP addresses. " +
+			"A name may start with \"*.\" to match every subdomain; \"*\" turns the check off. Guards against DNS rebinding."},
+	{Name: "http.pprof.enable", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Tandem-specific: whether the HTTP listeners serve Go's profiler under /debug/pprof/."},
+	{Name: "max.partitions.per.request", Type: TypeInt, Default: "10000", HasDefault: true, ReadOnly: true,
+		Validate: between(1, math.MaxInt32),
+		Doc: "Tandem-specific: the most partitions one CreateTopics, CreatePartitions (partitions added) or REST topic " +
+			"creation may create, summed over its topics; more fails every topic of the request with POLICY_VIOLATION. " +
+			"Kafka hard-codes 10000 (KAFKA-17870)."},
+	{Name: "auto.create.topics.max.per.request", Type: TypeInt, Default: "100", HasDefault: true, ReadOnly: true,
+		Validate: between(1, math.MaxInt32),
+		Doc: "Tandem-specific: the most topics one Metadata request may auto-create (also bounded by " +
+			"max.partitions.per.request); further unknown topics are answered LEADER_NOT_AVAILABLE, so the client " +
+			"retries and they are created by its next requests. To turn auto-creation off, use auto.create.topics.enable."},
 	{Name: "num.partitions", Type: TypeInt, Default: "1", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The default number of partitions of a topic created without one."},
@@ -588,6 +648,31 @@ var brokerDefList = []Def{
 	{Name: "compression.type", Type: TypeString, Default: "producer", HasDefault: true, TopicName: "compression.type",
 		Validate: validCompressionType,
 		Doc:      "The final compression of a topic's batches. Only producer (keep what the producer sent) is supported."},
+	// Connections (issue #9; Kafka's SocketServer and ConnectionQuotas).
+	// Kafka can change the max.connections* keys dynamically (KIP-402);
+	// Tandem applies them at start only, so they are read-only here.
+	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000", HasDefault: true, ReadOnly: true,
+		Validate: unlimitedOrPositive,
+		Doc: "Idle connections timeout: a client connection with no request in progress or being answered for " +
+			"this long is closed, in milliseconds; -1 never closes idle connections."},
+	{Name: "max.connections", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "The most client connections the broker keeps open, across all listeners. A connection past it is " +
+			"closed right after it is accepted (Kafka blocks accepting instead). The broker also never lets client " +
+			"connections take the file descriptors kept in reserve for logs, metadata and HTTP: see docs/operations.md."},
+	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "The most client connections allowed from one IP address; a connection past it is closed right after " +
+			"it is accepted. 0 admits only the addresses in max.connections.per.ip.overrides."},
+	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validConnectionOverrides,
+		Doc: "Per-IP or per-host limits that replace max.connections.per.ip, as a comma-separated list of " +
+			"host:count or ip:count (for example \"127.0.0.1:200,ingest-1.example.com:50\"). Host names are resolved at start."},
+	{Name: "socket.request.read.timeout.ms", Type: TypeLong, Default: "30000", HasDefault: true, ReadOnly: true,
+		Validate: unlimitedOrPositive,
+		Doc: "Tandem-specific (Kafka has no such key): once a request has begun to arrive, the longest the broker " +
+			"waits for more of its bytes, in milliseconds; a connection whose request stops arriving is closed. " +
+			"A slow request that keeps arriving is never cut. -1 waits forever."},
 }
 
 // brokerGroups lists the broker keys that set one thing under several names.

@@ -12,10 +12,10 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "cluster.link.enable", "compression.type",
-		"default.replication.factor", "delete.topic.enable",
+		"advertised.listeners", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
+		"compression.type", "connections.max.idle.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
-		"group.min.session.timeout.ms", "http.listeners", "listeners",
+		"group.min.session.timeout.ms", "http.allowed.hosts", "http.listeners", "http.pprof.enable", "listeners",
 		"log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size", "log.cleaner.delete.retention.ms",
 		"log.cleaner.enable", "log.cleaner.max.compaction.lag.ms", "log.cleaner.min.cleanable.ratio",
 		"log.cleaner.min.compaction.lag.ms", "log.cleaner.threads",
@@ -23,10 +23,12 @@ func TestKeySets(t *testing.T) {
 		"log.message.timestamp.after.max.ms", "log.message.timestamp.before.max.ms",
 		"log.message.timestamp.type", "log.retention.bytes", "log.retention.check.interval.ms",
 		"log.retention.hours", "log.retention.minutes", "log.retention.ms", "log.roll.hours",
-		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "log.sync.strategy", "message.max.bytes",
+		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "log.sync.strategy",
+		"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.partitions.per.request",
+		"message.max.bytes",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
-		"offsets.topic.segment.bytes", "socket.request.max.bytes",
+		"offsets.topic.segment.bytes", "socket.request.max.bytes", "socket.request.read.timeout.ms",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)

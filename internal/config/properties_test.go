@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 )
@@ -136,3 +137,36 @@ func FuzzParseProperties(f *testing.F) {
 }
 
 func isValidUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// The sample shipped in config/ loads as it is and sets only defaults
+// (other than paths), so following it changes nothing by surprise.
+func TestSampleServerProperties(t *testing.T) {
+	f, err := os.Open("../../config/server.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	props, err := ParseProperties(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(props) < 10 {
+		t.Fatalf("sample has %d keys", len(props))
+	}
+	if _, err := LoadBroker(props); err != nil {
+		t.Fatalf("sample refused: %v", err)
+	}
+	for k, v := range props {
+		if k == "log.dirs" {
+			continue
+		}
+		d, ok := brokerRegistry.Lookup(k)
+		if !ok {
+			t.Errorf("%s: not a broker key", k)
+			continue
+		}
+		if canonicalValue(d.Type, v) != canonicalValue(d.Type, d.Default) {
+			t.Errorf("sample sets %s=%s, default is %s: say so in a comment or use the default", k, v, d.Default)
+		}
+	}
+}

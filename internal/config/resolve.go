@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -347,6 +348,15 @@ type BrokerConfig struct {
 	AdvertisedListeners []Listener
 	LogDirs             []string // exactly one, for now
 	HTTPListeners       []Listener
+	// HTTPAllowedHosts (http.allowed.hosts) and HTTPPprofEnable
+	// (http.pprof.enable) shape the HTTP API's surface.
+	HTTPAllowedHosts []string
+	HTTPPprofEnable  bool
+	// MaxPartitionsPerRequest (max.partitions.per.request) and
+	// AutoCreateTopicsMaxPerRequest (auto.create.topics.max.per.request)
+	// cap what one admin request may create.
+	MaxPartitionsPerRequest       int32
+	AutoCreateTopicsMaxPerRequest int32
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -396,6 +406,13 @@ type BrokerConfig struct {
 	LogRetentionCheckIntervalMs int64
 	// LogSyncStrategy is "syncfs" or "fdatasync" (log.sync.strategy).
 	LogSyncStrategy string
+
+	// Connections (internal/server): -1 disables the two timeouts.
+	ConnectionsMaxIdleMs         int64
+	MaxConnections               int32
+	MaxConnectionsPerIP          int32
+	MaxConnectionsPerIPOverrides map[string]int32 // host or IP -> count
+	SocketRequestReadTimeoutMs   int64
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -427,10 +444,19 @@ func (b BrokerConfig) TopicDefaults() TopicConfig {
 // applying the aliases broker.id (must equal node.id if both are set, as in
 // Kafka) and log.dir (log.dirs wins if both are set, as in Kafka).
 func LoadBroker(static map[string]string) (BrokerConfig, error) {
+	// Every bad key is reported in one run, so a stock server.properties
+	// does not need one restart per key it carries that Tandem lacks.
+	var bad []error
 	for _, k := range sortedKeys(static) {
 		if err := brokerRegistry.Validate(k, static[k]); err != nil {
-			return BrokerConfig{}, err
+			bad = append(bad, err)
 		}
+	}
+	switch {
+	case len(bad) == 1:
+		return BrokerConfig{}, bad[0]
+	case len(bad) > 1:
+		return BrokerConfig{}, fmt.Errorf("%d broker configs are refused:\n%w", len(bad), errors.Join(bad...))
 	}
 	if n, ok := static["node.id"]; ok {
 		if b, ok := static["broker.id"]; ok && canonicalValue(TypeInt, n) != canonicalValue(TypeInt, b) {
@@ -494,6 +520,28 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		GroupMinSessionTimeoutMs:        i32("group.min.session.timeout.ms"),
 		GroupMaxSessionTimeoutMs:        i32("group.max.session.timeout.ms"),
 		GroupMaxSize:                    i32("group.max.size"),
+	}
+	if hosts := parseList(get("http.allowed.hosts")); len(hosts) > 0 {
+		bc.HTTPAllowedHosts = hosts
+	}
+	bc.HTTPPprofEnable = boolean("http.pprof.enable")
+	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
+	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
+	if bc.NumPartitions > bc.MaxPartitionsPerRequest {
+		// Else no topic could ever be auto-created or created with the
+		// default count.
+		return BrokerConfig{}, &KeyError{Key: "num.partitions", Value: static["num.partitions"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("num.partitions must not exceed max.partitions.per.request (%d)", bc.MaxPartitionsPerRequest)}
+	}
+	bc.ConnectionsMaxIdleMs = i64("connections.max.idle.ms")
+	bc.MaxConnections = i32("max.connections")
+	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
+	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
+	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
+	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
+		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.
+		return BrokerConfig{}, &KeyError{Key: "max.connections.per.ip", Value: static["max.connections.per.ip"], Err: ErrInvalidValue,
+			Cause: fmt.Errorf("0 requires max.connections.per.ip.overrides to name the addresses allowed")}
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
 	if err != nil {

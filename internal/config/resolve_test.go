@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -379,6 +380,8 @@ func TestLoadBroker(t *testing.T) {
 		AdvertisedListeners:             []Listener{{"PLAINTEXT", "127.0.0.1", 9092}},
 		LogDirs:                         []string{"./tandem-data"},
 		HTTPListeners:                   []Listener{{"HTTP", "127.0.0.1", 8090}},
+		MaxPartitionsPerRequest:         10000,
+		AutoCreateTopicsMaxPerRequest:   100,
 		NumPartitions:                   1,
 		DefaultReplicationFactor:        1,
 		AutoCreateTopicsEnable:          true,
@@ -417,6 +420,11 @@ func TestLoadBroker(t *testing.T) {
 		LogCleanerThreads:               1,
 		LogCleanerDedupeBufferSize:      134217728,
 		LogCleanerBackoffMs:             15000,
+		ConnectionsMaxIdleMs:            600000,
+		MaxConnections:                  2147483647,
+		MaxConnectionsPerIP:             2147483647,
+		MaxConnectionsPerIPOverrides:    map[string]int32{},
+		SocketRequestReadTimeoutMs:      30000,
 	}
 	if !reflect.DeepEqual(bc, want) {
 		t.Errorf("LoadBroker(nil) =\n%+v\nwant\n%+v", bc, want)
@@ -478,6 +486,31 @@ func TestLoadBroker(t *testing.T) {
 	}
 }
 
+// A stock server.properties carrying several keys Tandem refuses gets all
+// of them named in one run, not one per restart (issue #13).
+func TestLoadBrokerReportsEveryBadKey(t *testing.T) {
+	_, err := LoadBroker(map[string]string{
+		"log.flush.interval.ms": "1", "num.partitions": "many", "zookeeper.connect": "x:2181", "log.retention.hours": "1",
+	})
+	if err == nil {
+		t.Fatal("LoadBroker accepted unknown and invalid keys")
+	}
+	for _, key := range []string{"log.flush.interval.ms", "num.partitions", "zookeeper.connect"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+	if strings.Contains(err.Error(), "log.retention.hours") {
+		t.Errorf("error names a valid key:\n%v", err)
+	}
+	if !errors.Is(err, ErrUnknownConfig) || !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("error does not wrap both sentinels: %v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "3 broker configs are refused") {
+		t.Errorf("error = %q, want a count first", err)
+	}
+}
+
 func TestValidateOverrides(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -512,5 +545,70 @@ func TestValidateOverrides(t *testing.T) {
 		if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestLoadBrokerHTTPSurfaceAndCaps(t *testing.T) {
+	bc, err := LoadBroker(map[string]string{
+		"http.allowed.hosts":                 "tandem.example.com, *.corp.example",
+		"http.pprof.enable":                  "true",
+		"max.partitions.per.request":         "500",
+		"auto.create.topics.max.per.request": "1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bc.HTTPAllowedHosts, []string{"tandem.example.com", "*.corp.example"}) || !bc.HTTPPprofEnable ||
+		bc.MaxPartitionsPerRequest != 500 || bc.AutoCreateTopicsMaxPerRequest != 1 {
+		t.Errorf("LoadBroker = hosts %q pprof %v caps %d/%d", bc.HTTPAllowedHosts, bc.HTTPPprofEnable,
+			bc.MaxPartitionsPerRequest, bc.AutoCreateTopicsMaxPerRequest)
+	}
+	for _, bad := range []map[string]string{
+		{"http.allowed.hosts": "http://tandem.example.com"},
+		{"http.allowed.hosts": "tandem.example.com:8090"},
+		{"http.allowed.hosts": "*tandem"},
+		{"max.partitions.per.request": "0"},
+		{"auto.create.topics.max.per.request": "0"},
+		{"num.partitions": "8", "max.partitions.per.request": "4"},
+	} {
+		if _, err := LoadBroker(bad); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("LoadBroker(%v) = %v, want ErrInvalidValue", bad, err)
+		}
+	}
+}
+
+func TestConnectionOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want map[string]int32
+		bad  bool
+	}{
+		{in: "", want: map[string]int32{}},
+		{in: "127.0.0.1:200, ingest-1.example.com:50", want: map[string]int32{"127.0.0.1": 200, "ingest-1.example.com": 50}},
+		{in: "[::1]:3,fe80::1:0", want: map[string]int32{"::1": 3, "fe80::1": 0}},
+		{in: "host", bad: true},
+		{in: ":5", bad: true},
+		{in: "h:-1", bad: true},
+		{in: "h:x", bad: true},
+		{in: "h:1,h:2", bad: true},
+	} {
+		got, err := ParseConnectionOverrides(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: err = %v, want bad=%v", tc.in, err, tc.bad)
+			continue
+		}
+		if !tc.bad && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	bc, err := LoadBroker(map[string]string{"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:5"})
+	if err != nil || bc.MaxConnectionsPerIP != 0 || bc.MaxConnectionsPerIPOverrides["127.0.0.1"] != 5 {
+		t.Fatalf("allow-list config = %+v, %v", bc.MaxConnectionsPerIPOverrides, err)
+	}
+	if _, err := LoadBroker(map[string]string{"max.connections.per.ip": "0"}); !errors.Is(err, ErrInvalidValue) {
+		t.Fatalf("max.connections.per.ip=0 without overrides: err = %v, want ErrInvalidValue", err)
+	}
+	if err := ValidateBrokerDynamic(map[string]string{"max.connections": "10"}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("dynamic max.connections: err = %v, want ErrReadOnly", err)
 	}
 }

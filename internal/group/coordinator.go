@@ -143,6 +143,12 @@ type Coordinator struct {
 	mu      sync.Mutex // serializes Start and Close
 	started atomic.Bool
 	closed  bool
+
+	// Start-up summary: one line once every shard has loaded, instead of
+	// one per shard (50 with Kafka's default offsets.topic.num.partitions).
+	startedAt    time.Time
+	shardsLoaded atomic.Int32
+	groupsLoaded atomic.Int64
 }
 
 // NewCoordinator returns a coordinator over the logs of cfg.NumPartitions
@@ -182,6 +188,15 @@ func randomUUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+// shardLoaded records one shard's load; the last one logs the summary.
+func (c *Coordinator) shardLoaded(groups int) {
+	total := c.groupsLoaded.Add(int64(groups))
+	if int(c.shardsLoaded.Add(1)) == len(c.shards) {
+		c.logger.Info("group coordinator loaded", "shards", len(c.shards), "groups", total,
+			"took", c.clock.Now().Sub(c.startedAt))
+	}
+}
+
 // ErrStarted is returned by a second Start.
 var ErrStarted = errors.New("group: coordinator already started or closed")
 
@@ -195,6 +210,7 @@ func (c *Coordinator) Start() error {
 		return ErrStarted
 	}
 	c.started.Store(true)
+	c.startedAt = c.clock.Now()
 	for _, sh := range c.shards {
 		go sh.run()
 	}

@@ -90,8 +90,9 @@ func (sh *shard) run() {
 		return
 	}
 	sh.status.Store(shardActive)
-	sh.c.logger.Info("group coordinator shard loaded", "shard", sh.id, "groups", len(sh.state.groups),
+	sh.c.logger.Debug("group coordinator shard loaded", "shard", sh.id, "groups", len(sh.state.groups),
 		"took", sh.c.clock.Now().Sub(start))
+	sh.c.shardLoaded(len(sh.state.groups))
 
 	var buf []any
 	for {

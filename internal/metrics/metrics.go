@@ -71,6 +71,7 @@ type Metrics struct {
 	inFlight   prometheus.Gauge
 	conns      prometheus.Gauge
 	connsTotal prometheus.Counter
+	connLimits connMetrics // connections.go
 
 	// apis[key] caches the children for a known API key; unknownAPI is
 	// shared by every key kmsg does not know.
@@ -192,6 +193,8 @@ func New(nodeID int32) *Metrics {
 		ConstLabels: prometheus.Labels{"node_id": strconv.FormatInt(int64(nodeID), 10)},
 	})
 	nodeInfo.Set(1)
+	m.connLimits = newConnMetrics()
+	m.reg.MustRegister(m.connLimits.collectors()...)
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),

@@ -2,45 +2,46 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"time"
+	"os"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 	"github.com/tandem-streaming/tandem/internal/rest"
 )
 
 // httpServer serves the HTTP API (REST v3 shape, health, metrics).
 type httpServer struct {
-	srv   *http.Server
+	srv   *rest.Server
 	addrs []net.Addr
 	lns   []net.Listener
 }
 
 func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
+	logger := n.logger.With("component", "http")
 	mux := http.NewServeMux()
 	var opts []rest.Option
 	if n.links != nil {
 		opts = append(opts, rest.WithLinks(linkBackend{m: n.links}))
 	}
-	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, n.logger.With("component", "http"), opts...))
-	// Go's profiler, for operators diagnosing a live broker; the HTTP
-	// listener is loopback-only by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	h := &httpServer{srv: &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}}
+	mux.Handle("/", rest.New(&restBackend{n: n}, n.metrics, logger, opts...))
+	if n.Config.HTTPPprofEnable {
+		// Go's profiler, for operators diagnosing a live broker. Off by
+		// default (http.pprof.enable): a profile or trace costs CPU and
+		// shows internals to anyone who can reach the listener.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	}
+	handler := rest.CheckHost(mux, rest.NewHostPolicy(httpHostNames(n.Config, n.broker.AdvertisedAddr), n.Config.HTTPAllowedHosts),
+		rest.LogHostRefusal(ratelog.New(logger, ratelog.Options{})))
+	// rest.NewServer sets the header cap and the timeouts.
+	h := &httpServer{srv: rest.NewServer(handler, logger)}
 	for _, l := range listeners {
 		ln, err := net.Listen("tcp", l.Addr())
 		if err != nil {
@@ -49,12 +50,12 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 			}
 			return nil, fmt.Errorf("node: http listen %s: %w", l, err)
 		}
-		h.lns = append(h.lns, ln)
+		h.lns = append(h.lns, newLimitListener(ln, n.budget.HTTPConns))
 		h.addrs = append(h.addrs, ln.Addr())
 	}
 	for _, ln := range h.lns {
 		go func() {
-			if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := h.srv.Serve(ln); err != nil {
 				n.logger.Error("http server stopped", "addr", ln.Addr(), "err", err)
 			}
 		}()
@@ -62,9 +63,32 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 	return h, nil
 }
 
+// httpHostNames lists the names this node is known by, which the HTTP API
+// answers to without http.allowed.hosts: the hosts of http.listeners,
+// listeners and advertised.listeners, the host Metadata advertises, and
+// this machine's host name (what a wildcard listener is reached by).
+func httpHostNames(cfg config.BrokerConfig, advertised func() (string, int32)) []string {
+	var hosts []string
+	for _, ls := range [][]config.Listener{cfg.HTTPListeners, cfg.Listeners, cfg.AdvertisedListeners} {
+		for _, l := range ls {
+			hosts = append(hosts, l.Host)
+		}
+	}
+	if advertised != nil {
+		h, _ := advertised()
+		hosts = append(hosts, h)
+	}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// shutdown stops the listeners; requests still running when ctx ends are
+// cut off, which is not an error of the shutdown.
 func (h *httpServer) shutdown(ctx context.Context) error {
-	if err := h.srv.Shutdown(ctx); err != nil {
-		return h.srv.Close()
+	if err := h.srv.Shutdown(ctx); err != nil && ctx.Err() == nil {
+		return err
 	}
 	return nil
 }

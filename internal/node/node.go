@@ -55,6 +55,7 @@ type Node struct {
 	server  *server.Server
 	http    *httpServer
 	metrics *metrics.Metrics
+	budget  descriptorBudget
 
 	kafkaAddrs []net.Addr
 	stop       chan struct{}
@@ -92,15 +93,30 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	if err := os.Remove(filepath.Join(n.dir, cleanShutdownFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if !clean {
-		logger.Info("previous shutdown was not clean (or this is a new log dir); logs will validate their tails")
+	// meta.properties is written once the directory is formatted, so its
+	// absence means a brand-new directory, not an unclean shutdown.
+	switch fresh := !fileExists(filepath.Join(n.dir, "meta.properties")); {
+	case fresh:
+		logger.Info("formatting a new log directory", "dir", n.dir)
+	case !clean:
+		logger.Warn("previous shutdown was not clean; logs will validate their tails", "dir", n.dir)
 	}
 
 	if n.store, err = metadata.OpenBolt(n.dir, cfg.NodeID, logger.With("component", "metadata")); err != nil {
 		return nil, err
 	}
 	n.metrics = metrics.New(cfg.NodeID)
-	n.files = log.NewFileCache(4096)
+	nofile, err := raiseDescriptorLimit()
+	if err != nil {
+		return nil, fmt.Errorf("node: descriptor limit: %w", err)
+	}
+	n.budget = planDescriptors(nofile)
+	logBudget(logger, n.budget)
+	limits, err := connectionLimits(cfg, n.budget)
+	if err != nil {
+		return nil, err
+	}
+	n.files = log.NewFileCache(n.budget.FileCache)
 	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync}
 	if cfg.LogSyncStrategy == "syncfs" {
 		so.SyncfsDir = n.dir
@@ -165,7 +181,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	n.metrics.SetPartitionSource(n.partitionStats)
 	n.server = server.New(server.Options{
 		Broker: n.broker, MaxRequestBytes: cfg.SocketRequestMaxBytes, Metrics: n.metrics,
-		Logger: logger.With("component", "server"),
+		Logger: logger.With("component", "server"), Limits: limits,
 	})
 	for i, ln := range lns {
 		n.server.Serve(ln, cfg.Listeners[i].Name)

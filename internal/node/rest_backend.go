@@ -62,9 +62,13 @@ func (r *restBackend) GetTopic(_ context.Context, name string) (rest.TopicInfo, 
 }
 
 func (r *restBackend) CreateTopic(_ context.Context, req rest.CreateTopicRequest) (rest.TopicInfo, error) {
-	t, err := r.n.broker.CreateTopic(broker.TopicSpec{
+	spec := broker.TopicSpec{
 		Name: req.Name, Partitions: req.Partitions, ReplicationFactor: req.ReplicationFactor, Configs: req.Configs,
-	}, req.ValidateOnly)
+	}
+	if err := r.n.broker.CheckCreateTopicCap(spec); err != nil {
+		return rest.TopicInfo{}, broker.AsKafkaError(err)
+	}
+	t, err := r.n.broker.CreateTopic(spec, req.ValidateOnly)
 	if err != nil {
 		return rest.TopicInfo{}, broker.AsKafkaError(err)
 	}

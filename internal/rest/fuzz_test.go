@@ -30,7 +30,9 @@ func FuzzRequestBodies(f *testing.F) {
 		h := New(newFake(), nil, nil)
 		for _, p := range paths {
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(p.method, p.path, strings.NewReader(body)))
+			req := httptest.NewRequest(p.method, p.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
 			if rec.Code >= 500 {
 				t.Fatalf("%s %s with %q: %d %s", p.method, p.path, body, rec.Code, rec.Body)
 			}

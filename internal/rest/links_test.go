@@ -546,6 +546,7 @@ func TestLinksDisabled(t *testing.T) {
 	} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(r.method, cp+r.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
 		h.ServeHTTP(rec, req)
 		expect(t, rec, 404, disabled)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandem-streaming/tandem/internal/metrics"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
 // Backend is what the REST API needs from the broker. Errors should wrap a
@@ -106,8 +107,10 @@ type handler struct {
 	b     Backend
 	links LinkBackend // nil: cluster linking is disabled (links.go)
 	m     *metrics.Metrics
-	log   *slog.Logger
-	mux   *http.ServeMux
+	// log is rate-limited: every line here is one a client can cause
+	// once per request (issue #9).
+	log *ratelog.Logger
+	mux *http.ServeMux
 }
 
 // Option configures optional parts of the API.
@@ -119,7 +122,7 @@ func New(b Backend, m *metrics.Metrics, logger *slog.Logger, opts ...Option) htt
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{b: b, m: m, log: logger, mux: http.NewServeMux()}
+	h := &handler{b: b, m: m, log: ratelog.New(logger, ratelog.Options{}), mux: http.NewServeMux()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -185,6 +188,19 @@ func (h *handler) handle(pattern string, fn func(http.ResponseWriter, *http.Requ
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = route
 		}
+		// Checked before the handler reads anything: a refused request
+		// changes nothing (guard.go). A body known to be empty is let
+		// through: every such route then fails with "request body is
+		// empty", which says more.
+		if needsJSON(r.Method) && r.ContentLength != 0 && !jsonBody(r) {
+			h.writeError(w, r, unsupportedMediaType(r))
+			return
+		}
+		if r.ContentLength > maxBodyBytes {
+			w.Header().Set("Connection", "close")
+			h.writeError(w, r, httpError(http.StatusRequestEntityTooLarge, "request body exceeds %d bytes", maxBodyBytes))
+			return
+		}
 		if err := fn(w, r); err != nil {
 			h.writeError(w, r, err)
 		}
@@ -227,17 +243,18 @@ func (h *handler) finish(rw *respWriter, r *http.Request, start time.Time) {
 		route = unmatchedRoute
 	}
 	h.m.ObserveHTTP(route, metricMethod(r.Method), status, dur)
-	if h.log.Enabled(r.Context(), slog.LevelDebug) {
-		h.log.LogAttrs(r.Context(), slog.LevelDebug, "rest: request",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Int("bytes", rw.bytes),
-			slog.Duration("duration", dur),
-			slog.String("remote", r.RemoteAddr),
-		)
+	if !h.log.Slog().Enabled(r.Context(), slog.LevelDebug) {
+		return // not even the attributes are built
 	}
+	h.log.Debug("rest: request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Int("bytes", rw.bytes),
+		slog.Duration("duration", dur),
+		slog.String("remote", r.RemoteAddr),
+	)
 }
 
 // metricMethod bounds the method label to the standard methods.
@@ -383,7 +400,7 @@ func (w *respWriter) Write(p []byte) (int, error) {
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // promLogger adapts slog to promhttp's Logger.
-type promLogger struct{ log *slog.Logger }
+type promLogger struct{ log *ratelog.Logger }
 
 func (l promLogger) Println(v ...any) {
 	l.log.Warn("rest: metrics scrape error", "detail", fmtArgs(v))

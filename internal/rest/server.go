@@ -3,10 +3,14 @@ package rest
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
 // Timeouts for the admin HTTP server. Every request in this API is short;
@@ -25,11 +29,11 @@ type Server struct {
 	srv *http.Server
 }
 
-// NewServer wraps h (normally from New). logger may be nil.
+// NewServer wraps h (normally from New). logger may be nil. net/http's own
+// complaints (a bad request line, an oversized header, a client that hung
+// up) are per connection, so they go through a rate limiter.
 func NewServer(h http.Handler, logger *slog.Logger) *Server {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	rl := ratelog.New(logger, ratelog.Options{})
 	return &Server{srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -37,8 +41,18 @@ func NewServer(h http.Handler, logger *slog.Logger) *Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(serverLogWriter{rl}, "", 0),
 	}}
+}
+
+// serverLogWriter turns http.Server.ErrorLog lines into rate-limited
+// warnings. They share one key: their text names the peer, so keying by
+// text would give every peer its own budget.
+type serverLogWriter struct{ rl *ratelog.Logger }
+
+func (w serverLogWriter) Write(p []byte) (int, error) {
+	w.rl.LogKey("rest: http server", slog.LevelWarn, "rest: http server: "+strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
@@ -60,3 +74,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// Close stops the server at once, cutting off requests in flight.
+func (s *Server) Close() error { return s.srv.Close() }

@@ -3,8 +3,10 @@ package restclient
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -58,5 +60,43 @@ func TestDoErrorsAndCluster(t *testing.T) {
 	c2, _ := New(srv.URL, "test", time.Second)
 	if _, err := c2.Cluster(ctx); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("unreachable: %v", err)
+	}
+}
+
+// TestDoHeaders pins what every request carries: a body always goes with
+// Content-Type: application/json (the server refuses a POST or PUT body
+// without it), and a request without a body sends neither.
+func TestDoHeaders(t *testing.T) {
+	type seen struct{ method, ctype, accept, ua, body string }
+	var got []seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, seen{r.Method, r.Header.Get("Content-Type"), r.Header.Get("Accept"), r.Header.Get("User-Agent"), string(b)})
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL, "test/1", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, m := range []string{http.MethodPost, http.MethodPut} {
+		if err := c.Do(ctx, m, "/x", nil, map[string]string{"a": "b"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{http.MethodGet, http.MethodDelete} {
+		if err := c.Do(ctx, m, "/x", nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []seen{
+		{"POST", "application/json", "application/json", "test/1", `{"a":"b"}`},
+		{"PUT", "application/json", "application/json", "test/1", `{"a":"b"}`},
+		{"GET", "", "application/json", "test/1", ""},
+		{"DELETE", "", "application/json", "test/1", ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v\nwant %+v", got, want)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -62,12 +64,21 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan pending
+	ip     netip.Addr
+
+	// Idle and request read timeouts (limits.go): inRequest is the
+	// reader's own; the writer updates lastActive (unix ns) and
+	// outstanding (requests read and not yet answered).
+	inRequest   bool
+	lastActive  atomic.Int64
+	outstanding atomic.Int32
 }
 
 func (c *conn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.metrics.ConnClosed()
 	c.s.metrics.ConnOpened()
+	c.touch()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -90,7 +101,7 @@ func (c *conn) serve() {
 // read decodes requests until the connection ends, the server drains, or a
 // request cannot be answered.
 func (c *conn) read() {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(connReader{c}, 64<<10)
 	var pooled *[]byte
 	alloc := frameAlloc(&pooled)
 	recycle := func() {
@@ -102,31 +113,35 @@ func (c *conn) read() {
 	defer recycle()
 	for {
 		recycle() // a frame not handed to the writer
+		if err := c.awaitRequest(br, br.Buffered()); err != nil {
+			c.readEnded(err)
+			return
+		}
 		frame, err := wire.ReadFrameWith(br, c.s.maxRequest, alloc)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil && !c.s.draining() {
-				c.s.logger.Info("closing connection: bad frame", "remote", c.nc.RemoteAddr(), "err", err)
-			}
+			c.readEnded(err)
 			return
 		}
 		start := time.Now()
 		h, body, err := wire.ParseHeader(frame)
 		if err != nil {
-			c.s.logger.Info("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
+			c.s.rlog.Info("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
 			return
 		}
 		reply, err := c.s.broker.HandleDrain(c.ctx, c.s.drainCh, c.info, h, body)
 		if err != nil {
-			c.s.logger.Info("closing connection: request not answerable", "remote", c.nc.RemoteAddr(),
+			c.s.rlog.Info("closing connection: request not answerable", "remote", c.nc.RemoteAddr(),
 				"client_id", h.ClientID, "api", kmsg.NameForKey(h.Key), "version", h.Version, "err", err)
 			return
 		}
 		c.s.metrics.InFlight(1)
+		c.outstanding.Add(1)
 		select {
 		case c.queue <- pending{h: h, reply: reply, start: start, size: len(frame) + 4, frame: pooled}:
 			pooled = nil // the writer recycles it
 		case <-c.ctx.Done():
 			c.s.metrics.InFlight(-1)
+			c.outstanding.Add(-1)
 			reply.Files.Release()
 			return
 		}
@@ -160,6 +175,8 @@ func (c *conn) write() {
 			resp = p.reply.Wait()
 		}
 		c.s.metrics.InFlight(-1)
+		c.touch()
+		c.outstanding.Add(-1)
 		if p.frame != nil {
 			putBuf(p.frame) // the request is answered: nothing reads it now
 		}
@@ -184,7 +201,7 @@ func (c *conn) write() {
 				written, err = c.writeSpliced(bw, buf, pts, resp.IsFlexible())
 			}
 			if errors.Is(err, errPlaceholder) || errors.Is(err, errShortFile) {
-				c.s.logger.Warn("closing connection: sending records failed", "remote", c.nc.RemoteAddr(),
+				c.s.rlog.Warn("closing connection: sending records failed", "remote", c.nc.RemoteAddr(),
 					"api", kmsg.NameForKey(p.h.Key), "err", err)
 			}
 		} else {
@@ -202,6 +219,7 @@ func (c *conn) write() {
 			_ = c.nc.Close()
 		}
 		c.s.metrics.ObserveRequest(p.h.Key, p.h.Version, time.Since(p.start), p.size, int(written))
+		c.touch()
 		if pooled != nil {
 			*pooled = buf[:0]
 			putBuf(pooled)
@@ -232,4 +250,23 @@ func sizeHint(resp kmsg.Response) int {
 		}
 	}
 	return n
+}
+
+// readEnded logs why reading stopped, unless the client simply went away or
+// the server is draining. Every line here is one a client can cause at will,
+// so it goes through the rate-limited logger.
+func (c *conn) readEnded(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil, c.s.draining():
+	case errors.Is(err, errIdle):
+		// Kafka's Selector closes idle connections silently too.
+		c.s.metrics.ConnClosedBy(reasonIdle)
+		c.s.rlog.Debug("closing idle connection", "remote", c.nc.RemoteAddr(), "idle", c.s.limits.IdleTimeout)
+	case isTimeout(err):
+		c.s.metrics.ConnClosedBy(reasonReadTimeout)
+		c.s.rlog.Info("closing connection: request stopped arriving", "remote", c.nc.RemoteAddr(),
+			"timeout", c.s.limits.RequestReadTimeout)
+	default:
+		c.s.rlog.Info("closing connection: bad frame", "remote", c.nc.RemoteAddr(), "err", err)
+	}
 }

@@ -9,12 +9,14 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/metrics"
+	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
 // Options configures a Server.
@@ -27,6 +29,8 @@ type Options struct {
 	// WriteTimeout bounds how long a response write may block on a client
 	// that does not read (default 30s).
 	WriteTimeout time.Duration
+	// Limits bound connections: counts, idle and request read timeouts.
+	Limits Limits
 }
 
 // Server serves the Kafka protocol on any number of listeners.
@@ -36,6 +40,11 @@ type Server struct {
 	metrics      *metrics.Metrics
 	logger       *slog.Logger
 	writeTimeout time.Duration
+	limits       Limits
+	counter      *connCounter
+	// rlog is for every line a client can cause per connection or per
+	// request: a fuzzer must not be able to fill the disk (issue #9).
+	rlog *ratelog.Logger
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -56,11 +65,15 @@ func New(o Options) *Server {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New(o.Broker.NodeID())
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		broker: o.Broker, maxRequest: o.MaxRequestBytes, metrics: o.Metrics, logger: o.Logger,
 		writeTimeout: o.WriteTimeout, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{},
-		drainCh: make(chan struct{}),
+		drainCh: make(chan struct{}), limits: o.Limits, counter: newConnCounter(o.Limits),
+		rlog: ratelog.New(o.Logger, ratelog.Options{}),
 	}
 }
 
@@ -85,23 +98,33 @@ func (s *Server) Serve(ln net.Listener, name string) {
 				// Out of file descriptors and the like: back off
 				// rather than spin, as net/http does.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.logger.Warn("accept failed", "listener", name, "err", err, "retry_in", backoff)
+				s.rlog.Warn("accept failed", "listener", name, "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
 				continue
 			}
 			backoff = 0
+			ip := addrOf(nc.RemoteAddr())
+			if reason, limit := s.counter.acquire(ip); reason != "" {
+				// Over a limit: close right after accept, as Kafka's
+				// ConnectionQuotas does for max.connections.per.ip.
+				_ = nc.Close()
+				s.metrics.ConnRefused(reason)
+				s.rlog.LogKey(reason, slog.LevelInfo, "connection refused: over a connection limit",
+					"reason", reason, "limit", limit, "listener", name, "remote", nc.RemoteAddr())
+				continue
+			}
 			if tc, ok := nc.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true)
 			}
-			s.startConn(nc, name)
+			s.startConn(nc, name, ip)
 		}
 	}()
 }
 
-func (s *Server) startConn(nc net.Conn, listener string) {
+func (s *Server) startConn(nc net.Conn, listener string, ip netip.Addr) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
-		s: s, nc: nc, ctx: ctx, cancel: cancel,
+		s: s, nc: nc, ctx: ctx, cancel: cancel, ip: ip,
 		info:  &broker.Conn{Remote: nc.RemoteAddr(), Listener: listener, SendFile: canSendFile(nc)},
 		queue: make(chan pending, maxPipelined),
 	}
@@ -110,6 +133,7 @@ func (s *Server) startConn(nc net.Conn, listener string) {
 		s.mu.Unlock()
 		cancel()
 		_ = nc.Close()
+		s.counter.release(ip)
 		return
 	}
 	s.conns[c] = struct{}{}
@@ -120,6 +144,7 @@ func (s *Server) startConn(nc net.Conn, listener string) {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.counter.release(ip)
 	}()
 }
 
