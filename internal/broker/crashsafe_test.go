@@ -84,10 +84,71 @@ func TestCrashHelperProcess(t *testing.T) {
 			select {}
 		}
 	})
+	if strings.HasPrefix(point, "create-rollback:") {
+		// A create whose partition 1 cannot be opened: the rollback runs.
+		if err := os.WriteFile(filepath.Join(dir, "failing-1"), []byte("in the way"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := n.Broker().CreateTopic(broker.TopicSpec{Name: "failing", Partitions: 2, ReplicationFactor: 1}, false)
+		t.Fatalf("crash point %q was not reached (create: %v)", point, err)
+	}
 	if _, err := n.Broker().DeleteTopic("doomed"); err != nil {
 		t.Fatal(err)
 	}
 	t.Fatalf("crash point %q was not reached", point)
+}
+
+// runCrashHelper runs TestCrashHelperProcess on dir until it kills itself
+// at point.
+func runCrashHelper(t *testing.T, dir, point string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashPointEnv+"="+point)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("helper did not die by SIGKILL at %s: %v\n%s", point, err, out)
+	}
+}
+
+// TestCreateRollbackCrash kills the broker at each step of the rollback
+// of a failed create: after the restart the topic is either still in
+// metadata (offline while its directory cannot be made, hosted once it
+// can) or gone without a directory left, and the broker starts either
+// way.
+func TestCreateRollbackCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a broker process per crash point")
+	}
+	for _, cp := range deleteCrashPoints {
+		point := strings.Replace(cp.point, "delete:", "create-rollback:", 1)
+		t.Run(strings.ReplaceAll(point, ":", "-"), func(t *testing.T) {
+			dir := t.TempDir()
+			runCrashHelper(t, dir, point)
+			b := tandemtest.Start(t, tandemtest.Config("log.dirs", dir), tandemtest.Config("offsets.topic.num.partitions", "2"))
+			checkAllRecords(t, b, "kept")
+			_, exists := b.Node.Store().Topic("failing")
+			if exists == cp.gone {
+				t.Fatalf("after a crash at %s: topic exists=%v, want %v", point, exists, !cp.gone)
+			}
+			if err := os.Remove(filepath.Join(dir, "failing-1")); err != nil {
+				t.Fatal(err)
+			}
+			if exists {
+				// Hosted by the reconciler's retry once the file is gone.
+				waitFor(t, "failing hosted", func() bool {
+					_, err := b.Node.Broker().MirrorPartition("failing", 1)
+					return err == nil
+				})
+				if _, err := b.Node.Broker().DeleteTopic("failing"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if dirs := dirsOf(t, dir, "failing"); len(dirs) != 0 {
+				t.Fatalf("left behind: %v", dirs)
+			}
+		})
+	}
 }
 
 // consumeAll reads every record of topic's partitions up to their end
@@ -165,13 +226,7 @@ func TestTopicDeleteCrash(t *testing.T) {
 	for _, cp := range deleteCrashPoints {
 		t.Run(strings.ReplaceAll(cp.point, ":", "-"), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelperProcess$", "-test.count=1")
-			cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashPointEnv+"="+cp.point)
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("helper did not die by SIGKILL at %s: %v\n%s", cp.point, err, out)
-			}
+			runCrashHelper(t, dir, cp.point)
 
 			b := tandemtest.Start(t, tandemtest.Config("log.dirs", dir), tandemtest.Config("offsets.topic.num.partitions", "2"))
 			checkAllRecords(t, b, "kept")

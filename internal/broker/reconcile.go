@@ -80,11 +80,12 @@ func newReconciler(b *Broker) *reconciler {
 // subscription is taken first so that no change between this pass and the
 // loop (run) is missed. Before it hosts anything it sweeps the log
 // directory (partition.Manager.Sweep): leftovers of deletions a crash
-// interrupted are removed (or rolled back), strays moved aside. It returns
-// the pass's errors: a broker that cannot host its topics does not start,
-// except for topics whose data is damaged (log.ErrCorrupt), which stay
-// offline with their error logged while the rest of the broker starts —
-// unless that is the broker's own __consumer_offsets.
+// interrupted are removed (or rolled back), strays moved aside. A topic
+// that cannot be hosted does not stop the broker: its error is logged and
+// it stays offline (damaged data, log.ErrCorrupt, until it changes in
+// metadata or the broker restarts) or is retried (other errors, by the
+// loop) while the rest starts. Only the broker's own __consumer_offsets
+// failing stops the start, with its error.
 func (r *reconciler) first() error {
 	r.revs, r.cancel = r.b.store.WatchRevision()
 	r.mu.Lock()
@@ -99,11 +100,14 @@ func (r *reconciler) first() error {
 	if err := r.b.parts.Sweep(refs); err != nil {
 		return err
 	}
-	err := r.passLocked()
+	_ = r.passLocked() // failures are logged; the loop retries them
 	if oerr, ok := r.offline[OffsetsTopic]; ok {
-		return errors.Join(err, fmt.Errorf("broker: %s is damaged: %w", OffsetsTopic, oerr))
+		return fmt.Errorf("broker: %s is damaged: %w", OffsetsTopic, oerr)
 	}
-	return err
+	if err, ok := r.errs[OffsetsTopic]; ok {
+		return fmt.Errorf("broker: %s: %w", OffsetsTopic, err)
+	}
+	return nil
 }
 
 // run starts the loop that follows the store. Called once, after first
@@ -117,6 +121,11 @@ func (r *reconciler) loop() {
 	defer close(r.done)
 	defer r.cancel()
 	var retry <-chan time.Time
+	r.mu.Lock()
+	if len(r.errs) > 0 { // topics the first pass could not host
+		retry = time.After(retryBackoff)
+	}
+	r.mu.Unlock()
 	for {
 		select {
 		case <-r.stop:
@@ -322,30 +331,58 @@ var crashHook = func(point string) {}
 // directory of a deleted topic is ever left under its live name, where it
 // would be a stray.
 func (r *reconciler) deleteTopic(name string) (metadata.Topic, error) {
-	b := r.b
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return metadata.Topic{}, errShuttingDown
 	}
-	t, ok := b.store.Topic(name)
+	t, ok := r.b.store.Topic(name)
 	if !ok {
 		return metadata.Topic{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
 	}
-	crashHook("delete:start")
-	dirs, err := b.parts.MarkDeleted(name, t.ID, t.Partitions, func(partition.DeletedDir) { crashHook("delete:renamed-one") })
+	return r.deleteLocked(t, false, "delete")
+}
+
+// rollbackCreate undoes a topic creation whose logs could not be opened,
+// the way deleteTopic deletes (so a crash part-way leaves the topic or
+// nothing), but only while the topic is as created (otherwise something
+// changed it meanwhile and it is that writer's): the topic leaves
+// metadata and the partition directories the attempt made are removed, so
+// a failed create leaves nothing behind.
+func (r *reconciler) rollbackCreate(t metadata.Topic) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if _, err := r.deleteLocked(t, true, "create-rollback"); err != nil {
+		r.b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", err)
+	}
+}
+
+// deleteLocked is deleteTopic's sequence for t; exact deletes only while
+// t is at t.ModRevision, else it retries on concurrent changes of the
+// same topic. point prefixes the crash points. Caller holds mu.
+func (r *reconciler) deleteLocked(t metadata.Topic, exact bool, point string) (metadata.Topic, error) {
+	b := r.b
+	name := t.Name
+	crashHook(point + ":start")
+	dirs, err := b.parts.MarkDeleted(name, t.ID, t.Partitions, func(partition.DeletedDir) { crashHook(point + ":renamed-one") })
 	// The topic is not hosted any more: the next pass hosts it again if
 	// the deletion does not go through.
 	delete(r.applied, name)
 	r.rev = -1
-	if err != nil {
+	restore := func() {
 		if rerr := b.parts.RestoreDeleted(dirs); rerr != nil {
 			b.logger.Error("restoring partition directories of a failed topic deletion", "topic", name, "err", rerr)
 		}
 		_ = r.passLocked()
+	}
+	if err != nil {
+		restore()
 		return metadata.Topic{}, err
 	}
-	crashHook("delete:renamed")
+	crashHook(point + ":renamed")
 	var deleted metadata.Topic
 	for i := 0; ; i++ {
 		cur, ok := b.store.Topic(name)
@@ -355,53 +392,25 @@ func (r *reconciler) deleteTopic(name string) (metadata.Topic, error) {
 			err = fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
 			break
 		}
+		if exact {
+			deleted, err = b.store.DeleteTopicIf(name, t.ModRevision)
+			break
+		}
 		deleted, err = b.store.DeleteTopicIf(name, cur.ModRevision)
 		if !errors.Is(err, metadata.ErrConflict) || i == 8 {
 			break
 		}
 	}
 	if err != nil && !errors.Is(err, metadata.ErrUnknownTopic) {
-		if rerr := b.parts.RestoreDeleted(dirs); rerr != nil {
-			b.logger.Error("restoring partition directories of a failed topic deletion", "topic", name, "err", rerr)
-		}
-		_ = r.passLocked()
+		restore()
 		return metadata.Topic{}, err
 	}
-	crashHook("delete:committed")
+	crashHook(point + ":committed")
 	if rerr := b.parts.RemoveDeleted(dirs); rerr != nil {
 		b.logger.Error("removing partition directories of a deleted topic (the next start retries)", "topic", name, "err", rerr)
 	}
-	crashHook("delete:removed")
+	crashHook(point + ":removed")
 	r.forgetLocked([]string{name})
 	_ = r.passLocked()
 	return deleted, err
-}
-
-// rollbackCreate undoes a topic creation whose logs could not be opened:
-// the topic leaves metadata (unless something changed it meanwhile; then
-// it is that writer's) and the partition directories the attempt made are
-// removed, so a failed create leaves nothing behind.
-func (r *reconciler) rollbackCreate(t metadata.Topic) {
-	b := r.b
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	crashHook("create-rollback:start")
-	if _, err := b.store.DeleteTopicIf(t.Name, t.ModRevision); err != nil {
-		b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", err)
-		_ = r.passLocked()
-		return
-	}
-	crashHook("create-rollback:committed")
-	dirs, err := b.parts.MarkDeleted(t.Name, t.ID, t.Partitions, nil)
-	if err == nil {
-		err = b.parts.RemoveDeleted(dirs)
-	}
-	if err != nil {
-		b.logger.Error("removing partition directories of a failed topic creation (the next start moves them aside)", "topic", t.Name, "err", err)
-	}
-	r.forgetLocked([]string{t.Name})
-	_ = r.passLocked()
 }
