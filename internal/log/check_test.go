@@ -124,6 +124,32 @@ func TestCheckPartition(t *testing.T) {
 			t.Fatalf("Open = %v, want ErrCorrupt naming the file", err)
 		}
 	})
+	t.Run("overlapping segments", func(t *testing.T) {
+		dir := t.TempDir()
+		bases := damagedLog(t, dir, id)
+		// A copy of segment 1 under a base offset inside segment 2's
+		// predecessor's range: two segments claim the same offsets.
+		data, err := os.ReadFile(filepath.Join(dir, fileName(bases[1], logExt)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, fileName(bases[2], logExt))); err != nil {
+			t.Fatal(err)
+		}
+		for _, ext := range []string{indexExt, timeIndexExt} {
+			_ = os.Remove(filepath.Join(dir, fileName(bases[2], ext)))
+		}
+		if err := os.WriteFile(filepath.Join(dir, fileName(bases[1]+1, logExt)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r := CheckPartition(dir, id, true); !hasProblem(r, SeverityError, "", "overlapping segments") {
+			t.Fatalf("overlap not reported: %+v", r.Problems)
+		}
+		_, err = Open(Options{Dir: dir, CleanShutdown: true, TopicID: id, Logger: quietLogger()})
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "overlapping segments") {
+			t.Fatalf("Open = %v, want ErrCorrupt (overlapping segments)", err)
+		}
+	})
 	t.Run("stale index", func(t *testing.T) {
 		dir := t.TempDir()
 		bases := damagedLog(t, dir, id)
