@@ -151,9 +151,9 @@ func TestCreateRollbackCrash(t *testing.T) {
 	}
 }
 
-// consumeAll reads every record of topic's partitions up to their end
+// consumeTopic reads every record of topic's partitions up to their end
 // offsets and returns the values per partition.
-func consumeAll(t *testing.T, b *tandemtest.Broker, topic string, partitions int32) map[int32][]string {
+func consumeTopic(t *testing.T, b *tandemtest.Broker, topic string, partitions int32) map[int32][]string {
 	t.Helper()
 	offs := map[string]map[int32]kgo.Offset{topic: {}}
 	for p := range partitions {
@@ -185,7 +185,7 @@ func consumeAll(t *testing.T, b *tandemtest.Broker, topic string, partitions int
 
 func checkAllRecords(t *testing.T, b *tandemtest.Broker, topic string) {
 	t.Helper()
-	got := consumeAll(t, b, topic, 3)
+	got := consumeTopic(t, b, topic, 3)
 	for p := range int32(3) {
 		var want []string
 		for i := range crashRecords {
@@ -257,7 +257,7 @@ func TestTopicDeleteCrash(t *testing.T) {
 			if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "doomed", Partition: 1, Value: []byte("new")}).FirstErr(); err != nil {
 				t.Fatal(err)
 			}
-			got := consumeAll(t, b, "doomed", 3)
+			got := consumeTopic(t, b, "doomed", 3)
 			if len(got[0])+len(got[2]) != 0 || !slices.Equal(got[1], []string{"new"}) {
 				t.Fatalf("re-created topic holds %v, want only the new record", got)
 			}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
 )
@@ -42,13 +41,10 @@ type reconciler struct {
 	applied   map[string]appliedTopic // by topic name
 	brokerCfg [2]map[string]string    // dynamic broker configs applied: this node, cluster default
 	errs      map[string]error        // topics the last pass failed to apply
-	// offline: topics whose logs are damaged (log.ErrCorrupt). They are
-	// not retried every retryBackoff (the damage does not heal); a
-	// change of the topic in metadata retries them.
-	offline map[string]error
 	// atStart: ids of the topics in metadata when the broker started
-	// (first). A damaged directory under the name of a topic created
-	// since cannot be its data and is moved aside (MoveAsideForeign).
+	// (first). A foreign or damaged directory under the name of a topic
+	// created since cannot be its data and is moved aside
+	// (MoveAsideForeign).
 	atStart map[[16]byte]bool
 	closed  bool // close was called: no more passes
 
@@ -72,20 +68,16 @@ type appliedTopic struct {
 const retryBackoff = time.Second
 
 func newReconciler(b *Broker) *reconciler {
-	return &reconciler{b: b, applied: make(map[string]appliedTopic), offline: make(map[string]error),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return &reconciler{b: b, applied: make(map[string]appliedTopic), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // first subscribes to the store and applies the current metadata. The
 // subscription is taken first so that no change between this pass and the
 // loop (run) is missed. Before it hosts anything it sweeps the log
 // directory (partition.Manager.Sweep): leftovers of deletions a crash
-// interrupted are removed (or rolled back), strays moved aside. A topic
-// that cannot be hosted does not stop the broker: its error is logged and
-// it stays offline (damaged data, log.ErrCorrupt, until it changes in
-// metadata or the broker restarts) or is retried (other errors, by the
-// loop) while the rest starts. Only the broker's own __consumer_offsets
-// failing stops the start, with its error.
+// interrupted are removed (or rolled back), strays moved aside. It returns
+// the pass's errors; partitions that could not be opened are offline and
+// retried (see Broker.New).
 func (r *reconciler) first() error {
 	r.revs, r.cancel = r.b.store.WatchRevision()
 	r.mu.Lock()
@@ -98,16 +90,11 @@ func (r *reconciler) first() error {
 		r.atStart[t.ID] = true
 	}
 	if err := r.b.parts.Sweep(refs); err != nil {
-		return err
+		// What could not be swept is tried again at the next start; the
+		// hosting below moves strays of the names it hosts aside itself.
+		r.b.logger.Error("sweeping the log directory", "err", err)
 	}
-	_ = r.passLocked() // failures are logged; the loop retries them
-	if oerr, ok := r.offline[OffsetsTopic]; ok {
-		return fmt.Errorf("broker: %s is damaged: %w", OffsetsTopic, oerr)
-	}
-	if err, ok := r.errs[OffsetsTopic]; ok {
-		return fmt.Errorf("broker: %s: %w", OffsetsTopic, err)
-	}
-	return nil
+	return r.passLocked()
 }
 
 // run starts the loop that follows the store. Called once, after first
@@ -122,7 +109,7 @@ func (r *reconciler) loop() {
 	defer r.cancel()
 	var retry <-chan time.Time
 	r.mu.Lock()
-	if len(r.errs) > 0 { // topics the first pass could not host
+	if len(r.errs) > 0 { // the first pass failed somewhere (an offline partition)
 		retry = time.After(retryBackoff)
 	}
 	r.mu.Unlock()
@@ -178,9 +165,6 @@ func (r *reconciler) sync(name string) error {
 		return errShuttingDown
 	}
 	_ = r.passLocked()
-	if err, ok := r.offline[name]; ok {
-		return err
-	}
 	return r.errs[name]
 }
 
@@ -217,11 +201,6 @@ func (r *reconciler) passLocked() error {
 		}
 		deleted = append(deleted, h.Name)
 	}
-	for name := range r.offline {
-		if t, ok := byName[name]; !ok || t.ID != r.applied[name].id {
-			deleted = append(deleted, name) // was never hosted: nothing to unhost
-		}
-	}
 	r.forgetLocked(deleted)
 
 	for _, t := range topics {
@@ -230,18 +209,7 @@ func (r *reconciler) passLocked() error {
 		if ok && a.id == t.ID && a.modRev == t.ModRevision && !brokerCfgChanged && !failed {
 			continue
 		}
-		delete(r.offline, t.Name)
 		if err := r.applyLocked(t); err != nil {
-			if errors.Is(err, log.ErrCorrupt) {
-				// Damaged data is not served, and retrying will not heal
-				// it: the topic stays offline until it changes in
-				// metadata (or the broker restarts after a repair).
-				r.offline[t.Name] = err
-				r.applied[t.Name] = appliedTopic{id: t.ID, modRev: t.ModRevision}
-				b.logger.Error("topic offline: its stored data is damaged; see docs/operations.md and `tandem check`",
-					"topic", t.Name, "revision", t.ModRevision, "err", err)
-				continue
-			}
 			errs[t.Name] = err
 			b.logger.Error("hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
 			continue
@@ -270,19 +238,25 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 			return err
 		}
 	}
-	if _, hosted := b.parts.Topic(t.Name); !hosted {
-		// An orphan of an earlier incarnation of the name (another
-		// topic id) never blocks it: it is moved aside, kept.
-		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions, !r.atStart[t.ID]); err != nil {
+	if _, hosted := b.parts.Topic(t.Name); !hosted && !r.atStart[t.ID] {
+		// A topic created since the start: an orphan of an earlier
+		// incarnation of the name (another topic id, or damaged) never
+		// blocks it; it is moved aside, kept. A topic that existed at
+		// start keeps such a directory offline with its error, for the
+		// operator (it may be its own data with a damaged file).
+		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions); err != nil {
 			return err
 		}
 	}
-	err = b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
+	// Host hosts what it could open even when it fails (a partition whose
+	// log cannot open is offline, and retried after retryBackoff), so the
+	// config applies either way.
+	herr := b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
 		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
-	if err != nil {
+	if err := b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas); err != nil && herr == nil {
 		return err
 	}
-	return b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas)
+	return herr
 }
 
 // forgetLocked finishes the deletion of topics that are no longer hosted:
@@ -293,7 +267,6 @@ func (r *reconciler) forgetLocked(deleted []string) {
 	b := r.b
 	for _, name := range deleted {
 		delete(r.applied, name)
-		delete(r.offline, name)
 		if b.metrics != nil {
 			b.metrics.DeleteTopic(name)
 		}

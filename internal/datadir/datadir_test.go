@@ -214,12 +214,15 @@ func TestCheckFindsDamage(t *testing.T) {
 		t.Fatalf("check found %d errors:\n%s", r.Errors, joined)
 	}
 
-	// The broker starts: "bad" is offline, "good" serves, and the stray
-	// is moved aside.
+	// The broker starts: bad-1 is offline, the rest serves, and the
+	// stray is moved aside.
 	b = start(t, dir)
 	verify(t, b, "good")
-	if _, err := b.Node.Broker().MirrorPartition("bad", 0); err == nil {
-		t.Fatal("a topic with a damaged partition.metadata is served")
+	if _, err := b.Node.Broker().MirrorPartition("bad", 1); err == nil {
+		t.Fatal("a partition with a damaged partition.metadata is served")
+	}
+	if _, err := b.Node.Broker().MirrorPartition("bad", 0); err != nil {
+		t.Fatalf("bad-0 is not served: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ghost-0")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stray not moved aside: %v", err)

@@ -100,6 +100,15 @@ type Log struct {
 	sealed     int      // segments rolled since the last round
 
 	pendingDeletes []pendingDelete
+	// failedErr mirrors failed for lock-free readers (Failed).
+	failedErr atomic.Pointer[error]
+	// epochCkptStale: leader-epoch-checkpoint could not be rewritten and
+	// was removed; persistEpochsLocked retries. Guarded by mu.
+	epochCkptStale bool
+	// syncRetry: a sync round could not open a file (no descriptors,
+	// transient); the files stay dirty and the round is retried after
+	// syncRetryDelay. Guarded by mu.
+	syncRetry *time.Timer
 
 	// Compaction (cleaner.go). cleanMu serializes cleaning passes and is
 	// taken before truncMu. cleanOffset (the cleaner checkpoint: end of the
@@ -172,7 +181,7 @@ func Open(o Options) (*Log, error) {
 			l.abandon()
 			return nil, fmt.Errorf("%w: %s holds topic id %x, expected %x", ErrInconsistentTopicID, o.Dir, id, o.TopicID)
 		case !ok:
-			// Written with rename but fsynced by the first sync round, with
+			// Written with rename but fsynced by the first append's sync round, with
 			// the directory, so creating thousands of partitions does not
 			// cost two synchronous fsyncs each.
 			path := filepath.Join(o.Dir, partitionMetadata)
@@ -193,7 +202,16 @@ func Open(o Options) (*Log, error) {
 	l.cleanHorizon = record.NoTimestamp
 	l.mu.Lock()
 	l.checkInvariants()
-	if len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync || l.parentSync {
+	// A log whose directory Open just created holds nothing yet: its
+	// files and directory entries need to be durable only once it holds
+	// data, so they stay dirty and ride with its first append's sync round
+	// (or Close). Scheduling a round per new log made creating a topic
+	// with thousands of partitions queue thousands of fsyncs ahead of
+	// every acks=all produce to other topics (issue #9). A crash before
+	// that loses at most an empty directory, which the broker recreates
+	// from cluster metadata. A reopened log syncs what recovery changed
+	// at once.
+	if !l.parentSync && (len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync) {
 		l.scheduleSyncLocked()
 	}
 	l.mu.Unlock()
@@ -300,6 +318,17 @@ func (l *Log) WaitHighWatermark(ctx context.Context, offset int64) error {
 		case <-ch:
 		}
 	}
+}
+
+// Failed returns the storage failure that took the log offline (an I/O
+// error, a failed fsync), or nil. An offline log refuses appends with it
+// (ErrLogFailed) until the broker restarts and recovery reopens it.
+// It takes no lock (metadata requests ask it of every partition).
+func (l *Log) Failed() error {
+	if p := l.failedErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stats returns sizes and offsets.
@@ -432,6 +461,11 @@ func (l *Log) close(deleting bool) error {
 		// empty log has nothing to replay.
 		if l.leo > l.segments[0].base && !slices.Contains(l.snapshots, l.leo) {
 			if err := l.takeSnapshotLocked(l.leo); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if l.epochCkptStale {
+			if err := l.persistEpochsLocked(); err != nil {
 				errs = append(errs, err)
 			}
 		}

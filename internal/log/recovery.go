@@ -484,7 +484,7 @@ func (l *Log) loadEpochCache() error {
 		changed = true
 	}
 	if changed && (len(l.epochs.entries) > 0 || ok) {
-		return l.writeEpochCheckpointLocked()
+		return l.persistEpochsLocked()
 	}
 	return nil
 }

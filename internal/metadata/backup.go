@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Damage and recovery of metadata.db (issue #9). The broker keeps a
@@ -95,7 +98,9 @@ func openChecked(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 // isDamage tells damage of the file from errors of its environment (a
 // lock held by another process, permissions).
 func isDamage(err error) bool {
-	return !errors.Is(err, berrors.ErrTimeout) && !errors.Is(err, os.ErrPermission) && !errors.Is(err, os.ErrNotExist)
+	var pe *os.PathError
+	var errno syscall.Errno
+	return !errors.Is(err, berrors.ErrTimeout) && !errors.As(err, &pe) && !errors.As(err, &errno)
 }
 
 // writeBackup writes a consistent copy of the database next to it, unless
@@ -105,7 +110,7 @@ func (s *boltStore) writeBackup() error {
 	defer s.backupMu.Unlock()
 	path := filepath.Join(s.metaDir, metadataBackupName)
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := backupFS.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("metadata: backup: %w", err)
 	}
@@ -124,24 +129,31 @@ func (s *boltStore) writeBackup() error {
 		err = cerr
 	}
 	if errors.Is(err, errBackupCurrent) {
-		_ = os.Remove(tmp)
+		_ = backupFS.Remove(tmp)
 		return nil
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = backupFS.Rename(tmp, path)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = backupFS.Remove(tmp)
 		return fmt.Errorf("metadata: backup: %w", err)
 	}
-	if err := syncDir(s.metaDir); err != nil {
-		return err
+	if err := vfs.SyncDir(backupFS, s.metaDir); err != nil {
+		return fmt.Errorf("metadata: backup: %w", err)
 	}
 	s.backupRev = rev
 	return nil
 }
 
 var errBackupCurrent = errors.New("backup current")
+
+// backupFS is where backups are written: the operating system's file
+// system, not the store's (OpenBoltFS), like bbolt's own page writes. A
+// backup that fails is logged and retried after the next change; it
+// never fails a commit or the open, so faults injected into the store's
+// file system test the store, not its backups.
+var backupFS = vfs.Default
 
 // startBackups starts the goroutine that backs the database up after
 // commits, at most every backupInterval.
@@ -232,7 +244,7 @@ func RestoreBackup(dir string) (rev int64, taken time.Time, err error) {
 	if err := os.Rename(dbPath+".tmp", dbPath); err != nil {
 		return 0, time.Time{}, fmt.Errorf("metadata: restoring %s: %w", dbPath, err)
 	}
-	return rev, fi.ModTime(), syncDir(metaDir)
+	return rev, fi.ModTime(), vfs.SyncDir(vfs.Default, metaDir)
 }
 
 // Reinitialize replaces the damaged (or missing) metadata database of log
@@ -240,7 +252,7 @@ func RestoreBackup(dir string) (rev int64, taken time.Time, err error) {
 // a rebuild from the partition directories when there is no backup. The
 // damaged file is kept as metadata.db.damaged-<unix seconds>.
 func Reinitialize(dir string) error {
-	mp, err := readMetaProperties(dir)
+	mp, err := readMetaProperties(vfs.Default, dir)
 	if err != nil {
 		return err
 	}
@@ -277,7 +289,7 @@ func Reinitialize(dir string) error {
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	return syncDir(metaDir)
+	return vfs.SyncDir(vfs.Default, metaDir)
 }
 
 // CheckDatabase opens the metadata database of log directory dir read-only
@@ -352,7 +364,7 @@ func copyFileSync(from, to string) error {
 
 // NodeID returns the node id meta.properties of log directory dir names.
 func NodeID(dir string) (int32, error) {
-	mp, err := readMetaProperties(dir)
+	mp, err := readMetaProperties(vfs.Default, dir)
 	if err != nil {
 		return 0, err
 	}

@@ -19,6 +19,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Layout of the bbolt database:
@@ -152,14 +154,29 @@ func (w *watcher) close() {
 // starting empty would orphan every partition directory). A missing
 // meta.properties next to an existing database is rewritten.
 func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
+	return OpenBoltFS(dir, nodeID, logger, nil)
+}
+
+// OpenBoltFS is OpenBolt on fsys (vfs.Default when nil), so tests can
+// inject storage faults. The granularity is coarser than the log's:
+// the store's own file operations (the directory, meta.properties: open,
+// write, sync, rename) and the open of the database go through fsys, but
+// bbolt writes and fdatasyncs its pages through the *os.File it opened
+// (Options.OpenFile returns one), which no injector sits under. A failed
+// bbolt commit fails the metadata write that made it (the admin operation
+// gets the error); the store keeps serving its last committed snapshot.
+func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Store, error) {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	metaDir := filepath.Join(dir, metadataDirName)
-	if err := os.MkdirAll(metaDir, 0o755); err != nil {
+	if err := fsys.MkdirAll(metaDir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	mp, err := readMetaProperties(dir)
+	mp, err := readMetaProperties(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +186,7 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 	}
 
 	dbPath := filepath.Join(metaDir, metadataDBName)
-	_, statErr := os.Stat(dbPath)
+	_, statErr := fsys.Stat(dbPath)
 	dbExisted := statErr == nil
 	if !dbExisted && mp != nil {
 		return nil, fmt.Errorf("%w: %s names cluster %s but the metadata database %s is missing; "+
@@ -180,7 +197,18 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 		return nil, fmt.Errorf("metadata: %w", statErr)
 	}
 
-	db, err := openChecked(dbPath, &bolt.Options{Timeout: lockTimeout})
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := fsys.OpenFile(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		if of := vfs.OSFile(f); of != nil {
+			return of, nil
+		}
+		_ = f.Close()
+		return nil, fmt.Errorf("metadata: %s: the file system has no descriptors for bbolt", name)
+	}
+	db, err := openChecked(dbPath, &bolt.Options{Timeout: lockTimeout, OpenFile: openFile})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
 	}
@@ -201,7 +229,7 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 		return nil, err
 	}
 	if mp == nil {
-		if err := writeMetaProperties(dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
+		if err := writeMetaProperties(fsys, dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
 			db.Close()
 			return nil, err
 		}

@@ -62,14 +62,18 @@ func (m *Manager) detach(name string, id [16]byte) *Topic {
 // directories renamed so far are returned with it, for RestoreDeleted.
 func (m *Manager) MarkDeleted(name string, id [16]byte, partitions int32, renamed func(DeletedDir)) ([]DeletedDir, error) {
 	hosted := map[int32]*Partition{}
+	n := partitions
 	if t := m.detach(name, id); t != nil {
+		n = max(n, int32(len(t.Partitions)))
 		for _, p := range t.Partitions {
-			hosted[p.Index] = p
+			if p.Log != nil { // an offline partition's directory is renamed as one not hosted
+				hosted[p.Index] = p
+			}
 		}
 	}
 	var done []DeletedDir
 	var errs []error
-	for p := int32(0); p < max(partitions, int32(len(hosted))); p++ {
+	for p := int32(0); p < n; p++ {
 		d := DeletedDir{From: m.partDir(name, p)}
 		d.To = log.DeleteDirName(d.From, id)
 		if pt := hosted[p]; pt != nil {
@@ -144,11 +148,24 @@ func (m *Manager) deleteTopicDirs(t *Topic) error {
 	var errs []error
 	var dirs []DeletedDir
 	for _, p := range t.Partitions {
+		d := DeletedDir{From: m.partDir(t.Name, p.Index)}
+		d.To = log.DeleteDirName(d.From, t.ID)
+		if p.Log == nil {
+			// Offline: no log to close; its directory (possibly damaged)
+			// goes with the topic.
+			if _, err := os.Stat(d.From); errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err := os.Rename(d.From, d.To); err != nil {
+				errs = append(errs, fmt.Errorf("partition: rename %s for deletion: %w", d.From, err))
+				continue
+			}
+			dirs = append(dirs, d)
+			continue
+		}
 		if m.cleaner != nil {
 			m.cleaner.Remove(p.Log) // waits for a pass in progress
 		}
-		d := DeletedDir{From: m.partDir(t.Name, p.Index)}
-		d.To = log.DeleteDirName(d.From, t.ID)
 		if err := p.Log.CloseAndRename(d.To); err != nil {
 			errs = append(errs, err)
 			continue
@@ -177,13 +194,12 @@ func (m *Manager) moveAside(dir, why string) error {
 
 // MoveAsideForeign moves aside the partition directories of topic name
 // that belong to another topic id (an orphan of an earlier incarnation of
-// the name), and, when damagedToo, those whose partition.metadata is
-// damaged, so that hosting the topic with id starts from its own
-// directories. Called before a topic that is not hosted yet is hosted;
-// damagedToo is for a topic created since this start (a damaged directory
-// cannot hold its data), while a damaged directory of a topic that
-// existed before stays: its partition is offline with the error.
-func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32, damagedToo bool) error {
+// the name) or whose partition.metadata is damaged, so that hosting the
+// topic with id starts from its own directories: an orphan never blocks a
+// name. Called before a topic created since this start is hosted the
+// first time (such a directory cannot hold its data); a topic that
+// existed before keeps such a directory, offline with its error (Sweep).
+func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32) error {
 	var errs []error
 	moved := false
 	for p := range partitions {
@@ -191,7 +207,7 @@ func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32, d
 		pid, ok, err := log.ReadPartitionMetadata(dir)
 		var why string
 		switch {
-		case err != nil && errors.Is(err, log.ErrCorrupt) && damagedToo:
+		case err != nil && errors.Is(err, log.ErrCorrupt):
 			why = err.Error()
 		case err != nil:
 			continue // opening it reports the error
@@ -220,11 +236,13 @@ func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32, d
 //     has that topic with that id and the partition directory is missing
 //     (a crash between MarkDeleted and the deletion's metadata commit: the
 //     topic was never deleted);
-//   - <topic>-<p> whose partition.metadata names a topic id that topics
-//     does not have under that name, or a partition beyond its count:
-//     moved aside as a stray (kept);
-//   - a damaged partition.metadata of a known topic is left: opening the
-//     partition reports it (log.ErrCorrupt) and it stays offline.
+//   - <topic>-<p> of a topic not in topics, or of a partition beyond its
+//     count: moved aside as a stray (kept), so it never blocks the name;
+//   - <topic>-<p> of a known topic whose partition.metadata names another
+//     topic id or is damaged is left: opening the partition reports it
+//     (log.ErrInconsistentTopicID, log.ErrCorrupt) and it stays offline
+//     until repaired (it may be the topic's own data with a damaged
+//     file; MoveAsideForeign handles names created since the start).
 func (m *Manager) Sweep(topics map[string]TopicRef) error {
 	ents, err := os.ReadDir(m.dir)
 	if err != nil {
@@ -280,7 +298,7 @@ func (m *Manager) Sweep(topics map[string]TopicRef) error {
 		case !known:
 			why = fmt.Sprintf("topic %s (id %x) is not in metadata", topic, pid)
 		case ref.ID != pid:
-			why = fmt.Sprintf("partition.metadata names topic id %x; metadata has %s with id %x", pid, topic, ref.ID)
+			continue // offline with log.ErrInconsistentTopicID when opened: for the operator
 		case p >= ref.Partitions:
 			why = fmt.Sprintf("topic %s has %d partitions", topic, ref.Partitions)
 		default:
