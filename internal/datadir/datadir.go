@@ -170,8 +170,10 @@ type RecoverReport struct {
 //     after the backup) is created again with its topic id (from
 //     partition.metadata), its partition count and leader epochs (from
 //     the directories) and default configs (__consumer_offsets gets
-//     cleanup.policy=compact); topics that gained partitions after the
-//     backup get them back; leader epochs below the logs' are raised;
+//     cleanup.policy=compact), as is a topic deleted and created again
+//     after the backup (no directory has the restored id, all name one
+//     other); topics that gained partitions after the backup get them
+//     back; leader epochs below the logs' are raised;
 //  3. topics in metadata without any partition directory are listed (they
 //     were probably deleted after the backup) but kept.
 //
@@ -260,11 +262,23 @@ func adopt(dir string, store metadata.Store, node int32, rep *RecoverReport) err
 	for _, name := range names {
 		f := topics[name]
 		t, known := store.Topic(name)
+		parts, ok := f.ids[t.ID]
 		if known {
-			parts, ok := f.ids[t.ID]
-			if !ok {
-				continue // another incarnation: moved aside as a stray at start
+			if !ok && len(f.ids) == 1 {
+				// No directory has the restored topic's id and all name
+				// one other: the topic was deleted and created again
+				// after the backup. The directories are the newer
+				// incarnation; it replaces the restored record.
+				if _, err := store.DeleteTopic(name); err != nil {
+					return fmt.Errorf("datadir: replacing topic %s: %w", name, err)
+				}
+				rep.Actions = append(rep.Actions, fmt.Sprintf("topic %s: metadata has id %x, which no directory has; its directories name one newer id", name, t.ID))
+				known = false
+			} else if !ok {
+				continue // another incarnation: offline at start, for the operator
 			}
+		}
+		if known {
 			n := slices.Max(parts) + 1
 			_, err := metadata.UpdateTopic(store, name, func(t *metadata.Topic) error {
 				if n > t.Partitions {
