@@ -16,10 +16,14 @@ vet:
 
 # The default suite: vet, every package's tests (unit, transcript, harness,
 # client interop, crash), then the core packages again under the race
-# detector. Long soak/fuzz runs are separate targets.
+# detector, then a short run of the request-decoding fuzzer (issue #9: the
+# decoder faces every unauthenticated client). Long soak/fuzz runs are
+# separate targets.
+CI_FUZZTIME ?= 20s
 test: vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(CI_FUZZTIME) ./internal/wire
 
 # Fuzz each fuzzer for FUZZTIME (default 30s each).
 FUZZTIME ?= 30s

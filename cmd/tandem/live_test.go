@@ -111,12 +111,7 @@ func TestCLIAgainstLiveBrokers(t *testing.T) {
 
 func newDst(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return tandemtest.NewClient(t, addr, opts...)
 }
 
 // TestHelpExamplesWork runs every example that `tandem link …` and

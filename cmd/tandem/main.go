@@ -1,6 +1,7 @@
 // Command tandem is the Tandem broker and its tools.
 //
 //	tandem serve [--config FILE] [--<broker.config.key>=VALUE ...]
+//	tandem demo [--topic T] [--partitions N] [--rate R] [--dir DIR]
 //	tandem bench [flags]
 //	tandem check --data-dir DIR [--json]
 //	tandem recover-metadata --data-dir DIR
@@ -17,17 +18,7 @@ import (
 )
 
 func main() {
-	root := &cobra.Command{
-		Use:           "tandem",
-		Short:         "Tandem: a Kafka-compatible broker with cluster linking",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       currentVersion(),
-	}
-	root.SetVersionTemplate("tandem {{.Version}}\n")
-	root.AddCommand(serveCmd(), benchCmd(), versionCmd())
-	root.AddCommand(linkCmd(), mirrorCmd(), checkCmd(), recoverMetadataCmd())
-	if err := root.Execute(); err != nil {
+	if err := rootCmd().Execute(); err != nil {
 		if errors.Is(err, errProblemsFound) {
 			os.Exit(1) // the report said it
 		}
@@ -37,6 +28,21 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// rootCmd is the tandem command with all its subcommands.
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tandem",
+		Short:         "Tandem: a Kafka-compatible broker with cluster linking",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       currentVersion(),
+	}
+	root.SetVersionTemplate("tandem {{.Version}}\n")
+	root.AddCommand(serveCmd(), demoCmd(), benchCmd(), versionCmd())
+	root.AddCommand(linkCmd(), mirrorCmd(), checkCmd(), recoverMetadataCmd())
+	return root
 }
 
 // isCheckRun reports whether the command run is `tandem check`, whose

@@ -9,6 +9,10 @@ package broker
 //     is never reused after a restart. A v3+ request carrying an existing
 //     id/epoch (KIP-360 epoch bump) also gets a fresh id, which is what
 //     Kafka does for non-transactional producers.
+//   - No id at or below the largest producer id in mirrored data is handed
+//     out (producerIDs.floor): mirror topics carry the source cluster's
+//     producer ids, and a fresh local producer sharing one would be refused
+//     with OUT_OF_ORDER_SEQUENCE_NUMBER once the mirror is promoted.
 //   - Transactional producers need the transaction coordinator, which does
 //     not exist yet: they get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
 //     fatal, non-retriable error, with a log line saying why. (Retriable
@@ -19,10 +23,15 @@ package broker
 //   - v5: KIP-890 (served only without a transactional id here)
 
 import (
+	"errors"
+	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/partition"
 )
 
 func init() { register(kmsg.InitProducerID, 0, 5, (*Broker).handleInitProducerID) }
@@ -51,26 +60,67 @@ func (b *Broker) handleInitProducerID(r *Request) Reply {
 // ProducerIdManager uses blocks of 1000 too.
 const producerIDBlock = 1000
 
+// errProducerIDsExhausted: a source handed out the largest producer id.
+var errProducerIDsExhausted = errors.New("broker: producer ids exhausted")
+
 // pidStore is the part of cluster metadata that reserves producer ids.
 type pidStore interface {
-	// AllocateProducerIDs durably reserves n ids and returns the first.
-	AllocateProducerIDs(n int64) (int64, error)
+	// AllocateProducerIDs durably reserves n ids, none below atLeast, and
+	// returns the first.
+	AllocateProducerIDs(atLeast, n int64) (int64, error)
 }
 
+// producerIDs hands out producer ids from blocks reserved in metadata,
+// never one at or below its floor: the largest producer id found in
+// mirrored data. A mirror topic's batches are appended verbatim, so its
+// partitions' producer state holds the source cluster's producer ids, which
+// the source allocates from 0 as this cluster does. A local producer given
+// one of them would meet the source producer's epoch and sequence on its
+// first write to the topic once it is writable (OUT_OF_ORDER_SEQUENCE_NUMBER
+// or INVALID_PRODUCER_EPOCH). The floor is raised by the mirror data path
+// before it appends a batch (ObserveProducerID) and recomputed from the
+// hosted partitions' producer state at start (New), so it is at or above
+// every mirrored id before a mirror can become writable: promote and
+// failover drain the data path first. See docs/mirroring.md, "Producer ids".
 type producerIDs struct {
 	store pidStore
-	mu    sync.Mutex
+	floor atomic.Int64 // largest producer id in use outside this allocator; -1 none
+	mu    sync.Mutex   // guards cur, end; held across a block reservation
 	cur   int64
 	end   int64
 }
 
-func newProducerIDs(s pidStore) *producerIDs { return &producerIDs{store: s} }
+func newProducerIDs(s pidStore) *producerIDs {
+	p := &producerIDs{store: s}
+	p.floor.Store(-1)
+	return p
+}
+
+// observe raises the floor to pid. It takes no lock and never blocks: the
+// mirror data path calls it for every fetched response.
+func (p *producerIDs) observe(pid int64) {
+	for {
+		f := p.floor.Load()
+		if pid <= f || p.floor.CompareAndSwap(f, pid) {
+			return
+		}
+	}
+}
 
 func (p *producerIDs) next() (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	floor := p.floor.Load()
+	if floor == math.MaxInt64 {
+		return 0, errProducerIDsExhausted // a source handed out the last id
+	}
+	if p.cur <= floor {
+		// Skip the ids the floor overtook; the rest of the block is
+		// still reserved for this allocator alone.
+		p.cur = floor + 1
+	}
 	if p.cur >= p.end {
-		first, err := p.store.AllocateProducerIDs(producerIDBlock)
+		first, err := p.store.AllocateProducerIDs(floor+1, producerIDBlock)
 		if err != nil {
 			return 0, err
 		}
@@ -79,4 +129,27 @@ func (p *producerIDs) next() (int64, error) {
 	id := p.cur
 	p.cur++
 	return id, nil
+}
+
+// ObserveProducerID tells the broker that a producer id is in use by
+// data it did not allocate (a batch the mirror data path is about to
+// append): it will never hand out pid or anything below it again. Cheap
+// and lock-free; called by fetcher workers.
+func (b *Broker) ObserveProducerID(pid int64) { b.producers.observe(pid) }
+
+// observeHostedProducerIDs raises the producer-id floor to the largest
+// producer id in the producer state of every hosted partition. Called at
+// start, before the broker serves requests: the producer state of a log is
+// rebuilt when it is opened (snapshot and log tail), so it holds every
+// mirrored producer that has not expired. All partitions are scanned, not
+// only mirrors: a promoted, failed-over or detached mirror is no longer a
+// mirror in metadata but its log still carries source producer ids, and
+// local producers' ids are below the allocator's next id anyway. An
+// expired producer has no state left to collide with.
+func (b *Broker) observeHostedProducerIDs() {
+	b.parts.EachPartition(func(p *partition.Partition) {
+		if ps := p.Log.Producers(); len(ps) > 0 {
+			b.producers.observe(ps[len(ps)-1].ProducerID) // sorted by id
+		}
+	})
 }

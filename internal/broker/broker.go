@@ -84,6 +84,9 @@ type Broker struct {
 	// never held while hosting (the reconciler does that) and the
 	// reconciler never takes it. Lock order: adminMu → metadata store.
 	adminMu sync.Mutex
+
+	// decode bounds the memory of decoded requests (decode_budget.go).
+	decode *decodeBudget
 }
 
 // New returns a Broker serving the topics in o.Store; it opens their logs.
@@ -95,6 +98,7 @@ func New(o Options) (*Broker, error) {
 		nodeID: o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
 		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
 		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
+		decode: newDecodeBudget(o.Static.RequestDecodedMaxBytes, o.Static.RequestDecodedTotalMaxBytes),
 	}
 	b.baseLogger = o.Logger
 	b.rlog = ratelog.New(b.logger, ratelog.Options{})
@@ -108,6 +112,9 @@ func New(o Options) (*Broker, error) {
 		// __consumer_offsets, which startGroups checks.
 		b.baseLogger.Error("broker: some topics are not fully hosted; serving the rest, retrying them", "err", err)
 	}
+	// Before any InitProducerId is served: the producer ids mirrored
+	// data carries (22_init_producer_id.go).
+	b.observeHostedProducerIDs()
 	if err := b.startGroups(o.Groups, o.GroupClock); err != nil {
 		b.rec.close()
 		return nil, err
@@ -235,12 +242,12 @@ func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn
 	if !ok || h.Version < d.min || h.Version > d.max {
 		return Reply{}, fmt.Errorf("%w: %s (key %d) v%d", ErrUnsupported, kmsg.NameForKey(h.Key), h.Key, h.Version)
 	}
-	req, err := wire.DecodeRequest(h, body)
+	req, release, err := b.decode.decode(h, body)
 	if err != nil {
 		return Reply{}, err
 	}
 	r := &Request{Ctx: ctx, Header: h, Req: req, Conn: c, Drain: drain}
-	return d.fn(b, r), nil
+	return holdUntilAnswered(ctx, d.fn(b, r), release), nil
 }
 
 // Close stops the metadata reconciler and the group coordinator: parked

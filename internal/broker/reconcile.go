@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -211,7 +212,13 @@ func (r *reconciler) passLocked() error {
 		}
 		if err := r.applyLocked(t); err != nil {
 			errs[t.Name] = err
-			b.logger.Error("hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
+			level := slog.LevelError
+			if prev, ok := r.errs[t.Name]; ok && prev.Error() == err.Error() {
+				// Retried every retryBackoff (an offline partition whose
+				// cause has not cleared): said once already.
+				level = slog.LevelDebug
+			}
+			b.logger.Log(context.Background(), level, "hosting topic from metadata", "topic", t.Name, "revision", t.ModRevision, "err", err)
 			continue
 		}
 		r.applied[t.Name] = appliedTopic{id: t.ID, modRev: t.ModRevision}

@@ -538,6 +538,17 @@ var brokerDefList = []Def{
 	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc:      "The largest request accepted, in bytes."},
+	// Decoded-memory budgets (issue #9; docs/operations.md "Request
+	// limits"). Kafka has no equivalent: its nearest, queued.max.request.bytes,
+	// bounds frame bytes and mutes sockets rather than refusing.
+	{Name: "request.decoded.max.bytes", Type: TypeLong, Default: "67108864", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "Tandem-specific: the most memory decoding one request may take, in bytes, estimated from the request " +
+			"before it is decoded. A request over it is refused and its connection closed."},
+	{Name: "request.decoded.total.max.bytes", Type: TypeLong, Default: "268435456", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "Tandem-specific: the most memory all requests being decoded and handled at once may take, in bytes. " +
+			"A request that would pass it is refused and its connection closed."},
 	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", HasDefault: true, TopicName: "segment.bytes",
 		Validate: atLeast(1 << 20), // KIP-1030 (Kafka 4.0): minimum 1 MiB.
 		Doc:      "The maximum size of a single log segment file, in bytes."},

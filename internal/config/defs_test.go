@@ -28,7 +28,8 @@ func TestKeySets(t *testing.T) {
 		"message.max.bytes",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
-		"offsets.topic.segment.bytes", "socket.request.max.bytes", "socket.request.read.timeout.ms",
+		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
+		"socket.request.max.bytes", "socket.request.read.timeout.ms",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)

@@ -363,6 +363,10 @@ type BrokerConfig struct {
 	AutoCreateTopicsEnable   bool
 	DeleteTopicEnable        bool
 	SocketRequestMaxBytes    int32
+	// RequestDecodedMaxBytes and RequestDecodedTotalMaxBytes are the
+	// decoded-memory budgets per request and per broker.
+	RequestDecodedMaxBytes      int64
+	RequestDecodedTotalMaxBytes int64
 
 	// Topic defaults.
 	MessageMaxBytes                int32
@@ -487,6 +491,8 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		AutoCreateTopicsEnable:          boolean("auto.create.topics.enable"),
 		DeleteTopicEnable:               boolean("delete.topic.enable"),
 		SocketRequestMaxBytes:           i32("socket.request.max.bytes"),
+		RequestDecodedMaxBytes:          i64("request.decoded.max.bytes"),
+		RequestDecodedTotalMaxBytes:     i64("request.decoded.total.max.bytes"),
 		MessageMaxBytes:                 i32("message.max.bytes"),
 		LogSegmentBytes:                 i64("log.segment.bytes"),
 		LogRollMs:                       i64("log.roll.ms"),

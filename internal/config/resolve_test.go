@@ -387,6 +387,8 @@ func TestLoadBroker(t *testing.T) {
 		AutoCreateTopicsEnable:          true,
 		DeleteTopicEnable:               true,
 		SocketRequestMaxBytes:           104857600,
+		RequestDecodedMaxBytes:          67108864,
+		RequestDecodedTotalMaxBytes:     268435456,
 		MessageMaxBytes:                 1048588,
 		LogSegmentBytes:                 1073741824,
 		LogRollMs:                       604800000,

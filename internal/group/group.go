@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 // groupState is a classic group's state (Kafka ClassicGroupState). The
@@ -417,8 +419,15 @@ func (g *group) computeSubscribedTopics() map[string]struct{} {
 	}
 	topics := map[string]struct{}{}
 	for _, m := range g.members {
+		b := m.metadataFor(*g.protocolName)
+		// A subscription is opaque JoinGroup bytes whose topic names
+		// decode to up to 8 times their size (issue #9): one too costly
+		// to decode counts as unparseable.
+		if _, err := wire.PrescanConsumerMemberMetadata(b, maxSubscriptionDecodedBytes); err != nil {
+			return nil
+		}
 		var meta kmsg.ConsumerMemberMetadata
-		if err := meta.ReadFrom(m.metadataFor(*g.protocolName)); err != nil {
+		if err := meta.ReadFrom(b); err != nil {
 			return nil
 		}
 		for _, t := range meta.Topics {
@@ -427,6 +436,10 @@ func (g *group) computeSubscribedTopics() map[string]struct{} {
 	}
 	return topics
 }
+
+// maxSubscriptionDecodedBytes bounds the memory decoding one member's
+// subscription may take: a million topic names fit.
+const maxSubscriptionDecodedBytes = 64 << 20
 
 // isSubscribedToTopic is ClassicGroup.isSubscribedToTopic: when the
 // subscriptions are unknown, a consumer group is assumed subscribed.

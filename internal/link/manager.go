@@ -515,6 +515,13 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	if err := ValidateConfigs(configs, l.Configs, false); err != nil {
 		return err
 	}
+	// Configs the link validates but cannot connect with yet (a security
+	// protocol other than PLAINTEXT) are refused before anything is
+	// stored, as at creation: stored, they would stop the link, whose new
+	// runtime could not start.
+	if _, err := ClientOpts(name, configs); err != nil {
+		return err
+	}
 	if validateOnly {
 		return nil
 	}

@@ -58,10 +58,12 @@ var (
 	ErrClosed = errors.New("log: closed")
 	// ErrInconsistentTopicID: partition.metadata names another topic id.
 	ErrInconsistentTopicID = errors.New("log: inconsistent topic id")
-	// ErrLogFailed: an earlier write or fsync failed; the log refuses
-	// further appends until reopened (Kafka takes the log dir offline; an
-	// fsync error cannot be retried safely because the kernel may have
-	// dropped the dirty pages).
+	// ErrLogFailed: an earlier fsync failed, or a write failed with an
+	// error that is not transient (EIO, EROFS; see isTransient); the log
+	// is offline (Log.Failed) and refuses further appends until reopened
+	// (Kafka takes the log dir offline; an fsync error cannot be retried
+	// safely because the kernel may have dropped the dirty pages). A
+	// transient error (ENOSPC, EMFILE) fails only the operation.
 	ErrLogFailed = errors.New("log: storage failure")
 )
 

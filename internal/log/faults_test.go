@@ -1,6 +1,7 @@
 package log
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -571,5 +572,47 @@ func TestNewLogSyncsWithFirstAppend(t *testing.T) {
 	}
 	if l.HighWatermark() != 1 {
 		t.Fatalf("HW %d", l.HighWatermark())
+	}
+}
+
+// TestSyncfsFaultFallsBackPerFile: with the syncfs strategy, a failing
+// syncfs(2) is retried file by file (so an error is charged only to the
+// logs whose own files fail): here they sync, the record is acknowledged
+// and the log stays online; a failing fdatasync of the log's segment
+// then takes that log offline.
+func TestSyncfsFaultFallsBackPerFile(t *testing.T) {
+	dir := t.TempDir()
+	fs := vfs.NewErrorFS(nil)
+	s, err := StartSyncer(SyncerOptions{SyncfsDir: dir, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := Open(Options{Dir: filepath.Join(dir, "t-0"), Syncer: s, Files: NewFileCacheFS(8, fs), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendWait := func() error {
+		b := record.NewBuilder()
+		b.Append(time.Now().UnixMilli(), nil, []byte("v"))
+		res, err := l.AppendAsLeader(b.Build(), 0)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return l.WaitHighWatermark(ctx, res.LastOffset+1)
+	}
+	id := fs.Inject(vfs.Rule{Ops: vfs.OpSync, Path: dir, Times: 1, Err: syscall.EIO})
+	if err := appendWait(); err != nil {
+		t.Fatalf("syncfs failure with healthy files: %v", err)
+	}
+	if fs.Fired(id) != 1 || l.Failed() != nil {
+		t.Fatalf("fired %d, Failed %v", fs.Fired(id), l.Failed())
+	}
+	fs.Inject(vfs.Rule{Ops: vfs.OpSync, Err: syscall.EIO}) // syncfs and every fdatasync
+	if err := appendWait(); !errors.Is(err, ErrLogFailed) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("failing fdatasync: %v, want ErrLogFailed wrapping EIO", err)
 	}
 }

@@ -789,9 +789,9 @@ func (s *boltStore) setBrokerConfigs(node int32, configs map[string]string, modR
 // keyNextProducerID holds the first producer id not yet reserved.
 var keyNextProducerID = []byte("next_producer_id")
 
-func (s *boltStore) AllocateProducerIDs(n int64) (int64, error) {
-	if n <= 0 {
-		return 0, fmt.Errorf("metadata: cannot reserve %d producer ids", n)
+func (s *boltStore) AllocateProducerIDs(atLeast, n int64) (int64, error) {
+	if n <= 0 || atLeast < 0 {
+		return 0, fmt.Errorf("metadata: cannot reserve %d producer ids from %d", n, atLeast)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -805,6 +805,7 @@ func (s *boltStore) AllocateProducerIDs(n int64) (int64, error) {
 		if v := b.Get(keyNextProducerID); len(v) == 8 {
 			first = int64(binary.BigEndian.Uint64(v))
 		}
+		first = max(first, atLeast)
 		if first > math.MaxInt64-n {
 			return fmt.Errorf("metadata: producer ids exhausted")
 		}

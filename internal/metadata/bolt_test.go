@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -491,11 +492,11 @@ func TestAllocateProducerIDsDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := s.AllocateProducerIDs(1000)
+	a, err := s.AllocateProducerIDs(0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.AllocateProducerIDs(10)
+	b, err := s.AllocateProducerIDs(0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,14 +511,24 @@ func TestAllocateProducerIDsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c, err := s.AllocateProducerIDs(1)
+	c, err := s.AllocateProducerIDs(0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c != 1010 {
 		t.Fatalf("after reopen the next block starts at %d, want 1010", c)
 	}
-	if _, err := s.AllocateProducerIDs(0); err == nil {
+	if _, err := s.AllocateProducerIDs(0, 0); err == nil {
 		t.Fatal("reserving 0 ids succeeded")
+	}
+	// A floor above the next id skips ahead; one below it changes nothing.
+	if d, err := s.AllocateProducerIDs(5000, 10); err != nil || d != 5000 {
+		t.Fatalf("reserving from 5000: first %d, %v", d, err)
+	}
+	if e, err := s.AllocateProducerIDs(3, 1); err != nil || e != 5010 {
+		t.Fatalf("reserving from 3 after 5010: first %d, %v; want 5010", e, err)
+	}
+	if _, err := s.AllocateProducerIDs(math.MaxInt64-5, 10); err == nil {
+		t.Fatal("reserving past MaxInt64 succeeded")
 	}
 }

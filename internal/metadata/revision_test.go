@@ -47,7 +47,7 @@ func TestRevisions(t *testing.T) {
 		{"create link again", func() error { return s.CreateLink(Link{Name: "l"}) }, ErrLinkExists, nil},
 		{"link configs", func() error { return s.SetLinkConfigs("l", map[string]string{"k": "v"}) }, nil,
 			func() int64 { return linkRev("l") }},
-		{"producer ids", func() error { _, err := s.AllocateProducerIDs(10); return err }, nil, nil},
+		{"producer ids", func() error { _, err := s.AllocateProducerIDs(0, 10); return err }, nil, nil},
 		{"delete unknown topic", func() error { _, err := s.DeleteTopic("zz"); return err }, ErrUnknownTopic, nil},
 		{"delete topic", func() error { _, err := s.DeleteTopic("b"); return err }, nil, nil},
 		{"delete link", func() error { _, err := s.DeleteLink("l"); return err }, nil, nil},
@@ -251,7 +251,7 @@ func TestRevisionSurvivesReopen(t *testing.T) {
 	if _, err := s.DeleteTopic("b"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AllocateProducerIDs(1); err != nil {
+	if _, err := s.AllocateProducerIDs(0, 1); err != nil {
 		t.Fatal(err)
 	}
 	topics, rev := s.ListTopics()

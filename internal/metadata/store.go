@@ -46,8 +46,9 @@
 //	CompareAndSetBrokerConfigs
 //	                   If(ModRevision(broker_configs/<node>) = rev)
 //	                   Then(Put or Delete broker_configs/<node>)
-//	AllocateProducerIDs Get meta/next_producer_id, then
-//	                   If(ModRevision = read) Then(Put first+n), retried
+//	AllocateProducerIDs Get meta/next_producer_id, first = max(read,
+//	                   atLeast), then If(ModRevision = read)
+//	                   Then(Put first+n), retried
 //	Revision           the header revision of any response
 //	Topics, ListTopics Range topics/ (prefix); ListTopics returns the
 //	                   response header's revision with them
@@ -302,10 +303,13 @@ type Store interface {
 	CompareAndSetLink(l Link) (Link, error)
 	// DeleteLink removes a link and returns it (ErrUnknownLink).
 	DeleteLink(name string) (Link, error)
-	// AllocateProducerIDs durably reserves n producer ids and returns the
-	// first. Ids are never handed out twice, across restarts too (Kafka
-	// reserves blocks in its metadata log the same way, KIP-730).
-	AllocateProducerIDs(n int64) (int64, error)
+	// AllocateProducerIDs durably reserves n producer ids, none below
+	// atLeast, and returns the first: max(next unreserved id, atLeast).
+	// Ids are never handed out twice, across restarts too (Kafka reserves
+	// blocks in its metadata log the same way, KIP-730). atLeast skips
+	// ids that are in use elsewhere: a mirror topic's data carries its
+	// source cluster's producer ids (docs/mirroring.md, "Producer ids").
+	AllocateProducerIDs(atLeast, n int64) (int64, error)
 	// Close releases the store. Reads keep serving the last snapshot;
 	// writes fail with ErrClosed.
 	Close() error

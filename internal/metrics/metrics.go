@@ -16,6 +16,9 @@
 package metrics
 
 import (
+	"maps"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,8 +62,9 @@ var httpBuckets = []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10
 
 // Metrics is one node's set of Prometheus metrics. Create it with New.
 type Metrics struct {
-	reg    *prometheus.Registry
-	nodeID int32
+	reg        *prometheus.Registry
+	collectors []prometheus.Collector // every one registered, for Names
+	nodeID     int32
 
 	// Request metrics.
 	requests   *prometheus.CounterVec   // api, version
@@ -194,9 +198,9 @@ func New(nodeID int32) *Metrics {
 	})
 	nodeInfo.Set(1)
 	m.connLimits = newConnMetrics()
-	m.reg.MustRegister(m.connLimits.collectors()...)
+	m.register(m.connLimits.collectors()...)
 
-	m.reg.MustRegister(
+	m.register(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		nodeInfo,
@@ -208,6 +212,34 @@ func New(nodeID int32) *Metrics {
 		m.partitions, m.links,
 	)
 	return m
+}
+
+func (m *Metrics) register(cs ...prometheus.Collector) {
+	m.reg.MustRegister(cs...)
+	m.collectors = append(m.collectors, cs...)
+}
+
+var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Names returns the name of every metric family this node can export,
+// including those with no series yet (a counter vector nothing has
+// incremented is absent from a scrape), so that documentation can be
+// checked against all of them (test/docs).
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	seen := map[string]bool{}
+	for d := range ch {
+		if s := descName.FindStringSubmatch(d.String()); s != nil {
+			seen[s[1]] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Registry returns the registry holding every metric of this node.

@@ -17,14 +17,16 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 	"github.com/tandem-streaming/tandem/internal/link"
+	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/record"
 )
 
 // FetcherPath is the DataPath over internal/fetcher: one Fetcher per link
 // (the link's source cluster), one fetched source partition per mirror
 // partition.
 type FetcherPath struct {
-	parts  link.Partitions
+	parts  Partitions
 	logger *slog.Logger
 
 	observe func(link string, latency time.Duration, failed bool)
@@ -51,8 +53,18 @@ type Options struct {
 	ObserveFetch func(link string, latency time.Duration, failed bool)
 }
 
+// Partitions is what the data path needs from the broker: the link
+// manager's view of mirror partitions, and the producer-id floor.
+type Partitions interface {
+	link.Partitions
+	// ObserveProducerID tells the broker's producer-id allocator that pid
+	// is in use by data it did not allocate, so that it never hands it out
+	// (nor anything below it). It must not block: fetcher workers call it.
+	ObserveProducerID(pid int64)
+}
+
 // NewFetcherPath returns the data path over parts (the broker).
-func NewFetcherPath(parts link.Partitions, opts Options) *FetcherPath {
+func NewFetcherPath(parts Partitions, opts Options) *FetcherPath {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -98,12 +110,49 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	}
 	name := l.Name
 	cfg.OnEffect = func(e fetcher.Effect) error { return d.applyEffect(name, e) }
+	cfg.Policy = producerIDPolicy{MirrorPolicy: fetcher.MirrorPolicy{Logger: cfg.Logger}, observe: d.parts.ObserveProducerID}
 	f, err := fetcher.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	d.fetchers[l.Name] = f
 	return f, nil
+}
+
+// producerIDPolicy is MirrorPolicy that first reports the largest producer
+// id of the batches it is about to append. Mirrored batches keep the source
+// cluster's producer ids, and the partition's producer state records them;
+// the broker must never give a local producer one of those ids, or that
+// producer's first write after promotion or failover would meet the source
+// producer's epoch and sequence (OUT_OF_ORDER_SEQUENCE_NUMBER). Reporting
+// before appending means the floor is raised before anything with that id
+// is in the log, so a drained mirror (promote, failover) is covered before
+// it becomes writable. The call is an atomic max in the broker: no I/O, no
+// lock, as the Policy contract requires.
+type producerIDPolicy struct {
+	fetcher.MirrorPolicy
+	observe func(pid int64)
+}
+
+func (p producerIDPolicy) ProcessPartitionData(t fetcher.Target, d fetcher.PartitionData) (log.AppendResult, error) {
+	if pid := maxProducerID(d.Records); pid != record.NoProducerID {
+		p.observe(pid)
+	}
+	return p.MirrorPolicy.ProcessPartitionData(t, d)
+}
+
+// maxProducerID returns the largest producer id among the whole batches of
+// records (the RecordBatch v2 header field), or NoProducerID. Framing errors
+// are left to the append, which refuses them.
+func maxProducerID(records []byte) int64 {
+	maxPID := record.NoProducerID
+	it := record.NewIter(records)
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		if b.HasProducerID() {
+			maxPID = max(maxPID, b.ProducerID())
+		}
+	}
+	return maxPID
 }
 
 // applyEffect is the fetcher's Config.OnEffect for link: it raises a

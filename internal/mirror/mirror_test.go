@@ -25,12 +25,7 @@ func ctxT(t *testing.T) context.Context {
 
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return tandemtest.NewClient(t, addr, opts...)
 }
 
 // mirrorOverLink creates link "dr" from dst to src and mirrors topic

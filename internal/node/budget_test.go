@@ -1,6 +1,10 @@
 package node
 
-import "testing"
+import (
+	"net"
+	"testing"
+	"time"
+)
 
 // The budgets docs/operations.md lists.
 func TestPlanDescriptors(t *testing.T) {
@@ -14,5 +18,48 @@ func TestPlanDescriptors(t *testing.T) {
 		if got := planDescriptors(tc.Limit); got != tc {
 			t.Errorf("planDescriptors(%d) = %+v, want %+v", tc.Limit, got, tc)
 		}
+	}
+}
+
+func TestLimitListenerCapsHTTPConnections(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 2)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range 3 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first := <-accepted
+	<-accepted
+	select {
+	case <-accepted:
+		t.Fatal("a third connection was accepted with a cap of 2")
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Close()
+	select {
+	case <-accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting connection was not accepted once a slot freed")
+	}
+	ln.Close()
+	for range accepted {
 	}
 }

@@ -99,6 +99,9 @@ func connectionLimits(cfg config.BrokerConfig, budget descriptorBudget) (server.
 		IdleTimeout:        ms(cfg.ConnectionsMaxIdleMs),
 		RequestReadTimeout: ms(cfg.SocketRequestReadTimeoutMs),
 	}
+	if l.MaxPerIP == 0 {
+		l.MaxPerIP = server.OnlyPerIP // LoadBroker checked there are overrides
+	}
 	if len(cfg.MaxConnectionsPerIPOverrides) == 0 {
 		return l, nil
 	}

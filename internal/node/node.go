@@ -255,6 +255,9 @@ func (n *Node) Links() *link.Manager { return n.links }
 // tests.
 func (n *Node) Store() metadata.Store { return n.store }
 
+// Metrics returns this node's metrics.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
 // StorageHealth returns nil when every hosted partition can take writes,
 // else an error naming the offline ones (at most five) and their causes:
 // /readyz reports it as DOWN. Kafka takes a whole log directory offline

@@ -67,9 +67,10 @@ type conn struct {
 	ip     netip.Addr
 
 	// Idle and request read timeouts (limits.go): inRequest is the
-	// reader's own; the writer updates lastActive (unix ns) and
+	// reader's own, as is hasDeadline; the writer updates lastActive (unix ns) and
 	// outstanding (requests read and not yet answered).
 	inRequest   bool
+	hasDeadline bool // a read deadline is set (reader only)
 	lastActive  atomic.Int64
 	outstanding atomic.Int32
 }
@@ -113,7 +114,7 @@ func (c *conn) read() {
 	defer recycle()
 	for {
 		recycle() // a frame not handed to the writer
-		if err := c.awaitRequest(br, br.Buffered()); err != nil {
+		if err := c.awaitRequest(br); err != nil {
 			c.readEnded(err)
 			return
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"net/netip"
@@ -19,8 +20,8 @@ type Limits struct {
 	// HTTP is set aside (<= 0: no limit). It is a limit of its own so the
 	// reason a connection is refused names it.
 	MaxDescriptorConns int
-	// MaxPerIP is max.connections.per.ip (< 0: no limit; 0 admits only
-	// the addresses in PerIP).
+	// MaxPerIP is max.connections.per.ip (0: no limit; OnlyPerIP: none
+	// but the addresses in PerIP, Kafka's max.connections.per.ip=0).
 	MaxPerIP int
 	// PerIP replaces MaxPerIP for the addresses it names
 	// (max.connections.per.ip.overrides, host names already resolved).
@@ -32,6 +33,9 @@ type Limits struct {
 	// (<= 0: forever).
 	RequestReadTimeout time.Duration
 }
+
+// OnlyPerIP as Limits.MaxPerIP admits only the addresses in Limits.PerIP.
+const OnlyPerIP = -1
 
 // Reasons a connection is refused or closed, as metric labels and in logs.
 const (
@@ -83,7 +87,12 @@ func (c *connCounter) acquire(ip netip.Addr) (reason string, limit int) {
 	}
 	perIP, ok := c.lim.PerIP[ip]
 	if !ok {
-		perIP = c.lim.MaxPerIP
+		switch perIP = c.lim.MaxPerIP; perIP {
+		case 0:
+			perIP = -1 // no limit
+		case OnlyPerIP:
+			perIP = 0
+		}
 	}
 	if perIP >= 0 && c.byIP[ip] >= perIP {
 		return reasonPerIP, perIP
@@ -131,6 +140,10 @@ func (r connReader) Read(p []byte) (int, error) {
 // after it must not undo (drain is set before Shutdown's deadline, so a
 // reader that sets its own later sees it).
 func (c *conn) setReadDeadline(t time.Time) {
+	if t.IsZero() && !c.hasDeadline {
+		return // pipelined requests already buffered cost nothing
+	}
+	c.hasDeadline = !t.IsZero()
 	_ = c.nc.SetReadDeadline(t)
 	if c.s.draining() {
 		_ = c.nc.SetReadDeadline(time.Now())
@@ -145,10 +158,10 @@ func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
 // Fetch or a JoinGroup waiting for a rebalance is not idle) and nothing was
 // read or written for connections.max.idle.ms, as in Kafka's Selector idle
 // expiry; such a connection ends with errIdle.
-func (c *conn) awaitRequest(br interface{ Peek(int) ([]byte, error) }, buffered int) error {
+func (c *conn) awaitRequest(br *bufio.Reader) error {
 	c.inRequest = false
 	idle := c.s.limits.IdleTimeout
-	for buffered == 0 {
+	for br.Buffered() == 0 {
 		var deadline time.Time
 		if idle > 0 {
 			deadline = time.Unix(0, c.lastActive.Load()).Add(idle)
@@ -171,6 +184,10 @@ func (c *conn) awaitRequest(br interface{ Peek(int) ([]byte, error) }, buffered 
 		return errIdle
 	}
 	c.inRequest = true
-	c.setReadDeadline(time.Time{}) // connReader sets the request's deadline
+	if c.s.limits.RequestReadTimeout <= 0 {
+		// No request deadline: clear the idle one. (With one,
+		// connReader sets it before every read of the request.)
+		c.setReadDeadline(time.Time{})
+	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -42,11 +43,30 @@ func ReadFrame(r *bufio.Reader, max int32) ([]byte, error) {
 	return ReadFrameWith(r, max, nil)
 }
 
+// frameGrowFrom is the largest frame whose buffer is allocated whole as
+// soon as its size is read. A larger frame is first received into pooled
+// 1 MiB chunks, and its buffer is allocated only once a quarter of it has
+// arrived, so memory follows what a client sends, not what it declares: a
+// frame declared at socket.request.max.bytes (100 MiB) and then never sent
+// holds 1 MiB, not 100 MiB, for as long as the connection's read timeout
+// lets it wait (issue #9), and holding a frame's buffer takes sending a
+// quarter of it. The cost is one extra copy of that quarter; the chunks
+// are recycled, so a stream of large Produce requests allocates nothing
+// more than before.
+const (
+	frameGrowFrom = 1 << 20
+	frameChunk    = 1 << 20
+)
+
+var frameChunks = sync.Pool{New: func() any { b := make([]byte, frameChunk); return &b }}
+
 // ReadFrameWith is ReadFrame with the frame's buffer from alloc, which is
 // told the frame size and API key (-1 when the frame is too short to hold
 // one) and returns a buffer of exactly size bytes; nil alloc allocates.
 // The key lets a server pool the buffers of requests whose bytes it knows
-// are not retained once answered (Produce), and only those.
+// are not retained once answered (Produce), and only those. For a frame
+// larger than frameGrowFrom, alloc is called once a quarter of the frame
+// has arrived.
 func ReadFrameWith(r *bufio.Reader, max int32, alloc func(size int32, key int16) []byte) ([]byte, error) {
 	var sz [4]byte
 	if _, err := io.ReadFull(r, sz[:]); err != nil {
@@ -59,25 +79,59 @@ func ReadFrameWith(r *bufio.Reader, max int32, alloc func(size int32, key int16)
 	if n > max {
 		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, n, max)
 	}
+	key := int16(-1)
+	if n >= 2 {
+		if k, err := r.Peek(2); err == nil {
+			key = int16(binary.BigEndian.Uint16(k))
+		} else if n > frameGrowFrom {
+			return nil, unexpectedEOF(err)
+		}
+	}
+	final := func() []byte {
+		if alloc == nil {
+			return make([]byte, n)
+		}
+		return alloc(n, key)
+	}
+	got := 0
 	var body []byte
-	if alloc == nil {
-		body = make([]byte, n)
+	if n <= frameGrowFrom {
+		body = final()
 	} else {
-		key := int16(-1)
-		if n >= 2 {
-			if k, err := r.Peek(2); err == nil {
-				key = int16(binary.BigEndian.Uint16(k))
+		var chunks []*[]byte
+		release := func() {
+			for _, c := range chunks {
+				frameChunks.Put(c)
 			}
 		}
-		body = alloc(n, key)
-	}
-	if _, err := io.ReadFull(r, body); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+		for got < int(n)/4 {
+			c := frameChunks.Get().(*[]byte)
+			chunks = append(chunks, c)
+			k, err := io.ReadFull(r, (*c)[:min(frameChunk, int(n)-got)])
+			got += k
+			if err != nil {
+				release()
+				return nil, unexpectedEOF(err)
+			}
 		}
-		return nil, err
+		body = final()
+		off := 0
+		for _, c := range chunks {
+			off += copy(body[off:got], *c)
+		}
+		release()
+	}
+	if _, err := io.ReadFull(r, body[got:]); err != nil {
+		return nil, unexpectedEOF(err)
 	}
 	return body, nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Header is a parsed request header (v1 or v2).

@@ -6,7 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"reflect"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -167,8 +170,13 @@ func TestAppendResponseHeaders(t *testing.T) {
 	}
 }
 
-// FuzzDecode feeds arbitrary bytes through header parsing and request
-// decoding for every API key kmsg knows: nothing may panic.
+// FuzzDecode feeds arbitrary bytes through header parsing, the pre-scan
+// and request decoding for every API key kmsg knows: nothing may panic,
+// decoding must be quick, the pre-scan must accept whatever kmsg decodes
+// (or refuse it only for its budget), and what it accepts kmsg must decode
+// within its element count. Seeds include issue #9's tag-count and
+// array-count shapes (testdata/fuzz/FuzzDecode holds the Metadata v12 input
+// that took 6.5 s with kmsg v1.15.0).
 func FuzzDecode(f *testing.F) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9
@@ -177,6 +185,10 @@ func FuzzDecode(f *testing.F) {
 	md.Version = 12
 	f.Add(encodeRequest(md, 2, nil))
 	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0, 0, 0})
+	for _, b := range hostileShapes() {
+		f.Add(b)
+	}
+	const budget = 64 << 20
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, rest, err := ParseHeader(b)
 		if err != nil {
@@ -185,6 +197,116 @@ func FuzzDecode(f *testing.F) {
 		if kreq := kmsg.RequestForKey(h.Key); kreq == nil || h.Version < 0 || h.Version > kreq.MaxVersion() {
 			return
 		}
-		_, _ = DecodeRequest(h, rest)
+		scan, scanErr := Prescan(h, rest, budget)
+		start := time.Now()
+		got, err := DecodeRequest(h, rest)
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("decoding %d bytes took %v", len(rest), took)
+		}
+		if err == nil && scanErr != nil && !errors.Is(scanErr, ErrDecodeBudget) {
+			t.Fatalf("kmsg decodes what the pre-scan refuses: %v", scanErr)
+		}
+		if err == nil && scanErr == nil {
+			if n := countElements(reflect.ValueOf(got)); n > scan.Elements {
+				t.Fatalf("kmsg decoded %d elements, the pre-scan counted %d", n, scan.Elements)
+			}
+		}
 	})
+}
+
+// slowMetadata is the Metadata v12 shape with a 4-byte tag count of
+// 2^28-1: about 6.5 s of CPU with kmsg v1.15.0 (the FuzzDecode finding).
+func slowMetadata() []byte {
+	b := hostileMetadata()
+	return append(b[:len(b)-5], 0xff, 0xff, 0xff, 0x7f)
+}
+
+// hostileShapes are issue #9's shapes: tagged-field counts and array
+// counts far past the bytes that follow them.
+func hostileShapes() [][]byte {
+	fetch := func(topics, partitions uint32) []byte {
+		b := hostileTagFrame(1, 4)[:10] // header v1 (no tag section)
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+		b = append(b, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0x10, 0, 0, 0)
+		b = binary.BigEndian.AppendUint32(b, topics)
+		b = append(b, 0, 1, 't')
+		return binary.BigEndian.AppendUint32(b, partitions)
+	}
+	return [][]byte{
+		hostileApiVersions(),
+		hostileMetadata(),
+		slowMetadata(),
+		hostileTagFrame(0, 9, 0, 0, 1, 0, 0, 0x03, 0xe8, 0), // produce v9, null txn id
+		fetch(1, 0x7fffffff),
+		fetch(0x7fffffff, 1),
+		// Metadata v12: compact topics array claiming 2^31-2 entries.
+		append(hostileTagFrame(3, 12)[:11], 0xff, 0xff, 0xff, 0xff, 0x07, 0, 0),
+	}
+}
+
+// A frame larger than frameGrowFrom is read into a buffer that grows as its
+// bytes arrive; alloc is called once, for the whole frame, and its buffer
+// is what is returned.
+func TestReadFrameWithGrows(t *testing.T) {
+	for _, n := range []int{frameGrowFrom + 1, 3 << 20, 5<<20 + 7, 8 << 20} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i * 7)
+		}
+		body[0], body[1] = 0, 0 // Produce
+		calls := 0
+		var buf []byte
+		got, err := ReadFrameWith(bufio.NewReader(bytes.NewReader(frame(body))), 16<<20, func(size int32, key int16) []byte {
+			calls++
+			if int(size) != n || key != 0 {
+				t.Errorf("alloc(%d, %d), want (%d, 0)", size, key, n)
+			}
+			buf = make([]byte, size)
+			return buf
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 || !bytes.Equal(got, body) || &got[0] != &buf[0] {
+			t.Errorf("%d-byte frame: %d alloc calls, equal=%v", n, calls, bytes.Equal(got, body))
+		}
+	}
+}
+
+// A client that declares a frame of socket.request.max.bytes and sends
+// only a few bytes of it makes the broker hold about frameGrowFrom, not the
+// declared size (issue #9).
+func TestDeclaredFrameCostsOnlyWhatArrives(t *testing.T) {
+	pr, pw := io.Pipe()
+	allocated := make(chan int32, 1)
+	done := make(chan error, 1)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	go func() {
+		_, err := ReadFrameWith(bufio.NewReader(pr), 100<<20, func(size int32, _ int16) []byte {
+			allocated <- size
+			return make([]byte, size)
+		})
+		done <- err
+	}()
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], 100<<20)
+	if _, err := pw.Write(append(hdr[:], 0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the reader waits for the rest
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("a 100 MiB frame with 10 bytes sent allocated %d bytes", grew)
+	}
+	select {
+	case n := <-allocated:
+		t.Errorf("alloc(%d) called before the frame arrived", n)
+	default:
+	}
+	pw.Close()
+	if err := <-done; !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("err = %v, want unexpected EOF", err)
+	}
 }
