@@ -115,6 +115,10 @@ func (b *Broker) handleFetch(r *Request) Reply {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case replicaID >= 0:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case topic.Partitions[rp.Partition].Log == nil:
+				// Offline: its log could not be opened (Kafka answers a
+				// partition in an offline log dir the same way).
+				sp.ErrorCode = kerr.KafkaStorageError.Code
 			default:
 				targets = append(targets, fetchTarget{ti: ti, pi: pi, p: topic.Partitions[rp.Partition], req: rp})
 			}

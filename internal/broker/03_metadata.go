@@ -153,6 +153,7 @@ func (b *Broker) metadataTopic(req *kmsg.MetadataRequest, t metadata.Topic) kmsg
 	if req.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = topicOpsAll
 	}
+	hosted, _ := b.parts.Topic(t.Name)
 	for p := int32(0); p < t.Partitions; p++ {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p
@@ -163,6 +164,12 @@ func (b *Broker) metadataTopic(req *kmsg.MetadataRequest, t metadata.Topic) kmsg
 		mp.Replicas = []int32{b.nodeID}
 		mp.ISR = []int32{b.nodeID}
 		mp.OfflineReplicas = []int32{}
+		if hosted != nil && int(p) < len(hosted.Partitions) && hosted.Partitions[p].Offline() != nil {
+			// KIP-112: the replica (this node) is offline; produce and
+			// fetch answer KAFKA_STORAGE_ERROR.
+			mp.OfflineReplicas = []int32{b.nodeID}
+			mp.ISR = []int32{}
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

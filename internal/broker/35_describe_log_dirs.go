@@ -32,8 +32,8 @@ func (b *Broker) handleDescribeLogDirs(r *Request) Reply {
 		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
 		dt.Topic = t.Name
 		for _, p := range t.Partitions {
-			if parts != nil && !containsInt32(parts, p.Index) {
-				continue
+			if (parts != nil && !containsInt32(parts, p.Index)) || p.Log == nil {
+				continue // an offline partition has no log here to describe
 			}
 			dp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 			dp.Partition = p.Index

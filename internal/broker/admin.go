@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
@@ -76,3 +77,7 @@ func (b *Broker) alterTopicConfigs(name string, ops []AlterTopicConfig, validate
 
 // AdvertisedAddr is the host and port Metadata advertises.
 func (b *Broker) AdvertisedAddr() (string, int32) { return b.host, b.port }
+
+// Groups exposes the group coordinator, for read-only views (the web
+// console's consumer-group lag).
+func (b *Broker) Groups() *group.Coordinator { return b.groups }

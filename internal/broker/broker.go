@@ -105,8 +105,12 @@ func New(o Options) (*Broker, error) {
 	b.producers = newProducerIDs(o.Store)
 	b.rec = newReconciler(b)
 	if err := b.rec.first(); err != nil {
-		b.rec.close()
-		return nil, err
+		// A topic the first pass could not host in full (a partition
+		// whose log failed to open is offline) does not stop the broker:
+		// every other partition serves and the reconciler retries the
+		// failures. The group coordinator needs all of
+		// __consumer_offsets, which startGroups checks.
+		b.baseLogger.Error("broker: some topics are not fully hosted; serving the rest, retrying them", "err", err)
 	}
 	// Before any InitProducerId is served: the producer ids mirrored
 	// data carries (22_init_producer_id.go).
@@ -139,6 +143,11 @@ func (b *Broker) startGroups(cfg group.Config, clock group.Clock) error {
 	// The partition count is fixed at creation, as in Kafka: a changed
 	// offsets.topic.num.partitions does not re-shard existing groups.
 	cfg.NumPartitions = t.Partitions
+	for shard := range t.Partitions {
+		if _, err := b.parts.Get(OffsetsTopic, shard); err != nil {
+			return fmt.Errorf("broker: the group coordinator needs every partition of %s: %w", OffsetsTopic, err)
+		}
+	}
 	if clock == nil {
 		clock = group.SystemClock{}
 	}

@@ -23,6 +23,11 @@ func errorCode(err error) *kerr.Error {
 		return nil
 	case errors.As(err, &ke):
 		return ke
+	case errors.Is(err, partition.ErrPartitionOffline), errors.Is(err, log.ErrLogFailed):
+		// Before the classes below: the cause of an offline partition
+		// (damage found by recovery, say) is not the request's fault.
+		// Retriable: clients refresh metadata and retry.
+		return kerr.KafkaStorageError
 	case errors.Is(err, metadata.ErrUnknownTopic), errors.Is(err, partition.ErrUnknownTopic),
 		errors.Is(err, partition.ErrUnknownPartition):
 		return kerr.UnknownTopicOrPartition

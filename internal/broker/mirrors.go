@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
@@ -133,6 +134,9 @@ func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 	}
 	out := make(map[int32]int64, len(t.Partitions))
 	for _, p := range t.Partitions {
+		if p.Log == nil {
+			return nil, fmt.Errorf("%w: %s-%d: %w", partition.ErrPartitionOffline, topic, p.Index, p.OpenErr)
+		}
 		out[p.Index] = p.Log.LogEndOffset()
 	}
 	return out, nil

@@ -1,10 +1,12 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // AppendAsLeader validates records (one or more v2 batches from a produce
@@ -374,7 +376,108 @@ func (l *Log) resetEmptyLocked(offset int64) error {
 
 // writeBatchesLocked writes batches (contiguous in buf) to the active
 // segment, rolling before a batch when needed, and updates the indexes.
+//
+// It is all or nothing. When a write, an index write or a roll fails, the
+// log is put back as it was before the call (appendUndo) and the error is
+// returned: nothing of the request is acknowledged or visible. What
+// happens next depends on the error (docs/operations.md, Storage faults):
+// a transient condition (no space, no descriptors; isTransient) leaves the
+// log writable, so the producer's retry succeeds once the condition has
+// cleared; anything else (EIO, EROFS, ...) takes the log offline
+// (failLocked), as Kafka takes the log directory offline.
 func (l *Log) writeBatchesLocked(buf []byte, batches []record.Batch) error {
+	u := l.beginAppendLocked()
+	err := l.writeBatchesStepLocked(buf, batches, u)
+	if err != nil {
+		l.undoAppendLocked(u, err)
+		return err
+	}
+	l.commitAppendLocked(u)
+	return nil
+}
+
+// appendUndo is what an append must restore when it fails part-way.
+type appendUndo struct {
+	nseg     int      // len(l.segments) before the append
+	active   *segment // the active segment before the append ...
+	saved    segment  // ... and a copy of its state
+	sealed   int
+	replaced []*segment // empty active segments a roll replaced; deleted at commit
+	touched  bool       // a write to the active segment's files was attempted
+}
+
+func (l *Log) beginAppendLocked() *appendUndo {
+	a := l.active()
+	return &appendUndo{nseg: len(l.segments), active: a, saved: *a, sealed: l.sealed}
+}
+
+func (l *Log) commitAppendLocked(u *appendUndo) {
+	if len(u.replaced) > 0 {
+		l.scheduleDeleteLocked(u.replaced, 0)
+	}
+}
+
+// undoAppendLocked puts the segment list and the previously active
+// segment back as they were, cutting off whatever the append wrote, and
+// takes the log offline if err is not transient or the files cannot be
+// cut back (their content beyond the tracked size would be unknown).
+func (l *Log) undoAppendLocked(u *appendUndo, err error) {
+	var errs []error
+	// Segments the append created: never visible, never acknowledged.
+	created := l.segments[u.nseg-1:]
+	if created[0] == u.active {
+		created = created[1:]
+	}
+	for _, s := range created {
+		errs = append(errs, discardNewSegment(s))
+	}
+	l.segments = append(l.segments[:u.nseg-1], u.active)
+	a := u.active
+	*a = u.saved
+	l.sealed = u.sealed
+	if u.touched {
+		// Bytes written past the old size (a partial or whole batch) and
+		// index entries past the old counts go.
+		errs = append(errs, truncateFile(a.log, a.size),
+			l.truncateIfExists(a.index, a.indexEntries*offsetEntrySize),
+			l.truncateIfExists(a.timeIndex, a.timeEntries*timeEntrySize))
+	}
+	l.dirSync = true
+	if cerr := errors.Join(errs...); cerr != nil {
+		l.failLocked(fmt.Errorf("%w (cutting back the failed append: %w)", err, cerr))
+		return
+	}
+	if !isTransient(err) {
+		l.failLocked(err)
+		return
+	}
+	l.logger.Warn("log: append failed, nothing was written; retry once the condition clears",
+		"dir", l.dir, "err", err)
+}
+
+// truncateIfExists truncates h's file to size unless the file was never
+// created (index files are created lazily).
+func (l *Log) truncateIfExists(h *fileHandle, size int64) error {
+	if _, err := l.fs.Stat(h.currentPath()); vfs.IsNotExist(err) {
+		return nil
+	}
+	return truncateFile(h, size)
+}
+
+// discardNewSegment empties and removes the files of a segment an append
+// created and then gave up. Only the truncation counts: an empty .log left
+// behind by a failed removal is the file the next roll at that offset
+// creates again (O_TRUNC), and recovery opens it as an empty segment.
+func discardNewSegment(s *segment) error {
+	err := truncateFile(s.log, 0)
+	if errors.Is(err, errHandleClosed) {
+		err = nil
+	}
+	discardSegment(s)
+	return err
+}
+
+func (l *Log) writeBatchesStepLocked(buf []byte, batches []record.Batch, u *appendUndo) error {
 	cfg := l.config()
 	a := l.active()
 	pending := 0 // bytes of buf not yet written, starting at buf[start:]
@@ -385,14 +488,13 @@ func (l *Log) writeBatchesLocked(buf []byte, batches []record.Batch) error {
 		if pending == 0 {
 			return nil
 		}
+		if a == u.active {
+			u.touched = true
+		}
 		if err := writeAt(a.log, buf[start:start+pending], a.size); err != nil {
-			// Leave no partial bytes behind the tracked size.
-			_ = truncateFile(a.log, a.size)
-			l.failLocked(err)
 			return fmt.Errorf("log: write segment %d: %w", a.base, err)
 		}
 		if err := ix.flush(); err != nil {
-			l.failLocked(err)
 			return err
 		}
 		a.size += int64(pending)
@@ -408,7 +510,7 @@ func (l *Log) writeBatchesLocked(buf []byte, batches []record.Batch) error {
 			}
 			// A producer snapshot is exact only before the first batch of
 			// the request: later ones are not yet in the committed state.
-			if err := l.rollLocked(b.BaseOffset(), i == 0); err != nil {
+			if err := l.rollLocked(b.BaseOffset(), i == 0, u); err != nil {
 				return err
 			}
 			a = l.active()
@@ -447,9 +549,9 @@ func (l *Log) finishAppendLocked(pa *producerAppend, batches []record.Batch) err
 	}
 	l.leo = batches[len(batches)-1].NextOffset()
 	if epochChanged {
-		if err := l.writeEpochCheckpointLocked(); err != nil {
+		if err := l.persistEpochsLocked(); err != nil {
 			l.failLocked(err)
-			return fmt.Errorf("log: write leader-epoch-checkpoint: %w", err)
+			return err
 		}
 	}
 	l.checkInvariants()
@@ -501,7 +603,13 @@ func (l *Log) readFirstBatchTS(s *segment) int64 {
 // active segment is replaced rather than kept. The old segment gets its
 // final time-index entry, all its files are fsynced by the next round,
 // and a producer-state snapshot is taken at the new base offset.
-func (l *Log) rollLocked(base int64, snapshot bool) error {
+//
+// A failure leaves the segment list as it was (the sealed segment stays
+// active; its extra time-index entry holds its true maximum) and does not
+// fail the log: the caller decides (see writeBatchesLocked). Within an
+// append (u non-nil) a replaced empty segment is deleted only when the
+// append commits, so that undoing the append can put it back.
+func (l *Log) rollLocked(base int64, snapshot bool, u *appendUndo) error {
 	old := l.active()
 	if old.size == 0 {
 		if old.base == base {
@@ -509,21 +617,25 @@ func (l *Log) rollLocked(base int64, snapshot bool) error {
 		}
 		s, err := createSegment(l.files, l.dir, base)
 		if err != nil {
-			l.failLocked(err)
 			return err
 		}
 		l.segments[len(l.segments)-1] = s
-		l.scheduleDeleteLocked([]*segment{old}, 0)
+		if u != nil && old == u.active {
+			u.replaced = append(u.replaced, old)
+		} else {
+			l.scheduleDeleteLocked([]*segment{old}, 0)
+		}
 		l.dirSync = true
 		return nil
 	}
+	if u != nil && old == u.active {
+		u.touched = true
+	}
 	if err := old.seal(); err != nil {
-		l.failLocked(err)
 		return err
 	}
 	s, err := createSegment(l.files, l.dir, base)
 	if err != nil {
-		l.failLocked(err)
 		return err
 	}
 	l.segments = append(l.segments, s)

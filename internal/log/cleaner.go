@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Log compaction (cleanup.policy=compact), after Kafka's LogCleaner:
@@ -474,7 +475,7 @@ func scanCleanSegment(ctx context.Context, cs cleanSeg, from int64, fn func(reco
 	if err != nil {
 		return err
 	}
-	return cs.s.log.withFile(func(f *os.File) error {
+	return cs.s.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, pos, cs.size)
 		for sc.next() {
 			if sc.hdr.LastOffset() < from {
@@ -573,8 +574,8 @@ func (l *Log) cleanGroup(ctx context.Context, p *cleanPlan, g []cleanSeg, f *bat
 	// The cleaned segment inherits the last replaced segment's modification
 	// time (Kafka cleaned.setLastModified), which time retention falls back
 	// on for segments without timestamps.
-	if fi, err := os.Stat(g[len(g)-1].s.log.currentPath()); err == nil {
-		_ = os.Chtimes(out.log.currentPath(), fi.ModTime(), fi.ModTime())
+	if fi, err := l.fs.Stat(g[len(g)-1].s.log.currentPath()); err == nil {
+		_ = l.fs.Chtimes(out.log.currentPath(), fi.ModTime(), fi.ModTime())
 	}
 	if err := l.cleanHook("cleaned"); err != nil {
 		done = true // simulated crash: leave the files as they are
@@ -640,12 +641,12 @@ func (l *Log) createCleanedSegment(base int64) (*segment, error) {
 	path := func(ext string) string { return filepath.Join(l.dir, fileName(base, ext)+cleanedSuffix) }
 	for _, ext := range segmentExts {
 		for _, p := range []string{path(ext), filepath.Join(l.dir, fileName(base, ext)+swapSuffix)} {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := l.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("log: %w", err)
 			}
 		}
 	}
-	f, err := os.OpenFile(path(logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.fs.OpenFile(path(logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("log: create cleaned segment: %w", err)
 	}
@@ -678,7 +679,7 @@ func discardSegment(s *segment) {
 		paths = append(paths, h.currentPath())
 	}
 	s.closeFiles()
-	removeFiles(paths)
+	removeFiles(s.log.cache.fs, paths)
 }
 
 // syncCleaned makes the cleaned segment's files durable before it can
@@ -695,7 +696,7 @@ func (l *Log) syncCleaned(s *segment) error {
 		files = append(files, s.txnIndex)
 	}
 	for _, h := range files {
-		if err := h.withFile(func(f *os.File) error { return l.syncFile(f) }); err != nil {
+		if err := h.withFile(func(f vfs.File) error { return l.syncFile(f) }); err != nil {
 			return fmt.Errorf("log: fsync %s: %w", h.currentPath(), err)
 		}
 	}
@@ -786,7 +787,7 @@ func (l *Log) swapCleaned(p *cleanPlan, g []cleanSeg, n *segment) error {
 		cs.s.closeFiles()
 	}
 	if delay <= 0 {
-		removeFiles(deleted)
+		removeFiles(l.fs, deleted)
 	}
 	return nil
 }
@@ -794,7 +795,7 @@ func (l *Log) swapCleaned(p *cleanPlan, g []cleanSeg, n *segment) error {
 // replaceFiles runs steps 1 (from the directory fsync) to 3 of
 // swapCleaned and returns the renamed old files.
 func (l *Log) replaceFiles(g []cleanSeg, n *segment) ([]string, error) {
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return nil, fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
 	}
 	if err := l.cleanHook("swap"); err != nil {
@@ -804,7 +805,7 @@ func (l *Log) replaceFiles(g []cleanSeg, n *segment) ([]string, error) {
 	for _, cs := range g {
 		for _, h := range cs.s.handles() {
 			p := h.currentPath()
-			if _, err := os.Stat(p); err != nil {
+			if _, err := l.fs.Stat(p); err != nil {
 				continue // index files never created
 			}
 			if err := h.rename(p + deletedSuffix); err != nil {
@@ -813,7 +814,7 @@ func (l *Log) replaceFiles(g []cleanSeg, n *segment) ([]string, error) {
 			deleted = append(deleted, p+deletedSuffix)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return nil, fmt.Errorf("log: fsync dir %s: %w", l.dir, err)
 	}
 	if err := l.cleanHook("deleted"); err != nil {
@@ -868,10 +869,10 @@ func (l *Log) writeCleanerCheckpoint() error {
 	}
 	path := filepath.Join(l.dir, cleanerCheckpoint)
 	if off < 0 {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("log: %w", err)
 		}
-	} else if err := writeFileAtomic(path, fmt.Appendf(nil, "0\ncleaner-offset %d\n", off)); err != nil {
+	} else if err := writeFileAtomic(l.fs, path, fmt.Appendf(nil, "0\ncleaner-offset %d\n", off)); err != nil {
 		return fmt.Errorf("log: write %s: %w", cleanerCheckpoint, err)
 	}
 	l.cleanCkptWritten = off
@@ -879,8 +880,8 @@ func (l *Log) writeCleanerCheckpoint() error {
 }
 
 // readCleanerCheckpoint returns the persisted cleaner checkpoint, or -1.
-func readCleanerCheckpoint(dir string) int64 {
-	data, err := os.ReadFile(filepath.Join(dir, cleanerCheckpoint))
+func readCleanerCheckpoint(fs vfs.FS, dir string) int64 {
+	data, err := vfs.ReadFile(fs, filepath.Join(dir, cleanerCheckpoint))
 	if err != nil {
 		return -1
 	}

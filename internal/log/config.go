@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Config is the per-topic storage configuration (Kafka topic configs of the
@@ -136,6 +138,11 @@ type Options struct {
 	Syncer        *Syncer          // shared group-commit syncer; a private one is made when nil
 	Now           func() time.Time // injectable clock; time.Now when nil
 	Logger        *slog.Logger     // slog.Default() when nil
+	// FS is the file system under the log (tests inject faults with
+	// vfs.ErrorFS); the FileCache's when nil, else vfs.Default. Segment
+	// files are opened through the FileCache, so Files (when given) must
+	// be on the same FS.
+	FS vfs.FS
 }
 
 // Isolation is the fetch isolation level (Kafka IsolationLevel ids).

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // epochEntry maps a leader epoch to the first offset written in it.
@@ -181,8 +183,8 @@ func decodeEpochCheckpoint(data []byte) ([]epochEntry, error) {
 	return out, nil
 }
 
-func readEpochCheckpoint(path string) ([]epochEntry, bool, error) {
-	data, err := os.ReadFile(path)
+func readEpochCheckpoint(fs vfs.FS, path string) ([]epochEntry, bool, error) {
+	data, err := vfs.ReadFile(fs, path)
 	if os.IsNotExist(err) {
 		return nil, false, nil
 	}

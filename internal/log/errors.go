@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/tandem-streaming/tandem/internal/record"
 )
@@ -57,12 +58,33 @@ var (
 	ErrClosed = errors.New("log: closed")
 	// ErrInconsistentTopicID: partition.metadata names another topic id.
 	ErrInconsistentTopicID = errors.New("inconsistent topic id")
-	// ErrLogFailed: an earlier write or fsync failed; the log refuses
-	// further appends until reopened (Kafka takes the log dir offline; an
-	// fsync error cannot be retried safely because the kernel may have
-	// dropped the dirty pages).
+	// ErrLogFailed: an earlier fsync failed, or a write failed with an
+	// error that is not transient (EIO, EROFS; see isTransient); the log
+	// is offline (Log.Failed) and refuses further appends until reopened
+	// (Kafka takes the log dir offline; an fsync error cannot be retried
+	// safely because the kernel may have dropped the dirty pages). A
+	// transient error (ENOSPC, EMFILE) fails only the operation.
 	ErrLogFailed = errors.New("storage failure")
 )
+
+// isTransient reports whether err is a storage condition that clears by
+// itself and leaves nothing in doubt: the file system is full (ENOSPC, or
+// the user's quota, EDQUOT), or the process or system ran out of file
+// descriptors (EMFILE, ENFILE) or kernel memory (ENOMEM). An operation
+// failing with one of these changed nothing that the caller cannot cut
+// back, so the log stays writable and a retry succeeds once the condition
+// has cleared. Anything else (EIO, EROFS, ...) is a fault of the device or
+// the file system: the log goes offline (failLocked).
+//
+// An fsync failure is never transient, whatever its errno: the kernel
+// may have dropped the dirty pages it could not write and marked them
+// clean, so a later fsync that succeeds proves nothing (PostgreSQL's
+// "fsyncgate", 2018).
+func isTransient(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOMEM)
+}
 
 // ErrCorrupt is record.ErrCorrupt, re-exported for convenience.
 var ErrCorrupt = record.ErrCorrupt

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // FileCache bounds the number of open file descriptors across every log of
@@ -18,6 +21,7 @@ import (
 // idle: a partition holds only handles (a path and some bookkeeping), and
 // only the files touched recently are open.
 type FileCache struct {
+	fs      vfs.FS
 	mu      sync.Mutex
 	maxOpen int
 	open    int
@@ -25,12 +29,19 @@ type FileCache struct {
 }
 
 // NewFileCache returns a cache that keeps at most maxOpen idle descriptors
-// open (minimum 1).
-func NewFileCache(maxOpen int) *FileCache {
+// open (minimum 1), on the operating system's file system.
+func NewFileCache(maxOpen int) *FileCache { return NewFileCacheFS(maxOpen, nil) }
+
+// NewFileCacheFS is NewFileCache on fs (vfs.Default when nil). Logs
+// opened with this cache and no Options.FS use fs too.
+func NewFileCacheFS(maxOpen int, fs vfs.FS) *FileCache {
 	if maxOpen < 1 {
 		maxOpen = 1
 	}
-	c := &FileCache{maxOpen: maxOpen}
+	if fs == nil {
+		fs = vfs.Default
+	}
+	c := &FileCache{fs: fs, maxOpen: maxOpen}
 	c.lru.next, c.lru.prev = &c.lru, &c.lru
 	return c
 }
@@ -53,7 +64,7 @@ type fileHandle struct {
 	// rename cannot race an open of the old path.
 	openMu     sync.Mutex
 	path       string
-	f          *os.File
+	f          vfs.File
 	refs       int
 	closed     bool
 	prev, next *fileHandle // idle-open LRU links, nil when not listed
@@ -66,7 +77,7 @@ func (c *FileCache) handle(path string) *fileHandle {
 
 // adopt wraps an already open file (for example one just created), listing
 // it as idle-open.
-func (c *FileCache) adopt(path string, f *os.File) *fileHandle {
+func (c *FileCache) adopt(path string, f vfs.File) *fileHandle {
 	h := &fileHandle{cache: c, path: path, f: f}
 	c.mu.Lock()
 	c.open++
@@ -93,8 +104,8 @@ func (c *FileCache) unlink(h *fileHandle) {
 
 // evictLocked detaches idle files beyond the bound; the caller closes them
 // after dropping c.mu.
-func (c *FileCache) evictLocked() []*os.File {
-	var victims []*os.File
+func (c *FileCache) evictLocked() []vfs.File {
+	var victims []vfs.File
 	for c.open > c.maxOpen && c.lru.next != &c.lru {
 		h := c.lru.next
 		c.unlink(h)
@@ -105,7 +116,7 @@ func (c *FileCache) evictLocked() []*os.File {
 	return victims
 }
 
-func closeAll(fs []*os.File) {
+func closeAll(fs []vfs.File) {
 	for _, f := range fs {
 		_ = f.Close()
 	}
@@ -114,7 +125,7 @@ func closeAll(fs []*os.File) {
 // acquire returns the open file, opening it (read-write, created if
 // missing) when needed. Every successful acquire must be paired with
 // release.
-func (h *fileHandle) acquire() (*os.File, error) {
+func (h *fileHandle) acquire() (vfs.File, error) {
 	c := h.cache
 	c.mu.Lock()
 	if h.closed {
@@ -146,7 +157,7 @@ func (h *fileHandle) acquire() (*os.File, error) {
 	}
 	path := h.path
 	c.mu.Unlock()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := c.openFile(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +171,44 @@ func (h *fileHandle) acquire() (*os.File, error) {
 	return f, nil
 }
 
+// openFile opens path. When the process is out of descriptors (EMFILE,
+// or ENFILE for the whole system) it closes every idle descriptor of the
+// cache and tries once more: the cache's own idle files are the one
+// supply of descriptors the broker can give back at once, and a roll or a
+// read that would otherwise fail then goes through.
+func (c *FileCache) openFile(path string, flag int) (vfs.File, error) {
+	f, err := c.fs.OpenFile(path, flag, 0o644)
+	if err == nil || !isDescriptorShortage(err) {
+		return f, err
+	}
+	c.mu.Lock()
+	var victims []vfs.File
+	for c.lru.next != &c.lru {
+		h := c.lru.next
+		c.unlink(h)
+		victims = append(victims, h.f)
+		h.f = nil
+		c.open--
+	}
+	c.mu.Unlock()
+	if len(victims) == 0 {
+		return nil, err
+	}
+	closeAll(victims)
+	return c.fs.OpenFile(path, flag, 0o644)
+}
+
+// isDescriptorShortage: EMFILE (this process) or ENFILE (the system).
+func isDescriptorShortage(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
 // release ends a use started by acquire.
 func (h *fileHandle) release() {
 	c := h.cache
 	c.mu.Lock()
 	h.refs--
-	var victims []*os.File
+	var victims []vfs.File
 	if h.refs == 0 && h.f != nil {
 		if h.closed {
 			victims = append(victims, h.f)
@@ -193,7 +236,7 @@ func (h *fileHandle) rename(newPath string) error {
 	h.openMu.Lock()
 	defer h.openMu.Unlock()
 	old := h.currentPath()
-	if err := os.Rename(old, newPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := h.cache.fs.Rename(old, newPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("log: rename %s: %w", old, err)
 	}
 	// A file never created (a lazily created index) moves too: it will be
@@ -216,7 +259,7 @@ func (h *fileHandle) close() {
 		return
 	}
 	h.closed = true
-	var f *os.File
+	var f vfs.File
 	if h.refs == 0 && h.f != nil {
 		c.unlink(h)
 		f = h.f
@@ -230,7 +273,7 @@ func (h *fileHandle) close() {
 }
 
 // withFile runs fn with the open file.
-func (h *fileHandle) withFile(fn func(f *os.File) error) error {
+func (h *fileHandle) withFile(fn func(f vfs.File) error) error {
 	f, err := h.acquire()
 	if err != nil {
 		return err

@@ -2,10 +2,10 @@ package log
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // File names inside a partition directory (Kafka LogFileUtils).
@@ -48,49 +48,26 @@ func parseOffsetName(name, ext string) (int64, bool) {
 
 // syncDir fsyncs a directory so that file creations, renames and removals
 // in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(fs vfs.FS, dir string) error { return vfs.SyncDir(fs, dir) }
 
 // writeFileRename replaces path with data via a temporary file and rename,
 // without fsync: the caller arranges for a later sync of file and directory.
-func writeFileRename(path string, data []byte) error {
+func writeFileRename(fs vfs.FS, path string, data []byte) error {
 	tmp := path + tmpSuffix
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := vfs.WriteFile(fs, tmp, data, 0o644); err != nil {
+		_ = fs.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := fs.Rename(tmp, path); err != nil {
+		_ = fs.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // writeFileAtomic replaces path with data: write a temporary file, fsync
 // it, rename it over path, fsync the directory. Readers see either the old
 // or the new content, also after a crash.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = fdatasync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+func writeFileAtomic(fs vfs.FS, path string, data []byte) error {
+	return vfs.WriteFileAtomic(fs, path, data)
 }

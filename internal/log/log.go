@@ -30,6 +30,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/invariants"
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Sync round states.
@@ -49,6 +50,7 @@ type Log struct {
 	dir       string
 	topic     string
 	partition int32
+	fs        vfs.FS
 	files     *FileCache
 	syncer    *Syncer
 	ownSyncer bool
@@ -57,7 +59,7 @@ type Log struct {
 	cfg       atomic.Pointer[Config]
 
 	// syncFile is fdatasync; tests replace it to inject failures.
-	syncFile func(*os.File) error
+	syncFile func(vfs.File) error
 
 	// truncMu is held shared by readers during file I/O and exclusively
 	// while segment files are truncated or removed.
@@ -98,6 +100,15 @@ type Log struct {
 	sealed     int      // segments rolled since the last round
 
 	pendingDeletes []pendingDelete
+	// failedErr mirrors failed for lock-free readers (Failed).
+	failedErr atomic.Pointer[error]
+	// epochCkptStale: leader-epoch-checkpoint could not be rewritten and
+	// was removed; persistEpochsLocked retries. Guarded by mu.
+	epochCkptStale bool
+	// syncRetry: a sync round could not open a file (no descriptors,
+	// transient); the files stay dirty and the round is retried after
+	// syncRetryDelay. Guarded by mu.
+	syncRetry *time.Timer
 
 	// Compaction (cleaner.go). cleanMu serializes cleaning passes and is
 	// taken before truncMu. cleanOffset (the cleaner checkpoint: end of the
@@ -128,14 +139,21 @@ func Open(o Options) (*Log, error) {
 	l := &Log{
 		dir: o.Dir, topic: o.Topic, partition: o.Partition,
 		files: o.Files, syncer: o.Syncer, now: o.Now, logger: o.Logger,
-		syncFile:  fdatasync,
+		syncFile:  vfs.File.Datasync,
 		producers: newProducerState(),
 		changed:   make(chan struct{}),
 	}
 	l.syncCond = sync.NewCond(&l.mu)
 	l.cfg.Store(&cfg)
+	l.fs = o.FS
+	switch {
+	case l.fs == nil && l.files != nil:
+		l.fs = l.files.fs
+	case l.fs == nil:
+		l.fs = vfs.Default
+	}
 	if l.files == nil {
-		l.files = NewFileCache(64)
+		l.files = NewFileCacheFS(64, l.fs)
 	}
 	if l.syncer == nil {
 		l.syncer, l.ownSyncer = NewSyncer(1, nil), true
@@ -146,15 +164,15 @@ func Open(o Options) (*Log, error) {
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
-	if _, err := os.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
+	if _, err := l.fs.Stat(o.Dir); errors.Is(err, os.ErrNotExist) {
 		l.parentSync = true // the new directory entry must become durable too
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
 		l.abandon()
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	if o.TopicID != ([16]byte{}) {
-		id, ok, err := ReadPartitionMetadata(o.Dir)
+		id, ok, err := readPartitionMetadata(l.fs, o.Dir)
 		switch {
 		case err != nil:
 			l.abandon()
@@ -163,11 +181,11 @@ func Open(o Options) (*Log, error) {
 			l.abandon()
 			return nil, fmt.Errorf("%w: %s holds topic id %x, expected %x", ErrInconsistentTopicID, o.Dir, id, o.TopicID)
 		case !ok:
-			// Written with rename but fsynced by the first sync round, with
+			// Written with rename but fsynced by the first append's sync round, with
 			// the directory, so creating thousands of partitions does not
 			// cost two synchronous fsyncs each.
 			path := filepath.Join(o.Dir, partitionMetadata)
-			if err := writeFileRename(path, encodePartitionMetadata(o.TopicID)); err != nil {
+			if err := writeFileRename(l.fs, path, encodePartitionMetadata(o.TopicID)); err != nil {
 				l.abandon()
 				return nil, fmt.Errorf("log: %w", err)
 			}
@@ -179,12 +197,21 @@ func Open(o Options) (*Log, error) {
 		l.abandon()
 		return nil, err
 	}
-	l.cleanOffset = readCleanerCheckpoint(o.Dir)
+	l.cleanOffset = readCleanerCheckpoint(l.fs, o.Dir)
 	l.cleanCkptWritten = l.cleanOffset
 	l.cleanHorizon = record.NoTimestamp
 	l.mu.Lock()
 	l.checkInvariants()
-	if len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync || l.parentSync {
+	// A log whose directory Open just created holds nothing yet: its
+	// files and directory entries need to be durable only once it holds
+	// data, so they stay dirty and ride with its first append's sync round
+	// (or Close). Scheduling a round per new log made creating a topic
+	// with thousands of partitions queue thousands of fsyncs ahead of
+	// every acks=all produce to other topics (issue #9). A crash before
+	// that loses at most an empty directory, which the broker recreates
+	// from cluster metadata. A reopened log syncs what recovery changed
+	// at once.
+	if !l.parentSync && (len(l.dirty) > 0 || len(l.dirtyPaths) > 0 || l.dirSync) {
 		l.scheduleSyncLocked()
 	}
 	l.mu.Unlock()
@@ -291,6 +318,17 @@ func (l *Log) WaitHighWatermark(ctx context.Context, offset int64) error {
 		case <-ch:
 		}
 	}
+}
+
+// Failed returns the storage failure that took the log offline (an I/O
+// error, a failed fsync), or nil. An offline log refuses appends with it
+// (ErrLogFailed) until the broker restarts and recovery reopens it.
+// It takes no lock (metadata requests ask it of every partition).
+func (l *Log) Failed() error {
+	if p := l.failedErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stats returns sizes and offsets.
@@ -426,6 +464,11 @@ func (l *Log) close(deleting bool) error {
 				errs = append(errs, err)
 			}
 		}
+		if l.epochCkptStale {
+			if err := l.persistEpochsLocked(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if err := l.syncDirtyLocked(); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -450,7 +493,7 @@ func (l *Log) close(deleting bool) error {
 		s.closeFiles()
 	}
 	for _, p := range pending {
-		removeFiles(p.paths)
+		removeFiles(l.fs, p.paths)
 	}
 	if l.ownSyncer {
 		l.syncer.Close()
@@ -471,7 +514,7 @@ func (l *Log) Delete() error {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
 	l.deleted = true
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("log: delete %s: %w", l.dir, err)
 	}
 	return nil
@@ -480,8 +523,8 @@ func (l *Log) Delete() error {
 // errClosed is ErrClosed naming the log.
 func (l *Log) errClosed() error { return fmt.Errorf("%w: %s", ErrClosed, l.dir) }
 
-func removeFiles(paths []string) {
+func removeFiles(fs vfs.FS, paths []string) {
 	for _, p := range paths {
-		_ = os.Remove(p)
+		_ = fs.Remove(p)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -122,7 +123,7 @@ func TestGroupCommit(t *testing.T) {
 	l, s, clock := openTestLog(t, DefaultConfig())
 	s.runPending() // directory sync of the new log
 	var syncs atomic.Int32
-	l.syncFile = func(f *os.File) error { syncs.Add(1); return fdatasync(f) }
+	l.syncFile = func(f vfs.File) error { syncs.Add(1); return f.Datasync() }
 	for i := 0; i < 50; i++ {
 		if _, err := l.AppendAsLeader(simpleBatch(1, clock.Now().UnixMilli()), 0); err != nil {
 			t.Fatal(err)
@@ -189,7 +190,7 @@ func TestSyncerRealWorkers(t *testing.T) {
 func TestFsyncFailureFailsLog(t *testing.T) {
 	l, s, clock := openTestLog(t, DefaultConfig())
 	s.runPending()
-	l.syncFile = func(*os.File) error { return errors.New("EIO") }
+	l.syncFile = func(vfs.File) error { return errors.New("EIO") }
 	if _, err := l.AppendAsLeader(simpleBatch(1, clock.Now().UnixMilli()), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestFileCacheBound(t *testing.T) {
 		hs = append(hs, c.handle(filepath.Join(dir, fmt.Sprint(i))))
 	}
 	// Hold three at once: the bound is soft, in-use files stay open.
-	var fs []*os.File
+	var fs []vfs.File
 	for _, h := range hs[:3] {
 		f, err := h.acquire()
 		if err != nil {
@@ -237,7 +238,7 @@ func TestFileCacheBound(t *testing.T) {
 	}
 	// LRU: hs[0] was released first and is gone; hs[1], hs[2] remain.
 	for _, h := range hs[3:] {
-		if err := h.withFile(func(*os.File) error { return nil }); err != nil {
+		if err := h.withFile(func(vfs.File) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,7 +249,7 @@ func TestFileCacheBound(t *testing.T) {
 	if err := hs[0].rename(filepath.Join(dir, "renamed")); err != nil {
 		t.Fatal(err)
 	}
-	if err := hs[0].withFile(func(f *os.File) error { _, err := f.Stat(); return err }); err != nil {
+	if err := hs[0].withFile(func(f vfs.File) error { _, err := f.Stat(); return err }); err != nil {
 		t.Fatal(err)
 	}
 	hs[0].close()

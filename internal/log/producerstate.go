@@ -3,11 +3,11 @@ package log
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // numBatchesToRetain is ProducerStateEntry.NUM_BATCHES_TO_RETAIN: how many
@@ -426,8 +426,8 @@ func decodeSnapshot(data []byte) (*producerState, error) {
 	return p, nil
 }
 
-func readSnapshot(path string) (*producerState, error) {
-	data, err := os.ReadFile(path)
+func readSnapshot(fs vfs.FS, path string) (*producerState, error) {
+	data, err := vfs.ReadFile(fs, path)
 	if err != nil {
 		return nil, err
 	}

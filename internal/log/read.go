@@ -2,10 +2,10 @@ package log
 
 import (
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // segView is what a reader copies from a segment under the read lock.
@@ -203,7 +203,7 @@ func (v *segView) locate(target int64) (pos, size int64, found bool, err error) 
 	for {
 		var stop scanStop
 		var why error
-		err = v.s.log.withFile(func(f *os.File) error {
+		err = v.s.log.withFile(func(f vfs.File) error {
 			sc := newScanner(f, start, v.end)
 			for sc.next() {
 				if sc.hdr.LastOffset() >= target {
@@ -313,7 +313,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, leade
 			continue
 		}
 		var hit bool
-		_ = v.s.log.withFile(func(f *os.File) error {
+		_ = v.s.log.withFile(func(f vfs.File) error {
 			sc := newScanner(f, pos, v.end)
 			for sc.next() {
 				if sc.hdr.MaxTimestamp() < ts || sc.hdr.LastOffset() < startOffset {
@@ -379,7 +379,7 @@ func (l *Log) MaxTimestamp() (timestamp int64, offset int64, leaderEpoch int32) 
 		return ts, shallow, -1
 	}
 	offset, leaderEpoch = shallow, -1
-	_ = best.log.withFile(func(f *os.File) error {
+	_ = best.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, pos, v.end)
 		if !sc.next() {
 			return nil

@@ -3,9 +3,10 @@ package log
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // scheduleDeleteLocked removes segs from service: their files are renamed
@@ -19,15 +20,18 @@ func (l *Log) scheduleDeleteLocked(segs []*segment, delayMs int64) {
 	for _, s := range segs {
 		for _, h := range s.handles() {
 			p := h.currentPath()
-			if _, err := os.Stat(p); err != nil {
+			if _, err := l.fs.Stat(p); err != nil {
 				h.close()
 				continue
 			}
 			if delayMs > 0 {
+				// A failed rename leaves the file under its name; it is
+				// removed under that name when the delay has passed.
 				if err := h.rename(p + deletedSuffix); err != nil {
 					l.logger.Warn("log: rename segment file for deletion failed", "path", p, "err", err)
+				} else {
+					p += deletedSuffix
 				}
-				p += deletedSuffix
 			}
 			h.close()
 			paths = append(paths, p)
@@ -39,7 +43,9 @@ func (l *Log) scheduleDeleteLocked(segs []*segment, delayMs int64) {
 	l.dirSync = true
 	l.scheduleSyncLocked()
 	if delayMs <= 0 {
-		removeFiles(paths)
+		if left := l.removeFilesLogged(paths); len(left) > 0 {
+			l.pendingDeletes = append(l.pendingDeletes, pendingDelete{paths: left, at: l.now()})
+		}
 		return
 	}
 	l.pendingDeletes = append(l.pendingDeletes, pendingDelete{paths: paths, at: l.now().Add(time.Duration(delayMs) * time.Millisecond)})
@@ -60,9 +66,30 @@ func (l *Log) removeDueFiles() {
 	}
 	l.pendingDeletes = kept
 	l.mu.Unlock()
+	var left []string
 	for _, p := range due {
-		removeFiles(p)
+		left = append(left, l.removeFilesLogged(p)...)
 	}
+	if len(left) > 0 {
+		// Retried by the next retention pass: a removal that fails (EIO,
+		// or EBUSY on some file systems) must not leak the space for good.
+		l.mu.Lock()
+		l.pendingDeletes = append(l.pendingDeletes, pendingDelete{paths: left, at: now})
+		l.mu.Unlock()
+	}
+}
+
+// removeFilesLogged removes paths and returns those whose removal failed
+// for another reason than their absence (logged).
+func (l *Log) removeFilesLogged(paths []string) []string {
+	var left []string
+	for _, p := range paths {
+		if err := l.fs.Remove(p); err != nil && !vfs.IsNotExist(err) {
+			l.logger.Warn("log: removing a deleted segment file failed; retrying at the next retention pass", "path", p, "err", err)
+			left = append(left, p)
+		}
+	}
+	return left
 }
 
 // deletableLocked returns how many of the oldest segments retention may
@@ -155,7 +182,10 @@ func (l *Log) deleteOldSegments(nowMs int64) (int, error) {
 		return 0, nil
 	}
 	if k == len(l.segments) {
-		if err := l.rollLocked(l.leo, true); err != nil {
+		if err := l.rollLocked(l.leo, true, nil); err != nil {
+			if !isTransient(err) {
+				l.failLocked(err)
+			}
 			l.mu.Unlock()
 			l.truncMu.Unlock()
 			return 0, err
@@ -190,7 +220,7 @@ func (l *Log) advanceLogStartLocked(offset int64) bool {
 	}
 	l.logStart = offset
 	if l.epochs.truncateFromStart(offset) {
-		if err := l.writeEpochCheckpointLocked(); err != nil {
+		if err := l.persistEpochsLocked(); err != nil {
 			l.failLocked(err)
 		}
 	}
@@ -346,7 +376,7 @@ func (l *Log) truncateToLocked(offset int64) error {
 	// there later is dirty (LogCleanerManager.maybeTruncateCheckpoint).
 	l.cleanOffset = min(l.cleanOffset, newEnd)
 	if l.epochs.truncateFromEnd(offset) {
-		if err := l.writeEpochCheckpointLocked(); err != nil {
+		if err := l.persistEpochsLocked(); err != nil {
 			l.failLocked(err)
 			return err
 		}
@@ -413,14 +443,14 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.segments = []*segment{s}
 	l.leo, l.logStart, l.hw, l.hwSegBase, l.hwPos, l.recoveryPoint = offset, offset, offset, offset, 0, offset
 	l.epochs.entries = nil
-	if err := l.writeEpochCheckpointLocked(); err != nil {
+	if err := l.persistEpochsLocked(); err != nil {
 		l.failLocked(err)
 		return err
 	}
 	l.producers.reset()
 	l.cleanOffset = -1
 	for _, off := range l.snapshots {
-		_ = os.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
+		_ = l.fs.Remove(filepath.Join(l.dir, fileName(off, snapshotExt)))
 	}
 	l.snapshots = nil
 	l.dirSync = true

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Index entry sizes (Kafka OffsetIndex, TimeIndex, AbortedTxn).
@@ -84,12 +85,12 @@ func newSegment(c *FileCache, dir string, base int64) *segment {
 func createSegment(c *FileCache, dir string, base int64) (*segment, error) {
 	s := newSegment(c, dir, base)
 	for _, ext := range []string{indexExt, timeIndexExt, txnIndexExt} {
-		if err := os.Remove(filepath.Join(dir, fileName(base, ext))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := c.fs.Remove(filepath.Join(dir, fileName(base, ext))); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}
 	path := filepath.Join(dir, fileName(base, logExt))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := c.openFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return nil, fmt.Errorf("log: create segment: %w", err)
 	}
@@ -118,7 +119,7 @@ func (s *segment) relative(offset int64) (int32, bool) {
 
 // readAt reads exactly len(p) bytes of h at off.
 func readAt(h *fileHandle, p []byte, off int64) error {
-	return h.withFile(func(f *os.File) error {
+	return h.withFile(func(f vfs.File) error {
 		n, err := f.ReadAt(p, off)
 		if n == len(p) {
 			return nil
@@ -131,14 +132,14 @@ func readAt(h *fileHandle, p []byte, off int64) error {
 }
 
 func writeAt(h *fileHandle, p []byte, off int64) error {
-	return h.withFile(func(f *os.File) error {
+	return h.withFile(func(f vfs.File) error {
 		_, err := f.WriteAt(p, off)
 		return err
 	})
 }
 
 func truncateFile(h *fileHandle, size int64) error {
-	return h.withFile(func(f *os.File) error { return f.Truncate(size) })
+	return h.withFile(func(f vfs.File) error { return f.Truncate(size) })
 }
 
 // offsetEntry reads offset-index entry i as (absolute offset, position).
@@ -246,7 +247,7 @@ func (s *segment) largestTimestamp() int64 {
 	if s.maxTS >= 0 {
 		return s.maxTS
 	}
-	if fi, err := os.Stat(s.log.currentPath()); err == nil {
+	if fi, err := s.log.cache.fs.Stat(s.log.currentPath()); err == nil {
 		return fi.ModTime().UnixMilli()
 	}
 	return record.NoTimestamp
@@ -414,7 +415,7 @@ func (s *segment) rebuildIndexes(interval int64) error {
 // scanBatches calls fn for every batch of s up to its size; broken framing
 // inside that range is corruption.
 func (s *segment) scanBatches(fn func(sc *batchScanner) error) error {
-	return s.log.withFile(func(f *os.File) error {
+	return s.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, 0, s.size)
 		for sc.next() {
 			if err := fn(sc); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // FileSlice is a range of whole batches in a segment file, for sending
@@ -26,7 +27,7 @@ import (
 // "has been truncated during write").
 type FileSlice struct {
 	h        *fileHandle
-	f        *os.File
+	f        vfs.File
 	released atomic.Bool
 
 	// Pos and Len locate the bytes in the file.
@@ -35,8 +36,10 @@ type FileSlice struct {
 	LastOffset int64
 }
 
-// File returns the open segment file; valid until Release.
-func (s *FileSlice) File() *os.File { return s.f }
+// File returns the open segment file, for sendfile(2); valid until
+// Release. Every vfs.FS the broker runs on (vfs.Default, and vfs.ErrorFS
+// in tests, whose sendfile reads bypass its rules) has descriptors.
+func (s *FileSlice) File() *os.File { return vfs.OSFile(s.f) }
 
 // Release unpins the file. It is safe to call more than once.
 func (s *FileSlice) Release() {
@@ -70,7 +73,7 @@ func (v *segView) slice(pos, n int64) (*FileSlice, error) {
 // is a batch start and the first batch fits (cut - from >= its size). The
 // walk starts at the last offset-index entry at or before cut, when the
 // index has one past from, so it reads a few headers, not the segment.
-func (v *segView) lastBoundary(f *os.File, from, cut int64) (end, last int64, err error) {
+func (v *segView) lastBoundary(f vfs.File, from, cut int64) (end, last int64, err error) {
 	start := from
 	if p, ok, err := v.indexPositionBefore(cut); err != nil {
 		return 0, 0, err
@@ -112,7 +115,7 @@ func (v *segView) lastBoundary(f *os.File, from, cut int64) (end, last int64, er
 }
 
 // walkFrom is lastBoundary without the index.
-func (v *segView) walkFrom(f *os.File, from, cut int64) (end, last int64, err error) {
+func (v *segView) walkFrom(f vfs.File, from, cut int64) (end, last int64, err error) {
 	v2 := *v
 	v2.indexEntries = 0
 	return v2.lastBoundary(f, from, cut)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // TestReadSliceMatchesRead checks the zero-copy read against the copying
@@ -226,7 +227,7 @@ func TestReadSliceDamagedIndex(t *testing.T) {
 		t.Fatalf("only %d index entries", n)
 	}
 	// Shift every entry's position 7 bytes into its batch.
-	err := seg.index.withFile(func(f *os.File) error {
+	err := seg.index.withFile(func(f vfs.File) error {
 		buf := make([]byte, n*offsetEntrySize)
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			return err

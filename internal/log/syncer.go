@@ -2,11 +2,10 @@ package log
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Syncer runs group-commit fsync rounds for many logs.
@@ -41,7 +40,8 @@ type Syncer struct {
 	closed  bool
 	manual  bool // tests: no coordinator; runPending drains the queue
 	workers int
-	fsFile  *os.File // syncfs target; nil for the per-file strategy
+	fs      vfs.FS
+	fsFile  vfs.File // syncfs target; nil for the per-file strategy
 	observe func(time.Duration)
 	wg      sync.WaitGroup
 }
@@ -54,6 +54,8 @@ type SyncerOptions struct {
 	// SyncfsDir, when set, selects the syncfs strategy on this
 	// directory's file system.
 	SyncfsDir string
+	// FS is the file system of SyncfsDir (vfs.Default when nil).
+	FS vfs.FS
 	// Observe, if non-nil, is called with the duration of each round's
 	// flush (for a latency histogram).
 	Observe func(time.Duration)
@@ -70,11 +72,15 @@ func StartSyncer(o SyncerOptions) (*Syncer, error) {
 	s := newSyncer(o.Observe, false)
 	s.workers = max(o.Workers, 1)
 	if o.SyncfsDir != "" {
-		f, err := os.Open(o.SyncfsDir)
+		fs := o.FS
+		if fs == nil {
+			fs = vfs.Default
+		}
+		f, err := vfs.Open(fs, o.SyncfsDir)
 		if err != nil {
 			return nil, fmt.Errorf("log: syncfs dir: %w", err)
 		}
-		s.fsFile = f
+		s.fs, s.fsFile = fs, f
 	}
 	s.wg.Add(1)
 	go s.run()
@@ -144,7 +150,7 @@ func (s *Syncer) round(batch []*Log) {
 	}
 	errs := make([]error, len(toks))
 	start := time.Now()
-	if s.fsFile == nil || unix.Syncfs(int(s.fsFile.Fd())) != nil {
+	if s.fsFile == nil || s.fs.SyncFS(s.fsFile) != nil {
 		s.flushFiles(toks, errs)
 	}
 	if s.observe != nil {

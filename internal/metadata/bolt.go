@@ -21,6 +21,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tandem-streaming/tandem/internal/usererr"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Layout of the bbolt database:
@@ -54,6 +55,9 @@ var (
 	keyFormatVersion    = []byte("format.version")
 	keyRevision         = []byte("revision")
 )
+
+// errDamagedRecord: a record of the database does not decode.
+var errDamagedRecord = errors.New("metadata: undecodable record")
 
 // lockTimeout bounds the wait for bbolt's file lock, so a second broker on
 // the same directory fails instead of hanging. A variable for tests.
@@ -112,6 +116,15 @@ type boltStore struct {
 
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{} // guarded by watchMu; nil after Close
+
+	// Backups (backup.go). backupMu serializes backup writes; a leaf,
+	// taken under mu only by Close.
+	metaDir    string
+	backupMu   sync.Mutex
+	backupRev  int64 // revision of the last backup; guarded by backupMu
+	backupKick chan struct{}
+	backupStop chan struct{}
+	backupDone chan struct{}
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -142,14 +155,29 @@ func (w *watcher) close() {
 // starting empty would orphan every partition directory). A missing
 // meta.properties next to an existing database is rewritten.
 func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
+	return OpenBoltFS(dir, nodeID, logger, nil)
+}
+
+// OpenBoltFS is OpenBolt on fsys (vfs.Default when nil), so tests can
+// inject storage faults. The granularity is coarser than the log's:
+// the store's own file operations (the directory, meta.properties: open,
+// write, sync, rename) and the open of the database go through fsys, but
+// bbolt writes and fdatasyncs its pages through the *os.File it opened
+// (Options.OpenFile returns one), which no injector sits under. A failed
+// bbolt commit fails the metadata write that made it (the admin operation
+// gets the error); the store keeps serving its last committed snapshot.
+func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Store, error) {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	metaDir := filepath.Join(dir, metadataDirName)
-	if err := os.MkdirAll(metaDir, 0o755); err != nil {
+	if err := fsys.MkdirAll(metaDir, 0o755); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	mp, err := readMetaProperties(dir)
+	mp, err := readMetaProperties(fsys, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -159,30 +187,50 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 	}
 
 	dbPath := filepath.Join(metaDir, metadataDBName)
-	_, statErr := os.Stat(dbPath)
+	_, statErr := fsys.Stat(dbPath)
 	dbExisted := statErr == nil
 	if !dbExisted && mp != nil {
 		return nil, fmt.Errorf("%w: %s names cluster %s but the metadata database %s is missing; "+
-			"refusing to start with empty metadata", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.clusterID, dbPath)
+			"refusing to start with empty metadata: %w", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.clusterID, dbPath,
+			damaged(dir, errors.New("missing")))
 	}
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		return nil, fmt.Errorf("metadata: %w", statErr)
 	}
 
-	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: lockTimeout})
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := fsys.OpenFile(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		if of := vfs.OSFile(f); of != nil {
+			return of, nil
+		}
+		_ = f.Close()
+		return nil, fmt.Errorf("metadata: %s: the file system has no descriptors for bbolt", name)
+	}
+	db, err := openChecked(dbPath, &bolt.Options{Timeout: lockTimeout, OpenFile: openFile})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
+	}
+	if err != nil && isDamage(err) {
+		return nil, damaged(dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata: opening %s: %w", dbPath, err)
 	}
-	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{})}
+	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir}
 	if err := s.init(mp); err != nil {
 		db.Close()
+		if errors.Is(err, errDamagedRecord) || errors.Is(err, ErrMetaProperties) && dbExisted && mp != nil && s.clusterID == "" {
+			// A record that does not decode, or an empty database
+			// where meta.properties says there was one (truncated).
+			return nil, damaged(dir, err)
+		}
 		return nil, err
 	}
 	if mp == nil {
-		if err := writeMetaProperties(dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
+		if err := writeMetaProperties(fsys, dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -192,6 +240,12 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 			logger.Info("created cluster metadata", "dir", dir, "cluster.id", s.clusterID, "node.id", nodeID)
 		}
 	}
+	// The database passed its consistency check: it is the backup from
+	// now on (a restore never goes further back than this start).
+	if err := s.writeBackup(); err != nil {
+		logger.Warn("metadata backup failed", "err", err)
+	}
+	s.startBackups()
 	return s, nil
 }
 
@@ -242,7 +296,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		}
 		r, err := decodeRevision(meta.Get(keyRevision))
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", errDamagedRecord, err)
 		}
 		rev = r
 		if mp != nil && mp.clusterID != s.clusterID {
@@ -252,7 +306,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		err = tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
 			t, err := decodeTopic(v)
 			if err != nil {
-				return fmt.Errorf("metadata: topic %q: %w", k, err)
+				return fmt.Errorf("%w: topic %q: %w", errDamagedRecord, k, err)
 			}
 			topics = append(topics, t)
 			return nil
@@ -263,7 +317,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		err = tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
 			l, err := decodeLink(v)
 			if err != nil {
-				return fmt.Errorf("metadata: link %q: %w", k, err)
+				return fmt.Errorf("%w: link %q: %w", errDamagedRecord, k, err)
 			}
 			links[l.Name] = l
 			return nil
@@ -274,11 +328,11 @@ func (s *boltStore) init(mp *metaProperties) error {
 		return tx.Bucket(bucketBrokerConfigs).ForEach(func(k, v []byte) error {
 			node, err := strconv.ParseInt(string(k), 10, 32)
 			if err != nil {
-				return fmt.Errorf("metadata: broker configs key %q: %w", k, err)
+				return fmt.Errorf("%w: broker configs key %q: %w", errDamagedRecord, k, err)
 			}
 			var r brokerConfigsRecord
 			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("metadata: broker configs of node %d: %w", node, err)
+				return fmt.Errorf("%w: broker configs of node %d: %w", errDamagedRecord, node, err)
 			}
 			brokerConfigs[int32(node)], brokerCfgRevs[int32(node)] = r.Configs, r.ModRevision
 			return nil
@@ -488,6 +542,7 @@ func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
 	}
 	s.snap.Store(next)
 	s.notify(next.rev)
+	s.kickBackup()
 	return nil
 }
 
@@ -822,6 +877,9 @@ func (s *boltStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	if err := s.stopBackups(); err != nil {
+		s.logger.Warn("metadata backup at close failed", "err", err)
+	}
 	s.watchMu.Lock()
 	for w := range s.watchers {
 		w.close()

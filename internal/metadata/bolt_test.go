@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 func open(t *testing.T, dir string, node int32) Store {
@@ -300,7 +301,7 @@ func TestMetaPropertiesMismatch(t *testing.T) {
 		t.Errorf("cluster id changed: %s -> %s", id, s.ClusterID())
 	}
 	s.Close()
-	if mp, err := readMetaProperties(dir); err != nil || mp == nil || mp.clusterID != id || mp.nodeID != 1 {
+	if mp, err := readMetaProperties(vfs.Default, dir); err != nil || mp == nil || mp.clusterID != id || mp.nodeID != 1 {
 		t.Errorf("rewritten meta.properties = %+v, %v", mp, err)
 	}
 }

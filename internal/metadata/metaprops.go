@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // metaPropertiesFile is the log directory's identity file, in Kafka's KRaft
@@ -25,9 +25,9 @@ type metaProperties struct {
 }
 
 // readMetaProperties returns nil, nil when the file does not exist.
-func readMetaProperties(dir string) (*metaProperties, error) {
+func readMetaProperties(fsys vfs.FS, dir string) (*metaProperties, error) {
 	path := filepath.Join(dir, metaPropertiesFile)
-	f, err := os.Open(path)
+	f, err := vfs.Open(fsys, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -57,46 +57,14 @@ func readMetaProperties(dir string) (*metaProperties, error) {
 
 // writeMetaProperties writes the file atomically (temp file, fsync, rename,
 // fsync of the directory).
-func writeMetaProperties(dir string, mp metaProperties) error {
+func writeMetaProperties(fsys vfs.FS, dir string, mp metaProperties) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "#\n#Written by Tandem at %s. Kafka KRaft format; do not edit.\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "cluster.id=%s\nnode.id=%d\nversion=1\n", mp.clusterID, mp.nodeID)
 
 	path := filepath.Join(dir, metaPropertiesFile)
-	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, b.Bytes()); err != nil {
+	if err := vfs.WriteFileAtomic(fsys, path, b.Bytes()); err != nil {
 		return fmt.Errorf("metadata: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("metadata: writing %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("metadata: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -17,6 +17,12 @@ type PartitionStat struct {
 	LogEndOffset   int64
 	HighWatermark  int64
 	Segments       int
+	// Offline: the partition cannot take writes (its log failed to open,
+	// or a storage failure took it offline). An offline partition whose
+	// log never opened has no log numbers (they are not reported).
+	Offline bool
+	// NoLog: the log never opened; only Offline is meaningful.
+	NoLog bool
 }
 
 // SetPartitionSource registers the callback that lists this node's
@@ -47,6 +53,8 @@ type partitionCollector struct {
 	end      *prometheus.Desc
 	hw       *prometheus.Desc
 	segments *prometheus.Desc
+	offline  *prometheus.Desc
+	nOffline *prometheus.Desc
 }
 
 func newPartitionCollector() *partitionCollector {
@@ -61,6 +69,9 @@ func newPartitionCollector() *partitionCollector {
 		end:      d("log_end_offset", "A partition's log end offset.", labels),
 		hw:       d("high_watermark", "A partition's HighWatermark.", labels),
 		segments: d("log_segments", "Segments in a partition's log.", labels),
+		offline: d("partition_offline", "1 for a partition that is offline after a storage fault "+
+			"(listed only while it is; see docs/operations.md, Storage faults).", labels),
+		nOffline: d("partitions_offline", "Partitions offline after a storage fault; /readyz is DOWN while this is not 0.", nil),
 	}
 }
 
@@ -71,6 +82,8 @@ func (c *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.end
 	ch <- c.hw
 	ch <- c.segments
+	ch <- c.offline
+	ch <- c.nOffline
 }
 
 func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -80,15 +93,24 @@ func (c *partitionCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	stats := (*fn)()
 	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(len(stats)))
+	offline := 0
 	for i := range stats {
 		s := &stats[i]
 		p := strconv.FormatInt(int64(s.Partition), 10)
+		if s.Offline {
+			offline++
+			gauge(ch, c.offline, 1, s.Topic, p)
+		}
+		if s.NoLog {
+			continue
+		}
 		gauge(ch, c.size, s.LogSizeBytes, s.Topic, p)
 		gauge(ch, c.start, s.LogStartOffset, s.Topic, p)
 		gauge(ch, c.end, s.LogEndOffset, s.Topic, p)
 		gauge(ch, c.hw, s.HighWatermark, s.Topic, p)
 		gauge(ch, c.segments, int64(s.Segments), s.Topic, p)
 	}
+	ch <- prometheus.MustNewConstMetric(c.nOffline, prometheus.GaugeValue, float64(offline))
 }
 
 // gauge emits one const gauge. A label value the client library rejects

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/console"
 	"github.com/tandem-streaming/tandem/internal/ratelog"
 	"github.com/tandem-streaming/tandem/internal/rest"
 )
@@ -53,6 +54,12 @@ func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 		h.lns = append(h.lns, newLimitListener(ln, n.budget.HTTPConns))
 		h.addrs = append(h.addrs, ln.Addr())
 	}
+	// The web console (internal/console): the page at exactly "/" and its
+	// own endpoints under /console/; REST keeps every other path.
+	// Registered once the listeners are bound, so it knows their addresses.
+	con := console.New(consoleSource{n: n, httpAddrs: h.addrs}, n.console, console.DefaultInterval, n.logger.With("component", "console"))
+	mux.Handle("GET /{$}", con)
+	mux.Handle("/console/", con)
 	for _, ln := range h.lns {
 		go func() {
 			if err := h.srv.Serve(ln); err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/console"
 	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/log"
@@ -28,6 +30,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/mirror"
 	"github.com/tandem-streaming/tandem/internal/partition"
 	"github.com/tandem-streaming/tandem/internal/server"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // cleanShutdownFile marks a log directory whose logs were all closed
@@ -56,6 +59,10 @@ type Node struct {
 	http    *httpServer
 	metrics *metrics.Metrics
 	budget  descriptorBudget
+	// console is the web console's lag history, filled by sampler.
+	console *console.History
+	sampler *console.Sampler
+	started time.Time
 
 	kafkaAddrs []net.Addr
 	stop       chan struct{}
@@ -69,6 +76,13 @@ type Node struct {
 // topics are filled by internal/mirror's data path; tests start nodes
 // through here too (internal/tandemtest), so they run what `serve` runs.
 func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
+	return StartFS(props, logger, nil)
+}
+
+// StartFS is Start with the storage (the logs and the metadata store) on
+// fsys instead of the operating system's file system (vfs.Default when
+// nil): tests put a fault injector (vfs.ErrorFS) there.
+func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
 		return nil, err
@@ -76,7 +90,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{})}
+	n := &Node{Config: cfg, logger: logger, dir: cfg.LogDirs[0], stop: make(chan struct{}), started: time.Now()}
 	defer func() {
 		if err != nil {
 			n.abort()
@@ -102,7 +116,7 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		logger.Warn("previous shutdown was not clean; logs will validate their tails", "dir", n.dir)
 	}
 
-	if n.store, err = metadata.OpenBolt(n.dir, cfg.NodeID, logger.With("component", "metadata")); err != nil {
+	if n.store, err = metadata.OpenBoltFS(n.dir, cfg.NodeID, logger.With("component", "metadata"), fsys); err != nil {
 		return nil, err
 	}
 	n.metrics = metrics.New(cfg.NodeID)
@@ -116,8 +130,8 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.files = log.NewFileCache(n.budget.FileCache)
-	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync}
+	n.files = log.NewFileCacheFS(n.budget.FileCache, fsys)
+	so := log.SyncerOptions{Workers: 32, Observe: n.metrics.ObserveFsync, FS: fsys}
 	if cfg.LogSyncStrategy == "syncfs" {
 		so.SyncfsDir = n.dir
 	}
@@ -187,6 +201,10 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 		n.server.Serve(ln, cfg.Listeners[i].Name)
 	}
 	if len(cfg.HTTPListeners) > 0 {
+		// The web console's lag history (docs/console.md): sampled only
+		// when there is an HTTP listener to show it.
+		n.console = console.NewHistory(0, 0)
+		n.sampler = console.StartSampler(n.console, console.DefaultInterval, consoleSource{n: n}.Snapshot, nil)
 		if n.http, err = startHTTP(n, cfg.HTTPListeners); err != nil {
 			return nil, err
 		}
@@ -249,15 +267,45 @@ func (n *Node) Store() metadata.Store { return n.store }
 // Metrics returns this node's metrics.
 func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
+// StorageHealth returns nil when every hosted partition can take writes,
+// else an error naming the offline ones (at most five) and their causes:
+// /readyz reports it as DOWN. Kafka takes a whole log directory offline
+// on an I/O error; Tandem takes the partition that hit it, and keeps the
+// probe DOWN so that an orchestrator or operator sees it.
+func (n *Node) StorageHealth() error {
+	off := n.parts.Offline()
+	if len(off) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "storage: %d partition(s) offline:", len(off))
+	for i, p := range off {
+		if i == 5 {
+			fmt.Fprintf(&b, " and %d more", len(off)-i)
+			break
+		}
+		fmt.Fprintf(&b, " %s-%d (%v);", p.Topic, p.Partition, p.Err)
+	}
+	b.WriteString(" see docs/operations.md, Storage faults")
+	return errors.New(b.String())
+}
+
 func (n *Node) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
-	n.parts.EachPartition(func(p *partition.Partition) {
-		s := p.Log.Stats()
-		out = append(out, metrics.PartitionStat{
-			Topic: p.Topic, Partition: p.Index, LogSizeBytes: s.Size, Segments: s.Segments,
-			LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
-		})
-	})
+	for _, t := range n.parts.Topics() {
+		for _, p := range t.Partitions {
+			if p.Log == nil {
+				out = append(out, metrics.PartitionStat{Topic: p.Topic, Partition: p.Index, Offline: true, NoLog: true})
+				continue
+			}
+			s := p.Log.Stats()
+			out = append(out, metrics.PartitionStat{
+				Topic: p.Topic, Partition: p.Index, LogSizeBytes: s.Size, Segments: s.Segments,
+				LogStartOffset: s.LogStartOffset, LogEndOffset: s.LogEndOffset, HighWatermark: s.HighWatermark,
+				Offline: p.Log.Failed() != nil,
+			})
+		}
+	}
 	return out
 }
 
@@ -330,6 +378,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.http != nil {
 			errs = append(errs, n.http.shutdown(ctx))
 		}
+		if n.sampler != nil {
+			n.sampler.Stop()
+		}
 		if n.links != nil {
 			n.links.Close()
 		}
@@ -361,6 +412,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) abort() {
 	if n.http != nil {
 		_ = n.http.shutdown(context.Background())
+	}
+	if n.sampler != nil {
+		n.sampler.Stop()
 	}
 	if n.links != nil {
 		n.links.Close()

@@ -26,7 +26,7 @@ func (r *restBackend) Ready() error {
 	case <-r.n.stop:
 		return errors.New("shutting down")
 	default:
-		return nil
+		return r.n.StorageHealth()
 	}
 }
 

@@ -10,11 +10,22 @@
 // the hosted partitions match cluster metadata.
 //
 // Lock order: Manager.mu is taken before any log.Log lock and is never held
-// across log I/O other than Open/Close of a topic's logs during Host (see
-// docs/lock-order.md).
+// across log I/O: Host opens logs without it and takes it only to install
+// the opened partitions, so creating a topic with many partitions never
+// stalls the produce and fetch paths, which take it (shared) on every
+// request (see docs/lock-order.md).
+//
+// A partition whose log fails to open (damage recovery cannot repair, an
+// I/O error, no descriptors) is hosted offline: Get answers
+// ErrPartitionOffline (KAFKA_STORAGE_ERROR to clients), Offline lists it
+// for /readyz and metrics, and the rest of the topic and of the broker
+// serve. Host returns the failures, so the reconciler retries, and a
+// retry opens the offline partitions again: one whose cause has cleared
+// (descriptors, space) comes online by itself.
 package partition
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +47,9 @@ var (
 	// ErrUnknownPartition is returned for a partition index past the
 	// topic's partition count.
 	ErrUnknownPartition = errors.New("partition is not hosted on this broker")
+	// ErrPartitionOffline is returned by Get for a partition whose log
+	// could not be opened; it wraps the cause (KAFKA_STORAGE_ERROR).
+	ErrPartitionOffline = errors.New("partition is offline")
 )
 
 // Partition is one hosted partition: its log and its leader epoch.
@@ -43,11 +57,25 @@ type Partition struct {
 	Topic   string
 	TopicID [16]byte
 	Index   int32
-	Log     *log.Log
+	// Log is nil when the partition is offline because its log could not
+	// be opened (OpenErr); Get never returns such a partition.
+	Log *log.Log
+	// OpenErr is why the log could not be opened, nil when Log is set.
+	OpenErr error
 
 	leaderEpoch atomic.Int32
 	minInsync   atomic.Int32
 	readOnly    atomic.Bool
+}
+
+// Offline returns why the partition cannot take writes, or nil: its log
+// could not be opened, or a storage failure took it offline since
+// (log.Log.Failed).
+func (p *Partition) Offline() error {
+	if p.Log == nil {
+		return p.OpenErr
+	}
+	return p.Log.Failed()
 }
 
 // ReadOnly reports whether clients may not write to the partition: it
@@ -161,44 +189,106 @@ func (m *Manager) openLog(s Spec, p int32) (*Partition, error) {
 
 // Host opens (creating if needed) the logs of every partition in s and
 // makes them visible to Get. Hosting a topic already hosted opens only the
-// partitions that are new (CreatePartitions).
+// partitions that are new (CreatePartitions) or offline (a retry).
+//
+// The logs are opened without m.mu (up to openParallelism at a time) and
+// installed under it at the end, so produce and fetch to other topics go
+// on while thousands of logs open. Host and Unhost have one caller (the
+// reconciler), so the topic cannot change between the two steps except by
+// Close, which Host checks for.
+//
+// A partition whose log fails to open is installed offline (see the
+// package comment) and Host returns the failures joined; the other
+// partitions are hosted all the same.
 func (m *Manager) Host(s Spec) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
+	m.mu.RLock()
+	closed, old := m.closed, m.topics[s.Name]
+	m.mu.RUnlock()
+	if closed {
 		return errors.New("partition: manager closed")
 	}
-	old := m.topics[s.Name]
 	if old != nil && old.ID != s.ID {
 		return fmt.Errorf("partition: topic %s is hosted with another id", s.Name)
 	}
-	t := &Topic{Name: s.Name, ID: s.ID}
-	if old != nil {
-		t.Partitions = append(t.Partitions, old.Partitions...)
-	}
-	for p := int32(len(t.Partitions)); p < int32(len(s.LeaderEpochs)); p++ {
-		pt, err := m.openLog(s, p)
-		if err != nil {
-			for _, opened := range t.Partitions[lenOf(old):] {
-				if m.cleaner != nil {
-					m.cleaner.Remove(opened.Log)
-				}
-				_ = opened.Log.Close()
-			}
-			return err
+	n := max(len(s.LeaderEpochs), lenOf(old))
+	parts := make([]*Partition, n)
+	var toOpen []int32
+	for p := range int32(n) {
+		if old != nil && int(p) < len(old.Partitions) && old.Partitions[p].Log != nil {
+			parts[p] = old.Partitions[p]
+			continue
 		}
-		t.Partitions = append(t.Partitions, pt)
+		toOpen = append(toOpen, p)
 	}
-	for i, pt := range t.Partitions {
+	errs := m.openLogs(s, toOpen, parts, old)
+
+	m.mu.Lock()
+	if m.closed || m.topics[s.Name] != old {
+		m.mu.Unlock()
+		for _, p := range toOpen {
+			m.closePartition(parts[p])
+		}
+		return fmt.Errorf("partition: topic %s changed while its logs opened (manager closed)", s.Name)
+	}
+	for i, pt := range parts {
 		if i < len(s.LeaderEpochs) {
 			pt.leaderEpoch.Store(s.LeaderEpochs[i])
 		}
 		pt.minInsync.Store(s.MinInsyncReplicas)
 		pt.readOnly.Store(s.ReadOnly)
 	}
+	t := &Topic{Name: s.Name, ID: s.ID, Partitions: parts}
 	m.topics[s.Name] = t
 	m.byID[s.ID] = t
-	return nil
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// openParallelism bounds concurrent log opens in Host: opening is mostly
+// waiting for the file system (directory creation, recovery reads).
+const openParallelism = 16
+
+// openLogs opens partitions ps of s into parts; a failure leaves an
+// offline partition there and is logged and returned.
+func (m *Manager) openLogs(s Spec, ps []int32, parts []*Partition, old *Topic) []error {
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, openParallelism)
+	for i, p := range ps {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pt, err := m.openLog(s, p)
+			if err != nil {
+				pt = &Partition{Topic: s.Name, TopicID: s.ID, Index: p, OpenErr: err}
+				errs[i] = err
+				level := slog.LevelError
+				if old != nil && int(p) < len(old.Partitions) && old.Partitions[p].OpenErr != nil &&
+					old.Partitions[p].OpenErr.Error() == err.Error() {
+					level = slog.LevelDebug // a retry failing the same way: said already
+				}
+				m.logger.Log(context.Background(), level, "partition offline: its log could not be opened; the rest of the broker serves. "+
+					"Fix the cause (space, descriptors: it is retried and comes online by itself; damage: see "+
+					"docs/operations.md, Storage faults)", "topic", s.Name, "partition", p, "err", err)
+			}
+			parts[p] = pt
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// closePartition closes an opened partition's log (Host backing out).
+func (m *Manager) closePartition(pt *Partition) {
+	if pt == nil || pt.Log == nil {
+		return
+	}
+	if m.cleaner != nil {
+		m.cleaner.Remove(pt.Log)
+	}
+	_ = pt.Log.Close()
 }
 
 func lenOf(t *Topic) int {
@@ -208,33 +298,18 @@ func lenOf(t *Topic) int {
 	return len(t.Partitions)
 }
 
-// Unhost closes and deletes the logs of topic name (Log.Delete removes each
-// partition directory before Unhost returns, so a topic hosted again under
-// the name starts empty). Kafka renames a deleted partition's directory to
-// <topic>-<p>.<uuid>-delete and removes it asynchronously; here the removal
-// is synchronous. A writer still holding one of the partitions (a mirror
-// fetcher) gets log.ErrClosed from then on.
+// Unhost closes and deletes the logs of topic name: each partition
+// directory is renamed <topic>-<p>.<topic id>-delete, the log directory is
+// fsynced, then they are removed (Kafka LogManager.asyncDelete, but
+// synchronous), so a crash part-way leaves only -delete directories, which
+// the next start removes (Sweep, dirs.go). A writer still holding one of
+// the partitions (a mirror fetcher) gets log.ErrClosed from then on.
 func (m *Manager) Unhost(name string) error {
-	m.mu.Lock()
-	t := m.topics[name]
-	if t != nil {
-		delete(m.topics, name)
-		delete(m.byID, t.ID)
-	}
-	m.mu.Unlock()
+	t := m.detach(name, [16]byte{})
 	if t == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
-	var errs []error
-	for _, p := range t.Partitions {
-		if m.cleaner != nil {
-			m.cleaner.Remove(p.Log) // waits for a pass in progress
-		}
-		if err := p.Log.Delete(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return m.deleteTopicDirs(t)
 }
 
 // SetConfig applies a new effective topic config to every partition.
@@ -244,7 +319,9 @@ func (m *Manager) SetConfig(name string, c log.Config, minInsync int32) error {
 		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
 	for _, p := range t.Partitions {
-		p.Log.SetConfig(c)
+		if p.Log != nil {
+			p.Log.SetConfig(c)
+		}
 		p.minInsync.Store(minInsync)
 	}
 	if m.cleaner != nil && c.Compact {
@@ -278,7 +355,11 @@ func (m *Manager) Get(name string, p int32) (*Partition, error) {
 	if p < 0 || int(p) >= len(t.Partitions) {
 		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownPartition, name, p)
 	}
-	return t.Partitions[p], nil
+	pt := t.Partitions[p]
+	if pt.Log == nil {
+		return nil, fmt.Errorf("%w: %s-%d: %w", ErrPartitionOffline, name, p, pt.OpenErr)
+	}
+	return pt, nil
 }
 
 // Topics returns the hosted topics sorted by name.
@@ -293,13 +374,39 @@ func (m *Manager) Topics() []*Topic {
 	return ts
 }
 
-// EachPartition calls fn for every hosted partition.
+// EachPartition calls fn for every hosted partition that has a log (not
+// those offline since they failed to open; see Offline).
 func (m *Manager) EachPartition(fn func(*Partition)) {
 	for _, t := range m.Topics() {
 		for _, p := range t.Partitions {
-			fn(p)
+			if p.Log != nil {
+				fn(p)
+			}
 		}
 	}
+}
+
+// OfflinePartition is a hosted partition that cannot take writes.
+type OfflinePartition struct {
+	Topic     string
+	Partition int32
+	Err       error
+}
+
+// Offline lists the partitions that are offline: their log could not be
+// opened, or a storage failure (an I/O error, a failed fsync) took it
+// offline since. /readyz reports DOWN while any is, and the metric
+// tandem_partitions_offline counts them.
+func (m *Manager) Offline() []OfflinePartition {
+	var out []OfflinePartition
+	for _, t := range m.Topics() {
+		for _, p := range t.Partitions {
+			if err := p.Offline(); err != nil {
+				out = append(out, OfflinePartition{Topic: t.Name, Partition: p.Index, Err: err})
+			}
+		}
+	}
+	return out
 }
 
 // EnforceRetention runs retention on every partition and returns the number
@@ -334,6 +441,9 @@ func (m *Manager) Close() error {
 	)
 	for _, t := range ts {
 		for _, p := range t.Partitions {
+			if p.Log == nil {
+				continue
+			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/node"
+	"github.com/tandem-streaming/tandem/internal/vfs"
 )
 
 // Broker is a broker started for a test.
@@ -23,6 +24,7 @@ type Broker struct {
 	Node  *node.Node
 	Dir   string
 	props map[string]string
+	fs    vfs.FS
 }
 
 // Opt adjusts the broker.
@@ -33,6 +35,13 @@ func Config(key, value string) Opt { return func(props map[string]string) { prop
 
 // Start starts a broker that is shut down when the test ends.
 func Start(t testing.TB, opts ...Opt) *Broker {
+	t.Helper()
+	return StartFS(t, nil, opts...)
+}
+
+// StartFS starts a broker whose storage is on fsys (a vfs.ErrorFS to
+// inject storage faults); restarts keep it.
+func StartFS(t testing.TB, fsys vfs.FS, opts ...Opt) *Broker {
 	t.Helper()
 	props := map[string]string{
 		"listeners":      "PLAINTEXT://127.0.0.1:0",
@@ -48,7 +57,7 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 	for _, o := range opts {
 		o(props)
 	}
-	b := &Broker{t: t, Dir: props["log.dirs"], props: props}
+	b := &Broker{t: t, Dir: props["log.dirs"], props: props, fs: fsys}
 	b.start()
 	t.Cleanup(func() { b.Stop() })
 	return b
@@ -56,7 +65,7 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 
 func (b *Broker) start() {
 	b.t.Helper()
-	n, err := node.Start(b.props, testLogger(b.t))
+	n, err := node.StartFS(b.props, testLogger(b.t), b.fs)
 	if err != nil {
 		b.t.Fatalf("tandemtest: start broker: %v", err)
 	}
@@ -86,8 +95,18 @@ func (b *Broker) Stop() {
 // and the same port, so clients can reconnect.
 func (b *Broker) Restart() {
 	b.t.Helper()
+	b.RestartAfter(nil)
+}
+
+// RestartAfter is Restart that runs between (if not nil) while the broker
+// is stopped: to change its files as a crash or an operator would.
+func (b *Broker) RestartAfter(between func()) {
+	b.t.Helper()
 	addr := b.Addr()
 	b.Stop()
+	if between != nil {
+		between()
+	}
 	b.props["listeners"] = "PLAINTEXT://" + addr
 	b.start()
 }

@@ -1,7 +1,9 @@
 //go:build !linux
 
-package log
+package vfs
 
 import "os"
 
 func fdatasync(f *os.File) error { return f.Sync() }
+
+func syncfs(f File) error { return f.Sync() }
