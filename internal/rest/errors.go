@@ -37,8 +37,8 @@ import (
 // Confluent's REST server reports every "bad request" Kafka exception with
 // the one code 40002 (documented in cluster-linking.md §5 for "topic
 // exists"); we follow that rather than inventing a code per Kafka error,
-// because clients branch on the HTTP status and the message carries the
-// Kafka error name. A context deadline is treated like REQUEST_TIMED_OUT
+// because clients branch on the HTTP status, and the message names the
+// object and the fix (docs/HACKING.md "Errors users read"). A context deadline is treated like REQUEST_TIMED_OUT
 // (retriable).
 const (
 	codeKafkaBadRequest      = 40002
