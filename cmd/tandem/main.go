@@ -4,6 +4,7 @@
 //	tandem demo [--topic T] [--partitions N] [--rate R] [--dir DIR]
 //	tandem bench [flags]
 //	tandem version (or tandem --version)
+//	tandem link|mirror|group ... (through the HTTP API; docs/cli.md)
 package main
 
 import (
@@ -31,6 +32,6 @@ func rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("tandem {{.Version}}\n")
 	root.AddCommand(serveCmd(), demoCmd(), benchCmd(), versionCmd())
-	root.AddCommand(linkCmd(), mirrorCmd())
+	root.AddCommand(linkCmd(), mirrorCmd(), groupCmd())
 	return root
 }
