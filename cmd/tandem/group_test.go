@@ -44,7 +44,7 @@ func simGroupList() []groupview.Group {
 	}
 }
 
-func (simGroups) All(context.Context) ([]groupview.Group, error) { return simGroupList(), nil }
+func (simGroups) List(context.Context) ([]groupview.Group, error) { return simGroupList(), nil }
 
 func (simGroups) Get(_ context.Context, id string) (groupview.Group, error) {
 	for _, g := range simGroupList() {

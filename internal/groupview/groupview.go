@@ -161,13 +161,23 @@ func (r Reader) IDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// All reads every group, sorted by id.
+// All reads every group with its offsets, sorted by id.
 func (r Reader) All(ctx context.Context) ([]Group, error) {
 	ids, err := r.IDs(ctx)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
 	return r.Describe(ctx, ids)
+}
+
+// List reads every group without its offsets (Offsets is nil), sorted by
+// id: what a listing needs, without an OffsetFetch of every group.
+func (r Reader) List(ctx context.Context) ([]Group, error) {
+	ids, err := r.IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return r.describe(ctx, ids, false)
 }
 
 // Get reads one group; ErrNotFound when it does not exist.
@@ -186,9 +196,13 @@ func (r Reader) Get(ctx context.Context, id string) (Group, error) {
 	return g, nil
 }
 
-// Describe reads the groups named, in that order. A group that does not
-// exist comes back in state Dead.
+// Describe reads the groups named, with their offsets, in that order. A
+// group that does not exist comes back in state Dead.
 func (r Reader) Describe(ctx context.Context, ids []string) ([]Group, error) {
+	return r.describe(ctx, ids, true)
+}
+
+func (r Reader) describe(ctx context.Context, ids []string, withOffsets bool) ([]Group, error) {
 	c, err := r.coord()
 	if err != nil {
 		return nil, err
@@ -197,21 +211,24 @@ func (r Reader) Describe(ctx context.Context, ids []string) ([]Group, error) {
 	dreq.Version = 5
 	dreq.Groups = ids
 	dresp := c.DescribeGroups(ctx, dreq)
-	freq := kmsg.NewPtrOffsetFetchRequest()
-	freq.Version = 8
-	for _, id := range ids {
-		rg := kmsg.NewOffsetFetchRequestGroup()
-		rg.Group = id
-		freq.Groups = append(freq.Groups, rg)
+	var fresp *kmsg.OffsetFetchResponse
+	if withOffsets {
+		freq := kmsg.NewPtrOffsetFetchRequest()
+		freq.Version = 8
+		for _, id := range ids {
+			rg := kmsg.NewOffsetFetchRequestGroup()
+			rg.Group = id
+			freq.Groups = append(freq.Groups, rg)
+		}
+		fresp = c.OffsetFetch(ctx, freq)
 	}
-	fresp := c.OffsetFetch(ctx, freq)
 	out := make([]Group, len(ids))
 	for i, id := range ids {
 		g := Group{ID: id, State: "Dead"}
 		if i < len(dresp.Groups) {
-			r.describe(&g, dresp.Groups[i])
+			r.members(&g, dresp.Groups[i])
 		}
-		if i < len(fresp.Groups) {
+		if fresp != nil && i < len(fresp.Groups) {
 			r.offsets(&g, fresp.Groups[i])
 		}
 		out[i] = g
@@ -219,7 +236,7 @@ func (r Reader) Describe(ctx context.Context, ids []string) ([]Group, error) {
 	return out, nil
 }
 
-func (r Reader) describe(g *Group, d kmsg.DescribeGroupsResponseGroup) {
+func (r Reader) members(g *Group, d kmsg.DescribeGroupsResponseGroup) {
 	g.State, g.ProtocolType, g.Protocol = d.State, d.ProtocolType, d.Protocol
 	if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
 		g.Err = err

@@ -112,6 +112,10 @@ func TestReader(t *testing.T) {
 	if err != nil || len(ids) != 2 || ids[0] != "g" || ids[1] != "z" {
 		t.Fatalf("IDs = %v, %v", ids, err)
 	}
+	if gs, err := r.List(ctx); err != nil || len(gs) != 2 || gs[0].State != "Stable" || len(gs[0].Members) != 2 ||
+		gs[0].Offsets != nil || gs[1].State != "Dead" {
+		t.Errorf("List = %+v, %v: described, without offsets", gs, err)
+	}
 	g, err := r.Get(ctx, "g")
 	if err != nil {
 		t.Fatal(err)

@@ -22,10 +22,11 @@ import (
 	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
-// GroupSource reads consumer groups; groupview.Reader is one. Get returns
-// an error wrapping groupview.ErrNotFound for a group that does not exist.
+// GroupSource reads consumer groups; groupview.Reader is one. List need
+// not fill in offsets. Get returns an error wrapping groupview.ErrNotFound
+// for a group that does not exist.
 type GroupSource interface {
-	All(ctx context.Context) ([]groupview.Group, error)
+	List(ctx context.Context) ([]groupview.Group, error)
 	Get(ctx context.Context, id string) (groupview.Group, error)
 }
 
@@ -112,7 +113,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out []restapi.ConsumerGroup
 	if h.groups != nil {
-		gs, err := h.groups.All(r.Context())
+		gs, err := h.groups.List(r.Context())
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func TestGroupState(t *testing.T) {
 // member) and t-1 (end unknown here).
 type oneGroup struct{}
 
-func (oneGroup) All(ctx context.Context) ([]groupview.Group, error) {
+func (oneGroup) List(ctx context.Context) ([]groupview.Group, error) {
 	g, _ := oneGroup{}.Get(ctx, "g")
 	return []groupview.Group{g, {ID: "gone", State: "Dead"}}, nil
 }
