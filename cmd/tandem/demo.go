@@ -35,10 +35,9 @@ import (
 // demoLink is the name of the link the demo creates on the destination.
 const demoLink = "demo-link"
 
-// consoleNote says where the web console is. The console is not built
-// yet; when it is, this is the one line to change.
+// consoleNote says where the destination's web console is (docs/console.md).
 func consoleNote(httpURL string) string {
-	return fmt.Sprintf("Console: the web console will be served at %s/ (not built yet); the HTTP API is there now.", httpURL)
+	return fmt.Sprintf("Console: %s/ (mirror lag over time, failover readiness, pause/resume/failover/promote).", httpURL)
 }
 
 type demoOptions struct {

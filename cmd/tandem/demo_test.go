@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,8 +160,17 @@ func TestDemo(t *testing.T) {
 	if srcAddr == nil || dstAddr == nil {
 		t.Fatalf("no ports printed:\n%s", printed)
 	}
-	if !strings.Contains(printed, "will be served at "+dstAddr[2]+"/") {
+	if !strings.Contains(printed, "Console: "+dstAddr[2]+"/ ") {
 		t.Errorf("the console line does not name the destination's HTTP URL %s:\n%s", dstAddr[2], printed)
+	}
+	if resp, err := http.Get(dstAddr[2] + "/"); err != nil {
+		t.Errorf("console: %v", err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "<title>") {
+			t.Errorf("console at %s/: %s\n%.300s", dstAddr[2], resp.Status, page)
+		}
 	}
 	consume := tryLine(t, printed, "kcat -C")
 	describe := tryLine(t, printed, "mirror describe")

@@ -42,7 +42,12 @@ type reconciler struct {
 	applied   map[string]appliedTopic // by topic name
 	brokerCfg [2]map[string]string    // dynamic broker configs applied: this node, cluster default
 	errs      map[string]error        // topics the last pass failed to apply
-	closed    bool                    // close was called: no more passes
+	// atStart: ids of the topics in metadata when the broker started
+	// (first). A foreign or damaged directory under the name of a topic
+	// created since cannot be its data and is moved aside
+	// (MoveAsideForeign).
+	atStart map[[16]byte]bool
+	closed  bool // close was called: no more passes
 
 	revs     <-chan int64 // WatchRevision, taken before the first pass
 	cancel   func()
@@ -69,12 +74,27 @@ func newReconciler(b *Broker) *reconciler {
 
 // first subscribes to the store and applies the current metadata. The
 // subscription is taken first so that no change between this pass and the
-// loop (run) is missed. It returns the pass's errors: a broker that cannot
-// host its topics does not start.
+// loop (run) is missed. Before it hosts anything it sweeps the log
+// directory (partition.Manager.Sweep): leftovers of deletions a crash
+// interrupted are removed (or rolled back), strays moved aside. It returns
+// the pass's errors; partitions that could not be opened are offline and
+// retried (see Broker.New).
 func (r *reconciler) first() error {
 	r.revs, r.cancel = r.b.store.WatchRevision()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	topics, _ := r.b.store.ListTopics()
+	refs := make(map[string]partition.TopicRef, len(topics))
+	r.atStart = make(map[[16]byte]bool, len(topics))
+	for _, t := range topics {
+		refs[t.Name] = partition.TopicRef{ID: t.ID, Partitions: t.Partitions}
+		r.atStart[t.ID] = true
+	}
+	if err := r.b.parts.Sweep(refs); err != nil {
+		// What could not be swept is tried again at the next start; the
+		// hosting below moves strays of the names it hosts aside itself.
+		r.b.logger.Error("sweeping the log directory", "err", err)
+	}
 	return r.passLocked()
 }
 
@@ -177,25 +197,12 @@ func (r *reconciler) passLocked() error {
 		if t, ok := byName[h.Name]; ok && t.ID == h.ID {
 			continue
 		}
-		delete(r.applied, h.Name)
 		if err := b.parts.Unhost(h.Name); err != nil && !errors.Is(err, partition.ErrUnknownTopic) {
 			b.logger.Error("deleting topic data", "topic", h.Name, "err", err)
 		}
-		if b.metrics != nil {
-			b.metrics.DeleteTopic(h.Name)
-		}
 		deleted = append(deleted, h.Name)
 	}
-	if len(deleted) > 0 && b.groups != nil {
-		// Committed offsets of a deleted topic are removed from every
-		// group (Kafka GroupCoordinator.onPartitionsDeleted), so a
-		// re-created topic does not inherit them.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := b.groups.OnTopicsDeleted(ctx, deleted); err != nil {
-			b.logger.Warn("removing committed offsets of deleted topics", "topics", deleted, "err", err)
-		}
-		cancel()
-	}
+	r.forgetLocked(deleted)
 
 	for _, t := range topics {
 		a, ok := r.applied[t.Name]
@@ -238,6 +245,16 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 			return err
 		}
 	}
+	if _, hosted := b.parts.Topic(t.Name); !hosted && !r.atStart[t.ID] {
+		// A topic created since the start: an orphan of an earlier
+		// incarnation of the name (another topic id, or damaged) never
+		// blocks it; it is moved aside, kept. A topic that existed at
+		// start keeps such a directory offline with its error, for the
+		// operator (it may be its own data with a damaged file).
+		if err := b.parts.MoveAsideForeign(t.Name, t.ID, t.Partitions); err != nil {
+			return err
+		}
+	}
 	// Host hosts what it could open even when it fails (a partition whose
 	// log cannot open is offline, and retried after retryBackoff), so the
 	// config applies either way.
@@ -247,4 +264,133 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 		return err
 	}
 	return herr
+}
+
+// forgetLocked finishes the deletion of topics that are no longer hosted:
+// what the reconciler applied, their metrics, and their committed offsets
+// (Kafka GroupCoordinator.onPartitionsDeleted), so a re-created topic
+// does not inherit them. Caller holds mu.
+func (r *reconciler) forgetLocked(deleted []string) {
+	b := r.b
+	for _, name := range deleted {
+		delete(r.applied, name)
+		if b.metrics != nil {
+			b.metrics.DeleteTopic(name)
+		}
+	}
+	if len(deleted) > 0 && b.groups != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := b.groups.OnTopicsDeleted(ctx, deleted); err != nil {
+			b.logger.Warn("removing committed offsets of deleted topics", "topics", deleted, "err", err)
+		}
+		cancel()
+	}
+}
+
+// crashHook is called at each step of a topic deletion and of a failed
+// creation's rollback; tests make it kill the process there (crash points,
+// see crashsafe_test.go). A no-op otherwise.
+var crashHook = func(point string) {}
+
+// deleteTopic deletes topic name so that a crash at any point leaves
+// either the whole topic or none of it (issue #9): under mu, so no pass
+// re-hosts it meanwhile,
+//
+//  1. its logs are closed and its partition directories renamed
+//     <topic>-<p>.<topic id>-delete, durably (MarkDeleted fsyncs the log
+//     directory);
+//  2. the deletion is committed to metadata — the commit point: a crash
+//     before it leaves the topic in metadata, and the next start renames
+//     the directories back (Sweep); a failed commit renames them back now;
+//  3. the directories are removed (a crash leaves -delete directories,
+//     which the next start removes), the topic's metrics and committed
+//     offsets go.
+//
+// Kafka commits first and renames after (the controller and the log
+// manager are apart); on one node the rename can go first, so that no
+// directory of a deleted topic is ever left under its live name, where it
+// would be a stray.
+func (r *reconciler) deleteTopic(name string) (metadata.Topic, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return metadata.Topic{}, errShuttingDown
+	}
+	t, ok := r.b.store.Topic(name)
+	if !ok {
+		return metadata.Topic{}, fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+	}
+	return r.deleteLocked(t, false, "delete")
+}
+
+// rollbackCreate undoes a topic creation whose logs could not be opened,
+// the way deleteTopic deletes (so a crash part-way leaves the topic or
+// nothing), but only while the topic is as created (otherwise something
+// changed it meanwhile and it is that writer's): the topic leaves
+// metadata and the partition directories the attempt made are removed, so
+// a failed create leaves nothing behind.
+func (r *reconciler) rollbackCreate(t metadata.Topic) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if _, err := r.deleteLocked(t, true, "create-rollback"); err != nil {
+		r.b.logger.Error("rollback of failed topic creation", "topic", t.Name, "err", err)
+	}
+}
+
+// deleteLocked is deleteTopic's sequence for t; exact deletes only while
+// t is at t.ModRevision, else it retries on concurrent changes of the
+// same topic. point prefixes the crash points. Caller holds mu.
+func (r *reconciler) deleteLocked(t metadata.Topic, exact bool, point string) (metadata.Topic, error) {
+	b := r.b
+	name := t.Name
+	crashHook(point + ":start")
+	dirs, err := b.parts.MarkDeleted(name, t.ID, t.Partitions, func(partition.DeletedDir) { crashHook(point + ":renamed-one") })
+	// The topic is not hosted any more: the next pass hosts it again if
+	// the deletion does not go through.
+	delete(r.applied, name)
+	r.rev = -1
+	restore := func() {
+		if rerr := b.parts.RestoreDeleted(dirs); rerr != nil {
+			b.logger.Error("restoring partition directories of a failed topic deletion", "topic", name, "err", rerr)
+		}
+		_ = r.passLocked()
+	}
+	if err != nil {
+		restore()
+		return metadata.Topic{}, err
+	}
+	crashHook(point + ":renamed")
+	var deleted metadata.Topic
+	for i := 0; ; i++ {
+		cur, ok := b.store.Topic(name)
+		if !ok || cur.ID != t.ID {
+			// Deleted (and maybe re-created) by another writer meanwhile:
+			// the renamed directories are that deletion's leftovers.
+			err = fmt.Errorf("%w: %s", metadata.ErrUnknownTopic, name)
+			break
+		}
+		if exact {
+			deleted, err = b.store.DeleteTopicIf(name, t.ModRevision)
+			break
+		}
+		deleted, err = b.store.DeleteTopicIf(name, cur.ModRevision)
+		if !errors.Is(err, metadata.ErrConflict) || i == 8 {
+			break
+		}
+	}
+	if err != nil && !errors.Is(err, metadata.ErrUnknownTopic) {
+		restore()
+		return metadata.Topic{}, err
+	}
+	crashHook(point + ":committed")
+	if rerr := b.parts.RemoveDeleted(dirs); rerr != nil {
+		b.logger.Error("removing partition directories of a deleted topic (the next start retries)", "topic", name, "err", rerr)
+	}
+	crashHook(point + ":removed")
+	r.forgetLocked([]string{name})
+	_ = r.passLocked()
+	return deleted, err
 }

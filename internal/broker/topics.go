@@ -162,12 +162,9 @@ func (b *Broker) CreateTopic(s TopicSpec, validateOnly bool) (metadata.Topic, er
 			return metadata.Topic{}, err // hosted at the next start
 		}
 		// Keep metadata and hosted logs consistent: a topic whose logs
-		// cannot be opened is removed again (unless something changed
-		// it meanwhile; then it is that writer's).
-		if _, derr := b.store.DeleteTopicIf(t.Name, t.ModRevision); derr != nil {
-			b.rlog.Error("rollback of failed topic creation", "topic", t.Name, "err", derr)
-		}
-		_ = b.rec.sync(t.Name)
+		// cannot be opened is removed again, with the directories the
+		// attempt made.
+		b.rec.rollbackCreate(t)
 		return metadata.Topic{}, err
 	}
 	b.rlog.Info("topic created", "topic", t.Name, "partitions", t.Partitions)
@@ -224,14 +221,15 @@ func (b *Broker) DeleteTopic(name string) (metadata.Topic, error) {
 		// Kafka refuses it as well.
 		return metadata.Topic{}, fmt.Errorf("%w %s cannot be deleted", ErrInternalTopic, name)
 	}
-	t, err := b.store.DeleteTopic(name)
+	// The reconciler renames the partition directories, commits the
+	// deletion and removes them, so that a crash leaves all of the topic
+	// or none (reconciler.deleteTopic). A mirror's fetcher may still be
+	// appending: its appends now fail with log.ErrClosed, and the link
+	// stops it when it sees the topic gone from metadata.
+	t, err := b.rec.deleteTopic(name)
 	if err != nil {
 		return metadata.Topic{}, err
 	}
-	// A mirror's fetcher may still be appending: its appends now fail
-	// with log.ErrClosed, and the link stops it when it sees the topic
-	// gone from metadata.
-	_ = b.rec.sync(name)
 	b.rlog.Info("topic deleted", "topic", name)
 	return t, nil
 }

@@ -79,24 +79,33 @@ func encodePartitionMetadata(topicID [16]byte) []byte {
 }
 
 // ReadPartitionMetadata reads partition.metadata; ok is false when the file
-// does not exist.
+// does not exist, or is empty: it is written with a rename and fsynced by
+// the partition's first sync round (see Open), so a crash before that round
+// can leave an empty file, in a directory that holds nothing acknowledged.
+// A file that is there but unreadable as Kafka's format is damage: the
+// error matches ErrCorrupt and names the file, and the partition must not
+// be served (nothing tells which topic incarnation its data belongs to).
 func ReadPartitionMetadata(dir string) (topicID [16]byte, ok bool, err error) {
 	return readPartitionMetadata(vfs.Default, dir)
 }
 
 func readPartitionMetadata(fs vfs.FS, dir string) (topicID [16]byte, ok bool, err error) {
-	data, err := vfs.ReadFile(fs, filepath.Join(dir, partitionMetadata))
-	if errors.Is(err, os.ErrNotExist) {
+	path := partitionMetadataPath(dir)
+	data, err := vfs.ReadFile(fs, path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(data) == 0 {
 		return topicID, false, nil
 	}
 	if err != nil {
-		return topicID, false, err
+		return topicID, false, fmt.Errorf("log: %w", err)
 	}
 	var version, id string
 	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
 		k, v, found := strings.Cut(string(line), ":")
 		if !found {
-			continue
+			return topicID, true, corruptf(path, "malformed line %q (want \"version: 0\" and \"topic_id: <id>\")", line)
 		}
 		switch strings.TrimSpace(k) {
 		case "version":
@@ -106,11 +115,11 @@ func readPartitionMetadata(fs vfs.FS, dir string) (topicID [16]byte, ok bool, er
 		}
 	}
 	if version != "0" {
-		return topicID, true, fmt.Errorf("log: partition.metadata: unsupported version %q", version)
+		return topicID, true, corruptf(path, "unsupported or missing version %q", version)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(id)
 	if err != nil || len(raw) != 16 {
-		return topicID, true, fmt.Errorf("log: partition.metadata: malformed topic_id %q", id)
+		return topicID, true, corruptf(path, "malformed topic_id %q", id)
 	}
 	copy(topicID[:], raw)
 	return topicID, true, nil

@@ -3,10 +3,12 @@ package log
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-streaming/tandem/internal/record"
@@ -163,7 +165,8 @@ func (l *Log) load(clean bool) error {
 		recoveryPoint = ckpt.RecoveryPoint
 	}
 	var recovered []*segment
-	nextOffset := int64(-1) // end offset of the active segment when known
+	ends := map[*segment]int64{} // end offsets the validation found
+	nextOffset := int64(-1)      // end offset of the active segment when known
 	if !clean {
 		for i := 0; i < len(l.segments); i++ {
 			s := l.segments[i]
@@ -174,6 +177,7 @@ func (l *Log) load(clean bool) error {
 			if err != nil {
 				return err
 			}
+			ends[s] = next
 			recovered = append(recovered, s)
 			needIndex[s], needTxn[s] = true, true
 			if cut && i < len(l.segments)-1 {
@@ -203,6 +207,10 @@ func (l *Log) load(clean bool) error {
 				return err
 			}
 		}
+	}
+
+	if err := l.checkSegmentContinuity(ends); err != nil {
+		return err
 	}
 
 	// Log end offset: the end of the active segment's last batch.
@@ -300,6 +308,7 @@ func (l *Log) validateSegment(s *segment) (next int64, cut bool, err error) {
 	next = s.base
 	validEnd := int64(0)
 	var why string
+	var damaged error
 	err = s.log.withFile(func(f vfs.File) error {
 		sc := newScanner(f, 0, s.size)
 		for sc.next() {
@@ -314,11 +323,21 @@ func (l *Log) validateSegment(s *segment) (next int64, cut bool, err error) {
 				return nil
 			}
 			if err := sc.verifyCRC(); err != nil {
-				if errors.Is(err, record.ErrCorrupt) {
-					why = fmt.Sprintf("batch at position %d: %v", sc.batchPos, err)
-					return nil
+				if !errors.Is(err, record.ErrCorrupt) {
+					return err
 				}
-				return err
+				why = fmt.Sprintf("batch at position %d: %v", sc.batchPos, err)
+				// A torn write ends the file; an intact batch after a
+				// failed CRC means the bytes were damaged in place (bit
+				// rot, a bad disk), not torn by a crash. Recovery still
+				// cuts there, as Kafka's LogLoader does, but says so
+				// loudly and keeps a copy of what it cuts.
+				if pos, ok := intactBatchAfter(f, sc.batchPos+sc.batchLen, s.size, next); ok {
+					damaged = corruptf(s.log.currentPath(), "batch at position %d (offsets %d-%d) fails its CRC (%v) "+
+						"but an intact batch follows at position %d: the segment was damaged in place, not torn by a crash",
+						sc.batchPos, base, base+int64(lod), err, pos)
+				}
+				return nil
 			}
 			next = base + int64(lod) + 1
 			validEnd = sc.batchPos + sc.batchLen
@@ -330,6 +349,14 @@ func (l *Log) validateSegment(s *segment) (next int64, cut bool, err error) {
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("log: recover segment %d: %w", s.base, err)
+	}
+	if damaged != nil {
+		kept := s.log.currentPath() + "." + strconv.FormatInt(validEnd, 10) + damagedSuffix
+		if err := copyTail(s.log.currentPath(), kept, validEnd); err != nil {
+			kept = "(not kept: " + err.Error() + ")"
+		}
+		l.logger.Error("log: CRC failure inside a segment; cutting the segment there drops intact batches after it",
+			"dir", l.dir, "segment", s.base, "err", damaged, "droppedFrom", next, "droppedBytes", s.size-validEnd, "copyOfDroppedBytes", kept)
 	}
 	if validEnd < s.size {
 		l.logger.Warn("log: truncating torn or corrupt segment tail", "dir", l.dir, "segment", s.base,
@@ -664,4 +691,113 @@ func (l *Log) swapEnd(path string, base int64) (int64, error) {
 		}
 	}
 	return next, nil
+}
+
+// intactBatchAfter reports whether an intact batch (framing and CRC good,
+// base offset at least minBase) starts at or after pos, looking at batch
+// boundaries as the damaged region's length field gives them, then byte by
+// byte for a bounded distance (the length field itself may be the damage).
+func intactBatchAfter(r io.ReaderAt, pos, size, minBase int64) (int64, bool) {
+	const maxProbe = 1 << 20
+	for p := pos; p < size && p < pos+maxProbe; p++ {
+		sc := newScanner(r, p, size)
+		if !sc.next() {
+			continue
+		}
+		if sc.hdr.BaseOffset() < minBase || sc.hdr.LastOffsetDelta() < 0 {
+			continue
+		}
+		if sc.verifyCRC() == nil {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// checkSegmentContinuity compares each segment's end offset with the next
+// segment's base offset. Offsets that overlap are damage (two segments
+// claim the same offsets; a read would serve either): the log refuses to
+// open. A gap is logged: a deleted or lost middle segment shows as one
+// (nothing else would tell: reads skip it silently), but compaction and a
+// mirror of a source with gaps make gaps legitimately, so it is not an
+// error; `tandem check` reports it with the topic's cleanup.policy. ends
+// holds the end offsets recovery already knows; the others are found by
+// scanning each sealed segment from its last index entry (a few batch
+// headers).
+func (l *Log) checkSegmentContinuity(ends map[*segment]int64) error {
+	compact := l.config().Compact
+	for i := 0; i+1 < len(l.segments); i++ {
+		s, nextSeg := l.segments[i], l.segments[i+1]
+		end, ok := ends[s]
+		if !ok {
+			var err error
+			if end, err = segmentEnd(s); err != nil {
+				return fmt.Errorf("log: segment %d: %w", s.base, err)
+			}
+		}
+		switch {
+		case end > nextSeg.base:
+			err := corruptf(s.log.currentPath(), "holds offsets up to %d but the next segment starts at %d (overlapping segments)", end-1, nextSeg.base)
+			l.logger.Error("log: overlapping segments; the partition will not be served", "dir", l.dir, "err", err)
+			return err
+		case end < nextSeg.base && !compact:
+			l.logger.Warn("log: offset gap between segments (a missing or deleted segment?); offsets in it cannot be read",
+				"dir", l.dir, "segment", s.base, "endOffset", end, "nextSegment", nextSeg.base, "missingOffsets", nextSeg.base-end)
+		}
+	}
+	return nil
+}
+
+// segmentEnd is the offset after the last batch of a segment (its base
+// when empty), scanning headers from its last offset-index entry. Read
+// only: a torn tail ends the scan (recovery deals with it elsewhere).
+func segmentEnd(s *segment) (int64, error) {
+	start := int64(0)
+	if s.indexEntries > 0 {
+		if _, pos, err := s.offsetEntry(s.indexEntries - 1); err == nil && pos <= s.size {
+			start = pos
+		}
+	}
+	next := s.base
+	err := s.log.withFile(func(f vfs.File) error {
+		for {
+			sc := newScanner(f, start, s.size)
+			for sc.next() {
+				next = sc.hdr.NextOffset()
+			}
+			if sc.stop == scanEOF || start == 0 {
+				return nil
+			}
+			// The index entry did not lead to a batch boundary (a stale
+			// index of a sealed segment): scan the whole file.
+			start, next = 0, s.base
+		}
+	})
+	return next, err
+}
+
+// damagedSuffix names the copy recovery keeps of a segment tail it cut
+// after in-place damage: <base>.log.<position>.damaged. Nothing reads it;
+// it is for the operator (see docs/operations.md).
+const damagedSuffix = ".damaged"
+
+// copyTail copies bytes [from, EOF) of path to a new file to (fsynced).
+func copyTail(path, to string, from int64) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, io.NewSectionReader(src, from, math.MaxInt64-from))
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -55,6 +55,9 @@ var (
 	keyRevision         = []byte("revision")
 )
 
+// errDamagedRecord: a record of the database does not decode.
+var errDamagedRecord = errors.New("metadata: undecodable record")
+
 // lockTimeout bounds the wait for bbolt's file lock, so a second broker on
 // the same directory fails instead of hanging. A variable for tests.
 var lockTimeout = 2 * time.Second
@@ -112,6 +115,15 @@ type boltStore struct {
 
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{} // guarded by watchMu; nil after Close
+
+	// Backups (backup.go). backupMu serializes backup writes; a leaf,
+	// taken under mu only by Close.
+	metaDir    string
+	backupMu   sync.Mutex
+	backupRev  int64 // revision of the last backup; guarded by backupMu
+	backupKick chan struct{}
+	backupStop chan struct{}
+	backupDone chan struct{}
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -178,7 +190,8 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 	dbExisted := statErr == nil
 	if !dbExisted && mp != nil {
 		return nil, fmt.Errorf("%w: %s names cluster %s but the metadata database %s is missing; "+
-			"refusing to start with empty metadata", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.clusterID, dbPath)
+			"refusing to start with empty metadata: %w", ErrMetaProperties, filepath.Join(dir, metaPropertiesFile), mp.clusterID, dbPath,
+			damaged(dir, errors.New("missing")))
 	}
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
 		return nil, fmt.Errorf("metadata: %w", statErr)
@@ -195,16 +208,24 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 		_ = f.Close()
 		return nil, fmt.Errorf("metadata: %s: the file system has no descriptors for bbolt", name)
 	}
-	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: lockTimeout, OpenFile: openFile})
+	db, err := openChecked(dbPath, &bolt.Options{Timeout: lockTimeout, OpenFile: openFile})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
+	}
+	if err != nil && isDamage(err) {
+		return nil, damaged(dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata: opening %s: %w", dbPath, err)
 	}
-	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{})}
+	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir}
 	if err := s.init(mp); err != nil {
 		db.Close()
+		if errors.Is(err, errDamagedRecord) || errors.Is(err, ErrMetaProperties) && dbExisted && mp != nil && s.clusterID == "" {
+			// A record that does not decode, or an empty database
+			// where meta.properties says there was one (truncated).
+			return nil, damaged(dir, err)
+		}
 		return nil, err
 	}
 	if mp == nil {
@@ -218,6 +239,12 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 			logger.Info("created cluster metadata", "dir", dir, "cluster.id", s.clusterID, "node.id", nodeID)
 		}
 	}
+	// The database passed its consistency check: it is the backup from
+	// now on (a restore never goes further back than this start).
+	if err := s.writeBackup(); err != nil {
+		logger.Warn("metadata backup failed", "err", err)
+	}
+	s.startBackups()
 	return s, nil
 }
 
@@ -268,7 +295,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		}
 		r, err := decodeRevision(meta.Get(keyRevision))
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", errDamagedRecord, err)
 		}
 		rev = r
 		if mp != nil && mp.clusterID != s.clusterID {
@@ -278,7 +305,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		err = tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
 			t, err := decodeTopic(v)
 			if err != nil {
-				return fmt.Errorf("metadata: topic %q: %w", k, err)
+				return fmt.Errorf("%w: topic %q: %w", errDamagedRecord, k, err)
 			}
 			topics = append(topics, t)
 			return nil
@@ -289,7 +316,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 		err = tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
 			l, err := decodeLink(v)
 			if err != nil {
-				return fmt.Errorf("metadata: link %q: %w", k, err)
+				return fmt.Errorf("%w: link %q: %w", errDamagedRecord, k, err)
 			}
 			links[l.Name] = l
 			return nil
@@ -300,11 +327,11 @@ func (s *boltStore) init(mp *metaProperties) error {
 		return tx.Bucket(bucketBrokerConfigs).ForEach(func(k, v []byte) error {
 			node, err := strconv.ParseInt(string(k), 10, 32)
 			if err != nil {
-				return fmt.Errorf("metadata: broker configs key %q: %w", k, err)
+				return fmt.Errorf("%w: broker configs key %q: %w", errDamagedRecord, k, err)
 			}
 			var r brokerConfigsRecord
 			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("metadata: broker configs of node %d: %w", node, err)
+				return fmt.Errorf("%w: broker configs of node %d: %w", errDamagedRecord, node, err)
 			}
 			brokerConfigs[int32(node)], brokerCfgRevs[int32(node)] = r.Configs, r.ModRevision
 			return nil
@@ -514,6 +541,7 @@ func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
 	}
 	s.snap.Store(next)
 	s.notify(next.rev)
+	s.kickBackup()
 	return nil
 }
 
@@ -848,6 +876,9 @@ func (s *boltStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	if err := s.stopBackups(); err != nil {
+		s.logger.Warn("metadata backup at close failed", "err", err)
+	}
 	s.watchMu.Lock()
 	for w := range s.watchers {
 		w.close()

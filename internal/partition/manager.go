@@ -298,41 +298,18 @@ func lenOf(t *Topic) int {
 	return len(t.Partitions)
 }
 
-// Unhost closes and deletes the logs of topic name (Log.Delete removes each
-// partition directory before Unhost returns, so a topic hosted again under
-// the name starts empty). Kafka renames a deleted partition's directory to
-// <topic>-<p>.<uuid>-delete and removes it asynchronously; here the removal
-// is synchronous. A writer still holding one of the partitions (a mirror
-// fetcher) gets log.ErrClosed from then on.
+// Unhost closes and deletes the logs of topic name: each partition
+// directory is renamed <topic>-<p>.<topic id>-delete, the log directory is
+// fsynced, then they are removed (Kafka LogManager.asyncDelete, but
+// synchronous), so a crash part-way leaves only -delete directories, which
+// the next start removes (Sweep, dirs.go). A writer still holding one of
+// the partitions (a mirror fetcher) gets log.ErrClosed from then on.
 func (m *Manager) Unhost(name string) error {
-	m.mu.Lock()
-	t := m.topics[name]
-	if t != nil {
-		delete(m.topics, name)
-		delete(m.byID, t.ID)
-	}
-	m.mu.Unlock()
+	t := m.detach(name, [16]byte{})
 	if t == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
-	var errs []error
-	for _, p := range t.Partitions {
-		if p.Log == nil {
-			// Offline: no log to close; its directory (possibly damaged)
-			// goes with the topic, as Log.Delete would remove it.
-			if err := os.RemoveAll(m.partDir(name, p.Index)); err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if m.cleaner != nil {
-			m.cleaner.Remove(p.Log) // waits for a pass in progress
-		}
-		if err := p.Log.Delete(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return m.deleteTopicDirs(t)
 }
 
 // SetConfig applies a new effective topic config to every partition.
