@@ -320,15 +320,16 @@ type cliEnv struct {
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
 	sim := newSimLinks()
-	srv := httptest.NewServer(rest.New(sim, nil, nil, rest.WithLinks(sim)))
+	srv := httptest.NewServer(rest.New(sim, nil, nil, rest.WithLinks(sim), rest.WithGroups(simGroups{})))
 	t.Cleanup(srv.Close)
 	return &cliEnv{sim: sim, srv: srv}
 }
 
-// newRoot is the command tree main builds, for the link and mirror parts.
+// newRoot is the command tree main builds, for the link, mirror and group
+// parts.
 func newRoot() *cobra.Command {
 	root := &cobra.Command{Use: "tandem", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(linkCmd(), mirrorCmd())
+	root.AddCommand(linkCmd(), mirrorCmd(), groupCmd())
 	return root
 }
 

@@ -6,6 +6,7 @@
 //	tandem check --data-dir DIR [--json]
 //	tandem recover-metadata --data-dir DIR
 //	tandem version (or tandem --version)
+//	tandem link|mirror|group ... (through the HTTP API; docs/cli.md)
 package main
 
 import (
@@ -41,7 +42,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("tandem {{.Version}}\n")
 	root.AddCommand(serveCmd(), demoCmd(), benchCmd(), versionCmd())
-	root.AddCommand(linkCmd(), mirrorCmd(), checkCmd(), recoverMetadataCmd())
+	root.AddCommand(linkCmd(), mirrorCmd(), groupCmd(), checkCmd(), recoverMetadataCmd())
 	return root
 }
 

@@ -175,3 +175,103 @@ func alterMirrorRows(results []restapi.AlterMirrorsResult) []alterMirrorOut {
 	}
 	return out
 }
+
+// groupOut is a `group list` row: the confluent CLI's consumerGroupOut.
+// coordinator is the coordinator's broker id, as text.
+type groupOut struct {
+	Cluster           string `json:"cluster"`
+	ConsumerGroup     string `json:"consumer_group"`
+	Coordinator       string `json:"coordinator"`
+	IsSimple          bool   `json:"is_simple"`
+	PartitionAssignor string `json:"partition_assignor"`
+	State             string `json:"state"`
+}
+
+func newGroupOut(g restapi.ConsumerGroup) groupOut {
+	// The related link is .../brokers/{id}; the CLI prints the id.
+	_, broker, _ := strings.Cut(g.Coordinator.Related, "/brokers/")
+	return groupOut{Cluster: g.ClusterID, ConsumerGroup: g.ConsumerGroupID, Coordinator: broker,
+		IsSimple: g.IsSimple, PartitionAssignor: g.PartitionAssignor, State: g.State}
+}
+
+// groupDescribeOut is `group describe`: the confluent CLI's keys, then
+// Tandem's additions (the lag in brief, the members and every committed
+// partition's lag) so that one command shows what kafka-consumer-groups.sh
+// --describe does.
+type groupDescribeOut struct {
+	groupOut
+	TotalLag  int64              `json:"total_lag"`
+	MaxLag    int64              `json:"max_lag"`
+	Consumers []groupConsumerOut `json:"consumers"`
+	Lags      []lagOut           `json:"lags"`
+}
+
+// groupConsumerOut is one member of a group and its partitions.
+type groupConsumerOut struct {
+	Consumer    string              `json:"consumer"`
+	Instance    string              `json:"instance"`
+	Client      string              `json:"client"`
+	Assignments []topicPartitionOut `json:"assignments"`
+}
+
+type topicPartitionOut struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+}
+
+// assignmentText is a member's partitions in one cell, as Kafka's
+// kafka-consumer-groups.sh --members --verbose writes them: t(0,1);u(2).
+func (c groupConsumerOut) assignmentText() string {
+	var b strings.Builder
+	for i, a := range c.Assignments {
+		switch {
+		case i == 0:
+			b.WriteString(a.Topic + "(")
+		case a.Topic != c.Assignments[i-1].Topic:
+			b.WriteString(");" + a.Topic + "(")
+		default:
+			b.WriteString(",")
+		}
+		b.WriteString(strconv.Itoa(int(a.Partition)))
+	}
+	if len(c.Assignments) > 0 {
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// lagOut is a `group lag list` row and `group lag describe`: the
+// confluent CLI's lagOut. consumer, instance and client are "" for a
+// partition no member is assigned.
+type lagOut struct {
+	Cluster       string `json:"cluster"`
+	ConsumerGroup string `json:"consumer_group"`
+	Lag           int64  `json:"lag"`
+	LogEndOffset  int64  `json:"log_end_offset"`
+	CurrentOffset int64  `json:"current_offset"`
+	Consumer      string `json:"consumer"`
+	Instance      string `json:"instance"`
+	Client        string `json:"client"`
+	Topic         string `json:"topic"`
+	Partition     int32  `json:"partition"`
+}
+
+func newLagOut(l restapi.ConsumerLag) lagOut {
+	return lagOut{Cluster: l.ClusterID, ConsumerGroup: l.ConsumerGroupID, Lag: l.Lag, LogEndOffset: l.LogEndOffset,
+		CurrentOffset: l.CurrentOffset, Consumer: l.ConsumerID, Instance: deref(l.InstanceID), Client: l.ClientID,
+		Topic: l.TopicName, Partition: l.PartitionID}
+}
+
+// lagSummaryOut is `group lag summarize`: the confluent CLI's
+// summarizeOut.
+type lagSummaryOut struct {
+	Cluster         string `json:"cluster"`
+	ConsumerGroup   string `json:"consumer_group"`
+	TotalLag        int64  `json:"total_lag"`
+	MaxLag          int64  `json:"max_lag"`
+	MaxLagConsumer  string `json:"max_lag_consumer"`
+	MaxLagInstance  string `json:"max_lag_instance"`
+	MaxLagClient    string `json:"max_lag_client"`
+	MaxLagTopic     string `json:"max_lag_topic"`
+	MaxLagPartition int32  `json:"max_lag_partition"`
+}

@@ -506,6 +506,15 @@ var brokerDefList = []Def{
 			"A name may start with \"*.\" to match every subdomain; \"*\" turns the check off. Guards against DNS rebinding."},
 	{Name: "http.pprof.enable", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
 		Doc: "Tandem-specific: whether the HTTP listeners serve Go's profiler under /debug/pprof/."},
+	// Consumer-group lag metrics (docs/metrics.md, "Consumer groups").
+	{Name: "metrics.consumer.group.lag.max.groups", Type: TypeInt, Default: "1000", HasDefault: true, ReadOnly: true,
+		Validate: between(0, math.MaxInt32),
+		Doc: "Tandem-specific: the most consumer groups (the first in group id order) whose lag /metrics exports " +
+			"(tandem_consumer_group_lag_total and _max, per group and topic); the rest are counted in " +
+			"tandem_consumer_group_lag_groups_omitted. 0 exports none."},
+	{Name: "metrics.consumer.group.partition.lag.enable", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Tandem-specific: whether /metrics also exports tandem_consumer_group_partition_lag, one series per group " +
+			"and committed partition. Off by default: with many partitions that is many series."},
 	{Name: "max.partitions.per.request", Type: TypeInt, Default: "10000", HasDefault: true, ReadOnly: true,
 		Validate: between(1, math.MaxInt32),
 		Doc: "Tandem-specific: the most partitions one CreateTopics, CreatePartitions (partitions added) or REST topic " +

@@ -25,7 +25,7 @@ func TestKeySets(t *testing.T) {
 		"log.retention.hours", "log.retention.minutes", "log.retention.ms", "log.roll.hours",
 		"log.roll.ms", "log.segment.bytes", "log.segment.delete.delay.ms", "log.sync.strategy",
 		"max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides", "max.partitions.per.request",
-		"message.max.bytes",
+		"message.max.bytes", "metrics.consumer.group.lag.max.groups", "metrics.consumer.group.partition.lag.enable",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
 		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",

@@ -357,6 +357,12 @@ type BrokerConfig struct {
 	// cap what one admin request may create.
 	MaxPartitionsPerRequest       int32
 	AutoCreateTopicsMaxPerRequest int32
+	// GroupLagMetricsMaxGroups (metrics.consumer.group.lag.max.groups)
+	// and GroupPartitionLagMetrics
+	// (metrics.consumer.group.partition.lag.enable) bound the
+	// consumer-group lag series.
+	GroupLagMetricsMaxGroups int32
+	GroupPartitionLagMetrics bool
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
@@ -533,6 +539,8 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	bc.HTTPPprofEnable = boolean("http.pprof.enable")
 	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
 	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
+	bc.GroupLagMetricsMaxGroups = i32("metrics.consumer.group.lag.max.groups")
+	bc.GroupPartitionLagMetrics = boolean("metrics.consumer.group.partition.lag.enable")
 	if bc.NumPartitions > bc.MaxPartitionsPerRequest {
 		// Else no topic could ever be auto-created or created with the
 		// default count.

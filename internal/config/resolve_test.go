@@ -382,6 +382,7 @@ func TestLoadBroker(t *testing.T) {
 		HTTPListeners:                   []Listener{{"HTTP", "127.0.0.1", 8090}},
 		MaxPartitionsPerRequest:         10000,
 		AutoCreateTopicsMaxPerRequest:   100,
+		GroupLagMetricsMaxGroups:        1000,
 		NumPartitions:                   1,
 		DefaultReplicationFactor:        1,
 		AutoCreateTopicsEnable:          true,

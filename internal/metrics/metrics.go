@@ -101,6 +101,7 @@ type Metrics struct {
 
 	partitions *partitionCollector
 	links      *linkCollector
+	groups     *groupCollector
 }
 
 // apiMetrics is the resolved label children for one API key.
@@ -190,6 +191,7 @@ func New(nodeID int32) *Metrics {
 		}, []string{"route", "method"}),
 		partitions: newPartitionCollector(),
 		links:      newLinkCollector(),
+		groups:     newGroupCollector(),
 	}
 	nodeInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "node_info",
@@ -209,7 +211,7 @@ func New(nodeID int32) *Metrics {
 		m.bytesIn, m.bytesOut, m.msgsIn,
 		m.fsyncDur, m.fsyncs,
 		m.httpRequests, m.httpDur,
-		m.partitions, m.links,
+		m.partitions, m.links, m.groups,
 	)
 	return m
 }

@@ -2,16 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 	"net"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/console"
 	"github.com/tandem-streaming/tandem/internal/link"
@@ -98,81 +93,28 @@ func (c consoleSource) Topics(ctx context.Context) ([]console.Topic, error) {
 	return out, nil
 }
 
-// Groups lists the consumer groups through the coordinator's own
-// ListGroups, DescribeGroups and OffsetFetch, as a Kafka admin client
-// would, and computes lag against this node's high watermarks.
+// Groups lists the consumer groups with their lag (internal/groupview,
+// which REST and the metrics read too).
 func (c consoleSource) Groups(ctx context.Context) ([]console.Group, error) {
-	coord := c.n.broker.Groups()
-	if coord == nil {
-		return nil, errors.New("node: group coordinator not running")
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	lreq := kmsg.NewPtrListGroupsRequest()
-	lreq.Version = 5
-	lresp := coord.ListGroups(ctx, lreq)
-	if err := kerr.ErrorForCode(lresp.ErrorCode); err != nil {
+	gs, err := c.n.groupReader().All(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if len(lresp.Groups) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, 0, len(lresp.Groups))
-	for _, g := range lresp.Groups {
-		ids = append(ids, g.Group)
-	}
-	slices.Sort(ids)
-	dreq := kmsg.NewPtrDescribeGroupsRequest()
-	dreq.Version = 5
-	dreq.Groups = ids
-	dresp := coord.DescribeGroups(ctx, dreq)
-	freq := kmsg.NewPtrOffsetFetchRequest()
-	freq.Version = 8
-	for _, id := range ids {
-		rg := kmsg.NewOffsetFetchRequestGroup()
-		rg.Group = id
-		freq.Groups = append(freq.Groups, rg)
-	}
-	fresp := coord.OffsetFetch(ctx, freq)
-	out := make([]console.Group, len(ids))
-	for i, id := range ids {
-		g := console.Group{GroupID: id, Offsets: []console.GroupOffset{}}
-		if i < len(dresp.Groups) {
-			d := dresp.Groups[i]
-			g.State, g.ProtocolType, g.Protocol, g.Members = d.State, d.ProtocolType, d.Protocol, len(d.Members)
-			if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
-				g.Error = err.Error()
-			}
+	out := make([]console.Group, len(gs))
+	for i, g := range gs {
+		cg := console.Group{GroupID: g.ID, State: g.State, ProtocolType: g.ProtocolType, Protocol: g.Protocol,
+			Members: len(g.Members), Offsets: make([]console.GroupOffset, 0, len(g.Offsets))}
+		if g.Err != nil {
+			cg.Error = g.Err.Error()
 		}
-		if i < len(fresp.Groups) {
-			f := fresp.Groups[i]
-			if err := kerr.ErrorForCode(f.ErrorCode); err != nil {
-				g.Error = err.Error()
-			}
-			for _, t := range f.Topics {
-				for _, p := range t.Partitions {
-					if p.Offset < 0 {
-						continue
-					}
-					o := console.GroupOffset{Topic: t.Topic, Partition: p.Partition, Committed: p.Offset, HighWatermark: -1, Lag: -1}
-					if _, hw, err := c.n.broker.PartitionOffsets(t.Topic, p.Partition); err == nil {
-						o.HighWatermark, o.Lag = hw, max(hw-p.Offset, 0)
-						g.Lag += o.Lag
-					}
-					g.Offsets = append(g.Offsets, o)
-				}
-			}
+		for _, o := range g.Offsets {
+			cg.Offsets = append(cg.Offsets, console.GroupOffset{Topic: o.Topic, Partition: o.Partition,
+				Committed: o.Committed, HighWatermark: o.End, Lag: o.Lag})
 		}
-		slices.SortFunc(g.Offsets, func(a, b console.GroupOffset) int {
-			if a.Topic != b.Topic {
-				if a.Topic < b.Topic {
-					return -1
-				}
-				return 1
-			}
-			return int(a.Partition - b.Partition)
-		})
-		out[i] = g
+		cg.Lag = g.Summary().TotalLag
+		out[i] = cg
 	}
 	return out, nil
 }

@@ -24,7 +24,7 @@ type httpServer struct {
 func startHTTP(n *Node, listeners []config.Listener) (*httpServer, error) {
 	logger := n.logger.With("component", "http")
 	mux := http.NewServeMux()
-	var opts []rest.Option
+	opts := []rest.Option{rest.WithGroups(n.groupReader())}
 	if n.links != nil {
 		opts = append(opts, rest.WithLinks(linkBackend{m: n.links}))
 	}

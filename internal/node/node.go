@@ -193,6 +193,7 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 			mirrorStateNames(), link.TaskStates)
 	}
 	n.metrics.SetPartitionSource(n.partitionStats)
+	n.metrics.SetGroupLagSource(n.groupLagStats, int(cfg.GroupLagMetricsMaxGroups), cfg.GroupPartitionLagMetrics)
 	n.server = server.New(server.Options{
 		Broker: n.broker, MaxRequestBytes: cfg.SocketRequestMaxBytes, Metrics: n.metrics,
 		Logger: logger.With("component", "server"), Limits: limits,

@@ -138,7 +138,7 @@ func (h *handler) clusterURLs(r *http.Request) (urls, error) {
 }
 
 func (h *handler) clusterData(u urls) clusterData {
-	return clusterData{
+	cd := clusterData{
 		Kind:       "KafkaCluster",
 		Metadata:   resourceMeta{Self: u.cluster, ResourceName: u.crn()},
 		ClusterID:  u.clusterID,
@@ -146,6 +146,10 @@ func (h *handler) clusterData(u urls) clusterData {
 		Brokers:    relationship{Related: u.cluster + "/brokers"},
 		Topics:     relationship{Related: u.cluster + "/topics"},
 	}
+	if h.groups != nil {
+		cd.ConsumerGroups = &relationship{Related: u.cluster + "/consumer-groups"}
+	}
+	return cd
 }
 
 func (h *handler) listClusters(w http.ResponseWriter, r *http.Request) error {

@@ -106,7 +106,9 @@ const unmatchedRoute = "unmatched"
 type handler struct {
 	b     Backend
 	links LinkBackend // nil: cluster linking is disabled (links.go)
-	m     *metrics.Metrics
+	// groups is nil when consumer groups are not served (groups.go).
+	groups GroupSource
+	m      *metrics.Metrics
 	// log is rate-limited: every line here is one a client can cause
 	// once per request (issue #9).
 	log *ratelog.Logger
@@ -159,6 +161,7 @@ func (h *handler) routes() {
 	h.handle("DELETE "+t+"/configs/{name}", h.resetTopicConfig)
 
 	h.linkRoutes(c)
+	h.groupRoutes(c)
 
 	h.handle("GET /v1/health", h.ready)
 	h.handle("GET /readyz", h.ready)

@@ -5,7 +5,8 @@
 // is written once, here, so the two sides cannot drift apart.
 //
 // It holds the shapes that have a client in this module: envelopes and
-// errors, clusters, cluster links, link configs and mirror topics. Topic,
+// errors, clusters, cluster links, link configs, mirror topics and consumer
+// groups (the `tandem group` CLI). Topic,
 // broker and partition shapes are only served, and stay in internal/rest.
 //
 // Field names and nullability follow the v3 OpenAPI; fields Confluent
@@ -48,8 +49,8 @@ type Relationship struct {
 
 // Cluster is KafkaCluster (GET /kafka/v3/clusters). Relationships name
 // only routes the server serves: a link a client follows must not answer
-// 404 (ACLs, consumer groups, broker configs and reassignments are omitted
-// until they are served).
+// 404 (ACLs, broker configs and reassignments are omitted until they are
+// served; consumer groups are there when the server serves them).
 type Cluster struct {
 	Kind                   string        `json:"kind"`
 	Metadata               ResourceMeta  `json:"metadata"`

@@ -63,7 +63,9 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t)
+	// Per-partition group lag is opt-in; on here so that its labels are
+	// checked too.
+	dst := tandemtest.Start(t, tandemtest.Config("metrics.consumer.group.partition.lag.enable", "true"))
 
 	// A source topic with data, mirrored to the destination over a link.
 	scl := tandemtest.NewClient(t, src.Addr())
@@ -96,6 +98,12 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 	if err := dcl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); err == nil {
 		t.Fatal("a produce to a mirror topic was accepted")
 	}
+	// A consumer group with a committed offset, for the group lag series.
+	var offs kadm.Offsets
+	offs.AddOffset("local", 0, 4, -1)
+	if resp, err := kadm.NewClient(dcl).CommitOffsets(ctx, "docs", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
 
 	url := "http://" + dst.HTTPAddr() + "/metrics"
 	var body string
@@ -106,6 +114,7 @@ func TestMetricsDocumentedAndExported(t *testing.T) {
 		`tandem_link_task_last_run_timestamp_seconds{`,
 		`tandem_link_fetch_latency_seconds_count{`,
 		`tandem_http_requests_total{`,
+		`tandem_consumer_group_lag_max{group="docs",topic="local"} 6`,
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		body = tandemtest.Get(t, url)
