@@ -50,6 +50,9 @@ type GroupCoordinator interface {
 
 // groupsOf finds the local group coordinator of a Cluster that has one.
 func groupsOf(c Cluster) GroupCoordinator {
+	if gc, ok := c.(interface{ LinkGroups() GroupCoordinator }); ok {
+		return gc.LinkGroups() // tests' Clusters
+	}
 	if gc, ok := c.(interface{ Groups() *group.Coordinator }); ok {
 		if g := gc.Groups(); g != nil {
 			return g

@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -346,7 +347,15 @@ func TestPromoteRunsFinalOffsetSync(t *testing.T) {
 		return n == 40
 	})
 	consumeAndCommit(t, src.Addr(), "g", "p", 25)
-	res, _ := lm.AlterMirrors(ctxT(t), "dr", "promote", []string{"p"}, "", false)
+	// A validate-only promote does not sync: the offsets lag, refused.
+	res, _ := lm.AlterMirrors(ctxT(t), "dr", "promote", []string{"p"}, "", true)
+	if err := res[0].Err; !errors.Is(err, link.ErrPromoteNotReady) || !strings.Contains(err.Error(), "consumer offsets of p are not synced: g p-") {
+		t.Fatalf("validate-only promote with offset lag: %v", err)
+	}
+	if d := committed(t, dcl, "g", "p"); len(d) != 0 {
+		t.Fatalf("validate-only promote synced offsets: %+v", d)
+	}
+	res, _ = lm.AlterMirrors(ctxT(t), "dr", "promote", []string{"p"}, "", false)
 	if res[0].Err != nil || res[0].Info.State != metadata.MirrorStopped {
 		t.Fatalf("promote: %v %s", res[0].Err, res[0].Info.State)
 	}
