@@ -194,6 +194,17 @@ func (o *offsetLags) set(topic string, lags []GroupOffsetLag) {
 	o.m[topic] = lags
 }
 
+// retain forgets the mirrors not named (stopped, deleted).
+func (o *offsetLags) retain(names []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for t := range o.m {
+		if !slices.Contains(names, t) {
+			delete(o.m, t)
+		}
+	}
+}
+
 func (o *offsetLags) all() []GroupOffsetLag {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -412,6 +423,7 @@ func (m *Manager) syncOffsets(ctx context.Context, rt *runtime) error {
 			names = append(names, t.Name)
 		}
 	}
+	rt.offsetLags.retain(names)
 	_, err := m.syncMirrorOffsets(ctx, rt, names, true, false)
 	return err
 }

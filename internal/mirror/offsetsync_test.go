@@ -225,6 +225,15 @@ func TestConsumerOffsetSync(t *testing.T) {
 	if !sawActive || !sawClamp {
 		t.Errorf("offset lags: %+v", lags)
 	}
+	// Link describe (REST, include_tasks) shows them per group.
+	body := tandemtest.Get(t, "http://"+dst.HTTPAddr()+"/kafka/v3/clusters/"+dst.Node.ClusterID()+"/links/dr?include_tasks=true")
+	for _, want := range []string{`"group_id":"app-active","source_group_id":"app-active","mirror_topic_name":"orders","partition_id":0,"source_offset":50,"destination_offset":7,"offset_lag":43,"status":"GROUP_ACTIVE"`,
+		`"group_id":"app-clamp","source_group_id":"app-clamp","mirror_topic_name":"clamp","partition_id":0,"source_offset":105,"destination_offset":100,"offset_lag":5,"status":"CLAMPED_TO_MIRROR_END"`,
+		`"group_id":"app-1","source_group_id":"app-1","mirror_topic_name":"orders","partition_id":1,"source_offset":`} {
+		if !strings.Contains(strings.ReplaceAll(body, " ", ""), want) {
+			t.Errorf("link describe lacks %s:\n%s", want, body)
+		}
+	}
 	info, _ := lm.Link("dr")
 	for _, ts := range info.Tasks {
 		if ts.Name == link.TaskConsumerOffsetSync && (ts.State != link.TaskActive || ts.Runs == 0) {
