@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -76,20 +75,7 @@ func TestConsumerOffsetSyncLibrdkafka(t *testing.T) {
 	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr(), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	dcl := newClient(t, dst.Addr(), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 3, 1, nil, "events"); err != nil {
-		t.Fatal(err)
-	}
-	produceN(t, scl, "events", 300)
-	lm := dst.Node.Links()
-	cfg := map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100",
-		"consumer.offset.sync.enable": "true", "consumer.offset.sync.ms": "1000",
-		"consumer.offset.group.filters": `{"groupFilters":[{"name":"rd-","patternType":"PREFIXED"}]}`}
-	if err := lm.CreateLink(ctxT(t), "dr", "", cfg, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := lm.CreateMirror(ctxT(t), "dr", "events", "", nil, false); err != nil {
-		t.Fatal(err)
-	}
+	lm := offsetSyncLink(t, src, dst, scl, "events", 3, 300, "1000", `{"groupFilters":[{"name":"rd-","patternType":"PREFIXED"}]}`)
 	srcRead := runRdConsumer(t, src.Addr(), "rd-app", "events", 120)
 	want := committed(t, scl, "rd-app", "events")
 	var n int
@@ -113,23 +99,11 @@ func TestConsumerOffsetSyncLibrdkafka(t *testing.T) {
 	})
 	produceN(t, dcl, "events", 30)
 	at := committed(t, dcl, "rd-app", "events")
-	ends, err := kadm.NewClient(dcl).ListEndOffsets(ctxT(t), "events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := 0
-	ends.Each(func(o kadm.ListedOffset) { remaining += int(o.Offset - at[o.Partition].At) })
-	got := runRdConsumer(t, dst.Addr(), "rd-app", "events", remaining)
-	for p, offs := range got {
-		if offs[0] != at[p].At {
-			t.Errorf("partition %d resumed at %d, the synced offset is %d", p, offs[0], at[p].At)
-		}
-		for i := 1; i < len(offs); i++ {
-			if offs[i] != offs[i-1]+1 {
-				t.Errorf("partition %d skipped from %d to %d", p, offs[i-1], offs[i])
-			}
-		}
-	}
+	var got map[int32][]int64
+	checkResumed(t, at, func(n int) map[int32][]int64 {
+		got = runRdConsumer(t, dst.Addr(), "rd-app", "events", n)
+		return got
+	}, remainingFrom(t, dcl, "events", at))
 	if len(got) != 3 {
 		t.Errorf("read %d partitions on the destination: %v", len(got), got)
 	}

@@ -81,6 +81,56 @@ func sameOffsets(a, b map[int32]kadm.Offset) bool {
 	return true
 }
 
+// offsetSyncLink creates topic on the source with the partitions and
+// records given (produced with scl), and mirrors it over link "dr" with
+// offset sync every syncMs for the groups filters selects.
+func offsetSyncLink(t *testing.T, src, dst *tandemtest.Broker, scl *kgo.Client, topic string, partitions int32, records int, syncMs, filters string) *link.Manager {
+	t.Helper()
+	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), partitions, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, topic, records)
+	lm := dst.Node.Links()
+	cfg := map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100",
+		"consumer.offset.sync.enable": "true", "consumer.offset.sync.ms": syncMs, "consumer.offset.group.filters": filters}
+	if err := lm.CreateLink(ctxT(t), "dr", "", cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := lm.CreateMirror(ctxT(t), "dr", topic, "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return lm
+}
+
+// remainingFrom counts the records of topic at and after the offsets at.
+func remainingFrom(t *testing.T, cl *kgo.Client, topic string, at map[int32]kadm.Offset) int {
+	t.Helper()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctxT(t), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ends.Each(func(o kadm.ListedOffset) { n += int(o.Offset - at[o.Partition].At) })
+	return n
+}
+
+// checkResumed consumes n records with consume and checks that every
+// partition was read from its offset in at (0 where none was committed)
+// without a gap.
+func checkResumed(t *testing.T, at map[int32]kadm.Offset, consume func(n int) map[int32][]int64, n int) {
+	t.Helper()
+	for p, offs := range consume(n) {
+		if offs[0] != at[p].At {
+			t.Errorf("partition %d resumed at %d, the synced offset is %d", p, offs[0], at[p].At)
+		}
+		for i := 1; i < len(offs); i++ {
+			if offs[i] != offs[i-1]+1 {
+				t.Errorf("partition %d skipped from %d to %d", p, offs[i-1], offs[i])
+			}
+		}
+	}
+}
+
 func commitAdmin(t *testing.T, cl *kgo.Client, group, topic string, offs map[int32]int64, md string) {
 	t.Helper()
 	os := kadm.Offsets{}
@@ -282,23 +332,8 @@ func TestConsumerOffsetSync(t *testing.T) {
 	}
 	// Produce on the destination (writable now) and resume the group there.
 	produceN(t, newClient(t, dst.Addr(), kgo.RecordPartitioner(kgo.RoundRobinPartitioner())), "orders", 20)
-	ends, err := kadm.NewClient(dcl).ListEndOffsets(ctxT(t), "orders")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := 0
-	ends.Each(func(o kadm.ListedOffset) { remaining += int(o.Offset - atFailover[o.Partition].At) })
-	got := consumeAndCommit(t, dst.Addr(), "app-1", "orders", remaining)
-	for p, offs := range got {
-		if offs[0] != atFailover[p].At {
-			t.Errorf("partition %d resumed at %d, the synced offset is %d", p, offs[0], atFailover[p].At)
-		}
-		for i := 1; i < len(offs); i++ {
-			if offs[i] != offs[i-1]+1 {
-				t.Errorf("partition %d skipped from %d to %d", p, offs[i-1], offs[i])
-			}
-		}
-	}
+	checkResumed(t, atFailover, func(n int) map[int32][]int64 { return consumeAndCommit(t, dst.Addr(), "app-1", "orders", n) },
+		remainingFrom(t, dcl, "orders", atFailover))
 
 	// The stop clamp: a group committed on the destination at 105 (a
 	// manual migration) is clamped to the mirror's end, 100, by failover.
@@ -334,20 +369,7 @@ func TestPromoteRunsFinalOffsetSync(t *testing.T) {
 	dst := tandemtest.Start(t)
 	scl := newClient(t, src.Addr())
 	dcl := newClient(t, dst.Addr())
-	if _, err := kadm.NewClient(scl).CreateTopic(ctxT(t), 2, 1, nil, "p"); err != nil {
-		t.Fatal(err)
-	}
-	produceN(t, scl, "p", 40)
-	lm := dst.Node.Links()
-	cfg := map[string]string{"bootstrap.servers": src.Addr(), "replica.fetch.wait.max.ms": "100",
-		"consumer.offset.sync.enable": "true", "consumer.offset.sync.ms": "3600000",
-		"consumer.offset.group.filters": `{"groupFilters":[{"name":"*","patternType":"LITERAL"}]}`}
-	if err := lm.CreateLink(ctxT(t), "dr", "", cfg, false, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := lm.CreateMirror(ctxT(t), "dr", "p", "", nil, false); err != nil {
-		t.Fatal(err)
-	}
+	lm := offsetSyncLink(t, src, dst, scl, "p", 2, 40, "3600000", `{"groupFilters":[{"name":"*","patternType":"LITERAL"}]}`)
 	waitUntil(t, 30*time.Second, "caught up", func() bool {
 		var n int64
 		for _, p := range mirrorOf(t, lm, "dr", "p").Partitions {
