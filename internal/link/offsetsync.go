@@ -240,6 +240,31 @@ func (m *Manager) GroupOffsetLags(link string) ([]GroupOffsetLag, error) {
 	return rt.offsetLags.all(), nil
 }
 
+// ConsumerOffsetLags sums, per mirror and partition of link, the offset
+// lag of the synced groups that are not active here (source minus
+// destination, as the last sync found them); on reports whether the link
+// syncs consumer offsets at all.
+func (m *Manager) ConsumerOffsetLags(link string) (lags map[string]map[int32]int64, on bool) {
+	if m == nil {
+		return nil, false
+	}
+	rt := m.runtimeOf(link)
+	if rt == nil || !offsetSyncEnabled(rt.link.Configs) {
+		return nil, false
+	}
+	out := map[string]map[int32]int64{}
+	for _, l := range rt.offsetLags.all() {
+		if l.Skipped == "GROUP_ACTIVE" {
+			continue
+		}
+		if out[l.Topic] == nil {
+			out[l.Topic] = map[int32]int64{}
+		}
+		out[l.Topic][l.Partition] += max(l.Lag, 0)
+	}
+	return out, true
+}
+
 // sourceGroupOffsets are the source's committed offsets of the selected
 // groups for the source topics asked for: group → topic → partition.
 type sourceGroupOffsets map[string]map[string]map[int32]kadm.Offset

@@ -284,6 +284,10 @@ func TestConsumerOffsetSync(t *testing.T) {
 			t.Errorf("link describe lacks %s:\n%s", want, body)
 		}
 	}
+	// The console's readiness: the clamp mirror's group would re-read 5.
+	if body := tandemtest.Get(t, "http://"+dst.HTTPAddr()+"/console/api/readiness"); !strings.Contains(body, `"consumer_offset_lag":5,"consumer_offsets":"synced, offset lag 5"`) {
+		t.Errorf("console readiness lacks the offset lag:\n%s", body)
+	}
 	info, _ := lm.Link("dr")
 	for _, ts := range info.Tasks {
 		if ts.Name == link.TaskConsumerOffsetSync && (ts.State != link.TaskActive || ts.Runs == 0) {
