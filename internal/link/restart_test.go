@@ -37,6 +37,7 @@ func (c *storeCluster) LinkGroups() GroupCoordinator {
 // not Empty fails with UNKNOWN_MEMBER_ID, as Kafka's does.
 type fakeGroups struct {
 	mu      sync.Mutex
+	loading bool // answer COORDINATOR_LOAD_IN_PROGRESS
 	state   map[string]string
 	offsets map[string]map[string]map[int32]int64 // group → topic → partition
 }
@@ -45,6 +46,10 @@ func (f *fakeGroups) ListGroups(_ context.Context, req *kmsg.ListGroupsRequest) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	if f.loading {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp
+	}
 	for g, st := range f.state {
 		lg := kmsg.NewListGroupsResponseGroup()
 		lg.Group, lg.GroupState = g, st
