@@ -15,17 +15,7 @@ import (
 // PENDING_STOPPED, says why, and completes — clamped — when the link's
 // partition sync retries it.
 func TestClampFailureKeepsStopPending(t *testing.T) {
-	store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
-		"availability.check.ms": "3600000", "request.timeout.ms": "200"}
-	if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
-		t.Fatal(err)
-	}
-	l, _ := store.Link("l")
+	store, l := unreachableLink(t)
 	groups := &fakeGroups{loading: true, state: map[string]string{"g": "Empty"},
 		offsets: map[string]map[string]map[int32]int64{"g": {"m": {0: 15, 1: 5}}}}
 	c := &storeCluster{Store: store, groups: groups}

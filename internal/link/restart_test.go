@@ -216,17 +216,7 @@ func TestRestartMidTransition(t *testing.T) {
 		for crashAt := 0; crashAt <= len(step.Effects); crashAt++ {
 			name := fmt.Sprintf("%s_%s_%s_crash%d", sc.from, sc.op, sc.ev, crashAt)
 			t.Run(name, func(t *testing.T) {
-				store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer store.Close()
-				cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
-					"availability.check.ms": "3600000", "request.timeout.ms": "200"}
-				if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
-					t.Fatal(err)
-				}
-				l, _ := store.Link("l")
+				store, l := unreachableLink(t)
 				// Groups committed past the mirror's ends (10, 20): the
 				// stop clamps the empty one, and leaves the active one.
 				groups := &fakeGroups{state: map[string]string{"g": "Empty", "busy": "Stable"},
@@ -328,6 +318,25 @@ func TestRestartMidTransition(t *testing.T) {
 			})
 		}
 	}
+}
+
+// unreachableLink opens a metadata store (closed when the test ends) with
+// link "l", whose source cannot be reached and whose periodic tasks do not
+// run during a test.
+func unreachableLink(t *testing.T) (metadata.Store, metadata.Link) {
+	t.Helper()
+	store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
+		"availability.check.ms": "3600000", "request.timeout.ms": "200"}
+	if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := store.Link("l")
+	return store, l
 }
 
 func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
