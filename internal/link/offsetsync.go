@@ -173,11 +173,18 @@ type GroupOffsetLag struct {
 	// SourceOffset is the offset committed on the source, LocalOffset the
 	// one committed here (-1: none). Lag is SourceOffset − LocalOffset.
 	SourceOffset, LocalOffset, Lag int64
-	// Skipped says why the offset was not written: the group is active
-	// here ("GROUP_ACTIVE"), or the mirror does not have the data yet
-	// and the offset was clamped ("CLAMPED_TO_MIRROR_END").
-	Skipped string
+	// Status is OffsetSynced, OffsetGroupActive (the group has members
+	// here and is left alone) or OffsetClampedToMirrorEnd (the mirror
+	// does not have the source's offset yet: its log end was written).
+	Status string
 }
+
+// GroupOffsetLag statuses.
+const (
+	OffsetSynced             = "SYNCED"
+	OffsetGroupActive        = "GROUP_ACTIVE"
+	OffsetClampedToMirrorEnd = "CLAMPED_TO_MIRROR_END"
+)
 
 // offsetLags keeps a link's last sync results per mirror topic.
 type offsetLags struct {
@@ -254,7 +261,7 @@ func (m *Manager) ConsumerOffsetLags(link string) (lags map[string]map[int32]int
 	}
 	out := map[string]map[int32]int64{}
 	for _, l := range rt.offsetLags.all() {
-		if l.Skipped == "GROUP_ACTIVE" {
+		if l.Status == OffsetGroupActive {
 			continue
 		}
 		if out[l.Topic] == nil {
@@ -550,7 +557,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 				continue // a partition the mirror does not have yet
 			}
 			so := src[sg][srcTopic][p]
-			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1}
+			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced}
 			cur, has := local[lg][p]
 			if has {
 				gl.LocalOffset = cur.offset
@@ -559,11 +566,11 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 			if end, ok := ends[p]; ok && o.offset > end {
 				// The mirror does not have these records yet.
 				o.offset, o.epoch = end, -1
-				gl.Skipped = "CLAMPED_TO_MIRROR_END"
+				gl.Status = OffsetClampedToMirrorEnd
 			}
 			switch {
 			case active:
-				gl.Skipped = "GROUP_ACTIVE"
+				gl.Status = OffsetGroupActive
 			case !has || cur != o:
 				want[p] = o
 			}
@@ -574,7 +581,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 			switch {
 			case errors.Is(err, errGroupActive):
 				for i := range glags {
-					glags[i].Skipped = "GROUP_ACTIVE"
+					glags[i].Status = OffsetGroupActive
 				}
 				want = nil
 			case err != nil:
@@ -622,7 +629,7 @@ func (m *Manager) finalOffsetSync(ctx context.Context, rt *runtime, t metadata.T
 	}
 	var behind []string
 	for _, l := range lags {
-		if l.Skipped == "GROUP_ACTIVE" || l.Lag == 0 {
+		if l.Status == OffsetGroupActive || l.Lag == 0 {
 			continue
 		}
 		behind = append(behind, fmt.Sprintf("%s %s-%d (offset lag %d)", l.Group, l.Topic, l.Partition, l.Lag))

@@ -265,9 +265,9 @@ func TestConsumerOffsetSync(t *testing.T) {
 	for _, l := range lags {
 		switch {
 		case l.Group == "app-active":
-			sawActive = l.Skipped == "GROUP_ACTIVE" && l.LocalOffset == 7 && l.SourceOffset == 50 && l.Lag == 43
+			sawActive = l.Status == link.OffsetGroupActive && l.LocalOffset == 7 && l.SourceOffset == 50 && l.Lag == 43
 		case l.Group == "app-clamp":
-			sawClamp = l.Skipped == "CLAMPED_TO_MIRROR_END" && l.SourceOffset == 105 && l.LocalOffset == 100 && l.Lag == 5
+			sawClamp = l.Status == link.OffsetClampedToMirrorEnd && l.SourceOffset == 105 && l.LocalOffset == 100 && l.Lag == 5
 		case l.Group == "app-1" && l.Lag != 0:
 			t.Errorf("app-1 offset lag: %+v", l)
 		}

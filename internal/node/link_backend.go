@@ -237,12 +237,8 @@ func consumerGroupOffsets(m *link.Manager, name string) []restapi.ConsumerGroupO
 	lags, _ := m.GroupOffsetLags(name)
 	var out []restapi.ConsumerGroupOffset
 	for _, l := range lags {
-		st := l.Skipped
-		if st == "" {
-			st = "SYNCED"
-		}
 		out = append(out, restapi.ConsumerGroupOffset{GroupID: l.Group, SourceGroupID: l.SourceGroup, MirrorTopicName: l.Topic,
-			PartitionID: l.Partition, SourceOffset: l.SourceOffset, DestinationOffset: l.LocalOffset, OffsetLag: l.Lag, Status: st})
+			PartitionID: l.Partition, SourceOffset: l.SourceOffset, DestinationOffset: l.LocalOffset, OffsetLag: l.Lag, Status: l.Status})
 	}
 	return out
 }
