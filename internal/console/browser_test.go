@@ -361,7 +361,7 @@ func TestBrowserLinkMirrorFailover(t *testing.T) {
 
 	// Fail over: the dry run shows the recovery point, then confirm.
 	preview := b.mirrorOp("failover", "Dry run OK", true)
-	if !strings.Contains(preview, "Recovery point") || !strings.Contains(preview, "not synced (offset sync not implemented)") {
+	if !strings.Contains(preview, "Recovery point") || !strings.Contains(preview, "not synced (consumer.offset.sync.enable is off)") {
 		t.Errorf("failover preview lacks the recovery point: %q", preview)
 	}
 	b.screenshot("failover-dry-run")

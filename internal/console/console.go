@@ -196,7 +196,7 @@ var readinessDoc = map[string]string{
 	"bytes_at_risk_estimate":   "An estimate: records at risk times the mirror partition's average record size (its log bytes over its offset span).",
 	"seconds_at_risk":          "Now minus the latest time T at which the source held nothing the mirror does not hold now: T is when a source end the mirror has reached was learned (the current one, the last fetch's, or one in the sampled history, which is up to one sampling interval conservative). The worst partition counts.",
 	"seconds_at_risk_at_least": "Shown when the history is too short to find T: the mirror has been behind for at least this long.",
-	"consumer_offset_lag":      ConsumerOffsetsNotSynced + ": consumers that fail over start from their committed offsets on this cluster, which are not copied from the source yet (issue #11).",
+	"consumer_offset_lag":      "With consumer offset sync on: the synced groups' committed offsets on the source minus those on this cluster, as the last sync found them, summed over groups and partitions: records those groups would read again after a failover now. Groups active on this cluster are left out. Otherwise " + ConsumerOffsetsNotSynced + ": consumers that fail over start from whatever offsets they have on this cluster.",
 	"max_last_fetch_age_ms":    "Time since the oldest partition's last fetch from the source.",
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -41,6 +42,11 @@ type PartitionSnapshot struct {
 	// FetchedSourceEnd is the source high watermark the last fetch
 	// returned (at LastFetch); -1 before the first fetch.
 	FetchedSourceEnd int64
+	// ConsumerOffsetLag is, over the groups the link's offset sync
+	// selects (and that are not active here), the source's committed
+	// offsets minus this cluster's, as the last sync found them; nil when
+	// the link does not sync consumer offsets.
+	ConsumerOffsetLag *int64
 }
 
 // Readiness is what a failover would lose right now, for one mirror
@@ -67,9 +73,10 @@ type Readiness struct {
 	// bound the history can prove).
 	SecondsAtRisk  float64 `json:"seconds_at_risk"`
 	SecondsAtLeast float64 `json:"seconds_at_risk_at_least,omitempty"`
-	// ConsumerOffsetLag is always null today: consumer offsets are not
-	// synced (issue #11), so a consumer's position after failover is not
-	// known.
+	// ConsumerOffsetLag is what the synced groups would read again after
+	// a failover now (their committed offsets on the source minus those
+	// here, summed over groups and partitions); null when the link does
+	// not sync consumer offsets.
 	ConsumerOffsetLag *int64 `json:"consumer_offset_lag"`
 	ConsumerOffsets   string `json:"consumer_offsets"`
 	// MaxLastFetchAgeMs is the oldest "time since last fetch" (-1: some
@@ -79,9 +86,19 @@ type Readiness struct {
 	Stopped bool `json:"stopped,omitempty"`
 }
 
-// ConsumerOffsetsNotSynced is what the consumer-offset fields say until
-// offset sync exists.
-const ConsumerOffsetsNotSynced = "not synced (offset sync not implemented)"
+// ConsumerOffsetsNotSynced is what the consumer-offset fields say when the
+// link does not sync consumer offsets.
+const ConsumerOffsetsNotSynced = "not synced (consumer.offset.sync.enable is off)"
+
+// consumerOffsets fills the consumer-offset fields from a lag (nil: not
+// synced).
+func (r *Readiness) consumerOffsets(lag *int64) {
+	r.ConsumerOffsetLag, r.ConsumerOffsets = nil, ConsumerOffsetsNotSynced
+	if lag != nil {
+		l := *lag
+		r.ConsumerOffsetLag, r.ConsumerOffsets = &l, fmt.Sprintf("synced, offset lag %d", l)
+	}
+}
 
 // PartitionReadiness computes one partition's readiness at now, using
 // hist (the partition's sampled points, oldest first) to find when the
@@ -89,6 +106,7 @@ const ConsumerOffsetsNotSynced = "not synced (offset sync not implemented)"
 func PartitionReadiness(now time.Time, p PartitionSnapshot, hist []Point) Readiness {
 	r := Readiness{ConsumerOffsets: ConsumerOffsetsNotSynced, RecordsAtRisk: -1, BytesAtRiskEstimate: -1,
 		SecondsAtRisk: -1, MaxLastFetchAgeMs: -1}
+	r.consumerOffsets(p.ConsumerOffsetLag)
 	if !p.LastFetch.IsZero() {
 		r.MaxLastFetchAgeMs = max(now.Sub(p.LastFetch).Milliseconds(), 0)
 	}
@@ -157,9 +175,16 @@ func Combine(rs []Readiness) Readiness {
 	out := Readiness{ConsumerOffsets: ConsumerOffsetsNotSynced, RecordsKnown: true, MaxLastFetchAgeMs: -1}
 	bytesKnown, secsKnown := true, true
 	neverFetched := false
+	var offsetLag *int64
 	for _, r := range rs {
 		if r.Stopped {
 			continue
+		}
+		if r.ConsumerOffsetLag != nil {
+			if offsetLag == nil {
+				offsetLag = new(int64)
+			}
+			*offsetLag += *r.ConsumerOffsetLag
 		}
 		if r.RecordsKnown {
 			out.RecordsAtRisk += r.RecordsAtRisk
@@ -195,6 +220,7 @@ func Combine(rs []Readiness) Readiness {
 	if neverFetched {
 		out.MaxLastFetchAgeMs = -1
 	}
+	out.consumerOffsets(offsetLag)
 	return out
 }
 

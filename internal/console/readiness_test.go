@@ -118,3 +118,36 @@ func TestComputeReadinessAggregates(t *testing.T) {
 		t.Errorf("combine with an unknown partition = %+v", c)
 	}
 }
+
+// TestConsumerOffsetLagReadiness: with offset sync on, a partition's
+// consumer-offset lag is shown and the mirror and link add them up;
+// without it, "not synced" and null.
+func TestConsumerOffsetLagReadiness(t *testing.T) {
+	now := t0.Add(time.Minute)
+	lag := func(n int64) *int64 { return &n }
+	part := func(p int32, l *int64) PartitionSnapshot {
+		return PartitionSnapshot{Partition: p, SourceEnd: 10, SourceEndTime: t0, LocalEnd: 10, FetchedSourceEnd: 10,
+			LastFetch: t0, ConsumerOffsetLag: l}
+	}
+	snap := Snapshot{
+		Links: []LinkSnapshot{{Name: "on", State: "ACTIVE"}, {Name: "off", State: "ACTIVE"}},
+		Mirrors: []MirrorSnapshot{
+			{Link: "on", Topic: "a", State: "ACTIVE", Partitions: []PartitionSnapshot{part(0, lag(3)), part(1, lag(0))}},
+			{Link: "on", Topic: "b", State: "ACTIVE", Partitions: []PartitionSnapshot{part(0, lag(4))}},
+			{Link: "off", Topic: "c", State: "ACTIVE", Partitions: []PartitionSnapshot{part(0, nil)}},
+		},
+	}
+	links, mirrors := ComputeReadiness(now, snap, func(PartitionKey) []Point { return nil })
+	check := func(what string, r Readiness, want *int64, text string) {
+		t.Helper()
+		if (r.ConsumerOffsetLag == nil) != (want == nil) || want != nil && *r.ConsumerOffsetLag != *want || r.ConsumerOffsets != text {
+			t.Errorf("%s: consumer offsets %v %q, want %v %q", what, r.ConsumerOffsetLag, r.ConsumerOffsets, want, text)
+		}
+	}
+	check("a/0", mirrors[0].Partitions[0].Readiness, lag(3), "synced, offset lag 3")
+	check("a", mirrors[0].Readiness, lag(3), "synced, offset lag 3")
+	check("b", mirrors[1].Readiness, lag(4), "synced, offset lag 4")
+	check("c", mirrors[2].Readiness, nil, ConsumerOffsetsNotSynced)
+	check("link on", links[0].Readiness, lag(7), "synced, offset lag 7")
+	check("link off", links[1].Readiness, nil, ConsumerOffsetsNotSynced)
+}

@@ -197,8 +197,17 @@ func linkDefs() []config.Def {
 	for _, k := range []string{"ssl.keystore.key", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password"} {
 		def(config.Def{Name: k, Type: config.TypePassword, Sensitive: true, Doc: "TLS secret for the source (sensitive)."})
 	}
+	// Consumer offset sync (offsetsync.go; cluster-linking.md §3.1).
+	def(config.Def{Name: "consumer.offset.sync.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
+		Doc: "Copy the committed offsets of the source's consumer groups selected by consumer.offset.group.filters to this cluster."})
+	def(config.Def{Name: "consumer.offset.sync.ms", Type: config.TypeLong, Default: "30000", HasDefault: true, Validate: config.AtLeast(1000),
+		Doc: "How often consumer offsets are synced, in milliseconds."})
+	def(config.Def{Name: "consumer.offset.group.filters", Type: config.TypeString, Validate: validGroupFilters,
+		Doc: "JSON filter of the consumer groups whose offsets are synced; empty syncs none."})
+	def(config.Def{Name: "consumer.group.prefix.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
+		Doc: "Add cluster.link.prefix to the names of synced consumer groups."})
 	// Features of the link that come later: accepted only while off.
-	for _, k := range []string{"consumer.offset.sync.enable", "acl.sync.enable", "auto.create.mirror.topics.enable"} {
+	for _, k := range []string{"acl.sync.enable", "auto.create.mirror.topics.enable"} {
 		def(config.Def{Name: k, Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: onlyFalse(k),
 			Doc: "Not supported yet: accepted only as false."})
 	}
@@ -241,6 +250,9 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	}
 	if _, ok := configs["bootstrap.servers"]; !ok {
 		return usererr.New(ErrInvalidConfig, "cluster link config bootstrap.servers is required: the source cluster's host:port list")
+	}
+	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
+		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)
 	}
 	if !creating {
 		// A create-only key may not be removed either.

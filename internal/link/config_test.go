@@ -2,6 +2,7 @@ package link
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,16 @@ func TestValidateConfigs(t *testing.T) {
 		{"source mode", with("link.mode", "SOURCE"), nil, true, ErrNotSupported},
 		{"inbound", with("connection.mode", "INBOUND"), nil, true, ErrNotSupported},
 		{"bad mode", with("link.mode", "SIDEWAYS"), nil, true, ErrInvalidConfig},
-		{"offset sync on", with("consumer.offset.sync.enable", "true"), nil, true, ErrNotSupported},
+		{"offset sync on", with("consumer.offset.sync.enable", "true"), nil, true, nil},
+		{"offset sync on with filters", with("consumer.offset.sync.enable", "true", "consumer.offset.group.filters",
+			`{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`), nil, true, nil},
+		{"offset sync too fast", with("consumer.offset.sync.ms", "999"), nil, true, ErrInvalidConfig},
+		{"offset sync interval", with("consumer.offset.sync.ms", "1000"), base, false, nil},
+		{"bad group filters", with("consumer.offset.group.filters", `{"groupFilters":[{"name":"a","patternType":"REGEX"}]}`), nil, true, ErrInvalidConfig},
+		{"bad group filters later", with("consumer.offset.group.filters", `not json`), base, false, ErrInvalidConfig},
+		{"group prefix without link prefix", with("consumer.group.prefix.enable", "true"), nil, true, ErrInvalidConfig},
+		{"group prefix with link prefix", with("consumer.group.prefix.enable", "true", "cluster.link.prefix", "dr."), nil, true, nil},
+		{"acl sync on", with("acl.sync.enable", "true"), nil, true, ErrNotSupported},
 		{"offset sync off", with("consumer.offset.sync.enable", "false"), nil, true, nil},
 		{"start latest", with("mirror.start.offset.spec", "latest"), nil, true, nil},
 		{"start timestamp", with("mirror.start.offset.spec", "2026-11-21T10:00:00Z"), nil, true, nil},
@@ -87,5 +97,70 @@ func TestStartOffsetSpecOneParser(t *testing.T) {
 		if err := ValidateConfigs(map[string]string{"bootstrap.servers": "h:9092", "mirror.start.offset.spec": v}, nil, true); err == nil {
 			t.Errorf("%q accepted", v)
 		}
+	}
+}
+
+// TestGroupFilters: consumer.offset.group.filters as cluster-linking.md
+// §3.1 describes it: LITERAL and PREFIXED names, "*" for every group,
+// INCLUDE by default, EXCLUDE wins, no match (or no filter) syncs nothing.
+func TestGroupFilters(t *testing.T) {
+	const all = `{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`
+	tests := []struct {
+		name    string
+		json    string
+		bad     string // a substring of the error, "" when valid
+		match   []string
+		noMatch []string
+	}{
+		{name: "empty", json: "", noMatch: []string{"a", "*"}},
+		{name: "empty list", json: `{"groupFilters":[]}`, noMatch: []string{"a"}},
+		{name: "star", json: all, match: []string{"a", "orders-app", "*"}},
+		{name: "literal", json: `{"groupFilters":[{"name":"app","patternType":"LITERAL","filterType":"INCLUDE"}]}`,
+			match: []string{"app"}, noMatch: []string{"app2", "ap"}},
+		{name: "prefixed", json: `{"groupFilters":[{"name":"app-","patternType":"PREFIXED"}]}`,
+			match: []string{"app-1", "app-"}, noMatch: []string{"app", "x-app-1"}},
+		{name: "defaults and any case", json: `{"groupFilters":[{"name":"app","patternType":"literal","filterType":"include"}]}`,
+			match: []string{"app"}},
+		{name: "exclude wins", json: `{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},
+			{"name":"my-consumer-group","patternType":"LITERAL","filterType":"EXCLUDE"}]}`,
+			match: []string{"other"}, noMatch: []string{"my-consumer-group"}},
+		{name: "exclude before include", json: `{"groupFilters":[{"name":"tmp-","patternType":"PREFIXED","filterType":"EXCLUDE"},
+			{"name":"tmp-keep","patternType":"LITERAL"}]}`, noMatch: []string{"tmp-keep", "tmp-x", "other"}},
+		{name: "only exclude", json: `{"groupFilters":[{"name":"a","filterType":"EXCLUDE"}]}`, noMatch: []string{"a", "b"}},
+		{name: "not json", json: `groupFilters`, bad: "not a group filter JSON"},
+		{name: "no array", json: `{}`, bad: `no "groupFilters" array`},
+		{name: "unknown field", json: `{"groupFilters":[{"name":"a","pattern":"LITERAL"}]}`, bad: "unknown field"},
+		{name: "no name", json: `{"groupFilters":[{"patternType":"LITERAL"}]}`, bad: "has no name"},
+		{name: "bad pattern", json: `{"groupFilters":[{"name":"a","patternType":"MATCH"}]}`, bad: "not LITERAL or PREFIXED"},
+		{name: "bad filter", json: `{"groupFilters":[{"name":"a","filterType":"DENY"}]}`, bad: "not INCLUDE or EXCLUDE"},
+		{name: "trailing", json: all + `{}`, bad: "trailing data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, err := ParseGroupFilters(tt.json)
+			if tt.bad != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.bad) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.bad)
+				}
+				verr := ValidateConfigs(map[string]string{"bootstrap.servers": "h:9092", "consumer.offset.group.filters": tt.json}, nil, true)
+				if !errors.Is(verr, ErrInvalidConfig) || !strings.Contains(verr.Error(), "consumer.offset.group.filters") {
+					t.Errorf("ValidateConfigs: %v", verr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range tt.match {
+				if !fs.Matches(g) {
+					t.Errorf("%q not selected", g)
+				}
+			}
+			for _, g := range tt.noMatch {
+				if fs.Matches(g) {
+					t.Errorf("%q selected", g)
+				}
+			}
+		})
 	}
 }

@@ -159,6 +159,10 @@ type Manager struct {
 
 	ends sourceEnds
 
+	// groups is the local group coordinator (consumer offset sync and
+	// the clamp of offsets on stop); nil when the Cluster has none.
+	groups GroupCoordinator
+
 	// transitionErrs keeps, per mirror topic, the last errors of
 	// transitions the Manager ran on its own (recovery, a pending stop
 	// retried, a failure it could not persist): Confluent's mirror state
@@ -187,6 +191,8 @@ type runtime struct {
 	state           string
 	errCode, errMsg string
 	failures        int
+	// offsetLags: what the last consumer offset sync found.
+	offsetLags offsetLags
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
@@ -219,6 +225,7 @@ func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *sl
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{}}
+	m.groups = groupsOf(cluster)
 	m.ends.init()
 	// Mirrors whose link is gone (a deletion interrupted by a crash, or a
 	// link re-created under the same name) are detached first.

@@ -36,7 +36,7 @@ import (
 //	PAUSED          resume → ACTIVE; failover, promote → PENDING_STOPPED;
 //	                fail → FAILED
 //	PENDING_STOPPED failover (over a pending promote) → PENDING_STOPPED;
-//	                drained → STOPPED; promote aborted → previous state;
+//	                drained → STOPPED (consumer offsets clamped first); promote aborted → previous state;
 //	                fail → ignored (the stop completes regardless)
 //	FAILED          failover → PENDING_STOPPED (make what was copied
 //	                writable); fail → ignored
@@ -93,10 +93,15 @@ const (
 	// epoch in their logs; persisted with STOPPED (KIP-1279: new local
 	// writes start a new epoch above the copied history).
 	effMakeWritable
+	// effClampOffsets lowers every local group's committed offset on the
+	// mirror's partitions to their final log end offsets (offsetsync.go);
+	// before STOPPED is persisted, so a crash before it is finished is
+	// healed by the stop's recovery, which drains and clamps again.
+	effClampOffsets
 )
 
 func (e mirrorEffect) String() string {
-	return [...]string{"persist", "start", "pause", "stop", "drain", "make-writable"}[e]
+	return [...]string{"persist", "start", "pause", "stop", "drain", "make-writable", "clamp-offsets"}[e]
 }
 
 // mirrorStep is the result of a transition.
@@ -163,7 +168,7 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 			// already what was asked.
 			return stopping(opFailover), nil
 		case evDrained:
-			return mirrorStep{To: metadata.MirrorStopped, Effects: []mirrorEffect{effStop, effMakeWritable, effPersist}}, nil
+			return mirrorStep{To: metadata.MirrorStopped, Effects: []mirrorEffect{effStop, effClampOffsets, effMakeWritable, effPersist}}, nil
 		case evPromoteAborted:
 			if m.PendingOp != opPromote {
 				return refuse(" (not promoting)")

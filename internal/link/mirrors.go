@@ -110,6 +110,10 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 			if m.data != nil {
 				m.data.Stop(name)
 			}
+		case effClampOffsets:
+			if err := m.clampOffsets(ctx, name, next.StopOffsets); err != nil {
+				return t, fmt.Errorf("stopping mirror %s: %w", name, err)
+			}
 		case effMakeWritable:
 			// Done by the broker when STOPPED is persisted (the next
 			// effect): leader epochs raised past the logs, read-only off.
@@ -154,6 +158,15 @@ func (m *Manager) drain(ctx context.Context, rt *runtime, t metadata.Topic) (met
 			// err wraps ErrPromoteNotReady and errSourceUnreachable.
 			return t, fmt.Errorf("promote of %s is pending until the source answers: %w", t.Name, err)
 		case err != nil:
+			if _, aerr := m.transitionLocked(ctx, rt, t.Name, evPromoteAborted, transitionArgs{}); aerr != nil {
+				return t, errors.Join(err, aerr)
+			}
+			return t, err
+		}
+		if err := m.finalOffsetSync(ctx, rt, t, false); err != nil {
+			if errors.Is(err, errSourceUnreachable) {
+				return t, fmt.Errorf("promote of %s is pending until the source answers: %w", t.Name, err)
+			}
 			if _, aerr := m.transitionLocked(ctx, rt, t.Name, evPromoteAborted, transitionArgs{}); aerr != nil {
 				return t, errors.Join(err, aerr)
 			}
@@ -550,6 +563,10 @@ func (m *Manager) alterOne(ctx context.Context, link string, ev mirrorEvent, nam
 		// partition has caught up with it (checked again after the
 		// drain).
 		if _, err := m.caughtUp(ctx, rt, t); err != nil {
+			return err
+		}
+		// A final consumer offset sync, and no offset lag.
+		if err := m.finalOffsetSync(ctx, rt, t, validateOnly); err != nil {
 			return err
 		}
 	}

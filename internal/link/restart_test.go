@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
@@ -18,6 +21,92 @@ import (
 type storeCluster struct {
 	metadata.Store
 	writable int // STOPPED persisted (the broker would raise epochs)
+	groups   *fakeGroups
+}
+
+// LinkGroups gives the Manager the fake group coordinator, when set.
+func (c *storeCluster) LinkGroups() GroupCoordinator {
+	if c.groups == nil {
+		return nil
+	}
+	return c.groups
+}
+
+// fakeGroups is a group coordinator in memory: groups with a state and
+// committed offsets; an admin commit (generation -1) to a group that is
+// not Empty fails with UNKNOWN_MEMBER_ID, as Kafka's does.
+type fakeGroups struct {
+	mu      sync.Mutex
+	loading bool // answer COORDINATOR_LOAD_IN_PROGRESS
+	state   map[string]string
+	offsets map[string]map[string]map[int32]int64 // group → topic → partition
+}
+
+func (f *fakeGroups) ListGroups(_ context.Context, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	if f.loading {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp
+	}
+	for g, st := range f.state {
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.GroupState = g, st
+		resp.Groups = append(resp.Groups, lg)
+	}
+	return resp
+}
+
+func (f *fakeGroups) OffsetFetch(_ context.Context, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	for _, rg := range req.Groups {
+		g := kmsg.NewOffsetFetchResponseGroup()
+		g.Group = rg.Group
+		for topic, ps := range f.offsets[rg.Group] {
+			rt := kmsg.NewOffsetFetchResponseGroupTopic()
+			rt.Topic = topic
+			for p, o := range ps {
+				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch = p, o, -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			g.Topics = append(g.Topics, rt)
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	return resp
+}
+
+func (f *fakeGroups) OffsetCommit(_ context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	refuse := f.state[req.Group] != "" && f.state[req.Group] != "Empty"
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if refuse {
+				sp.ErrorCode = kerr.UnknownMemberID.Code
+			} else {
+				f.offsets[req.Group][rt.Topic][rp.Partition] = rp.Offset
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+func (f *fakeGroups) get(group string, p int32) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offsets[group]["m"][p]
 }
 
 func (c *storeCluster) TopicByName(name string) (metadata.Topic, error) {
@@ -127,18 +216,15 @@ func TestRestartMidTransition(t *testing.T) {
 		for crashAt := 0; crashAt <= len(step.Effects); crashAt++ {
 			name := fmt.Sprintf("%s_%s_%s_crash%d", sc.from, sc.op, sc.ev, crashAt)
 			t.Run(name, func(t *testing.T) {
-				store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer store.Close()
-				cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
-					"availability.check.ms": "3600000", "request.timeout.ms": "200"}
-				if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
-					t.Fatal(err)
-				}
-				l, _ := store.Link("l")
-				c := &storeCluster{Store: store}
+				store, l := unreachableLink(t)
+				// Groups committed past the mirror's ends (10, 20): the
+				// stop clamps the empty one, and leaves the active one.
+				groups := &fakeGroups{state: map[string]string{"g": "Empty", "busy": "Stable"},
+					offsets: map[string]map[string]map[int32]int64{
+						"g":    {"m": {0: 15, 1: 5}},
+						"busy": {"m": {0: 15, 1: 25}},
+					}}
+				c := &storeCluster{Store: store, groups: groups}
 				if _, err := c.CreateMirrorTopic("m", 2, nil, metadata.Mirror{Link: "l", LinkID: l.ID, SourceTopic: "s",
 					State: sc.from, PendingOp: sc.op, PreviousState: MirrorActive}); err != nil {
 					t.Fatal(err)
@@ -148,7 +234,7 @@ func TestRestartMidTransition(t *testing.T) {
 				// event under test meets it still pending.
 				d1 := &modeData{mode: map[string]dataPathMode{}}
 				crashRecovery := sc.from == MirrorPendingStopped
-				m1 := &Manager{store: store, cluster: c, data: d1, logger: testLogger(), now: time.Now, links: map[string]*runtime{}}
+				m1 := &Manager{store: store, cluster: c, data: d1, logger: testLogger(), now: time.Now, links: map[string]*runtime{}, groups: groups}
 				m1.ends.init()
 				m1.testCrashBefore = func(_ string, ev mirrorEvent, _ mirrorEffect) bool { return crashRecovery && ev == evRecover }
 				if err := m1.startLink(l); err != nil {
@@ -206,6 +292,16 @@ func TestRestartMidTransition(t *testing.T) {
 					if len(got.Mirror.StopOffsets) != 2 || got.Mirror.StopOffsets[1].LogEndOffset != 20 {
 						t.Fatalf("stop offsets %+v", got.Mirror.StopOffsets)
 					}
+					// Consumer offsets clamped to the final ends before
+					// STOPPED was persisted, whatever the crash.
+					if g0, g1 := groups.get("g", 0), groups.get("g", 1); g0 != 10 || g1 != 5 {
+						t.Fatalf("group g at %d, %d after the stop; want 10 (clamped), 5", g0, g1)
+					}
+					if b0, b1 := groups.get("busy", 0), groups.get("busy", 1); b0 != 15 || b1 != 25 {
+						t.Fatalf("active group busy changed to %d, %d", b0, b1)
+					}
+				} else if g0 := groups.get("g", 0); g0 != 15 {
+					t.Fatalf("group g clamped to %d while the mirror is %s", g0, want)
 				}
 				if want == MirrorPendingStopped {
 					if got.Mirror.PendingOp == "" {
@@ -222,6 +318,25 @@ func TestRestartMidTransition(t *testing.T) {
 			})
 		}
 	}
+}
+
+// unreachableLink opens a metadata store (closed when the test ends) with
+// link "l", whose source cannot be reached and whose periodic tasks do not
+// run during a test.
+func unreachableLink(t *testing.T) (metadata.Store, metadata.Link) {
+	t.Helper()
+	store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
+		"availability.check.ms": "3600000", "request.timeout.ms": "200"}
+	if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := store.Link("l")
+	return store, l
 }
 
 func testLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

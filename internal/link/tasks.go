@@ -132,9 +132,9 @@ func taskErrorCode(err error) string {
 	return "INTERNAL_ERROR"
 }
 
-// linkTasks builds a link's tasks. Offset sync, ACL sync and auto-create
-// cannot be enabled yet (their configs are refused), so they are listed
-// as NOT_CONFIGURED.
+// linkTasks builds a link's tasks. ACL sync and auto-create cannot be
+// enabled yet (their configs are refused), so they are listed as
+// NOT_CONFIGURED, as is consumer offset sync while it is off.
 func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
@@ -142,7 +142,7 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
-		{name: TaskConsumerOffsetSync}, {name: TaskAclSync}, {name: TaskAutoCreateMirror},
+		m.offsetSyncTask(rt), {name: TaskAclSync}, {name: TaskAutoCreateMirror},
 	}
 	for _, tk := range ts {
 		tk.st.Name, tk.st.State = tk.name, TaskActive
@@ -151,6 +151,16 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 		}
 	}
 	return ts
+}
+
+// offsetSyncTask is the ConsumerOffsetSync task (offsetsync.go), not
+// configured while consumer.offset.sync.enable is off.
+func (m *Manager) offsetSyncTask(rt *runtime) *task {
+	if !offsetSyncEnabled(rt.link.Configs) {
+		return &task{name: TaskConsumerOffsetSync}
+	}
+	return &task{name: TaskConsumerOffsetSync, every: Millis(rt.link.Configs, "consumer.offset.sync.ms"),
+		run: func(ctx context.Context) error { return m.syncOffsets(ctx, rt) }}
 }
 
 // taskStatuses reports a link's tasks; a task of a link that is paused,

@@ -131,6 +131,12 @@ func (c consoleSource) Snapshot() console.Snapshot {
 		snap.Links = append(snap.Links, console.LinkSnapshot{Name: l.Link.Name, State: l.State})
 	}
 	mirrors, _ := n.links.Mirrors("", "")
+	offsetLags := map[string]map[string]map[int32]int64{} // link → mirror → partition (nil: not synced)
+	for _, l := range snap.Links {
+		if lags, on := n.links.ConsumerOffsetLags(l.Name); on {
+			offsetLags[l.Name] = lags
+		}
+	}
 	for _, mi := range mirrors {
 		ms := console.MirrorSnapshot{Link: mi.Topic.Mirror.Link, Topic: mi.Topic.Name, State: string(mi.State),
 			Stopped: mi.State == link.MirrorStopped || mi.State == link.MirrorPendingStopped}
@@ -140,6 +146,10 @@ func (c consoleSource) Snapshot() console.Snapshot {
 			if pt, err := n.broker.MirrorPartition(mi.Topic.Name, p.Partition); err == nil {
 				s := pt.Log.Stats()
 				ps.LocalStart, ps.LocalBytes = s.LogStartOffset, s.Size
+			}
+			if lags, on := offsetLags[ms.Link]; on {
+				l := lags[mi.Topic.Name][p.Partition]
+				ps.ConsumerOffsetLag = &l
 			}
 			ms.Partitions = append(ms.Partitions, ps)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/rest"
+	"github.com/tandem-streaming/tandem/internal/restapi"
 	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
@@ -114,6 +115,7 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 			}
 			info.Tasks = append(info.Tasks, lt)
 		}
+		info.ConsumerGroupOffsets = consumerGroupOffsets(b.m, name)
 	}
 	return info, nil
 }
@@ -231,4 +233,15 @@ func epochMs(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// consumerGroupOffsets is what the link's last consumer offset sync found.
+func consumerGroupOffsets(m *link.Manager, name string) []restapi.ConsumerGroupOffset {
+	lags, _ := m.GroupOffsetLags(name)
+	var out []restapi.ConsumerGroupOffset
+	for _, l := range lags {
+		out = append(out, restapi.ConsumerGroupOffset{GroupID: l.Group, SourceGroupID: l.SourceGroup, MirrorTopicName: l.Topic,
+			PartitionID: l.Partition, SourceOffset: l.SourceOffset, DestinationOffset: l.LocalOffset, OffsetLag: l.Lag, Status: l.Status})
+	}
+	return out
 }

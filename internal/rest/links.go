@@ -80,6 +80,8 @@ type LinkInfo struct {
 	TopicNames           []string
 	Tasks                []LinkTask
 	CategoryCounts       []StateCount
+	// ConsumerGroupOffsets are filled with Tasks (include_tasks).
+	ConsumerGroupOffsets []restapi.ConsumerGroupOffset
 }
 
 // LinkTask is one background task of a link (§1.3).
@@ -277,6 +279,7 @@ func linkDataFor(u urls, l LinkInfo, includeTasks bool) restapi.Link {
 			d.Tasks = append(d.Tasks, restapi.LinkTask{TaskName: t.Name, State: t.State, Errors: taskErrors(t.Errors),
 				LastRunMs: t.LastRunMs, LastSuccessMs: t.LastSuccessMs})
 		}
+		d.ConsumerGroupOffsets = l.ConsumerGroupOffsets
 	}
 	return d
 }

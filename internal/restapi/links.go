@@ -23,6 +23,27 @@ type Link struct {
 	LinkErrorMessage     *string         `json:"link_error_message"`
 	Tasks                []LinkTask      `json:"tasks,omitzero"` // only with include_tasks
 	CategoryCounts       []CategoryCount `json:"category_counts"`
+	// ConsumerGroupOffsets (a Tandem extension, with include_tasks) is
+	// what the link's last consumer offset sync found, per group and
+	// mirror partition.
+	ConsumerGroupOffsets []ConsumerGroupOffset `json:"consumer_group_offsets,omitzero"`
+}
+
+// ConsumerGroupOffset is one synced group's offsets on one mirror
+// partition: committed on the source and here, and the offset lag
+// between them (source minus destination).
+type ConsumerGroupOffset struct {
+	GroupID           string `json:"group_id"`
+	SourceGroupID     string `json:"source_group_id"`
+	MirrorTopicName   string `json:"mirror_topic_name"`
+	PartitionID       int32  `json:"partition_id"`
+	SourceOffset      int64  `json:"source_offset"`
+	DestinationOffset int64  `json:"destination_offset"` // -1: none committed
+	OffsetLag         int64  `json:"offset_lag"`
+	// Status is SYNCED, GROUP_ACTIVE (the group has members here and is
+	// left alone) or CLAMPED_TO_MIRROR_END (the mirror does not have the
+	// source's offset yet).
+	Status string `json:"status"`
 }
 
 // LinkTask is one background task of a link (§1.3).

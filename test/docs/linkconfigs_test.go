@@ -151,6 +151,7 @@ func TestLinkConfigErrors(t *testing.T) {
 		{configs: map[string]string{"link.mode": "SOURCE"}, creating: true},
 		{configs: map[string]string{"connection.mode": "INBOUND"}, creating: true},
 		{configs: map[string]string{"cluster.link.prefix": "x."}},
+		{configs: map[string]string{"consumer.group.prefix.enable": "true"}, creating: true},
 		{configs: map[string]string{"security.protocol": "SSL"}, client: true},
 	} {
 		configs := map[string]string{"bootstrap.servers": "src:9092"}

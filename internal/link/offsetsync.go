@@ -1,0 +1,689 @@
+package link
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/group"
+	"github.com/tandem-streaming/tandem/internal/metadata"
+)
+
+// Consumer offset sync (cluster-linking.md §3.1). The ConsumerOffsetSync
+// task copies, every consumer.offset.sync.ms, the committed offsets of the
+// source's consumer groups that consumer.offset.group.filters selects, for
+// the partitions of this link's mirror topics that are still mirroring.
+// Offsets are copied as they are (a mirror's offsets are its source's),
+// with their leader epoch and metadata, under the group's name (with
+// cluster.link.prefix in front when consumer.group.prefix.enable is set).
+// An offset the mirror does not have yet is clamped to the mirror
+// partition's log end. They are written through the local group
+// coordinator as an admin client's offset commit (generation -1, no
+// member: Kafka's alterConsumerGroupOffsets), which only an empty group
+// accepts: a group active on this cluster is left alone.
+//
+// When a mirror stops (failover, promote), every group's committed offset
+// on its partitions is clamped to the partition's final log end
+// (effClampOffsets), so a consumer that moves here never starts past the
+// data the mirror holds. A promote first runs a final sync of the
+// mirror's offsets and requires zero offset lag.
+
+// GroupCoordinator is what offset sync needs of the local group
+// coordinator (*group.Coordinator; the broker exposes it as Groups()).
+type GroupCoordinator interface {
+	ListGroups(ctx context.Context, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse
+	OffsetFetch(ctx context.Context, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse
+	OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse
+}
+
+// groupsOf finds the local group coordinator of a Cluster that has one.
+func groupsOf(c Cluster) GroupCoordinator {
+	if gc, ok := c.(interface{ LinkGroups() GroupCoordinator }); ok {
+		return gc.LinkGroups() // tests' Clusters
+	}
+	if gc, ok := c.(interface{ Groups() *group.Coordinator }); ok {
+		if g := gc.Groups(); g != nil {
+			return g
+		}
+	}
+	return nil
+}
+
+// errNoGroupFilters: offset sync is on but no group is selected.
+var errNoGroupFilters = fmt.Errorf("%w: consumer.offset.group.filters is not set: no consumer group is synced", ErrInvalidConfig)
+
+// GroupFilter is one entry of consumer.offset.group.filters.
+type GroupFilter struct {
+	Name        string `json:"name"`
+	PatternType string `json:"patternType,omitempty"` // LITERAL (default) or PREFIXED
+	FilterType  string `json:"filterType,omitempty"`  // INCLUDE (default) or EXCLUDE
+}
+
+// GroupFilters is consumer.offset.group.filters parsed.
+type GroupFilters []GroupFilter
+
+// ParseGroupFilters parses consumer.offset.group.filters:
+// {"groupFilters":[{"name":…,"patternType":"LITERAL"|"PREFIXED","filterType":"INCLUDE"|"EXCLUDE"}]}.
+// Pattern and filter types are matched in any case and default to
+// LITERAL and INCLUDE. An empty value is no filters (no group synced).
+func ParseGroupFilters(v string) (GroupFilters, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	var doc struct {
+		GroupFilters *[]GroupFilter `json:"groupFilters"`
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf(`not a group filter JSON ({"groupFilters":[{"name":"…","patternType":"LITERAL|PREFIXED","filterType":"INCLUDE|EXCLUDE"}]}): %v`, err)
+	}
+	if dec.More() {
+		return nil, errors.New("not a group filter JSON: trailing data after the object")
+	}
+	if doc.GroupFilters == nil {
+		return nil, errors.New(`not a group filter JSON: no "groupFilters" array`)
+	}
+	out := make(GroupFilters, 0, len(*doc.GroupFilters))
+	for i, f := range *doc.GroupFilters {
+		if f.Name == "" {
+			return nil, fmt.Errorf("group filter %d has no name", i)
+		}
+		f.PatternType = strings.ToUpper(strings.TrimSpace(f.PatternType))
+		if f.PatternType == "" {
+			f.PatternType = "LITERAL"
+		}
+		if f.PatternType != "LITERAL" && f.PatternType != "PREFIXED" {
+			return nil, fmt.Errorf("group filter %d (%q): patternType %q is not LITERAL or PREFIXED", i, f.Name, f.PatternType)
+		}
+		f.FilterType = strings.ToUpper(strings.TrimSpace(f.FilterType))
+		if f.FilterType == "" {
+			f.FilterType = "INCLUDE"
+		}
+		if f.FilterType != "INCLUDE" && f.FilterType != "EXCLUDE" {
+			return nil, fmt.Errorf("group filter %d (%q): filterType %q is not INCLUDE or EXCLUDE", i, f.Name, f.FilterType)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func validGroupFilters(v string) error {
+	_, err := ParseGroupFilters(v)
+	return err
+}
+
+// Matches says whether the filters select group: at least one filter
+// matches it and none of those that match is EXCLUDE. A LITERAL "*"
+// matches every group.
+func (fs GroupFilters) Matches(group string) bool {
+	matched := false
+	for _, f := range fs {
+		var ok bool
+		switch f.PatternType {
+		case "PREFIXED":
+			ok = strings.HasPrefix(group, f.Name)
+		default:
+			ok = f.Name == "*" || f.Name == group
+		}
+		if !ok {
+			continue
+		}
+		if f.FilterType == "EXCLUDE" {
+			return false
+		}
+		matched = true
+	}
+	return matched
+}
+
+// offsetSyncEnabled reports consumer.offset.sync.enable.
+func offsetSyncEnabled(configs map[string]string) bool {
+	b, _ := strconv.ParseBool(Value(configs, "consumer.offset.sync.enable"))
+	return b
+}
+
+// localGroupName is the name a source group is synced under.
+func localGroupName(configs map[string]string, group string) string {
+	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b {
+		return Value(configs, "cluster.link.prefix") + group
+	}
+	return group
+}
+
+// GroupOffsetLag is one synced group's offset on one mirror partition, as
+// the last sync (or a promote's final sync) saw it.
+type GroupOffsetLag struct {
+	Group       string // the local (destination) group name
+	SourceGroup string
+	Topic       string // the mirror topic
+	Partition   int32
+	// SourceOffset is the offset committed on the source, LocalOffset the
+	// one committed here (-1: none). Lag is SourceOffset − LocalOffset.
+	SourceOffset, LocalOffset, Lag int64
+	// Status is OffsetSynced, OffsetGroupActive (the group has members
+	// here and is left alone) or OffsetClampedToMirrorEnd (the mirror
+	// does not have the source's offset yet: its log end was written).
+	Status string
+}
+
+// GroupOffsetLag statuses.
+const (
+	OffsetSynced             = "SYNCED"
+	OffsetGroupActive        = "GROUP_ACTIVE"
+	OffsetClampedToMirrorEnd = "CLAMPED_TO_MIRROR_END"
+)
+
+// offsetLags keeps a link's last sync results per mirror topic.
+type offsetLags struct {
+	mu sync.Mutex // leaf
+	m  map[string][]GroupOffsetLag
+}
+
+func (o *offsetLags) set(topic string, lags []GroupOffsetLag) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = map[string][]GroupOffsetLag{}
+	}
+	o.m[topic] = lags
+}
+
+// retain forgets the mirrors not named (stopped, deleted).
+func (o *offsetLags) retain(names []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for t := range o.m {
+		if !slices.Contains(names, t) {
+			delete(o.m, t)
+		}
+	}
+}
+
+func (o *offsetLags) all() []GroupOffsetLag {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []GroupOffsetLag
+	for _, l := range o.m {
+		out = append(out, l...)
+	}
+	slices.SortFunc(out, func(a, b GroupOffsetLag) int {
+		if c := strings.Compare(a.Group, b.Group); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return out
+}
+
+// GroupOffsetLags reports, per synced group and mirror partition of link,
+// the offsets on both sides as the last offset sync saw them.
+func (m *Manager) GroupOffsetLags(link string) ([]GroupOffsetLag, error) {
+	if m == nil {
+		return nil, ErrDisabled
+	}
+	rt := m.runtimeOf(link)
+	if rt == nil {
+		if _, ok := m.store.Link(link); !ok {
+			return nil, fmt.Errorf("%w: %s", metadata.ErrUnknownLink, link)
+		}
+		return nil, nil
+	}
+	return rt.offsetLags.all(), nil
+}
+
+// ConsumerOffsetLags sums, per mirror and partition of link, the offset
+// lag of the synced groups that are not active here (source minus
+// destination, as the last sync found them); on reports whether the link
+// syncs consumer offsets at all.
+func (m *Manager) ConsumerOffsetLags(link string) (lags map[string]map[int32]int64, on bool) {
+	if m == nil {
+		return nil, false
+	}
+	rt := m.runtimeOf(link)
+	if rt == nil || !offsetSyncEnabled(rt.link.Configs) {
+		return nil, false
+	}
+	out := map[string]map[int32]int64{}
+	for _, l := range rt.offsetLags.all() {
+		if l.Status == OffsetGroupActive {
+			continue
+		}
+		if out[l.Topic] == nil {
+			out[l.Topic] = map[int32]int64{}
+		}
+		out[l.Topic][l.Partition] += max(l.Lag, 0)
+	}
+	return out, true
+}
+
+// sourceGroupOffsets are the source's committed offsets of the selected
+// groups for the source topics asked for: group → topic → partition.
+type sourceGroupOffsets map[string]map[string]map[int32]kadm.Offset
+
+// fetchSourceOffsets lists the source's groups, keeps those the filters
+// select, and fetches their committed offsets on the given source topics.
+func fetchSourceOffsets(ctx context.Context, rt *runtime, filters GroupFilters, topics map[string]bool) (sourceGroupOffsets, error) {
+	listed, err := rt.adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing source consumer groups: %w", errSourceUnreachable, err)
+	}
+	var names []string
+	for g := range listed {
+		if filters.Matches(g) {
+			names = append(names, g)
+		}
+	}
+	slices.Sort(names)
+	out := sourceGroupOffsets{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	fetched := rt.adm.FetchManyOffsets(ctx, names...)
+	var errs []error
+	for _, g := range names {
+		r, ok := fetched[g]
+		if !ok {
+			continue
+		}
+		if r.Err != nil {
+			if !errors.Is(r.Err, kerr.GroupIDNotFound) {
+				errs = append(errs, fmt.Errorf("%w: fetching offsets of source group %s: %w", errSourceUnreachable, g, r.Err))
+			}
+			continue
+		}
+		for t, ps := range r.Fetched {
+			if !topics[t] {
+				continue
+			}
+			for p, o := range ps {
+				if o.Err != nil || o.At < 0 {
+					continue
+				}
+				if out[g] == nil {
+					out[g] = map[string]map[int32]kadm.Offset{}
+				}
+				if out[g][t] == nil {
+					out[g][t] = map[int32]kadm.Offset{}
+				}
+				out[g][t][p] = o.Offset
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// localGroupStates lists the local groups and their states.
+func localGroupStates(ctx context.Context, gc GroupCoordinator) (map[string]string, error) {
+	req := kmsg.NewPtrListGroupsRequest()
+	req.Version = 4
+	resp := gc.ListGroups(ctx, req)
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("listing local consumer groups: %w", err)
+	}
+	out := make(map[string]string, len(resp.Groups))
+	for _, g := range resp.Groups {
+		out[g.Group] = g.GroupState
+	}
+	return out, nil
+}
+
+// groupActive: a group in any state but Empty (or Dead) has members.
+func groupActive(state string) bool {
+	return state != "" && state != "Empty" && state != "Dead"
+}
+
+// localOffset is a committed offset of a local group.
+type localOffset struct {
+	offset   int64
+	epoch    int32
+	metadata string
+}
+
+// fetchLocalOffsets fetches the local groups' committed offsets on topic.
+func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups []string, topic string) (map[string]map[int32]localOffset, error) {
+	out := map[string]map[int32]localOffset{}
+	if len(groups) == 0 {
+		return out, nil
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 8
+	for _, g := range groups {
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = g
+		rg.Topics = nil // every topic; filtered below
+		req.Groups = append(req.Groups, rg)
+	}
+	resp := gc.OffsetFetch(ctx, req)
+	for _, g := range resp.Groups {
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			if errors.Is(err, kerr.GroupIDNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("fetching local offsets of group %s: %w", g.Group, err)
+		}
+		for _, t := range g.Topics {
+			if t.Topic != topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 || p.Offset < 0 {
+					continue
+				}
+				if out[g.Group] == nil {
+					out[g.Group] = map[int32]localOffset{}
+				}
+				md := ""
+				if p.Metadata != nil {
+					md = *p.Metadata
+				}
+				out[g.Group][p.Partition] = localOffset{offset: p.Offset, epoch: p.LeaderEpoch, metadata: md}
+			}
+		}
+	}
+	return out, nil
+}
+
+// defaultClampTimeout bounds a stop's clamp of the local offsets (the
+// local coordinator answers at once unless it is loading).
+const defaultClampTimeout = 30 * time.Second
+
+// errGroupActive: a local commit refused because the group has members.
+var errGroupActive = errors.New("link: consumer group is active on this cluster")
+
+// commitLocal commits offsets of one topic for a local group as an admin
+// client does: generation -1 and no member, which the coordinator accepts
+// only while the group is empty.
+func commitLocal(ctx context.Context, gc GroupCoordinator, grp, topic string, offs map[int32]localOffset) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Version = 9
+	req.Group, req.Generation, req.MemberID = grp, -1, ""
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	for _, p := range slices.Sorted(maps.Keys(offs)) {
+		o := offs[p]
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = p, o.offset, o.epoch
+		rp.Metadata = kmsg.StringPtr(o.metadata)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := gc.OffsetCommit(ctx, req)
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			err := kerr.ErrorForCode(p.ErrorCode)
+			switch {
+			case err == nil:
+			case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration),
+				errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.FencedInstanceID):
+				return fmt.Errorf("%w: %s", errGroupActive, grp)
+			default:
+				return fmt.Errorf("committing offsets of group %s on %s-%d: %w", grp, topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+// syncOffsets is the ConsumerOffsetSync task: one sync of every mirror of
+// the link that is still mirroring.
+func (m *Manager) syncOffsets(ctx context.Context, rt *runtime) error {
+	if rt.condition() == linkCondPaused {
+		return nil // cluster.link.paused pauses offset sync too
+	}
+	var names []string
+	for _, t := range m.mirrorsOf(rt.link.Name) {
+		if t.Mirror.State == MirrorActive || t.Mirror.State == MirrorPaused {
+			names = append(names, t.Name)
+		}
+	}
+	rt.offsetLags.retain(names)
+	_, err := m.syncMirrorOffsets(ctx, rt, names, true, false)
+	return err
+}
+
+// syncMirrorOffsets syncs the committed offsets of the selected groups on
+// the named mirrors (each under its lock unless locked, which says the
+// caller holds the lock of the only one) and returns what it found. With
+// write false it only compares (a promote's validate-only check).
+func (m *Manager) syncMirrorOffsets(ctx context.Context, rt *runtime, names []string, write, locked bool) ([]GroupOffsetLag, error) {
+	if m.groups == nil {
+		return nil, fmt.Errorf("%w: consumer offset sync: this broker has no group coordinator", ErrNotSupported)
+	}
+	filters, err := ParseGroupFilters(Value(rt.link.Configs, "consumer.offset.group.filters"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: consumer.offset.group.filters: %w", ErrInvalidConfig, err)
+	}
+	if len(filters) == 0 {
+		return nil, errNoGroupFilters
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	// Source topic → mirror, for the mirrors named.
+	sources := map[string]bool{}
+	for _, n := range names {
+		if t, err := m.cluster.TopicByName(n); err == nil && t.Mirror != nil {
+			sources[t.Mirror.SourceTopic] = true
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, Millis(rt.link.Configs, "request.timeout.ms"))
+	defer cancel()
+	src, err := fetchSourceOffsets(cctx, rt, filters, sources)
+	if err != nil && len(src) == 0 {
+		return nil, err
+	}
+	var (
+		all  []GroupOffsetLag
+		errs = []error{err}
+	)
+	for _, n := range names {
+		lags, err := m.syncTopicOffsets(cctx, rt, n, src, write, locked)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		all = append(all, lags...)
+	}
+	return all, errors.Join(errs...)
+}
+
+// syncTopicOffsets writes one mirror's offsets.
+func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string, src sourceGroupOffsets, write, locked bool) ([]GroupOffsetLag, error) {
+	if !locked {
+		unlock := m.lockMirror(name)
+		defer unlock()
+	}
+	t, err := m.cluster.TopicByName(name)
+	if err != nil || t.Mirror == nil || t.Mirror.Link != rt.link.Name {
+		return nil, nil // gone meanwhile
+	}
+	if t.Mirror.State != MirrorActive && t.Mirror.State != MirrorPaused && !(locked && t.Mirror.State == MirrorPendingStopped) {
+		return nil, nil // stopped: its offsets were clamped and are the consumers' now
+	}
+	ends, err := m.cluster.LogEndOffsets(name)
+	if err != nil {
+		return nil, err
+	}
+	states, err := localGroupStates(ctx, m.groups)
+	if err != nil {
+		return nil, err
+	}
+	srcTopic := t.Mirror.SourceTopic
+	var (
+		groups   []string
+		bySource = map[string]string{}
+	)
+	for g, topics := range src {
+		if len(topics[srcTopic]) > 0 {
+			lg := localGroupName(rt.link.Configs, g)
+			groups = append(groups, lg)
+			bySource[lg] = g
+		}
+	}
+	slices.Sort(groups)
+	local, err := fetchLocalOffsets(ctx, m.groups, groups, name)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		lags []GroupOffsetLag
+		errs []error
+	)
+	for _, lg := range groups {
+		sg := bySource[lg]
+		active := groupActive(states[lg])
+		want := map[int32]localOffset{}
+		var glags []GroupOffsetLag
+		for _, p := range slices.Sorted(maps.Keys(src[sg][srcTopic])) {
+			if p >= t.Partitions {
+				continue // a partition the mirror does not have yet
+			}
+			so := src[sg][srcTopic][p]
+			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced}
+			cur, has := local[lg][p]
+			if has {
+				gl.LocalOffset = cur.offset
+			}
+			o := localOffset{offset: so.At, epoch: so.LeaderEpoch, metadata: so.Metadata}
+			if end, ok := ends[p]; ok && o.offset > end {
+				// The mirror does not have these records yet.
+				o.offset, o.epoch = end, -1
+				gl.Status = OffsetClampedToMirrorEnd
+			}
+			switch {
+			case active:
+				gl.Status = OffsetGroupActive
+			case !has || cur != o:
+				want[p] = o
+			}
+			glags = append(glags, gl)
+		}
+		if write && !active && len(want) > 0 {
+			err := commitLocal(ctx, m.groups, lg, name, want)
+			switch {
+			case errors.Is(err, errGroupActive):
+				for i := range glags {
+					glags[i].Status = OffsetGroupActive
+				}
+				want = nil
+			case err != nil:
+				errs = append(errs, err)
+				want = nil
+			}
+			for i := range glags {
+				if o, ok := want[glags[i].Partition]; ok {
+					glags[i].LocalOffset = o.offset
+				}
+			}
+		}
+		for i := range glags {
+			if glags[i].LocalOffset >= 0 {
+				glags[i].Lag = glags[i].SourceOffset - glags[i].LocalOffset
+			} else {
+				glags[i].Lag = glags[i].SourceOffset
+			}
+		}
+		lags = append(lags, glags...)
+	}
+	if write {
+		rt.offsetLags.set(name, lags)
+	}
+	return lags, errors.Join(errs...)
+}
+
+// finalOffsetSync is a promote's last offset sync of mirror t (whose lock
+// the caller holds): it syncs (unless validateOnly) and requires zero
+// offset lag for every synced group that is not active here. A link
+// without offset sync has nothing to check.
+func (m *Manager) finalOffsetSync(ctx context.Context, rt *runtime, t metadata.Topic, validateOnly bool) error {
+	if rt == nil || !offsetSyncEnabled(rt.link.Configs) {
+		return nil
+	}
+	lags, err := m.syncMirrorOffsets(ctx, rt, []string{t.Name}, !validateOnly, true)
+	if errors.Is(err, errNoGroupFilters) {
+		return nil // no group is synced: no offset lag
+	}
+	if err != nil {
+		if errors.Is(err, errSourceUnreachable) {
+			return fmt.Errorf("%w: %w: cannot promote %s: the final consumer offset sync failed: %v", ErrPromoteNotReady, errSourceUnreachable, t.Name, err)
+		}
+		return fmt.Errorf("%w: cannot promote %s: the final consumer offset sync failed: %v", ErrPromoteNotReady, t.Name, err)
+	}
+	var behind []string
+	for _, l := range lags {
+		if l.Status == OffsetGroupActive || l.Lag == 0 {
+			continue
+		}
+		behind = append(behind, fmt.Sprintf("%s %s-%d (offset lag %d)", l.Group, l.Topic, l.Partition, l.Lag))
+	}
+	if len(behind) > 0 {
+		return fmt.Errorf("%w: consumer offsets of %s are not synced: %s; use failover to stop now", ErrPromoteNotReady, t.Name, strings.Join(behind, ", "))
+	}
+	return nil
+}
+
+// clampOffsets lowers every local group's committed offset on the
+// partitions of a stopping mirror to the partition's final log end
+// (effClampOffsets). A group active here cannot be written and is left
+// as it is (logged). Coordinator failures are returned: the stop stays
+// PENDING_STOPPED and is retried.
+func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadata.MirrorPartitionOffsets) error {
+	if m.groups == nil || len(final) == 0 {
+		return nil
+	}
+	ends := map[int32]int64{}
+	for _, o := range final {
+		ends[o.Partition] = o.LogEndOffset
+	}
+	cctx, cancel := context.WithTimeout(ctx, defaultClampTimeout)
+	defer cancel()
+	states, err := localGroupStates(cctx, m.groups)
+	if err != nil {
+		return fmt.Errorf("clamping consumer offsets of %s: %w", name, err)
+	}
+	groups := slices.Sorted(maps.Keys(states))
+	local, err := fetchLocalOffsets(cctx, m.groups, groups, name)
+	if err != nil {
+		return fmt.Errorf("clamping consumer offsets of %s: %w", name, err)
+	}
+	var errs []error
+	for _, g := range groups {
+		want := map[int32]localOffset{}
+		for p, o := range local[g] {
+			if end, ok := ends[p]; ok && o.offset > end {
+				want[p] = localOffset{offset: end, epoch: -1, metadata: o.metadata}
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		err := commitLocal(cctx, m.groups, g, name, want)
+		switch {
+		case errors.Is(err, errGroupActive):
+			m.logger.Warn("consumer group active on a stopped mirror: its offsets were not clamped", "group", g, "topic", name)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("clamping consumer offsets of %s: %w", name, err))
+		default:
+			m.logger.Info("consumer offsets clamped to the mirror's end", "group", g, "topic", name, "partitions", len(want))
+		}
+	}
+	return errors.Join(errs...)
+}
