@@ -20,7 +20,7 @@ var (
 	ErrInvalidConfig = errors.New("link: invalid cluster link config")
 	// ErrNotSupported: a config or mode Tandem validates and stores but
 	// cannot act on yet (TLS/SASL to the source, source-initiated or
-	// bidirectional links, offset/ACL sync, auto-create).
+	// bidirectional links, offset/ACL sync).
 	ErrNotSupported = errors.New("link: not supported yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).
@@ -75,6 +75,14 @@ func onlyFalse(feature string) func(string) error {
 func startOffsetSpec(v string) error {
 	_, err := fetcher.ParseStartSpec(v)
 	return err
+}
+
+// topicFilters validates auto.create.mirror.topics.filters.
+func topicFilters(v string) error {
+	if _, err := ParseNameFilters(v, "topicFilters"); err != nil {
+		return fmt.Errorf("auto.create.mirror.topics.filters: %w", err)
+	}
+	return nil
 }
 
 func bootstrap(v string) error {
@@ -195,8 +203,15 @@ func linkDefs() []config.Def {
 	for _, k := range []string{"ssl.keystore.key", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password"} {
 		def(config.Def{Name: k, Type: config.TypePassword, Sensitive: true, Doc: "TLS secret for the source (sensitive)."})
 	}
+	// Auto-created mirror topics (autocreate.go).
+	def(config.Def{Name: "auto.create.mirror.topics.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
+		Doc: "Create mirror topics for the source topics auto.create.mirror.topics.filters selects (the AutoCreateMirror task)."})
+	def(config.Def{Name: "auto.create.mirror.topics.filters", Type: config.TypeString, Validate: topicFilters,
+		Doc: `JSON topic filters of auto-create: {"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}; empty selects nothing.`})
+	def(config.Def{Name: "auto.create.mirror.topics.interval.ms", Type: config.TypeLong, Default: "300000", HasDefault: true, Validate: config.AtLeast(100),
+		Doc: "Tandem-specific: how often the source's topics are listed for auto-create, in milliseconds."})
 	// Features of the link that come later: accepted only while off.
-	for _, k := range []string{"consumer.offset.sync.enable", "acl.sync.enable", "auto.create.mirror.topics.enable"} {
+	for _, k := range []string{"consumer.offset.sync.enable", "acl.sync.enable"} {
 		def(config.Def{Name: k, Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: onlyFalse(k),
 			Doc: "Not supported yet: accepted only as false."})
 	}

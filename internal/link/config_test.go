@@ -39,6 +39,11 @@ func TestValidateConfigs(t *testing.T) {
 		{"start timestamp", with("mirror.start.offset.spec", "2026-11-21T10:00:00Z"), nil, true, nil},
 		{"start bad", with("mirror.start.offset.spec", "yesterday"), nil, true, ErrInvalidConfig},
 		{"sync too fast", with("topic.config.sync.ms", "10"), nil, true, ErrInvalidConfig},
+		{"auto-create on", with("auto.create.mirror.topics.enable", "true", "auto.create.mirror.topics.filters", `{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`), nil, true, nil},
+		{"auto-create filters bad JSON", with("auto.create.mirror.topics.filters", `{"topicFilters":[`), nil, true, ErrInvalidConfig},
+		{"auto-create filters group key", with("auto.create.mirror.topics.filters", `{"groupFilters":[{"name":"*"}]}`), nil, true, ErrInvalidConfig},
+		{"auto-create filters altered bad", with("auto.create.mirror.topics.filters", `{"topicFilters":[{"name":"a","patternType":"REGEX"}]}`), base, false, ErrInvalidConfig},
+		{"auto-create interval too small", with("auto.create.mirror.topics.interval.ms", "10"), nil, true, ErrInvalidConfig},
 		{"sasl stored", with("security.protocol", "SASL_SSL", "sasl.mechanism", "PLAIN", "sasl.jaas.config", "x"), nil, true, nil},
 	}
 	for _, tt := range tests {

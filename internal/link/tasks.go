@@ -125,15 +125,15 @@ func taskErrorCode(err error) string {
 		return "AUTHENTICATION_ERROR"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), errors.Is(err, errSourceUnreachable):
 		return "TIMEOUT_ERROR"
-	case errors.Is(err, ErrInvalidConfig):
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict):
 		return "MISCONFIGURATION_ERROR"
 	}
 	return "INTERNAL_ERROR"
 }
 
-// linkTasks builds a link's tasks. Offset sync, ACL sync and auto-create
-// cannot be enabled yet (their configs are refused), so they are listed
-// as NOT_CONFIGURED.
+// linkTasks builds a link's tasks. Offset sync and ACL sync cannot be
+// enabled yet (their configs are refused), so they are listed as
+// NOT_CONFIGURED; auto-create is NOT_CONFIGURED unless enabled.
 func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
@@ -141,7 +141,7 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
-		{name: TaskConsumerOffsetSync}, {name: TaskAclSync}, {name: TaskAutoCreateMirror},
+		{name: TaskConsumerOffsetSync}, {name: TaskAclSync}, m.autoCreateTask(rt),
 	}
 	for _, tk := range ts {
 		tk.st.Name, tk.st.State = tk.name, TaskActive
