@@ -80,17 +80,17 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 	prefix := Value(cfg, "cluster.link.prefix")
 	cctx, cancel := context.WithTimeout(ctx, Millis(cfg, "request.timeout.ms"))
 	defer cancel()
-	details, err := rt.adm.ListTopics(cctx)
+	topics, err := listSourceTopics(cctx, rt)
 	if err != nil {
-		return fmt.Errorf("%w: listing source topics: %w", errSourceUnreachable, err)
+		return fmt.Errorf("listing source topics: %w", err)
 	}
 	var (
 		errs       []error
 		candidates []string
 	)
-	for _, name := range details.Names() {
-		d := details[name]
-		if d.Err != nil || internalTopic(name, d.IsInternal) || !filters.Match(name) {
+	for _, st := range topics {
+		name := st.name
+		if internalTopic(name, st.internal) || !filters.Match(name) {
 			continue
 		}
 		if prefix != "" && strings.HasPrefix(name, prefix) {
@@ -170,4 +170,30 @@ func sourceMirrors(ctx context.Context, rt *runtime, topics []string) map[string
 		}
 	}
 	return out
+}
+
+type sourceTopic struct {
+	name     string
+	internal bool
+}
+
+// listSourceTopics lists the source's topics, sorted by name, with one
+// Metadata request on a broker handle (sourceMetadata): franz-go answers
+// client-level Metadata requests from a cache for up to its metadata min
+// age, 5 s, which would delay a new topic past a short interval. Topics
+// the source answers with an error are left out.
+func listSourceTopics(ctx context.Context, rt *runtime) ([]sourceTopic, error) {
+	resp, err := sourceMetadata(ctx, rt.client, kmsg.NewPtrMetadataRequest()) // Topics nil: every topic
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sourceTopic, 0, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.ErrorCode != 0 || t.Topic == nil {
+			continue
+		}
+		out = append(out, sourceTopic{name: *t.Topic, internal: t.IsInternal})
+	}
+	slices.SortFunc(out, func(a, b sourceTopic) int { return strings.Compare(a.name, b.name) })
+	return out, nil
 }

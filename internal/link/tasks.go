@@ -224,20 +224,31 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 // brokers in turn (those the client discovered, else the seeds) until one
 // answers, and returns the cluster id it reports.
 func probeSource(ctx context.Context, cl *kgo.Client) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := sourceMetadata(ctx, cl, req)
+	if err != nil {
+		return "", err
+	}
+	if resp.ClusterID != nil {
+		return *resp.ClusterID, nil
+	}
+	return "", nil
+}
+
+// sourceMetadata sends a Metadata request to the source's brokers in turn
+// (those the client discovered, else the seeds) until one answers: a real
+// round trip, never franz-go's cached client-level metadata.
+func sourceMetadata(ctx context.Context, cl *kgo.Client, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
 	brokers := cl.DiscoveredBrokers()
 	if len(brokers) == 0 {
 		brokers = cl.SeedBrokers()
 	}
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{}
 	var errs []error
 	for _, b := range brokers {
 		resp, err := req.RequestWith(ctx, b)
 		if err == nil {
-			if resp.ClusterID != nil {
-				return *resp.ClusterID, nil
-			}
-			return "", nil
+			return resp, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -245,9 +256,9 @@ func probeSource(ctx context.Context, cl *kgo.Client) (string, error) {
 		}
 	}
 	if len(errs) == 0 {
-		return "", fmt.Errorf("%w: no source brokers known", errSourceUnreachable)
+		return nil, fmt.Errorf("%w: no source brokers known", errSourceUnreachable)
 	}
-	return "", fmt.Errorf("%w: %w", errSourceUnreachable, errors.Join(errs...))
+	return nil, fmt.Errorf("%w: %w", errSourceUnreachable, errors.Join(errs...))
 }
 
 // syncPartitions follows the source topics of the link's mirrors: a
