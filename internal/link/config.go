@@ -79,10 +79,8 @@ func startOffsetSpec(v string) error {
 
 // topicFilters validates auto.create.mirror.topics.filters.
 func topicFilters(v string) error {
-	if _, err := ParseNameFilters(v, "topicFilters"); err != nil {
-		return fmt.Errorf("auto.create.mirror.topics.filters: %w", err)
-	}
-	return nil
+	_, err := ParseNameFilters(v, "topicFilters")
+	return err
 }
 
 func bootstrap(v string) error {

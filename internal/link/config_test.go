@@ -2,6 +2,7 @@ package link
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +93,15 @@ func TestStartOffsetSpecOneParser(t *testing.T) {
 		if err := ValidateConfigs(map[string]string{"bootstrap.servers": "h:9092", "mirror.start.offset.spec": v}, nil, true); err == nil {
 			t.Errorf("%q accepted", v)
 		}
+	}
+}
+
+// TestTopicFiltersError: the reason ends the message (docs/link-configs.md
+// quotes it), after the key and value the registry names once.
+func TestTopicFiltersError(t *testing.T) {
+	err := ValidateConfigs(map[string]string{"bootstrap.servers": "src:9092", "auto.create.mirror.topics.filters": `{"topicFilter":[]}`}, nil, true)
+	want := `invalid value: auto.create.mirror.topics.filters="{\"topicFilter\":[]}": unknown field "topicFilter" (want {"topicFilters": [...]})`
+	if !errors.Is(err, ErrInvalidConfig) || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("err = %v, want ending %s", err, want)
 	}
 }

@@ -6,6 +6,7 @@ package mirror_test
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,37 @@ func TestAutoCreateFromKfake(t *testing.T) {
 	}
 	if ts := taskOf(t, lm, "k", link.TaskAutoCreateMirror); ts.State != link.TaskActive {
 		t.Errorf("task %+v", ts)
+	}
+}
+
+// TestAutoCreateRacingLinkDeletion deletes a link while its task is
+// creating mirrors: no mirror of the deleted link is left behind.
+func TestAutoCreateRacingLinkDeletion(t *testing.T) {
+	src := tandemtest.Start(t)
+	dst := tandemtest.Start(t)
+	scl := newClient(t, src.Addr())
+	names := make([]string, 30)
+	for i := range names {
+		names[i] = "t" + strconv.Itoa(i)
+	}
+	createTopics(t, scl, 1, names...)
+	lm := dst.Node.Links()
+	for i, wait := range []time.Duration{20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond} {
+		l := "race" + strconv.Itoa(i)
+		if err := lm.CreateLink(ctxT(t), l, "", autoCreateLink(src.Addr(), l+".", topicFiltersJSON(allTopics)), false, true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait)
+		if err := lm.DeleteLink(l, true, false); err != nil {
+			t.Fatal(err)
+		}
+		if ms, _ := lm.Mirrors("", ""); len(ms) != 0 {
+			t.Fatalf("after deleting %s: %d mirrors listed", l, len(ms))
+		}
+		for _, tp := range dst.Node.Broker().Topics() {
+			if tp.Mirror != nil {
+				t.Fatalf("after deleting %s: %s is still a mirror (%+v)", l, tp.Name, tp.Mirror)
+			}
+		}
 	}
 }
