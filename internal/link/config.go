@@ -22,7 +22,7 @@ var (
 	ErrInvalidConfig = errors.New("invalid cluster link config")
 	// ErrNotSupported: a config or mode Tandem validates and stores but
 	// cannot act on yet (TLS/SASL to the source, source-initiated or
-	// bidirectional links, offset/ACL sync, auto-create).
+	// bidirectional links, ACL sync).
 	ErrNotSupported = errors.New("not supported by Tandem yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).
@@ -76,6 +76,12 @@ func onlyFalse(feature string) func(string) error {
 // ISO-8601 timestamp, with or without a zone).
 func startOffsetSpec(v string) error {
 	_, err := fetcher.ParseStartSpec(v)
+	return err
+}
+
+// topicFilters validates auto.create.mirror.topics.filters.
+func topicFilters(v string) error {
+	_, err := ParseNameFilters(v, "topicFilters")
 	return err
 }
 
@@ -206,8 +212,15 @@ func linkDefs() []config.Def {
 		Doc: "JSON filter of the consumer groups whose offsets are synced; empty syncs none."})
 	def(config.Def{Name: "consumer.group.prefix.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
 		Doc: "Add cluster.link.prefix to the names of synced consumer groups."})
+	// Auto-created mirror topics (autocreate.go).
+	def(config.Def{Name: "auto.create.mirror.topics.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
+		Doc: "Create mirror topics for the source topics auto.create.mirror.topics.filters selects (the AutoCreateMirror task)."})
+	def(config.Def{Name: "auto.create.mirror.topics.filters", Type: config.TypeString, Validate: topicFilters,
+		Doc: `JSON topic filters of auto-create: {"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}; empty selects nothing.`})
+	def(config.Def{Name: "auto.create.mirror.topics.interval.ms", Type: config.TypeLong, Default: "300000", HasDefault: true, Validate: config.AtLeast(100),
+		Doc: "Tandem-specific: how often the source's topics are listed for auto-create, in milliseconds."})
 	// Features of the link that come later: accepted only while off.
-	for _, k := range []string{"acl.sync.enable", "auto.create.mirror.topics.enable"} {
+	for _, k := range []string{"acl.sync.enable"} {
 		def(config.Def{Name: k, Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: onlyFalse(k),
 			Doc: "Not supported yet: accepted only as false."})
 	}

@@ -49,6 +49,11 @@ func TestValidateConfigs(t *testing.T) {
 		{"start timestamp", with("mirror.start.offset.spec", "2026-11-21T10:00:00Z"), nil, true, nil},
 		{"start bad", with("mirror.start.offset.spec", "yesterday"), nil, true, ErrInvalidConfig},
 		{"sync too fast", with("topic.config.sync.ms", "10"), nil, true, ErrInvalidConfig},
+		{"auto-create on", with("auto.create.mirror.topics.enable", "true", "auto.create.mirror.topics.filters", `{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}`), nil, true, nil},
+		{"auto-create filters bad JSON", with("auto.create.mirror.topics.filters", `{"topicFilters":[`), nil, true, ErrInvalidConfig},
+		{"auto-create filters group key", with("auto.create.mirror.topics.filters", `{"groupFilters":[{"name":"*"}]}`), nil, true, ErrInvalidConfig},
+		{"auto-create filters altered bad", with("auto.create.mirror.topics.filters", `{"topicFilters":[{"name":"a","patternType":"REGEX"}]}`), base, false, ErrInvalidConfig},
+		{"auto-create interval too small", with("auto.create.mirror.topics.interval.ms", "10"), nil, true, ErrInvalidConfig},
 		{"sasl stored", with("security.protocol", "SASL_SSL", "sasl.mechanism", "PLAIN", "sasl.jaas.config", "x"), nil, true, nil},
 	}
 	for _, tt := range tests {
@@ -127,12 +132,12 @@ func TestGroupFilters(t *testing.T) {
 		{name: "exclude before include", json: `{"groupFilters":[{"name":"tmp-","patternType":"PREFIXED","filterType":"EXCLUDE"},
 			{"name":"tmp-keep","patternType":"LITERAL"}]}`, noMatch: []string{"tmp-keep", "tmp-x", "other"}},
 		{name: "only exclude", json: `{"groupFilters":[{"name":"a","filterType":"EXCLUDE"}]}`, noMatch: []string{"a", "b"}},
-		{name: "not json", json: `groupFilters`, bad: "not a group filter JSON"},
-		{name: "no array", json: `{}`, bad: `no "groupFilters" array`},
+		{name: "not json", json: `groupFilters`, bad: "not a JSON object"},
+		{name: "no array", json: `{}`, bad: `no "groupFilters" list`},
 		{name: "unknown field", json: `{"groupFilters":[{"name":"a","pattern":"LITERAL"}]}`, bad: "unknown field"},
-		{name: "no name", json: `{"groupFilters":[{"patternType":"LITERAL"}]}`, bad: "has no name"},
-		{name: "bad pattern", json: `{"groupFilters":[{"name":"a","patternType":"MATCH"}]}`, bad: "not LITERAL or PREFIXED"},
-		{name: "bad filter", json: `{"groupFilters":[{"name":"a","filterType":"DENY"}]}`, bad: "not INCLUDE or EXCLUDE"},
+		{name: "no name", json: `{"groupFilters":[{"patternType":"LITERAL"}]}`, bad: "name is empty"},
+		{name: "bad pattern", json: `{"groupFilters":[{"name":"a","patternType":"MATCH"}]}`, bad: "(LITERAL or PREFIXED)"},
+		{name: "bad filter", json: `{"groupFilters":[{"name":"a","filterType":"DENY"}]}`, bad: "(INCLUDE or EXCLUDE)"},
 		{name: "trailing", json: all + `{}`, bad: "trailing data"},
 	}
 	for _, tt := range tests {
@@ -152,15 +157,25 @@ func TestGroupFilters(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, g := range tt.match {
-				if !fs.Matches(g) {
+				if !fs.Match(g) {
 					t.Errorf("%q not selected", g)
 				}
 			}
 			for _, g := range tt.noMatch {
-				if fs.Matches(g) {
+				if fs.Match(g) {
 					t.Errorf("%q selected", g)
 				}
 			}
 		})
+	}
+}
+
+// TestTopicFiltersError: the reason ends the message (docs/link-configs.md
+// quotes it), after the key and value the registry names once.
+func TestTopicFiltersError(t *testing.T) {
+	err := ValidateConfigs(map[string]string{"bootstrap.servers": "src:9092", "auto.create.mirror.topics.filters": `{"topicFilter":[]}`}, nil, true)
+	want := `invalid cluster link config auto.create.mirror.topics.filters="{\"topicFilter\":[]}": unknown field "topicFilter" (want {"topicFilters": [...]})`
+	if !errors.Is(err, ErrInvalidConfig) || !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("err = %v, want ending %s", err, want)
 	}
 }

@@ -196,6 +196,10 @@ type runtime struct {
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
+
+	// running counts the link's task goroutines (DeleteLink waits for
+	// them to end).
+	running sync.WaitGroup
 }
 
 func (rt *runtime) condition() linkCondition {
@@ -369,8 +373,10 @@ func (m *Manager) startLink(l metadata.Link) error {
 	for _, tk := range rt.tasks {
 		if tk.every > 0 {
 			m.wg.Add(1)
+			rt.running.Add(1)
 			go func() {
 				defer m.wg.Done()
+				defer rt.running.Done()
 				tk.loop(ctx, m.now)
 			}()
 		}
@@ -481,6 +487,17 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	}
 	for _, t := range mirrors {
 		m.detach(t)
+	}
+	if rt != nil {
+		// A task may have created a mirror since the list above (the
+		// AutoCreateMirror task): once the tasks are gone, detach what
+		// the deleted link left.
+		rt.running.Wait()
+		for _, t := range m.cluster.Topics() {
+			if t.Mirror != nil && t.Mirror.Link == name && t.Mirror.LinkID == rt.link.ID && !m.owns(t) {
+				m.detach(t)
+			}
+		}
 	}
 	if m.data != nil {
 		m.data.StopLink(name) // its fetcher and connections

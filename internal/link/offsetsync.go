@@ -1,9 +1,7 @@
 package link
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -64,89 +62,16 @@ func groupsOf(c Cluster) GroupCoordinator {
 // errNoGroupFilters: offset sync is on but no group is selected.
 var errNoGroupFilters = fmt.Errorf("%w: consumer.offset.group.filters is not set: no consumer group is synced", ErrInvalidConfig)
 
-// GroupFilter is one entry of consumer.offset.group.filters.
-type GroupFilter struct {
-	Name        string `json:"name"`
-	PatternType string `json:"patternType,omitempty"` // LITERAL (default) or PREFIXED
-	FilterType  string `json:"filterType,omitempty"`  // INCLUDE (default) or EXCLUDE
-}
-
-// GroupFilters is consumer.offset.group.filters parsed.
-type GroupFilters []GroupFilter
-
-// ParseGroupFilters parses consumer.offset.group.filters:
-// {"groupFilters":[{"name":…,"patternType":"LITERAL"|"PREFIXED","filterType":"INCLUDE"|"EXCLUDE"}]}.
-// Pattern and filter types are matched in any case and default to
-// LITERAL and INCLUDE. An empty value is no filters (no group synced).
-func ParseGroupFilters(v string) (GroupFilters, error) {
-	if strings.TrimSpace(v) == "" {
-		return nil, nil
-	}
-	var doc struct {
-		GroupFilters *[]GroupFilter `json:"groupFilters"`
-	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf(`not a group filter JSON ({"groupFilters":[{"name":"…","patternType":"LITERAL|PREFIXED","filterType":"INCLUDE|EXCLUDE"}]}): %v`, err)
-	}
-	if dec.More() {
-		return nil, errors.New("not a group filter JSON: trailing data after the object")
-	}
-	if doc.GroupFilters == nil {
-		return nil, errors.New(`not a group filter JSON: no "groupFilters" array`)
-	}
-	out := make(GroupFilters, 0, len(*doc.GroupFilters))
-	for i, f := range *doc.GroupFilters {
-		if f.Name == "" {
-			return nil, fmt.Errorf("group filter %d has no name", i)
-		}
-		f.PatternType = strings.ToUpper(strings.TrimSpace(f.PatternType))
-		if f.PatternType == "" {
-			f.PatternType = "LITERAL"
-		}
-		if f.PatternType != "LITERAL" && f.PatternType != "PREFIXED" {
-			return nil, fmt.Errorf("group filter %d (%q): patternType %q is not LITERAL or PREFIXED", i, f.Name, f.PatternType)
-		}
-		f.FilterType = strings.ToUpper(strings.TrimSpace(f.FilterType))
-		if f.FilterType == "" {
-			f.FilterType = "INCLUDE"
-		}
-		if f.FilterType != "INCLUDE" && f.FilterType != "EXCLUDE" {
-			return nil, fmt.Errorf("group filter %d (%q): filterType %q is not INCLUDE or EXCLUDE", i, f.Name, f.FilterType)
-		}
-		out = append(out, f)
-	}
-	return out, nil
+// ParseGroupFilters parses consumer.offset.group.filters,
+// {"groupFilters":[…]}, with the name-filter rules auto-create shares
+// (filters.go). An empty value is no filters (no group synced).
+func ParseGroupFilters(v string) (NameFilters, error) {
+	return ParseNameFilters(v, "groupFilters")
 }
 
 func validGroupFilters(v string) error {
 	_, err := ParseGroupFilters(v)
 	return err
-}
-
-// Matches says whether the filters select group: at least one filter
-// matches it and none of those that match is EXCLUDE. A LITERAL "*"
-// matches every group.
-func (fs GroupFilters) Matches(group string) bool {
-	matched := false
-	for _, f := range fs {
-		var ok bool
-		switch f.PatternType {
-		case "PREFIXED":
-			ok = strings.HasPrefix(group, f.Name)
-		default:
-			ok = f.Name == "*" || f.Name == group
-		}
-		if !ok {
-			continue
-		}
-		if f.FilterType == "EXCLUDE" {
-			return false
-		}
-		matched = true
-	}
-	return matched
 }
 
 // offsetSyncEnabled reports consumer.offset.sync.enable.
@@ -278,14 +203,14 @@ type sourceGroupOffsets map[string]map[string]map[int32]kadm.Offset
 
 // fetchSourceOffsets lists the source's groups, keeps those the filters
 // select, and fetches their committed offsets on the given source topics.
-func fetchSourceOffsets(ctx context.Context, rt *runtime, filters GroupFilters, topics map[string]bool) (sourceGroupOffsets, error) {
+func fetchSourceOffsets(ctx context.Context, rt *runtime, filters NameFilters, topics map[string]bool) (sourceGroupOffsets, error) {
 	listed, err := rt.adm.ListGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listing source consumer groups: %w", errSourceUnreachable, err)
 	}
 	var names []string
 	for g := range listed {
-		if filters.Matches(g) {
+		if filters.Match(g) {
 			names = append(names, g)
 		}
 	}
@@ -404,7 +329,7 @@ func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups []string
 const defaultClampTimeout = 30 * time.Second
 
 // errGroupActive: a local commit refused because the group has members.
-var errGroupActive = errors.New("link: consumer group is active on this cluster")
+var errGroupActive = errors.New("consumer group is active on this cluster")
 
 // commitLocal commits offsets of one topic for a local group as an admin
 // client does: generation -1 and no member, which the coordinator accepts

@@ -126,15 +126,15 @@ func taskErrorCode(err error) string {
 		return "AUTHENTICATION_ERROR"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), errors.Is(err, errSourceUnreachable):
 		return "TIMEOUT_ERROR"
-	case errors.Is(err, ErrInvalidConfig):
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict):
 		return "MISCONFIGURATION_ERROR"
 	}
 	return "INTERNAL_ERROR"
 }
 
-// linkTasks builds a link's tasks. ACL sync and auto-create cannot be
-// enabled yet (their configs are refused), so they are listed as
-// NOT_CONFIGURED, as is consumer offset sync while it is off.
+// linkTasks builds a link's tasks. ACL sync cannot be enabled yet (its
+// config is refused), so it is listed as NOT_CONFIGURED; consumer offset
+// sync and auto-create are NOT_CONFIGURED while they are off.
 func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
@@ -142,7 +142,7 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
-		m.offsetSyncTask(rt), {name: TaskAclSync}, {name: TaskAutoCreateMirror},
+		m.offsetSyncTask(rt), {name: TaskAclSync}, m.autoCreateTask(rt),
 	}
 	for _, tk := range ts {
 		tk.st.Name, tk.st.State = tk.name, TaskActive
@@ -235,20 +235,31 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 // brokers in turn (those the client discovered, else the seeds) until one
 // answers, and returns the cluster id it reports.
 func probeSource(ctx context.Context, cl *kgo.Client) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := sourceMetadata(ctx, cl, req)
+	if err != nil {
+		return "", err
+	}
+	if resp.ClusterID != nil {
+		return *resp.ClusterID, nil
+	}
+	return "", nil
+}
+
+// sourceMetadata sends a Metadata request to the source's brokers in turn
+// (those the client discovered, else the seeds) until one answers: a real
+// round trip, never franz-go's cached client-level metadata.
+func sourceMetadata(ctx context.Context, cl *kgo.Client, req *kmsg.MetadataRequest) (*kmsg.MetadataResponse, error) {
 	brokers := cl.DiscoveredBrokers()
 	if len(brokers) == 0 {
 		brokers = cl.SeedBrokers()
 	}
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{}
 	var errs []error
 	for _, b := range brokers {
 		resp, err := req.RequestWith(ctx, b)
 		if err == nil {
-			if resp.ClusterID != nil {
-				return *resp.ClusterID, nil
-			}
-			return "", nil
+			return resp, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -256,9 +267,9 @@ func probeSource(ctx context.Context, cl *kgo.Client) (string, error) {
 		}
 	}
 	if len(errs) == 0 {
-		return "", fmt.Errorf("%w: no source brokers known", errSourceUnreachable)
+		return nil, fmt.Errorf("%w: no source brokers known", errSourceUnreachable)
 	}
-	return "", fmt.Errorf("%w: %w", errSourceUnreachable, errors.Join(errs...))
+	return nil, fmt.Errorf("%w: %w", errSourceUnreachable, errors.Join(errs...))
 }
 
 // syncPartitions follows the source topics of the link's mirrors: a

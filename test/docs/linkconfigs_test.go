@@ -74,7 +74,9 @@ func TestLinkConfigReference(t *testing.T) {
 func TestLinkConfigUnknownKeys(t *testing.T) {
 	doc := readDoc(t, linkConfigsDoc)
 	rows := tableRows(section(t, doc, "## Keys Tandem does not know"))
-	if len(rows) < 10 {
+	// A floor only to catch a table the parser no longer finds; rows go
+	// away as features land.
+	if len(rows) < 5 {
 		t.Fatalf("found %d rows of unknown keys", len(rows))
 	}
 	for _, row := range rows {
