@@ -33,7 +33,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		return err
 	}
 	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd(), diskCmd())
-	cmd.AddCommand(benchMirrorCmd())
+	cmd.AddCommand(benchMirrorCmd(), adminStallCmd())
 	return cmd
 }
 
@@ -141,5 +141,28 @@ under acks=all produce latency at that rate on this file system.`,
 	fs.IntVar(&o.Files, "files", 16, "files written round-robin (like partitions)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to write")
 	fs.StringVar(&o.Strategy, "strategy", "syncfs", "how a round is made durable: syncfs or fdatasync (as log.sync.strategy)")
+	return cmd
+}
+
+// adminStallCmd measures how a big topic creation slows produce elsewhere.
+func adminStallCmd() *cobra.Command {
+	o := bench.StallOptions{}
+	cmd := &cobra.Command{
+		Use:   "admin-stall",
+		Short: "Create a topic of many partitions while producing to another topic; report the create time and the produce latencies meanwhile",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Out = os.Stdout
+			_, err := bench.RunAdminStall(ctx, o)
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.Brokers, "brokers", []string{"127.0.0.1:9092"}, "bootstrap brokers")
+	fs.StringVar(&o.Topic, "topic", "tandem-bench-big", "topic to create (must not exist)")
+	fs.Int32Var(&o.Partitions, "partitions", 50000, "partitions of the created topic (Tandem caps one request at max.partitions.per.request)")
+	fs.StringVar(&o.Other, "other", "tandem-bench-other", "topic produced to meanwhile")
 	return cmd
 }

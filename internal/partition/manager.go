@@ -245,8 +245,12 @@ func (m *Manager) Host(s Spec) error {
 }
 
 // openParallelism bounds concurrent log opens in Host: opening is mostly
-// waiting for the file system (directory creation, recovery reads).
-const openParallelism = 16
+// waiting for the file system (directory creation, recovery reads). New
+// partition directories all go into the one log directory, whose inode
+// lock serializes their creation: on a 2-core VM creating 50,000
+// partitions took 20 s with 1 or 16 openers and 12-15 s with 4 (`tandem
+// bench admin-stall`, docs/benchmarks.md).
+const openParallelism = 4
 
 // openLogs opens partitions ps of s into parts; a failure leaves an
 // offline partition there and is logged and returned.
