@@ -45,7 +45,7 @@ const (
 var backupInterval = 5 * time.Second
 
 // ErrDamaged: metadata.db cannot be used; see RestoreBackup.
-var ErrDamaged = errors.New("metadata: metadata database is damaged")
+var ErrDamaged = errors.New("cluster metadata database is damaged")
 
 // damaged returns ErrDamaged for the database of log directory dir with
 // its cause and the recovery to run.
@@ -112,7 +112,7 @@ func (s *boltStore) writeBackup() error {
 	tmp := path + ".tmp"
 	f, err := backupFS.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("metadata: backup: %w", err)
+		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
 	var rev int64
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -137,10 +137,10 @@ func (s *boltStore) writeBackup() error {
 	}
 	if err != nil {
 		_ = backupFS.Remove(tmp)
-		return fmt.Errorf("metadata: backup: %w", err)
+		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
 	if err := vfs.SyncDir(backupFS, s.metaDir); err != nil {
-		return fmt.Errorf("metadata: backup: %w", err)
+		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
 	s.backupRev = rev
 	return nil
@@ -216,11 +216,11 @@ func RestoreBackup(dir string) (rev int64, taken time.Time, err error) {
 	backup := filepath.Join(metaDir, metadataBackupName)
 	fi, err := os.Stat(backup)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("metadata: no usable backup: %w", err)
+		return 0, time.Time{}, fmt.Errorf("cluster metadata: no usable backup: %w", err)
 	}
 	db, err := openChecked(backup, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("metadata: the backup %s is damaged too: %w", backup, err)
+		return 0, time.Time{}, fmt.Errorf("cluster metadata: the backup %s is damaged too: %w", backup, err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -232,17 +232,17 @@ func RestoreBackup(dir string) (rev int64, taken time.Time, err error) {
 	})
 	_ = db.Close()
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("metadata: the backup %s is unusable: %w", backup, err)
+		return 0, time.Time{}, fmt.Errorf("cluster metadata: the backup %s is unusable: %w", backup, err)
 	}
 	if err := moveAsideDamaged(metaDir); err != nil {
 		return 0, time.Time{}, err
 	}
 	dbPath := filepath.Join(metaDir, metadataDBName)
 	if err := copyFileSync(backup, dbPath+".tmp"); err != nil {
-		return 0, time.Time{}, fmt.Errorf("metadata: restoring %s: %w", dbPath, err)
+		return 0, time.Time{}, fmt.Errorf("cluster metadata: restoring %s: %w", dbPath, err)
 	}
 	if err := os.Rename(dbPath+".tmp", dbPath); err != nil {
-		return 0, time.Time{}, fmt.Errorf("metadata: restoring %s: %w", dbPath, err)
+		return 0, time.Time{}, fmt.Errorf("cluster metadata: restoring %s: %w", dbPath, err)
 	}
 	return rev, fi.ModTime(), vfs.SyncDir(vfs.Default, metaDir)
 }
@@ -261,14 +261,14 @@ func Reinitialize(dir string) error {
 	}
 	metaDir := filepath.Join(dir, metadataDirName)
 	if err := os.MkdirAll(metaDir, 0o755); err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("cluster metadata: %w", err)
 	}
 	if err := moveAsideDamaged(metaDir); err != nil {
 		return err
 	}
 	db, err := bolt.Open(filepath.Join(metaDir, metadataDBName), 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("cluster metadata: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -287,7 +287,7 @@ func Reinitialize(dir string) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("cluster metadata: %w", err)
 	}
 	return vfs.SyncDir(vfs.Default, metaDir)
 }
@@ -298,14 +298,14 @@ func Reinitialize(dir string) error {
 func CheckDatabase(dir string) ([]Topic, error) {
 	path := filepath.Join(dir, metadataDirName, metadataDBName)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, fmt.Errorf("cluster metadata: %w", err)
 	}
 	db, err := openChecked(path, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
 		if isDamage(err) {
 			return nil, damaged(dir, err)
 		}
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, fmt.Errorf("cluster metadata: %w", err)
 	}
 	defer db.Close()
 	var topics []Topic
@@ -337,7 +337,7 @@ func moveAsideDamaged(metaDir string) error {
 	}
 	to := filepath.Join(metaDir, damagedPrefix+fmt.Sprint(time.Now().Unix()))
 	if err := os.Rename(dbPath, to); err != nil {
-		return fmt.Errorf("metadata: moving the damaged database aside: %w", err)
+		return fmt.Errorf("cluster metadata: moving the damaged database aside: %w", err)
 	}
 	return nil
 }

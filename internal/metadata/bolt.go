@@ -57,7 +57,7 @@ var (
 )
 
 // errDamagedRecord: a record of the database does not decode.
-var errDamagedRecord = errors.New("metadata: undecodable record")
+var errDamagedRecord = errors.New("cluster metadata: undecodable record")
 
 // lockTimeout bounds the wait for bbolt's file lock, so a second broker on
 // the same directory fails instead of hanging. A variable for tests.
@@ -175,7 +175,7 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 	}
 	metaDir := filepath.Join(dir, metadataDirName)
 	if err := fsys.MkdirAll(metaDir, 0o755); err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, fmt.Errorf("cluster metadata: %w", err)
 	}
 	mp, err := readMetaProperties(fsys, dir)
 	if err != nil {
@@ -195,7 +195,7 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 			damaged(dir, errors.New("missing")))
 	}
 	if statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
-		return nil, fmt.Errorf("metadata: %w", statErr)
+		return nil, fmt.Errorf("cluster metadata: %w", statErr)
 	}
 
 	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -207,17 +207,17 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 			return of, nil
 		}
 		_ = f.Close()
-		return nil, fmt.Errorf("metadata: %s: the file system has no descriptors for bbolt", name)
+		return nil, fmt.Errorf("cluster metadata: %s: the file system has no descriptors for bbolt", name)
 	}
 	db, err := openChecked(dbPath, &bolt.Options{Timeout: lockTimeout, OpenFile: openFile})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
+		return nil, fmt.Errorf("cluster metadata: %s is locked; is another broker using %s? %w", dbPath, dir, err)
 	}
 	if err != nil && isDamage(err) {
 		return nil, damaged(dir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("metadata: opening %s: %w", dbPath, err)
+		return nil, fmt.Errorf("cluster metadata: opening %s: %w", dbPath, err)
 	}
 	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir}
 	if err := s.init(mp); err != nil {
@@ -268,11 +268,11 @@ func (s *boltStore) init(mp *metaProperties) error {
 		case v == nil, string(v) == formatVersion:
 		case string(v) == formatVersionNoRv:
 			if err := migrateToRevisions(tx); err != nil {
-				return fmt.Errorf("metadata: migrating format %s to %s: %w", v, formatVersion, err)
+				return fmt.Errorf("cluster metadata: migrating format %s to %s: %w", v, formatVersion, err)
 			}
 			s.logger.Info("migrated the metadata database to format " + formatVersion + " (revisions)")
 		default:
-			return fmt.Errorf("metadata: database format version %s is not supported (want %s)", v, formatVersion)
+			return fmt.Errorf("cluster metadata: database format version %s is not supported (want %s)", v, formatVersion)
 		}
 		if id := meta.Get(keyClusterID); id != nil {
 			s.clusterID = string(id)
@@ -353,7 +353,7 @@ func encodeRevision(rev int64) []byte { return binary.BigEndian.AppendUint64(nil
 
 func decodeRevision(v []byte) (int64, error) {
 	if len(v) != 8 {
-		return 0, fmt.Errorf("metadata: store revision is %d bytes, want 8", len(v))
+		return 0, fmt.Errorf("cluster metadata: store revision is %d bytes, want 8", len(v))
 	}
 	return int64(binary.BigEndian.Uint64(v)), nil
 }
@@ -529,7 +529,7 @@ func (s *boltStore) BrokerConfigs(node int32) map[string]string {
 // held.
 func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
 	if cur := s.snap.Load().rev; next.rev != cur+1 {
-		panic(fmt.Sprintf("metadata: commit of revision %d at revision %d", next.rev, cur))
+		panic(fmt.Sprintf("cluster metadata: commit of revision %d at revision %d", next.rev, cur))
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := fn(tx); err != nil {
@@ -538,7 +538,7 @@ func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
 		return tx.Bucket(bucketMeta).Put(keyRevision, encodeRevision(next.rev))
 	})
 	if err != nil {
-		return fmt.Errorf("metadata: commit: %w", err)
+		return fmt.Errorf("cluster metadata: commit: %w", err)
 	}
 	s.snap.Store(next)
 	s.notify(next.rev)
@@ -591,7 +591,7 @@ func (s *boltStore) CreateTopic(t Topic) error {
 	t.ModRevision = cur.rev + 1
 	rec, err := encodeTopic(t)
 	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("cluster metadata: %w", err)
 	}
 	return s.commit(nextRev(cur.withTopic(t)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
@@ -665,7 +665,7 @@ func (s *boltStore) updateTopicRet(name string, change func(t *Topic) error) (To
 	t.ModRevision = cur.rev + 1
 	rec, err := encodeTopic(t)
 	if err != nil {
-		return Topic{}, fmt.Errorf("metadata: %w", err)
+		return Topic{}, fmt.Errorf("cluster metadata: %w", err)
 	}
 	err = s.commit(nextRev(cur.withTopic(t)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Put([]byte(t.Name), rec)
@@ -772,7 +772,7 @@ func (s *boltStore) setBrokerConfigs(node int32, configs map[string]string, modR
 	if configs != nil {
 		var err error
 		if rec, err = json.Marshal(brokerConfigsRecord{Configs: configs, ModRevision: rev}); err != nil {
-			return 0, fmt.Errorf("metadata: %w", err)
+			return 0, fmt.Errorf("cluster metadata: %w", err)
 		}
 	}
 	err := s.commit(nextRev(cur.withBrokerConfigs(node, configs, rev)), func(tx *bolt.Tx) error {
@@ -792,7 +792,7 @@ var keyNextProducerID = []byte("next_producer_id")
 
 func (s *boltStore) AllocateProducerIDs(atLeast, n int64) (int64, error) {
 	if n <= 0 || atLeast < 0 {
-		return 0, fmt.Errorf("metadata: cannot reserve %d producer ids from %d", n, atLeast)
+		return 0, fmt.Errorf("cluster metadata: cannot reserve %d producer ids from %d", n, atLeast)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -808,12 +808,12 @@ func (s *boltStore) AllocateProducerIDs(atLeast, n int64) (int64, error) {
 		}
 		first = max(first, atLeast)
 		if first > math.MaxInt64-n {
-			return fmt.Errorf("metadata: producer ids exhausted")
+			return fmt.Errorf("cluster metadata: producer ids exhausted")
 		}
 		return b.Put(keyNextProducerID, binary.BigEndian.AppendUint64(nil, uint64(first+n)))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("metadata: reserve producer ids: %w", err)
+		return 0, fmt.Errorf("cluster metadata: reserve producer ids: %w", err)
 	}
 	return first, nil
 }
@@ -887,7 +887,7 @@ func (s *boltStore) Close() error {
 	s.watchers = nil
 	s.watchMu.Unlock()
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("metadata: close: %w", err)
+		return fmt.Errorf("cluster metadata: close: %w", err)
 	}
 	return nil
 }

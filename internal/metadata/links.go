@@ -51,7 +51,7 @@ func (s *boltStore) putLink(cur *snapshot, l Link) error {
 	l.ModRevision = cur.rev + 1
 	rec, err := encodeLink(l)
 	if err != nil {
-		return fmt.Errorf("metadata: %w", err)
+		return fmt.Errorf("cluster metadata: %w", err)
 	}
 	return s.commit(nextRev(cur.withLink(l, false)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).Put([]byte(l.Name), rec)
@@ -61,7 +61,7 @@ func (s *boltStore) putLink(cur *snapshot, l Link) error {
 func (s *boltStore) CreateLink(l Link) error {
 	l = l.Clone()
 	if l.Name == "" {
-		return fmt.Errorf("metadata: empty link name")
+		return fmt.Errorf("cluster metadata: empty link name")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,7 +112,7 @@ func (s *boltStore) CompareAndSetLink(l Link) (Link, error) {
 	case old.ModRevision != l.ModRevision:
 		return Link{}, fmt.Errorf("%w: link %s is at revision %d, not %d", ErrConflict, l.Name, old.ModRevision, l.ModRevision)
 	case old.ID != l.ID || old.CreatedMs != l.CreatedMs:
-		return Link{}, fmt.Errorf("metadata: link %s: id and creation time cannot change", l.Name)
+		return Link{}, fmt.Errorf("cluster metadata: link %s: id and creation time cannot change", l.Name)
 	}
 	if err := s.putLink(cur, l); err != nil {
 		return Link{}, err

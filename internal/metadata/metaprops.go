@@ -32,12 +32,12 @@ func readMetaProperties(fsys vfs.FS, dir string) (*metaProperties, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, fmt.Errorf("cluster metadata: %w", err)
 	}
 	defer f.Close()
 	props, err := config.ParseProperties(f)
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %s: %w", path, err)
+		return nil, fmt.Errorf("cluster metadata: %s: %w", path, err)
 	}
 	if v := props["version"]; v != "1" {
 		// version=0 is the ZooKeeper-era format.
@@ -64,7 +64,7 @@ func writeMetaProperties(fsys vfs.FS, dir string, mp metaProperties) error {
 
 	path := filepath.Join(dir, metaPropertiesFile)
 	if err := vfs.WriteFileAtomic(fsys, path, b.Bytes()); err != nil {
-		return fmt.Errorf("metadata: writing %s: %w", path, err)
+		return fmt.Errorf("cluster metadata: writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func ParseUUID(s string) ([16]byte, error) {
 	var id [16]byte
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != len(id) {
-		return id, fmt.Errorf("metadata: invalid uuid %q", s)
+		return id, fmt.Errorf("cluster metadata: invalid uuid %q", s)
 	}
 	copy(id[:], b)
 	return id, nil

@@ -95,7 +95,7 @@ func (m *Manager) MarkDeleted(name string, id [16]byte, partitions int32, rename
 				continue
 			}
 			if err := os.Rename(d.From, d.To); err != nil {
-				errs = append(errs, fmt.Errorf("partition: rename %s for deletion: %w", d.From, err))
+				errs = append(errs, fmt.Errorf("rename %s for deletion: %w", d.From, err))
 				continue
 			}
 		}
@@ -119,7 +119,7 @@ func (m *Manager) RestoreDeleted(dirs []DeletedDir) error {
 	var errs []error
 	for _, d := range dirs {
 		if err := os.Rename(d.To, d.From); err != nil {
-			errs = append(errs, fmt.Errorf("partition: restore %s: %w", d.From, err))
+			errs = append(errs, fmt.Errorf("restore %s: %w", d.From, err))
 		}
 	}
 	if len(dirs) > 0 {
@@ -135,7 +135,7 @@ func (m *Manager) RemoveDeleted(dirs []DeletedDir) error {
 	var errs []error
 	for _, d := range dirs {
 		if err := os.RemoveAll(d.To); err != nil {
-			errs = append(errs, fmt.Errorf("partition: remove %s: %w", d.To, err))
+			errs = append(errs, fmt.Errorf("remove %s: %w", d.To, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -157,7 +157,7 @@ func (m *Manager) deleteTopicDirs(t *Topic) error {
 				continue
 			}
 			if err := os.Rename(d.From, d.To); err != nil {
-				errs = append(errs, fmt.Errorf("partition: rename %s for deletion: %w", d.From, err))
+				errs = append(errs, fmt.Errorf("rename %s for deletion: %w", d.From, err))
 				continue
 			}
 			dirs = append(dirs, d)
@@ -185,7 +185,7 @@ func (m *Manager) deleteTopicDirs(t *Topic) error {
 func (m *Manager) moveAside(dir, why string) error {
 	to := log.StrayDirName(dir)
 	if err := os.Rename(dir, to); err != nil {
-		return fmt.Errorf("partition: move stray directory %s aside: %w", dir, err)
+		return fmt.Errorf("move stray directory %s aside: %w", dir, err)
 	}
 	m.logger.Warn("moved a stray partition directory aside; it is kept for the operator (see docs/operations.md)",
 		"dir", dir, "movedTo", to, "reason", why)
@@ -246,7 +246,7 @@ func (m *Manager) MoveAsideForeign(name string, id [16]byte, partitions int32) e
 func (m *Manager) Sweep(topics map[string]TopicRef) error {
 	ents, err := os.ReadDir(m.dir)
 	if err != nil {
-		return fmt.Errorf("partition: %w", err)
+		return fmt.Errorf("partition directories: %w", err)
 	}
 	var errs []error
 	changed := false
@@ -263,7 +263,7 @@ func (m *Manager) Sweep(topics map[string]TopicRef) error {
 				if ref, known := topics[topic]; known && ref.ID == id && p < ref.Partitions {
 					if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
 						if err := os.Rename(dir, from); err != nil {
-							errs = append(errs, fmt.Errorf("partition: roll back deletion of %s: %w", from, err))
+							errs = append(errs, fmt.Errorf("roll back deletion of %s: %w", from, err))
 							continue
 						}
 						changed = true
@@ -274,7 +274,7 @@ func (m *Manager) Sweep(topics map[string]TopicRef) error {
 				}
 			}
 			if err := os.RemoveAll(dir); err != nil {
-				errs = append(errs, fmt.Errorf("partition: remove %s: %w", dir, err))
+				errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 				continue
 			}
 			changed = true

@@ -175,7 +175,7 @@ func (m *Manager) openLog(s Spec, p int32) (*Partition, error) {
 		Logger:        m.logger.With("topic", s.Name, "partition", p),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("partition: open %s-%d: %w", s.Name, p, err)
+		return nil, fmt.Errorf("partition %s-%d: %w", s.Name, p, err)
 	}
 	pt := &Partition{Topic: s.Name, TopicID: s.ID, Index: p, Log: l}
 	if m.cleaner != nil {
