@@ -125,6 +125,11 @@ type boltStore struct {
 	backupKick chan struct{}
 	backupStop chan struct{}
 	backupDone chan struct{}
+
+	// fault is the injecting file system's Fault (vfs.Faulter), nil on a
+	// real one; dbPath is metadata.db's path, which its rules match.
+	fault  func(op vfs.Op, path string) error
+	dbPath string
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -159,13 +164,16 @@ func OpenBolt(dir string, nodeID int32, logger *slog.Logger) (Store, error) {
 }
 
 // OpenBoltFS is OpenBolt on fsys (vfs.Default when nil), so tests can
-// inject storage faults. The granularity is coarser than the log's:
-// the store's own file operations (the directory, meta.properties: open,
-// write, sync, rename) and the open of the database go through fsys, but
-// bbolt writes and fdatasyncs its pages through the *os.File it opened
-// (Options.OpenFile returns one), which no injector sits under. A failed
-// bbolt commit fails the metadata write that made it (the admin operation
-// gets the error); the store keeps serving its last committed snapshot.
+// inject storage faults. The store's own file operations (the directory,
+// meta.properties and the backup: open, write, sync, rename) and the open
+// of the database go through fsys. bbolt writes and fdatasyncs its pages
+// through the *os.File it opened (Options.OpenFile returns one), which no
+// injector can sit under; so when fsys injects faults (vfs.Faulter), every
+// commit asks it for the write and the sync of metadata.db at the point
+// where bbolt's Commit does them, and an injected error fails the commit
+// the way a real one does: bbolt rolls the transaction back, the metadata
+// write that made it gets the error, and the store keeps serving its last
+// committed snapshot.
 func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Store, error) {
 	if fsys == nil {
 		fsys = vfs.Default
@@ -219,7 +227,10 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 	if err != nil {
 		return nil, fmt.Errorf("cluster metadata: opening %s: %w", dbPath, err)
 	}
-	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir}
+	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir, dbPath: dbPath}
+	if f, ok := fsys.(vfs.Faulter); ok {
+		s.fault = f.Fault
+	}
 	if err := s.init(mp); err != nil {
 		db.Close()
 		if errors.Is(err, errDamagedRecord) || errors.Is(err, ErrMetaProperties) && dbExisted && mp != nil && s.clusterID == "" {
@@ -535,7 +546,20 @@ func (s *boltStore) commit(next *snapshot, fn func(tx *bolt.Tx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(keyRevision, encodeRevision(next.rev))
+		if err := tx.Bucket(bucketMeta).Put(keyRevision, encodeRevision(next.rev)); err != nil {
+			return err
+		}
+		if s.fault != nil {
+			// bbolt's Commit writes the dirty pages, fdatasyncs, then
+			// writes the meta page and fdatasyncs again; an error at any
+			// of them rolls the transaction back. Injected ones do too.
+			for _, op := range []vfs.Op{vfs.OpWrite, vfs.OpSync} {
+				if err := s.fault(op, s.dbPath); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cluster metadata: commit: %w", err)

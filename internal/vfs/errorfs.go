@@ -205,6 +205,15 @@ func pathErr(op, path string, errno syscall.Errno) error {
 	return &os.PathError{Op: op, Path: path, Err: errno}
 }
 
+// Fault implements Faulter: the error op on path gets under the rules, or
+// nil. Each call counts as one operation, as a real one would.
+func (e *ErrorFS) Fault(op Op, path string) error {
+	if errno, _ := e.check(op, path); errno != 0 {
+		return pathErr(op.String(), path, errno)
+	}
+	return nil
+}
+
 // OpenFile implements FS.
 func (e *ErrorFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	if errno, _ := e.check(OpOpen, name); errno != 0 {

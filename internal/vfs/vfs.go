@@ -52,6 +52,15 @@ type FS interface {
 	SyncFS(f File) error
 }
 
+// Faulter is implemented by file systems that inject faults (ErrorFS).
+// A storage engine that does its own I/O on a descriptor the FS opened —
+// bbolt writes and fdatasyncs its pages through the *os.File it was
+// given — asks Fault at the point where that I/O happens, and surfaces
+// the error there as the engine would surface a real one.
+type Faulter interface {
+	Fault(op Op, path string) error
+}
+
 // Default is the operating system's file system.
 var Default FS = osFS{}
 
