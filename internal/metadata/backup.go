@@ -110,7 +110,7 @@ func (s *boltStore) writeBackup() error {
 	defer s.backupMu.Unlock()
 	path := filepath.Join(s.metaDir, metadataBackupName)
 	tmp := path + ".tmp"
-	f, err := backupFS.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := s.backupFS.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
@@ -129,17 +129,17 @@ func (s *boltStore) writeBackup() error {
 		err = cerr
 	}
 	if errors.Is(err, errBackupCurrent) {
-		_ = backupFS.Remove(tmp)
+		_ = s.backupFS.Remove(tmp)
 		return nil
 	}
 	if err == nil {
-		err = backupFS.Rename(tmp, path)
+		err = s.backupFS.Rename(tmp, path)
 	}
 	if err != nil {
-		_ = backupFS.Remove(tmp)
+		_ = s.backupFS.Remove(tmp)
 		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
-	if err := vfs.SyncDir(backupFS, s.metaDir); err != nil {
+	if err := vfs.SyncDir(s.backupFS, s.metaDir); err != nil {
 		return fmt.Errorf("cluster metadata: backup: %w", err)
 	}
 	s.backupRev = rev
@@ -147,13 +147,6 @@ func (s *boltStore) writeBackup() error {
 }
 
 var errBackupCurrent = errors.New("backup current")
-
-// backupFS is where backups are written: the operating system's file
-// system, not the store's (OpenBoltFS), like bbolt's own page writes. A
-// backup that fails is logged and retried after the next change; it
-// never fails a commit or the open, so faults injected into the store's
-// file system test the store, not its backups.
-var backupFS = vfs.Default
 
 // startBackups starts the goroutine that backs the database up after
 // commits, at most every backupInterval.

@@ -130,6 +130,10 @@ type boltStore struct {
 	// real one; dbPath is metadata.db's path, which its rules match.
 	fault  func(op vfs.Op, path string) error
 	dbPath string
+	// backupFS is where backups are written: the store's file system. A
+	// backup that fails is logged and retried after the next change; it
+	// never fails a commit or the open (TestBackupFaults).
+	backupFS vfs.FS
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -227,7 +231,7 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 	if err != nil {
 		return nil, fmt.Errorf("cluster metadata: opening %s: %w", dbPath, err)
 	}
-	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir, dbPath: dbPath}
+	s := &boltStore{db: db, logger: logger, watchers: make(map[*watcher]struct{}), metaDir: metaDir, dbPath: dbPath, backupFS: fsys}
 	if f, ok := fsys.(vfs.Faulter); ok {
 		s.fault = f.Fault
 	}

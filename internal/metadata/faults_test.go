@@ -3,6 +3,9 @@ package metadata
 import (
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -24,6 +27,7 @@ func TestOpenBoltFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	records := probe.Records()
 	_ = s.Close()
 	seen := map[vfs.Op]int{}
 	type point struct {
@@ -31,7 +35,12 @@ func TestOpenBoltFaults(t *testing.T) {
 		nth int
 	}
 	var points []point
-	for _, r := range probe.Records() {
+	for _, r := range records {
+		// The backup the open ends with is best effort: its faults are
+		// TestBackupFaults'.
+		if strings.Contains(r.Path, metadataBackupName) {
+			break
+		}
 		seen[r.Op]++
 		if r.Op&vfs.OpMutating != 0 {
 			points = append(points, point{r.Op, seen[r.Op]})
@@ -109,8 +118,11 @@ func TestCommitFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 				rev := s.Revision()
-				fs.Inject(vfs.Rule{Ops: op, Path: "metadata.db", Times: 1, Err: errno})
+				// Until dropped: the rule matches the background backups'
+				// metadata.db.bak too, which must not use it up.
+				rule := fs.Inject(vfs.Rule{Ops: op, Path: "metadata.db", Err: errno})
 				err = w.write(s)
+				fs.Drop(rule)
 				if !errors.Is(err, errno) {
 					t.Fatalf("%s, %v %v: err = %v, want the errno", w.name, op, errno, err)
 				}
@@ -149,4 +161,62 @@ func nextProducerID(t *testing.T, s Store) int64 {
 		t.Fatal(err)
 	}
 	return next
+}
+
+// TestBackupFaults: a fault at any write, sync or rename of the backup
+// (metadata.db.bak) fails that backup with an error wrapping the errno,
+// leaves the previous backup whole and no temporary file, never fails a
+// metadata write, and the next backup after the fault clears succeeds.
+func TestBackupFaults(t *testing.T) {
+	for _, op := range []vfs.Op{vfs.OpOpen, vfs.OpWrite, vfs.OpSync, vfs.OpRename} {
+		for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EMFILE, syscall.EIO} {
+			dir := t.TempDir()
+			fs := vfs.NewErrorFS(nil)
+			st, err := OpenBoltFS(dir, 1, nil, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := st.(*boltStore)
+			// Backups run only when the test calls writeBackup: a
+			// background one already past its open when the rule goes in
+			// would replace the backup the test compares with.
+			close(s.backupStop)
+			<-s.backupDone
+			s.backupStop = nil
+			if err := s.CreateTopic(Topic{Name: "a", Partitions: 1, ReplicationFactor: 1, Leader: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.writeBackup(); err != nil {
+				t.Fatal(err)
+			}
+			bak := filepath.Join(s.metaDir, metadataBackupName)
+			before, err := os.ReadFile(bak)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rule := fs.Inject(vfs.Rule{Ops: op, Path: metadataBackupName, Err: errno})
+			if err := s.CreateTopic(Topic{Name: "b", Partitions: 1, ReplicationFactor: 1, Leader: 1}); err != nil {
+				t.Fatalf("%v %v: a metadata write failed with the backup's fault: %v", op, errno, err)
+			}
+			// (bbolt's WriteTo reports a write error with %s, not %w.)
+			if err := s.writeBackup(); err == nil || !strings.Contains(err.Error(), errno.Error()) {
+				t.Fatalf("%v %v: backup err = %v, want the errno", op, errno, err)
+			}
+			after, err := os.ReadFile(bak)
+			if err != nil || string(after) != string(before) {
+				t.Fatalf("%v %v: the previous backup changed or went (%v)", op, errno, err)
+			}
+			if _, err := os.Stat(bak + ".tmp"); !os.IsNotExist(err) {
+				t.Fatalf("%v %v: temporary backup left behind (%v)", op, errno, err)
+			}
+			fs.Drop(rule)
+			if err := s.writeBackup(); err != nil {
+				t.Fatalf("%v %v: backup after the fault cleared: %v", op, errno, err)
+			}
+			if after, _ := os.ReadFile(bak); string(after) == string(before) {
+				t.Fatalf("%v %v: the backup after the fault is still the old one", op, errno)
+			}
+			_ = s.Close()
+		}
+	}
 }
