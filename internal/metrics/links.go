@@ -31,6 +31,18 @@ type LinkStat struct {
 	Partitions                    []MirrorPartitionStat
 	// Tasks are the link's periodic tasks (internal/link).
 	Tasks []LinkTaskStat
+	// OffsetSync is the link's consumer offset sync as its last run saw
+	// it; nil while consumer.offset.sync.enable is off (series omitted).
+	OffsetSync *OffsetSyncStat
+}
+
+// OffsetSyncStat sums a link's synced consumer offsets: per group and
+// mirror partition, the source's committed offset minus this cluster's.
+// Per link, not per group, so the series stay bounded by the links.
+type OffsetSyncStat struct {
+	Groups   int   // distinct groups synced
+	TotalLag int64 // sum over groups and partitions
+	MaxLag   int64 // largest single group-partition lag
 }
 
 // LinkTaskStat is one task of a link.
@@ -104,20 +116,23 @@ type linkCollector struct {
 	src atomic.Pointer[linkSource]
 	now func() time.Time
 
-	lag      *prometheus.Desc
-	age      *prometheus.Desc
-	maxLag   *prometheus.Desc
-	state    *prometheus.Desc
-	mirrors  *prometheus.Desc
-	bytes    *prometheus.Desc
-	records  *prometheus.Desc
-	fetchErr *prometheus.Desc
-	corrupt  *prometheus.Desc
-	endAge   *prometheus.Desc
-	task     *prometheus.Desc
-	taskFail *prometheus.Desc
-	taskRun  *prometheus.Desc
-	fetchDur *prometheus.HistogramVec
+	lag       *prometheus.Desc
+	age       *prometheus.Desc
+	maxLag    *prometheus.Desc
+	state     *prometheus.Desc
+	mirrors   *prometheus.Desc
+	bytes     *prometheus.Desc
+	records   *prometheus.Desc
+	fetchErr  *prometheus.Desc
+	corrupt   *prometheus.Desc
+	endAge    *prometheus.Desc
+	task      *prometheus.Desc
+	taskFail  *prometheus.Desc
+	taskRun   *prometheus.Desc
+	offGroups *prometheus.Desc
+	offTotal  *prometheus.Desc
+	offMax    *prometheus.Desc
+	fetchDur  *prometheus.HistogramVec
 
 	// mu serialises child creation with pruning, so that fetchObs holds
 	// an entry exactly when fetchDur holds the series.
@@ -150,6 +165,12 @@ func newLinkCollector() *linkCollector {
 		task:     d("link_task_state", "1 for the link task's current state, 0 for the others.", "link", "task", "state"),
 		taskFail: d("link_task_failures_total", "Runs of the link task that failed.", "link", "task"),
 		taskRun:  d("link_task_last_run_timestamp_seconds", "When the link task last ran (Unix time).", "link", "task"),
+		offGroups: d("link_consumer_offset_sync_groups",
+			"Consumer groups whose offsets the link's last offset sync wrote or checked (consumer.offset.sync.enable).", "link"),
+		offTotal: d("link_consumer_offset_lag_total",
+			"Sum over synced groups and mirror partitions of the source's committed offset minus this cluster's, as the last offset sync saw it.", "link"),
+		offMax: d("link_consumer_offset_lag_max",
+			"Largest single group-partition consumer offset lag of the link, as the last offset sync saw it.", "link"),
 		fetchDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "link_fetch_latency_seconds",
 			Help:    "Latency of the link fetcher's successful fetch requests to the source.",
@@ -203,6 +224,9 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.task
 	ch <- c.taskFail
 	ch <- c.taskRun
+	ch <- c.offGroups
+	ch <- c.offTotal
+	ch <- c.offMax
 	c.fetchDur.Describe(ch)
 }
 
@@ -258,6 +282,11 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter(ch, c.bytes, s.FetchedBytes, s.Link)
 		counter(ch, c.records, s.FetchedRecords, s.Link)
+		if o := s.OffsetSync; o != nil {
+			gauge(ch, c.offGroups, int64(o.Groups), s.Link)
+			gauge(ch, c.offTotal, o.TotalLag, s.Link)
+			gauge(ch, c.offMax, o.MaxLag, s.Link)
+		}
 		counter(ch, c.fetchErr, s.FetchErrors, s.Link)
 		counter(ch, c.corrupt, s.CorruptResponses, s.Link)
 		for _, tk := range s.Tasks {

@@ -284,6 +284,28 @@ func TestConsumerOffsetSync(t *testing.T) {
 			t.Errorf("link describe lacks %s:\n%s", want, body)
 		}
 	}
+	// Prometheus: per link, the groups synced and their offset lag.
+	groups, total, maxLag := map[string]bool{}, int64(0), int64(0)
+	for _, l := range lags {
+		groups[l.Group] = true
+		if l.Lag > 0 {
+			total += l.Lag
+			maxLag = max(maxLag, l.Lag)
+		}
+	}
+	if total < 48 || maxLag != 43 {
+		t.Errorf("offset lags sum to %d, max %d; want at least 43+5 and 43", total, maxLag)
+	}
+	scrape := tandemtest.Get(t, "http://"+dst.HTTPAddr()+"/metrics")
+	for _, want := range []string{
+		fmt.Sprintf(`tandem_link_consumer_offset_sync_groups{link="dr"} %d`, len(groups)),
+		fmt.Sprintf(`tandem_link_consumer_offset_lag_total{link="dr"} %d`, total),
+		fmt.Sprintf(`tandem_link_consumer_offset_lag_max{link="dr"} %d`, maxLag),
+	} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// The console's readiness: the clamp mirror's group would re-read 5.
 	if body := tandemtest.Get(t, "http://"+dst.HTTPAddr()+"/console/api/readiness"); !strings.Contains(body, `"consumer_offset_lag":5,"consumer_offsets":"synced, offset lag 5"`) {
 		t.Errorf("console readiness lacks the offset lag:\n%s", body)

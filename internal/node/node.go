@@ -310,6 +310,22 @@ func (n *Node) partitionStats() []metrics.PartitionStat {
 	return out
 }
 
+// offsetSyncStat sums the link's last consumer offset sync for metrics.
+func offsetSyncStat(lm *link.Manager, name string) *metrics.OffsetSyncStat {
+	lags, _ := lm.GroupOffsetLags(name)
+	st := &metrics.OffsetSyncStat{}
+	groups := map[string]struct{}{}
+	for _, g := range lags {
+		groups[g.Group] = struct{}{}
+		if g.Lag > 0 {
+			st.TotalLag += g.Lag
+			st.MaxLag = max(st.MaxLag, g.Lag)
+		}
+	}
+	st.Groups = len(groups)
+	return st
+}
+
 // linkStats is the scrape-time view of the cluster links for
 // internal/metrics: link and mirror states from the manager, lag from the
 // data path's partition status, and fetch counters from the data path.
@@ -325,6 +341,9 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 			FetchErrors: f.FetchErrors, CorruptResponses: f.CorruptPartitionResponses}
 		for _, tk := range l.Tasks {
 			out[i].Tasks = append(out[i].Tasks, metrics.LinkTaskStat{Name: tk.Name, State: tk.State, Failures: tk.Failures, LastRun: tk.LastRun})
+		}
+		if strings.EqualFold(link.Value(l.Link.Configs, "consumer.offset.sync.enable"), "true") {
+			out[i].OffsetSync = offsetSyncStat(lm, l.Link.Name)
 		}
 		idx[l.Link.Name] = i
 	}
