@@ -11,12 +11,13 @@ package console
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/rest"
 )
 
 //go:embed static
@@ -125,7 +126,7 @@ func New(src Source, hist *History, every time.Duration, logger *slog.Logger) *H
 	h.mux.HandleFunc("GET /console/api/readiness", h.readiness)
 	h.mux.HandleFunc("GET /console/api/history", h.history)
 	h.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error_code": 404, "message": "HTTP 404 Not Found"})
+		rest.WriteJSON(w, http.StatusNotFound, map[string]any{"error_code": 404, "message": "HTTP 404 Not Found"})
 	})
 	return h
 }
@@ -143,19 +144,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error_code":50001,"message":"failed to encode response"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
 func writeErr(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"error_code": status, "message": msg})
+	rest.WriteJSON(w, status, map[string]any{"error_code": status, "message": msg})
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +153,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	o.SampleInterval = h.every.Seconds()
 	o.HistoryPoints = h.hist.points
 	o.HistoryMaxBytes = h.hist.MaxBytes()
-	writeJSON(w, http.StatusOK, o)
+	rest.WriteJSON(w, http.StatusOK, o)
 }
 
 func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +165,7 @@ func (h *Handler) topics(w http.ResponseWriter, r *http.Request) {
 	if ts == nil {
 		ts = []Topic{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": ts})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"data": ts})
 }
 
 func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +177,7 @@ func (h *Handler) groups(w http.ResponseWriter, r *http.Request) {
 	if gs == nil {
 		gs = []Group{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": gs})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"data": gs})
 }
 
 // readinessDoc is shown beside the numbers on the page.
@@ -206,7 +196,7 @@ func (h *Handler) readiness(w http.ResponseWriter, r *http.Request) {
 	if mirrors == nil {
 		mirrors = []MirrorReadiness{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": links, "mirrors": mirrors, "definitions": readinessDoc})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"links": links, "mirrors": mirrors, "definitions": readinessDoc})
 }
 
 // historyPoint is a Point as the page plots it.
@@ -249,7 +239,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 	if topic == "" {
 		lp, ok := liveLinks[link]
 		out["points"] = conv(h.hist.LinkHistory(link), lp, ok, true)
-		writeJSON(w, http.StatusOK, out)
+		rest.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	out["mirror_topic_name"] = topic
@@ -278,5 +268,5 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 			"points": conv(h.hist.PartitionHistory(key), lp, ok, false)})
 	}
 	out["partitions"] = series
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }

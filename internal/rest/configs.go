@@ -85,7 +85,7 @@ func (h *handler) listTopicConfigs(w http.ResponseWriter, r *http.Request) error
 	for _, e := range entries {
 		data = append(data, topicConfigDataFor(u, topic, e))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaTopicConfigList", u.topic(topic)+"/configs", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaTopicConfigList", u.topic(topic)+"/configs", data))
 	return nil
 }
 
@@ -101,7 +101,7 @@ func (h *handler) getTopicConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, e := range entries {
 		if e.Name == name {
-			writeJSON(w, http.StatusOK, topicConfigDataFor(u, topic, e))
+			WriteJSON(w, http.StatusOK, topicConfigDataFor(u, topic, e))
 			return nil
 		}
 	}

@@ -124,7 +124,7 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, h.groupData(u, g))
 		}
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaConsumerGroupList", u.cluster+"/consumer-groups", out))
+	WriteJSON(w, http.StatusOK, newList("KafkaConsumerGroupList", u.cluster+"/consumer-groups", out))
 	return nil
 }
 
@@ -133,7 +133,7 @@ func (h *handler) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.groupData(u, g))
+	WriteJSON(w, http.StatusOK, h.groupData(u, g))
 	return nil
 }
 
@@ -160,7 +160,7 @@ func (h *handler) listConsumers(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range g.Members {
 		out = append(out, consumerData(u, g, m))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaConsumerList", u.group(g.ID)+"/consumers", out))
+	WriteJSON(w, http.StatusOK, newList("KafkaConsumerList", u.group(g.ID)+"/consumers", out))
 	return nil
 }
 
@@ -184,7 +184,7 @@ func (h *handler) getConsumer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, consumerData(u, g, m))
+	WriteJSON(w, http.StatusOK, consumerData(u, g, m))
 	return nil
 }
 
@@ -215,7 +215,7 @@ func (h *handler) listAssignments(w http.ResponseWriter, r *http.Request) error 
 	for _, tp := range m.Assignment {
 		out = append(out, assignmentData(u, g, m, tp))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaConsumerAssignmentList", u.consumer(g.ID, m.ID)+"/assignments", out))
+	WriteJSON(w, http.StatusOK, newList("KafkaConsumerAssignmentList", u.consumer(g.ID, m.ID)+"/assignments", out))
 	return nil
 }
 
@@ -230,7 +230,7 @@ func (h *handler) getAssignment(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, tp := range m.Assignment {
 		if tp == want {
-			writeJSON(w, http.StatusOK, assignmentData(u, g, m, tp))
+			WriteJSON(w, http.StatusOK, assignmentData(u, g, m, tp))
 			return nil
 		}
 	}
@@ -290,7 +290,7 @@ func (h *handler) listLags(w http.ResponseWriter, r *http.Request) error {
 	for _, o := range ls {
 		out = append(out, lagData(u, g, o))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaConsumerLagList", u.group(g.ID)+"/lags", out))
+	WriteJSON(w, http.StatusOK, newList("KafkaConsumerLagList", u.group(g.ID)+"/lags", out))
 	return nil
 }
 
@@ -309,7 +309,7 @@ func (h *handler) getLag(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, o := range ls {
 		if o.Topic == want.Topic && o.Partition == want.Partition {
-			writeJSON(w, http.StatusOK, lagData(u, g, o))
+			WriteJSON(w, http.StatusOK, lagData(u, g, o))
 			return nil
 		}
 	}
@@ -344,6 +344,6 @@ func (h *handler) getLagSummary(w http.ResponseWriter, r *http.Request) error {
 	// As Confluent: the consumer link is there even when no member owns
 	// the partition (then it names no consumer).
 	out.MaxLagConsumer = relationship{Related: u.consumer(g.ID, out.MaxLagConsumerID)}
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -154,7 +154,7 @@ func CheckHost(next http.Handler, p *HostPolicy, warn func(r *http.Request)) htt
 		// The connection may carry further requests with other Host
 		// values; closing it keeps one refusal per connection cheap.
 		w.Header().Set("Connection", "close")
-		writeJSON(w, http.StatusMisdirectedRequest, errorBody{
+		WriteJSON(w, http.StatusMisdirectedRequest, errorBody{
 			ErrorCode: http.StatusMisdirectedRequest,
 			Message: "HTTP 421 Misdirected Request: host " + quoteHost(r.Host) +
 				" is not one this broker answers to; add it to http.allowed.hosts",

@@ -302,7 +302,7 @@ func (h *handler) listLinks(w http.ResponseWriter, r *http.Request, u urls) erro
 	for _, l := range links {
 		data = append(data, linkDataFor(u, l, false))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaLinkDataList", u.cluster+"/links", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaLinkDataList", u.cluster+"/links", data))
 	return nil
 }
 
@@ -315,7 +315,7 @@ func (h *handler) getLink(w http.ResponseWriter, r *http.Request, u urls) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, linkDataFor(u, l, includeTasks))
+	WriteJSON(w, http.StatusOK, linkDataFor(u, l, includeTasks))
 	return nil
 }
 
@@ -448,7 +448,7 @@ func (h *handler) listLinkConfigs(w http.ResponseWriter, r *http.Request, u urls
 	for _, e := range entries {
 		data = append(data, linkConfigDataFor(u, link, e))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaLinkConfigDataList", u.link(link)+"/configs", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaLinkConfigDataList", u.link(link)+"/configs", data))
 	return nil
 }
 
@@ -460,7 +460,7 @@ func (h *handler) getLinkConfig(w http.ResponseWriter, r *http.Request, u urls) 
 	}
 	for _, e := range entries {
 		if e.Name == name {
-			writeJSON(w, http.StatusOK, linkConfigDataFor(u, link, e))
+			WriteJSON(w, http.StatusOK, linkConfigDataFor(u, link, e))
 			return nil
 		}
 	}

@@ -172,7 +172,7 @@ func (h *handler) listMirrors(w http.ResponseWriter, r *http.Request, u urls) er
 	for _, m := range mirrors {
 		data = append(data, mirrorDataFor(u, m, false))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaMirrorDataList", u.link(link)+"/mirrors", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaMirrorDataList", u.link(link)+"/mirrors", data))
 	return nil
 }
 
@@ -185,7 +185,7 @@ func (h *handler) getMirror(w http.ResponseWriter, r *http.Request, u urls) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, mirrorDataFor(u, m, withErrors))
+	WriteJSON(w, http.StatusOK, mirrorDataFor(u, m, withErrors))
 	return nil
 }
 
@@ -294,7 +294,7 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 			}
 			data = append(data, d)
 		}
-		writeJSON(w, http.StatusOK, newList("AlterMirrorsDataList", u.link(link)+"/mirrors:"+op, data))
+		WriteJSON(w, http.StatusOK, newList("AlterMirrorsDataList", u.link(link)+"/mirrors:"+op, data))
 		return nil
 	}
 }

@@ -154,7 +154,7 @@ func (h *handler) clusterData(u urls) clusterData {
 
 func (h *handler) listClusters(w http.ResponseWriter, r *http.Request) error {
 	u := newURLs(r, h.b.ClusterID())
-	writeJSON(w, http.StatusOK, newList("KafkaClusterList", u.root+"/kafka/v3/clusters",
+	WriteJSON(w, http.StatusOK, newList("KafkaClusterList", u.root+"/kafka/v3/clusters",
 		[]clusterData{h.clusterData(u)}))
 	return nil
 }
@@ -164,7 +164,7 @@ func (h *handler) getCluster(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, h.clusterData(u))
+	WriteJSON(w, http.StatusOK, h.clusterData(u))
 	return nil
 }
 
@@ -188,7 +188,7 @@ func (h *handler) listBrokers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaBrokerList", u.cluster+"/brokers",
+	WriteJSON(w, http.StatusOK, newList("KafkaBrokerList", u.cluster+"/brokers",
 		[]brokerData{h.brokerData(u)}))
 	return nil
 }
@@ -205,7 +205,7 @@ func (h *handler) getBroker(w http.ResponseWriter, r *http.Request) error {
 	if id != h.b.NodeID() {
 		return notFound("Broker %d cannot be found.", id)
 	}
-	writeJSON(w, http.StatusOK, h.brokerData(u))
+	WriteJSON(w, http.StatusOK, h.brokerData(u))
 	return nil
 }
 
@@ -269,7 +269,7 @@ func (h *handler) listTopics(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range topics {
 		data = append(data, topicDataFor(u, t))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaTopicList", u.cluster+"/topics", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaTopicList", u.cluster+"/topics", data))
 	return nil
 }
 
@@ -282,7 +282,7 @@ func (h *handler) getTopic(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, topicDataFor(u, t))
+	WriteJSON(w, http.StatusOK, topicDataFor(u, t))
 	return nil
 }
 
@@ -350,7 +350,7 @@ func (h *handler) createTopic(w http.ResponseWriter, r *http.Request) error {
 	if !req.ValidateOnly {
 		w.Header().Set("Location", u.topic(t.Name))
 	}
-	writeJSON(w, http.StatusCreated, topicDataFor(u, t))
+	WriteJSON(w, http.StatusCreated, topicDataFor(u, t))
 	return nil
 }
 
@@ -428,7 +428,7 @@ func (h *handler) listPartitions(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range parts {
 		data = append(data, partitionDataFor(u, t.Name, p))
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaPartitionList", u.topic(t.Name)+"/partitions", data))
+	WriteJSON(w, http.StatusOK, newList("KafkaPartitionList", u.topic(t.Name)+"/partitions", data))
 	return nil
 }
 
@@ -437,7 +437,7 @@ func (h *handler) getPartition(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, partitionDataFor(u, topic, p))
+	WriteJSON(w, http.StatusOK, partitionDataFor(u, topic, p))
 	return nil
 }
 
@@ -468,7 +468,7 @@ func (h *handler) listReplicas(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList("KafkaReplicaList",
+	WriteJSON(w, http.StatusOK, newList("KafkaReplicaList",
 		u.partition(topic, p.Partition)+"/replicas", replicasFor(u, topic, p)))
 	return nil
 }
@@ -484,7 +484,7 @@ func (h *handler) getReplica(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, rep := range replicasFor(u, topic, p) {
 		if rep.BrokerID == id {
-			writeJSON(w, http.StatusOK, rep)
+			WriteJSON(w, http.StatusOK, rep)
 			return nil
 		}
 	}
@@ -501,10 +501,10 @@ type healthBody struct {
 
 func (h *handler) ready(w http.ResponseWriter, r *http.Request) error {
 	if err := h.b.Ready(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, healthBody{Status: "DOWN", Reason: err.Error()})
+		WriteJSON(w, http.StatusServiceUnavailable, healthBody{Status: "DOWN", Reason: err.Error()})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, healthBody{Status: "UP"})
+	WriteJSON(w, http.StatusOK, healthBody{Status: "UP"})
 	return nil
 }
 
@@ -512,6 +512,6 @@ func (h *handler) ready(w http.ResponseWriter, r *http.Request) error {
 // not consult the broker, so a slow or stuck Ready never gets the process
 // restarted by a liveness probe.
 func (h *handler) live(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, healthBody{Status: "UP"})
+	WriteJSON(w, http.StatusOK, healthBody{Status: "UP"})
 	return nil
 }

@@ -225,7 +225,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.log.Error("rest: handler panic", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if rw.status == 0 {
-				writeJSON(rw, http.StatusInternalServerError,
+				WriteJSON(rw, http.StatusInternalServerError,
 					errorBody{ErrorCode: codeServerError, Message: "internal server error"})
 			}
 		}
@@ -276,13 +276,14 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.Warn("rest: request failed", "method", r.Method, "path", r.URL.Path,
 			"status", status, "error_code", body.ErrorCode, "err", err)
 	}
-	writeJSON(w, status, body)
+	WriteJSON(w, status, body)
 }
 
-// writeJSON writes v with the given status. Encoding our own response
+// WriteJSON writes v with the given status (the console writes its JSON
+// with it too). Encoding our own response
 // types cannot fail short of a bug, and a write error means the client has
 // gone, so neither is reported.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
