@@ -7,6 +7,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/group"
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -182,6 +184,17 @@ type Conn struct {
 	// transferTo path). Off for connections that must see the bytes
 	// (TLS, tests that inspect responses).
 	SendFile bool
+	// Security is the listener's configuration (security protocol and
+	// its ssl.* / sasl.* settings); nil means a PLAINTEXT listener.
+	Security *config.ListenerConfig
+	// TLS is the handshake state on SSL and SASL_SSL listeners.
+	TLS *tls.ConnectionState
+	// Principal is who the connection authenticated as: set by the
+	// server for PLAINTEXT (ANONYMOUS) and SSL (from the client
+	// certificate) listeners, by SaslAuthenticate on SASL listeners; zero
+	// until then. Read and written only on the connection's request
+	// goroutine, which runs handlers one at a time.
+	Principal auth.Principal
 }
 
 // Request is one decoded request with its context.

@@ -131,3 +131,40 @@ func checkAdvertised(advertised, listeners []Listener) error {
 	}
 	return nil
 }
+
+// ListenerConfig is one Kafka listener with its security protocol and the
+// settings that may be overridden per listener with Kafka's
+// listener.name.<name>. prefix (ssl.*, sasl.*, connections.max.reauth.ms).
+type ListenerConfig struct {
+	Listener
+	// SecurityProtocol is PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+	// (listener.security.protocol.map; by default the name itself).
+	SecurityProtocol string
+	props            map[string]string
+}
+
+// NewListenerConfig returns l with its protocol, reading its settings from
+// props (the static broker properties).
+func NewListenerConfig(l Listener, protocol string, props map[string]string) ListenerConfig {
+	return ListenerConfig{Listener: l, SecurityProtocol: protocol, props: props}
+}
+
+// Get returns key's value for this listener as Kafka resolves it:
+// listener.name.<name>.<key> (name lower-cased) first, then <key>.
+func (l ListenerConfig) Get(key string) (string, bool) {
+	if v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]; ok {
+		return v, true
+	}
+	v, ok := l.props[key]
+	return v, ok
+}
+
+// GetForMechanism returns a SASL key for one mechanism, as Kafka's
+// JaasContext looks up listener.name.<name>.<mechanism>.sasl.jaas.config
+// (mechanism lower-cased) before the listener-wide and broker-wide keys.
+func (l ListenerConfig) GetForMechanism(mechanism, key string) (string, bool) {
+	if v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+strings.ToLower(mechanism)+"."+key]; ok {
+		return v, true
+	}
+	return l.Get(key)
+}

@@ -346,8 +346,11 @@ type BrokerConfig struct {
 	// is for the server to fill in (host name, bound port).
 	Listeners           []Listener
 	AdvertisedListeners []Listener
-	LogDirs             []string // exactly one, for now
-	HTTPListeners       []Listener
+	// ListenerConfigs has one entry per Listeners entry, in the same
+	// order: its security protocol and per-listener settings.
+	ListenerConfigs []ListenerConfig
+	LogDirs         []string // exactly one, for now
+	HTTPListeners   []Listener
 	// HTTPAllowedHosts (http.allowed.hosts) and HTTPPprofEnable
 	// (http.pprof.enable) shape the HTTP API's surface.
 	HTTPAllowedHosts []string
@@ -563,6 +566,9 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	}
 	// Validated above, so these parse.
 	bc.Listeners, _ = ParseListeners(listeners)
+	for _, l := range bc.Listeners {
+		bc.ListenerConfigs = append(bc.ListenerConfigs, NewListenerConfig(l, l.Name, static))
+	}
 	bc.HTTPListeners, _ = ParseHTTPListeners(httpListeners)
 	if advertised == "" {
 		bc.AdvertisedListeners = append([]Listener(nil), bc.Listeners...)

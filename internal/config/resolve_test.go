@@ -429,6 +429,10 @@ func TestLoadBroker(t *testing.T) {
 		MaxConnectionsPerIPOverrides:    map[string]int32{},
 		SocketRequestReadTimeoutMs:      30000,
 	}
+	if len(bc.ListenerConfigs) != 1 || bc.ListenerConfigs[0].Listener != bc.Listeners[0] || bc.ListenerConfigs[0].SecurityProtocol != "PLAINTEXT" {
+		t.Errorf("ListenerConfigs = %+v, want the one PLAINTEXT listener", bc.ListenerConfigs)
+	}
+	bc.ListenerConfigs = nil
 	if !reflect.DeepEqual(bc, want) {
 		t.Errorf("LoadBroker(nil) =\n%+v\nwant\n%+v", bc, want)
 	}
