@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/group"
@@ -51,19 +52,23 @@ type Options struct {
 	Groups group.Config
 	// GroupClock drives group timers; nil means the system clock.
 	GroupClock group.Clock
+	// Authorizer checks every request (authz.go); nil means
+	// authorization is off, as in Kafka without authorizer.class.name.
+	Authorizer acl.Authorizer
 }
 
 // Broker answers Kafka requests for one node.
 type Broker struct {
-	nodeID  int32
-	host    string
-	port    int32
-	static  config.BrokerConfig
-	props   map[string]string
-	store   metadata.Store
-	parts   *partition.Manager
-	metrics *metrics.Metrics
-	logger  *slog.Logger
+	authorizer acl.Authorizer
+	nodeID     int32
+	host       string
+	port       int32
+	static     config.BrokerConfig
+	props      map[string]string
+	store      metadata.Store
+	parts      *partition.Manager
+	metrics    *metrics.Metrics
+	logger     *slog.Logger
 	// rlog is for lines a client causes per request (issue #9): a
 	// flood of such requests must not flood the log.
 	rlog      *ratelog.Logger
@@ -97,7 +102,8 @@ func New(o Options) (*Broker, error) {
 		o.Now = time.Now
 	}
 	b := &Broker{
-		nodeID: o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
+		authorizer: o.Authorizer,
+		nodeID:     o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
 		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
 		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
 		decode: newDecodeBudget(o.Static.RequestDecodedMaxBytes, o.Static.RequestDecodedTotalMaxBytes),
