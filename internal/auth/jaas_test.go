@@ -30,9 +30,9 @@ func TestParseJAAS(t *testing.T) {
 func TestParseJAASErrors(t *testing.T) {
 	for _, s := range []string{
 		``,
-		`org.Foo required username="a"`,                                  // no ';'
-		`org.Foo mandatory username="a";`,                                // bad flag
-		`org.Foo required username;`,                                     // no '='
+		`org.Foo required username="a"`,   // no ';'
+		`org.Foo mandatory username="a";`, // bad flag
+		`org.Foo required username;`,      // no '='
 		`org.Foo required username="secret-value`,                        // unterminated
 		`org.Foo required a="1"; org.Bar required b="2";`,                // two modules
 		`org.Foo required password="topsecret" x=;`,                      // missing value
