@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -14,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/broker"
+	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/metrics"
 	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
@@ -79,9 +82,32 @@ func New(o Options) *Server {
 
 func (s *Server) draining() bool { return s.drain.Load() }
 
-// Serve accepts connections on ln until Shutdown. It returns at once; the
-// accept loop runs in the background.
+// TLSServer is a listener's TLS side (tlsconf.Server implements it).
+type TLSServer interface {
+	TLSConfig() *tls.Config
+	// Principal maps the handshake's verified client certificate to a
+	// principal (ANONYMOUS without one).
+	Principal(cs *tls.ConnectionState) (auth.Principal, error)
+}
+
+// ListenerOptions describes one Kafka listener.
+type ListenerOptions struct {
+	// Config is the listener: name, security protocol and its settings.
+	Config config.ListenerConfig
+	// TLS is set for SSL and SASL_SSL listeners.
+	TLS TLSServer
+}
+
+// Serve accepts PLAINTEXT connections on ln, named name, until Shutdown.
 func (s *Server) Serve(ln net.Listener, name string) {
+	s.ServeListener(ln, ListenerOptions{Config: config.NewListenerConfig(config.Listener{Name: name}, "PLAINTEXT", nil)})
+}
+
+// ServeListener accepts connections on ln until Shutdown. It returns at
+// once; the accept loop runs in the background.
+func (s *Server) ServeListener(ln net.Listener, lo ListenerOptions) {
+	name := lo.Config.Name
+	lc := lo.Config
 	s.mu.Lock()
 	s.listeners = append(s.listeners, ln)
 	s.mu.Unlock()
@@ -116,16 +142,20 @@ func (s *Server) Serve(ln net.Listener, name string) {
 			if tc, ok := nc.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true)
 			}
-			s.startConn(nc, name, ip)
+			s.startConn(nc, &lc, ip)
 		}
 	}()
 }
 
-func (s *Server) startConn(nc net.Conn, listener string, ip netip.Addr) {
+func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ip netip.Addr) {
 	ctx, cancel := context.WithCancel(s.ctx)
+	info := &broker.Conn{Remote: nc.RemoteAddr(), Listener: lc.Name, SendFile: canSendFile(nc), Security: lc}
+	if lc.SecurityProtocol == "PLAINTEXT" {
+		info.Principal = auth.Anonymous
+	}
 	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel, ip: ip,
-		info:  &broker.Conn{Remote: nc.RemoteAddr(), Listener: listener, SendFile: canSendFile(nc)},
+		info:  info,
 		queue: make(chan pending, maxPipelined),
 	}
 	s.mu.Lock()
