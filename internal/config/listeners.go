@@ -493,3 +493,10 @@ var listenerDefList = []Def{
 	{Name: "ssl.engine.factory.class", Type: TypeString, ReadOnly: true, Validate: javaNullOnly,
 		Doc: "Kafka's pluggable Java SSL engine factory; not settable in Tandem."},
 }
+
+// GetOwn returns key's value only when set for this listener
+// (listener.name.<name>.<key>), ignoring the broker-wide value.
+func (l ListenerConfig) GetOwn(key string) (string, bool) {
+	v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]
+	return v, ok
+}
