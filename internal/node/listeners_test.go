@@ -179,3 +179,10 @@ func TestFranzOnEachListener(t *testing.T) {
 		}
 	}
 }
+
+func apiVersionsRequest() kmsg.Request {
+	r := kmsg.NewPtrApiVersionsRequest()
+	r.Version = 3
+	r.ClientSoftwareName, r.ClientSoftwareVersion = "listeners-test", "1"
+	return r
+}
