@@ -469,7 +469,7 @@ var listenerDefList = []Def{
 		Doc:      "The TLS versions accepted: TLSv1.2 and/or TLSv1.3."},
 	{Name: "ssl.protocol", Type: TypeString, Default: "TLSv1.3", HasDefault: true, ReadOnly: true,
 		Validate: validSSLProtocol,
-		Doc:      "Kafka's SSLContext protocol. In Tandem ssl.enabled.protocols alone decides the versions; TLSv1.3, TLSv1.2 and TLS are accepted."},
+		Doc:      "The SSLContext protocol, as in Java: TLSv1.2 caps the versions of ssl.enabled.protocols at TLS 1.2; TLSv1.3 and TLS do not."},
 	{Name: "ssl.cipher.suites", Type: TypeList, ReadOnly: true,
 		Doc: "The TLS 1.2 cipher suites accepted, by IANA name (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); empty: " +
 			"Go's secure defaults. TLS 1.3 suites are not configurable in Go."},
@@ -478,8 +478,9 @@ var listenerDefList = []Def{
 			"(RULE:pattern/replacement/[LU], DEFAULT); the principal is User:<name>."},
 	{Name: "ssl.endpoint.identification.algorithm", Type: TypeString, Default: "https", HasDefault: true, ReadOnly: true,
 		Validate: oneOf("https", ""),
-		Doc: "For TLS connections the broker makes as a client: https verifies the server's host name, empty does " +
-			"not. The broker's own listeners never verify client host names, as in Kafka."},
+		Doc: "For TLS connections a broker makes as a client to other brokers of its cluster (a single Tandem node " +
+			"makes none; cluster links have their own key): https verifies the server's host name, empty does not. " +
+			"Listeners never verify client host names, as in Kafka."},
 	{Name: "ssl.keymanager.algorithm", Type: TypeString, Default: "SunX509", HasDefault: true, ReadOnly: true,
 		Validate: javaDefaultOnly("SunX509"),
 		Doc:      "Kafka's Java key manager algorithm; accepted only at its default (Tandem uses Go's TLS)."},
