@@ -421,11 +421,19 @@ func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); retur
 
 // validHTTPAuthenticationMethod checks http.authentication.method.
 func validHTTPAuthenticationMethod(v string) error {
-	switch strings.ToUpper(strings.TrimSpace(v)) {
-	case "NONE", "BASIC", "MTLS":
-		return nil
+	return oneOfFold("NONE", "BASIC", "MTLS")(v)
+}
+
+// oneOfFold is oneOf ignoring case, for values Kafka reads case-insensitively.
+func oneOfFold(values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if strings.EqualFold(strings.TrimSpace(v), ok) {
+				return nil
+			}
+		}
+		return fmt.Errorf("string must be one of: %s", strings.Join(values, ", "))
 	}
-	return fmt.Errorf("must be NONE, BASIC or MTLS")
 }
 
 // httpSSLDefs are the http.ssl.* keys of https http.listeners: Kafka's
@@ -445,18 +453,18 @@ func httpSSLDefs() []Def {
 		return Def{Name: "http." + name, Type: TypeList, ReadOnly: true, Doc: pre + name + ": " + doc}
 	}
 	return []Def{
-		str("ssl.keystore.type", "JKS", "the keystore file format: JKS, PKCS12 or PEM.", oneOf("JKS", "PKCS12", "PEM")),
+		str("ssl.keystore.type", "JKS", "the keystore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
 		str("ssl.keystore.location", "", "the keystore file (the server certificate and key); re-read when it changes.", nil),
 		pass("ssl.keystore.password", "the keystore password."),
 		pass("ssl.key.password", "the password of the private key in the keystore (or of an encrypted PEM key)."),
 		pass("ssl.keystore.key", "the PEM private key itself, with ssl.keystore.type=PEM."),
 		pass("ssl.keystore.certificate.chain", "the PEM certificate chain itself, with ssl.keystore.type=PEM."),
-		str("ssl.truststore.type", "JKS", "the truststore file format: JKS, PKCS12 or PEM.", oneOf("JKS", "PKCS12", "PEM")),
+		str("ssl.truststore.type", "JKS", "the truststore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
 		str("ssl.truststore.location", "", "the CA certificates client certificates are verified with.", nil),
 		pass("ssl.truststore.password", "the truststore password."),
 		pass("ssl.truststore.certificates", "the PEM CA certificates themselves, with ssl.truststore.type=PEM."),
 		str("ssl.client.auth", "none", "whether clients must present a certificate: required, requested or none "+
-			"(required for http.authentication.method=MTLS).", oneOf("required", "requested", "none")),
+			"(required for http.authentication.method=MTLS).", oneOfFold("required", "requested", "none")),
 		list("ssl.enabled.protocols", "the TLS versions accepted (TLSv1.2,TLSv1.3)."),
 		list("ssl.cipher.suites", "the TLS 1.2 cipher suites accepted (empty: Go's secure defaults)."),
 		str("ssl.principal.mapping.rules", "DEFAULT", "the rules mapping a client certificate's subject to a "+

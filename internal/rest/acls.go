@@ -42,7 +42,7 @@ func WithACLs(b ACLBackend) Option {
 // resource (the literal name, the "*" literal, and prefixes of it).
 type ACLFilter struct {
 	ResourceType acl.ResourceType
-	ResourceName *string
+	Name         *string
 	PatternType  acl.PatternType
 	Principal    *string
 	Host         *string
@@ -69,20 +69,20 @@ func (f ACLFilter) Matches(b acl.Binding) bool {
 func (f ACLFilter) patternMatches(p acl.Pattern) bool {
 	switch f.PatternType {
 	case kmsg.ACLResourcePatternTypeAny:
-		return f.ResourceName == nil || *f.ResourceName == p.Name
+		return f.Name == nil || *f.Name == p.Name
 	case kmsg.ACLResourcePatternTypeMatch:
-		if f.ResourceName == nil {
+		if f.Name == nil {
 			return true
 		}
 		switch p.PatternType {
 		case kmsg.ACLResourcePatternTypeLiteral:
-			return p.Name == *f.ResourceName || p.Name == acl.Wildcard
+			return p.Name == *f.Name || p.Name == acl.Wildcard
 		case kmsg.ACLResourcePatternTypePrefixed:
-			return strings.HasPrefix(*f.ResourceName, p.Name)
+			return strings.HasPrefix(*f.Name, p.Name)
 		}
 		return false
 	}
-	return f.PatternType == p.PatternType && (f.ResourceName == nil || *f.ResourceName == p.Name)
+	return f.PatternType == p.PatternType && (f.Name == nil || *f.Name == p.Name)
 }
 
 // aclData is KafkaAcl.
@@ -208,7 +208,7 @@ func aclFilterParams(r *http.Request) (ACLFilter, error) {
 		}
 		return nil
 	}
-	f.ResourceName, f.Principal, f.Host = opt("resource_name"), opt("principal"), opt("host")
+	f.Name, f.Principal, f.Host = opt("resource_name"), opt("principal"), opt("host")
 	return f, nil
 }
 
