@@ -5,8 +5,8 @@ package node
 // the broker's authorizer and ACL store behind REST.
 
 import (
+	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +15,9 @@ import (
 	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/config"
+	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/rest"
+	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
 // httpTLS is the server side of https http.listeners; *tlsconf.Server is
@@ -26,10 +28,7 @@ type httpTLS interface {
 	Close()
 }
 
-// newHTTPTLS builds the https side from the ssl.* keys get returns.
-var newHTTPTLS = func(get func(string) (string, bool), logger *slog.Logger) (httpTLS, error) {
-	return nil, errors.New("https is not available in this build")
-}
+var _ httpTLS = (*tlsconf.Server)(nil)
 
 // security sets up TLS for the https listeners and the authentication of
 // every request, refusing combinations that cannot work.
@@ -39,7 +38,7 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 	var plain []string
 	for _, l := range listeners {
 		if l.Name != "HTTPS" {
-			plain = append(plain, l.String())
+			plain = append(plain, "http://"+l.Addr())
 		}
 	}
 	if len(plain) < len(listeners) {
@@ -47,9 +46,9 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 			v, ok := cfg.HTTPSSL[k]
 			return v, ok
 		}
-		t, err := newHTTPTLS(get, logger)
+		t, err := tlsconf.NewServer(get, logger)
 		if err != nil {
-			return sec, fmt.Errorf("http.listeners: https: %w (set the http.ssl.* keys)", err)
+			return sec, fmt.Errorf("http.listeners: https: %w (for the HTTP API, these are the http.ssl.* keys)", err)
 		}
 		h.tls = t
 	}
@@ -59,7 +58,7 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 		for _, l := range listeners {
 			if l.Name != "HTTPS" && !isLoopback(l.Host) {
 				logger.Warn("http.authentication.method=BASIC on an http (not https) listener: passwords cross the network in clear",
-					"listener", l.String())
+					"listener", "http://"+l.Addr())
 			}
 		}
 	case rest.AuthMTLS:
@@ -92,4 +91,24 @@ func (n *Node) httpPasswords() rest.PasswordChecker { return nil }
 
 // httpACLs serves /acls from the metadata store when an authorizer is set
 // (as Kafka's DescribeAcls answers SECURITY_DISABLED without one).
-func (n *Node) httpACLs() rest.ACLBackend { return nil }
+func (n *Node) httpACLs() rest.ACLBackend {
+	if n.httpAuthorizer() == nil {
+		return nil
+	}
+	return aclStore{n.store}
+}
+
+// aclStore adapts the metadata store's ACLs to rest.ACLBackend.
+type aclStore struct{ s metadata.Store }
+
+func (a aclStore) ACLs() []acl.Binding { return a.s.ACLs() }
+
+func (a aclStore) CreateACLs(_ context.Context, bs []acl.Binding) error { return a.s.CreateACLs(bs) }
+
+func (a aclStore) DeleteACLs(_ context.Context, f acl.Filter) ([]acl.Binding, error) {
+	deleted, err := a.s.DeleteACLs([]acl.Filter{f})
+	if err != nil || len(deleted) == 0 {
+		return nil, err
+	}
+	return deleted[0], nil
+}

@@ -11,6 +11,7 @@ package rest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,63 +27,14 @@ import (
 type ACLBackend interface {
 	ACLs() []acl.Binding
 	CreateACLs(ctx context.Context, bindings []acl.Binding) error
-	// DeleteACLs deletes every ACL a filter matches and returns them.
-	DeleteACLs(ctx context.Context, f ACLFilter) ([]acl.Binding, error)
+	// DeleteACLs deletes every ACL f matches and returns them.
+	DeleteACLs(ctx context.Context, f acl.Filter) ([]acl.Binding, error)
 }
 
 // WithACLs serves /kafka/v3/clusters/{id}/acls from b. Without it those
 // routes answer 404 and the cluster does not link to them.
 func WithACLs(b ACLBackend) Option {
 	return func(h *handler) { h.acls = b }
-}
-
-// ACLFilter is Kafka's AclBindingFilter: ANY (type, pattern type,
-// operation, permission) and nil (name, principal, host) match anything;
-// pattern type MATCH matches the patterns that would apply to the named
-// resource (the literal name, the "*" literal, and prefixes of it).
-type ACLFilter struct {
-	ResourceType acl.ResourceType
-	Name         *string
-	PatternType  acl.PatternType
-	Principal    *string
-	Host         *string
-	Operation    acl.Operation
-	Permission   acl.Permission
-}
-
-// Matches reports whether b is selected by f (Kafka's
-// AclBindingFilter.matches).
-func (f ACLFilter) Matches(b acl.Binding) bool {
-	if f.ResourceType != kmsg.ACLResourceTypeAny && f.ResourceType != b.Type {
-		return false
-	}
-	if !f.patternMatches(b.Pattern) {
-		return false
-	}
-	return (f.Principal == nil || *f.Principal == b.Principal) &&
-		(f.Host == nil || *f.Host == b.Host) &&
-		(f.Operation == kmsg.ACLOperationAny || f.Operation == b.Operation) &&
-		(f.Permission == kmsg.ACLPermissionTypeAny || f.Permission == b.Permission)
-}
-
-// patternMatches is ResourcePatternFilter.matches.
-func (f ACLFilter) patternMatches(p acl.Pattern) bool {
-	switch f.PatternType {
-	case kmsg.ACLResourcePatternTypeAny:
-		return f.Name == nil || *f.Name == p.Name
-	case kmsg.ACLResourcePatternTypeMatch:
-		if f.Name == nil {
-			return true
-		}
-		switch p.PatternType {
-		case kmsg.ACLResourcePatternTypeLiteral:
-			return p.Name == *f.Name || p.Name == acl.Wildcard
-		case kmsg.ACLResourcePatternTypePrefixed:
-			return strings.HasPrefix(*f.Name, p.Name)
-		}
-		return false
-	}
-	return f.PatternType == p.PatternType && (f.Name == nil || *f.Name == p.Name)
 }
 
 // aclData is KafkaAcl.
@@ -135,10 +87,10 @@ func (h *handler) aclURLs(r *http.Request) (urls, error) {
 }
 
 // aclFilterRequest is aclURLs plus the query's filter (GET and DELETE).
-func (h *handler) aclFilterRequest(r *http.Request) (urls, ACLFilter, error) {
+func (h *handler) aclFilterRequest(r *http.Request) (urls, acl.Filter, error) {
 	u, err := h.aclURLs(r)
 	if err != nil {
-		return u, ACLFilter{}, err
+		return u, acl.Filter{}, err
 	}
 	f, err := aclFilterParams(r)
 	return u, f, err
@@ -184,10 +136,9 @@ func sortedACLData(u urls, bs []acl.Binding) []aclData {
 }
 
 // aclFilterParams reads a filter from the query string.
-func aclFilterParams(r *http.Request) (ACLFilter, error) {
+func aclFilterParams(r *http.Request) (acl.Filter, error) {
 	q := r.URL.Query()
-	f := ACLFilter{ResourceType: kmsg.ACLResourceTypeAny, PatternType: kmsg.ACLResourcePatternTypeAny,
-		Operation: kmsg.ACLOperationAny, Permission: kmsg.ACLPermissionTypeAny}
+	f := acl.AnyFilter
 	var err error
 	if f.ResourceType, err = enumParam(q.Get("resource_type"), "resource_type", f.ResourceType, kmsg.ParseACLResourceType); err != nil {
 		return f, err
@@ -248,47 +199,36 @@ func (h *handler) listACLs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// binding validates one creation as CreateAcls does: concrete enums
-// (no ANY, MATCH or UNKNOWN), a "Type:Name" principal, a host, and the
-// cluster resource named kafka-cluster.
+// binding reads one creation: every field is required, the enums are
+// read as in filters, and the result is checked by acl.Binding.Validate
+// as CreateAcls checks it (no ANY or MATCH, "Type:Name" principals, the
+// cluster named kafka-cluster). field prefixes messages ("data[1].").
 func (body aclBody) binding(field string) (acl.Binding, error) {
 	var b acl.Binding
+	for _, kv := range [][2]string{{body.ResourceType, "resource_type"}, {body.ResourceName, "resource_name"},
+		{body.PatternType, "pattern_type"}, {body.Principal, "principal"}, {body.Host, "host"},
+		{body.Operation, "operation"}, {body.Permission, "permission"}} {
+		if kv[0] == "" {
+			return b, badRequest("%s%s is required", field, kv[1])
+		}
+	}
 	var err error
-	req := func(v, name string) error {
-		if v == "" {
-			return badRequest("%s%s is required", field, name)
-		}
-		return nil
+	if b.Type, err = enumParam(body.ResourceType, field+"resource_type", 0, kmsg.ParseACLResourceType); err != nil {
+		return b, err
 	}
-	for _, kv := range [][2]string{{body.ResourceType, "resource_type"}, {body.PatternType, "pattern_type"},
-		{body.Operation, "operation"}, {body.Permission, "permission"}, {body.Principal, "principal"}, {body.Host, "host"}} {
-		if err := req(kv[0], kv[1]); err != nil {
-			return b, err
-		}
+	if b.PatternType, err = enumParam(body.PatternType, field+"pattern_type", 0, kmsg.ParseACLResourcePatternType); err != nil {
+		return b, err
 	}
-	if b.Type, err = enumParam(body.ResourceType, field+"resource_type", 0, kmsg.ParseACLResourceType); err != nil || b.Type == kmsg.ACLResourceTypeAny {
-		return b, badRequest("%sresource_type %q must be TOPIC, GROUP, CLUSTER, TRANSACTIONAL_ID or DELEGATION_TOKEN", field, body.ResourceType)
+	if b.Operation, err = enumParam(body.Operation, field+"operation", 0, kmsg.ParseACLOperation); err != nil {
+		return b, err
 	}
-	if b.PatternType, err = enumParam(body.PatternType, field+"pattern_type", 0, kmsg.ParseACLResourcePatternType); err != nil ||
-		(b.PatternType != kmsg.ACLResourcePatternTypeLiteral && b.PatternType != kmsg.ACLResourcePatternTypePrefixed) {
-		return b, badRequest("%spattern_type %q must be LITERAL or PREFIXED", field, body.PatternType)
-	}
-	if b.Operation, err = enumParam(body.Operation, field+"operation", 0, kmsg.ParseACLOperation); err != nil || b.Operation == kmsg.ACLOperationAny {
-		return b, badRequest("%soperation %q is not a valid operation (ANY is only for filters)", field, body.Operation)
-	}
-	if b.Permission, err = enumParam(body.Permission, field+"permission", 0, kmsg.ParseACLPermissionType); err != nil || b.Permission == kmsg.ACLPermissionTypeAny {
-		return b, badRequest("%spermission %q must be ALLOW or DENY", field, body.Permission)
-	}
-	if body.ResourceName == "" {
-		return b, badRequest("%sresource_name is required", field)
-	}
-	if b.Type == kmsg.ACLResourceTypeCluster && body.ResourceName != acl.ClusterName {
-		return b, badRequest("%sresource_name of a CLUSTER ACL must be %s", field, acl.ClusterName)
-	}
-	if typ, name, ok := strings.Cut(body.Principal, ":"); !ok || typ == "" || name == "" {
-		return b, badRequest("%sprincipal %q: want Type:Name, such as User:alice", field, body.Principal)
+	if b.Permission, err = enumParam(body.Permission, field+"permission", 0, kmsg.ParseACLPermissionType); err != nil {
+		return b, err
 	}
 	b.Name, b.Principal, b.Host = body.ResourceName, body.Principal, body.Host
+	if err := b.Validate(); err != nil {
+		return b, badRequest("%s%v", field, err)
+	}
 	return b, nil
 }
 
@@ -308,7 +248,7 @@ func (h *handler) createACL(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := h.acls.CreateACLs(r.Context(), []acl.Binding{b}); err != nil {
-		return err
+		return aclError(err)
 	}
 	w.Header().Set("Location", aclDataFor(u, b).Metadata.Self)
 	w.WriteHeader(http.StatusCreated)
@@ -337,7 +277,7 @@ func (h *handler) createACLBatch(w http.ResponseWriter, r *http.Request) error {
 		bs = append(bs, b)
 	}
 	if err := h.acls.CreateACLs(r.Context(), bs); err != nil {
-		return err
+		return aclError(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -352,10 +292,19 @@ func (h *handler) deleteACLs(w http.ResponseWriter, r *http.Request) error {
 	}
 	deleted, err := h.acls.DeleteACLs(r.Context(), f)
 	if err != nil {
-		return err
+		return aclError(err)
 	}
 	WriteJSON(w, http.StatusOK, struct {
 		Data []aclData `json:"data"`
 	}{sortedACLData(u, deleted)})
 	return nil
+}
+
+// aclError makes the store's refusal of a binding or filter a 400, as
+// Kafka's InvalidRequestException is one (40002).
+func aclError(err error) error {
+	if errors.Is(err, acl.ErrInvalidBinding) {
+		return &apiError{status: http.StatusBadRequest, code: codeKafkaBadRequest, msg: err.Error()}
+	}
+	return err
 }

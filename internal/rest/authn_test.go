@@ -364,7 +364,7 @@ func (f *fakeACLs) CreateACLs(_ context.Context, bs []acl.Binding) error {
 	return nil
 }
 
-func (f *fakeACLs) DeleteACLs(_ context.Context, flt ACLFilter) ([]acl.Binding, error) {
+func (f *fakeACLs) DeleteACLs(_ context.Context, flt acl.Filter) ([]acl.Binding, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var deleted, kept []acl.Binding
