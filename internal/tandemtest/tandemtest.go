@@ -151,12 +151,16 @@ func (b *Broker) Restart() {
 // is stopped: to change its files as a crash or an operator would.
 func (b *Broker) RestartAfter(between func()) {
 	b.t.Helper()
-	addr := b.Addr()
+	// Every listener again on the port it had, so clients can reconnect.
+	var listeners []string
+	for _, l := range b.Node.Config.Listeners {
+		listeners = append(listeners, l.Name+"://"+b.ListenerAddr(l.Name))
+	}
 	b.Stop()
 	if between != nil {
 		between()
 	}
-	b.props["listeners"] = "PLAINTEXT://" + addr
+	b.props["listeners"] = strings.Join(listeners, ",")
 	b.start()
 }
 
