@@ -53,6 +53,13 @@ func TestSSLAndPlaintextListeners(t *testing.T) {
 		t.Fatalf("listeners %s and %s", plain, ssl)
 	}
 	client := tn.clientTLS(tn.ca.Client(t, "alice"))
+	// A client that connects and says nothing holds up no one: the
+	// handshake runs on its connection's goroutine, not the accept loop.
+	silent, err := net.Dial("tcp", ssl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 
 	var plainLog, sslLog connectLog
 	produceConsume(t, "over-plaintext", kgo.SeedBrokers(plain), kgo.WithHooks(&plainLog))
@@ -186,5 +193,37 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Per-listener TLS settings (listener.name.<name>.ssl.*) win over the
+// broker-wide ones: two SSL listeners, one with a PKCS12 keystore and a JKS
+// truststore (with passwords) of its own, the other with the broker-wide
+// PEM files and no client certificates. Each serves its own certificate.
+func TestSSLListenerOverrides(t *testing.T) {
+	caA, caB := tlstest.NewCA(t), tlstest.NewCA(t)
+	dir := t.TempDir()
+	b := tandemtest.Start(t, append(tandemtest.TLS(t, caA, "none"),
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0,PARTNER://127.0.0.1:0"),
+		tandemtest.Config("listener.security.protocol.map", "SSL:SSL,PARTNER:SSL"),
+		tandemtest.Config("listener.name.partner.ssl.keystore.type", "PKCS12"),
+		tandemtest.Config("listener.name.partner.ssl.keystore.location", caB.Server(t).WritePKCS12(t, filepath.Join(dir, "p.p12"), "ks-secret")),
+		tandemtest.Config("listener.name.partner.ssl.keystore.password", "ks-secret"),
+		tandemtest.Config("listener.name.partner.ssl.truststore.type", "JKS"),
+		tandemtest.Config("listener.name.partner.ssl.truststore.location", caB.WriteTruststoreJKS(t, filepath.Join(dir, "t.jks"), "ts-secret")),
+		tandemtest.Config("listener.name.partner.ssl.truststore.password", "ts-secret"),
+		tandemtest.Config("listener.name.partner.ssl.client.auth", "required"))...)
+
+	// SSL: caA's certificate, no client certificate needed.
+	produceConsume(t, "over-ssl", kgo.SeedBrokers(b.ListenerAddr("SSL")), kgo.DialTLSConfig(&tls.Config{RootCAs: caA.Pool()}))
+	// PARTNER: caB's certificate, a client certificate from caB required.
+	partner := b.ListenerAddr("PARTNER")
+	produceConsume(t, "over-partner", kgo.SeedBrokers(partner),
+		kgo.DialTLSConfig(&tls.Config{RootCAs: caB.Pool(), Certificates: []tls.Certificate{caB.Client(t, "partner").TLSCertificate()}}))
+	if err := tlsRefused(t, partner, &tls.Config{RootCAs: caA.Pool()}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("PARTNER with caA's trust: %v, want a certificate error (it serves caB's certificate)", err)
+	}
+	if err := tlsRefused(t, partner, &tls.Config{RootCAs: caB.Pool()}); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Errorf("PARTNER without a client certificate: %v, want certificate required", err)
 	}
 }
