@@ -158,6 +158,7 @@ func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ip netip.Addr
 		info:  info,
 		queue: make(chan pending, maxPipelined),
 	}
+	c.startPreauth(lc)
 	s.mu.Lock()
 	if s.draining() {
 		s.mu.Unlock()
