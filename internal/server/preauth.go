@@ -8,7 +8,8 @@ package server
 //     Kafka's SaslServerAuthenticator does (InvalidReceiveException), so an
 //     unauthenticated client cannot make the broker allocate
 //     socket.request.max.bytes.
-//   - connections.authentication.timeout.ms (Tandem only, default 30000):
+//   - connections.authentication.timeout.ms (Tandem only, default 30000,
+//     Limits.AuthenticationTimeout; tls.go bounds the handshake with it too):
 //     the whole authentication, from accept to the end of the SASL
 //     exchange (TLS handshake included), must finish within it, else the
 //     connection is closed. Kafka has no such bound; without it a client
@@ -34,11 +35,8 @@ import (
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
-// Defaults of the pre-authentication bounds.
-const (
-	defaultSASLMaxReceive = 524288
-	defaultAuthTimeout    = 30 * time.Second
-)
+// defaultSASLMaxReceive is sasl.server.max.receive.size's default.
+const defaultSASLMaxReceive = 524288
 
 // preauth is a connection's pre-authentication state.
 type preauth struct {
@@ -70,7 +68,10 @@ func (c *conn) startPreauth(lc *config.ListenerConfig) {
 		return
 	}
 	c.pre.maxReceive = int32(min(listenerInt(lc, "sasl.server.max.receive.size", defaultSASLMaxReceive), 1<<31-1))
-	timeout := time.Duration(listenerInt(lc, "connections.authentication.timeout.ms", int64(defaultAuthTimeout/time.Millisecond))) * time.Millisecond
+	timeout := c.s.limits.AuthenticationTimeout
+	if timeout <= 0 {
+		timeout = defaultAuthenticationTimeout
+	}
 	c.pre.timer = time.AfterFunc(timeout, func() {
 		if c.pre.done.Load() || c.ctx.Err() != nil {
 			return // authenticated, or the connection is gone

@@ -214,7 +214,7 @@ func TestSASLGating(t *testing.T) {
 
 func TestSASLPreauthLimits(t *testing.T) {
 	b := tandemtest.StartSASL(t, saslProps("sasl.server.max.receive.size", "1000",
-		"listener.name.sasl_plaintext.connections.authentication.timeout.ms", "300"))
+		"connections.authentication.timeout.ms", "300"))
 
 	// A frame over sasl.server.max.receive.size before authentication.
 	c := dialSASL(t, b.Addr)
