@@ -202,6 +202,9 @@ type Conn struct {
 	// until then. Read and written only on the connection's request
 	// goroutine, which runs handlers one at a time.
 	Principal auth.Principal
+
+	// sasl is the SASL exchange and session state (sasl.go).
+	sasl saslState
 }
 
 // Request is one decoded request with its context.
@@ -253,6 +256,9 @@ func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte
 
 // HandleDrain is Handle with the server's drain signal (see Request.Drain).
 func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn, h wire.Header, body []byte) (Reply, error) {
+	if err := b.gate(c, h.Key); err != nil {
+		return Reply{}, err
+	}
 	if h.Key == int16(kmsg.ApiVersions) && !Supported(h.Key, h.Version) {
 		// KIP-511: answer an unknown ApiVersions version with v0, the
 		// error, and our table, so the client can downgrade.

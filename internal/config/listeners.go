@@ -312,8 +312,10 @@ func perListenerKey(key string) bool {
 
 // saslMechanismKey matches <mechanism>.sasl.jaas.config, the JAAS
 // configuration of one SASL mechanism (Kafka's JaasContext looks up
-// listener.name.<listener>.<mechanism>.sasl.jaas.config, mechanism lower-cased).
-var saslMechanismKey = regexp.MustCompile(`^([a-z0-9_-]+)\.(sasl\.jaas\.config)$`)
+// listener.name.<listener>.<mechanism>.sasl.jaas.config, mechanism lower-cased),
+// and <mechanism>.connections.max.reauth.ms (Kafka reads the session
+// lifetime per listener and mechanism too, KIP-368).
+var saslMechanismKey = regexp.MustCompile(`^([a-z0-9_-]+)\.(sasl\.jaas\.config|connections\.max\.reauth\.ms)$`)
 
 // validListenerOverride checks a listener.name.<listener>.<key> setting:
 // the listener is one of listeners (names, upper-cased; nil skips the
@@ -341,7 +343,7 @@ func validListenerOverride(key, value string, names map[string]bool) error {
 		target = m[2]
 	} else if !perListenerKey(sub) {
 		return &KeyError{Key: key, Err: ErrUnknownConfig,
-			Cause: fmt.Errorf("%s cannot be set per listener (only ssl.*, sasl.* and connections.max.reauth.ms, and <mechanism>.sasl.jaas.config)", sub)}
+			Cause: fmt.Errorf("%s cannot be set per listener (only ssl.*, sasl.* and connections.max.reauth.ms, and <mechanism>.sasl.jaas.config and <mechanism>.connections.max.reauth.ms)", sub)}
 	}
 	if _, defined := brokerRegistry.Lookup(target); !defined {
 		// <mechanism>.sasl.jaas.config before sasl.jaas.config is

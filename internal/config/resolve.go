@@ -435,6 +435,10 @@ type BrokerConfig struct {
 	MaxConnectionsPerIP          int32
 	MaxConnectionsPerIPOverrides map[string]int32 // host or IP -> count
 	SocketRequestReadTimeoutMs   int64
+
+	// ConnectionsAuthenticationTimeoutMs bounds authentication (TLS
+	// handshake and SASL exchange) from accept (Tandem-only key).
+	ConnectionsAuthenticationTimeoutMs int64
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -582,6 +586,7 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	bc.MaxConnections = i32("max.connections")
 	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
 	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
+	bc.ConnectionsAuthenticationTimeoutMs = i64("connections.authentication.timeout.ms")
 	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
 	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
 		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.

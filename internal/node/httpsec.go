@@ -86,8 +86,11 @@ func isLoopback(host string) bool {
 // REST asks too; nil when authorization is off.
 func (n *Node) httpAuthorizer() acl.Authorizer { return nil }
 
-// httpPasswords checks BASIC credentials against the SASL users.
-func (n *Node) httpPasswords() rest.PasswordChecker { return nil }
+// httpPasswords checks BASIC credentials against the SASL users: the SCRAM
+// credentials and the PLAIN users of the SASL listeners (node/sasl.go).
+func (n *Node) httpPasswords() rest.PasswordChecker {
+	return auth.NewPasswordChecker(n.broker.ScramCredentials(), plainUsers(n.Config))
+}
 
 // httpACLs serves /acls from the metadata store when an authorizer is set
 // (as Kafka's DescribeAcls answers SECURITY_DISABLED without one).

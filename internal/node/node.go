@@ -91,6 +91,9 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSASL(cfg); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

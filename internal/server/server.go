@@ -166,6 +166,7 @@ func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ts TLSServer,
 		info: info, tlsServer: ts,
 		queue: make(chan pending, maxPipelined),
 	}
+	c.startPreauth(lc)
 	s.mu.Lock()
 	if s.draining() {
 		s.mu.Unlock()

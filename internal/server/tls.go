@@ -102,4 +102,6 @@ func handshakeError(err error, ctx context.Context) error {
 func (s *Server) authSucceeded(listener string) { s.authResult(listener, true) }
 func (s *Server) authFailed(listener string)    { s.authResult(listener, false) }
 
-func (s *Server) authResult(listener string, ok bool) {}
+func (s *Server) authResult(listener string, ok bool) {
+	s.metrics.Authentication(listener, "SSL", ok)
+}
