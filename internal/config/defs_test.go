@@ -12,7 +12,7 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
+		"advertised.listeners", "allow.everyone.if.no.acl.found", "authorizer.class.name", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
 		"compression.type", "connections.max.idle.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.allowed.hosts", "http.listeners", "http.pprof.enable", "listeners",
@@ -29,7 +29,7 @@ func TestKeySets(t *testing.T) {
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
 		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
-		"socket.request.max.bytes", "socket.request.read.timeout.ms",
+		"socket.request.max.bytes", "socket.request.read.timeout.ms", "super.users",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)
