@@ -2,6 +2,7 @@ package node
 
 import (
 	"github.com/tandem-streaming/tandem/internal/acl"
+	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
@@ -32,3 +33,7 @@ func (n *Node) Authorizer() acl.Authorizer {
 	}
 	return n.authorizer
 }
+
+// The broker asks authorizeByResourceType (KIP-679) of authorizers that
+// implement it; the built-in one does.
+var _ broker.ResourceTypeAuthorizer = (*acl.StandardAuthorizer)(nil)
