@@ -1,13 +1,16 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/auth"
@@ -295,5 +298,52 @@ func TestCreateACLsValidation(t *testing.T) {
 	bad.Operation = kmsg.ACLOperationUnknown
 	if r := handleAs(t, b, admin, bad).(*kmsg.DescribeACLsResponse); r.ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("unknown operation filter: %d", r.ErrorCode)
+	}
+}
+
+// TestACLsEnforcedOnPlaintextClient: a PLAINTEXT client (User:ANONYMOUS)
+// that no ACL allows cannot produce; once the super user grants it CREATE
+// and WRITE on a PREFIXED pattern with CreateAcls, it can, the next
+// request, without IDEMPOTENT_WRITE on the cluster (its WRITE on some
+// topic lets InitProducerId through: authorizeByResourceType, KIP-679).
+func TestACLsEnforcedOnPlaintextClient(t *testing.T) {
+	b := startWithAuthorizer(t, "User:admin")
+	admin := auth.User("admin")
+	ctx := ctxT(t)
+	produce := func() error {
+		cl := client(t, b, kgo.DefaultProduceTopic("orders-eu"), kgo.RecordRetries(1))
+		defer cl.Close()
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return cl.ProduceSync(pctx, &kgo.Record{Value: []byte("v")}).FirstErr()
+	}
+	grant := createReq(
+		creation(kmsg.ACLResourceTypeTopic, "orders-", kmsg.ACLResourcePatternTypePrefixed, "User:ANONYMOUS",
+			kmsg.ACLOperationCreate, kmsg.ACLPermissionTypeAllow))
+	if r := handleAs(t, b, admin, grant).(*kmsg.CreateACLsResponse); r.Results[0].ErrorCode != 0 {
+		t.Fatalf("grant CREATE: %+v", r.Results)
+	}
+	adm := kadm.NewClient(client(t, b))
+	if resp, err := adm.CreateTopic(ctx, 1, 1, nil, "orders-eu"); err != nil || resp.Err != nil {
+		t.Fatalf("create topic with CREATE on orders-*: %v %v", err, resp.Err)
+	}
+	if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("produce without WRITE: %v", err)
+	}
+	grant.Creations[0].Operation = kmsg.ACLOperationWrite
+	if r := handleAs(t, b, admin, grant).(*kmsg.CreateACLsResponse); r.Results[0].ErrorCode != 0 {
+		t.Fatalf("grant WRITE: %+v", r.Results)
+	}
+	if err := produce(); err != nil {
+		t.Fatalf("produce with WRITE on orders-*: %v", err)
+	}
+	// A DENY for everyone on the one topic wins over the PREFIXED ALLOW.
+	deny := createReq(creation(kmsg.ACLResourceTypeTopic, "orders-eu", kmsg.ACLResourcePatternTypeLiteral, "User:*",
+		kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeDeny))
+	if r := handleAs(t, b, admin, deny).(*kmsg.CreateACLsResponse); r.Results[0].ErrorCode != 0 {
+		t.Fatalf("deny: %+v", r.Results)
+	}
+	if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("produce after DENY: %v", err)
 	}
 }
