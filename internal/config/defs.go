@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 // Sentinel errors. Every error about a key is a *KeyError wrapping one of
@@ -361,6 +363,30 @@ func oneOf(values ...string) func(string) error {
 	}
 }
 
+// The authorizer.class.name values Tandem accepts: Kafka's two built-in
+// authorizers, KRaft's and the ZooKeeper-era one, whose ACL semantics are
+// the same; both select internal/acl's StandardAuthorizer.
+const (
+	AuthorizerStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+	AuthorizerACL      = "kafka.security.authorizer.AclAuthorizer"
+)
+
+func validAuthorizerClass(v string) error {
+	switch strings.TrimSpace(v) {
+	case "", AuthorizerStandard, AuthorizerACL:
+		return nil
+	}
+	return fmt.Errorf("%w: Tandem has one built-in authorizer; set %s (or %s), or leave it empty for no authorization",
+		ErrNotSupported, AuthorizerStandard, AuthorizerACL)
+}
+
+// validSuperUsers checks super.users as StandardAuthorizer.getConfiguredSuperUsers
+// parses it: semicolon-separated "Type:Name" principals.
+func validSuperUsers(v string) error {
+	_, err := acl.ParseSuperUsers(v)
+	return err
+}
+
 // validCompressionType accepts only "producer": Tandem stores batches as the
 // producer sent them and never recompresses.
 func validCompressionType(v string) error {
@@ -597,6 +623,17 @@ var brokerDefList = []Def{
 		Doc: "Whether a Metadata request for an unknown topic creates it."},
 	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
 		Doc: "Whether topics can be deleted."},
+	// Authorization (docs/operations.md, "Authorization"; internal/acl).
+	{Name: "authorizer.class.name", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validAuthorizerClass,
+		Doc: "The authorizer that checks every request against the ACLs. Empty (the default) turns authorization off. " +
+			AuthorizerStandard + " and " + AuthorizerACL + " both select Tandem's built-in authorizer, which follows " +
+			"StandardAuthorizer's rules over ACLs kept in the cluster metadata. Any other class is refused at startup."},
+	{Name: "super.users", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validSuperUsers,
+		Doc:      "Principals allowed every operation whatever the ACLs say, separated by semicolons: User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Whether an operation on a resource that no ACL names at all is allowed (with an authorizer configured)."},
 	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", HasDefault: true, TopicName: "max.message.bytes",
 		Validate: atLeast(0),
 		Doc:      "The largest record batch size allowed, in bytes."},

@@ -12,7 +12,7 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
+		"advertised.listeners", "allow.everyone.if.no.acl.found", "authorizer.class.name", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
 		"compression.type", "connections.authentication.timeout.ms", "connections.max.idle.ms", "connections.max.reauth.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.allowed.hosts", "http.authentication.method", "http.listeners",
@@ -41,7 +41,7 @@ func TestKeySets(t *testing.T) {
 		"ssl.keystore.key", "ssl.keystore.location", "ssl.keystore.password", "ssl.keystore.type",
 		"ssl.principal.mapping.rules", "ssl.protocol", "ssl.provider", "ssl.secure.random.implementation",
 		"ssl.trustmanager.algorithm", "ssl.truststore.certificates", "ssl.truststore.location",
-		"ssl.truststore.password", "ssl.truststore.type",
+		"ssl.truststore.password", "ssl.truststore.type", "super.users",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)
