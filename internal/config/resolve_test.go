@@ -428,6 +428,7 @@ func TestLoadBroker(t *testing.T) {
 		MaxConnectionsPerIP:             2147483647,
 		MaxConnectionsPerIPOverrides:    map[string]int32{},
 		SocketRequestReadTimeoutMs:      30000,
+		HTTPAuthenticationMethod:        "NONE",
 	}
 	if len(bc.ListenerConfigs) != 1 || bc.ListenerConfigs[0].Listener != bc.Listeners[0] || bc.ListenerConfigs[0].SecurityProtocol != "PLAINTEXT" {
 		t.Errorf("ListenerConfigs = %+v, want the one PLAINTEXT listener", bc.ListenerConfigs)
@@ -477,11 +478,18 @@ func TestLoadBroker(t *testing.T) {
 		{"invalid", map[string]string{"num.partitions": "many"}, ErrInvalidValue, "num.partitions"},
 		{"node.id conflict", map[string]string{"node.id": "1", "broker.id": "2"}, ErrInvalidValue, "broker.id"},
 		{"two log dirs", map[string]string{"log.dirs": "/a,/b"}, ErrNotSupported, "log.dirs"},
-		{"ssl", map[string]string{"listeners": "SSL://:9093"}, ErrNotSupported, "listeners"},
+		{"custom name without map entry", map[string]string{"listeners": "INTERNAL://:9093"}, ErrInvalidValue, "listeners"},
+		{"map without the default names", map[string]string{"listeners": "PLAINTEXT://:9093", "listener.security.protocol.map": "INTERNAL:SSL"}, ErrInvalidValue, "listeners"},
+		{"bad map", map[string]string{"listener.security.protocol.map": "INTERNAL:TLS"}, ErrInvalidValue, "listener.security.protocol.map"},
+		{"advertised not a listener", map[string]string{"listeners": "PLAINTEXT://:9092", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"}, ErrInvalidValue, "advertised.listeners"},
+		{"override of an unknown listener", map[string]string{"listener.name.internal.ssl.client.auth": "required"}, ErrUnknownConfig, "listener.name.internal.ssl.client.auth"},
+		{"override of a non-listener key", map[string]string{"listener.name.plaintext.num.partitions": "3"}, ErrUnknownConfig, "listener.name.plaintext.num.partitions"},
+		{"override upper-case listener", map[string]string{"listener.name.PLAINTEXT.ssl.client.auth": "none"}, ErrUnknownConfig, "listener.name.PLAINTEXT.ssl.client.auth"},
+		{"override bad value", map[string]string{"listener.name.plaintext.ssl.client.auth": "always"}, ErrInvalidValue, "listener.name.plaintext.ssl.client.auth"},
+		{"override malformed", map[string]string{"listener.name.plaintext": "x"}, ErrUnknownConfig, "listener.name.plaintext"},
 		{"bad policy", map[string]string{"log.cleanup.policy": "compact,archive"}, ErrInvalidValue, "log.cleanup.policy"},
 		{"bad ratio", map[string]string{"log.cleaner.min.cleanable.ratio": "2"}, ErrInvalidValue, "log.cleaner.min.cleanable.ratio"},
 		{"meta-address advertised by default", map[string]string{"listeners": "PLAINTEXT://0.0.0.0:9092"}, ErrInvalidValue, "listeners"},
-		{"advertised SSL", map[string]string{"listeners": "PLAINTEXT://:9092", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"}, ErrNotSupported, "advertised.listeners"},
 		{"meta-address advertised", map[string]string{"advertised.listeners": "PLAINTEXT://[::]:9092"}, ErrInvalidValue, "advertised.listeners"},
 	}
 	for _, tt := range errTests {
