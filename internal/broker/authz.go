@@ -100,7 +100,7 @@ func (a *topicAuthz) allowed(topic string) bool {
 // ResourceTypeAuthorizer is implemented by authorizers that can answer
 // Kafka's Authorizer.authorizeByResourceType (KIP-679): may the principal
 // perform op on at least one resource of the type, by some ALLOW binding
-// not cancelled by a DENY?
+// not cancelled by a DENY? acl.StandardAuthorizer does.
 type ResourceTypeAuthorizer interface {
 	AuthorizeByResourceType(ctx acl.RequestContext, op acl.Operation, rt acl.ResourceType) bool
 }
@@ -122,30 +122,11 @@ func (b *Broker) authorizedByResourceType(r *Request, op acl.Operation, rt acl.R
 // authorized-operations fields (KIP-430): the client did not ask.
 const authorizedOpsNotRequested = -2147483648
 
-// supportedOperations are the operations each resource type has (Kafka's
-// AclEntry.supportedOperations), which authorized-operations fields list.
-var supportedOperations = map[acl.ResourceType][]acl.Operation{
-	kmsg.ACLResourceTypeTopic: {kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationCreate,
-		kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete, kmsg.ACLOperationAlter,
-		kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs},
-	kmsg.ACLResourceTypeGroup: {kmsg.ACLOperationRead, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete},
-	kmsg.ACLResourceTypeCluster: {kmsg.ACLOperationCreate, kmsg.ACLOperationClusterAction,
-		kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs, kmsg.ACLOperationIdempotentWrite,
-		kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe},
-	kmsg.ACLResourceTypeTransactionalId: {kmsg.ACLOperationDescribe, kmsg.ACLOperationWrite},
-}
-
 // authorizedOperations is the KIP-430 bit field of the operations the
-// context's principal may perform on res: bit n set for the operation whose
-// Kafka code is n (AuthHelper.authorizedOperations, Utils.to32BitField).
+// context's principal may perform on res (acl.AuthorizedOperations: every
+// supported one with no authorizer).
 func (b *Broker) authorizedOperations(ctx acl.RequestContext, res acl.Resource) int32 {
-	var bits int32
-	for _, op := range supportedOperations[res.Type] {
-		if b.authorizedCtx(ctx, op, res) {
-			bits |= 1 << op
-		}
-	}
-	return bits
+	return acl.AuthorizedOperations(b.authorizer, ctx, res)
 }
 
 // clusterAuthorizedOperations is the cluster's authorized-operations field
@@ -157,6 +138,8 @@ func (b *Broker) clusterAuthorizedOperations(r *Request) int32 {
 	}
 	return b.authorizedOperations(requestContext(r), acl.Cluster)
 }
+
+var _ ResourceTypeAuthorizer = (*acl.StandardAuthorizer)(nil)
 
 // Kafka's default messages of the authorization errors (Errors.java), for
 // the ErrorMessage fields where Kafka fills them.
