@@ -848,14 +848,8 @@ func TestAuthzStandardAuthorizer(t *testing.T) {
 		expectCode(t, "admin (super user) creates "+name, e.call(admin, req).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode, nil)
 	}
 	fetch := func(p auth.Principal, name string) int16 {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version, req.ReplicaID, req.MaxBytes = 12, -1, 1<<20
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = name
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.PartitionMaxBytes = 1 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := fetchReq(name, 0, 0, 0)
+		req.Version = 12 // by name
 		return e.call(p, req).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
 	}
 	for _, c := range []struct {
