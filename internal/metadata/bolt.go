@@ -137,6 +137,9 @@ type boltStore struct {
 	// backup that fails is logged and retried after the next change; it
 	// never fails a commit or the open (TestBackupFaults).
 	backupFS vfs.FS
+
+	// scram holds the SCRAM credentials (scram.go); replaced under mu.
+	scram atomic.Pointer[scramSnapshot]
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -246,6 +249,13 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 			return nil, damaged(dir, err)
 		}
 		return nil, err
+	}
+	if err := s.loadScram(); err != nil {
+		db.Close()
+		if errors.Is(err, errDamagedRecord) {
+			return nil, damaged(dir, err)
+		}
+		return nil, fmt.Errorf("cluster metadata: %w", err)
 	}
 	if mp == nil {
 		if err := writeMetaProperties(fsys, dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {

@@ -24,8 +24,9 @@
 // # Mapping to etcd
 //
 // Each record is one key: topics/<name>, links/<name>,
-// broker_configs/<node>, meta/next_producer_id, acls/<binding> (one key
-// per ACL, named by the whole binding; acls.go). Every Store method is one
+// broker_configs/<node>, meta/next_producer_id, scram_credentials/<user>
+// (scram.go), acls/<binding> (one key per ACL, named by the whole binding;
+// acls.go). Every Store method is one
 // etcd transaction (Txn: If compares, Then puts/deletes, Else reads back),
 // so an etcd implementation needs no lock of its own:
 //
@@ -50,6 +51,10 @@
 //	AllocateProducerIDs Get meta/next_producer_id, first = max(read,
 //	                   atLeast), then If(ModRevision = read)
 //	                   Then(Put first+n), retried
+//	AlterScramCredentials
+//	                   Then(Put or Delete scram_credentials/<user>) for
+//	                   every user changed, in one Txn
+//	ScramCredentials   Range scram_credentials/ (prefix)
 //	Revision           the header revision of any response
 //	Topics, ListTopics Range topics/ (prefix); ListTopics returns the
 //	                   response header's revision with them
@@ -343,6 +348,18 @@ type Store interface {
 	// filter (acl.Filter.Validate) fails the call before anything is
 	// deleted.
 	DeleteACLs(filters []acl.Filter) ([][]acl.Binding, error)
+	// ScramCredentials returns every user's SCRAM credentials (scram.go),
+	// by user, sorted by mechanism: a snapshot read.
+	ScramCredentials() map[string][]ScramCredential
+	// ScramCredential returns one user's credential for a mechanism.
+	ScramCredential(user, mechanism string) (ScramCredential, bool)
+	// AlterScramCredentials applies deletions, then upserts, as one
+	// atomic write. The returned slice has one error per item, deletions
+	// first then upserts, nil for each applied; a deletion of a missing
+	// credential is ErrUnknownScramCredential, an upsert without user,
+	// mechanism, salt or keys ErrInvalidScramCredential. The error is for
+	// the write as a whole (nothing applied).
+	AlterScramCredentials(upserts []ScramCredential, deletions []ScramDeletion) ([]error, error)
 	// Close releases the store. Reads keep serving the last snapshot;
 	// writes fail with ErrClosed.
 	Close() error
