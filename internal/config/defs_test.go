@@ -28,7 +28,8 @@ func TestKeySets(t *testing.T) {
 		"message.max.bytes", "metrics.consumer.group.lag.max.groups", "metrics.consumer.group.partition.lag.enable",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
-		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
+		"offsets.topic.segment.bytes", "password.encoder.iterations", "password.encoder.old.secret",
+		"password.encoder.secret", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
 		"socket.request.max.bytes", "socket.request.read.timeout.ms",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {

@@ -267,6 +267,11 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
 		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)
 	}
+	// The security configs together (security.go): a link that could not
+	// connect is refused here, at the REST call, not later in a fetcher.
+	if _, err := parseSecurity(configs); err != nil {
+		return err
+	}
 	if !creating {
 		// A create-only key may not be removed either.
 		for k := range previous {
