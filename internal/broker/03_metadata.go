@@ -52,7 +52,8 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
 	broker := kmsg.NewMetadataResponseBroker()
-	broker.NodeID, broker.Host, broker.Port = b.nodeID, b.host, b.port
+	broker.NodeID = b.nodeID
+	broker.Host, broker.Port = b.advertised(r.Conn)
 	resp.Brokers = []kmsg.MetadataResponseBroker{broker}
 	cid := b.ClusterID()
 	resp.ClusterID = &cid

@@ -58,7 +58,8 @@ func (b *Broker) handleFindCoordinator(r *Request) Reply {
 			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			msg = "the group coordinator is not running"
 		case req.CoordinatorType == coordinatorGroup, req.CoordinatorType == coordinatorTransaction:
-			c.NodeID, c.Host, c.Port = b.nodeID, b.host, b.port
+			c.NodeID = b.nodeID
+			c.Host, c.Port = b.advertised(r.Conn)
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code
 			msg = "unsupported coordinator type"

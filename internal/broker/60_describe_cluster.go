@@ -33,7 +33,8 @@ func (b *Broker) handleDescribeCluster(r *Request) Reply {
 	resp.ClusterID = b.ClusterID()
 	resp.ControllerID = b.nodeID
 	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.nodeID, b.host, b.port
+	br.NodeID = b.nodeID
+	br.Host, br.Port = b.advertised(r.Conn)
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	resp.ClusterAuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {

@@ -75,8 +75,14 @@ func (b *Broker) alterTopicConfigs(name string, ops []AlterTopicConfig, validate
 	return b.setTopicConfigsAt(name, next, t.ModRevision, validateOnly, true)
 }
 
-// AdvertisedAddr is the host and port Metadata advertises.
-func (b *Broker) AdvertisedAddr() (string, int32) { return b.host, b.port }
+// AdvertisedAddr is the host and port the first listener advertises (the
+// address REST and the console show).
+func (b *Broker) AdvertisedAddr() (string, int32) {
+	if len(b.endpoints) == 0 {
+		return "", -1
+	}
+	return b.endpoints[0].Host, b.endpoints[0].Port
+}
 
 // Groups exposes the group coordinator, for read-only views (the web
 // console's consumer-group lag).

@@ -33,9 +33,10 @@ import (
 // Options configures a Broker.
 type Options struct {
 	NodeID int32
-	// AdvertisedHost and AdvertisedPort are what Metadata tells clients.
-	AdvertisedHost string
-	AdvertisedPort int32
+	// Advertised is the address each Kafka listener advertises, in the
+	// order of listeners (endpoints.go): Metadata, FindCoordinator and
+	// DescribeCluster answer a connection with its own listener's.
+	Advertised []Endpoint
 	// Static holds the broker's static configuration (file and flags),
 	// already validated; StaticProps is the same as given, for
 	// DescribeConfigs sources and synonyms.
@@ -61,8 +62,7 @@ type Options struct {
 type Broker struct {
 	authorizer acl.Authorizer
 	nodeID     int32
-	host       string
-	port       int32
+	endpoints  []Endpoint
 	static     config.BrokerConfig
 	props      map[string]string
 	store      metadata.Store
@@ -103,7 +103,7 @@ func New(o Options) (*Broker, error) {
 	}
 	b := &Broker{
 		authorizer: o.Authorizer,
-		nodeID:     o.NodeID, host: o.AdvertisedHost, port: o.AdvertisedPort,
+		nodeID:     o.NodeID, endpoints: o.Advertised,
 		static: o.Static, props: o.StaticProps, store: o.Store, parts: o.Partitions,
 		metrics: o.Metrics, logger: o.Logger.With("component", "broker"), now: o.Now,
 		decode: newDecodeBudget(o.Static.RequestDecodedMaxBytes, o.Static.RequestDecodedTotalMaxBytes),

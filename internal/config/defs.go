@@ -405,7 +405,7 @@ func ratio(v string) error {
 	return nil
 }
 
-func validListeners(v string) error { _, err := ParseListeners(v); return err }
+func validListeners(v string) error { _, err := parseBoundListeners(v); return err }
 
 // validAdvertisedListeners checks the syntax and the meta-address rule; that
 // every name is one of listeners is checked by LoadBroker.
@@ -488,10 +488,12 @@ var brokerDefList = []Def{
 		Doc:      "The node id of this server. broker.id is accepted as an alias. Kafka has no default; Tandem defaults to 1."},
 	{Name: "listeners", Type: TypeList, Default: "PLAINTEXT://127.0.0.1:9092", HasDefault: true, ReadOnly: true,
 		Validate: validListeners,
-		Doc:      "Comma-separated NAME://host:port addresses the Kafka protocol is served on. Only PLAINTEXT is supported so far."},
+		Doc: "Comma-separated NAME://host:port addresses the Kafka protocol is served on. Each name's security protocol " +
+			"(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) comes from listener.security.protocol.map."},
 	{Name: "advertised.listeners", Type: TypeList, ReadOnly: true,
 		Validate: validAdvertisedListeners,
-		Doc:      "Addresses given to clients in Metadata responses, when they differ from listeners. Defaults to listeners."},
+		Doc: "Addresses given to clients in Metadata responses, as NAME://host:port per listener name: a client " +
+			"connected to listener NAME is given NAME's address. A listener not listed advertises its own address."},
 	{Name: "log.dirs", Type: TypeList, Default: "./tandem-data", HasDefault: true, ReadOnly: true,
 		Validate: validLogDirs,
 		Doc:      "The directory holding partition logs and cluster metadata (log.dir is an alias). Only one directory is supported."},
@@ -750,6 +752,11 @@ func buildRegistries() (*Registry, *Registry) {
 	b := &Registry{defs: map[string]*Def{}, aliases: map[string]string{}, groups: map[string][]synonym{}}
 	for i := range brokerDefList {
 		d := &brokerDefList[i]
+		b.defs[d.Name] = d
+		b.names = append(b.names, d.Name)
+	}
+	for i := range listenerDefList { // listeners.go
+		d := &listenerDefList[i]
 		b.defs[d.Name] = d
 		b.names = append(b.names, d.Name)
 	}

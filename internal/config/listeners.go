@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -23,19 +25,32 @@ func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l
 // String renders the listener in the form it is configured in.
 func (l Listener) String() string { return l.Name + "://" + l.Addr() }
 
-// kafkaSecurityProtocols are the names Kafka maps to themselves in its default
-// listener.security.protocol.map. Only PLAINTEXT is served for now.
-var kafkaSecurityProtocols = map[string]bool{
-	"PLAINTEXT":      true,
-	"SSL":            false,
-	"SASL_PLAINTEXT": false,
-	"SASL_SSL":       false,
-}
+// Security protocols (Kafka's SecurityProtocol names).
+const (
+	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSSL           = "SSL"
+	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+	ProtocolSASLSSL       = "SASL_SSL"
+)
 
-// ParseListeners parses a listeners value ("PLAINTEXT://host:port,...").
-// Listener names are case-insensitive (Kafka upper-cases them); each name may
-// appear once. Only PLAINTEXT is supported; SSL and SASL listeners fail with
-// an error wrapping ErrNotSupported.
+// DefaultSecurityProtocolMap is Kafka's default listener.security.protocol.map:
+// each security protocol's name maps to itself, so PLAINTEXT://, SSL://,
+// SASL_PLAINTEXT:// and SASL_SSL:// listeners need no map entry.
+const DefaultSecurityProtocolMap = "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT"
+
+// UsesTLS says whether connections of a listener with protocol p begin
+// with a TLS handshake.
+func UsesTLS(p string) bool { return p == ProtocolSSL || p == ProtocolSASLSSL }
+
+// listenerName is what Tandem accepts as a listener name: it becomes part of
+// listener.name.<name>.<key> keys, so it may not contain a dot.
+var listenerName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ParseListeners parses a listeners or advertised.listeners value
+// ("NAME://host:port,..."). Listener names are case-insensitive (Kafka
+// upper-cases them); each name may appear once. Which security protocol a
+// name stands for is listener.security.protocol.map's business
+// (ResolveListeners).
 func ParseListeners(value string) ([]Listener, error) {
 	items := parseList(value)
 	if len(items) == 0 {
@@ -48,22 +63,131 @@ func ParseListeners(value string) ([]Listener, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.Name = strings.ToUpper(l.Name)
-		supported, known := kafkaSecurityProtocols[l.Name]
-		switch {
-		case !known:
-			// Custom listener names need listener.security.protocol.map.
-			return nil, fmt.Errorf("listener %q: no security protocol is defined for listener name %s (listener.security.protocol.map is %w)", item, l.Name, ErrNotSupported)
-		case !supported:
-			return nil, fmt.Errorf("listener %q: security protocol %s is %w (only PLAINTEXT)", item, l.Name, ErrNotSupported)
+		if !listenerName.MatchString(l.Name) {
+			return nil, fmt.Errorf("listener %q: a listener name is letters, digits, '_' and '-'", item)
 		}
+		l.Name = strings.ToUpper(l.Name)
 		if seen[l.Name] {
+			// Kafka: "Each listener must have a different name".
 			return nil, fmt.Errorf("each listener must have a different name; %s appears twice", l.Name)
 		}
 		seen[l.Name] = true
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// parseBoundListeners is ParseListeners for listeners (not advertised):
+// as Kafka (requireDistinctPorts), two listeners may not share a port,
+// port 0 aside.
+func parseBoundListeners(value string) ([]Listener, error) {
+	ls, err := ParseListeners(value)
+	if err != nil {
+		return nil, err
+	}
+	ports := map[int]string{}
+	for _, l := range ls {
+		if l.Port == 0 {
+			continue
+		}
+		if other, dup := ports[l.Port]; dup {
+			return nil, fmt.Errorf("each listener must have a different port; %s and %s both use %d", other, l.Name, l.Port)
+		}
+		ports[l.Port] = l.Name
+	}
+	return ls, nil
+}
+
+// ParseProtocolMap parses listener.security.protocol.map
+// ("NAME:PROTOCOL,..."): listener names upper-cased, protocols one of
+// Kafka's four (case-insensitive, as Kafka's getSecurityProtocol).
+func ParseProtocolMap(value string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range parseList(value) {
+		name, proto, ok := strings.Cut(item, ":")
+		name, proto = strings.TrimSpace(name), strings.ToUpper(strings.TrimSpace(proto))
+		if !ok || name == "" {
+			return nil, fmt.Errorf("map entry %q should be of the form <listener name>:<security protocol>", item)
+		}
+		switch proto {
+		case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
+		default:
+			// Kafka's message for an unknown protocol.
+			return nil, fmt.Errorf("invalid security protocol `%s` defined in listener.security.protocol.map", proto)
+		}
+		name = strings.ToUpper(name)
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("listener name %s appears twice", name)
+		}
+		out[name] = proto
+	}
+	return out, nil
+}
+
+// ResolvedListeners is the Kafka listeners of a broker with their
+// protocols and the addresses they advertise.
+type ResolvedListeners struct {
+	Listeners []Listener
+	// Advertised has one entry per Listeners entry, in the same order:
+	// advertised.listeners' entry for that name, else the listener itself
+	// (an empty host or port 0 is for the server to fill in).
+	Advertised []Listener
+	Protocols  []string // security protocol of each listener
+}
+
+// ResolveListeners applies Kafka's rules to listeners, advertised.listeners
+// (may be empty) and listener.security.protocol.map: every listener has a
+// protocol in the map, every advertised name is a listener's, and nothing
+// advertises the non-routable meta-address. The error names the key at
+// fault.
+func ResolveListeners(listeners, advertised, protocolMap string) (ResolvedListeners, error) {
+	var r ResolvedListeners
+	ls, err := parseBoundListeners(listeners)
+	if err != nil {
+		return r, &KeyError{Key: "listeners", Value: listeners, Err: ErrInvalidValue, Cause: err}
+	}
+	protos, err := ParseProtocolMap(protocolMap)
+	if err != nil {
+		return r, &KeyError{Key: "listener.security.protocol.map", Value: protocolMap, Err: ErrInvalidValue, Cause: err}
+	}
+	byName := map[string]Listener{}
+	for _, l := range ls {
+		p, ok := protos[l.Name]
+		if !ok {
+			// Kafka: "No security protocol defined for listener X".
+			return r, &KeyError{Key: "listeners", Value: listeners, Err: ErrInvalidValue,
+				Cause: fmt.Errorf("no security protocol defined for listener %s: add %s:<protocol> to listener.security.protocol.map", l.Name, l.Name)}
+		}
+		r.Protocols = append(r.Protocols, p)
+		byName[l.Name] = l
+	}
+	r.Listeners = ls
+	adv := map[string]Listener{}
+	if strings.TrimSpace(advertised) != "" {
+		as, err := ParseListeners(advertised)
+		if err != nil {
+			return r, &KeyError{Key: "advertised.listeners", Value: advertised, Err: ErrInvalidValue, Cause: err}
+		}
+		if err := checkAdvertised(as, ls); err != nil {
+			return r, &KeyError{Key: "advertised.listeners", Value: advertised, Err: ErrInvalidValue, Cause: err}
+		}
+		for _, a := range as {
+			adv[a.Name] = a
+		}
+	}
+	for _, l := range ls {
+		a, ok := adv[l.Name]
+		if !ok {
+			// Not advertised explicitly: the listener's own address.
+			a = l
+			if err := checkAdvertised([]Listener{a}, ls); err != nil {
+				return r, &KeyError{Key: "listeners", Value: listeners, Err: ErrInvalidValue,
+					Cause: fmt.Errorf("%w (set advertised.listeners for %s)", err, l.Name)}
+			}
+		}
+		r.Advertised = append(r.Advertised, a)
+	}
+	return r, nil
 }
 
 // ParseHTTPListeners parses http.listeners ("http://host:port,..."). An empty
@@ -118,12 +242,16 @@ func parseEndpoint(s string) (Listener, error) {
 // one of listeners' names, and the non-routable meta-address is refused.
 func checkAdvertised(advertised, listeners []Listener) error {
 	names := make(map[string]bool, len(listeners))
+	var valid []string
 	for _, l := range listeners {
 		names[l.Name] = true
+		valid = append(valid, l.Name)
 	}
 	for _, a := range advertised {
 		if !names[a.Name] {
-			return fmt.Errorf("advertised listener %s is not one of listeners", a.Name)
+			// Kafka's message (KafkaConfig.validateValues).
+			return fmt.Errorf("advertised.listeners listener names must be equal to or a subset of the ones defined in listeners. "+
+				"Found %s. The valid options based on currently configured listeners are %s", a.Name, strings.Join(valid, ","))
 		}
 		if ip := net.ParseIP(a.Host); ip != nil && ip.IsUnspecified() {
 			return fmt.Errorf("advertised listener %s cannot use the nonroutable meta-address %s; use a routable address or host name", a, a.Host)
@@ -167,4 +295,209 @@ func (l ListenerConfig) GetForMechanism(mechanism, key string) (string, bool) {
 		return v, true
 	}
 	return l.Get(key)
+}
+
+// listenerPrefix starts Kafka's per-listener keys:
+// listener.name.<listener name, lower case>.<key>.
+const listenerPrefix = "listener.name."
+
+// perListenerKey says whether key may be set per listener: as Kafka's
+// listener-prefixed configs, every ssl.* and sasl.* key and
+// connections.max.reauth.ms (KIP-368), when Tandem defines it.
+func perListenerKey(key string) bool {
+	if _, ok := brokerRegistry.Lookup(key); !ok {
+		return false
+	}
+	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") || key == "connections.max.reauth.ms"
+}
+
+// saslMechanismKey matches <mechanism>.sasl.jaas.config, the JAAS
+// configuration of one SASL mechanism (Kafka's JaasContext looks up
+// listener.name.<listener>.<mechanism>.sasl.jaas.config, mechanism lower-cased).
+var saslMechanismKey = regexp.MustCompile(`^([a-z0-9_-]+)\.(sasl\.jaas\.config)$`)
+
+// validListenerOverride checks a listener.name.<listener>.<key> setting:
+// the listener is one of listeners (names, upper-cased; nil skips the
+// check because listeners itself is invalid), the key may be set per
+// listener, and the value is valid for it.
+func validListenerOverride(key, value string, names map[string]bool) error {
+	rest := strings.TrimPrefix(key, listenerPrefix)
+	name, sub, ok := strings.Cut(rest, ".")
+	if !ok || name == "" || sub == "" {
+		return &KeyError{Key: key, Err: ErrUnknownConfig,
+			Cause: fmt.Errorf("want listener.name.<listener>.<config>")}
+	}
+	if name != strings.ToLower(name) {
+		// Kafka reads only the lower-case prefix (ListenerName.configPrefix),
+		// so an upper-case one would be silently ignored there.
+		return &KeyError{Key: key, Err: ErrUnknownConfig,
+			Cause: fmt.Errorf("the listener name in a listener.name. key is lower case: %s%s.%s", listenerPrefix, strings.ToLower(name), sub)}
+	}
+	if names != nil && !names[strings.ToUpper(name)] {
+		return &KeyError{Key: key, Err: ErrUnknownConfig,
+			Cause: fmt.Errorf("%s is not one of listeners", strings.ToUpper(name))}
+	}
+	target := sub
+	if m := saslMechanismKey.FindStringSubmatch(sub); m != nil {
+		target = m[2]
+	} else if !perListenerKey(sub) {
+		return &KeyError{Key: key, Err: ErrUnknownConfig,
+			Cause: fmt.Errorf("%s cannot be set per listener (only ssl.*, sasl.* and connections.max.reauth.ms, and <mechanism>.sasl.jaas.config)", sub)}
+	}
+	if _, defined := brokerRegistry.Lookup(target); !defined {
+		// <mechanism>.sasl.jaas.config before sasl.jaas.config is
+		// defined: nothing would read it.
+		return &KeyError{Key: key, Err: ErrUnknownConfig, Cause: fmt.Errorf("%s is not a config Tandem defines", target)}
+	}
+	if err := brokerRegistry.Validate(target, value); err != nil {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			out := *ke
+			out.Key = key
+			return &out
+		}
+		return err
+	}
+	return nil
+}
+
+// listenerNames returns the upper-cased names of a listeners value, or
+// nil when it does not parse.
+func listenerNames(listeners string) map[string]bool {
+	ls, err := ParseListeners(listeners)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]bool, len(ls))
+	for _, l := range ls {
+		out[l.Name] = true
+	}
+	return out
+}
+
+// Values Kafka accepts for ssl.* keys that name a Java implementation;
+// Go's crypto/tls has one of each, so only Kafka's default is accepted.
+func javaDefaultOnly(def string) func(string) error {
+	return func(v string) error {
+		if v = strings.TrimSpace(v); v == "" || v == def {
+			return nil
+		}
+		return fmt.Errorf("%q is %w: Tandem uses Go's TLS implementation (only %s)", v, ErrNotSupported, def)
+	}
+}
+
+// javaNullOnly refuses any value of a key whose only honourable value is
+// Kafka's null default (a Java class or provider name).
+func javaNullOnly(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return fmt.Errorf("%w: Tandem uses Go's TLS implementation, not a Java provider or class", ErrNotSupported)
+}
+
+func validStoreType(v string) error {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "JKS", "PKCS12", "PEM":
+		return nil
+	}
+	return fmt.Errorf("store type must be one of: JKS, PKCS12, PEM")
+}
+
+func validTLSProtocols(v string) error {
+	for _, p := range parseList(v) {
+		switch p {
+		case "TLSv1.2", "TLSv1.3":
+		case "TLSv1", "TLSv1.1", "SSLv3":
+			return fmt.Errorf("%s is %w (TLSv1.2 and TLSv1.3 only; Kafka disables older protocols too)", p, ErrNotSupported)
+		default:
+			return fmt.Errorf("unknown TLS protocol %q (TLSv1.2, TLSv1.3)", p)
+		}
+	}
+	return nil
+}
+
+func validSSLProtocol(v string) error {
+	switch strings.TrimSpace(v) {
+	case "TLSv1.2", "TLSv1.3", "TLS":
+		return nil
+	}
+	return fmt.Errorf("ssl.protocol must be one of: TLSv1.3, TLSv1.2, TLS")
+}
+
+// listenerDefList holds the broker keys of listeners and their TLS
+// settings (Kafka's SocketServerConfigs and BrokerSecurityConfigs /
+// SslConfigs), with Kafka's names and defaults. The ssl.* keys apply to
+// SSL and SASL_SSL listeners, each overridable per listener with
+// listener.name.<listener>.; internal/tlsconf reads them.
+var listenerDefList = []Def{
+	{Name: "listener.security.protocol.map", Type: TypeString, Default: DefaultSecurityProtocolMap, HasDefault: true, ReadOnly: true,
+		Validate: func(v string) error { _, err := ParseProtocolMap(v); return err },
+		Doc: "Maps listener names to security protocols (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), as " +
+			"NAME:PROTOCOL pairs separated by commas, e.g. INTERNAL:SASL_SSL,EXTERNAL:SSL. The default maps the four " +
+			"protocol names to themselves; a listener with any other name needs an entry. Settings of one listener " +
+			"are set with the prefix listener.name.<name in lower case>., e.g. listener.name.internal.ssl.keystore.location."},
+	{Name: "ssl.keystore.type", Type: TypeString, Default: "JKS", HasDefault: true, ReadOnly: true,
+		Validate: validStoreType,
+		Doc:      "The format of the key store: JKS, PKCS12 or PEM."},
+	{Name: "ssl.keystore.location", Type: TypeString, ReadOnly: true,
+		Doc: "The key store file (the broker's certificate chain and private key). Re-read when it changes."},
+	{Name: "ssl.keystore.password", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The password of the key store file (JKS and PKCS12; for PEM files it decrypts the key)."},
+	{Name: "ssl.key.password", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The password of the private key in the key store file, or of ssl.keystore.key."},
+	{Name: "ssl.keystore.key", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The private key in PEM (PKCS#8) form, with ssl.keystore.type=PEM and ssl.keystore.certificate.chain, " +
+			"instead of a key store file."},
+	{Name: "ssl.keystore.certificate.chain", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The certificate chain in PEM form, with ssl.keystore.type=PEM and ssl.keystore.key."},
+	{Name: "ssl.truststore.type", Type: TypeString, Default: "JKS", HasDefault: true, ReadOnly: true,
+		Validate: validStoreType,
+		Doc:      "The format of the trust store: JKS, PKCS12 or PEM."},
+	{Name: "ssl.truststore.location", Type: TypeString, ReadOnly: true,
+		Doc: "The trust store file: the certificate authorities client certificates are verified against. Re-read when it changes."},
+	{Name: "ssl.truststore.password", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The password of the trust store file."},
+	{Name: "ssl.truststore.certificates", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "Trusted certificates in PEM form, with ssl.truststore.type=PEM, instead of a trust store file."},
+	{Name: "ssl.client.auth", Type: TypeString, Default: "none", HasDefault: true, ReadOnly: true,
+		Validate: oneOf("required", "requested", "none"),
+		Doc: "Whether clients of SSL listeners present a certificate: required (the handshake fails without a " +
+			"trusted one), requested (verified when presented) or none. Ignored on SASL_SSL listeners unless set " +
+			"there with listener.name.<name>.ssl.client.auth, as in Kafka."},
+	{Name: "ssl.enabled.protocols", Type: TypeList, Default: "TLSv1.2,TLSv1.3", HasDefault: true, ReadOnly: true,
+		Validate: validTLSProtocols,
+		Doc:      "The TLS versions accepted: TLSv1.2 and/or TLSv1.3."},
+	{Name: "ssl.protocol", Type: TypeString, Default: "TLSv1.3", HasDefault: true, ReadOnly: true,
+		Validate: validSSLProtocol,
+		Doc:      "The SSLContext protocol, as in Java: TLSv1.2 caps the versions of ssl.enabled.protocols at TLS 1.2; TLSv1.3 and TLS do not."},
+	{Name: "ssl.cipher.suites", Type: TypeList, ReadOnly: true,
+		Doc: "The TLS 1.2 cipher suites accepted, by IANA name (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); empty: " +
+			"Go's secure defaults. TLS 1.3 suites are not configurable in Go."},
+	{Name: "ssl.principal.mapping.rules", Type: TypeString, Default: "DEFAULT", HasDefault: true, ReadOnly: true,
+		Doc: "Rules mapping the distinguished name of a client certificate to a principal name, as Kafka's " +
+			"(RULE:pattern/replacement/[LU], DEFAULT); the principal is User:<name>."},
+	{Name: "ssl.endpoint.identification.algorithm", Type: TypeString, Default: "https", HasDefault: true, ReadOnly: true,
+		Validate: oneOf("https", ""),
+		Doc: "For TLS connections a broker makes as a client to other brokers of its cluster (a single Tandem node " +
+			"makes none; cluster links have their own key): https verifies the server's host name, empty does not. " +
+			"Listeners never verify client host names, as in Kafka."},
+	{Name: "ssl.keymanager.algorithm", Type: TypeString, Default: "SunX509", HasDefault: true, ReadOnly: true,
+		Validate: javaDefaultOnly("SunX509"),
+		Doc:      "Kafka's Java key manager algorithm; accepted only at its default (Tandem uses Go's TLS)."},
+	{Name: "ssl.trustmanager.algorithm", Type: TypeString, Default: "PKIX", HasDefault: true, ReadOnly: true,
+		Validate: javaDefaultOnly("PKIX"),
+		Doc:      "Kafka's Java trust manager algorithm; accepted only at its default, PKIX (Tandem uses Go's X.509 verification)."},
+	{Name: "ssl.provider", Type: TypeString, ReadOnly: true, Validate: javaNullOnly,
+		Doc: "Kafka's Java security provider; not settable in Tandem (Go's TLS)."},
+	{Name: "ssl.secure.random.implementation", Type: TypeString, ReadOnly: true, Validate: javaNullOnly,
+		Doc: "Kafka's Java SecureRandom implementation; not settable in Tandem (Go's crypto/rand)."},
+	{Name: "ssl.engine.factory.class", Type: TypeString, ReadOnly: true, Validate: javaNullOnly,
+		Doc: "Kafka's pluggable Java SSL engine factory; not settable in Tandem."},
+}
+
+// GetOwn returns key's value only when set for this listener
+// (listener.name.<name>.<key>), ignoring the broker-wide value.
+func (l ListenerConfig) GetOwn(key string) (string, bool) {
+	v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]
+	return v, ok
 }

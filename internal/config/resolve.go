@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -460,8 +461,18 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	// Every bad key is reported in one run, so a stock server.properties
 	// does not need one restart per key it carries that Tandem lacks.
 	var bad []error
+	names := listenerNames(static["listeners"])
+	if _, set := static["listeners"]; !set {
+		names = listenerNames(brokerRegistry.defs["listeners"].Default)
+	}
 	for _, k := range sortedKeys(static) {
-		if err := brokerRegistry.Validate(k, static[k]); err != nil {
+		var err error
+		if strings.HasPrefix(k, listenerPrefix) {
+			err = validListenerOverride(k, static[k], names)
+		} else {
+			err = brokerRegistry.Validate(k, static[k])
+		}
+		if err != nil {
 			bad = append(bad, err)
 		}
 	}
@@ -561,26 +572,22 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 			Cause: fmt.Errorf("0 requires max.connections.per.ip.overrides to name the addresses allowed")}
 	}
 	listeners, advertised, httpListeners := get("listeners"), get("advertised.listeners"), get("http.listeners")
+	protocolMap := get("listener.security.protocol.map")
 	if err != nil {
 		return BrokerConfig{}, err
 	}
-	// Validated above, so these parse.
-	bc.Listeners, _ = ParseListeners(listeners)
-	for _, l := range bc.Listeners {
-		bc.ListenerConfigs = append(bc.ListenerConfigs, NewListenerConfig(l, l.Name, static))
-	}
-	bc.HTTPListeners, _ = ParseHTTPListeners(httpListeners)
-	if advertised == "" {
-		bc.AdvertisedListeners = append([]Listener(nil), bc.Listeners...)
-	} else {
-		bc.AdvertisedListeners, _ = ParseListeners(advertised)
-	}
-	if err := checkAdvertised(bc.AdvertisedListeners, bc.Listeners); err != nil {
-		key := "advertised.listeners"
-		if advertised == "" {
-			key = "listeners" // advertised.listeners defaulted to listeners
+	rl, err := ResolveListeners(listeners, advertised, protocolMap)
+	if err != nil {
+		if ke, ok := err.(*KeyError); ok {
+			ke.Value = static[ke.Key] // "" when defaulted
 		}
-		return BrokerConfig{}, &KeyError{Key: key, Value: static[key], Err: ErrInvalidValue, Cause: err}
+		return BrokerConfig{}, err
 	}
+	bc.Listeners, bc.AdvertisedListeners = rl.Listeners, rl.Advertised
+	for i, l := range rl.Listeners {
+		bc.ListenerConfigs = append(bc.ListenerConfigs, NewListenerConfig(l, rl.Protocols[i], static))
+	}
+	// Validated above, so this parses.
+	bc.HTTPListeners, _ = ParseHTTPListeners(httpListeners)
 	return bc, nil
 }

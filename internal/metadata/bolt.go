@@ -35,6 +35,9 @@ import (
 //	broker_configs/<node> JSON {"configs": map of dynamic broker configs,
 //	                      "mod_revision": n} (format 1: the bare map);
 //	                      node "-1" is the cluster-wide default
+//	acls/<binding>        JSON aclRecord; the key is the binding's
+//	                      canonical JSON (acls.go). Added without a format
+//	                      change: older formats simply have no ACLs
 //
 // Format 1 had no revisions; opening it migrates it in place, in one
 // transaction: revision 1, every topic, link and broker-config record at
@@ -134,6 +137,9 @@ type boltStore struct {
 	// backup that fails is logged and retried after the next change; it
 	// never fails a commit or the open (TestBackupFaults).
 	backupFS vfs.FS
+
+	// scram holds the SCRAM credentials (scram.go); replaced under mu.
+	scram atomic.Pointer[scramSnapshot]
 }
 
 // watcher is a Watch (ch) or WatchRevision (rev) subscription; exactly one
@@ -244,6 +250,13 @@ func OpenBoltFS(dir string, nodeID int32, logger *slog.Logger, fsys vfs.FS) (Sto
 		}
 		return nil, err
 	}
+	if err := s.loadScram(); err != nil {
+		db.Close()
+		if errors.Is(err, errDamagedRecord) {
+			return nil, damaged(dir, err)
+		}
+		return nil, fmt.Errorf("cluster metadata: %w", err)
+	}
 	if mp == nil {
 		if err := writeMetaProperties(fsys, dir, metaProperties{clusterID: s.clusterID, nodeID: nodeID}); err != nil {
 			db.Close()
@@ -272,8 +285,9 @@ func (s *boltStore) init(mp *metaProperties) error {
 	brokerConfigs := make(map[int32]map[string]string)
 	brokerCfgRevs := make(map[int32]int64)
 	links := make(map[string]Link)
+	var acls *aclSet
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs, bucketLinks} {
+		for _, name := range [][]byte{bucketMeta, bucketTopics, bucketBrokerConfigs, bucketLinks, bucketACLs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -340,6 +354,9 @@ func (s *boltStore) init(mp *metaProperties) error {
 		if err != nil {
 			return err
 		}
+		if acls, err = loadACLs(tx); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketBrokerConfigs).ForEach(func(k, v []byte) error {
 			node, err := strconv.ParseInt(string(k), 10, 32)
 			if err != nil {
@@ -358,6 +375,7 @@ func (s *boltStore) init(mp *metaProperties) error {
 	}
 	snap := newSnapshot(topics, brokerConfigs)
 	snap.links = links
+	snap.acls = acls
 	snap.brokerCfgRevs = brokerCfgRevs
 	snap.rev = rev
 	s.snap.Store(snap)

@@ -24,7 +24,9 @@
 // # Mapping to etcd
 //
 // Each record is one key: topics/<name>, links/<name>,
-// broker_configs/<node>, meta/next_producer_id. Every Store method is one
+// broker_configs/<node>, meta/next_producer_id, scram_credentials/<user>
+// (scram.go), acls/<binding> (one key per ACL, named by the whole binding;
+// acls.go). Every Store method is one
 // etcd transaction (Txn: If compares, Then puts/deletes, Else reads back),
 // so an etcd implementation needs no lock of its own:
 //
@@ -49,9 +51,23 @@
 //	AllocateProducerIDs Get meta/next_producer_id, first = max(read,
 //	                   atLeast), then If(ModRevision = read)
 //	                   Then(Put first+n), retried
+//	AlterScramCredentials
+//	                   Then(Put or Delete scram_credentials/<user>) for
+//	                   every user changed, in one Txn
+//	ScramCredentials   Range scram_credentials/ (prefix)
 //	Revision           the header revision of any response
 //	Topics, ListTopics Range topics/ (prefix); ListTopics returns the
 //	                   response header's revision with them
+//	CreateACLs         Range acls/ (or Get each new key), then
+//	                   If(Version(acls/<binding>) = 0 for each new one)
+//	                   Then(Put acls/<binding> …), retried; a binding
+//	                   that exists is not written again
+//	DeleteACLs         Range acls/, match the filters, then
+//	                   If(ModRevision(acls/<binding>) = read for each
+//	                   match) Then(Delete them all), retried
+//	ACLs, ACLRevision  Range acls/ (prefix); the revision of the last
+//	                   ACL change is the highest mod_revision there, or
+//	                   a watch on the prefix
 //	Watch, WatchRevision  one Watch on the whole keyspace from the
 //	                   revision of the initial Range + 1; each event's
 //	                   header revision is what WatchRevision delivers
@@ -64,6 +80,8 @@ import (
 	"errors"
 	"maps"
 	"slices"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 // Sentinel errors, mapped to Kafka codes by the handlers. Those a user can
@@ -312,6 +330,36 @@ type Store interface {
 	// ids that are in use elsewhere: a mirror topic's data carries its
 	// source cluster's producer ids (docs/mirroring.md, "Producer ids").
 	AllocateProducerIDs(atLeast, n int64) (int64, error)
+	// ACLs lists the ACL bindings (sorted by resource type, name, pattern
+	// type, principal, host, operation, permission).
+	ACLs() []acl.Binding
+	// ACLRevision is the store revision of the last ACL change (0 when
+	// none since the store opened with none), a cheap read: the
+	// authorizer re-reads ACLs only when it moves.
+	ACLRevision() int64
+	// CreateACLs adds bindings atomically; ones that exist already are
+	// left as they are (Kafka's createAcls is idempotent). A binding
+	// that fails acl.Binding.Validate fails the call, before anything
+	// is written (acl.ErrInvalidBinding).
+	CreateACLs(bindings []acl.Binding) error
+	// DeleteACLs removes, in one atomic change, every binding any filter
+	// matches and returns, per filter, the bindings it matched (each
+	// filter sees the ACLs as they were before the call). An invalid
+	// filter (acl.Filter.Validate) fails the call before anything is
+	// deleted.
+	DeleteACLs(filters []acl.Filter) ([][]acl.Binding, error)
+	// ScramCredentials returns every user's SCRAM credentials (scram.go),
+	// by user, sorted by mechanism: a snapshot read.
+	ScramCredentials() map[string][]ScramCredential
+	// ScramCredential returns one user's credential for a mechanism.
+	ScramCredential(user, mechanism string) (ScramCredential, bool)
+	// AlterScramCredentials applies deletions, then upserts, as one
+	// atomic write. The returned slice has one error per item, deletions
+	// first then upserts, nil for each applied; a deletion of a missing
+	// credential is ErrUnknownScramCredential, an upsert without user,
+	// mechanism, salt or keys ErrInvalidScramCredential. The error is for
+	// the write as a whole (nothing applied).
+	AlterScramCredentials(upserts []ScramCredential, deletions []ScramDeletion) ([]error, error)
 	// Close releases the store. Reads keep serving the last snapshot;
 	// writes fail with ErrClosed.
 	Close() error
@@ -331,6 +379,7 @@ type snapshot struct {
 	brokerConfigs map[int32]map[string]string
 	brokerCfgRevs map[int32]int64 // ModRevision of each node's broker configs
 	links         map[string]Link
+	acls          *aclSet // acls.go; nil when there are none
 }
 
 func newSnapshot(topics []Topic, brokerConfigs map[int32]map[string]string) *snapshot {
@@ -367,6 +416,7 @@ func (s *snapshot) withTopic(t Topic) *snapshot {
 	}
 	n := newSnapshot(append(topics, t), s.brokerConfigs)
 	n.links = s.links
+	n.acls = s.acls
 	n.rev = s.rev
 	return n
 }
@@ -380,6 +430,7 @@ func (s *snapshot) withoutTopic(name string) *snapshot {
 	}
 	n := newSnapshot(topics, s.brokerConfigs)
 	n.links = s.links
+	n.acls = s.acls
 	n.rev = s.rev
 	return n
 }

@@ -69,6 +69,10 @@ type Node struct {
 	bg         sync.WaitGroup
 	closeOnce  sync.Once
 	closeErr   error
+
+	// tls are the TLS sides of the listeners (tls.go), nil for those
+	// without TLS; closed at shutdown.
+	tls []tlsServer
 }
 
 // Start validates props (server.properties keys and flags), opens the data
@@ -161,8 +165,16 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		lns = append(lns, ln)
 		n.kafkaAddrs = append(n.kafkaAddrs, ln.Addr())
 	}
-	host, port, err := advertised(cfg, lns)
+	endpoints, err := advertised(cfg, lns)
 	if err != nil {
+		for _, o := range lns {
+			_ = o.Close()
+		}
+		return nil, err
+	}
+	// TLS for SSL and SASL_SSL listeners (tls.go): a bad keystore or
+	// truststore stops the start here, naming the listener.
+	if n.tls, err = startTLS(cfg, logger); err != nil {
 		for _, o := range lns {
 			_ = o.Close()
 		}
@@ -170,7 +182,7 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 	}
 
 	n.broker, err = broker.New(broker.Options{
-		NodeID: cfg.NodeID, AdvertisedHost: host, AdvertisedPort: port,
+		NodeID: cfg.NodeID, Advertised: endpoints,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
 		Metrics: n.metrics, Logger: logger,
 		Groups: groupConfig(cfg),
@@ -203,7 +215,11 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		Logger: logger.With("component", "server"), Limits: limits,
 	})
 	for i, ln := range lns {
-		n.server.Serve(ln, cfg.Listeners[i].Name)
+		lo := server.ListenerOptions{Config: cfg.ListenerConfigs[i]}
+		if ts := n.tls[i]; ts != nil {
+			lo.TLS = ts
+		}
+		n.server.ServeListener(ln, lo)
 	}
 	if len(cfg.HTTPListeners) > 0 {
 		// The web console's lag history (docs/console.md): sampled only
@@ -217,35 +233,58 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 	n.bg.Add(1)
 	go n.retentionLoop(time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond)
 	logger.Info("tandem started", "node_id", cfg.NodeID, "cluster_id", n.store.ClusterID(),
-		"kafka", n.kafkaAddrs, "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))), "log_dir", n.dir)
+		"kafka", n.kafkaAddrs, "advertised", endpointStrings(endpoints), "log_dir", n.dir)
 	return n, nil
 }
 
-// advertised picks the host and port Metadata returns: the first advertised
-// listener, with an empty host replaced by this machine's host name and
-// port 0 by the first listener's bound port.
-func advertised(cfg config.BrokerConfig, lns []net.Listener) (string, int32, error) {
-	adv := cfg.Listeners[0]
-	if len(cfg.AdvertisedListeners) > 0 {
-		adv = cfg.AdvertisedListeners[0]
-	}
-	host, port := adv.Host, adv.Port
-	bound := lns[0].Addr().(*net.TCPAddr)
-	if port == 0 {
-		port = bound.Port
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		h, err := os.Hostname()
-		if err != nil {
-			return "", 0, fmt.Errorf("advertised.listeners: no host given and the hostname is unknown: %w", err)
+// advertised is the address each listener advertises (config's
+// AdvertisedListeners, one per listener), with an empty or meta-address
+// host replaced by this machine's host name (Kafka advertises the
+// canonical host name) and port 0 by the listener's bound port.
+func advertised(cfg config.BrokerConfig, lns []net.Listener) ([]broker.Endpoint, error) {
+	out := make([]broker.Endpoint, len(lns))
+	for i, ln := range lns {
+		adv := cfg.Listeners[i]
+		if i < len(cfg.AdvertisedListeners) {
+			adv = cfg.AdvertisedListeners[i]
 		}
-		host = h
+		host, port := adv.Host, adv.Port
+		if port == 0 {
+			port = ln.Addr().(*net.TCPAddr).Port
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			h, err := os.Hostname()
+			if err != nil {
+				return nil, fmt.Errorf("advertised.listeners: no host given for %s and the hostname is unknown: %w", adv.Name, err)
+			}
+			host = h
+		}
+		out[i] = broker.Endpoint{Listener: cfg.Listeners[i].Name, Host: host, Port: int32(port)}
 	}
-	return host, int32(port), nil
+	return out, nil
+}
+
+func endpointStrings(es []broker.Endpoint) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Listener + "://" + net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+	}
+	return out
 }
 
 // KafkaAddr is the bound address of the first Kafka listener.
 func (n *Node) KafkaAddr() string { return n.kafkaAddrs[0].String() }
+
+// ListenerAddr is the bound address of the Kafka listener named name
+// (case-insensitive), or "" when there is none.
+func (n *Node) ListenerAddr(name string) string {
+	for i, l := range n.Config.Listeners {
+		if strings.EqualFold(l.Name, name) {
+			return n.kafkaAddrs[i].String()
+		}
+	}
+	return ""
+}
 
 // HTTPAddr is the bound address of the first HTTP listener, or "".
 func (n *Node) HTTPAddr() string {
@@ -416,6 +455,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 		close(n.stop)
 		n.bg.Wait()
+		n.closeTLS()
 		if n.cleaner != nil {
 			n.cleaner.Close() // abandons a pass in progress
 		}
@@ -449,6 +489,7 @@ func (n *Node) abort() {
 	if n.server != nil {
 		_ = n.server.Shutdown(context.Background())
 	}
+	n.closeTLS()
 	if n.cleaner != nil {
 		n.cleaner.Close()
 	}

@@ -65,6 +65,9 @@ type conn struct {
 	cancel context.CancelFunc
 	queue  chan pending
 	ip     netip.Addr
+	// tlsServer is set on SSL and SASL_SSL listeners; nc is then a
+	// *tls.Conn whose handshake serve runs first (tls.go).
+	tlsServer TLSServer
 
 	// Idle and request read timeouts (limits.go): inRequest is the
 	// reader's own, as is hasDeadline; the writer updates lastActive (unix ns) and
@@ -79,6 +82,11 @@ func (c *conn) serve() {
 	defer c.s.wg.Done()
 	defer c.s.metrics.ConnClosed()
 	c.s.metrics.ConnOpened()
+	if !c.handshake() {
+		c.cancel()
+		_ = c.nc.Close()
+		return
+	}
 	c.touch()
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -142,20 +142,23 @@ func (s *Server) ServeListener(ln net.Listener, lo ListenerOptions) {
 			if tc, ok := nc.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true)
 			}
-			s.startConn(nc, &lc, ip)
+			s.startConn(nc, &lc, lo.TLS, ip)
 		}
 	}()
 }
 
-func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ip netip.Addr) {
+func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ts TLSServer, ip netip.Addr) {
 	ctx, cancel := context.WithCancel(s.ctx)
+	if ts != nil {
+		nc = wrapTLS(nc, ts) // handshake on the connection's goroutine (tls.go)
+	}
 	info := &broker.Conn{Remote: nc.RemoteAddr(), Listener: lc.Name, SendFile: canSendFile(nc), Security: lc}
 	if lc.SecurityProtocol == "PLAINTEXT" {
 		info.Principal = auth.Anonymous
 	}
 	c := &conn{
 		s: s, nc: nc, ctx: ctx, cancel: cancel, ip: ip,
-		info:  info,
+		info: info, tlsServer: ts,
 		queue: make(chan pending, maxPipelined),
 	}
 	s.mu.Lock()

@@ -75,6 +75,9 @@ func (b *Broker) start() {
 // Addr is the bootstrap address of the broker's Kafka listener.
 func (b *Broker) Addr() string { return b.Node.KafkaAddr() }
 
+// ListenerAddr is the bound address of the Kafka listener named name.
+func (b *Broker) ListenerAddr(name string) string { return b.Node.ListenerAddr(name) }
+
 // HTTPAddr is the address of the broker's HTTP API.
 func (b *Broker) HTTPAddr() string { return b.Node.HTTPAddr() }
 
