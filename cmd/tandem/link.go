@@ -87,7 +87,9 @@ password.encoder.secret and never shows it again.`,
 		Example: `  tandem link create east --source-bootstrap-server east-kafka:9092
   tandem link create east --source-bootstrap-server east-kafka:9092 --config link.properties
   tandem link create east --source-bootstrap-server east-kafka:9092 \
-      --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run`,
+      --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run
+  tandem link create east --source-bootstrap-server east-kafka:9092 \
+      --source-api-key LINK-KEY --source-api-secret LINK-SECRET --no-validate`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
