@@ -44,6 +44,7 @@ const (
 type clientFlags struct {
 	url    string
 	output string
+	auth   authFlags // credentials for a secured HTTP API (httpauth.go)
 }
 
 func (f *clientFlags) register(cmd *cobra.Command) {
@@ -51,6 +52,7 @@ func (f *clientFlags) register(cmd *cobra.Command) {
 	pf.StringVar(&f.url, "url", defaultRESTURL,
 		"Tandem HTTP API URL (when not given: $"+restURLEnv+", else $"+confluentURLEnv+")")
 	pf.StringVarP(&f.output, "output", "o", "human", "output format: human, json or yaml")
+	f.auth.register(pf)
 }
 
 // session is what a command needs to talk to the broker and print.
@@ -71,6 +73,11 @@ func (f *clientFlags) newSession(cmd *cobra.Command) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := f.auth.resolve(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c.SetAuth(a)
 	return &session{c: c, out: p, err: cmd.ErrOrStderr()}, nil
 }
 
@@ -123,7 +130,7 @@ func (c *restClient) hint(err error) error {
 		return usererr.New(err, "cannot reach the Tandem HTTP API at %s (is the broker running? set %s): %v",
 			c.Base, urlSources, cause)
 	}
-	return err
+	return authHint(err)
 }
 
 func (c *restClient) do(ctx context.Context, method, path string, query url.Values, body, out any) error {

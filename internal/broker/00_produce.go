@@ -29,6 +29,14 @@ package broker
 //     INVALID_TXN_STATE (transactional batch), with the ErrorMessage
 //     "transactions are not supported by Tandem yet" from v8.
 //
+//   - Authorization (KafkaApis.handleProduceRequest): a request carrying
+//     transactional batches needs WRITE on its transactional id, else every
+//     partition answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED; then WRITE
+//     on each topic, else TOPIC_AUTHORIZATION_FAILED for each of its
+//     partitions (before the topic's existence is checked, so a refused
+//     principal cannot probe for topic names). With no authorizer, a
+//     transactional batch gets INVALID_TXN_STATE as before.
+//
 //   - ApiVersions advertises Produce from v0 although v0-2 are not served
 //     (a v0-2 request closes the connection): librdkafka before 2.11.1
 //     refuses to compress unless the broker lists Produce v0
@@ -50,6 +58,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/record"
 )
@@ -76,12 +85,29 @@ func (b *Broker) handleProduce(r *Request) Reply {
 		failed bool
 	)
 	acksValid := req.Acks == -1 || req.Acks == 0 || req.Acks == 1
+	// authErr refuses every partition (transactional id), topicErr the
+	// partitions of one topic (WRITE on it); Kafka sends no message.
+	authErr := b.produceTxnAuthorization(r, req)
+	write := b.topicAuthz(r, kmsg.ACLOperationWrite)
 	for ti, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		topicErr := authErr
+		if topicErr == nil && !write.allowed(rt.Topic) {
+			topicErr = kerr.TopicAuthorizationFailed
+		}
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
+			if topicErr != nil {
+				failed = true
+				sp.ErrorCode, sp.BaseOffset = topicErr.Code, -1
+				if b.metrics != nil {
+					b.metrics.ObserveError(int16(kmsg.Produce), topicErr.Code)
+				}
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			l, last, err := b.produceOne(req, rt.Topic, rp, &sp, acksValid)
 			if err != nil {
 				failed = true
@@ -121,6 +147,26 @@ func (b *Broker) handleProduce(r *Request) Reply {
 		}
 		return resp
 	}}
+}
+
+// produceTxnAuthorization is Kafka's check of a produce request with
+// transactional records: WRITE on its transactional id, which must be set.
+func (b *Broker) produceTxnAuthorization(r *Request, req *kmsg.ProduceRequest) *kerr.Error {
+	if b.authorizer == nil {
+		return nil
+	}
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if !hasTransactionalBatch(rp.Records) {
+				continue
+			}
+			if req.TransactionID == nil || !b.authorized(r, kmsg.ACLOperationWrite, acl.TransactionalID(*req.TransactionID)) {
+				return kerr.TransactionalIDAuthorizationFailed
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // produceOne appends one partition's records and fills sp; it returns the

@@ -37,6 +37,13 @@ package broker
 //     headers are read to cut the range at whole batches.
 //   - Follower fetches (ReplicaID >= 0) are refused with
 //     NOT_LEADER_OR_FOLLOWER: this node has no followers yet.
+//   - Authorization (KafkaApis.handleFetchRequest): a consumer needs READ
+//     on each topic, else its partitions answer TOPIC_AUTHORIZATION_FAILED
+//     (checked after resolving topic ids, whose unknown ones answer
+//     UNKNOWN_TOPIC_ID, and before the topic's existence); a follower needs
+//     CLUSTER_ACTION on the cluster, else every partition answers
+//     TOPIC_AUTHORIZATION_FAILED. Without fetch sessions there is no
+//     session state to keep consistent: each request is checked whole.
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset, AbortedTransactions
@@ -82,6 +89,12 @@ func (b *Broker) handleFetch(r *Request) Reply {
 		return now(resp)
 	}
 
+	var followerDenied bool
+	if replicaID >= 0 {
+		followerDenied = !b.authorizedCluster(r, kmsg.ACLOperationClusterAction)
+	}
+	readable := b.topicAuthz(r, kmsg.ACLOperationRead)
+
 	var targets []fetchTarget
 	for ti, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
@@ -99,6 +112,13 @@ func (b *Broker) handleFetch(r *Request) Reply {
 			topic = t
 		} else {
 			topicErr = kerr.UnknownTopicOrPartition
+		}
+		switch {
+		case followerDenied:
+			topicErr = kerr.TopicAuthorizationFailed
+		case replicaID >= 0 || topicErr == kerr.UnknownTopicID:
+		case !readable.allowed(st.Topic):
+			topicErr = kerr.TopicAuthorizationFailed
 		}
 		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()

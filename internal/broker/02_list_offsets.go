@@ -14,6 +14,8 @@ package broker
 //   - LeaderEpoch (v4+) is the epoch of the returned offset's batch, or the
 //     latest epoch for "latest" (Kafka UnifiedLog.fetchOffsetByTimestamp).
 //   - CurrentLeaderEpoch (v4+) is checked as in Fetch.
+//   - Authorization: DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for each of its partitions (KafkaApis.handleListOffsetRequest).
 //   - The v0 OldStyleOffsets form is not served (v0 was removed in 4.0).
 //
 // Version notes:
@@ -30,14 +32,18 @@ func init() { register(kmsg.ListOffsets, 1, 10, (*Broker).handleListOffsets) }
 func (b *Broker) handleListOffsets(r *Request) Reply {
 	req := r.Req.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	describe := b.topicAuthz(r, kmsg.ACLOperationDescribe)
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
+		allowed := describe.allowed(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = -1, -1, -1
-			if err := b.listOffset(req, rt.Topic, rp, &sp); err != nil {
+			if !allowed {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if err := b.listOffset(req, rt.Topic, rp, &sp); err != nil {
 				sp.ErrorCode = codeOf(err)
 			}
 			st.Partitions = append(st.Partitions, sp)

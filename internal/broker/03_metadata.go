@@ -16,8 +16,16 @@ package broker
 //     creates at most auto.create.topics.max.per.request topics (and
 //     max.partitions.per.request partitions); the unknown topics past
 //     that get LEADER_NOT_AVAILABLE and are created by later requests.
-//   - Authorized operations (v8+) are computed only when asked for; with
-//     no authorizer configured every operation is allowed.
+//   - Authorization (KafkaApis.handleTopicMetadataRequest): DESCRIBE on
+//     each topic. Listing all topics hides the topics the principal may not
+//     describe; a named one answers TOPIC_AUTHORIZATION_FAILED without
+//     partitions or id, whether it exists or not (by id, v12+: with the id
+//     and a null name, ids not being secret). Auto-creation also needs
+//     CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED.
+//   - Authorized operations (v8+, KIP-430) are computed only when asked
+//     for: the topic's for each described topic, and the cluster's (v8-10;
+//     0 without DESCRIBE on the cluster). With no authorizer configured
+//     every operation is allowed.
 //
 // Version notes:
 //   - v1: ControllerID, IsInternal, Rack; null topics means all
@@ -32,20 +40,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 )
 
 func init() { register(kmsg.Metadata, 0, 13, (*Broker).handleMetadata) }
-
-// authorizedOpsNotRequested is Kafka's Integer.MIN_VALUE sentinel.
-const authorizedOpsNotRequested = -2147483648
-
-// Bit sets of acl operations (Kafka AclOperation codes) allowed on a topic
-// and on the cluster when no authorizer is configured.
-const (
-	topicOpsAll = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11 // READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS
-	clusterOps  = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12       // CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE
-)
 
 func (b *Broker) handleMetadata(r *Request) Reply {
 	req := r.Req.(*kmsg.MetadataRequest)
@@ -60,13 +59,16 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 	resp.ControllerID = b.nodeID
 	resp.AuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterOps
+		resp.AuthorizedOperations = b.clusterAuthorizedOperations(r)
 	}
 
+	describe := b.topicAuthz(r, kmsg.ACLOperationDescribe)
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range b.store.Topics() {
-			resp.Topics = append(resp.Topics, b.metadataTopic(req, t))
+			if describe.allowed(t.Name) {
+				resp.Topics = append(resp.Topics, b.metadataTopic(r, req, t))
+			}
 		}
 		return now(resp)
 	}
@@ -87,11 +89,30 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
+			if !describe.allowed(t.Name) {
+				resp.Topics = append(resp.Topics, topicAuthorizationFailed(nil, t.ID, false))
+				continue
+			}
 		case rt.Topic != nil:
+			if !describe.allowed(*rt.Topic) {
+				// No id: it would tell that the topic exists.
+				resp.Topics = append(resp.Topics, topicAuthorizationFailed(rt.Topic, [16]byte{}, false))
+				continue
+			}
 			t, ok = b.store.Topic(*rt.Topic)
+			if !ok && autoCreate && !b.authorizedCluster(r, kmsg.ACLOperationCreate) &&
+				!b.authorized(r, kmsg.ACLOperationCreate, acl.Topic(*rt.Topic)) {
+				resp.Topics = append(resp.Topics, topicAuthorizationFailed(rt.Topic, [16]byte{}, isInternalTopic(*rt.Topic)))
+				continue
+			}
 			if !ok {
 				t, ok = b.autoCreate(*rt.Topic, autoCreate, budget, &resp.Topics)
 				if !ok {
+					if req.IncludeTopicAuthorizedOperations {
+						// Kafka fills them for its error entries too.
+						last := &resp.Topics[len(resp.Topics)-1]
+						last.AuthorizedOperations = b.authorizedOperations(r, acl.Topic(*rt.Topic))
+					}
 					continue
 				}
 			}
@@ -102,9 +123,19 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, b.metadataTopic(req, t))
+		resp.Topics = append(resp.Topics, b.metadataTopic(r, req, t))
 	}
 	return now(resp)
+}
+
+// topicAuthorizationFailed is Metadata's entry for a topic the principal
+// may not describe or auto-create.
+func topicAuthorizationFailed(name *string, id [16]byte, internal bool) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic, mt.TopicID, mt.IsInternal = name, id, internal
+	mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	mt.AuthorizedOperations = authorizedOpsNotRequested
+	return mt
 }
 
 // autoCreate creates name with broker defaults when allowed and within the
@@ -145,14 +176,14 @@ func (b *Broker) autoCreate(name string, allowed bool, budget *autoCreateBudget,
 	return t, true
 }
 
-func (b *Broker) metadataTopic(req *kmsg.MetadataRequest, t metadata.Topic) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(r *Request, req *kmsg.MetadataRequest, t metadata.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = kmsg.StringPtr(t.Name)
 	mt.TopicID = t.ID
 	mt.IsInternal = isInternalTopic(t.Name)
 	mt.AuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = topicOpsAll
+		mt.AuthorizedOperations = b.authorizedOperations(r, acl.Topic(t.Name))
 	}
 	hosted, _ := b.parts.Topic(t.Name)
 	for p := int32(0); p < t.Partitions; p++ {

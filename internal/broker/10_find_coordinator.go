@@ -21,6 +21,10 @@ package broker
 //   - Share groups (type 2, KIP-932) are not supported: INVALID_REQUEST,
 //     which is what Kafka answers when share groups are disabled; any
 //     other type is INVALID_REQUEST too.
+//   - Authorization (KafkaApis.getCoordinator), before anything else: a
+//     group key needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), a
+//     transactional id DESCRIBE on it (TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+//     per key from v4; before v4 the error carries Kafka's message.
 //
 // Version notes:
 //   - v1: CoordinatorType, ErrorMessage; v3: flexible
@@ -31,6 +35,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 func init() { register(kmsg.FindCoordinator, 0, 6, (*Broker).handleFindCoordinator) }
@@ -54,6 +60,16 @@ func (b *Broker) handleFindCoordinator(r *Request) Reply {
 		c.NodeID, c.Port = -1, -1 // Kafka's Node.noNode() on error
 		var msg string
 		switch {
+		case req.CoordinatorType == coordinatorGroup && !b.authorized(r, kmsg.ACLOperationDescribe, acl.Group(key)):
+			c.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			if req.Version < 4 {
+				msg = msgGroupAuthorizationFailed
+			}
+		case req.CoordinatorType == coordinatorTransaction && !b.authorized(r, kmsg.ACLOperationDescribe, acl.TransactionalID(key)):
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			if req.Version < 4 {
+				msg = msgTxnIDAuthorizationFailed
+			}
 		case req.CoordinatorType == coordinatorGroup && b.groups == nil:
 			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			msg = "the group coordinator is not running"

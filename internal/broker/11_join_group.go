@@ -22,6 +22,8 @@ package broker
 //     id is durable.
 //   - Session timeout outside group.min/max.session.timeout.ms →
 //     INVALID_SESSION_TIMEOUT; group.max.size → GROUP_MAX_SIZE_REACHED.
+//   - Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED
+//     before the coordinator sees the request (KafkaApis).
 //   - The member id is "<client id or instance id>-<uuid>", and the client
 //     id and address are kept for DescribeGroups, as Kafka does.
 //
@@ -36,8 +38,10 @@ package broker
 import (
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/group"
 )
 
@@ -45,6 +49,11 @@ func init() { register(kmsg.JoinGroup, 0, 9, (*Broker).handleJoinGroup) }
 
 func (b *Broker) handleJoinGroup(r *Request) Reply {
 	req := r.Req.(*kmsg.JoinGroupRequest)
+	if !b.authorized(r, kmsg.ACLOperationRead, acl.Group(req.Group)) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return now(resp)
+	}
 	ctx := group.WithClientInfo(r.Ctx, group.ClientInfo{ID: r.Header.ClientID, Host: clientHost(r.Conn)})
 	return Reply{Wait: func() kmsg.Response { return b.groups.JoinGroup(ctx, req) }}
 }

@@ -21,6 +21,14 @@ package broker
 //   - Creation is synchronous; TimeoutMillis is not needed.
 //   - v5+ responses describe the topic's configs, partitions and replication
 //     factor; v7+ return its id.
+//   - Authorization (KRaft's ControllerApis.createTopics): CREATE on the
+//     cluster, or else on each topic, which is otherwise refused with
+//     TOPIC_AUTHORIZATION_FAILED "Authorization failed." (after the
+//     duplicate check; refused topics do not count towards
+//     max.partitions.per.request). A created topic's configs, partition
+//     count and replication factor are returned only with DESCRIBE_CONFIGS
+//     on it; otherwise the (v5+ tagged) TopicConfigErrorCode is
+//     TOPIC_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage; v4: -1 defaults (KIP-464)
@@ -40,9 +48,19 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	clusterCreate := b.authorizedCluster(r, kmsg.ACLOperationCreate)
+	create := b.topicAuthz(r, kmsg.ACLOperationCreate)
+	mayCreate := func(name string) bool { return clusterCreate || create.allowed(name) }
+	describeConfigs := b.topicAuthz(r, kmsg.ACLOperationDescribeConfigs)
+	counted := make(map[string]int, len(seen))
+	for name, n := range seen {
+		if mayCreate(name) {
+			counted[name] = n
+		}
+	}
 	// max.partitions.per.request fails every topic, validateOnly too
 	// (caps.go).
-	capErr := b.checkPartitionsPerRequest(b.createTopicsPartitions(req, seen))
+	capErr := b.checkPartitionsPerRequest(b.createTopicsPartitions(req, counted))
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -54,6 +72,12 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " is named more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if !mayCreate(rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			st.ErrorMessage = kmsg.StringPtr("Authorization failed.")
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
@@ -105,6 +129,11 @@ func (b *Broker) handleCreateTopics(r *Request) Reply {
 			continue
 		}
 		st.TopicID = t.ID
+		if !describeConfigs.allowed(rt.Topic) {
+			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		st.NumPartitions, st.ReplicationFactor = t.Partitions, t.ReplicationFactor
 		if req.Version >= 5 {
 			for _, e := range b.describeTopicConfigs(t.Configs, nil, false) {

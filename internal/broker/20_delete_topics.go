@@ -8,6 +8,14 @@ package broker
 //     UNKNOWN_TOPIC_ID; delete.topic.enable=false → TOPIC_DELETION_DISABLED.
 //   - Deletion is synchronous: when the response is sent the topic is gone
 //     from metadata and its partition directories are removed.
+//   - Authorization (KRaft's ControllerApis.deleteTopics): DELETE on the
+//     cluster allows every topic; otherwise DELETE on each topic. A topic
+//     named without DESCRIBE on it answers TOPIC_AUTHORIZATION_FAILED
+//     whether it exists or not; with DESCRIBE but not DELETE, an unknown
+//     one is UNKNOWN_TOPIC_OR_PARTITION and a known one
+//     TOPIC_AUTHORIZATION_FAILED. By id: unknown ids are UNKNOWN_TOPIC_ID
+//     (ids are not secret); a refused topic's name is returned only when
+//     the principal may describe it.
 //
 // Version notes:
 //   - v4: flexible; v5: ErrorMessage; v6: topics by id (KIP-516)
@@ -29,6 +37,11 @@ func (b *Broker) handleDeleteTopics(r *Request) Reply {
 			targets = append(targets, kmsg.DeleteTopicsRequestTopic{Topic: kmsg.StringPtr(name)})
 		}
 	}
+	clusterDelete := b.authorizedCluster(r, kmsg.ACLOperationDelete)
+	describe := b.topicAuthz(r, kmsg.ACLOperationDescribe)
+	del := b.topicAuthz(r, kmsg.ACLOperationDelete)
+	describable := func(name string) bool { return clusterDelete || describe.allowed(name) }
+	deletable := func(name string) bool { return clusterDelete || del.allowed(name) }
 	for _, rt := range targets {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -44,11 +57,27 @@ func (b *Broker) handleDeleteTopics(r *Request) Reply {
 				continue
 			}
 			name = t.Name
+			if !deletable(name) {
+				if describable(name) {
+					st.Topic = kmsg.StringPtr(name)
+				}
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			st.Topic = kmsg.StringPtr(name)
 		default:
 			st.ErrorCode = kerr.InvalidRequest.Code
 			resp.Topics = append(resp.Topics, st)
 			continue
+		}
+		if rt.Topic != nil {
+			_, exists := b.store.Topic(name)
+			if !describable(name) || (exists && !deletable(name)) {
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 		}
 		t, err := b.DeleteTopic(name)
 		if err != nil {

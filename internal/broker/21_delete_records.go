@@ -12,6 +12,9 @@ package broker
 //     ("Cannot delete records of mirror topic 'X'"; the response has no
 //     message field, so the message is only logged): its log start follows
 //     the source. A STOPPED mirror is an ordinary topic and accepts.
+//   - Authorization (KafkaApis.handleDeleteRecordsRequest): DELETE on each
+//     topic, else TOPIC_AUTHORIZATION_FAILED for each of its partitions,
+//     before the topic's existence is checked.
 //
 // Version notes:
 //   - v2: flexible
@@ -28,9 +31,20 @@ func init() { register(kmsg.DeleteRecords, 0, 2, (*Broker).handleDeleteRecords) 
 func (b *Broker) handleDeleteRecords(r *Request) Reply {
 	req := r.Req.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	del := b.topicAuthz(r, kmsg.ACLOperationDelete)
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
+		if !del.allowed(rt.Topic) {
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewDeleteRecordsResponseTopicPartition()
+				sp.Partition, sp.LowWatermark = rp.Partition, -1
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		var refused error
 		if t, ok := b.store.Topic(rt.Topic); ok && t.ReadOnly() {
 			refused = errMirrorDeleteRecords(rt.Topic)

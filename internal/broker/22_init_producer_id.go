@@ -35,6 +35,13 @@ package broker
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the earlier answer, failed
 //     fast everywhere but reads as an ACL problem. Retriable errors such
 //     as COORDINATOR_NOT_AVAILABLE would make clients spin.
+//   - Authorization (KafkaApis.handleInitProducerIdRequest), checked first:
+//     with a transactional id, WRITE on it, else
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (so a refused principal learns
+//     nothing more); without one, IDEMPOTENT_WRITE on the cluster or, since
+//     KIP-679 made idempotence the default, WRITE on any topic (the
+//     authorizer's AuthorizeByResourceType), else
+//     CLUSTER_AUTHORIZATION_FAILED.
 //
 // Version notes:
 //   - v2: flexible; v3: ProducerID/ProducerEpoch; v4: PRODUCER_FENCED
@@ -49,6 +56,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/partition"
 )
 
@@ -58,6 +66,16 @@ func (b *Broker) handleInitProducerID(r *Request) Reply {
 	req := r.Req.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		if !b.authorized(r, kmsg.ACLOperationWrite, acl.TransactionalID(*req.TransactionalID)) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return now(resp)
+		}
+	} else if !b.authorizedCluster(r, kmsg.ACLOperationIdempotentWrite) &&
+		!b.authorizedByResourceType(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return now(resp)
+	}
 	if req.TransactionalID != nil {
 		b.rlog.Warn("transactional producer refused: transactions are not supported by Tandem yet",
 			"transactional_id", *req.TransactionalID, "client_id", r.Header.ClientID)

@@ -13,6 +13,10 @@ package broker
 //   - v3+ consumers send ReplicaID -1 (Java's validatePositions); followers
 //     (ReplicaID ≥ 0) are answered the same way, since the computation does
 //     not depend on who asks.
+//   - Authorization (KIP-320, KafkaApis.handleOffsetForLeaderEpochRequest):
+//     CLUSTER_ACTION on the cluster (the inter-broker use) allows every
+//     topic; otherwise DESCRIBE on each topic, else TOPIC_AUTHORIZATION_FAILED
+//     for each of its partitions.
 //
 // Version notes:
 //   - v2: CurrentLeaderEpoch (the 4.0 minimum); v3: ReplicaID; v4: flexible
@@ -27,15 +31,20 @@ func init() { register(kmsg.OffsetForLeaderEpoch, 2, 4, (*Broker).handleOffsetFo
 func (b *Broker) handleOffsetForLeaderEpoch(r *Request) Reply {
 	req := r.Req.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	cluster := b.authorizedCluster(r, kmsg.ACLOperationClusterAction)
+	describe := b.topicAuthz(r, kmsg.ACLOperationDescribe)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
+		allowed := cluster || describe.allowed(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
 			p, err := b.parts.Get(rt.Topic, rp.Partition)
 			switch {
+			case !allowed:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case err != nil:
 				sp.ErrorCode = codeOf(err)
 			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch():

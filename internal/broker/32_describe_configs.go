@@ -14,6 +14,10 @@ package broker
 //     INVALID_REQUEST with a message; unknown topics
 //     UNKNOWN_TOPIC_OR_PARTITION. Unknown config names are omitted, as in
 //     Kafka.
+//   - Authorization (Kafka's ConfigHelper): DESCRIBE_CONFIGS on the topic,
+//     or on the cluster for brokers and broker loggers, else the resource
+//     answers TOPIC_ / CLUSTER_AUTHORIZATION_FAILED with Kafka's message
+//     and no configs.
 //
 // Version notes:
 //   - v1: Source and synonyms; v3: ConfigType and documentation
@@ -34,6 +38,11 @@ func (b *Broker) handleDescribeConfigs(r *Request) Reply {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		var entries []config.Entry
+		if refusal, msg := b.configRefusal(r, kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName); refusal != nil {
+			sr.ErrorCode, sr.ErrorMessage = refusal.Code, kmsg.StringPtr(msg)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t, ok := b.store.Topic(rr.ResourceName)

@@ -14,6 +14,9 @@ package broker
 //   - Mirror topics refuse non-incremental updates, with Confluent's
 //     message (their configs are synced from the source).
 //   - ValidateOnly checks without changing anything.
+//   - Authorization (KafkaApis): ALTER_CONFIGS on the topic, or on the
+//     cluster for brokers, else TOPIC_ / CLUSTER_AUTHORIZATION_FAILED for
+//     that resource, without a message.
 //
 // Version notes:
 //   - v2: flexible
@@ -33,6 +36,12 @@ func (b *Broker) handleAlterConfigs(r *Request) Reply {
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if refusal, _ := b.configRefusal(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); refusal != nil {
+			// Kafka sends no message with this refusal.
+			sr.ErrorCode = refusal.Code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		err := retryOnConflict(func() error {
 			_, ref, err := b.currentOverrides(rr.ResourceType, rr.ResourceName)
 			if err != nil {

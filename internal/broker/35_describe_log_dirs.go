@@ -7,11 +7,15 @@ package broker
 //     partition (all when Topics is null); OffsetLag is 0 and IsFuture false,
 //     as there are no replica moves.
 //   - v4+: TotalBytes/UsableBytes of the directory's file system (statfs).
+//   - Authorization (KafkaApis.handleDescribeLogDirsRequest): DESCRIBE on
+//     the cluster, else no directories and CLUSTER_AUTHORIZATION_FAILED
+//     (the response's ErrorCode, v3+).
 //
 // Version notes:
 //   - v2: flexible; v3: top-level ErrorCode; v4: TotalBytes/UsableBytes
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/partition"
@@ -22,6 +26,11 @@ func init() { register(kmsg.DescribeLogDirs, 1, 4, (*Broker).handleDescribeLogDi
 func (b *Broker) handleDescribeLogDirs(r *Request) Reply {
 	req := r.Req.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !b.authorizedCluster(r, kmsg.ACLOperationDescribe) {
+		// Kafka: no directories, and the error where the version has it.
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return now(resp)
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = b.parts.Dir()
 	dir.TotalBytes, dir.UsableBytes = -1, -1

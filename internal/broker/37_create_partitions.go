@@ -15,6 +15,9 @@ package broker
 //     ("Cannot add partitions to mirror topic 'X': its partition count
 //     follows the source topic"), ValidateOnly too; a STOPPED mirror is
 //     an ordinary topic and accepts.
+//   - Authorization (KRaft's ControllerApis.createPartitions): ALTER on
+//     each topic, else TOPIC_AUTHORIZATION_FAILED (after the duplicate
+//     check; refused topics do not count towards the cap).
 //
 // Version notes:
 //   - v2: flexible; v3: same as v2 (KIP-896 baseline)
@@ -33,13 +36,25 @@ func (b *Broker) handleCreatePartitions(r *Request) Reply {
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
-	capErr := b.checkPartitionsPerRequest(b.createPartitionsAdded(req, seen))
+	alter := b.topicAuthz(r, kmsg.ACLOperationAlter)
+	counted := make(map[string]int, len(seen))
+	for name, n := range seen {
+		if alter.allowed(name) {
+			counted[name] = n
+		}
+	}
+	capErr := b.checkPartitionsPerRequest(b.createPartitionsAdded(req, counted))
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " is named more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if !alter.allowed(rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}

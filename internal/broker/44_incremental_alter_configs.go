@@ -9,6 +9,9 @@ package broker
 //   - A key named twice in one resource is INVALID_REQUEST.
 //   - TOPIC and BROKER resources as in AlterConfigs; the new overrides are
 //     validated as a whole before anything is stored.
+//   - Authorization (KafkaApis): ALTER_CONFIGS on the topic, or on the
+//     cluster for brokers and broker loggers, else TOPIC_ /
+//     CLUSTER_AUTHORIZATION_FAILED for that resource, without a message.
 //
 // Version notes:
 //   - v1: flexible
@@ -33,6 +36,12 @@ func (b *Broker) handleIncrementalAlterConfigs(r *Request) Reply {
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if refusal, _ := b.configRefusal(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); refusal != nil {
+			// Kafka sends no message with this refusal.
+			sr.ErrorCode = refusal.Code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		// A read-modify-write of the resource's overrides, retried
 		// when another write changed them in between.
 		err := retryOnConflict(func() error {

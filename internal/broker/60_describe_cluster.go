@@ -8,7 +8,11 @@ package broker
 //   - EndpointType (v1+) 1 = brokers; 2 = controllers is
 //     MISMATCHED_ENDPOINT_TYPE, as Kafka answers on a broker listener.
 //   - IncludeFencedBrokers (v2+): no broker here is ever fenced.
-//   - Authorized operations are returned only when asked for.
+//   - Authorized operations (KIP-430) are returned only when asked for: 0
+//     without DESCRIBE on the cluster, else the cluster operations the
+//     principal may perform. The request itself needs no permission, as in
+//     Kafka (AuthHelper.computeDescribeClusterResponse): kadm's
+//     DescribeCluster and every client's bootstrap still work.
 //
 // Version notes:
 //   - v1: EndpointType; v2: IncludeFencedBrokers, IsFenced
@@ -38,7 +42,7 @@ func (b *Broker) handleDescribeCluster(r *Request) Reply {
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	resp.ClusterAuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = b.clusterAuthorizedOperations(r)
 	}
 	return now(resp)
 }

@@ -419,6 +419,59 @@ func validAdvertisedListeners(v string) error {
 
 func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); return err }
 
+// validHTTPAuthenticationMethod checks http.authentication.method.
+func validHTTPAuthenticationMethod(v string) error {
+	return oneOfFold("NONE", "BASIC", "MTLS")(v)
+}
+
+// oneOfFold is oneOf ignoring case, for values Kafka reads case-insensitively.
+func oneOfFold(values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if strings.EqualFold(strings.TrimSpace(v), ok) {
+				return nil
+			}
+		}
+		return fmt.Errorf("string must be one of: %s", strings.Join(values, ", "))
+	}
+}
+
+// httpSSLDefs are the http.ssl.* keys of https http.listeners: Kafka's
+// server-side ssl.* keys (the ones internal/tlsconf implements) with an
+// http. prefix, so an HTTPS listener is set up exactly like an SSL Kafka
+// listener, with its own keystore if wanted. Defaults are Kafka's.
+func httpSSLDefs() []Def {
+	const pre = "Tandem-specific: for https http.listeners, as Kafka's "
+	str := func(name, def, doc string, validate func(string) error) Def {
+		return Def{Name: "http." + name, Type: TypeString, Default: def, HasDefault: def != "", ReadOnly: true,
+			Validate: validate, Doc: pre + name + ": " + doc}
+	}
+	pass := func(name, doc string) Def {
+		return Def{Name: "http." + name, Type: TypePassword, ReadOnly: true, Sensitive: true, Doc: pre + name + ": " + doc}
+	}
+	list := func(name, doc string) Def {
+		return Def{Name: "http." + name, Type: TypeList, ReadOnly: true, Doc: pre + name + ": " + doc}
+	}
+	return []Def{
+		str("ssl.keystore.type", "JKS", "the keystore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
+		str("ssl.keystore.location", "", "the keystore file (the server certificate and key); re-read when it changes.", nil),
+		pass("ssl.keystore.password", "the keystore password."),
+		pass("ssl.key.password", "the password of the private key in the keystore (or of an encrypted PEM key)."),
+		pass("ssl.keystore.key", "the PEM private key itself, with ssl.keystore.type=PEM."),
+		pass("ssl.keystore.certificate.chain", "the PEM certificate chain itself, with ssl.keystore.type=PEM."),
+		str("ssl.truststore.type", "JKS", "the truststore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
+		str("ssl.truststore.location", "", "the CA certificates client certificates are verified with.", nil),
+		pass("ssl.truststore.password", "the truststore password."),
+		pass("ssl.truststore.certificates", "the PEM CA certificates themselves, with ssl.truststore.type=PEM."),
+		str("ssl.client.auth", "none", "whether clients must present a certificate: required, requested or none "+
+			"(required for http.authentication.method=MTLS).", oneOfFold("required", "requested", "none")),
+		list("ssl.enabled.protocols", "the TLS versions accepted (TLSv1.2,TLSv1.3)."),
+		list("ssl.cipher.suites", "the TLS 1.2 cipher suites accepted (empty: Go's secure defaults)."),
+		str("ssl.principal.mapping.rules", "DEFAULT", "the rules mapping a client certificate's subject to a "+
+			"principal name, as Kafka's (with http.authentication.method=MTLS).", nil),
+	}
+}
+
 // validAllowedHosts checks http.allowed.hosts: bare host names (no scheme,
 // port or path), optionally "*." followed by a domain, or "*" alone.
 func validAllowedHosts(v string) error {
@@ -499,7 +552,14 @@ var brokerDefList = []Def{
 		Doc:      "The directory holding partition logs and cluster metadata (log.dir is an alias). Only one directory is supported."},
 	{Name: "http.listeners", Type: TypeList, Default: "http://127.0.0.1:8090", HasDefault: true, ReadOnly: true,
 		Validate: validHTTPListeners,
-		Doc:      "Tandem-specific: comma-separated http://host:port addresses for the REST API and metrics. Empty disables HTTP."},
+		Doc: "Tandem-specific: comma-separated http://host:port or https://host:port addresses for the REST API, " +
+			"the console and metrics (https with the http.ssl.* keys). Empty disables HTTP."},
+	{Name: "http.authentication.method", Type: TypeString, Default: "NONE", HasDefault: true, ReadOnly: true,
+		Validate: validHTTPAuthenticationMethod,
+		Doc: "Tandem-specific: how the HTTP API authenticates requests: NONE (every request is User:ANONYMOUS), " +
+			"BASIC (HTTP Basic, checked against the SASL users: SCRAM credentials and PLAIN JAAS users) or MTLS " +
+			"(the client certificate; needs https http.listeners only and http.ssl.client.auth=required). " +
+			"The health probes stay open (docs/security.md)."},
 	// The safe HTTP surface and the admin request caps (docs/operations.md).
 	{Name: "http.allowed.hosts", Type: TypeList, ReadOnly: true,
 		Validate: validAllowedHosts,
@@ -749,6 +809,8 @@ var topicDefOverrides = map[string]struct {
 var brokerRegistry, topicRegistry = buildRegistries()
 
 func buildRegistries() (*Registry, *Registry) {
+	// The http.ssl.* keys are generated from one list (httpSSLDefs).
+	brokerDefList = append(brokerDefList, httpSSLDefs()...)
 	b := &Registry{defs: map[string]*Def{}, aliases: map[string]string{}, groups: map[string][]synonym{}}
 	for i := range brokerDefList {
 		d := &brokerDefList[i]

@@ -190,8 +190,9 @@ func ResolveListeners(listeners, advertised, protocolMap string) (ResolvedListen
 	return r, nil
 }
 
-// ParseHTTPListeners parses http.listeners ("http://host:port,..."). An empty
-// value disables the HTTP server and yields no listeners.
+// ParseHTTPListeners parses http.listeners ("http://host:port,https://host:port,...").
+// An empty value disables the HTTP server and yields no listeners. The
+// listener Name is HTTP or HTTPS (served with the http.ssl.* keys).
 func ParseHTTPListeners(value string) ([]Listener, error) {
 	items := parseList(value)
 	out := make([]Listener, 0, len(items))
@@ -202,13 +203,11 @@ func ParseHTTPListeners(value string) ([]Listener, error) {
 			return nil, err
 		}
 		switch strings.ToLower(l.Name) {
-		case "http":
-		case "https":
-			return nil, fmt.Errorf("http listener %q: https is %w", item, ErrNotSupported)
+		case "http", "https":
 		default:
-			return nil, fmt.Errorf("http listener %q: scheme must be http", item)
+			return nil, fmt.Errorf("http listener %q: scheme must be http or https", item)
 		}
-		l.Name = "HTTP"
+		l.Name = strings.ToUpper(l.Name)
 		if seen[l.Addr()] {
 			return nil, fmt.Errorf("http listener %s appears twice", l.Addr())
 		}

@@ -356,6 +356,14 @@ type BrokerConfig struct {
 	// (http.pprof.enable) shape the HTTP API's surface.
 	HTTPAllowedHosts []string
 	HTTPPprofEnable  bool
+	// HTTPAuthenticationMethod is http.authentication.method, upper-cased
+	// (NONE, BASIC or MTLS).
+	HTTPAuthenticationMethod string
+	// HTTPSSL holds the http.ssl.* keys set in the properties, without
+	// the "http." prefix ("ssl.keystore.location"), for https
+	// http.listeners; unset keys are absent (internal/tlsconf applies
+	// Kafka's defaults). nil when none is set.
+	HTTPSSL map[string]string
 	// MaxPartitionsPerRequest (max.partitions.per.request) and
 	// AutoCreateTopicsMaxPerRequest (auto.create.topics.max.per.request)
 	// cap what one admin request may create.
@@ -551,6 +559,15 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		bc.HTTPAllowedHosts = hosts
 	}
 	bc.HTTPPprofEnable = boolean("http.pprof.enable")
+	bc.HTTPAuthenticationMethod = strings.ToUpper(strings.TrimSpace(get("http.authentication.method")))
+	for k, v := range static {
+		if strings.HasPrefix(k, "http.ssl.") {
+			if bc.HTTPSSL == nil {
+				bc.HTTPSSL = map[string]string{}
+			}
+			bc.HTTPSSL[strings.TrimPrefix(k, "http.")] = v
+		}
+	}
 	bc.MaxPartitionsPerRequest = i32("max.partitions.per.request")
 	bc.AutoCreateTopicsMaxPerRequest = i32("auto.create.topics.max.per.request")
 	bc.GroupLagMetricsMaxGroups = i32("metrics.consumer.group.lag.max.groups")

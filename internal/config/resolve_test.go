@@ -428,6 +428,7 @@ func TestLoadBroker(t *testing.T) {
 		MaxConnectionsPerIP:             2147483647,
 		MaxConnectionsPerIPOverrides:    map[string]int32{},
 		SocketRequestReadTimeoutMs:      30000,
+		HTTPAuthenticationMethod:        "NONE",
 	}
 	if len(bc.ListenerConfigs) != 1 || bc.ListenerConfigs[0].Listener != bc.Listeners[0] || bc.ListenerConfigs[0].SecurityProtocol != "PLAINTEXT" {
 		t.Errorf("ListenerConfigs = %+v, want the one PLAINTEXT listener", bc.ListenerConfigs)

@@ -121,6 +121,9 @@ func (h *handler) listGroups(w http.ResponseWriter, r *http.Request) error {
 			if g.State == "Dead" {
 				continue // deleted between ListGroups and DescribeGroups
 			}
+			if !h.mayDescribeGroup(r, g.ID) {
+				continue // as ListGroups lists only what the principal may DESCRIBE
+			}
 			out = append(out, h.groupData(u, g))
 		}
 	}

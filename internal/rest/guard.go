@@ -10,8 +10,9 @@ import (
 	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
 
-// The admin API has no authentication yet, so the HTTP surface itself must
-// not be usable from a web page the operator happens to open:
+// Authentication is opt-in (authn.go) and off by default, so the HTTP
+// surface itself must not be usable from a web page the operator happens
+// to open:
 //
 //   - A page can POST cross-site without a CORS preflight only with a
 //     "simple" Content-Type (text/plain, form encodings). Every request

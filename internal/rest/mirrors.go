@@ -223,6 +223,9 @@ func (h *handler) createMirror(w http.ResponseWriter, r *http.Request, u urls) e
 		return err
 	}
 	link := r.PathValue("link_name")
+	if err := h.authorizeMirrorCreate(r, link, req); err != nil {
+		return err
+	}
 	if err := h.links.CreateMirror(r.Context(), link, req); err != nil {
 		return err
 	}
@@ -272,7 +275,7 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 			return err
 		}
 		link := r.PathValue("link_name")
-		results, err := h.links.AlterMirrors(r.Context(), link, op, body.MirrorTopicNames, pattern, validateOnly)
+		results, err := h.alterAuthorizedMirrors(r, link, op, body.MirrorTopicNames, pattern, validateOnly)
 		if err != nil {
 			return err
 		}

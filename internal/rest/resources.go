@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
@@ -149,6 +150,9 @@ func (h *handler) clusterData(u urls) clusterData {
 	if h.groups != nil {
 		cd.ConsumerGroups = &relationship{Related: u.cluster + "/consumer-groups"}
 	}
+	if h.acls != nil {
+		cd.ACLs = &relationship{Related: u.cluster + "/acls"}
+	}
 	return cd
 }
 
@@ -267,7 +271,11 @@ func (h *handler) listTopics(w http.ResponseWriter, r *http.Request) error {
 	slices.SortFunc(topics, func(a, b TopicInfo) int { return strings.Compare(a.Name, b.Name) })
 	data := make([]topicData, 0, len(topics))
 	for _, t := range topics {
-		data = append(data, topicDataFor(u, t))
+		// As Metadata for all topics: only those the principal may
+		// DESCRIBE are listed.
+		if h.authorized(r, opDescribe, acl.Topic(t.Name)) {
+			data = append(data, topicDataFor(u, t))
+		}
 	}
 	WriteJSON(w, http.StatusOK, newList("KafkaTopicList", u.cluster+"/topics", data))
 	return nil
@@ -308,6 +316,12 @@ func (h *handler) createTopic(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body.TopicName == nil || *body.TopicName == "" {
 		return badRequest("topic_name is required")
+	}
+	// As CreateTopics: CREATE on the cluster, else on the topic.
+	if !h.authorized(r, opCreate, acl.Cluster) {
+		if err := h.authorize(r, opCreate, acl.Topic(*body.TopicName)); err != nil {
+			return err
+		}
 	}
 	if len(body.ReplicasAssign) > 0 {
 		// Manual assignment is meaningless for a node that hosts every

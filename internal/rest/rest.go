@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/metrics"
 	"github.com/tandem-streaming/tandem/internal/ratelog"
 )
@@ -108,7 +109,11 @@ type handler struct {
 	links LinkBackend // nil: cluster linking is disabled (links.go)
 	// groups is nil when consumer groups are not served (groups.go).
 	groups GroupSource
-	m      *metrics.Metrics
+	// authz is nil when authorization is off (authz.go).
+	authz acl.Authorizer
+	// acls is nil when ACLs are not served (acls.go).
+	acls ACLBackend
+	m    *metrics.Metrics
 	// log is rate-limited: every line here is one a client can cause
 	// once per request (issue #9).
 	log *ratelog.Logger
@@ -162,6 +167,7 @@ func (h *handler) routes() {
 
 	h.linkRoutes(c)
 	h.groupRoutes(c)
+	h.aclRoutes(c)
 
 	h.handle("GET /v1/health", h.ready)
 	h.handle("GET /readyz", h.ready)
@@ -187,9 +193,16 @@ func (h *handler) routes() {
 // mux's) and turns a returned error into a Confluent error body.
 func (h *handler) handle(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 	_, route, _ := strings.Cut(pattern, " ") // the method is its own label
+	rl := ruleFor(pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = route
+		}
+		// Authorization first, as Kafka checks before looking at the
+		// request: a refused caller learns nothing about the resource.
+		if err := h.check(rl, r); err != nil {
+			h.writeError(w, r, err)
+			return
 		}
 		// Checked before the handler reads anything: a refused request
 		// changes nothing (guard.go). A body known to be empty is let

@@ -49,8 +49,8 @@ type Relationship struct {
 
 // Cluster is KafkaCluster (GET /kafka/v3/clusters). Relationships name
 // only routes the server serves: a link a client follows must not answer
-// 404 (ACLs, broker configs and reassignments are omitted until they are
-// served; consumer groups are there when the server serves them).
+// 404 (broker configs and reassignments are omitted until they are
+// served; consumer groups and ACLs are there when the server serves them).
 type Cluster struct {
 	Kind                   string        `json:"kind"`
 	Metadata               ResourceMeta  `json:"metadata"`

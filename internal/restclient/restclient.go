@@ -7,6 +7,7 @@ package restclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,28 @@ type Client struct {
 	hc        *http.Client
 	userAgent string
 	clusterID string // discovered on first use
+	auth      Auth
+}
+
+// Auth is what a secured HTTP API asks of its clients
+// (http.authentication.method, https http.listeners).
+type Auth struct {
+	// User and Password are sent as HTTP Basic credentials when User is
+	// set (http.authentication.method=BASIC).
+	User, Password string
+	// TLS, when set, is used for https URLs: the CAs the server's
+	// certificate is verified with and, for MTLS, the client certificate.
+	TLS *tls.Config
+}
+
+// SetAuth makes every later request carry a's credentials.
+func (c *Client) SetAuth(a Auth) {
+	c.auth = a
+	if a.TLS != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = a.TLS
+		c.hc.Transport = tr
+	}
 }
 
 // NormalizeURL accepts host:port, http(s)://host:port, and URLs ending in
@@ -100,6 +123,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth.User != "" {
+		req.SetBasicAuth(c.auth.User, c.auth.Password)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
