@@ -419,6 +419,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	rt := m.runtimeOf(link)
 	if rt == nil {
+		if err := m.startFailure(link); err != nil {
+			return usererr.New(ErrSourceCluster, "cannot create a mirror topic over cluster link '%s': the link is FAILED: %w", link, err)
+		}
 		return usererr.New(ErrSourceCluster, "cannot create a mirror topic over cluster link '%s': the link is not running (paused or failed); resume it first", link)
 	}
 	if msg, ok := rt.authError(); ok {
