@@ -188,8 +188,30 @@ func TestLinkSecretsNeverShown(t *testing.T) {
 			"/kafka/v3/clusters/" + n.ClusterID() + "/brokers", "/metrics"} {
 			get(p)
 		}
-		if cfg := get("/kafka/v3/clusters/" + n.ClusterID() + "/links/b/configs"); !strings.Contains(cfg, `"name":"ssl.keystore.key"`) {
-			t.Fatalf("configs of b lack ssl.keystore.key:\n%s", cfg)
+		// Every sensitive config of b is listed, as null and sensitive.
+		var cfgs struct {
+			Data []struct {
+				Name        string  `json:"name"`
+				Value       *string `json:"value"`
+				IsSensitive bool    `json:"is_sensitive"`
+				Source      string  `json:"source"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(get("/kafka/v3/clusters/"+n.ClusterID()+"/links/b/configs")), &cfgs); err != nil {
+			t.Fatal(err)
+		}
+		sensitive := 0
+		for _, c := range cfgs.Data {
+			switch c.Name {
+			case "sasl.jaas.config", "ssl.keystore.key", "ssl.key.password":
+				if c.Value != nil || !c.IsSensitive || c.Source != "DYNAMIC_CLUSTER_LINK_CONFIG" {
+					t.Errorf("%s: value %v, sensitive %v, source %s", c.Name, c.Value, c.IsSensitive, c.Source)
+				}
+				sensitive++
+			}
+		}
+		if sensitive != 3 {
+			t.Errorf("found %d of the 3 sensitive configs of b", sensitive)
 		}
 	}
 	look()
