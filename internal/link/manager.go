@@ -532,7 +532,8 @@ func (m *Manager) detach(t metadata.Topic) {
 }
 
 // AlterLinkConfigs replaces a link's configs (validated as a whole) and
-// restarts its runtime with them.
+// restarts its runtime with them. A feature turned off loses its filters
+// (clearFiltersTurnedOff).
 func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, validateOnly bool) error {
 	if m == nil {
 		return ErrDisabled
@@ -541,6 +542,7 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	if !ok {
 		return errUnknownLink(name)
 	}
+	configs = clearFiltersTurnedOff(l.Configs, configs)
 	if err := ValidateConfigs(configs, l.Configs, false); err != nil {
 		return err
 	}
