@@ -69,6 +69,9 @@ type Cluster interface {
 	AddMirrorPartitions(topic string, total int32) error
 	// LogEndOffsets returns each partition's log end offset.
 	LogEndOffsets(topic string) (map[int32]int64, error)
+	// HighWatermarks returns each partition's high watermark: the end of
+	// what a consumer can read (consumer offsets are clamped to it).
+	HighWatermarks(topic string) (map[int32]int64, error)
 }
 
 // PartitionStatus is one mirror partition as described: the data path's

@@ -27,15 +27,18 @@ import (
 // with their leader epoch and metadata, under the group's name (with
 // cluster.link.prefix in front when consumer.group.prefix.enable is set).
 // An offset the mirror does not have yet is clamped to the mirror
-// partition's log end. They are written through the local group
+// partition's high watermark (where what a consumer can read ends: records
+// past it are not durable yet). They are written through the local group
 // coordinator as an admin client's offset commit (generation -1, no
 // member: Kafka's alterConsumerGroupOffsets), which only an empty group
 // accepts: a group active on this cluster is left alone.
 //
 // When a mirror stops (failover, promote), every group's committed offset
-// on its partitions is clamped to the partition's final log end
-// (effClampOffsets), so a consumer that moves here never starts past the
-// data the mirror holds. A promote first runs a final sync of the
+// on its partitions is clamped to the partition's high watermark, at most
+// its final log end (effClampOffsets), so a consumer that moves here never
+// starts past the data it can read: an offset past the high watermark
+// would point at records a crash could still take away, and the consumer
+// would reset by its auto.offset.reset policy instead of resuming. A promote first runs a final sync of the
 // mirror's offsets and requires zero offset lag.
 
 // GroupCoordinator is what offset sync needs of the local group
@@ -443,7 +446,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 	if t.Mirror.State != MirrorActive && t.Mirror.State != MirrorPaused && !(locked && t.Mirror.State == MirrorPendingStopped) {
 		return nil, nil // stopped: its offsets were clamped and are the consumers' now
 	}
-	ends, err := m.cluster.LogEndOffsets(name)
+	ends, err := m.cluster.HighWatermarks(name)
 	if err != nil {
 		return nil, err
 	}
@@ -566,17 +569,26 @@ func (m *Manager) finalOffsetSync(ctx context.Context, rt *runtime, t metadata.T
 }
 
 // clampOffsets lowers every local group's committed offset on the
-// partitions of a stopping mirror to the partition's final log end
-// (effClampOffsets). A group active here cannot be written and is left
-// as it is (logged). Coordinator failures are returned: the stop stays
-// PENDING_STOPPED and is retried.
+// partitions of a stopping mirror to the partition's high watermark, and
+// at most its final log end (effClampOffsets; the mirror is not writable
+// yet, so the high watermark can only be at or below that end). A group
+// active here cannot be written and is left as it is (logged).
+// Coordinator failures are returned: the stop stays PENDING_STOPPED and
+// is retried.
 func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadata.MirrorPartitionOffsets) error {
 	if m.groups == nil || len(final) == 0 {
 		return nil
 	}
+	hws, err := m.cluster.HighWatermarks(name)
+	if err != nil {
+		return fmt.Errorf("clamping consumer offsets of %s: %w", name, err)
+	}
 	ends := map[int32]int64{}
 	for _, o := range final {
 		ends[o.Partition] = o.LogEndOffset
+		if hw, ok := hws[o.Partition]; ok {
+			ends[o.Partition] = min(hw, o.LogEndOffset)
+		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, defaultClampTimeout)
 	defer cancel()
