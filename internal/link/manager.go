@@ -194,8 +194,10 @@ type runtime struct {
 	state           string
 	errCode, errMsg string
 	failures        int
-	// offsetLags: what the last consumer offset sync found.
+	// offsetLags: what the last consumer offset sync found; coords: the
+	// source's group coordinators it found.
 	offsetLags offsetLags
+	coords     sourceCoordinators
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
