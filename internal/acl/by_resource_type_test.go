@@ -9,7 +9,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/auth"
 )
 
-func TestAuthorizeByResourceType(t *testing.T) {
+func TestAuthorizeByResourceTypeTable(t *testing.T) {
 	const (
 		write = kmsg.ACLOperationWrite
 		allow = kmsg.ACLPermissionTypeAllow
