@@ -1,0 +1,93 @@
+package tlsconf
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// keytool runs Java's keytool (the JDK on the project's machines has it);
+// the test skips where there is none.
+func keytool(t *testing.T, args ...string) {
+	t.Helper()
+	// A quick-starting JVM: each run is a JVM start.
+	args = append([]string{"-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-J-Xshare:auto"}, args...)
+	out, err := exec.Command("keytool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("keytool %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestKeytoolStores loads key stores and trust stores made by Java's own
+// keytool — JKS with a key password that differs from the store password,
+// and PKCS12 (keytool's default since Java 9) — and shakes hands with them:
+// the formats Kafka users already have.
+func TestKeytoolStores(t *testing.T) {
+	if _, err := exec.LookPath("keytool"); err != nil {
+		t.Skip("no keytool on PATH")
+	}
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name) }
+	parallel := func(cmds ...[]string) {
+		var wg sync.WaitGroup
+		for _, c := range cmds {
+			wg.Go(func() { keytool(t, c...) })
+		}
+		wg.Wait()
+	}
+	gen := func(store, storetype string, extra ...string) []string {
+		return append([]string{"-genkeypair", "-alias", "broker", "-keyalg", "EC", "-groupname", "secp256r1",
+			"-dname", "CN=localhost, OU=eng, O=Acme", "-ext", "SAN=IP:127.0.0.1,DNS:localhost", "-validity", "2",
+			"-storetype", storetype, "-keystore", path(store), "-storepass", secret}, extra...)
+	}
+	parallel(gen("ks.jks", "JKS", "-keypass", "key-"+secret), gen("ks.p12", "PKCS12"))
+	// keytool's PKCS12 trust store marks the imported certificate as a
+	// trust anchor. (The JKS key store doubles as the JKS trust store: as
+	// Java, a key entry's certificate is trusted.)
+	ks := &storeSettings{kind: "keystore", typ: typePKCS12, location: path("ks.p12"), password: ptr(secret)}
+	certs, err := ks.loadKeystore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEMCert(t, path("p12.pem"), certs[0].Leaf)
+	keytool(t, "-importcert", "-noprompt", "-alias", "ca", "-file", path("p12.pem"), "-storetype", "PKCS12", "-keystore", path("ts.p12"), "-storepass", secret)
+
+	for _, tc := range []struct {
+		name           string
+		server, client map[string]string
+	}{
+		{"JKS", map[string]string{
+			"ssl.keystore.location": path("ks.jks"), "ssl.keystore.password": secret, "ssl.key.password": "key-" + secret,
+		}, map[string]string{
+			"ssl.truststore.location": path("ks.jks"), "ssl.truststore.password": secret,
+		}},
+		{"PKCS12", map[string]string{
+			"ssl.keystore.type": "PKCS12", "ssl.keystore.location": path("ks.p12"), "ssl.keystore.password": secret,
+		}, map[string]string{
+			"ssl.truststore.type": "PKCS12", "ssl.truststore.location": path("ts.p12"), "ssl.truststore.password": secret,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := handshake(t, newServer(t, tc.server).TLSConfig(), newClient(t, tc.client))
+			if err := r.err(); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			// keytool's "CN=localhost, OU=eng, O=Acme" as Java's
+			// X500Principal.getName() prints it.
+			if got, want := DistinguishedName(r.client.PeerCertificates[0]), "CN=localhost,OU=eng,O=Acme"; got != want {
+				t.Fatalf("DN %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func writePEMCert(t *testing.T, path string, c *x509.Certificate) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
