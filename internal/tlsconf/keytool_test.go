@@ -1,13 +1,21 @@
 package tlsconf
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
+	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // keytool runs Java's keytool (the JDK on the project's machines has it);
@@ -89,5 +97,73 @@ func writePEMCert(t *testing.T, path string, c *x509.Certificate) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// javaDN is a Java program printing each PEM certificate's subject as
+// X500Principal.getName() does: what Kafka's principal mapping sees.
+const javaDN = `import java.io.*;
+import java.security.cert.*;
+public class DN {
+  public static void main(String[] args) throws Exception {
+    PrintStream out = new PrintStream(System.out, true, "UTF-8");
+    CertificateFactory cf = CertificateFactory.getInstance("X.509");
+    for (String f : args) {
+      try (InputStream in = new FileInputStream(f)) {
+        out.println(((X509Certificate) cf.generateCertificate(in)).getSubjectX500Principal().getName());
+      }
+    }
+  }
+}
+`
+
+// TestDistinguishedNameMatchesJava checks DistinguishedName against Java
+// itself on the tricky subjects of dnCases.
+func TestDistinguishedNameMatchesJava(t *testing.T) {
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("no java on PATH")
+	}
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := dnCases()
+	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", filepath.Join(dir, "DN.java")}
+	var want []string
+	for i, tc := range cases {
+		raw, err := asn1.Marshal(tc.rdns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), RawSubject: raw, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("c%d.pem", i))
+		writePEMCert(t, f, c)
+		args = append(args, f)
+		want = append(want, DistinguishedName(c))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "DN.java"), []byte(javaDN), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("java", args...).Output()
+	if err != nil {
+		t.Fatalf("java: %v", err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("java printed %d names, want %d:\n%s", len(got), len(want), out)
+	}
+	for i := range want {
+		if got[i] != want[i] || want[i] != cases[i].want {
+			t.Errorf("case %d: Java %q, Tandem %q, expected %q", i, got[i], want[i], cases[i].want)
+		}
 	}
 }

@@ -107,7 +107,10 @@ func writeAVA(b *strings.Builder, ava attributeValue) {
 
 // derString decodes the string types Java's AVA treats as strings in RFC
 // 2253 output (PrintableString, T61String, IA5String, GeneralString,
-// BMPString, UTF8String).
+// BMPString, UTF8String). TestDistinguishedNameMatchesJava checks the
+// output against Java 17 itself, which differs only where it decodes a
+// BMPString's or T61String's bytes as UTF-8 (printing "\00" escapes):
+// Tandem decodes them as their types say.
 func derString(v asn1.RawValue) (string, bool) {
 	if v.Class != asn1.ClassUniversal {
 		return "", false
