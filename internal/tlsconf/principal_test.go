@@ -186,10 +186,12 @@ func TestDistinguishedName(t *testing.T) {
 		t.Errorf("DN %q, want %q", got, want)
 	}
 
-	// A BMPString is decoded as the UTF-16 its type says (JDK 17 reads its
-	// bytes as UTF-8 and prints "CN=\\00b\\00m\\00p", which no rule would want).
+	// A BMPString is decoded as the UTF-16 its type says, a T61String as
+	// ISO-8859-1 (JDK 17 reads both as UTF-8 and prints "CN=\\00b\\00m\\00p"
+	// and "CN=J\uFFFD", which no rule would want).
 	bmp := dnCase{pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagBMPString, Bytes: []byte{0, 'b', 0, 'm', 0, 'p'}}}}}, "CN=bmp"}
-	for _, tc := range append(dnCases(), bmp) {
+	t61 := dnCase{pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagT61String, Bytes: []byte{'J', 0xe9}}}}}, "CN=Jé"}
+	for _, tc := range append(dnCases(), bmp, t61) {
 		if got := DistinguishedName(certWithSubject(t, tc.rdns)); got != tc.want {
 			t.Errorf("DN %q, want %q", got, tc.want)
 		}
