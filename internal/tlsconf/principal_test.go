@@ -151,6 +151,8 @@ func TestMappingReplacement(t *testing.T) {
 		{`RULE:^CN=(\w+),O=(\w+)$/\$1-$0/`, "CN=bob,O=acme", "$1-CN=bob,O=acme"},
 		{`RULE:^CN=(\w+).*$/$1/U`, "CN=bob,O=acme", "BOB"},
 		{`RULE:^.*$/fixed/`, "CN=x", "fixed"},
+		{`RULE:.*/x/`, "CN=é", "xx"}, // Java's replaceAll also replaces the empty match at the end
+		{`RULE:(é*)/[$1]/`, "éé", "[éé][]"},
 	} {
 		m, err := NewPrincipalMapper(tc.rule)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -164,6 +165,82 @@ func TestDistinguishedNameMatchesJava(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] || want[i] != cases[i].want {
 			t.Errorf("case %d: Java %q, Tandem %q, expected %q", i, got[i], want[i], cases[i].want)
+		}
+	}
+}
+
+// javaReplace prints, for each (pattern, replacement, input) triple, what
+// Kafka's SslPrincipalMapper rule computes from them with Java's regex
+// engine: input.replaceAll(pattern, replacement) when the pattern matches
+// the whole input.
+const javaReplace = `import java.util.regex.*;
+public class Replace {
+  public static void main(String[] a) throws Exception {
+    java.io.PrintStream out = new java.io.PrintStream(System.out, true, "UTF-8");
+    for (int i = 0; i + 2 < a.length; i += 3) {
+      Matcher m = Pattern.compile(a[i]).matcher(a[i+2]);
+      out.println(m.matches() ? a[i+2].replaceAll(a[i], a[i+1]) : "<no match>");
+    }
+  }
+}
+`
+
+// TestMappingRulesMatchJava runs rules through PrincipalMapper and their
+// pattern and replacement through Java's Matcher, and compares. (Kafka's
+// own escaping of references to missing groups is tested in
+// TestMappingReplacement; these replacements name existing groups.)
+func TestMappingRulesMatchJava(t *testing.T) {
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("no java on PATH")
+	}
+	cases := [][3]string{
+		{`^CN=(.*?),OU=ServiceUsers.*$`, `$1`, "CN=Duke,OU=ServiceUsers,O=Org,C=US"},
+		{`^CN=(.*?),OU=(.*?),O=(.*?),L=(.*?),ST=(.*?),C=(.*?)$`, `$1@$2`, "CN=Duke,OU=SME,O=mycp,L=Fulton,ST=MD,C=US"},
+		{`^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$`, `$1`, "cN=duke,OU=JavaSoft,O=Sun Microsystems"},
+		{`^CN=((\\, *|\w)+)(,.*|$)`, `$1`, `CN=Tkac\, Adam,OU=ITZ,DC=geodis,DC=cz`},
+		{`CN=(\w+),O=(\w+)`, `$12`, "CN=bob,O=acme"},
+		{`CN=(\w+),O=(\w+)`, `\$1-$0`, "CN=bob,O=acme"},
+		{`(a|ab)(c|bcd)(d*)`, `$1-$2-$3`, "abcd"},
+		{`(x)?y`, `[$1]`, "y"},
+		{`^.*$`, `fixed`, "CN=x"},
+		{`^CN=(\w+)$`, `$1`, "CN=x,O=y"},
+		// Empty matches right after a match: Java replaces them too.
+		{`.*`, `fixed`, "CN=x"},
+		{`(.*)`, `$1@R`, "CN=a"},
+		{`[A-Z=a-z]*`, `<$0>`, "CN=abc"},
+		{`(\w*),?`, `[$1]`, "a,b"},
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Replace.java"), []byte(javaReplace), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", filepath.Join(dir, "Replace.java")}
+	for _, c := range cases {
+		args = append(args, c[0], c[1], c[2])
+	}
+	out, err := exec.Command("java", args...).Output()
+	if err != nil {
+		t.Fatalf("java: %v", err)
+	}
+	java := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(java) != len(cases) {
+		t.Fatalf("java printed %d lines for %d cases:\n%s", len(java), len(cases), out)
+	}
+	for i, c := range cases {
+		m, err := NewPrincipalMapper("RULE:" + c[0] + "/" + c[1] + "/")
+		if err != nil {
+			t.Errorf("rule %q: %v", c, err)
+			continue
+		}
+		got, err := m.Name(c[2])
+		if errors.Is(err, ErrNoMatchingRule) {
+			got = "<no match>"
+		} else if err != nil {
+			t.Errorf("%q: %v", c, err)
+			continue
+		}
+		if got != java[i] {
+			t.Errorf("pattern %q replacement %q on %q: Tandem %q, Java %q", c[0], c[1], c[2], got, java[i])
 		}
 	}
 }
