@@ -36,6 +36,7 @@ func keytool(t *testing.T, args ...string) {
 // and PKCS12 (keytool's default since Java 9) — and shakes hands with them:
 // the formats Kafka users already have.
 func TestKeytoolStores(t *testing.T) {
+	t.Parallel() // JVM start-ups overlap
 	if _, err := exec.LookPath("keytool"); err != nil {
 		t.Skip("no keytool on PATH")
 	}
@@ -121,6 +122,7 @@ public class DN {
 // TestDistinguishedNameMatchesJava checks DistinguishedName against Java
 // itself on the tricky subjects of dnCases.
 func TestDistinguishedNameMatchesJava(t *testing.T) {
+	t.Parallel() // JVM start-ups overlap
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Skip("no java on PATH")
 	}
@@ -190,6 +192,7 @@ public class Replace {
 // own escaping of references to missing groups is tested in
 // TestMappingReplacement; these replacements name existing groups.)
 func TestMappingRulesMatchJava(t *testing.T) {
+	t.Parallel() // JVM start-ups overlap
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Skip("no java on PATH")
 	}
