@@ -14,13 +14,14 @@
 #   BENCH_BYTES     bytes produced per run (default 512MiB)
 #   BENCH_ROUNDS    rounds of one PLAINTEXT and one secured run (default 2)
 #   BENCH_PROTOCOL  SASL_SSL (default) or SSL (TLS only, no SASL)
-#   BENCH_PORT      first loopback port to try (default 39092)
+#   BENCH_PORT      first loopback port to try (default 29492, below the
+#                   ephemeral range so no client connection holds it)
 #   BENCH_KEEP      directory to keep certificates and logs in (default: a
 #                   temporary directory, removed at exit)
 set -euo pipefail
 
 NAME=bench-security
-PORT=${BENCH_PORT:-39092}
+PORT=${BENCH_PORT:-29492}
 BYTES=${BENCH_BYTES:-512MiB}
 ROUNDS=${BENCH_ROUNDS:-2}
 PROTOCOL=${BENCH_PROTOCOL:-SASL_SSL}
