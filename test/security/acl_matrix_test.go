@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/tandem-streaming/tandem/internal/auth"
@@ -265,6 +266,64 @@ func TestACLMatrixFranzGo(t *testing.T) {
 			t.Errorf("admin (super user) lists %v, without secret", all.Names())
 		}
 	})
+}
+
+// TestACLMatrixAuthorizedOperations: the KIP-430 fields, asked for by a
+// real client, reflect the ACLs through Kafka's implied operations.
+func TestACLMatrixAuthorizedOperations(t *testing.T) {
+	e := startMatrix(t)
+	ctx := ctxT(t)
+	bits := func(ops ...kmsg.ACLOperation) int32 {
+		var b int32
+		for _, op := range ops {
+			b |= 1 << op
+		}
+		return b
+	}
+	allCluster := bits(kmsg.ACLOperationCreate, kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe,
+		kmsg.ACLOperationClusterAction, kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs,
+		kmsg.ACLOperationIdempotentWrite)
+	for user, want := range map[string]int32{"alice": 0, "admin": allCluster} {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.IncludeClusterAuthorizedOperations = true
+		resp, err := req.RequestWith(ctx, e.client(t, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ClusterAuthorizedOperations != want {
+			t.Errorf("%s: cluster authorized operations %#x, want %#x", user, resp.ClusterAuthorizedOperations, want)
+		}
+	}
+
+	// alice's READ and WRITE on orders imply DESCRIBE.
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.IncludeTopicAuthorizedOperations = true
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("orders")
+	meta.Topics = append(meta.Topics, mt)
+	mresp, err := meta.RequestWith(ctx, e.client(t, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mresp.Topics[0].AuthorizedOperations, bits(kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe); got != want {
+		t.Errorf("alice's operations on orders %#x, want %#x", got, want)
+	}
+
+	// alice's READ on groups alice-* implies DESCRIBE.
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 1, LeaderEpoch: -1})
+	if _, err := e.adm.CommitOffsets(ctx, "alice-ops", os); err != nil {
+		t.Fatal(err)
+	}
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups, dg.IncludeAuthorizedOperations = []string{"alice-ops"}, true
+	dresp, err := dg.RequestWith(ctx, e.client(t, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dresp.Groups[0].AuthorizedOperations, bits(kmsg.ACLOperationRead, kmsg.ACLOperationDescribe); got != want {
+		t.Errorf("alice's operations on group alice-ops %#x, want %#x", got, want)
+	}
 }
 
 // TestACLMatrixLibrdkafka: confluent-kafka-go and kcat (both librdkafka)
