@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
 // keytool runs Java's keytool (the JDK on the project's machines has it);
@@ -244,6 +249,142 @@ func TestMappingRulesMatchJava(t *testing.T) {
 		}
 		if got != java[i] {
 			t.Errorf("pattern %q replacement %q on %q: Tandem %q, Java %q", c[0], c[1], c[2], got, java[i])
+		}
+	}
+}
+
+// javaClient is a Java TLS client as Kafka's clients make one (SSLContext
+// with SunX509 key manager and PKIX trust manager over JKS stores): for
+// each port, it shakes hands with the enabled protocols given, reads one
+// byte and prints the protocol, the cipher suite and the server's subject.
+const javaClient = `import java.io.*;
+import java.security.KeyStore;
+import javax.net.ssl.*;
+public class Client {
+  static KeyStore load(String path, String pw) throws Exception {
+    KeyStore ks = KeyStore.getInstance("JKS");
+    try (InputStream in = new FileInputStream(path)) { ks.load(in, pw.toCharArray()); }
+    return ks;
+  }
+  public static void main(String[] a) throws Exception {
+    String pw = a[0];
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+    tmf.init(load(a[1], pw));
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+    kmf.init(load(a[2], pw), pw.toCharArray());
+    SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    for (int i = 3; i + 1 < a.length; i += 2) {
+      try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", Integer.parseInt(a[i]))) {
+        s.setEnabledProtocols(a[i + 1].split(","));
+        s.startHandshake();
+        s.getInputStream().read();
+        SSLSession ss = s.getSession();
+        System.out.println(ss.getProtocol() + " " + ss.getCipherSuite() + " " + ss.getPeerPrincipal().getName());
+      } catch (Exception e) {
+        System.out.println("FAILED " + e.getClass().getSimpleName());
+      }
+    }
+  }
+}
+`
+
+// TestJavaClient shakes hands with a Java TLS client, as a Kafka client
+// runs it, presenting a certificate from a JKS key store that tlstest
+// wrote, and trusting the CA from a tlstest JKS trust store: protocol and
+// cipher suite choices, and the principal of the Java client.
+func TestJavaClient(t *testing.T) {
+	t.Parallel() // JVM start-ups overlap
+	if _, err := exec.LookPath("java"); err != nil {
+		t.Skip("no java on PATH")
+	}
+	ca := tlstest.NewCA(t)
+	dir := t.TempDir()
+	srvCert := ca.Server(t)
+	cli := ca.ClientSubject(t, pkix.Name{CommonName: "java-client", OrganizationalUnit: []string{"ServiceUsers"}})
+	base := map[string]string{
+		"ssl.client.auth":             "required",
+		"ssl.truststore.type":         "PEM",
+		"ssl.truststore.certificates": string(ca.CertPEM),
+		"ssl.principal.mapping.rules": "RULE:^CN=(.*?),OU=ServiceUsers$/$1/U",
+	}
+	cases := []struct {
+		name      string
+		server    map[string]string
+		protocols string // the Java client's enabled protocols
+		want      string // Java's protocol and suite, or FAILED
+	}{
+		{"TLS 1.3", nil, "TLSv1.3,TLSv1.2", "TLSv1.3 TLS_AES_"},
+		{"TLS 1.2 only server", map[string]string{"ssl.enabled.protocols": "TLSv1.2"}, "TLSv1.3,TLSv1.2", "TLSv1.2 TLS_ECDHE_ECDSA_WITH_"},
+		{"one TLS 1.2 suite", map[string]string{"ssl.cipher.suites": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"}, "TLSv1.3,TLSv1.2", "TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
+		{"no common protocol", map[string]string{"ssl.enabled.protocols": "TLSv1.3"}, "TLSv1.2", "FAILED"},
+	}
+	type accepted struct {
+		principal string
+		err       error
+	}
+	results := make([]chan accepted, len(cases))
+	args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", filepath.Join(dir, "Client.java"), secret,
+		ca.WriteTruststoreJKS(t, filepath.Join(dir, "trust.jks"), secret), cli.WriteJKS(t, filepath.Join(dir, "client.jks"), secret)}
+	for i, tc := range cases {
+		m := pemServer(srvCert, base)
+		for k, v := range tc.server {
+			m[k] = v
+		}
+		srv := newServer(t, m)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		results[i] = make(chan accepted, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				results[i] <- accepted{err: err}
+				return
+			}
+			defer c.Close()
+			tc := tls.Server(c, srv.TLSConfig())
+			if err := tc.Handshake(); err != nil {
+				results[i] <- accepted{err: err}
+				return
+			}
+			cs := tc.ConnectionState()
+			p, err := srv.Principal(&cs)
+			_, _ = tc.Write([]byte{1})
+			results[i] <- accepted{principal: p.String(), err: err}
+		}()
+		args = append(args, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), tc.protocols)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Client.java"), []byte(javaClient), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("java", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("java: %v\n%s", err, out)
+	}
+	t.Logf("java client:\n%s", out)
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("java printed %d lines for %d cases:\n%s", len(lines), len(cases), out)
+	}
+	for i, tc := range cases {
+		if !strings.HasPrefix(lines[i], tc.want) {
+			t.Errorf("%s: Java %q, want %q...", tc.name, lines[i], tc.want)
+		}
+		r := <-results[i]
+		if tc.want == "FAILED" {
+			if r.err == nil {
+				t.Errorf("%s: server accepted the handshake", tc.name)
+			}
+			continue
+		}
+		if r.err != nil || r.principal != "User:JAVA-CLIENT" {
+			t.Errorf("%s: server principal %q, %v; want User:JAVA-CLIENT", tc.name, r.principal, r.err)
+		}
+		if !strings.HasSuffix(lines[i], " CN=127.0.0.1") {
+			t.Errorf("%s: Java saw the server as %q", tc.name, lines[i])
 		}
 	}
 }
