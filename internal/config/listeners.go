@@ -302,12 +302,15 @@ const listenerPrefix = "listener.name."
 
 // perListenerKey says whether key may be set per listener: as Kafka's
 // listener-prefixed configs, every ssl.* and sasl.* key and
-// connections.max.reauth.ms (KIP-368), when Tandem defines it.
+// connections.max.reauth.ms (KIP-368), when Tandem defines it; and
+// Tandem's own connections.authentication.timeout.ms, which the server
+// reads per listener too.
 func perListenerKey(key string) bool {
 	if _, ok := brokerRegistry.Lookup(key); !ok {
 		return false
 	}
-	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") || key == "connections.max.reauth.ms"
+	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") ||
+		key == "connections.max.reauth.ms" || key == "connections.authentication.timeout.ms"
 }
 
 // saslMechanismKey matches <mechanism>.sasl.jaas.config, the JAAS
