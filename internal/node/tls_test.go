@@ -23,7 +23,7 @@ import (
 // certificates from ca, and its logs.
 type tlsNode struct {
 	b    *tandemtest.Broker
-	logs *tandemtest.LogBuffer
+	logs *tandemtest.Logs
 	ca   *tlstest.CA
 }
 
