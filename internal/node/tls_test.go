@@ -300,3 +300,30 @@ func TestSSLHandshakeTimeoutAndMetrics(t *testing.T) {
 			strings.Contains(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="success"}`)
 	})
 }
+
+// A renewed certificate written over the keystore file is served to new
+// connections without a restart (tlsconf re-reads changed store files).
+func TestSSLListenerCertificateRenewal(t *testing.T) {
+	caA, caB := tlstest.NewCA(t), tlstest.NewCA(t)
+	keystore := filepath.Join(t.TempDir(), "broker.pem")
+	caA.Server(t).WriteKeystorePEM(t, keystore, "")
+	b := tandemtest.Start(t,
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0"),
+		tandemtest.Config("ssl.keystore.type", "PEM"),
+		tandemtest.Config("ssl.keystore.location", keystore))
+	addr := b.ListenerAddr("SSL")
+	served := func(ca *tlstest.CA) bool {
+		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: ca.Pool()})
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	}
+	if !served(caA) {
+		t.Fatal("the first certificate is not served")
+	}
+	caB.Server(t).WriteKeystorePEM(t, keystore, "")
+	waitFor(t, func() bool { return served(caB) })
+	produceConsume(t, "renewed", kgo.SeedBrokers(addr), kgo.DialTLSConfig(&tls.Config{RootCAs: caB.Pool()}))
+}
