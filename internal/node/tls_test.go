@@ -290,6 +290,15 @@ func TestSSLHandshakeTimeoutAndMetrics(t *testing.T) {
 	}
 
 	good := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Client(t, "alice").TLSCertificate()}}
+	// Once the handshake authenticated the client, the timeout is over:
+	// a request sent later than it is answered.
+	idle, err := tls.Dial("tcp", addr, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(400 * time.Millisecond) // twice the authentication timeout
+	rawRequest(t, idle, apiVersionsRequest())
 	produceConsume(t, "counted", kgo.SeedBrokers(addr), kgo.DialTLSConfig(good))
 	if err := tlsRefused(t, addr, &tls.Config{RootCAs: ca.Pool()}); err == nil {
 		t.Error("a client without a certificate was served")

@@ -77,6 +77,9 @@ func (c *conn) handshake() bool {
 		}
 		c.info.Principal = p
 		c.s.authSucceeded(listener)
+		// Authenticated: an SSL client may now stay idle before its first
+		// request as long as connections.max.idle.ms allows, as in Kafka.
+		c.preauthDone()
 	}
 	return true
 }
