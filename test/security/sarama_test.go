@@ -107,9 +107,13 @@ func TestSarama(t *testing.T) {
 				}
 				return
 			}
-			_, err = sarama.NewClient([]string{e.Addr}, conf(wrongPass))
-			if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) || !strings.Contains(err.Error(), invalidCredentials(string(tc.mech))) {
-				t.Fatalf("wrong password: %v", err)
+			for _, user := range []string{tc.user, "nobody"} {
+				cfg := conf(wrongPass)
+				cfg.Net.SASL.User = user
+				_, err = sarama.NewClient([]string{e.Addr}, cfg)
+				if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) || !strings.Contains(err.Error(), invalidCredentials(string(tc.mech))) {
+					t.Fatalf("%s with a wrong password: %v", user, err)
+				}
 			}
 			e.checkFailureLogged(t, string(tc.mech), tc.user)
 		})
