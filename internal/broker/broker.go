@@ -187,8 +187,9 @@ type Conn struct {
 	// SendFile says the connection's writer sends Reply.Files with
 	// sendfile(2): fetch handlers then hand record bytes over as pinned
 	// file ranges instead of reading them into memory (Kafka's zero-copy
-	// transferTo path). Off for connections that must see the bytes
-	// (TLS, tests that inspect responses).
+	// transferTo path). TLS connections take file ranges too: their writer
+	// copies them through the TLS writer. Off for connections that must
+	// see the bytes (tests that inspect responses).
 	SendFile bool
 	// Security is the listener's configuration (security protocol and
 	// its ssl.* / sasl.* settings); nil means a PLAINTEXT listener.

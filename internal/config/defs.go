@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 // Sentinel errors. Every error about a key is a *KeyError wrapping one of
@@ -361,6 +363,30 @@ func oneOf(values ...string) func(string) error {
 	}
 }
 
+// The authorizer.class.name values Tandem accepts: Kafka's two built-in
+// authorizers, KRaft's and the ZooKeeper-era one, whose ACL semantics are
+// the same; both select internal/acl's StandardAuthorizer.
+const (
+	AuthorizerStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+	AuthorizerACL      = "kafka.security.authorizer.AclAuthorizer"
+)
+
+func validAuthorizerClass(v string) error {
+	switch strings.TrimSpace(v) {
+	case "", AuthorizerStandard, AuthorizerACL:
+		return nil
+	}
+	return fmt.Errorf("%w: Tandem has one built-in authorizer; set %s (or %s), or leave it empty for no authorization",
+		ErrNotSupported, AuthorizerStandard, AuthorizerACL)
+}
+
+// validSuperUsers checks super.users as StandardAuthorizer.getConfiguredSuperUsers
+// parses it: semicolon-separated "Type:Name" principals.
+func validSuperUsers(v string) error {
+	_, err := acl.ParseSuperUsers(v)
+	return err
+}
+
 // validCompressionType accepts only "producer": Tandem stores batches as the
 // producer sent them and never recompresses.
 func validCompressionType(v string) error {
@@ -421,55 +447,30 @@ func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); retur
 
 // validHTTPAuthenticationMethod checks http.authentication.method.
 func validHTTPAuthenticationMethod(v string) error {
-	return oneOfFold("NONE", "BASIC", "MTLS")(v)
-}
-
-// oneOfFold is oneOf ignoring case, for values Kafka reads case-insensitively.
-func oneOfFold(values ...string) func(string) error {
-	return func(v string) error {
-		for _, ok := range values {
-			if strings.EqualFold(strings.TrimSpace(v), ok) {
-				return nil
-			}
-		}
-		return fmt.Errorf("string must be one of: %s", strings.Join(values, ", "))
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "NONE", "BASIC", "MTLS":
+		return nil
 	}
+	return fmt.Errorf("must be NONE, BASIC or MTLS")
 }
 
-// httpSSLDefs are the http.ssl.* keys of https http.listeners: Kafka's
-// server-side ssl.* keys (the ones internal/tlsconf implements) with an
-// http. prefix, so an HTTPS listener is set up exactly like an SSL Kafka
-// listener, with its own keystore if wanted. Defaults are Kafka's.
+// httpSSLDefs are the http.ssl.* keys of https http.listeners: the
+// server-side ssl.* keys of the Kafka listeners (listenerDefList, which
+// internal/tlsconf reads) with an http. prefix, the same types, defaults and
+// checks, so an https HTTP listener is set up exactly like an SSL Kafka
+// listener, with its own keystore if wanted.
 func httpSSLDefs() []Def {
-	const pre = "Tandem-specific: for https http.listeners, as Kafka's "
-	str := func(name, def, doc string, validate func(string) error) Def {
-		return Def{Name: "http." + name, Type: TypeString, Default: def, HasDefault: def != "", ReadOnly: true,
-			Validate: validate, Doc: pre + name + ": " + doc}
+	var out []Def
+	for _, d := range listenerDefList {
+		// The endpoint identification algorithm is a client setting.
+		if !strings.HasPrefix(d.Name, "ssl.") || d.Name == "ssl.endpoint.identification.algorithm" {
+			continue
+		}
+		d.Doc = "Tandem-specific: " + d.Name + " for https http.listeners (docs/security.md). " + d.Doc
+		d.Name = "http." + d.Name
+		out = append(out, d)
 	}
-	pass := func(name, doc string) Def {
-		return Def{Name: "http." + name, Type: TypePassword, ReadOnly: true, Sensitive: true, Doc: pre + name + ": " + doc}
-	}
-	list := func(name, doc string) Def {
-		return Def{Name: "http." + name, Type: TypeList, ReadOnly: true, Doc: pre + name + ": " + doc}
-	}
-	return []Def{
-		str("ssl.keystore.type", "JKS", "the keystore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
-		str("ssl.keystore.location", "", "the keystore file (the server certificate and key); re-read when it changes.", nil),
-		pass("ssl.keystore.password", "the keystore password."),
-		pass("ssl.key.password", "the password of the private key in the keystore (or of an encrypted PEM key)."),
-		pass("ssl.keystore.key", "the PEM private key itself, with ssl.keystore.type=PEM."),
-		pass("ssl.keystore.certificate.chain", "the PEM certificate chain itself, with ssl.keystore.type=PEM."),
-		str("ssl.truststore.type", "JKS", "the truststore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
-		str("ssl.truststore.location", "", "the CA certificates client certificates are verified with.", nil),
-		pass("ssl.truststore.password", "the truststore password."),
-		pass("ssl.truststore.certificates", "the PEM CA certificates themselves, with ssl.truststore.type=PEM."),
-		str("ssl.client.auth", "none", "whether clients must present a certificate: required, requested or none "+
-			"(required for http.authentication.method=MTLS).", oneOfFold("required", "requested", "none")),
-		list("ssl.enabled.protocols", "the TLS versions accepted (TLSv1.2,TLSv1.3)."),
-		list("ssl.cipher.suites", "the TLS 1.2 cipher suites accepted (empty: Go's secure defaults)."),
-		str("ssl.principal.mapping.rules", "DEFAULT", "the rules mapping a client certificate's subject to a "+
-			"principal name, as Kafka's (with http.authentication.method=MTLS).", nil),
-	}
+	return out
 }
 
 // validAllowedHosts checks http.allowed.hosts: bare host names (no scheme,
@@ -597,6 +598,17 @@ var brokerDefList = []Def{
 		Doc: "Whether a Metadata request for an unknown topic creates it."},
 	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
 		Doc: "Whether topics can be deleted."},
+	// Authorization (docs/operations.md, "Authorization"; internal/acl).
+	{Name: "authorizer.class.name", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validAuthorizerClass,
+		Doc: "The authorizer that checks every request against the ACLs. Empty (the default) turns authorization off. " +
+			AuthorizerStandard + " and " + AuthorizerACL + " both select Tandem's built-in authorizer, which follows " +
+			"StandardAuthorizer's rules over ACLs kept in the cluster metadata. Any other class is refused at startup."},
+	{Name: "super.users", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validSuperUsers,
+		Doc:      "Principals allowed every operation whatever the ACLs say, separated by semicolons: User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Whether an operation on a resource that no ACL names at all is allowed (with an authorizer configured)."},
 	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", HasDefault: true, TopicName: "max.message.bytes",
 		Validate: atLeast(0),
 		Doc:      "The largest record batch size allowed, in bytes."},
@@ -724,6 +736,18 @@ var brokerDefList = []Def{
 	{Name: "cluster.link.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
 		Doc: "Tandem's name for Confluent's confluent.cluster.link.enable: whether cluster links and mirror " +
 			"topics can be used on this broker."},
+	// Kafka's PasswordEncoder keys: sensitive cluster link configs are
+	// stored encrypted with this secret (internal/pwenc; docs/security.md).
+	{Name: "password.encoder.secret", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The secret with which sensitive cluster link configs (sasl.jaas.config, ssl.keystore.key, ssl.*.password) " +
+			"are encrypted before they are stored. Set the same value on every broker; a link with a sensitive config " +
+			"is refused while it is not set."},
+	{Name: "password.encoder.old.secret", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The previous password.encoder.secret, while rotating it: stored values are decrypted with it when the " +
+			"current secret does not, and re-encrypted with the current one when their link starts."},
+	{Name: "password.encoder.iterations", Type: TypeInt, Default: "4096", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1024),
+		Doc:      "The PBKDF2 iteration count of the key derived from password.encoder.secret for each stored value."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", HasDefault: true, TopicName: "min.insync.replicas",
 		Validate: atLeast(1),
 		Doc:      "The minimum number of in-sync replicas needed to acknowledge a write with acks=all."},

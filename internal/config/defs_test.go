@@ -12,14 +12,17 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
+		"advertised.listeners", "allow.everyone.if.no.acl.found", "authorizer.class.name", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
 		"compression.type", "connections.authentication.timeout.ms", "connections.max.idle.ms", "connections.max.reauth.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.allowed.hosts", "http.authentication.method", "http.listeners",
 		"http.pprof.enable", "http.ssl.cipher.suites", "http.ssl.client.auth", "http.ssl.enabled.protocols",
-		"http.ssl.key.password", "http.ssl.keystore.certificate.chain", "http.ssl.keystore.key",
+		"http.ssl.engine.factory.class", "http.ssl.key.password", "http.ssl.keymanager.algorithm",
+		"http.ssl.keystore.certificate.chain", "http.ssl.keystore.key",
 		"http.ssl.keystore.location", "http.ssl.keystore.password", "http.ssl.keystore.type",
-		"http.ssl.principal.mapping.rules", "http.ssl.truststore.certificates", "http.ssl.truststore.location",
+		"http.ssl.principal.mapping.rules", "http.ssl.protocol", "http.ssl.provider",
+		"http.ssl.secure.random.implementation", "http.ssl.trustmanager.algorithm",
+		"http.ssl.truststore.certificates", "http.ssl.truststore.location",
 		"http.ssl.truststore.password", "http.ssl.truststore.type", "listener.security.protocol.map", "listeners",
 		"log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size", "log.cleaner.delete.retention.ms",
 		"log.cleaner.enable", "log.cleaner.max.compaction.lag.ms", "log.cleaner.min.cleanable.ratio",
@@ -33,7 +36,8 @@ func TestKeySets(t *testing.T) {
 		"message.max.bytes", "metrics.consumer.group.lag.max.groups", "metrics.consumer.group.partition.lag.enable",
 		"min.insync.replicas", "node.id", "num.partitions", "offset.metadata.max.bytes",
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
-		"offsets.topic.segment.bytes", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
+		"offsets.topic.segment.bytes", "password.encoder.iterations", "password.encoder.old.secret",
+		"password.encoder.secret", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
 		"sasl.enabled.mechanisms", "sasl.jaas.config", "sasl.server.max.receive.size",
 		"socket.request.max.bytes", "socket.request.read.timeout.ms",
 		"ssl.cipher.suites", "ssl.client.auth", "ssl.enabled.protocols", "ssl.endpoint.identification.algorithm",
@@ -41,7 +45,7 @@ func TestKeySets(t *testing.T) {
 		"ssl.keystore.key", "ssl.keystore.location", "ssl.keystore.password", "ssl.keystore.type",
 		"ssl.principal.mapping.rules", "ssl.protocol", "ssl.provider", "ssl.secure.random.implementation",
 		"ssl.trustmanager.algorithm", "ssl.truststore.certificates", "ssl.truststore.location",
-		"ssl.truststore.password", "ssl.truststore.type",
+		"ssl.truststore.password", "ssl.truststore.type", "super.users",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)

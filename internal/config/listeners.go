@@ -279,7 +279,7 @@ func NewListenerConfig(l Listener, protocol string, props map[string]string) Lis
 // Get returns key's value for this listener as Kafka resolves it:
 // listener.name.<name>.<key> (name lower-cased) first, then <key>.
 func (l ListenerConfig) Get(key string) (string, bool) {
-	if v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]; ok {
+	if v, ok := l.GetOwn(key); ok {
 		return v, true
 	}
 	v, ok := l.props[key]
@@ -499,6 +499,6 @@ var listenerDefList = []Def{
 // GetOwn returns key's value only when set for this listener
 // (listener.name.<name>.<key>), ignoring the broker-wide value.
 func (l ListenerConfig) GetOwn(key string) (string, bool) {
-	v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]
+	v, ok := l.props[listenerPrefix+strings.ToLower(l.Name)+"."+key]
 	return v, ok
 }

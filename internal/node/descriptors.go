@@ -98,8 +98,6 @@ func connectionLimits(cfg config.BrokerConfig, budget descriptorBudget) (server.
 		MaxPerIP:           int(cfg.MaxConnectionsPerIP),
 		IdleTimeout:        ms(cfg.ConnectionsMaxIdleMs),
 		RequestReadTimeout: ms(cfg.SocketRequestReadTimeoutMs),
-
-		AuthenticationTimeout: ms(cfg.ConnectionsAuthenticationTimeoutMs),
 	}
 	if l.MaxPerIP == 0 {
 		l.MaxPerIP = server.OnlyPerIP // LoadBroker checked there are overrides

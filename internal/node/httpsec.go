@@ -84,7 +84,7 @@ func isLoopback(host string) bool {
 
 // httpAuthorizer is the broker's authorizer (authorizer.class.name), which
 // REST asks too; nil when authorization is off.
-func (n *Node) httpAuthorizer() acl.Authorizer { return nil }
+func (n *Node) httpAuthorizer() acl.Authorizer { return n.Authorizer() }
 
 // httpPasswords checks BASIC credentials against the SASL users: the SCRAM
 // credentials and the PLAIN users of the SASL listeners (node/sasl.go).

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/console"
@@ -63,6 +64,9 @@ type Node struct {
 	console *console.History
 	sampler *console.Sampler
 	started time.Time
+
+	// authorizer is nil when authorizer.class.name is unset (authorizer.go).
+	authorizer *acl.StandardAuthorizer
 
 	kafkaAddrs []net.Addr
 	stop       chan struct{}
@@ -184,10 +188,11 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		return nil, err
 	}
 
+	n.authorizer = newAuthorizer(cfg, n.store)
 	n.broker, err = broker.New(broker.Options{
 		NodeID: cfg.NodeID, Advertised: endpoints,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
-		Metrics: n.metrics, Logger: logger,
+		Metrics: n.metrics, Logger: logger, Authorizer: n.Authorizer(),
 		Groups: groupConfig(cfg),
 	})
 	if err != nil {
@@ -200,7 +205,11 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		data := mirror.NewFetcherPath(n.broker, mirror.Options{
 			Logger: logger.With("component", "mirror"), ObserveFetch: n.metrics.ObserveLinkFetch,
 		})
-		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
+		enc, err := passwordEncoder(props)
+		if err != nil {
+			return nil, err
+		}
+		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link"), link.WithPasswordEncoder(enc)); err != nil {
 			return nil, err
 		}
 		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },

@@ -9,7 +9,7 @@ package server
 //     unauthenticated client cannot make the broker allocate
 //     socket.request.max.bytes.
 //   - connections.authentication.timeout.ms (Tandem only, default 30000,
-//     Limits.AuthenticationTimeout; tls.go bounds the handshake with it too):
+//     handshakeTimeout in tls.go, which bounds the TLS handshake too):
 //     the whole authentication, from accept to the end of the SASL
 //     exchange (TLS handshake included), must finish within it, else the
 //     connection is closed. Kafka has no such bound; without it a client
@@ -68,10 +68,7 @@ func (c *conn) startPreauth(lc *config.ListenerConfig) {
 		return
 	}
 	c.pre.maxReceive = int32(min(listenerInt(lc, "sasl.server.max.receive.size", defaultSASLMaxReceive), 1<<31-1))
-	timeout := c.s.limits.AuthenticationTimeout
-	if timeout <= 0 {
-		timeout = defaultAuthenticationTimeout
-	}
+	timeout := handshakeTimeout(lc)
 	c.pre.timer = time.AfterFunc(timeout, func() {
 		if c.pre.done.Load() || c.ctx.Err() != nil {
 			return // authenticated, or the connection is gone
