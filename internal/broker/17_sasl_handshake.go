@@ -38,7 +38,7 @@ func (b *Broker) handleSaslHandshake(r *Request) Reply {
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		return now(resp)
 	}
-	cfg, err := listenerSASL.get(c.Security)
+	cfg, err := b.sasl.get(c.Security)
 	if err != nil {
 		b.rlog.Warn("SASL listener misconfigured", "listener", c.Listener, "err", err)
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code

@@ -104,13 +104,12 @@ func (b *Broker) gate(c *Conn, key int16) error {
 }
 
 // saslConfigs caches each listener's mechanisms, parsed on first use (the
-// node validates them at startup with auth.NewSASLConfig).
+// node validates them at startup with auth.NewSASLConfig). A listener's
+// configuration never changes, and each has one *ListenerConfig.
 type saslConfigs struct {
 	mu sync.Mutex
 	m  map[*config.ListenerConfig]*auth.SASLConfig
 }
-
-var listenerSASL saslConfigs
 
 func (s *saslConfigs) get(lc *config.ListenerConfig) (*auth.SASLConfig, error) {
 	s.mu.Lock()
