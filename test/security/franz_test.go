@@ -204,3 +204,35 @@ func metricValue(page, series string) float64 {
 	}
 	return v
 }
+
+// TestScramCredentialAPIsAuthorized: with an authorizer, the principal
+// SASL established is what the SCRAM APIs are authorized against:
+// DESCRIBE on the cluster for DescribeUserScramCredentials, ALTER for
+// AlterUserScramCredentials; super.users may do both.
+func TestScramCredentialAPIsAuthorized(t *testing.T) {
+	b := tandemtest.StartSASL(t, map[string]string{
+		"sasl.enabled.mechanisms": "PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": auth.PlainLoginModule +
+			` required user_admin="` + adminPass + `" user_alice="` + alicePass + `";`,
+		"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users":           "User:admin",
+	})
+	e := &env{SASLBroker: b}
+	ctx := ctxT(t)
+	alice := kadm.NewClient(e.client(t, plain.Auth{User: "alice", Pass: alicePass}.AsMechanism()))
+	if _, err := alice.DescribeUserSCRAMs(ctx); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alice describes: %v", err)
+	}
+	// kadm turns the per-user CLUSTER_AUTHORIZATION_FAILED into its error.
+	if _, err := alice.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "x", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "p"}}); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alice alters: %v", err)
+	}
+	admin := kadm.NewClient(e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism()))
+	res, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "x", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "p"}})
+	if err != nil || res.Error() != nil {
+		t.Fatalf("admin alters: %v %v", res, err)
+	}
+	if d, err := admin.DescribeUserSCRAMs(ctx); err != nil || len(d["x"].CredInfos) != 1 {
+		t.Fatalf("admin describes: %v %v", d, err)
+	}
+}
