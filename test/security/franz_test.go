@@ -236,3 +236,37 @@ func TestScramCredentialAPIsAuthorized(t *testing.T) {
 		t.Fatalf("admin describes: %v %v", d, err)
 	}
 }
+
+// TestSASLSecretsNotExposed: the JAAS passwords and SCRAM keys appear in no
+// DescribeConfigs answer, metric or log line.
+func TestSASLSecretsNotExposed(t *testing.T) {
+	e := start(t)
+	ctx := ctxT(t)
+	rcs, err := e.admin.DescribeBrokerConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key == "sasl.jaas.config" {
+				seen++
+				if !c.Sensitive || c.Value != nil {
+					t.Errorf("sasl.jaas.config described as %+v", c)
+				}
+			}
+			if c.Value != nil && (strings.Contains(*c.Value, alicePass) || strings.Contains(*c.Value, adminPass)) {
+				t.Errorf("%s shows a password", c.Key)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("sasl.jaas.config not described")
+	}
+	page := tandemtest.Get(t, "http://"+e.Node.HTTPAddr()+"/metrics") + e.Logs.String()
+	for _, secret := range []string{alicePass, adminPass, scramPass} {
+		if strings.Contains(page, secret) {
+			t.Errorf("a password is in the metrics or logs")
+		}
+	}
+}
