@@ -205,6 +205,27 @@ func (b *Broker) saslStep(c *Conn, token []byte, version int16) (challenge []byt
 	return challenge, lifetimeMs, nil
 }
 
+// authFailed answers a failed authentication and closes the connection,
+// after connection.failed.authentication.delay.ms (KIP-306: Kafka holds
+// the answer back so that guessing passwords is slow). The wait runs in
+// the connection's writer; only a graceful shutdown cuts it short.
+func (b *Broker) authFailed(r *Request, resp kmsg.Response) Reply {
+	d := time.Duration(b.static.ConnectionFailedAuthenticationDelayMs) * time.Millisecond
+	if d <= 0 {
+		return Reply{Resp: resp, Close: true}
+	}
+	drain := r.Drain
+	return Reply{Close: true, Wait: func() kmsg.Response {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-drain:
+		}
+		return resp
+	}}
+}
+
 // HandleRawSASL handles one raw SASL token frame (after a SaslHandshake
 // v0, Kafka's pre-KIP-152 framing): it returns the token to send back,
 // size-prefixed, without a Kafka header. An error means the exchange
