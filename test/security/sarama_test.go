@@ -60,6 +60,7 @@ func TestSarama(t *testing.T) {
 		{"SCRAM-SHA-256", sarama.SASLTypeSCRAMSHA256, scramUser, scramPass, false},
 		{"SCRAM-SHA-512", sarama.SASLTypeSCRAMSHA512, scramUser, scramPass, false},
 		{"PLAIN-handshake-v0", sarama.SASLTypePlaintext, "alice", alicePass, true},
+		{"SCRAM-SHA-512-handshake-v0", sarama.SASLTypeSCRAMSHA512, scramUser, scramPass, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := func(pass string) *sarama.Config {
