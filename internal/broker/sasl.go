@@ -64,7 +64,7 @@ type saslState struct {
 // IsSASL reports whether the connection is on a SASL_PLAINTEXT or
 // SASL_SSL listener.
 func (c *Conn) IsSASL() bool {
-	return c != nil && c.Security != nil && (c.Security.SecurityProtocol == "SASL_PLAINTEXT" || c.Security.SecurityProtocol == "SASL_SSL")
+	return c != nil && c.Security != nil && (c.Security.SecurityProtocol == config.ProtocolSASLPlaintext || c.Security.SecurityProtocol == config.ProtocolSASLSSL)
 }
 
 // Authenticated reports whether the connection has a principal: always on
