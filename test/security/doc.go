@@ -12,6 +12,11 @@
 // does: AlterUserScramCredentials (kadm), whose semantics and
 // authorization are checked too.
 //
+// The ACL matrix (acl_matrix_test.go) runs the same clients against the
+// StandardAuthorizer with ACLs created by kadm: LITERAL and PREFIXED
+// grants, a DENY that beats an ALLOW, a super user, and Kafka's errors for
+// every refusal.
+//
 // kcat tests skip when kcat is not on PATH, except under CI=true.
 //
 // Run with: go test ./test/security/
