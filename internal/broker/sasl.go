@@ -210,7 +210,7 @@ func (b *Broker) saslStep(c *Conn, token []byte, version int16) (challenge []byt
 // the answer back so that guessing passwords is slow). The wait runs in
 // the connection's writer; only a graceful shutdown cuts it short.
 func (b *Broker) authFailed(r *Request, resp kmsg.Response) Reply {
-	d := time.Duration(b.static.ConnectionFailedAuthenticationDelayMs) * time.Millisecond
+	d := b.FailedAuthenticationDelay()
 	if d <= 0 {
 		return Reply{Resp: resp, Close: true}
 	}
@@ -226,11 +226,16 @@ func (b *Broker) authFailed(r *Request, resp kmsg.Response) Reply {
 	}}
 }
 
+// FailedAuthenticationDelay is connection.failed.authentication.delay.ms.
+func (b *Broker) FailedAuthenticationDelay() time.Duration {
+	return time.Duration(b.static.ConnectionFailedAuthenticationDelayMs) * time.Millisecond
+}
+
 // HandleRawSASL handles one raw SASL token frame (after a SaslHandshake
 // v0, Kafka's pre-KIP-152 framing): it returns the token to send back,
 // size-prefixed, without a Kafka header. An error means the exchange
 // failed: Kafka has no way to tell the client in this framing and closes
-// the connection.
+// the connection (after FailedAuthenticationDelay).
 func (b *Broker) HandleRawSASL(c *Conn, token []byte) ([]byte, error) {
 	if c.sasl.server == nil {
 		return nil, fmt.Errorf("%w: raw SASL token without an exchange", ErrAuthenticationRequired)
