@@ -802,6 +802,10 @@ var brokerDefList = []Def{
 		Doc: "When positive, the lifetime of a SASL session (KIP-368): SaslAuthenticate v1+ returns it as " +
 			"SessionLifetimeMs, the client may re-authenticate on the same connection (same principal and " +
 			"mechanism), and a connection whose session expired is closed on its next request. 0 disables it."},
+	{Name: "connection.failed.authentication.delay.ms", Type: TypeInt, Default: "100", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "How long the answer to a failed authentication (and the close that follows) is held back, in milliseconds, " +
+			"to slow down password guessing. 0 answers and closes at once."},
 	{Name: "connections.authentication.timeout.ms", Type: TypeLong, Default: "30000", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc: "Tandem-specific (Kafka has no such key): the longest a connection to an SSL, SASL_PLAINTEXT or " +

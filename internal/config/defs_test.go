@@ -13,7 +13,7 @@ import (
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
 		"advertised.listeners", "allow.everyone.if.no.acl.found", "authorizer.class.name", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
-		"compression.type", "connections.authentication.timeout.ms", "connections.max.idle.ms", "connections.max.reauth.ms", "default.replication.factor", "delete.topic.enable",
+		"compression.type", "connection.failed.authentication.delay.ms", "connections.authentication.timeout.ms", "connections.max.idle.ms", "connections.max.reauth.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.allowed.hosts", "http.authentication.method", "http.listeners",
 		"http.pprof.enable", "http.ssl.cipher.suites", "http.ssl.client.auth", "http.ssl.enabled.protocols",

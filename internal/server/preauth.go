@@ -124,6 +124,13 @@ type rawToken struct {
 func (c *conn) rawSASL(frame []byte) bool {
 	resp, err := c.s.broker.HandleRawSASL(c.info, frame)
 	if err != nil {
+		// Kafka delays the close of a failed authentication (KIP-306).
+		t := time.NewTimer(c.s.broker.FailedAuthenticationDelay())
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.s.drainCh:
+		}
 		return false
 	}
 	// A copy: frame may be a pooled buffer the reader recycles.

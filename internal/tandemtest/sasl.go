@@ -43,11 +43,11 @@ func (l *Logs) String() string {
 	return l.b.String()
 }
 
-// SASLBroker is a broker whose clients reach it through one SASL_PLAINTEXT
-// listener.
+// SASLBroker is a broker whose clients reach it through one listener with
+// security.
 type SASLBroker struct {
 	Node *node.Node
-	// Addr is the SASL_PLAINTEXT listener.
+	// Addr is the listener's address.
 	Addr string
 	// Logs holds the broker's log lines (debug and above).
 	Logs *Logs
@@ -55,7 +55,8 @@ type SASLBroker struct {
 
 // StartSASL starts a broker whose only Kafka listener is SASL_PLAINTEXT,
 // configured by props (sasl.enabled.mechanisms,
-// listener.name.sasl_plaintext.* ...) on top of the usual test settings.
+// listener.name.sasl_plaintext.* ...) on top of the usual test settings;
+// props may replace listeners too (SASL_SSL://, SSL:// with ssl.* keys).
 func StartSASL(t testing.TB, props map[string]string) *SASLBroker {
 	t.Helper()
 	nodeProps := map[string]string{
