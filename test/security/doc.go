@@ -9,6 +9,10 @@
 // created the way kafka-configs --alter --add-config
 // 'SCRAM-SHA-512=[password=...]' does: AlterUserScramCredentials (kadm).
 //
+// With Kafka's StandardAuthorizer selected, two PLAIN users (franz-go and
+// kcat) get what their ACLs allow and no more, and the ACL APIs need ALTER
+// or DESCRIBE on the cluster (acls_test.go).
+//
 // kcat tests skip when kcat is not on PATH, except under CI=true.
 //
 // Run with: go test ./test/security/
