@@ -84,39 +84,12 @@ func isLoopback(host string) bool {
 
 // httpAuthorizer is the broker's authorizer (authorizer.class.name), which
 // REST asks too; nil when authorization is off.
-func (n *Node) httpAuthorizer() acl.Authorizer { return nil }
+func (n *Node) httpAuthorizer() acl.Authorizer { return n.Authorizer() }
 
 // httpPasswords checks BASIC credentials against the SASL users: the SCRAM
-// credentials in the metadata store (read at each check, so a user added
-// with kafka-configs can log in at once) and the PLAIN users of the SASL
-// listeners' JAAS configurations. A user in several listeners' JAAS
-// configurations is checked against the first.
+// credentials and the PLAIN users of the SASL listeners (node/sasl.go).
 func (n *Node) httpPasswords() rest.PasswordChecker {
-	plain := auth.PlainUsers{}
-	for _, lc := range n.Config.ListenerConfigs {
-		if !strings.HasPrefix(lc.SecurityProtocol, "SASL_") {
-			continue
-		}
-		// A listener whose SASL settings are wrong stops the broker
-		// anyway; here it just adds no users.
-		if sc, err := auth.NewSASLConfig(lc); err == nil {
-			for u, p := range sc.PlainUsers() {
-				if _, dup := plain[u]; !dup {
-					plain[u] = p
-				}
-			}
-		}
-	}
-	return auth.NewPasswordChecker(scramLookup{n.store}, plain)
-}
-
-// scramLookup reads SCRAM credentials from the metadata store for
-// auth.NewPasswordChecker.
-type scramLookup struct{ s metadata.Store }
-
-func (l scramLookup) ScramCredential(user, mechanism string) (auth.ScramCredential, bool) {
-	c, ok := l.s.ScramCredential(user, mechanism)
-	return auth.ScramCredential{Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey, Iterations: c.Iterations}, ok
+	return auth.NewPasswordChecker(n.broker.ScramCredentials(), plainUsers(n.Config))
 }
 
 // httpACLs serves /acls from the metadata store when an authorizer is set
