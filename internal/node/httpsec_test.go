@@ -258,3 +258,31 @@ func TestHTTPAuthorizationAndACLs(t *testing.T) {
 		t.Fatalf("ACLs after the delete: %s", got)
 	}
 }
+
+// TestHTTPSCertificateReload: a keystore file rewritten in place is served
+// from the next handshakes on, without a restart (internal/tlsconf).
+func TestHTTPSCertificateReload(t *testing.T) {
+	oldCA, newCA := tlstest.NewCA(t), tlstest.NewCA(t)
+	keystore := filepath.Join(t.TempDir(), "server.pem")
+	oldCA.Server(t).WriteKeystorePEM(t, keystore, "")
+	b := tandemtest.Start(t,
+		tandemtest.Config("http.listeners", "https://127.0.0.1:0"),
+		tandemtest.Config("http.ssl.keystore.type", "PEM"),
+		tandemtest.Config("http.ssl.keystore.location", keystore))
+	url := "https://" + b.HTTPAddr() + "/livez"
+	if code, _, err := tlsGet(t, oldCA, nil, url); err != nil || code != 200 {
+		t.Fatalf("before: %d %v", code, err)
+	}
+	newCA.Server(t).WriteKeystorePEM(t, keystore, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, err := tlsGet(t, newCA, nil, url)
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new certificate is not served: %d %v", code, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
