@@ -116,7 +116,7 @@ type handler struct {
 	// patterns are the routes registered, in order (authz_test.go checks
 	// them against routeRules).
 	patterns []string
-	m    *metrics.Metrics
+	m        *metrics.Metrics
 	// log is rate-limited: every line here is one a client can cause
 	// once per request (issue #9).
 	log *ratelog.Logger
