@@ -65,6 +65,7 @@ type actionResult struct {
 func linkCreateCmd(cf *clientFlags) *cobra.Command {
 	var (
 		bootstrap, sourceCluster string
+		apiKey, apiSecret        string
 		configs                  []string
 		dryRun, noValidate       bool
 	)
@@ -76,11 +77,19 @@ source cluster at --source-bootstrap-server.
 
 --config takes NAME=VALUE pairs (comma-separated, repeatable) or the path of
 a Java-properties file; security settings for reaching the source
-(security.protocol, sasl.*, ssl.*) go there too.`,
+(security.protocol, sasl.*, ssl.*) go there too.
+
+--source-api-key and --source-api-secret are the confluent CLI's: the link
+authenticates to the source with SASL PLAIN over TLS as that key
+(security.protocol=SASL_SSL, sasl.mechanism=PLAIN and a PlainLoginModule
+sasl.jaas.config). The broker stores the secret encrypted with its
+password.encoder.secret and never shows it again.`,
 		Example: `  tandem link create east --source-bootstrap-server east-kafka:9092
   tandem link create east --source-bootstrap-server east-kafka:9092 --config link.properties
   tandem link create east --source-bootstrap-server east-kafka:9092 \
-      --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run`,
+      --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run
+  tandem link create east --source-bootstrap-server east-kafka:9092 \
+      --source-api-key LINK-KEY --source-api-secret LINK-SECRET --no-validate`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -93,6 +102,9 @@ a Java-properties file; security settings for reaching the source
 					return fmt.Errorf("--source-bootstrap-server %q and --config bootstrap.servers=%q disagree", bootstrap, prev)
 				}
 				cfg["bootstrap.servers"] = bootstrap
+			}
+			if err := apiKeyConfigs(cfg, apiKey, apiSecret); err != nil {
+				return err
 			}
 			if cfg["bootstrap.servers"] == "" && !strings.EqualFold(cfg["connection.mode"], "INBOUND") {
 				return errors.New("--source-bootstrap-server is required (or bootstrap.servers in --config)")
@@ -128,10 +140,46 @@ a Java-properties file; security settings for reaching the source
 	fs := cmd.Flags()
 	fs.StringVar(&bootstrap, "source-bootstrap-server", "", "bootstrap server(s) of the source cluster, HOST:PORT[,HOST:PORT...]")
 	fs.StringVar(&sourceCluster, "source-cluster", "", "expected cluster ID of the source cluster (checked unless --no-validate)")
+	fs.StringVar(&apiKey, "source-api-key", "", "API key (SASL PLAIN user) for the source cluster; needs --source-api-secret")
+	fs.StringVar(&apiSecret, "source-api-secret", "", "API secret (SASL PLAIN password) for the source cluster")
 	fs.StringArrayVar(&configs, "config", nil, "link config NAME=VALUE[,NAME=VALUE...], or a properties file (repeatable)")
 	fs.BoolVar(&dryRun, "dry-run", false, "validate the request without creating the link")
 	fs.BoolVar(&noValidate, "no-validate", false, "create the link even if the source cluster cannot be reached now")
 	return cmd
+}
+
+// apiKeyConfigs adds what --source-api-key/--source-api-secret stand for,
+// as the confluent CLI writes them (cluster-linking.md §6.2):
+// security.protocol=SASL_SSL, sasl.mechanism=PLAIN and
+//
+//	org.apache.kafka.common.security.plain.PlainLoginModule required username="K" password="S";
+//
+// with K and S quoted as Kafka's JAAS parser reads them (a backslash
+// escapes the next character). A --config that sets one of these keys to
+// something else is an error rather than silently overridden.
+func apiKeyConfigs(cfg map[string]string, key, secret string) error {
+	if key == "" && secret == "" {
+		return nil
+	}
+	if key == "" || secret == "" {
+		return errors.New("--source-api-key and --source-api-secret go together")
+	}
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	for _, kv := range [][2]string{
+		{"security.protocol", "SASL_SSL"},
+		{"sasl.mechanism", "PLAIN"},
+		{"sasl.jaas.config", `org.apache.kafka.common.security.plain.PlainLoginModule required username="` +
+			q.Replace(key) + `" password="` + q.Replace(secret) + `";`},
+	} {
+		if prev, ok := cfg[kv[0]]; ok && prev != kv[1] {
+			if kv[0] == "sasl.jaas.config" {
+				return errors.New("--source-api-key/--source-api-secret and --config sasl.jaas.config disagree: give one of them")
+			}
+			return fmt.Errorf("--source-api-key/--source-api-secret set %s=%s, but --config sets %s=%q", kv[0], kv[1], kv[0], prev)
+		}
+		cfg[kv[0]] = kv[1]
+	}
+	return nil
 }
 
 // warnTasksInError reports link tasks that are IN_ERROR right after

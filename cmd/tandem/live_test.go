@@ -123,7 +123,8 @@ func newDst(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 // that need one, except for `link create`.
 func TestHelpExamplesWork(t *testing.T) {
 	src := tandemtest.Start(t)
-	dst := tandemtest.Start(t)
+	// The --source-api-secret example needs a secret to store it with.
+	dst := tandemtest.Start(t, tandemtest.Config("password.encoder.secret", "examples-secret"))
 	url := "http://" + dst.HTTPAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -187,7 +188,7 @@ func TestHelpExamplesWork(t *testing.T) {
 			n++
 		}
 	}
-	if n < 7 {
-		t.Fatalf("ran %d examples; the help text has at least 7", n)
+	if n < 8 {
+		t.Fatalf("ran %d examples; the help text has at least 8", n)
 	}
 }

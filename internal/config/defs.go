@@ -736,6 +736,18 @@ var brokerDefList = []Def{
 	{Name: "cluster.link.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
 		Doc: "Tandem's name for Confluent's confluent.cluster.link.enable: whether cluster links and mirror " +
 			"topics can be used on this broker."},
+	// Kafka's PasswordEncoder keys: sensitive cluster link configs are
+	// stored encrypted with this secret (internal/pwenc; docs/security.md).
+	{Name: "password.encoder.secret", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The secret with which sensitive cluster link configs (sasl.jaas.config, ssl.keystore.key, ssl.*.password) " +
+			"are encrypted before they are stored. Set the same value on every broker; a link with a sensitive config " +
+			"is refused while it is not set."},
+	{Name: "password.encoder.old.secret", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "The previous password.encoder.secret, while rotating it: stored values are decrypted with it when the " +
+			"current secret does not, and re-encrypted with the current one when their link starts."},
+	{Name: "password.encoder.iterations", Type: TypeInt, Default: "4096", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1024),
+		Doc:      "The PBKDF2 iteration count of the key derived from password.encoder.secret for each stored value."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", HasDefault: true, TopicName: "min.insync.replicas",
 		Validate: atLeast(1),
 		Doc:      "The minimum number of in-sync replicas needed to acknowledge a write with acks=all."},

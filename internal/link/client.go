@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"crypto/tls"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -10,14 +11,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
 // ClientOpts are the franz-go options with which a link reaches its source
 // cluster, from the link's client configs (Kafka's meanings):
 //
-//   - bootstrap.servers, security.protocol (only PLAINTEXT connects today);
+//   - bootstrap.servers;
+//   - security.protocol, sasl.mechanism, sasl.jaas.config and the ssl.*
+//     keys (security.go): SASL PLAIN or SCRAM, TLS in the dialer;
 //   - socket.connection.setup.timeout.ms / .max.ms: the dial timeout
 //     starts at the first and doubles with each consecutive failed dial to
 //     the same address, up to the second (KIP-601);
@@ -27,9 +28,19 @@ import (
 //     applied in the dialer); it also paces franz-go's request retries
 //     (retry.backoff.ms paces the fetcher's metadata refreshes instead);
 //   - request.timeout.ms, metadata.max.age.ms.
+//
+// Every client of a link's source (its runtime's, the data path's) is built
+// from these options, so all reach the source the same way.
 func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
-	if p := strings.ToUpper(Value(configs, "security.protocol")); p != "PLAINTEXT" {
-		return nil, usererr.New(ErrNotSupported, "cluster link config security.protocol=%s is not supported by Tandem yet: links connect to the source with PLAINTEXT only", p)
+	opts, _, err := clientOpts(name, configs)
+	return opts, err
+}
+
+// clientOpts is ClientOpts, also returning the parsed security settings.
+func clientOpts(name string, configs map[string]string) ([]kgo.Opt, security, error) {
+	sec, err := parseSecurity(configs)
+	if err != nil {
+		return nil, sec, err
 	}
 	var seeds []string
 	for _, s := range strings.Split(Value(configs, "bootstrap.servers"), ",") {
@@ -42,8 +53,8 @@ func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 	d := &dialer{min: Millis(configs, "socket.connection.setup.timeout.ms"),
 		max: Millis(configs, "socket.connection.setup.timeout.max.ms"), failures: map[string]int{},
 		backoff: backoff, backoffMax: backoffMax, reconnect: map[string]*reconnectState{},
-		sleep: sleepCtx, jitter: rand.Float64}
-	return []kgo.Opt{
+		sleep: sleepCtx, jitter: rand.Float64, tls: sec.tls}
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("tandem-cluster-link-" + name),
 		kgo.MetadataMaxAge(maxAge),
@@ -57,8 +68,10 @@ func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 			}
 			return min(b, backoffMax)
 		}),
+		// TLS is done in the dialer (franz-go's DialTLSConfig cannot be
+		// combined with a Dialer).
 		kgo.Dialer(d.DialContext),
-	}, nil
+	}, sec.opts()...), sec, nil
 }
 
 // dialer grows the connection-setup timeout per address after failures
@@ -80,6 +93,9 @@ type dialer struct {
 	reconnect           map[string]*reconnectState
 	sleep               func(ctx context.Context, d time.Duration) error
 	jitter              func() float64 // in [0, 1)
+	// tls, when set, is the client TLS config (security.protocol SSL or
+	// SASL_SSL): connections are TLS after the TCP dial.
+	tls *tls.Config
 }
 
 type reconnectState struct {
@@ -112,7 +128,41 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		d.connFailed(addr)
 		return nil, err
 	}
-	return &watchedConn{Conn: c, d: d, addr: addr}, nil
+	wc := &watchedConn{Conn: c, d: d, addr: addr}
+	if d.tls == nil {
+		return wc, nil
+	}
+	return d.handshake(ctx, wc, addr, timeout)
+}
+
+// handshake runs the TLS client handshake on wc within the connection
+// setup timeout (Kafka's socket.connection.setup.timeout.ms covers the
+// whole setup, TLS included). The connection counts as answered only once
+// the handshake succeeded: a broker that sends its certificate and is
+// refused is backed off like one that closes at once.
+func (d *dialer) handshake(ctx context.Context, wc *watchedConn, addr string, timeout time.Duration) (net.Conn, error) {
+	cfg := d.tls.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	wc.handshaking.Store(true)
+	tc := tls.Client(wc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = wc.Close()
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, &errTLSHandshake{addr: addr, err: err}
+	}
+	wc.handshaking.Store(false)
+	wc.markAnswered()
+	return tc, nil
 }
 
 // reconnectWait is how long a dial to addr must still wait.
@@ -157,18 +207,26 @@ type watchedConn struct {
 	addr     string
 	once     sync.Once
 	answered atomic.Bool
+	// handshaking: a TLS handshake is running; its bytes are no answer.
+	handshaking atomic.Bool
 }
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.answered.Load() {
-		c.answered.Store(true)
-		c.d.connHealthy(c.addr)
+	if n > 0 && !c.handshaking.Load() {
+		c.markAnswered()
 	}
 	if err != nil {
 		c.ended()
 	}
 	return n, err
+}
+
+func (c *watchedConn) markAnswered() {
+	if !c.answered.Load() {
+		c.answered.Store(true)
+		c.d.connHealthy(c.addr)
+	}
 }
 
 func (c *watchedConn) Close() error {

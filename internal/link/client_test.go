@@ -2,6 +2,9 @@ package link
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
 // acceptAndClose listens on loopback, counts connections and closes each
@@ -91,5 +96,55 @@ func TestReconnectBackoffResetsOnAnswer(t *testing.T) {
 	d.connHealthy("a")
 	if w := d.reconnectWait("a"); w != 0 {
 		t.Fatalf("after an answer: wait %v", w)
+	}
+}
+
+// TestFailedTLSHandshakeIsBackedOff: a source that sends its certificate
+// but is not trusted has answered bytes, yet the connection failed: the
+// dialer backs it off like one that closes at once (failures grow), and
+// reports a TLS handshake error; a trusted one resets the backoff.
+func TestFailedTLSHandshakeIsBackedOff(t *testing.T) {
+	ca, other := tlstest.NewCA(t), tlstest.NewCA(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLSCertificate()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_ = c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	newDialer := func(roots *x509.CertPool) *dialer {
+		return &dialer{min: time.Second, max: time.Second, failures: map[string]int{}, backoff: time.Millisecond, backoffMax: time.Millisecond,
+			reconnect: map[string]*reconnectState{}, sleep: sleepCtx, jitter: func() float64 { return 0.5 }, tls: &tls.Config{RootCAs: roots}}
+	}
+	d := newDialer(other.Pool())
+	for i := 1; i <= 2; i++ {
+		_, err := d.DialContext(context.Background(), "tcp", addr)
+		if _, ok := errors.AsType[*errTLSHandshake](err); !ok {
+			t.Fatalf("dial %d: %v, want a TLS handshake error", i, err)
+		}
+		if st := d.reconnect[addr]; st == nil || st.failures != i {
+			t.Fatalf("after %d failed handshakes: %+v", i, st)
+		}
+	}
+	d = newDialer(ca.Pool())
+	d.connFailed(addr)
+	c, err := d.DialContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if st := d.reconnect[addr]; st != nil {
+		t.Fatalf("after a good handshake: %+v", st)
 	}
 }

@@ -20,9 +20,9 @@ import (
 var (
 	ErrUnknownConfig = errors.New("unknown cluster link config")
 	ErrInvalidConfig = errors.New("invalid cluster link config")
-	// ErrNotSupported: a config or mode Tandem validates and stores but
-	// cannot act on yet (TLS/SASL to the source, source-initiated or
-	// bidirectional links, ACL sync).
+	// ErrNotSupported: a config or mode Tandem validates but cannot act
+	// on yet (GSSAPI and OAUTHBEARER to the source, source-initiated or
+	// bidirectional links, ACL sync); it is refused, never stored.
 	ErrNotSupported = errors.New("not supported by Tandem yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).
@@ -187,16 +187,28 @@ func linkDefs() []config.Def {
 		Doc: "Fetch sessions (connections) per source broker, Kafka's meaning; Tandem's default for links is 8, not Kafka's 1."})
 	def(config.Def{Name: "security.protocol", Type: config.TypeString, Default: "PLAINTEXT", HasDefault: true,
 		Validate: anyCase(config.OneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")),
-		Doc:      "How to reach the source. Only PLAINTEXT connects today; the others are stored and fail clearly."})
+		Doc:      "How to reach the source: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."})
 	def(config.Def{Name: "sasl.mechanism", Type: config.TypeString, Default: "GSSAPI", HasDefault: true,
 		Validate: anyCase(config.OneOf("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")),
 		Doc:      "SASL mechanism for the source."})
 	def(config.Def{Name: "sasl.jaas.config", Type: config.TypePassword, Sensitive: true, Doc: "JAAS login for the source (sensitive)."})
 	for _, k := range []string{"ssl.truststore.certificates", "ssl.keystore.certificate.chain",
-		"ssl.truststore.type", "ssl.keystore.type", "ssl.endpoint.identification.algorithm",
 		"ssl.protocol", "ssl.truststore.location", "ssl.keystore.location"} {
 		def(config.Def{Name: k, Type: config.TypeString, Doc: "TLS setting for the source."})
 	}
+	// Kafka's client defaults (tlsconf applies the same when unset).
+	for _, k := range []string{"ssl.truststore.type", "ssl.keystore.type"} {
+		def(config.Def{Name: k, Type: config.TypeString, Default: "JKS", HasDefault: true,
+			Validate: anyCase(config.OneOf("JKS", "PKCS12", "PEM")), Doc: "TLS store format for the source."})
+	}
+	def(config.Def{Name: "ssl.endpoint.identification.algorithm", Type: config.TypeString, Default: "https", HasDefault: true,
+		Validate: func(v string) error {
+			if v != "" && !strings.EqualFold(strings.TrimSpace(v), "https") {
+				return fmt.Errorf("%q: want https (verify the source's host name) or empty (do not)", v)
+			}
+			return nil
+		},
+		Doc: "https: verify the source's host name against its certificate; empty: do not."})
 	for _, k := range []string{"ssl.enabled.protocols", "ssl.cipher.suites"} {
 		def(config.Def{Name: k, Type: config.TypeList, Doc: "TLS setting for the source."})
 	}
@@ -266,6 +278,11 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	}
 	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
 		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)
+	}
+	// The security configs together (security.go): a link that could not
+	// connect is refused here, at the REST call, not later in a fetcher.
+	if _, err := parseSecurity(configs); err != nil {
+		return err
 	}
 	if !creating {
 		// A create-only key may not be removed either.

@@ -54,7 +54,9 @@ func TestValidateConfigs(t *testing.T) {
 		{"auto-create filters group key", with("auto.create.mirror.topics.filters", `{"groupFilters":[{"name":"*"}]}`), nil, true, ErrInvalidConfig},
 		{"auto-create filters altered bad", with("auto.create.mirror.topics.filters", `{"topicFilters":[{"name":"a","patternType":"REGEX"}]}`), base, false, ErrInvalidConfig},
 		{"auto-create interval too small", with("auto.create.mirror.topics.interval.ms", "10"), nil, true, ErrInvalidConfig},
-		{"sasl stored", with("security.protocol", "SASL_SSL", "sasl.mechanism", "PLAIN", "sasl.jaas.config", "x"), nil, true, nil},
+		{"sasl plaintext", with("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN", "sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`), nil, true, nil},
+		{"sasl bad jaas", with("security.protocol", "SASL_PLAINTEXT", "sasl.mechanism", "PLAIN", "sasl.jaas.config", "x"), nil, true, ErrInvalidConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
+	"github.com/tandem-streaming/tandem/internal/pwenc"
 	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
@@ -69,6 +70,9 @@ type Cluster interface {
 	AddMirrorPartitions(topic string, total int32) error
 	// LogEndOffsets returns each partition's log end offset.
 	LogEndOffsets(topic string) (map[int32]int64, error)
+	// HighWatermarks returns each partition's high watermark: the end of
+	// what a consumer can read (consumer offsets are clamped to it).
+	HighWatermarks(topic string) (map[int32]int64, error)
 }
 
 // PartitionStatus is one mirror partition as described: the data path's
@@ -143,13 +147,20 @@ type DataPath interface {
 type Manager struct {
 	store   metadata.Store
 	cluster Cluster
-	data    DataPath
-	logger  *slog.Logger
-	now     func() time.Time
+	// enc encrypts sensitive link configs at rest (secrets.go); nil
+	// without password.encoder.secret.
+	enc    *pwenc.Encoder
+	data   DataPath
+	logger *slog.Logger
+	now    func() time.Time
 
-	mu    sync.Mutex // guards links; taken before any runtime's mu
+	mu    sync.Mutex // guards links and failed; taken before any runtime's mu
 	links map[string]*runtime
-	wg    sync.WaitGroup
+	// failed holds the links that could not start (no runtime), with why:
+	// stored secrets that do not decrypt, security configs that no longer
+	// work. They are described as FAILED with that error.
+	failed map[string]error
+	wg     sync.WaitGroup
 
 	// mirrorLocks serialises the transitions of each mirror topic (one
 	// *sync.Mutex per topic name): REST operations and link tasks. Held
@@ -180,7 +191,11 @@ type Manager struct {
 // runtime is a link's live state: the client to its source, its
 // availability and its tasks.
 type runtime struct {
+	// link is the stored link with its sensitive configs decrypted: it
+	// never goes back to the store, REST or logs.
 	link   metadata.Link
+	sec    security
+	watch  *authWatch
 	client *kgo.Client
 	adm    *kadm.Client
 	ctx    context.Context
@@ -191,8 +206,10 @@ type runtime struct {
 	state           string
 	errCode, errMsg string
 	failures        int
-	// offsetLags: what the last consumer offset sync found.
+	// offsetLags: what the last consumer offset sync found; coords: the
+	// source's group coordinators it found.
 	offsetLags offsetLags
+	coords     sourceCoordinators
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
@@ -224,11 +241,15 @@ func (rt *runtime) currentState() string {
 
 // NewManager loads the persisted links, finishes what a restart
 // interrupted (link deletions, pending stops) and starts the links.
-func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *slog.Logger) (*Manager, error) {
+func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *slog.Logger, opts ...Option) (*Manager, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{}}
+	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{},
+		failed: map[string]error{}}
+	for _, o := range opts {
+		o(m)
+	}
 	m.groups = groupsOf(cluster)
 	m.ends.init()
 	// Mirrors whose link is gone (a deletion interrupted by a crash, or a
@@ -330,15 +351,17 @@ func (rt *runtime) stop() {
 	rt.client.Close()
 }
 
-// clientFor builds the franz-go client a link uses to reach its source.
-// Only PLAINTEXT connects today; other protocols are stored and refused
-// here with a clear error.
-func clientFor(name string, configs map[string]string) (*kgo.Client, error) {
-	opts, err := ClientOpts(name, configs)
+// clientFor builds the franz-go client a link uses to reach its source
+// (configs with their secrets in clear), with an authWatch hook that
+// explains authentication failures.
+func clientFor(name string, configs map[string]string) (*kgo.Client, security, *authWatch, error) {
+	opts, sec, err := clientOpts(name, configs)
 	if err != nil {
-		return nil, err
+		return nil, sec, nil, err
 	}
-	return kgo.NewClient(opts...)
+	w := &authWatch{}
+	cl, err := kgo.NewClient(append(opts, kgo.WithHooks(w))...)
+	return cl, sec, w, err
 }
 
 func (m *Manager) runtimeOf(name string) *runtime {
@@ -347,13 +370,40 @@ func (m *Manager) runtimeOf(name string) *runtime {
 	return m.links[name]
 }
 
-func (m *Manager) startLink(l metadata.Link) error {
-	cl, err := clientFor(l.Name, l.Configs)
+// startLink starts a stored link: its client, tasks and mirrors. A link
+// that cannot start (its stored secrets do not decrypt, its
+// security configs no longer work) is remembered as failed, with why, so
+// that it is described as FAILED with that error.
+func (m *Manager) startLink(l metadata.Link) (err error) {
+	defer func() {
+		if err != nil {
+			m.mu.Lock()
+			m.failed[l.Name] = err
+			m.mu.Unlock()
+		}
+	}()
+	configs, reseal, err := m.openConfigs(l.Name, l.Configs)
 	if err != nil {
 		return err
 	}
+	if reseal && m.enc != nil {
+		// Secrets read with password.encoder.old.secret, or stored in
+		// clear by an older version: store them under the current secret.
+		if sealed, err := m.sealConfigs(l.Name, configs); err == nil {
+			if err := m.store.SetLinkConfigs(l.Name, sealed); err != nil {
+				m.logger.Warn("re-encrypting cluster link secrets", "link", l.Name, "err", err)
+			} else if stored, ok := m.store.Link(l.Name); ok {
+				l = stored
+			}
+		}
+	}
+	cl, sec, w, err := clientFor(l.Name, configs)
+	if err != nil {
+		return err
+	}
+	l.Configs = configs
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &runtime{link: l, client: cl, adm: kadm.NewClient(cl), ctx: ctx, cancel: cancel, state: LinkActive,
+	rt := &runtime{link: l, sec: sec, watch: w, client: cl, adm: kadm.NewClient(cl), ctx: ctx, cancel: cancel, state: LinkActive,
 		errCode: "NO_ERROR", missingSince: map[string]time.Time{}}
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
@@ -361,6 +411,7 @@ func (m *Manager) startLink(l metadata.Link) error {
 	rt.tasks = m.linkTasks(rt)
 	m.mu.Lock()
 	m.links[l.Name] = rt
+	delete(m.failed, l.Name)
 	m.mu.Unlock()
 	// Recover every mirror of the link: hand ACTIVE ones to the data path
 	// (or pause them on a paused link), finish pending stops.
@@ -400,7 +451,11 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 	if _, ok := m.store.Link(name); ok {
 		return usererr.New(metadata.ErrLinkExists, "cluster link '%s' already exists", name)
 	}
-	cl, err := clientFor(name, configs)
+	sealed, err := m.sealConfigs(name, configs)
+	if err != nil {
+		return err
+	}
+	cl, sec, w, err := clientFor(name, configs)
 	if err != nil {
 		return err
 	}
@@ -409,6 +464,10 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 		cctx, cancel := context.WithTimeout(ctx, Millis(configs, "request.timeout.ms"))
 		defer cancel()
 		meta, err := kadm.NewClient(cl).BrokerMetadata(cctx)
+		if aerr, ok := authFailure(err, sec, w); ok {
+			return usererr.New(errors.Join(ErrSourceCluster, ErrAuthentication), "cannot connect to the source cluster of cluster link '%s' at %s: %v; or create the link without validation",
+				name, Value(configs, "bootstrap.servers"), aerr)
+		}
 		if err != nil {
 			return usererr.New(ErrSourceCluster, "cannot reach the source cluster of cluster link '%s' at %s: %v; check bootstrap.servers, or create the link without validation",
 				name, Value(configs, "bootstrap.servers"), sourceError(err))
@@ -425,7 +484,7 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 	if validateOnly {
 		return nil
 	}
-	l := metadata.Link{Name: name, SourceClusterID: sourceClusterID, Configs: maps.Clone(configs)}
+	l := metadata.Link{Name: name, SourceClusterID: sourceClusterID, Configs: maps.Clone(sealed)}
 	if err := m.store.CreateLink(l); err != nil {
 		return err
 	}
@@ -481,6 +540,7 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	}
 	m.mu.Lock()
 	delete(m.links, name)
+	delete(m.failed, name)
 	m.mu.Unlock()
 	if rt != nil {
 		rt.stop()
@@ -532,7 +592,8 @@ func (m *Manager) detach(t metadata.Topic) {
 }
 
 // AlterLinkConfigs replaces a link's configs (validated as a whole) and
-// restarts its runtime with them.
+// restarts its runtime with them. A feature turned off loses its filters
+// (clearFiltersTurnedOff).
 func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, validateOnly bool) error {
 	if m == nil {
 		return ErrDisabled
@@ -541,25 +602,32 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	if !ok {
 		return errUnknownLink(name)
 	}
+	// Sensitive values sent back unchanged are the stored ciphertext.
+	configs, err := m.openAltered(name, configs, l.Configs)
+	if err != nil {
+		return err
+	}
+	configs = clearFiltersTurnedOff(l.Configs, configs)
+	// Everything is checked (security configs included) before anything
+	// is stored, as at creation: stored, a config the link cannot
+	// connect with would stop the link.
 	if err := ValidateConfigs(configs, l.Configs, false); err != nil {
 		return err
 	}
-	// Configs the link validates but cannot connect with yet (a security
-	// protocol other than PLAINTEXT) are refused before anything is
-	// stored, as at creation: stored, they would stop the link, whose new
-	// runtime could not start.
-	if _, err := ClientOpts(name, configs); err != nil {
+	sealed, err := m.sealConfigs(name, configs)
+	if err != nil {
 		return err
 	}
 	if validateOnly {
 		return nil
 	}
-	if err := m.store.SetLinkConfigs(name, configs); err != nil {
+	if err := m.store.SetLinkConfigs(name, sealed); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	rt := m.links[name]
 	delete(m.links, name)
+	delete(m.failed, name)
 	m.mu.Unlock()
 	if rt != nil {
 		rt.stop()
@@ -638,6 +706,12 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 		rt.mu.Unlock()
 		cond = rt.condition()
 		info.Tasks = taskStatuses(rt)
+	} else if err := m.startFailure(l.Name); err != nil {
+		info.State, info.ErrorCode, info.ErrorMessage = LinkFailed, "UNKNOWN", err.Error()
+		if errors.Is(err, ErrSecrets) || errors.Is(err, ErrAuthentication) {
+			info.ErrorCode = "AUTHENTICATION_ERROR"
+		}
+		cond = linkCondFailed
 	}
 	for _, t := range m.mirrorsOf(l.Name) {
 		info.TopicNames = append(info.TopicNames, t.Name)
@@ -645,6 +719,13 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 	}
 	sort.Strings(info.TopicNames)
 	return info
+}
+
+// startFailure is why link name could not start, or nil.
+func (m *Manager) startFailure(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failed[name]
 }
 
 // errUnknownLink is metadata.ErrUnknownLink naming the link.

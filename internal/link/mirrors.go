@@ -419,7 +419,15 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	rt := m.runtimeOf(link)
 	if rt == nil {
+		if err := m.startFailure(link); err != nil {
+			return usererr.New(ErrSourceCluster, "cannot create a mirror topic over cluster link '%s': the link is FAILED: %w", link, err)
+		}
 		return usererr.New(ErrSourceCluster, "cannot create a mirror topic over cluster link '%s': the link is not running (paused or failed); resume it first", link)
+	}
+	if msg, ok := rt.authError(); ok {
+		// Asking the source again would only be refused again, after
+		// the client's retries.
+		return usererr.New(errors.Join(ErrSourceCluster, ErrAuthentication), "cannot create a mirror topic over cluster link '%s': %s", link, msg)
 	}
 	cctx, cancel := context.WithTimeout(ctx, Millis(l.Configs, "request.timeout.ms"))
 	defer cancel()
@@ -436,6 +444,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}()
 	details, err := rt.adm.ListTopics(cctx, sourceTopic)
 	<-asked
+	if aerr, ok := authFailure(err, rt.sec, rt.watch); ok {
+		return usererr.New(errors.Join(ErrSourceCluster, ErrAuthentication), "While fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, aerr)
+	}
 	if err != nil {
 		return usererr.New(ErrSourceCluster, "While fetching description for topic '%s' over cluster link '%s': %w", sourceTopic, link, sourceError(err))
 	}
@@ -478,7 +489,8 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	m.data.Stop(mirrorTopic)
 	m.ends.forget(mirrorTopic)
 	if dataPathWant(t.Mirror.State, rt.condition()) == dpFetching {
-		return m.data.Start(l, t, true)
+		// rt.link: the link with its secrets decrypted.
+		return m.data.Start(rt.link, t, true)
 	}
 	return nil
 }

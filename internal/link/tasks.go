@@ -121,7 +121,7 @@ func (tk *task) runOnce(ctx context.Context, now func() time.Time) {
 func taskErrorCode(err error) string {
 	var ne net.Error
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+	case errors.Is(err, ErrAuthentication), errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
 		errors.Is(err, kerr.TopicAuthorizationFailed):
 		return "AUTHENTICATION_ERROR"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), errors.Is(err, errSourceUnreachable):
@@ -207,6 +207,20 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if aerr, ok := authFailure(err, rt.sec, rt.watch); ok {
+		// The source refused the link's credentials (or its TLS
+		// handshake failed): that does not heal by waiting, so the link
+		// is FAILED with AUTHENTICATION_ERROR at once (Confluent's
+		// link_error), not after the failure threshold. A later check
+		// that succeeds (credentials fixed on the source) makes it
+		// ACTIVE again.
+		rt.failures++
+		if rt.state != LinkPaused && rt.errMsg != aerr.Error() {
+			rt.state, rt.errCode, rt.errMsg = LinkFailed, "AUTHENTICATION_ERROR", aerr.Error()
+			m.logger.Warn("cluster link cannot authenticate to its source", "link", rt.link.Name, "err", aerr)
+		}
+		return aerr
+	}
 	if err != nil {
 		rt.failures++
 		if rt.state != LinkPaused && int64(rt.failures) >= Int(rt.link.Configs, "availability.check.consecutive.failure.threshold") && rt.state != LinkUnavailable {

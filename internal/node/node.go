@@ -205,7 +205,11 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		data := mirror.NewFetcherPath(n.broker, mirror.Options{
 			Logger: logger.With("component", "mirror"), ObserveFetch: n.metrics.ObserveLinkFetch,
 		})
-		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link")); err != nil {
+		enc, err := passwordEncoder(props)
+		if err != nil {
+			return nil, err
+		}
+		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link"), link.WithPasswordEncoder(enc)); err != nil {
 			return nil, err
 		}
 		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },
