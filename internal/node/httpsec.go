@@ -52,6 +52,9 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 		}
 		h.tls = t
 	}
+	// Counted with the Kafka listeners' authentications, under the
+	// listener name HTTP (docs/metrics.md).
+	sec.Observe = func(method string, ok bool) { n.metrics.Authentication("HTTP", method, ok) }
 	switch sec.Method {
 	case rest.AuthBasic:
 		sec.Passwords = n.httpPasswords()

@@ -202,6 +202,15 @@ func TestHTTPBasicAuthentication(t *testing.T) {
 			t.Errorf("%s without credentials: %d, want 401", p, code)
 		}
 	}
+	_, _, metrics := basicGet(t, "GET", base+"/metrics", "alice", "alice-secret", "")
+	for _, want := range []string{
+		`tandem_authentication_total{listener="HTTP",mechanism="BASIC",result="failure"} 5`,
+		`tandem_authentication_total{listener="HTTP",mechanism="BASIC",result="success"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestHTTPAuthorizationAndACLs drives the REST API as curl would, on a

@@ -66,6 +66,9 @@ type Security struct {
 	Method    string          // AuthNone, AuthBasic or AuthMTLS
 	Passwords PasswordChecker // required for BASIC
 	Certs     CertPrincipal   // required for MTLS
+	// Observe, when set, counts each authentication (BASIC or MTLS; not
+	// NONE, and not the open health probes) and whether it succeeded.
+	Observe func(method string, ok bool)
 }
 
 // healthPaths are answered without credentials.
@@ -115,6 +118,9 @@ func Authenticate(next http.Handler, sec Security, logger *ratelog.Logger) (http
 			return
 		}
 		p, reason := sec.authenticate(r)
+		if sec.Observe != nil {
+			sec.Observe(sec.Method, reason == "")
+		}
 		if reason != "" {
 			if logger != nil {
 				logger.Warn("http: authentication failed", "method", sec.Method, "reason", reason,
