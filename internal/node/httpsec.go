@@ -65,8 +65,11 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 			}
 		}
 	case rest.AuthMTLS:
-		if len(plain) > 0 {
-			return sec, fmt.Errorf("http.authentication.method=MTLS needs every http.listeners entry to be https; %s is not",
+		// An http listener may stay (say, on loopback for health probes,
+		// which send no certificate): with no certificate to show, its
+		// requests get 401 for everything but the probes.
+		if h.tls == nil {
+			return sec, fmt.Errorf("http.authentication.method=MTLS needs an https http.listeners entry (%s are http)",
 				strings.Join(plain, ", "))
 		}
 		if v := cfg.HTTPSSL["ssl.client.auth"]; !strings.EqualFold(strings.TrimSpace(v), "required") {

@@ -121,7 +121,7 @@ func TestHTTPSecurityRefusedAtStart(t *testing.T) {
 		want  string
 	}{
 		{base(map[string]string{"http.listeners": "http://127.0.0.1:0", "http.authentication.method": "MTLS"}),
-			"needs every http.listeners entry to be https"},
+			"needs an https http.listeners entry"},
 		{base(map[string]string{"http.listeners": "https://127.0.0.1:0", "http.authentication.method": "MTLS"}),
 			"needs http.ssl.client.auth=required"},
 		{map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "http.listeners": "https://127.0.0.1:0"},
@@ -293,5 +293,24 @@ func TestHTTPSCertificateReload(t *testing.T) {
 			t.Fatalf("the new certificate is not served: %d %v", code, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestHTTPMutualTLSWithPlainProbeListener: with MTLS, an http listener kept
+// for health probes answers them, and 401 to the rest (no certificate).
+func TestHTTPMutualTLSWithPlainProbeListener(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	opts := append(httpsProps(t, ca),
+		tandemtest.Config("http.listeners", "http://127.0.0.1:0,https://127.0.0.1:0"),
+		tandemtest.Config("http.authentication.method", "MTLS"),
+		tandemtest.Config("http.ssl.client.auth", "required"))
+	b := tandemtest.Start(t, opts...)
+	base := "http://" + b.HTTPAddr() // the first listener: http
+	if code, _, body := basicGet(t, "GET", base+"/readyz", "", "", ""); code != 200 {
+		t.Fatalf("probe: %d %s", code, body)
+	}
+	if code, _, body := basicGet(t, "GET", base+"/kafka/v3/clusters", "", "", ""); code != 401 ||
+		!strings.Contains(body, "client certificate is required") {
+		t.Fatalf("API over http: %d %s", code, body)
 	}
 }

@@ -9,7 +9,8 @@ package rest
 //     user database serves both; the principal is User:<name>.
 //   - MTLS: the verified client certificate of an https listener with
 //     http.ssl.client.auth=required, mapped to a principal with
-//     http.ssl.principal.mapping.rules as Kafka maps SSL clients.
+//     http.ssl.principal.mapping.rules as Kafka maps SSL clients. A
+//     request on a plain http listener has none: 401.
 //
 // The health probes (/livez, /readyz, /v1/health) stay open: a load
 // balancer or kubelet has no credentials, and they show nothing but UP or
