@@ -51,6 +51,8 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 			return sec, fmt.Errorf("http.listeners: https: %w (for the HTTP API, these are the http.ssl.* keys)", err)
 		}
 		h.tls = t
+	} else if len(cfg.HTTPSSL) > 0 {
+		logger.Warn("the http.ssl.* keys are set but no http.listeners entry is https: they are not used")
 	}
 	// Counted with the Kafka listeners' authentications, under the
 	// listener name HTTP (docs/metrics.md).
