@@ -182,6 +182,8 @@ func TestValidate(t *testing.T) {
 		{BrokerDefs(), "http.listeners", "", ok},
 		{BrokerDefs(), "http.listeners", "http://:8090,http://127.0.0.1:8091", ok},
 		{BrokerDefs(), "http.listeners", "https://:8443,http://127.0.0.1:8090", ok},
+		{BrokerDefs(), "http.listeners", "http://127.0.0.1:0,https://127.0.0.1:0", ok},
+		{BrokerDefs(), "http.listeners", "http://127.0.0.1:8090,https://127.0.0.1:8090", invalid},
 		{BrokerDefs(), "http.authentication.method", "basic", ok},
 		{BrokerDefs(), "http.authentication.method", "DIGEST", invalid},
 		{BrokerDefs(), "http.ssl.client.auth", "required", ok},

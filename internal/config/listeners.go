@@ -211,7 +211,8 @@ func ParseHTTPListeners(value string) ([]Listener, error) {
 			return nil, fmt.Errorf("http listener %q: scheme must be http or https", item)
 		}
 		l.Name = strings.ToUpper(l.Name)
-		if seen[l.Addr()] {
+		// Port 0 asks for a free port each time: not a duplicate.
+		if seen[l.Addr()] && l.Port != 0 {
 			return nil, fmt.Errorf("http listener %s appears twice", l.Addr())
 		}
 		seen[l.Addr()] = true
