@@ -34,6 +34,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 	}
 	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd(), diskCmd())
 	cmd.AddCommand(benchMirrorCmd(), adminStallCmd())
+	cmd.AddCommand(benchSecurityCmd())
 	return cmd
 }
 

@@ -289,3 +289,80 @@ func impliesDescribe(op Operation) bool {
 	}
 	return false
 }
+
+// hardcodeName is the resource name Kafka's default
+// Authorizer.authorizeByResourceType asks Authorize about first, so that
+// super users (and allow.everyone.if.no.acl.found) pass whatever DENY ACLs
+// exist.
+const hardcodeName = "hardcode"
+
+// AuthorizeByResourceType reports whether ctx may perform op on at least
+// one resource of type rt (KIP-679), as Kafka's default
+// Authorizer.authorizeByResourceType, which StandardAuthorizer uses: it is
+// how an idempotent producer without IDEMPOTENT_WRITE on the cluster is
+// allowed when it may WRITE some topic.
+//
+// After the "hardcode" probe, only ACLs whose principal (or User:*), host
+// (or "*") and operation (or ALL; no implied operations here) match count:
+// a matching DENY on the LITERAL "*" denies; a matching ALLOW on it allows;
+// otherwise some ALLOW must survive the DENYs: a LITERAL allow not denied
+// by the same LITERAL name nor by a PREFIXED deny that is a prefix of it,
+// or a PREFIXED allow not covered by a PREFIXED deny that is a prefix of
+// it.
+func (a *StandardAuthorizer) AuthorizeByResourceType(ctx RequestContext, op Operation, rt ResourceType) bool {
+	if ctx.Principal.IsZero() {
+		return false
+	}
+	if a.Authorize(ctx, op, Resource{Type: rt, Name: hardcodeName}) {
+		return true
+	}
+	t := a.current().types[rt]
+	if t == nil {
+		return false
+	}
+	host := ctx.Host.Unmap()
+	applies := func(r *rule) bool {
+		return (r.principal == ctx.Principal || r.principal == wildcardPrincipal) &&
+			(r.anyHost || r.host.IsValid() && r.host == host) &&
+			(r.op == op || r.op == kmsg.ACLOperationAll)
+	}
+	// has reports whether some rule applies with the given permission.
+	has := func(rules []rule, allow bool) bool {
+		for i := range rules {
+			if rules[i].allow == allow && applies(&rules[i]) {
+				return true
+			}
+		}
+		return false
+	}
+	if has(t.wildcard, false) {
+		return false
+	}
+	if has(t.wildcard, true) {
+		return true
+	}
+	// deniedByPrefix: a PREFIXED deny on some prefix of name (name
+	// itself included).
+	deniedByPrefix := func(name string) bool {
+		for _, n := range t.prefixLens {
+			if n > len(name) {
+				break
+			}
+			if has(t.prefixed[name[:n]], false) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, rules := range t.literal {
+		if has(rules, true) && !has(rules, false) && !deniedByPrefix(name) {
+			return true
+		}
+	}
+	for name, rules := range t.prefixed {
+		if has(rules, true) && !deniedByPrefix(name) {
+			return true
+		}
+	}
+	return false
+}

@@ -289,3 +289,83 @@ func BenchmarkAuthorizeManyACLs(b *testing.B) {
 		a.Authorize(ctx, opRead, Topic("team7.orders"))
 	}
 }
+
+// TestAuthorizeByResourceType mirrors Kafka's BaseAuthorizerTest cases
+// testAuthorizeByResourceTypeDenyTakesPrecedence,
+// ...PrefixedResourceDenyDominate, ...WildcardResourceDenyDominate,
+// ...WithAllOperationAce, ...IsolationUnrelatedDenyWontDominateAllow,
+// ...SuperUserHasAccess and ...EnableAllowEveryOne.
+func TestAuthorizeByResourceType(t *testing.T) {
+	h1, h2 := "192.168.1.1", "192.168.1.2"
+	ctx := func(user, host string) RequestContext {
+		return RequestContext{Principal: auth.User(user), Host: netip.MustParseAddr(host)}
+	}
+	u1h1, u1h2 := ctx("user1", h1), ctx("user1", h2)
+	var acls []Binding
+	a := NewAuthorizer(AuthorizerOptions{ACLs: func() []Binding { return acls }})
+	add := func(bs ...Binding) { acls = append(acls, bs...) }
+	step := func(name string, c RequestContext, op Operation, rt ResourceType, want bool) {
+		t.Helper()
+		if got := a.AuthorizeByResourceType(c, op, rt); got != want {
+			t.Errorf("%s: got %v, want %v", name, got, want)
+		}
+	}
+
+	// DenyTakesPrecedence.
+	step("no ACLs", u1h1, opWrite, topT, false)
+	add(bind(topT, "sb1", lit, "User:user1", h1, opWrite, allow))
+	step("allow", u1h1, opWrite, topT, true)
+	add(bind(topT, "sb1", lit, "User:user1", h1, opWrite, deny))
+	step("deny takes precedence", u1h1, opWrite, topT, false)
+
+	// PrefixedResourceDenyDominate.
+	acls = nil
+	add(bind(grpT, "abcde", pre, "User:user1", h1, opRead, allow))
+	step("abcde*", u1h1, opRead, grpT, true)
+	add(bind(grpT, "abcd", pre, "User:user1", h1, opRead, deny))
+	step("deny abcd*", u1h1, opRead, grpT, false)
+	add(bind(grpT, "abc", pre, "User:user1", h1, opRead, allow))
+	step("allow abc*", u1h1, opRead, grpT, true)
+	add(bind(grpT, "a", pre, "User:user1", h1, opRead, deny))
+	step("deny a*", u1h1, opRead, grpT, false)
+	add(bind(grpT, "ab", pre, "User:user1", h1, opRead, allow))
+	step("allow ab* under deny a*", u1h1, opRead, grpT, false)
+
+	// WildcardResourceDenyDominate.
+	acls = nil
+	add(bind(grpT, "hello", pre, "User:user1", h1, opWrite, allow))
+	step("hello*", u1h1, opWrite, grpT, true)
+	add(bind(grpT, "*", lit, "User:user1", h1, opWrite, deny))
+	step("wildcard deny", u1h1, opWrite, grpT, false)
+	add(bind(grpT, "*", lit, "User:user1", h1, opWrite, allow), bind(grpT, "aloha", lit, "User:user1", h1, opWrite, allow))
+	step("wildcard deny dominates", u1h1, opWrite, grpT, false)
+
+	// WithAllOperationAce.
+	acls = nil
+	add(bind(topT, "sb1", lit, "User:user1", h1, opWrite, deny), bind(topT, "sb1", lit, "User:user1", h1, opAll, allow))
+	step("ALL allows READ", u1h1, opRead, topT, true)
+	add(bind(topT, "sb1", lit, "User:user1", h1, opAll, deny))
+	step("ALL denies READ", u1h1, opRead, topT, false)
+
+	// IsolationUnrelatedDenyWontDominateAllow.
+	acls = nil
+	add(bind(topT, "sb1", lit, "User:user1", h1, opRead, deny), bind(topT, "sb1", lit, "User:user2", h1, opRead, deny),
+		bind(topT, "sb1", lit, "User:user1", h2, opWrite, deny), bind(topT, "sb1", lit, "User:user2", h2, opRead, deny),
+		bind(topT, "sb1", lit, "User:user1", h2, opRead, allow), bind(topT, "sb2", lit, "User:user1", h2, opRead, deny),
+		bind(grpT, "s", pre, "User:user1", h2, opRead, deny))
+	step("u1h1 topic", u1h1, opRead, topT, false)
+	step("u1h1 group", u1h1, opRead, grpT, false)
+	step("u1h1 cluster", u1h1, opRead, kmsg.ACLResourceTypeCluster, false)
+	step("u1h2 topic", u1h2, opRead, topT, true)
+
+	// SuperUserHasAccess and EnableAllowEveryOne.
+	acls = []Binding{bind(topT, "*", lit, "User:*", "*", opAll, deny)}
+	su := NewAuthorizer(AuthorizerOptions{SuperUsers: []auth.Principal{auth.User("su")}, ACLs: func() []Binding { return acls }})
+	if !su.AuthorizeByResourceType(ctx("su", h1), opWrite, topT) || su.AuthorizeByResourceType(u1h1, opWrite, topT) {
+		t.Error("super user")
+	}
+	everyone := NewAuthorizer(AuthorizerOptions{AllowEveryoneIfNoACLFound: true, ACLs: func() []Binding { return nil }})
+	if !everyone.AuthorizeByResourceType(u1h1, opWrite, topT) {
+		t.Error("allow.everyone.if.no.acl.found")
+	}
+}

@@ -160,7 +160,7 @@ func ParseSuperUsers(s string) ([]auth.Principal, error) {
 		}
 		p, err := auth.ParsePrincipal(part)
 		if err != nil {
-			return nil, fmt.Errorf("super.users: expected a string in format principalType:principalName but got %q: %w", part, err)
+			return nil, fmt.Errorf("expected a string in format principalType:principalName but got %q", part)
 		}
 		out = append(out, p)
 	}

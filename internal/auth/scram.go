@@ -6,11 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
-	"errors"
+	"encoding/base64"
 	"fmt"
 	"hash"
-
-	"github.com/xdg-go/scram"
+	"strings"
 )
 
 // ScramCredential is what a broker keeps of a SCRAM password (RFC 5802
@@ -33,14 +32,13 @@ type ScramMechanism struct {
 	MinIterations int32
 	MaxIterations int32
 	hash          func() hash.Hash
-	xdg           scram.HashGeneratorFcn
 }
 
 // ScramMechanisms are the SCRAM mechanisms Kafka defines, by type byte
 // order. Kafka bounds iterations to [4096, 16384] for both.
 var ScramMechanisms = []ScramMechanism{
-	{Name: MechanismScramSHA256, Type: 1, MinIterations: 4096, MaxIterations: 16384, hash: sha256.New, xdg: scram.SHA256},
-	{Name: MechanismScramSHA512, Type: 2, MinIterations: 4096, MaxIterations: 16384, hash: sha512.New, xdg: scram.SHA512},
+	{Name: MechanismScramSHA256, Type: 1, MinIterations: 4096, MaxIterations: 16384, hash: sha256.New},
+	{Name: MechanismScramSHA512, Type: 2, MinIterations: 4096, MaxIterations: 16384, hash: sha512.New},
 }
 
 // ScramMechanismByName finds a SCRAM mechanism.
@@ -118,22 +116,29 @@ func (m ScramMechanism) hmac(key, data []byte) []byte {
 }
 
 // testNonce replaces the server nonce in tests (RFC 7677's test vector).
-var testNonce scram.NonceGeneratorFcn
-
-// errUnknownScramUser: no credential for the user and mechanism.
-var errUnknownScramUser = errors.New("no credential")
+var testNonce func() string
 
 // scramServer is the server side of SCRAM-SHA-256/512 (RFC 5802, RFC 7677)
-// on xdg-go/scram's conversation, with Kafka's ScramSaslServer rules: an
-// authorization id must equal the user name; a failure other than that
-// gets the generic "invalid credentials" message, which does not say
-// whether the user exists.
+// with Kafka's ScramSaslServer rules:
+//   - an authorization id must equal the user name;
+//   - no channel binding ("p=") and no extensions (Kafka supports only
+//     tokenauth, for delegation tokens, which Tandem does not have);
+//   - the client-final nonce must end with the server-first nonce, not equal
+//     it: librdkafka sends its own nonce before the server's full one, and
+//     Kafka accepts that (the proof covers the message as sent);
+//   - a failure other than the authorization id gets the generic "invalid
+//     credentials" message, which does not say whether the user exists.
 type scramServer struct {
 	mech      ScramMechanism
-	conv      *scram.ServerConversation
-	principal Principal
-	user      string
+	creds     ScramCredentials
 	steps     int
+	user      string
+	cred      ScramCredential
+	gs2       string // gs2 header of the client-first message
+	c1bare    string
+	s1        string
+	nonce     string // cnonce + snonce, as sent in server-first
+	principal Principal
 }
 
 func newScramServer(mechanism string, creds ScramCredentials) (*scramServer, error) {
@@ -141,59 +146,143 @@ func newScramServer(mechanism string, creds ScramCredentials) (*scramServer, err
 	if !ok {
 		return nil, fmt.Errorf("unknown SCRAM mechanism %s", mechanism)
 	}
-	s := &scramServer{mech: m}
-	srv, err := m.xdg.NewServer(func(user string) (scram.StoredCredentials, error) {
-		s.user = user
-		if creds == nil {
-			return scram.StoredCredentials{}, errUnknownScramUser
-		}
-		c, ok := creds.ScramCredential(user, m.Name)
-		if !ok {
-			return scram.StoredCredentials{}, errUnknownScramUser
-		}
-		return scram.StoredCredentials{
-			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: int(c.Iterations)},
-			StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
-		}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if testNonce != nil {
-		srv = srv.WithNonceGenerator(testNonce)
-	}
-	s.conv = srv.NewConversation()
-	return s, nil
+	return &scramServer{mech: m, creds: creds}, nil
 }
 
 func (s *scramServer) Principal() Principal { return s.principal }
 
 func (s *scramServer) Step(token []byte) ([]byte, bool, error) {
 	s.steps++
-	first := s.steps == 1
-	if s.steps > 2 {
-		return nil, false, refused(s.mech.Name, s.user, "Authentication failed: the exchange is already complete")
+	var out []byte
+	var err error
+	switch s.steps {
+	case 1:
+		out, err = s.first(string(token))
+	case 2:
+		out, err = s.final(string(token))
 	}
-	out, err := s.conv.Step(string(token))
 	if err != nil {
-		reason := "invalid client message"
+		s.steps = 3 // a failed exchange stays failed
+		return nil, false, err
+	}
+	if s.steps <= 2 {
+		return out, s.steps == 2, nil
+	}
+	return nil, false, refused(s.mech.Name, s.user, "Authentication failed: the exchange is already complete")
+}
+
+// decodeSaslName reverses RFC 5802's =2C / =3D escaping of ',' and '='.
+func decodeSaslName(n string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(n); i++ {
 		switch {
-		case errors.Is(err, errUnknownScramUser):
-			reason = "unknown user or no " + s.mech.Name + " credential"
-		case !first:
-			reason = "invalid client proof (wrong password?)"
+		case n[i] == ',':
+			return "", false
+		case n[i] != '=':
+			b.WriteByte(n[i])
+		case strings.HasPrefix(n[i:], "=2C"):
+			b.WriteByte(',')
+			i += 2
+		case strings.HasPrefix(n[i:], "=3D"):
+			b.WriteByte('=')
+			i += 2
+		default:
+			return "", false
 		}
-		return nil, false, invalidCredentials(s.mech.Name, s.user, reason)
 	}
-	if first {
-		if authz := s.conv.AuthzID(); authz != "" && authz != s.conv.Username() {
-			return nil, false, refused(s.mech.Name, s.user, "Authentication failed: Client requested an authorization id that is different from username")
+	return b.String(), true
+}
+
+func (s *scramServer) first(c1 string) ([]byte, error) {
+	bad := func(reason string) ([]byte, error) { return nil, invalidCredentials(s.mech.Name, s.user, reason) }
+	// client-first = gs2-cbind-flag "," [ authzid ] "," client-first-bare
+	flag, rest, ok1 := strings.Cut(c1, ",")
+	authz, bare, ok2 := strings.Cut(rest, ",")
+	if !ok1 || !ok2 {
+		return bad("malformed client-first message")
+	}
+	if flag != "n" && flag != "y" {
+		return bad("channel binding is not supported")
+	}
+	if authz != "" {
+		a, ok := strings.CutPrefix(authz, "a=")
+		if !ok {
+			return bad("malformed authorization id")
 		}
-		return []byte(out), false, nil
+		if authz, ok = decodeSaslName(a); !ok {
+			return bad("malformed authorization id")
+		}
 	}
-	if !s.conv.Valid() {
-		return nil, false, invalidCredentials(s.mech.Name, s.user, "invalid client proof")
+	attrs := strings.Split(bare, ",")
+	if len(attrs) < 2 || !strings.HasPrefix(attrs[0], "n=") || !strings.HasPrefix(attrs[1], "r=") || len(attrs[1]) < 3 {
+		return bad("malformed client-first message")
 	}
-	s.principal = User(s.conv.Username())
-	return []byte(out), true, nil
+	if len(attrs) > 2 {
+		return bad("SCRAM extensions are not supported")
+	}
+	user, ok := decodeSaslName(attrs[0][2:])
+	if !ok || user == "" {
+		return bad("malformed user name")
+	}
+	s.user = user
+	if authz != "" && authz != user {
+		return nil, refused(s.mech.Name, user, "Authentication failed: Client requested an authorization id that is different from username")
+	}
+	var cred ScramCredential
+	if s.creds != nil {
+		cred, ok = s.creds.ScramCredential(user, s.mech.Name)
+	}
+	if !ok || cred.Iterations < 1 {
+		return bad("unknown user or no " + s.mech.Name + " credential")
+	}
+	snonce := ""
+	if testNonce != nil {
+		snonce = testNonce()
+	} else {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return bad("no randomness for the server nonce")
+		}
+		snonce = base64.RawURLEncoding.EncodeToString(b)
+	}
+	s.cred, s.gs2, s.c1bare = cred, flag+","+rest[:len(rest)-len(bare)], bare
+	s.nonce = attrs[1][2:] + snonce
+	s.s1 = fmt.Sprintf("r=%s,s=%s,i=%d", s.nonce, base64.StdEncoding.EncodeToString(cred.Salt), cred.Iterations)
+	return []byte(s.s1), nil
+}
+
+func (s *scramServer) final(c2 string) ([]byte, error) {
+	bad := func(reason string) ([]byte, error) { return nil, invalidCredentials(s.mech.Name, s.user, reason) }
+	// client-final = "c=" cbind "," "r=" nonce ["," extensions] ",p=" proof
+	i := strings.LastIndex(c2, ",p=")
+	if i < 0 {
+		return bad("malformed client-final message")
+	}
+	c2wop, proofB64 := c2[:i], c2[i+3:]
+	attrs := strings.Split(c2wop, ",")
+	if len(attrs) != 2 || !strings.HasPrefix(attrs[0], "c=") || !strings.HasPrefix(attrs[1], "r=") {
+		return bad("malformed client-final message")
+	}
+	if cb, err := base64.StdEncoding.DecodeString(attrs[0][2:]); err != nil || string(cb) != s.gs2 {
+		return bad("channel binding does not match the client-first message")
+	}
+	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
+		return bad("invalid nonce in the client-final message")
+	}
+	proof, err := base64.StdEncoding.DecodeString(proofB64)
+	if err != nil || len(proof) != len(s.cred.StoredKey) {
+		return bad("malformed client proof")
+	}
+	authMsg := []byte(s.c1bare + "," + s.s1 + "," + c2wop)
+	sig := s.mech.hmac(s.cred.StoredKey, authMsg)
+	for j := range proof {
+		proof[j] ^= sig[j] // ClientKey
+	}
+	h := s.mech.hash()
+	h.Write(proof)
+	if !hmac.Equal(h.Sum(nil), s.cred.StoredKey) {
+		return bad("invalid client proof (wrong password?)")
+	}
+	s.principal = User(s.user)
+	return []byte("v=" + base64.StdEncoding.EncodeToString(s.mech.hmac(s.cred.ServerKey, authMsg))), nil
 }

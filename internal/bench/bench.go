@@ -45,6 +45,9 @@ type Options struct {
 	// Dial, when set, is the producer's dialer (the WAN benchmark maps
 	// the source's advertised proxy address back to its own listener).
 	Dial func(ctx context.Context, network, host string) (net.Conn, error)
+	// ClientOpts are added to every client of the run (admin, producer,
+	// consumers): the security benchmark's TLS and SASL settings.
+	ClientOpts []kgo.Opt
 }
 
 // Result is what a run measured. MB is 10^6 bytes, of record keys plus
@@ -176,7 +179,7 @@ func producerOpts(o Options) []kgo.Opt {
 	if o.Dial != nil {
 		opts = append(opts, kgo.Dialer(o.Dial))
 	}
-	return opts
+	return append(opts, o.ClientOpts...)
 }
 
 // values returns valuePoolSize distinct values of size bytes each: words
@@ -209,7 +212,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := o.validate(); err != nil {
 		return Result{}, err
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...))
+	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(o.Brokers...)}, o.ClientOpts...)...)
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: admin client: %w", err)
 	}
@@ -493,10 +496,10 @@ func consumePartitions(ctx context.Context, o Options, target map[int32]int64) (
 	for p := range target {
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: offsets}),
-	)
+	}, o.ClientOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("bench: consumer client: %w", err)
 	}

@@ -111,7 +111,7 @@ func (b *Broker) handleMetadata(r *Request) Reply {
 					if req.IncludeTopicAuthorizedOperations {
 						// Kafka fills them for its error entries too.
 						last := &resp.Topics[len(resp.Topics)-1]
-						last.AuthorizedOperations = b.authorizedOperations(r, acl.Topic(*rt.Topic))
+						last.AuthorizedOperations = b.authorizedOperations(requestContext(r), acl.Topic(*rt.Topic))
 					}
 					continue
 				}
@@ -183,7 +183,7 @@ func (b *Broker) metadataTopic(r *Request, req *kmsg.MetadataRequest, t metadata
 	mt.IsInternal = isInternalTopic(t.Name)
 	mt.AuthorizedOperations = authorizedOpsNotRequested
 	if req.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = b.authorizedOperations(r, acl.Topic(t.Name))
+		mt.AuthorizedOperations = b.authorizedOperations(requestContext(r), acl.Topic(t.Name))
 	}
 	hosted, _ := b.parts.Topic(t.Name)
 	for p := int32(0); p < t.Partitions; p++ {

@@ -47,23 +47,26 @@ func (b *Broker) handleOffsetFetch(r *Request) Reply {
 	fwd.Groups, allowed = splitAllowed(req.Groups, func(g kmsg.OffsetFetchRequestGroup) bool {
 		return b.authorized(r, kmsg.ACLOperationDescribe, acl.Group(g.Group))
 	})
-	// The refused topics of each forwarded group, by group id (a group
-	// named twice is asked about twice with the same topics).
-	denied := map[string][]kmsg.OffsetFetchRequestGroupTopic{}
-	for i, g := range fwd.Groups {
-		if g.Topics == nil {
+	// The refused topics of each allowed group, by request index.
+	denied := make([][]kmsg.OffsetFetchRequestGroupTopic, len(req.Groups))
+	j := 0
+	for i, g := range req.Groups {
+		if !allowed[i] {
 			continue
 		}
-		// Never nil: a nil list asks for every topic.
-		kept := make([]kmsg.OffsetFetchRequestGroupTopic, 0, len(g.Topics))
-		for _, t := range g.Topics {
-			if describe.allowed(t.Topic) {
-				kept = append(kept, t)
-			} else {
-				denied[g.Group] = append(denied[g.Group], t)
+		if g.Topics != nil {
+			// Never nil: a nil list asks for every topic.
+			kept := make([]kmsg.OffsetFetchRequestGroupTopic, 0, len(g.Topics))
+			for _, t := range g.Topics {
+				if describe.allowed(t.Topic) {
+					kept = append(kept, t)
+				} else {
+					denied[i] = append(denied[i], t)
+				}
 			}
+			fwd.Groups[j].Topics = kept
 		}
-		fwd.Groups[i].Topics = kept
+		j++
 	}
 	refused := func(i int) kmsg.OffsetFetchResponseGroup {
 		rg := kmsg.NewOffsetFetchResponseGroup()
@@ -77,7 +80,7 @@ func (b *Broker) handleOffsetFetch(r *Request) Reply {
 		if req.Groups[i].Topics == nil {
 			rg.Topics = describableOffsets(rg.Topics, describe)
 		}
-		for _, t := range denied[rg.Group] {
+		for _, t := range denied[i] {
 			rt := kmsg.NewOffsetFetchResponseGroupTopic()
 			rt.Topic = t.Topic
 			for _, p := range t.Partitions {

@@ -36,6 +36,7 @@ func (b *Broker) handleDescribeGroups(r *Request) Reply {
 		return b.authorized(r, kmsg.ACLOperationDescribe, acl.Group(g))
 	})
 	includeOps := req.Version >= 3 && req.IncludeAuthorizedOperations
+	ctx := requestContext(r) // for the Wait, off the request goroutine
 	// Kafka's DescribeGroupsResponse.groupError.
 	refused := func(i int) kmsg.DescribeGroupsResponseGroup {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
@@ -48,7 +49,7 @@ func (b *Broker) handleDescribeGroups(r *Request) Reply {
 	}
 	withOps := func(_ int, dg kmsg.DescribeGroupsResponseGroup) kmsg.DescribeGroupsResponseGroup {
 		if includeOps && dg.ErrorCode == 0 {
-			dg.AuthorizedOperations = b.authorizedOperations(r, acl.Group(dg.Group))
+			dg.AuthorizedOperations = b.authorizedOperations(ctx, acl.Group(dg.Group))
 		}
 		return dg
 	}

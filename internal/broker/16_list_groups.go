@@ -26,12 +26,13 @@ func init() { register(kmsg.ListGroups, 0, 5, (*Broker).handleListGroups) }
 func (b *Broker) handleListGroups(r *Request) Reply {
 	req := r.Req.(*kmsg.ListGroupsRequest)
 	all := b.authorizedCluster(r, kmsg.ACLOperationDescribe)
+	ctx := requestContext(r) // for the Wait, off the request goroutine
 	return Reply{Wait: func() kmsg.Response {
 		resp := b.groups.ListGroups(r.Ctx, req)
 		if !all {
 			kept := resp.Groups[:0]
 			for _, g := range resp.Groups {
-				if b.authorized(r, kmsg.ACLOperationDescribe, acl.Group(g.Group)) {
+				if b.authorizedCtx(ctx, kmsg.ACLOperationDescribe, acl.Group(g.Group)) {
 					kept = append(kept, g)
 				}
 			}

@@ -43,12 +43,19 @@ func requestContext(r *Request) acl.RequestContext {
 
 // authorized reports whether r's principal may perform op on res. With no
 // authorizer configured every request is allowed (Kafka without
-// authorizer.class.name).
+// authorizer.class.name). Only on the request goroutine, which owns
+// Conn.Principal: checks made in a Reply's Wait use authorizedCtx with the
+// context taken before.
 func (b *Broker) authorized(r *Request, op acl.Operation, res acl.Resource) bool {
 	if b.authorizer == nil {
 		return true
 	}
 	return b.authorizer.Authorize(requestContext(r), op, res)
+}
+
+// authorizedCtx is authorized for a context taken on the request goroutine.
+func (b *Broker) authorizedCtx(ctx acl.RequestContext, op acl.Operation, res acl.Resource) bool {
+	return b.authorizer == nil || b.authorizer.Authorize(ctx, op, res)
 }
 
 // authorizedCluster is authorized on the cluster resource.
@@ -58,15 +65,20 @@ func (b *Broker) authorizedCluster(r *Request, op acl.Operation) bool {
 
 // topicAuthz answers op on topics for one request, asking the authorizer
 // once per distinct name (Kafka's AuthHelper.filterByAuthorized).
+// It holds the request's context, so a Reply's Wait may use it too.
 type topicAuthz struct {
 	b    *Broker
-	r    *Request
+	ctx  acl.RequestContext
 	op   acl.Operation
 	seen map[string]bool
 }
 
 func (b *Broker) topicAuthz(r *Request, op acl.Operation) *topicAuthz {
-	return &topicAuthz{b: b, r: r, op: op}
+	a := &topicAuthz{b: b, op: op}
+	if b.authorizer != nil {
+		a.ctx = requestContext(r)
+	}
+	return a
 }
 
 // allowed reports whether the request may perform the op on topic.
@@ -80,7 +92,7 @@ func (a *topicAuthz) allowed(topic string) bool {
 	if a.seen == nil {
 		a.seen = map[string]bool{}
 	}
-	ok := a.b.authorized(a.r, a.op, acl.Topic(topic))
+	ok := a.b.authorizedCtx(a.ctx, a.op, acl.Topic(topic))
 	a.seen[topic] = ok
 	return ok
 }
@@ -88,7 +100,7 @@ func (a *topicAuthz) allowed(topic string) bool {
 // ResourceTypeAuthorizer is implemented by authorizers that can answer
 // Kafka's Authorizer.authorizeByResourceType (KIP-679): may the principal
 // perform op on at least one resource of the type, by some ALLOW binding
-// not cancelled by a DENY?
+// not cancelled by a DENY? acl.StandardAuthorizer does.
 type ResourceTypeAuthorizer interface {
 	AuthorizeByResourceType(ctx acl.RequestContext, op acl.Operation, rt acl.ResourceType) bool
 }
@@ -110,30 +122,11 @@ func (b *Broker) authorizedByResourceType(r *Request, op acl.Operation, rt acl.R
 // authorized-operations fields (KIP-430): the client did not ask.
 const authorizedOpsNotRequested = -2147483648
 
-// supportedOperations are the operations each resource type has (Kafka's
-// AclEntry.supportedOperations), which authorized-operations fields list.
-var supportedOperations = map[acl.ResourceType][]acl.Operation{
-	kmsg.ACLResourceTypeTopic: {kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationCreate,
-		kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete, kmsg.ACLOperationAlter,
-		kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs},
-	kmsg.ACLResourceTypeGroup: {kmsg.ACLOperationRead, kmsg.ACLOperationDescribe, kmsg.ACLOperationDelete},
-	kmsg.ACLResourceTypeCluster: {kmsg.ACLOperationCreate, kmsg.ACLOperationClusterAction,
-		kmsg.ACLOperationDescribeConfigs, kmsg.ACLOperationAlterConfigs, kmsg.ACLOperationIdempotentWrite,
-		kmsg.ACLOperationAlter, kmsg.ACLOperationDescribe},
-	kmsg.ACLResourceTypeTransactionalId: {kmsg.ACLOperationDescribe, kmsg.ACLOperationWrite},
-}
-
-// authorizedOperations is the KIP-430 bit field of the operations r's
-// principal may perform on res: bit n set for the operation whose Kafka
-// code is n (AuthHelper.authorizedOperations, Utils.to32BitField).
-func (b *Broker) authorizedOperations(r *Request, res acl.Resource) int32 {
-	var bits int32
-	for _, op := range supportedOperations[res.Type] {
-		if b.authorized(r, op, res) {
-			bits |= 1 << op
-		}
-	}
-	return bits
+// authorizedOperations is the KIP-430 bit field of the operations the
+// context's principal may perform on res (acl.AuthorizedOperations: every
+// supported one with no authorizer).
+func (b *Broker) authorizedOperations(ctx acl.RequestContext, res acl.Resource) int32 {
+	return acl.AuthorizedOperations(b.authorizer, ctx, res)
 }
 
 // clusterAuthorizedOperations is the cluster's authorized-operations field
@@ -143,8 +136,10 @@ func (b *Broker) clusterAuthorizedOperations(r *Request) int32 {
 	if !b.authorizedCluster(r, kmsg.ACLOperationDescribe) {
 		return 0
 	}
-	return b.authorizedOperations(r, acl.Cluster)
+	return b.authorizedOperations(requestContext(r), acl.Cluster)
 }
+
+var _ ResourceTypeAuthorizer = (*acl.StandardAuthorizer)(nil)
 
 // Kafka's default messages of the authorization errors (Errors.java), for
 // the ErrorMessage fields where Kafka fills them.

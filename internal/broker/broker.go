@@ -187,8 +187,9 @@ type Conn struct {
 	// SendFile says the connection's writer sends Reply.Files with
 	// sendfile(2): fetch handlers then hand record bytes over as pinned
 	// file ranges instead of reading them into memory (Kafka's zero-copy
-	// transferTo path). Off for connections that must see the bytes
-	// (TLS, tests that inspect responses).
+	// transferTo path). TLS connections take file ranges too: their writer
+	// copies them through the TLS writer. Off for connections that must
+	// see the bytes (tests that inspect responses).
 	SendFile bool
 	// Security is the listener's configuration (security protocol and
 	// its ssl.* / sasl.* settings); nil means a PLAINTEXT listener.
@@ -201,6 +202,9 @@ type Conn struct {
 	// until then. Read and written only on the connection's request
 	// goroutine, which runs handlers one at a time.
 	Principal auth.Principal
+
+	// sasl is the SASL exchange and session state (sasl.go).
+	sasl saslState
 }
 
 // Request is one decoded request with its context.
@@ -252,6 +256,9 @@ func (b *Broker) Handle(ctx context.Context, c *Conn, h wire.Header, body []byte
 
 // HandleDrain is Handle with the server's drain signal (see Request.Drain).
 func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn, h wire.Header, body []byte) (Reply, error) {
+	if err := b.gate(c, h.Key); err != nil {
+		return Reply{}, err
+	}
 	if h.Key == int16(kmsg.ApiVersions) && !Supported(h.Key, h.Version) {
 		// KIP-511: answer an unknown ApiVersions version with v0, the
 		// error, and our table, so the client can downgrade.

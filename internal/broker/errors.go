@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -43,7 +44,7 @@ func errorCode(err error) *kerr.Error {
 		return kerr.InvalidReplicaAssignment
 	case errors.Is(err, ErrTopicDeletionDisabled):
 		return kerr.TopicDeletionDisabled
-	case errors.Is(err, ErrInvalidRequest):
+	case errors.Is(err, ErrInvalidRequest), errors.Is(err, acl.ErrInvalidBinding):
 		return kerr.InvalidRequest
 	case errors.Is(err, config.ErrUnknownConfig), errors.Is(err, config.ErrInvalidValue),
 		errors.Is(err, config.ErrReadOnly):

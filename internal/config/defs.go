@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 // Sentinel errors. Every error about a key is a *KeyError wrapping one of
@@ -361,6 +363,30 @@ func oneOf(values ...string) func(string) error {
 	}
 }
 
+// The authorizer.class.name values Tandem accepts: Kafka's two built-in
+// authorizers, KRaft's and the ZooKeeper-era one, whose ACL semantics are
+// the same; both select internal/acl's StandardAuthorizer.
+const (
+	AuthorizerStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+	AuthorizerACL      = "kafka.security.authorizer.AclAuthorizer"
+)
+
+func validAuthorizerClass(v string) error {
+	switch strings.TrimSpace(v) {
+	case "", AuthorizerStandard, AuthorizerACL:
+		return nil
+	}
+	return fmt.Errorf("%w: Tandem has one built-in authorizer; set %s (or %s), or leave it empty for no authorization",
+		ErrNotSupported, AuthorizerStandard, AuthorizerACL)
+}
+
+// validSuperUsers checks super.users as StandardAuthorizer.getConfiguredSuperUsers
+// parses it: semicolon-separated "Type:Name" principals.
+func validSuperUsers(v string) error {
+	_, err := acl.ParseSuperUsers(v)
+	return err
+}
+
 // validCompressionType accepts only "producer": Tandem stores batches as the
 // producer sent them and never recompresses.
 func validCompressionType(v string) error {
@@ -597,6 +623,17 @@ var brokerDefList = []Def{
 		Doc: "Whether a Metadata request for an unknown topic creates it."},
 	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true", HasDefault: true, ReadOnly: true,
 		Doc: "Whether topics can be deleted."},
+	// Authorization (docs/operations.md, "Authorization"; internal/acl).
+	{Name: "authorizer.class.name", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validAuthorizerClass,
+		Doc: "The authorizer that checks every request against the ACLs. Empty (the default) turns authorization off. " +
+			AuthorizerStandard + " and " + AuthorizerACL + " both select Tandem's built-in authorizer, which follows " +
+			"StandardAuthorizer's rules over ACLs kept in the cluster metadata. Any other class is refused at startup."},
+	{Name: "super.users", Type: TypeString, Default: "", HasDefault: true, ReadOnly: true,
+		Validate: validSuperUsers,
+		Doc:      "Principals allowed every operation whatever the ACLs say, separated by semicolons: User:admin;User:ops."},
+	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false", HasDefault: true, ReadOnly: true,
+		Doc: "Whether an operation on a resource that no ACL names at all is allowed (with an authorizer configured)."},
 	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", HasDefault: true, TopicName: "max.message.bytes",
 		Validate: atLeast(0),
 		Doc:      "The largest record batch size allowed, in bytes."},
@@ -767,6 +804,34 @@ var brokerDefList = []Def{
 		Doc: "Tandem-specific (Kafka has no such key): once a request has begun to arrive, the longest the broker " +
 			"waits for more of its bytes, in milliseconds; a connection whose request stops arriving is closed. " +
 			"A slow request that keeps arriving is never cut. -1 waits forever."},
+
+	// SASL authentication (issue #10; Kafka's SaslServerAuthenticator).
+	// Each may be set per listener with Kafka's listener.name.<listener>.
+	// prefix (and sasl.jaas.config / connections.max.reauth.ms per
+	// mechanism: listener.name.<listener>.<mechanism>.<key>).
+	{Name: "sasl.enabled.mechanisms", Type: TypeList, Default: "GSSAPI", HasDefault: true, ReadOnly: true,
+		Doc: "The SASL mechanisms SASL_PLAINTEXT and SASL_SSL listeners offer: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. " +
+			"Kafka's default GSSAPI (and OAUTHBEARER) is not implemented by Tandem: a SASL listener that enables " +
+			"only those fails at startup."},
+	{Name: "sasl.jaas.config", Type: TypePassword, ReadOnly: true, Sensitive: true,
+		Doc: "JAAS login context of SASL listeners, in Kafka's format. For PLAIN, the " +
+			"org.apache.kafka.common.security.plain.PlainLoginModule entry's user_<name>=\"<password>\" options " +
+			"are the users (Kafka's PlainServerCallbackHandler); usually set per listener and mechanism as " +
+			"listener.name.<listener>.plain.sasl.jaas.config."},
+	{Name: "sasl.server.max.receive.size", Type: TypeInt, Default: "524288", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "The largest frame a SASL connection may send before it has authenticated, in bytes; a larger one " +
+			"closes the connection."},
+	{Name: "connections.max.reauth.ms", Type: TypeLong, Default: "0", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "When positive, the lifetime of a SASL session (KIP-368): SaslAuthenticate v1+ returns it as " +
+			"SessionLifetimeMs, the client may re-authenticate on the same connection (same principal and " +
+			"mechanism), and a connection whose session expired is closed on its next request. 0 disables it."},
+	{Name: "connections.authentication.timeout.ms", Type: TypeLong, Default: "30000", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(1),
+		Doc: "Tandem-specific (Kafka has no such key): the longest a connection to an SSL, SASL_PLAINTEXT or " +
+			"SASL_SSL listener may take from accept to the end of its authentication (TLS handshake and SASL " +
+			"exchange), in milliseconds; a connection that has not authenticated by then is closed."},
 }
 
 // brokerGroups lists the broker keys that set one thing under several names.

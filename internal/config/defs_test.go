@@ -12,8 +12,8 @@ import (
 // broker honours are defined. Changing them must be deliberate.
 func TestKeySets(t *testing.T) {
 	wantBroker := []string{
-		"advertised.listeners", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
-		"compression.type", "connections.max.idle.ms", "default.replication.factor", "delete.topic.enable",
+		"advertised.listeners", "allow.everyone.if.no.acl.found", "authorizer.class.name", "auto.create.topics.enable", "auto.create.topics.max.per.request", "cluster.link.enable",
+		"compression.type", "connections.authentication.timeout.ms", "connections.max.idle.ms", "connections.max.reauth.ms", "default.replication.factor", "delete.topic.enable",
 		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.max.size",
 		"group.min.session.timeout.ms", "http.allowed.hosts", "http.authentication.method", "http.listeners",
 		"http.pprof.enable", "http.ssl.cipher.suites", "http.ssl.client.auth", "http.ssl.enabled.protocols",
@@ -35,13 +35,14 @@ func TestKeySets(t *testing.T) {
 		"offsets.retention.check.interval.ms", "offsets.retention.minutes", "offsets.topic.num.partitions",
 		"offsets.topic.segment.bytes", "password.encoder.iterations", "password.encoder.old.secret",
 		"password.encoder.secret", "request.decoded.max.bytes", "request.decoded.total.max.bytes",
+		"sasl.enabled.mechanisms", "sasl.jaas.config", "sasl.server.max.receive.size",
 		"socket.request.max.bytes", "socket.request.read.timeout.ms",
 		"ssl.cipher.suites", "ssl.client.auth", "ssl.enabled.protocols", "ssl.endpoint.identification.algorithm",
 		"ssl.engine.factory.class", "ssl.key.password", "ssl.keymanager.algorithm", "ssl.keystore.certificate.chain",
 		"ssl.keystore.key", "ssl.keystore.location", "ssl.keystore.password", "ssl.keystore.type",
 		"ssl.principal.mapping.rules", "ssl.protocol", "ssl.provider", "ssl.secure.random.implementation",
 		"ssl.trustmanager.algorithm", "ssl.truststore.certificates", "ssl.truststore.location",
-		"ssl.truststore.password", "ssl.truststore.type",
+		"ssl.truststore.password", "ssl.truststore.type", "super.users",
 	}
 	if got := BrokerDefs().Names(); !slices.Equal(got, wantBroker) {
 		t.Errorf("broker keys = %q\nwant %q", got, wantBroker)

@@ -279,7 +279,7 @@ func NewListenerConfig(l Listener, protocol string, props map[string]string) Lis
 // Get returns key's value for this listener as Kafka resolves it:
 // listener.name.<name>.<key> (name lower-cased) first, then <key>.
 func (l ListenerConfig) Get(key string) (string, bool) {
-	if v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]; ok {
+	if v, ok := l.GetOwn(key); ok {
 		return v, true
 	}
 	v, ok := l.props[key]
@@ -312,8 +312,10 @@ func perListenerKey(key string) bool {
 
 // saslMechanismKey matches <mechanism>.sasl.jaas.config, the JAAS
 // configuration of one SASL mechanism (Kafka's JaasContext looks up
-// listener.name.<listener>.<mechanism>.sasl.jaas.config, mechanism lower-cased).
-var saslMechanismKey = regexp.MustCompile(`^([a-z0-9_-]+)\.(sasl\.jaas\.config)$`)
+// listener.name.<listener>.<mechanism>.sasl.jaas.config, mechanism lower-cased),
+// and <mechanism>.connections.max.reauth.ms (Kafka reads the session
+// lifetime per listener and mechanism too, KIP-368).
+var saslMechanismKey = regexp.MustCompile(`^([a-z0-9_-]+)\.(sasl\.jaas\.config|connections\.max\.reauth\.ms)$`)
 
 // validListenerOverride checks a listener.name.<listener>.<key> setting:
 // the listener is one of listeners (names, upper-cased; nil skips the
@@ -341,7 +343,7 @@ func validListenerOverride(key, value string, names map[string]bool) error {
 		target = m[2]
 	} else if !perListenerKey(sub) {
 		return &KeyError{Key: key, Err: ErrUnknownConfig,
-			Cause: fmt.Errorf("%s cannot be set per listener (only ssl.*, sasl.* and connections.max.reauth.ms, and <mechanism>.sasl.jaas.config)", sub)}
+			Cause: fmt.Errorf("%s cannot be set per listener (only ssl.*, sasl.* and connections.max.reauth.ms, and <mechanism>.sasl.jaas.config and <mechanism>.connections.max.reauth.ms)", sub)}
 	}
 	if _, defined := brokerRegistry.Lookup(target); !defined {
 		// <mechanism>.sasl.jaas.config before sasl.jaas.config is
@@ -497,6 +499,6 @@ var listenerDefList = []Def{
 // GetOwn returns key's value only when set for this listener
 // (listener.name.<name>.<key>), ignoring the broker-wide value.
 func (l ListenerConfig) GetOwn(key string) (string, bool) {
-	v, ok := l.props["listener.name."+strings.ToLower(l.Name)+"."+key]
+	v, ok := l.props[listenerPrefix+strings.ToLower(l.Name)+"."+key]
 	return v, ok
 }

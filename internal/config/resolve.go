@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
+	"github.com/tandem-streaming/tandem/internal/auth"
 )
 
 // Layers are the places a config value can come from, most specific first
@@ -414,6 +417,13 @@ type BrokerConfig struct {
 	// ClusterLinkEnable: cluster.link.enable.
 	ClusterLinkEnable bool
 
+	// Authorization: AuthorizerClassName (authorizer.class.name; empty
+	// means off), SuperUsers (super.users, parsed) and
+	// AllowEveryoneIfNoACLFound (allow.everyone.if.no.acl.found).
+	AuthorizerClassName       string
+	SuperUsers                []auth.Principal
+	AllowEveryoneIfNoACLFound bool
+
 	// The group coordinator and __consumer_offsets.
 	OffsetsTopicNumPartitions       int32
 	OffsetsTopicSegmentBytes        int32
@@ -435,6 +445,10 @@ type BrokerConfig struct {
 	MaxConnectionsPerIP          int32
 	MaxConnectionsPerIPOverrides map[string]int32 // host or IP -> count
 	SocketRequestReadTimeoutMs   int64
+
+	// ConnectionsAuthenticationTimeoutMs bounds authentication (TLS
+	// handshake and SASL exchange) from accept (Tandem-only key).
+	ConnectionsAuthenticationTimeoutMs int64
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -559,6 +573,9 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		bc.HTTPAllowedHosts = hosts
 	}
 	bc.HTTPPprofEnable = boolean("http.pprof.enable")
+	bc.AuthorizerClassName = strings.TrimSpace(get("authorizer.class.name"))
+	bc.SuperUsers, _ = acl.ParseSuperUsers(get("super.users")) // validated above
+	bc.AllowEveryoneIfNoACLFound = boolean("allow.everyone.if.no.acl.found")
 	bc.HTTPAuthenticationMethod = strings.ToUpper(strings.TrimSpace(get("http.authentication.method")))
 	for k, v := range static {
 		if strings.HasPrefix(k, "http.ssl.") {
@@ -582,6 +599,7 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	bc.MaxConnections = i32("max.connections")
 	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
 	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
+	bc.ConnectionsAuthenticationTimeoutMs = i64("connections.authentication.timeout.ms")
 	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
 	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
 		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.

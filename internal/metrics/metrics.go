@@ -77,6 +77,9 @@ type Metrics struct {
 	connsTotal prometheus.Counter
 	connLimits connMetrics // connections.go
 
+	// auth counts authentications: listener, mechanism, result (auth.go).
+	auth *prometheus.CounterVec
+
 	// apis[key] caches the children for a known API key; unknownAPI is
 	// shared by every key kmsg does not know.
 	apis       [kmsg.MaxKey + 1]atomic.Pointer[apiMetrics]
@@ -201,6 +204,8 @@ func New(nodeID int32) *Metrics {
 	nodeInfo.Set(1)
 	m.connLimits = newConnMetrics()
 	m.register(m.connLimits.collectors()...)
+	m.auth = newAuthMetrics()
+	m.register(m.auth)
 
 	m.register(
 		collectors.NewGoCollector(),

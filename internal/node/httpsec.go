@@ -84,10 +84,13 @@ func isLoopback(host string) bool {
 
 // httpAuthorizer is the broker's authorizer (authorizer.class.name), which
 // REST asks too; nil when authorization is off.
-func (n *Node) httpAuthorizer() acl.Authorizer { return nil }
+func (n *Node) httpAuthorizer() acl.Authorizer { return n.Authorizer() }
 
-// httpPasswords checks BASIC credentials against the SASL users.
-func (n *Node) httpPasswords() rest.PasswordChecker { return nil }
+// httpPasswords checks BASIC credentials against the SASL users: the SCRAM
+// credentials and the PLAIN users of the SASL listeners (node/sasl.go).
+func (n *Node) httpPasswords() rest.PasswordChecker {
+	return auth.NewPasswordChecker(n.broker.ScramCredentials(), plainUsers(n.Config))
+}
 
 // httpACLs serves /acls from the metadata store when an authorizer is set
 // (as Kafka's DescribeAcls answers SECURITY_DISABLED without one).

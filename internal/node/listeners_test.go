@@ -178,6 +178,13 @@ func TestFranzOnEachListener(t *testing.T) {
 			}
 		}
 	}
+	// A restart keeps every listener on its port.
+	before := b.ListenerAddr("EXTERNAL")
+	b.Restart()
+	if got := b.ListenerAddr("EXTERNAL"); got != before {
+		t.Fatalf("EXTERNAL moved from %s to %s", before, got)
+	}
+	produceConsume(t, "after-restart", kgo.SeedBrokers(before))
 }
 
 func apiVersionsRequest() kmsg.Request {

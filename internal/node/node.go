@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tandem-streaming/tandem/internal/acl"
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/console"
@@ -64,6 +65,9 @@ type Node struct {
 	sampler *console.Sampler
 	started time.Time
 
+	// authorizer is nil when authorizer.class.name is unset (authorizer.go).
+	authorizer *acl.StandardAuthorizer
+
 	kafkaAddrs []net.Addr
 	stop       chan struct{}
 	bg         sync.WaitGroup
@@ -89,6 +93,9 @@ func Start(props map[string]string, logger *slog.Logger) (_ *Node, err error) {
 func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node, err error) {
 	cfg, err := config.LoadBroker(props)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSASL(cfg); err != nil {
 		return nil, err
 	}
 	if logger == nil {
@@ -181,10 +188,11 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		return nil, err
 	}
 
+	n.authorizer = newAuthorizer(cfg, n.store)
 	n.broker, err = broker.New(broker.Options{
 		NodeID: cfg.NodeID, Advertised: endpoints,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
-		Metrics: n.metrics, Logger: logger,
+		Metrics: n.metrics, Logger: logger, Authorizer: n.Authorizer(),
 		Groups: groupConfig(cfg),
 	})
 	if err != nil {

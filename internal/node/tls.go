@@ -6,6 +6,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/server"
+	"github.com/tandem-streaming/tandem/internal/tlsconf"
 )
 
 // tlsServer is a listener's TLS side: *tlsconf.Server.
@@ -23,7 +24,7 @@ func startTLS(cfg config.BrokerConfig, logger *slog.Logger) ([]tlsServer, error)
 		if !config.UsesTLS(lc.SecurityProtocol) {
 			continue
 		}
-		ts, err := newTLSServer(listenerSSLGetter(lc), logger.With("component", "tls", "listener", lc.Name))
+		ts, err := tlsconf.NewServer(listenerSSLGetter(lc), logger.With("component", "tls", "listener", lc.Name))
 		if err != nil {
 			closeTLS(out)
 			// The cause names the key; values of sensitive keys never
@@ -39,7 +40,7 @@ func startTLS(cfg config.BrokerConfig, logger *slog.Logger) ([]tlsServer, error)
 // rule of Kafka's own: on a SASL_SSL listener the broker-wide
 // ssl.client.auth is ignored, only listener.name.<name>.ssl.client.auth
 // counts (clients authenticate with SASL there).
-func listenerSSLGetter(lc config.ListenerConfig) func(string) (string, bool) {
+func listenerSSLGetter(lc config.ListenerConfig) tlsconf.Getter {
 	return func(key string) (string, bool) {
 		if key == "ssl.client.auth" && lc.SecurityProtocol == config.ProtocolSASLSSL {
 			return lc.GetOwn(key)

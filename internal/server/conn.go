@@ -76,6 +76,9 @@ type conn struct {
 	hasDeadline bool // a read deadline is set (reader only)
 	lastActive  atomic.Int64
 	outstanding atomic.Int32
+
+	// pre bounds the connection until it authenticates (preauth.go).
+	pre preauth
 }
 
 func (c *conn) serve() {
@@ -126,10 +129,16 @@ func (c *conn) read() {
 			c.readEnded(err)
 			return
 		}
-		frame, err := wire.ReadFrameWith(br, c.s.maxRequest, alloc)
+		frame, err := wire.ReadFrameWith(br, c.frameLimit(), alloc)
 		if err != nil {
 			c.readEnded(err)
 			return
+		}
+		if c.info.RawSASL() {
+			if !c.rawSASL(frame) {
+				return
+			}
+			continue
 		}
 		start := time.Now()
 		h, body, err := wire.ParseHeader(frame)
@@ -200,7 +209,7 @@ func (c *conn) write() {
 			pooled = getBuf(hint)
 			buf = (*pooled)[:0]
 		}
-		buf = wire.AppendResponse(buf, p.h.CorrelationID, resp)
+		buf = appendReply(buf, p.h.CorrelationID, resp)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
 		written := int64(len(buf))
 		var err error

@@ -32,10 +32,6 @@ type Limits struct {
 	// request that has begun to arrive may go without receiving a byte
 	// (<= 0: forever).
 	RequestReadTimeout time.Duration
-	// AuthenticationTimeout bounds the time from accept to the end of
-	// the TLS handshake on SSL and SASL_SSL listeners
-	// (connections.authentication.timeout.ms; 0: 30s).
-	AuthenticationTimeout time.Duration
 }
 
 // OnlyPerIP as Limits.MaxPerIP admits only the addresses in Limits.PerIP.

@@ -152,7 +152,12 @@ func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ts TLSServer,
 	if ts != nil {
 		nc = wrapTLS(nc, ts) // handshake on the connection's goroutine (tls.go)
 	}
-	info := &broker.Conn{Remote: nc.RemoteAddr(), Listener: lc.Name, SendFile: canSendFile(nc), Security: lc}
+	// Fetched records travel as file slices on TLS connections too (the
+	// writer copies them from the page cache through the TLS writer,
+	// copyFile): sendfile is impossible there, but reading each fetch into
+	// fresh memory first costs an extra copy and 16 MB of new pages per
+	// fetch, which halved SASL_SSL consume throughput (docs/benchmarks.md).
+	info := &broker.Conn{Remote: nc.RemoteAddr(), Listener: lc.Name, SendFile: canSendFile(nc) || ts != nil, Security: lc}
 	if lc.SecurityProtocol == "PLAINTEXT" {
 		info.Principal = auth.Anonymous
 	}
@@ -161,6 +166,7 @@ func (s *Server) startConn(nc net.Conn, lc *config.ListenerConfig, ts TLSServer,
 		info: info, tlsServer: ts,
 		queue: make(chan pending, maxPipelined),
 	}
+	c.startPreauth(lc)
 	s.mu.Lock()
 	if s.draining() {
 		s.mu.Unlock()

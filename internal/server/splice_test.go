@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/record"
+	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
@@ -95,7 +97,7 @@ func fetchResponse(v int16, recs [][]byte) *kmsg.FetchResponse {
 func TestWriteSpliced(t *testing.T) {
 	slices, want := testSlices(t)
 	for _, v := range []int16{4, 11, 12, 16} {
-		for _, transport := range []string{"tcp", "pipe"} {
+		for _, transport := range []string{"tcp", "pipe", "tls"} {
 			t.Run(fmt.Sprintf("v%d/%s", v, transport), func(t *testing.T) {
 				// Partitions: slice, empty, slice, slice.
 				inMemory := fetchResponse(v, [][]byte{want[0], nil, want[1], want[2]})
@@ -151,6 +153,16 @@ func connPair(t *testing.T, transport string) (server, client net.Conn) {
 	t.Helper()
 	if transport == "pipe" {
 		server, client = net.Pipe()
+		t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
+		return server, client
+	}
+	if transport == "tls" {
+		// File slices on a TLS connection are copied through the TLS
+		// writer (copyFile), encrypted like the rest of the frame.
+		server, client = connPair(t, "tcp")
+		ca := tlstest.NewCA(t)
+		server = tls.Server(server, &tls.Config{Certificates: []tls.Certificate{ca.Server(t).TLSCertificate()}})
+		client = tls.Client(client, &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
 		t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
 		return server, client
 	}

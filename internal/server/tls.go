@@ -7,15 +7,30 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
 )
 
-// defaultAuthenticationTimeout bounds the TLS handshake when
-// Limits.AuthenticationTimeout is zero (connections.authentication.timeout.ms'
-// default).
+// defaultAuthenticationTimeout is connections.authentication.timeout.ms'
+// default.
 const defaultAuthenticationTimeout = 30 * time.Second
+
+// handshakeTimeout bounds the TLS handshake: the listener's
+// connections.authentication.timeout.ms (Tandem-only; it bounds the whole
+// authentication, TLS handshake and SASL, from the accept).
+func handshakeTimeout(lc *config.ListenerConfig) time.Duration {
+	if lc != nil {
+		if v, ok := lc.Get("connections.authentication.timeout.ms"); ok {
+			if ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && ms > 0 {
+				return time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return defaultAuthenticationTimeout
+}
 
 // reasonTLSHandshake labels a connection closed by a failed TLS handshake
 // in logs.
@@ -43,10 +58,7 @@ func (c *conn) handshake() bool {
 		return true
 	}
 	tc := c.nc.(*tls.Conn)
-	timeout := c.s.limits.AuthenticationTimeout
-	if timeout <= 0 {
-		timeout = defaultAuthenticationTimeout
-	}
+	timeout := handshakeTimeout(c.info.Security)
 	ctx, cancel := context.WithTimeout(c.ctx, timeout)
 	defer cancel()
 	listener := c.info.Listener
@@ -90,4 +102,6 @@ func handshakeError(err error, ctx context.Context) error {
 func (s *Server) authSucceeded(listener string) { s.authResult(listener, true) }
 func (s *Server) authFailed(listener string)    { s.authResult(listener, false) }
 
-func (s *Server) authResult(listener string, ok bool) {}
+func (s *Server) authResult(listener string, ok bool) {
+	s.metrics.Authentication(listener, "SSL", ok)
+}

@@ -4,11 +4,14 @@
 package tandemtest
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,32 @@ type Broker struct {
 	Dir   string
 	props map[string]string
 	fs    vfs.FS
+	logs  *LogBuffer // StartLogged
+}
+
+// LogBuffer holds a broker's log lines; safe for concurrent use.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Lines returns the lines that contain s.
+func (l *LogBuffer) Lines(s string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // Opt adjusts the broker.
@@ -39,9 +68,22 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 	return StartFS(t, nil, opts...)
 }
 
+// StartLogged is Start with the broker's log lines (debug and up) kept in
+// the returned buffer, for tests that check what the broker logs.
+func StartLogged(t testing.TB, opts ...Opt) (*Broker, *LogBuffer) {
+	t.Helper()
+	logs := &LogBuffer{}
+	return startBroker(t, nil, logs, opts), logs
+}
+
 // StartFS starts a broker whose storage is on fsys (a vfs.ErrorFS to
 // inject storage faults); restarts keep it.
 func StartFS(t testing.TB, fsys vfs.FS, opts ...Opt) *Broker {
+	t.Helper()
+	return startBroker(t, fsys, nil, opts)
+}
+
+func startBroker(t testing.TB, fsys vfs.FS, logs *LogBuffer, opts []Opt) *Broker {
 	t.Helper()
 	props := map[string]string{
 		"listeners":      "PLAINTEXT://127.0.0.1:0",
@@ -57,7 +99,7 @@ func StartFS(t testing.TB, fsys vfs.FS, opts ...Opt) *Broker {
 	for _, o := range opts {
 		o(props)
 	}
-	b := &Broker{t: t, Dir: props["log.dirs"], props: props, fs: fsys}
+	b := &Broker{t: t, Dir: props["log.dirs"], props: props, fs: fsys, logs: logs}
 	b.start()
 	t.Cleanup(func() { b.Stop() })
 	return b
@@ -65,7 +107,11 @@ func StartFS(t testing.TB, fsys vfs.FS, opts ...Opt) *Broker {
 
 func (b *Broker) start() {
 	b.t.Helper()
-	n, err := node.StartFS(b.props, testLogger(b.t), b.fs)
+	logger := testLogger(b.t)
+	if b.logs != nil {
+		logger = slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	n, err := node.StartFS(b.props, logger, b.fs)
 	if err != nil {
 		b.t.Fatalf("tandemtest: start broker: %v", err)
 	}
@@ -105,12 +151,16 @@ func (b *Broker) Restart() {
 // is stopped: to change its files as a crash or an operator would.
 func (b *Broker) RestartAfter(between func()) {
 	b.t.Helper()
-	addr := b.Addr()
+	// Every listener again on the port it had, so clients can reconnect.
+	var listeners []string
+	for _, l := range b.Node.Config.Listeners {
+		listeners = append(listeners, l.Name+"://"+b.ListenerAddr(l.Name))
+	}
 	b.Stop()
 	if between != nil {
 		between()
 	}
-	b.props["listeners"] = "PLAINTEXT://" + addr
+	b.props["listeners"] = strings.Join(listeners, ",")
 	b.start()
 }
 

@@ -151,23 +151,15 @@ func baseConfig(get Getter) (*tls.Config, error) {
 		return nil, err
 	}
 	// Keys whose non-default values would select Java machinery Tandem does
-	// not have: refuse them rather than ignore them.
+	// not have: refuse them rather than ignore them (docs/operations.md).
 	for _, k := range []struct{ key, allowed string }{
 		{"ssl.provider", ""},
 		{"ssl.engine.factory.class", ""},
-		{"ssl.keymanager.algorithm", "SunX509,NewSunX509,PKIX"},
-		{"ssl.trustmanager.algorithm", "PKIX,SunX509,SunPKIX,X509,X.509"},
-		{"ssl.secure.random.implementation", "SHA1PRNG,NativePRNG,DRBG"},
+		{"ssl.secure.random.implementation", ""},
+		{"ssl.keymanager.algorithm", "SunX509"},
+		{"ssl.trustmanager.algorithm", "PKIX"},
 	} {
-		v, _ := get(k.key)
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
-		ok := false
-		for _, a := range strings.Split(k.allowed, ",") {
-			ok = ok || (a != "" && strings.EqualFold(a, v))
-		}
-		if !ok {
+		if v, _ := get(k.key); strings.TrimSpace(v) != "" && !strings.EqualFold(strings.TrimSpace(v), k.allowed) {
 			return nil, fmt.Errorf("%s=%s is not supported by Tandem (Go's crypto/tls is its only TLS implementation)", k.key, v)
 		}
 	}

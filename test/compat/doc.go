@@ -18,6 +18,7 @@
 //	TestCross/<producer>_to_<consumer>/<codec>
 //	TestIdempotent/<client>           idempotent producers
 //	TestAdmin, TestApiVersions        kadm administration, ApiVersions
+//	TestACLsSarama, TestACLsConfluent  CreateAcls, DescribeAcls, DeleteAcls
 //
 // kcat tests skip when kcat is not on PATH, except under CI=true, where they
 // fail (scripts/ci-deps.txt lists the Debian packages). Known kfake

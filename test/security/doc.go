@@ -1,0 +1,15 @@
+// Package security runs real Kafka clients against Tandem's SASL listeners
+// (issue #10): franz-go (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), kcat
+// (librdkafka: PLAIN, SCRAM-SHA-512), confluent-kafka-go (its bundled
+// librdkafka: SCRAM-SHA-512, PLAIN), Sarama (SCRAM through xdg-go/scram,
+// and PLAIN over the raw-token framing of SaslHandshake v0) and kafka-go
+// (sasl/scram). Each produces and consumes over SASL_PLAINTEXT; a wrong
+// password and an unknown user get SASL_AUTHENTICATION_FAILED with Kafka's
+// message while the broker logs one line and keeps serving. SCRAM users are
+// created the way kafka-configs --alter --add-config
+// 'SCRAM-SHA-512=[password=...]' does: AlterUserScramCredentials (kadm).
+//
+// kcat tests skip when kcat is not on PATH, except under CI=true.
+//
+// Run with: go test ./test/security/
+package security

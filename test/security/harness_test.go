@@ -1,0 +1,143 @@
+package security
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
+)
+
+// Users of every test broker: admin and alice by PLAIN (JAAS), and the
+// SCRAM users created with AlterUserScramCredentials.
+const (
+	adminPass = "admin-secret"
+	alicePass = "alice-secret"
+	scramUser = "sam"
+	scramPass = "sam-scram-secret"
+	// wrongPass must never appear in a log or an error.
+	wrongPass = "definitely-not-it"
+)
+
+type env struct {
+	*tandemtest.SASLBroker
+	admin *kadm.Client
+}
+
+// start starts a broker with a SASL_PLAINTEXT listener offering PLAIN and
+// both SCRAM mechanisms, and creates sam's SCRAM credentials.
+func start(t *testing.T) *env {
+	t.Helper()
+	b := tandemtest.StartSASL(t, map[string]string{
+		"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": auth.PlainLoginModule +
+			` required username="admin" password="` + adminPass + `" user_admin="` + adminPass + `" user_alice="` + alicePass + `";`,
+	})
+	e := &env{SASLBroker: b}
+	e.admin = kadm.NewClient(e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism()))
+	ctx := ctxT(t)
+	res, err := e.admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: scramUser, Mechanism: kadm.ScramSha256, Iterations: 4096, Password: scramPass},
+	})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("creating SCRAM-SHA-256 credentials: %v", err)
+	}
+	res, err = e.admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: scramUser, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: scramPass},
+	})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("creating SCRAM-SHA-512 credentials: %v", err)
+	}
+	return e
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (e *env) client(t *testing.T, m sasl.Mechanism, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return tandemtest.NewClient(t, e.Addr, append([]kgo.Opt{kgo.SASL(m), kgo.RetryTimeout(5 * time.Second)}, opts...)...)
+}
+
+// topic creates a one-partition topic named after the test.
+func (e *env) topic(t *testing.T, name string) string {
+	t.Helper()
+	if _, err := e.admin.CreateTopic(ctxT(t), 1, 1, nil, name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// values are what every client produces.
+func values(who string) []string {
+	return []string{who + "-1", who + "-2", who + "-3"}
+}
+
+// checkTopic reads topic with the admin's franz-go client and compares
+// its values with want.
+func (e *env) checkTopic(t *testing.T, topic string, want []string) {
+	t.Helper()
+	cl := e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism(),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	ctx := ctxT(t)
+	for len(got) < len(want) {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("reading %s: %v (got %q)", topic, err, got)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("%s holds %q, want %q", topic, got, want)
+	}
+}
+
+// checkFailureLogged checks that the broker logged the failed
+// authentication of user once (rate limiting may fold repeats), never a
+// password, and still serves.
+func (e *env) checkFailureLogged(t *testing.T, mechanism, user string) {
+	t.Helper()
+	want := fmt.Sprintf("user '%s' failed", user)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(e.Logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed-authentication line for %s in:\n%s", user, e.Logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := e.Logs.String()
+	for _, secret := range []string{wrongPass, adminPass, alicePass, scramPass} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a password reached the log:\n%s", logs)
+		}
+	}
+	if !strings.Contains(logs, "mechanism="+mechanism) {
+		t.Fatalf("the failure line does not name %s:\n%s", mechanism, logs)
+	}
+	if _, err := e.admin.ListBrokers(ctxT(t)); err != nil {
+		t.Fatalf("broker unhealthy after a failed authentication: %v", err)
+	}
+}
+
+// invalidCredentials is Kafka's message for a failed SCRAM exchange.
+func invalidCredentials(mech string) string {
+	return "Authentication failed during authentication due to invalid credentials with SASL mechanism " + mech
+}

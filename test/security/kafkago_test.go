@@ -1,0 +1,72 @@
+package security
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// TestKafkaGo: segmentio/kafka-go's Writer and Reader with sasl/scram
+// (SHA-512) and sasl/plain.
+func TestKafkaGo(t *testing.T) {
+	e := start(t)
+	mech512 := func(user, pass string) sasl.Mechanism {
+		m, err := scram.Mechanism(scram.SHA512, user, pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		good sasl.Mechanism
+		bad  sasl.Mechanism
+		user string
+	}{
+		{"SCRAM-SHA-512", mech512(scramUser, scramPass), mech512(scramUser, wrongPass), scramUser},
+		{"PLAIN", plain.Mechanism{Username: "alice", Password: alicePass}, plain.Mechanism{Username: "alice", Password: wrongPass}, "alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			topic := e.topic(t, "kafkago-"+strings.ToLower(tc.name))
+			want := values("kafkago")
+			w := &kafka.Writer{Addr: kafka.TCP(e.Addr), Topic: topic, RequiredAcks: kafka.RequireAll,
+				BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{SASL: tc.good}}
+			var msgs []kafka.Message
+			for _, v := range want {
+				msgs = append(msgs, kafka.Message{Value: []byte(v)})
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+			_ = w.Close()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.Addr}, Topic: topic, Partition: 0,
+				Dialer: &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: tc.good}, MaxWait: 100 * time.Millisecond})
+			defer r.Close()
+			var got []string
+			for len(got) < len(want) {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					t.Fatalf("consume: %v", err)
+				}
+				got = append(got, string(m.Value))
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("consumed %q", got)
+			}
+			d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: tc.bad}
+			_, err := d.DialContext(context.Background(), "tcp", e.Addr)
+			if !errors.Is(err, kafka.SASLAuthenticationFailed) {
+				t.Fatalf("wrong password: %v", err)
+			}
+			e.checkFailureLogged(t, tc.name, tc.user)
+		})
+	}
+}
