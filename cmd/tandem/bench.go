@@ -32,7 +32,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 		_, err := bench.Run(ctx, *opts)
 		return err
 	}
-	cmd.AddCommand(kfakeCmd(), commitsCmd(), stabilizeCmd(), diskCmd())
+	cmd.AddCommand(kfakeCmd(), commitsCmd(), offsetSyncCmd(), stabilizeCmd(), diskCmd())
 	cmd.AddCommand(benchMirrorCmd(), adminStallCmd())
 	cmd.AddCommand(benchSecurityCmd())
 	return cmd
@@ -61,6 +61,42 @@ func commitsCmd() *cobra.Command {
 	fs.StringVar(&o.GroupPrefix, "group-prefix", "tandem-bench", "prefix of the committers' group ids")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to commit")
 	fs.BoolVar(&o.CreateTopic, "create-topic", true, "create the topic first (it must not exist)")
+	return cmd
+}
+
+// offsetSyncCmd measures a cluster link's consumer offset sync rounds.
+func offsetSyncCmd() *cobra.Command {
+	o := bench.OffsetSyncOptions{}
+	cmd := &cobra.Command{
+		Use:   "offset-sync",
+		Short: "Measure a cluster link's consumer offset sync: time, CPU and source load of a round with many groups",
+		Long: `Starts two Tandem brokers in this process, a source and a destination, with a
+counting proxy in front of the source (which advertises it). On the source,
+--groups groups commit offsets on every partition of --topics topics of
+--partitions partitions; the destination's link, with
+consumer.offset.sync.enable and a filter selecting every group, mirrors the
+topics (then pauses them, so only the sync talks to the source) and runs
+one sync round that copies every offset, then --rounds rounds, before each
+of which --changed of the groups commit new offsets. Per round: wall time,
+this process's CPU time (both brokers: the destination's sync and the
+source answering it) and the requests and bytes sent to the source.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Out = os.Stdout
+			_, err := bench.RunOffsetSync(ctx, o)
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&o.Groups, "groups", 10000, "consumer groups on the source")
+	fs.IntVar(&o.Topics, "topics", 1, "mirrored topics every group commits on")
+	fs.IntVar(&o.Partitions, "partitions", 10, "partitions of each topic")
+	fs.IntVar(&o.Rounds, "rounds", 5, "sync rounds measured after the first")
+	fs.Float64Var(&o.Changed, "changed", 0.1, "fraction of the groups that commit new offsets before each round")
+	fs.StringVar(&o.Dir, "dir", "", "directory for the brokers' data (a temporary directory in it; default: the system's)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the first measured round to this file")
 	return cmd
 }
 

@@ -120,3 +120,20 @@ func authHint(err error) error {
 	}
 	return err
 }
+
+// tlsHint says which flag a failed TLS handshake asks for, or "".
+func tlsHint(err error) string {
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return "the API's certificate is not trusted: set --ca-cert-path or $" + caCertPathEnv + " to the CA that signed it"
+	}
+	// The server's alert reaches crypto/tls clients as an unexported
+	// type, so its text is what there is to go by.
+	msg := err.Error()
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate authority"} {
+		if strings.Contains(msg, "remote error: tls: "+alert) {
+			return "the API wants a client certificate it trusts (http.authentication.method=MTLS): " +
+				"set --client-cert-path and --client-key-path"
+		}
+	}
+	return ""
+}

@@ -127,6 +127,9 @@ func (c *restClient) hint(err error) error {
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			cause = ue.Err // "dial tcp ...: connection refused", without the request
 		}
+		if h := tlsHint(err); h != "" {
+			return usererr.New(err, "cannot talk TLS to the Tandem HTTP API at %s: %v (%s)", c.Base, cause, h)
+		}
 		return usererr.New(err, "cannot reach the Tandem HTTP API at %s (is the broker running? set %s): %v",
 			c.Base, urlSources, cause)
 	}

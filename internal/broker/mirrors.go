@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/partition"
 	"github.com/tandem-streaming/tandem/internal/usererr"
@@ -128,6 +129,16 @@ func (b *Broker) MirrorPartition(topic string, p int32) (*partition.Partition, e
 
 // LogEndOffsets returns the log end offset of each partition of topic.
 func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
+	return b.partitionOffsets(topic, (*log.Log).LogEndOffset)
+}
+
+// HighWatermarks returns the high watermark of each partition of topic:
+// where what a consumer can read ends.
+func (b *Broker) HighWatermarks(topic string) (map[int32]int64, error) {
+	return b.partitionOffsets(topic, (*log.Log).HighWatermark)
+}
+
+func (b *Broker) partitionOffsets(topic string, of func(*log.Log) int64) (map[int32]int64, error) {
 	t, ok := b.parts.Topic(topic)
 	if !ok {
 		return nil, errUnknownTopic(topic)
@@ -137,7 +148,7 @@ func (b *Broker) LogEndOffsets(topic string) (map[int32]int64, error) {
 		if p.Log == nil {
 			return nil, fmt.Errorf("%w: %s-%d: %w", partition.ErrPartitionOffline, topic, p.Index, p.OpenErr)
 		}
-		out[p.Index] = p.Log.LogEndOffset()
+		out[p.Index] = of(p.Log)
 	}
 	return out, nil
 }

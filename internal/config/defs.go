@@ -447,55 +447,30 @@ func validHTTPListeners(v string) error { _, err := ParseHTTPListeners(v); retur
 
 // validHTTPAuthenticationMethod checks http.authentication.method.
 func validHTTPAuthenticationMethod(v string) error {
-	return oneOfFold("NONE", "BASIC", "MTLS")(v)
-}
-
-// oneOfFold is oneOf ignoring case, for values Kafka reads case-insensitively.
-func oneOfFold(values ...string) func(string) error {
-	return func(v string) error {
-		for _, ok := range values {
-			if strings.EqualFold(strings.TrimSpace(v), ok) {
-				return nil
-			}
-		}
-		return fmt.Errorf("string must be one of: %s", strings.Join(values, ", "))
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "NONE", "BASIC", "MTLS":
+		return nil
 	}
+	return fmt.Errorf("must be NONE, BASIC or MTLS")
 }
 
-// httpSSLDefs are the http.ssl.* keys of https http.listeners: Kafka's
-// server-side ssl.* keys (the ones internal/tlsconf implements) with an
-// http. prefix, so an HTTPS listener is set up exactly like an SSL Kafka
-// listener, with its own keystore if wanted. Defaults are Kafka's.
+// httpSSLDefs are the http.ssl.* keys of https http.listeners: the
+// server-side ssl.* keys of the Kafka listeners (listenerDefList, which
+// internal/tlsconf reads) with an http. prefix, the same types, defaults and
+// checks, so an https HTTP listener is set up exactly like an SSL Kafka
+// listener, with its own keystore if wanted.
 func httpSSLDefs() []Def {
-	const pre = "Tandem-specific: for https http.listeners, as Kafka's "
-	str := func(name, def, doc string, validate func(string) error) Def {
-		return Def{Name: "http." + name, Type: TypeString, Default: def, HasDefault: def != "", ReadOnly: true,
-			Validate: validate, Doc: pre + name + ": " + doc}
+	var out []Def
+	for _, d := range listenerDefList {
+		// The endpoint identification algorithm is a client setting.
+		if !strings.HasPrefix(d.Name, "ssl.") || d.Name == "ssl.endpoint.identification.algorithm" {
+			continue
+		}
+		d.Doc = "Tandem-specific: " + d.Name + " for https http.listeners (docs/security.md). " + d.Doc
+		d.Name = "http." + d.Name
+		out = append(out, d)
 	}
-	pass := func(name, doc string) Def {
-		return Def{Name: "http." + name, Type: TypePassword, ReadOnly: true, Sensitive: true, Doc: pre + name + ": " + doc}
-	}
-	list := func(name, doc string) Def {
-		return Def{Name: "http." + name, Type: TypeList, ReadOnly: true, Doc: pre + name + ": " + doc}
-	}
-	return []Def{
-		str("ssl.keystore.type", "JKS", "the keystore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
-		str("ssl.keystore.location", "", "the keystore file (the server certificate and key); re-read when it changes.", nil),
-		pass("ssl.keystore.password", "the keystore password."),
-		pass("ssl.key.password", "the password of the private key in the keystore (or of an encrypted PEM key)."),
-		pass("ssl.keystore.key", "the PEM private key itself, with ssl.keystore.type=PEM."),
-		pass("ssl.keystore.certificate.chain", "the PEM certificate chain itself, with ssl.keystore.type=PEM."),
-		str("ssl.truststore.type", "JKS", "the truststore file format: JKS, PKCS12 or PEM.", oneOfFold("JKS", "PKCS12", "PEM")),
-		str("ssl.truststore.location", "", "the CA certificates client certificates are verified with.", nil),
-		pass("ssl.truststore.password", "the truststore password."),
-		pass("ssl.truststore.certificates", "the PEM CA certificates themselves, with ssl.truststore.type=PEM."),
-		str("ssl.client.auth", "none", "whether clients must present a certificate: required, requested or none "+
-			"(required for http.authentication.method=MTLS).", oneOfFold("required", "requested", "none")),
-		list("ssl.enabled.protocols", "the TLS versions accepted (TLSv1.2,TLSv1.3)."),
-		list("ssl.cipher.suites", "the TLS 1.2 cipher suites accepted (empty: Go's secure defaults)."),
-		str("ssl.principal.mapping.rules", "DEFAULT", "the rules mapping a client certificate's subject to a "+
-			"principal name, as Kafka's (with http.authentication.method=MTLS).", nil),
-	}
+	return out
 }
 
 // validAllowedHosts checks http.allowed.hosts: bare host names (no scheme,

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -108,28 +109,64 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 		mirrors := sourceMirrors(cctx, rt, candidates)
 		candidates = slices.DeleteFunc(candidates, func(n string) bool { return mirrors[n] })
 	}
+	// The mirrors are created autoCreateConcurrency at a time: each
+	// creation asks the source for the topic's partitions and configs, so
+	// a thousand new topics would otherwise take a thousand round trips
+	// in a row.
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, autoCreateConcurrency)
+		note = func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			errs = append(errs, err)
+		}
+	)
 	for _, name := range candidates {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			break
 		}
-		err := m.CreateMirror(ctx, rt.link.Name, name, "", nil, false)
-		switch {
-		case err == nil:
-			m.logger.Info("mirror topic auto-created", "link", rt.link.Name, "topic", prefix+name, "source", name)
-		case errors.Is(err, metadata.ErrTopicExists):
-			// Created meanwhile (by hand, or a topic of the name).
-			if t, terr := m.cluster.TopicByName(prefix + name); terr == nil {
-				if cerr := m.autoCreateConflict(rt, t, name); cerr != nil {
-					errs = append(errs, cerr)
-				}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := m.autoCreateOne(ctx, rt, prefix, name); err != nil {
+				note(err)
 			}
-		case errors.Is(err, kerr.UnknownTopicOrPartition):
-			// Deleted on the source since it was listed.
-		default:
-			errs = append(errs, fmt.Errorf("auto-creating mirror %s of source topic %s: %w", prefix+name, name, err))
-		}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return errors.Join(errs...)
+}
+
+// autoCreateConcurrency bounds the mirrors one run creates at once.
+const autoCreateConcurrency = 8
+
+// autoCreateOne creates the mirror of source topic name; a mirror of it
+// created meanwhile, or the topic deleted on the source since it was
+// listed, is not an error.
+func (m *Manager) autoCreateOne(ctx context.Context, rt *runtime, prefix, name string) error {
+	err := m.CreateMirror(ctx, rt.link.Name, name, "", nil, false)
+	switch {
+	case err == nil:
+		m.logger.Info("mirror topic auto-created", "link", rt.link.Name, "topic", prefix+name, "source", name)
+	case errors.Is(err, metadata.ErrTopicExists):
+		// Created meanwhile (by hand, or a topic of the name).
+		if t, terr := m.cluster.TopicByName(prefix + name); terr == nil {
+			return m.autoCreateConflict(rt, t, name)
+		}
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		// Deleted on the source since it was listed.
+	default:
+		return fmt.Errorf("auto-creating mirror %s of source topic %s: %w", prefix+name, name, err)
+	}
+	return nil
 }
 
 // autoCreateConflict judges a local topic named like the mirror of source

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 )
 
@@ -117,4 +119,31 @@ func ParseNameFilters(value, key string) (NameFilters, error) {
 		}
 	}
 	return fs, nil
+}
+
+// filteredFeatures are the link features that have filters: each enable
+// key with its filters key. ACL sync (acl.sync.enable, acl.filters) joins
+// them when it is implemented.
+var filteredFeatures = [][2]string{
+	{"consumer.offset.sync.enable", "consumer.offset.group.filters"},
+	{"auto.create.mirror.topics.enable", "auto.create.mirror.topics.filters"},
+}
+
+// clearFiltersTurnedOff returns next without the filters of each feature
+// that next turns off (on in prev, off in next): turning off a feature
+// that has filters clears its filters, in the same alter, as Confluent
+// does (cluster-linking.md §1.2). Turning it on again starts from no
+// filters, which selects nothing. A feature that was already off keeps
+// filters set meanwhile (to be in place before it is turned on). next is
+// not modified.
+func clearFiltersTurnedOff(prev, next map[string]string) map[string]string {
+	out := maps.Clone(next)
+	for _, f := range filteredFeatures {
+		was, _ := strconv.ParseBool(Value(prev, f[0]))
+		is, _ := strconv.ParseBool(Value(next, f[0]))
+		if was && !is {
+			delete(out, f[1])
+		}
+	}
+	return out
 }

@@ -70,6 +70,9 @@ type Cluster interface {
 	AddMirrorPartitions(topic string, total int32) error
 	// LogEndOffsets returns each partition's log end offset.
 	LogEndOffsets(topic string) (map[int32]int64, error)
+	// HighWatermarks returns each partition's high watermark: the end of
+	// what a consumer can read (consumer offsets are clamped to it).
+	HighWatermarks(topic string) (map[int32]int64, error)
 }
 
 // PartitionStatus is one mirror partition as described: the data path's
@@ -203,8 +206,10 @@ type runtime struct {
 	state           string
 	errCode, errMsg string
 	failures        int
-	// offsetLags: what the last consumer offset sync found.
+	// offsetLags: what the last consumer offset sync found; coords: the
+	// source's group coordinators it found.
 	offsetLags offsetLags
+	coords     sourceCoordinators
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
@@ -587,7 +592,8 @@ func (m *Manager) detach(t metadata.Topic) {
 }
 
 // AlterLinkConfigs replaces a link's configs (validated as a whole) and
-// restarts its runtime with them.
+// restarts its runtime with them. A feature turned off loses its filters
+// (clearFiltersTurnedOff).
 func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, validateOnly bool) error {
 	if m == nil {
 		return ErrDisabled
@@ -601,6 +607,7 @@ func (m *Manager) AlterLinkConfigs(name string, configs map[string]string, valid
 	if err != nil {
 		return err
 	}
+	configs = clearFiltersTurnedOff(l.Configs, configs)
 	// Everything is checked (security configs included) before anything
 	// is stored, as at creation: stored, a config the link cannot
 	// connect with would stop the link.

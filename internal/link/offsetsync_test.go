@@ -15,18 +15,9 @@ import (
 // PENDING_STOPPED, says why, and completes — clamped — when the link's
 // partition sync retries it.
 func TestClampFailureKeepsStopPending(t *testing.T) {
-	store, l := unreachableLink(t)
 	groups := &fakeGroups{loading: true, state: map[string]string{"g": "Empty"},
 		offsets: map[string]map[string]map[int32]int64{"g": {"m": {0: 15, 1: 5}}}}
-	c := &storeCluster{Store: store, groups: groups}
-	if _, err := c.CreateMirrorTopic("m", 2, nil, metadata.Mirror{Link: "l", LinkID: l.ID, SourceTopic: "s", State: MirrorActive}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewManager(store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	c, m := mirrorWithGroups(t, groups, 0)
 	res, err := m.AlterMirrors(context.Background(), "l", "failover", []string{"m"}, "", false)
 	if err != nil || res[0].Err == nil || !errors.Is(res[0].Err, kerr.CoordinatorLoadInProgress) {
 		t.Fatalf("failover while the coordinator loads: %v %+v", err, res)
@@ -43,4 +34,45 @@ func TestClampFailureKeepsStopPending(t *testing.T) {
 	if got.Mirror.State != MirrorStopped || groups.get("g", 0) != 10 || groups.get("g", 1) != 5 {
 		t.Fatalf("after the retry: %s, g at %d, %d; want STOPPED, 10, 5", got.Mirror.State, groups.get("g", 0), groups.get("g", 1))
 	}
+}
+
+// TestClampToHighWatermark: a stop clamps committed offsets to what a
+// consumer can read, the partition's high watermark, not to its log end
+// when records past the high watermark are not durable yet.
+func TestClampToHighWatermark(t *testing.T) {
+	// Log ends 10 and 20 (storeCluster), high watermarks 7 and 17.
+	groups := &fakeGroups{state: map[string]string{"g": "Empty", "h": "Empty"},
+		offsets: map[string]map[string]map[int32]int64{"g": {"m": {0: 15, 1: 5}}, "h": {"m": {0: 9, 1: 17}}}}
+	_, m := mirrorWithGroups(t, groups, 3)
+	res, err := m.AlterMirrors(context.Background(), "l", "failover", []string{"m"}, "", false)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("failover: %v %+v", err, res)
+	}
+	for _, w := range []struct {
+		group string
+		p     int32
+		want  int64
+	}{{"g", 0, 7}, {"g", 1, 5}, {"h", 0, 7}, {"h", 1, 17}} {
+		if got := groups.get(w.group, w.p); got != w.want {
+			t.Errorf("%s partition %d at %d, want %d (high watermark %d, log end %d)", w.group, w.p, got, w.want, 10*(w.p+1)-3, 10*(w.p+1))
+		}
+	}
+}
+
+// mirrorWithGroups is an ACTIVE mirror "m" of 2 partitions on the
+// unreachable link "l", whose cluster has the given group coordinator and
+// high watermarks notDurable behind the log ends, and its manager.
+func mirrorWithGroups(t *testing.T, groups *fakeGroups, notDurable int64) (*storeCluster, *Manager) {
+	t.Helper()
+	store, l := unreachableLink(t)
+	c := &storeCluster{Store: store, groups: groups, notDurable: notDurable}
+	if _, err := c.CreateMirrorTopic("m", 2, nil, metadata.Mirror{Link: "l", LinkID: l.ID, SourceTopic: "s", State: MirrorActive}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return c, m
 }

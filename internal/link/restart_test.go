@@ -22,6 +22,9 @@ type storeCluster struct {
 	metadata.Store
 	writable int // STOPPED persisted (the broker would raise epochs)
 	groups   *fakeGroups
+	// notDurable is how far each partition's high watermark is behind
+	// its log end (records appended, not yet fsynced).
+	notDurable int64
 }
 
 // LinkGroups gives the Manager the fake group coordinator, when set.
@@ -137,6 +140,13 @@ func (c *storeCluster) SetMirrorConfigs(topic string, configs map[string]string)
 }
 func (c *storeCluster) AddMirrorPartitions(topic string, total int32) error {
 	return c.AddPartitions(topic, total)
+}
+func (c *storeCluster) HighWatermarks(topic string) (map[int32]int64, error) {
+	out, err := c.LogEndOffsets(topic)
+	for p := range out {
+		out[p] -= c.notDurable
+	}
+	return out, err
 }
 func (c *storeCluster) LogEndOffsets(topic string) (map[int32]int64, error) {
 	t, err := c.TopicByName(topic)

@@ -25,10 +25,7 @@ func WithAuthorizer(a acl.Authorizer) Option {
 // rule is the check of one route, made before its handler runs.
 type rule struct {
 	op  acl.Operation
-	res func(r *http.Request) acl.Resource // nil: no ACL (see kinds below)
-	// inHandler marks routes whose handler checks for itself: it needs
-	// the body (the topic to create) or filters what it lists.
-	inHandler bool
+	res func(r *http.Request) acl.Resource // nil: no check before the handler
 }
 
 // Rule constructors. open: no ACL (health; or what any authenticated
@@ -47,7 +44,9 @@ func groupRule(op acl.Operation) rule {
 	return rule{op: op, res: func(r *http.Request) acl.Resource { return acl.Group(r.PathValue("consumer_group_id")) }}
 }
 
-var checkedInHandler = rule{inHandler: true}
+// checkedInHandler marks routes whose handler checks for itself: it needs
+// the body (the topic to create) or filters what it lists.
+var checkedInHandler = rule{}
 
 const (
 	opDescribe        = kmsg.ACLOperationDescribe
