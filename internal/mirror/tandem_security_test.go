@@ -48,7 +48,8 @@ func TestMirrorFromTandemOverMutualTLS(t *testing.T) {
 // listener is SASL_SSL with SCRAM-SHA-512 only, its user made with
 // AlterUserScramCredentials over an INTERNAL plaintext listener. A wrong
 // password gets the source's SASL_AUTHENTICATION_FAILED, and the link
-// says authentication failed.
+// says authentication failed; a mechanism the source does not enable is
+// named.
 func TestMirrorFromTandemSASLSSLSCRAM(t *testing.T) {
 	t.Parallel()
 	ca := tlstest.NewCA(t)
@@ -79,6 +80,13 @@ func TestMirrorFromTandemSASLSSLSCRAM(t *testing.T) {
 	err := lm.CreateLink(ctxT(t), "bad", "", cfg("wrong"), false, true)
 	if !errors.Is(err, link.ErrAuthentication) || !strings.Contains(err.Error(), "authentication failed (SASL SCRAM-SHA-512 as user 'east-link'): the source cluster refused the link's credentials") {
 		t.Fatalf("wrong password: %v", err)
+	}
+	// A mechanism the source does not enable.
+	c256 := cfg("link-secret")
+	c256["sasl.mechanism"] = "SCRAM-SHA-256"
+	if err := lm.CreateLink(ctxT(t), "bad", "", c256, false, true); !errors.Is(err, link.ErrAuthentication) ||
+		!strings.Contains(err.Error(), "the source cluster does not enable sasl.mechanism=SCRAM-SHA-256") {
+		t.Fatalf("unsupported mechanism: %v", err)
 	}
 	if err := lm.CreateLink(ctxT(t), "bad", "", cfg("wrong"), false, false); err != nil {
 		t.Fatal(err)
