@@ -9,6 +9,11 @@
 // created the way kafka-configs --alter --add-config
 // 'SCRAM-SHA-512=[password=...]' does: AlterUserScramCredentials (kadm).
 //
+// The ACL matrix (acl_matrix_test.go) runs the same clients against the
+// StandardAuthorizer with ACLs created by kadm: LITERAL and PREFIXED
+// grants, a DENY that beats an ALLOW, a super user, and Kafka's errors for
+// every refusal.
+//
 // kcat tests skip when kcat is not on PATH, except under CI=true.
 //
 // Run with: go test ./test/security/
