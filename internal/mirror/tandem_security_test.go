@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -97,4 +98,54 @@ func TestMirrorFromTandemSASLSSLSCRAM(t *testing.T) {
 	})
 
 	mirrorOrders(t, dst, "east", cfg("link-secret"), scl)
+}
+
+// TestMirrorNeedsOnlyDocumentedSourceACLs: with an authorizer on the
+// source, the link's user needs what docs/security.md says — READ and
+// DESCRIBE_CONFIGS on the source topic — and no more to mirror it byte
+// for byte; without them the mirror is refused with the source's
+// TOPIC_AUTHORIZATION_FAILED.
+func TestMirrorNeedsOnlyDocumentedSourceACLs(t *testing.T) {
+	t.Parallel()
+	src := tandemtest.Start(t, tandemtest.Config("listeners", "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0"),
+		tandemtest.Config("listener.security.protocol.map", "INTERNAL:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT"),
+		tandemtest.Config("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+		tandemtest.Config("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+		// The INTERNAL listener is the operator's.
+		tandemtest.Config("super.users", "User:ANONYMOUS"))
+	admin := newClient(t, src.Node.ListenerAddr("INTERNAL"))
+	adm := kadm.NewClient(admin)
+	if _, err := adm.AlterUserSCRAMs(ctxT(t), nil, []kadm.UpsertSCRAM{
+		{User: "east-link", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "link-secret"}}); err != nil {
+		t.Fatal(err)
+	}
+	createTopics(t, admin, 2, "orders")
+	produceN(t, admin, "orders", 200)
+
+	dst := tandemtest.Start(t, tandemtest.Config("password.encoder.secret", "broker-secret"))
+	cfg := saslLinkConfigs(src.Node.ListenerAddr("EXTERNAL"), "SCRAM-SHA-256", "east-link", "link-secret")
+	lm := dst.Node.Links()
+	if err := lm.CreateLink(ctxT(t), "east", "", cfg, false, true); err != nil {
+		t.Fatal(err) // no ACL is needed to create the link (reference §8)
+	}
+	if err := lm.CreateMirror(ctxT(t), "east", "orders", "", nil, false); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("mirror without ACLs: %v", err)
+	}
+	res, err := adm.CreateACLs(ctxT(t), kadm.NewACLs().Allow("User:east-link").Topics("orders").
+		Operations(kadm.OpRead, kadm.OpDescribeConfigs).ResourcePatternType(kadm.ACLPatternLiteral))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	// The link's client keeps the source's metadata (the refusal too)
+	// for its minimum age, min(5 s, metadata.max.age.ms): 1 s here.
+	waitUntil(t, 10*time.Second, "mirror created once the ACLs are in place", func() bool {
+		return lm.CreateMirror(ctxT(t), "east", "orders", "", nil, false) == nil
+	})
+	produceN(t, admin, "orders", 100)
+	sameBytes(t, admin, newClient(t, dst.Addr()), "orders", "orders")
 }
