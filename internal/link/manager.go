@@ -386,6 +386,9 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	if err != nil {
 		return err
 	}
+	if reseal && m.enc == nil {
+		m.logger.Warn("cluster link has sensitive configs stored in clear by an older version; set password.encoder.secret to encrypt them", "link", l.Name)
+	}
 	if reseal && m.enc != nil {
 		// Secrets read with password.encoder.old.secret, or stored in
 		// clear by an older version: store them under the current secret.
