@@ -104,8 +104,11 @@ type GroupOffsetLag struct {
 	SourceOffset, LocalOffset, Lag int64
 	// Status is OffsetSynced, OffsetGroupActive (the group has members
 	// here and is left alone) or OffsetClampedToMirrorEnd (the mirror
-	// does not have the source's offset yet: its log end was written).
+	// does not have the source's offset yet: its high watermark was
+	// written).
 	Status string
+	// SyncedAt is when the sync that found this ran.
+	SyncedAt time.Time
 }
 
 // GroupOffsetLag statuses.
@@ -716,6 +719,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 	slices.Sort(groups)
 	// What each group needs, then the commits (a few at a time), then
 	// the lags as they are after them.
+	now := m.now()
 	syncs := make([]groupSync, 0, len(groups))
 	for _, lg := range groups {
 		sg := bySource[lg]
@@ -725,7 +729,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 				continue // a partition the mirror does not have yet
 			}
 			so := src[sg][srcTopic][p]
-			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced}
+			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced, SyncedAt: now}
 			cur, has := local[lg][name][p]
 			if has {
 				gl.LocalOffset = cur.offset

@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -283,6 +284,24 @@ func TestConsumerOffsetSync(t *testing.T) {
 		if !strings.Contains(strings.ReplaceAll(body, " ", ""), want) {
 			t.Errorf("link describe lacks %s:\n%s", want, body)
 		}
+	}
+	// And per group, the most offset lag first: app-active (43 on
+	// orders-0, not synced) leads.
+	var described struct {
+		Lags []struct {
+			Group      string `json:"group_id"`
+			Lag        int64  `json:"offset_lag"`
+			Status     string `json:"status"`
+			LastSyncMs int64  `json:"last_sync_ms"`
+		} `json:"consumer_group_lags"`
+		Synced int `json:"consumer_groups_synced"`
+	}
+	if err := json.Unmarshal([]byte(body), &described); err != nil {
+		t.Fatal(err)
+	}
+	if l := described.Lags; len(l) == 0 || l[0].Group != "app-active" || l[0].Lag < 43 || l[0].Status != link.OffsetGroupActive ||
+		time.Since(time.UnixMilli(l[0].LastSyncMs)) > time.Minute || described.Synced != len(l) {
+		t.Errorf("consumer_group_lags: %+v (%d synced)", l, described.Synced)
 	}
 	// Prometheus: per link, the groups synced and their offset lag.
 	groups, total, maxLag := map[string]bool{}, int64(0), int64(0)
