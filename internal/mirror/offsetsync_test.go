@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -443,8 +444,23 @@ func TestPromoteRunsFinalOffsetSync(t *testing.T) {
 // TestConsumerOffsetSyncFromKfake syncs the groups of franz-go's kfake
 // (a Kafka we did not write, which keeps groups), with
 // consumer.group.prefix.enable: the group g is synced as k.g on k.t.
+// Three brokers spread the groups over coordinators; a source as old as
+// Kafka 2.8 has no OffsetFetch v8 (many groups a request), and the
+// offsets are fetched a group a request.
 func TestConsumerOffsetSyncFromKfake(t *testing.T) {
-	src, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	for _, tc := range []struct {
+		name string
+		opts []kfake.Opt
+	}{
+		{"3 brokers", []kfake.Opt{kfake.NumBrokers(3)}},
+		{"Kafka 2.8", []kfake.Opt{kfake.NumBrokers(1), kfake.MaxVersions(kversion.V2_8_0())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { offsetSyncFromKfake(t, tc.opts...) })
+	}
+}
+
+func offsetSyncFromKfake(t *testing.T, opts ...kfake.Opt) {
+	src, err := kfake.NewCluster(append(opts, kfake.SeedTopics(2, "t"))...)
 	if err != nil {
 		t.Fatal(err)
 	}
