@@ -386,8 +386,8 @@ type sourceGroupOffsets map[string]map[string]map[int32]kadm.Offset
 
 // fetchSourceOffsets lists the source's groups, keeps those the filters
 // select, and fetches their committed offsets on the given source topics
-// (topic → partitions asked for) with one OffsetFetch request for every
-// group (v8+, KIP-709; the client splits it by coordinator, and into a
+// (topic → partitions asked for) with one OffsetFetch request per
+// coordinator for all its groups (v8+, KIP-709; sourceOffsetFetch; a
 // request per group for a source older than that): a round costs the
 // source one ListGroups per broker and one OffsetFetch per coordinator,
 // whatever the number of groups, and the source answers only for the
@@ -513,6 +513,10 @@ func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups, topics 
 		rg.Topics = nil // every topic; filtered below
 		req.Groups = append(req.Groups, rg)
 	}
+	wanted := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		wanted[t] = true
+	}
 	resp := gc.OffsetFetch(ctx, req)
 	for _, g := range resp.Groups {
 		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
@@ -522,7 +526,7 @@ func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups, topics 
 			return nil, fmt.Errorf("fetching local offsets of group %s: %w", g.Group, err)
 		}
 		for _, t := range g.Topics {
-			if !slices.Contains(topics, t.Topic) {
+			if !wanted[t.Topic] {
 				continue
 			}
 			for _, p := range t.Partitions {
@@ -826,10 +830,19 @@ func (m *Manager) commitGroups(ctx context.Context, topic string, syncs []groupS
 		})
 	}
 	wg.Wait()
-	// In the groups' order, whatever order the commits finished in.
+	// In the groups' order, whatever order the commits finished in, and
+	// a few: the task's error is read by people (a coordinator that
+	// fails fails every commit, thousands a round).
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	if len(errs) > maxCommitErrors {
+		more := fmt.Errorf("and %d more commits failed", len(errs)-maxCommitErrors)
+		errs = append(errs[:maxCommitErrors:maxCommitErrors], more)
+	}
 	return errs
 }
+
+// maxCommitErrors bounds the commit failures a sync reports per mirror.
+const maxCommitErrors = 5
 
 // finalOffsetSync is a promote's last offset sync of mirror t (whose lock
 // the caller holds): it syncs (unless validateOnly) and requires zero

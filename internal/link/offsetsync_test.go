@@ -3,6 +3,8 @@ package link
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -75,4 +77,20 @@ func mirrorWithGroups(t *testing.T, groups *fakeGroups, notDurable int64) (*stor
 	}
 	t.Cleanup(m.Close)
 	return c, m
+}
+
+// TestCommitGroupsBoundsErrors: a coordinator that fails every commit
+// yields a few errors, in group order, and a count of the rest, not one
+// error per group.
+func TestCommitGroupsBoundsErrors(t *testing.T) {
+	m := &Manager{groups: &fakeGroups{failCommits: true}}
+	var syncs []groupSync
+	for i := range 40 {
+		syncs = append(syncs, groupSync{group: fmt.Sprintf("g%02d", i), want: map[int32]localOffset{0: {offset: 1}}})
+	}
+	errs := m.commitGroups(context.Background(), "m", syncs)
+	if len(errs) != maxCommitErrors+1 || !errors.Is(errs[0], kerr.CoordinatorNotAvailable) ||
+		!strings.Contains(errs[0].Error(), "group g00 ") || errs[maxCommitErrors].Error() != "and 35 more commits failed" {
+		t.Errorf("errors: %v", errs)
+	}
 }

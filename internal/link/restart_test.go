@@ -41,6 +41,8 @@ func (c *storeCluster) LinkGroups() GroupCoordinator {
 type fakeGroups struct {
 	mu      sync.Mutex
 	loading bool // answer COORDINATOR_LOAD_IN_PROGRESS
+	// failCommits answers every commit COORDINATOR_NOT_AVAILABLE.
+	failCommits bool
 	state   map[string]string
 	offsets map[string]map[string]map[int32]int64 // group → topic → partition
 }
@@ -94,9 +96,12 @@ func (f *fakeGroups) OffsetCommit(_ context.Context, req *kmsg.OffsetCommitReque
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if refuse {
+			switch {
+			case f.failCommits:
+				sp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			case refuse:
 				sp.ErrorCode = kerr.UnknownMemberID.Code
-			} else {
+			default:
 				f.offsets[req.Group][rt.Topic][rp.Partition] = rp.Offset
 			}
 			st.Partitions = append(st.Partitions, sp)
