@@ -43,8 +43,8 @@ type fakeGroups struct {
 	loading bool // answer COORDINATOR_LOAD_IN_PROGRESS
 	// failCommits answers every commit COORDINATOR_NOT_AVAILABLE.
 	failCommits bool
-	state   map[string]string
-	offsets map[string]map[string]map[int32]int64 // group → topic → partition
+	state       map[string]string
+	offsets     map[string]map[string]map[int32]int64 // group → topic → partition
 }
 
 func (f *fakeGroups) ListGroups(_ context.Context, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
