@@ -175,6 +175,11 @@ type Manager struct {
 
 	stopWatch func()
 
+	// durableWait bounds how long a stop waits for a mirror's last
+	// records to be durable before it syncs or clamps consumer offsets
+	// (awaitDurable).
+	durableWait time.Duration
+
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
@@ -233,7 +238,8 @@ func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *sl
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{}}
+	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{},
+		durableWait: defaultDurableWait}
 	m.groups = groupsOf(cluster)
 	m.ends.init()
 	// Mirrors whose link is gone (a deletion interrupted by a crash, or a

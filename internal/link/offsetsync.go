@@ -852,6 +852,7 @@ func (m *Manager) finalOffsetSync(ctx context.Context, rt *runtime, t metadata.T
 	if rt == nil || !offsetSyncEnabled(rt.link.Configs) {
 		return nil
 	}
+	m.awaitDurable(ctx, t.Name)
 	lags, err := m.syncMirrorOffsets(ctx, rt, []string{t.Name}, !validateOnly, true)
 	if errors.Is(err, errNoGroupFilters) {
 		return nil // no group is synced: no offset lag
@@ -886,6 +887,7 @@ func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadat
 	if m.groups == nil || len(final) == 0 {
 		return nil
 	}
+	m.awaitDurable(ctx, name)
 	hws, err := m.cluster.HighWatermarks(name)
 	if err != nil {
 		return fmt.Errorf("clamping consumer offsets of %s: %w", name, err)
@@ -930,4 +932,40 @@ func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadat
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// defaultDurableWait is Manager.durableWait: a log makes its appends
+// durable within milliseconds (one fsync round).
+const defaultDurableWait = 5 * time.Second
+
+// awaitDurable waits, at most m.durableWait, until every partition of a
+// stopping mirror (which appends nothing more) has its high watermark at
+// its log end: the records fetched last are durable and readable, so a
+// promote's final sync finds no offset lag because of them and the clamp
+// does not send consumers back over them. Past the bound the high
+// watermark is taken as it is.
+func (m *Manager) awaitDurable(ctx context.Context, name string) {
+	deadline := time.Now().Add(m.durableWait)
+	for {
+		hws, err := m.cluster.HighWatermarks(name)
+		if err != nil {
+			return
+		}
+		leos, err := m.cluster.LogEndOffsets(name)
+		if err != nil {
+			return
+		}
+		durable := true
+		for p, leo := range leos {
+			durable = durable && hws[p] >= leo
+		}
+		if durable || !time.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +24,11 @@ type storeCluster struct {
 	writable int // STOPPED persisted (the broker would raise epochs)
 	groups   *fakeGroups
 	// notDurable is how far each partition's high watermark is behind
-	// its log end (records appended, not yet fsynced).
-	notDurable int64
+	// its log end (records appended, not yet fsynced); after
+	// durableAfter reads of the high watermarks (when set) it is not.
+	notDurable   int64
+	durableAfter int32
+	hwReads      atomic.Int32
 }
 
 // LinkGroups gives the Manager the fake group coordinator, when set.
@@ -148,6 +152,9 @@ func (c *storeCluster) AddMirrorPartitions(topic string, total int32) error {
 }
 func (c *storeCluster) HighWatermarks(topic string) (map[int32]int64, error) {
 	out, err := c.LogEndOffsets(topic)
+	if n := c.hwReads.Add(1); c.durableAfter > 0 && n > c.durableAfter {
+		return out, err
+	}
 	for p := range out {
 		out[p] -= c.notDurable
 	}
