@@ -115,6 +115,12 @@ func (f *fakeGroups) OffsetCommit(_ context.Context, req *kmsg.OffsetCommitReque
 	return resp
 }
 
+func (f *fakeGroups) get2(group, topic string, p int32) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offsets[group][topic][p]
+}
+
 func (f *fakeGroups) get(group string, p int32) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
