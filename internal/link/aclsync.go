@@ -389,15 +389,17 @@ func describeSourceACLs(ctx context.Context, cl *kgo.Client, filters []acl.Filte
 // permission names the one the link needs.
 func (m *Manager) aclSourceError(rt *runtime, err error) error {
 	name := rt.link.Name
-	principal := "the link's principal"
+	// The principal is known for SASL (User:<name>); with TLS client
+	// certificates the source maps it by its own rules.
+	who, grant := "the link's principal", "<the link's principal>"
 	if rt.sec.user != "" {
-		principal = "the link's principal User:" + rt.sec.user
+		who, grant = "the link's principal User:"+rt.sec.user, "User:"+rt.sec.user
 	}
 	switch {
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
 		return usererr.New(errors.Join(errACLSyncDenied, err),
-			"ACL sync of cluster link '%s': the source cluster refused DescribeAcls (CLUSTER_AUTHORIZATION_FAILED): %s needs DESCRIBE on the source's Cluster resource; grant it on the source (kafka-acls --add --allow-principal <principal> --operation Describe --cluster)",
-			name, principal)
+			"ACL sync of cluster link '%s': the source cluster refused DescribeAcls (CLUSTER_AUTHORIZATION_FAILED): %s needs DESCRIBE on the source's Cluster resource; grant it on the source (kafka-acls --add --allow-principal %s --operation Describe --cluster)",
+			name, who, grant)
 	case errors.Is(err, kerr.SecurityDisabled):
 		return usererr.New(errors.Join(errACLSyncDisabled, err),
 			"ACL sync of cluster link '%s': the source cluster has no authorizer (SECURITY_DISABLED), so it has no ACLs to sync; configure authorizer.class.name on the source, or set acl.sync.enable=false", name)
