@@ -188,7 +188,7 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		return nil, err
 	}
 
-	n.authorizer = newAuthorizer(cfg, n.store)
+	n.authorizer = newAuthorizer(cfg, n.store, n.metrics)
 	n.broker, err = broker.New(broker.Options{
 		NodeID: cfg.NodeID, Advertised: endpoints,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
