@@ -271,12 +271,12 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 		// Confluent refuses both together (reference §3.2): ACLs name
 		// resources as the source does, mirrors here would carry the prefix.
 		if Value(configs, "cluster.link.prefix") != "" {
-			return usererr.New(ErrInvalidConfig, "invalid cluster link config: acl.sync.enable=true cannot be combined with cluster.link.prefix")
+			return usererr.New(ErrInvalidConfig, "invalid cluster link config acl.sync.enable=true: ACL sync cannot be combined with cluster.link.prefix (ACLs name resources as the source does); create a link without a prefix for it")
 		}
 		// As Confluent's 2020 code: "ACL migration is enabled but
 		// acl.filters is not set".
 		if f, _ := ParseACLFilters(Value(configs, "acl.filters")); len(f) == 0 {
-			return usererr.New(ErrInvalidConfig, "invalid cluster link config: acl.sync.enable=true but acl.filters is not set; set it to the JSON of the ACLs to sync ({\"aclFilters\":[...]})")
+			return usererr.New(ErrInvalidConfig, "invalid cluster link config acl.sync.enable=true: acl.filters is not set; set it to the JSON of the ACLs to sync ({\"aclFilters\":[...]})")
 		}
 	}
 	// The security configs together (security.go): a link that could not
