@@ -27,6 +27,9 @@ type AuthorizerOptions struct {
 	// re-indexes only then. Without it ACLs is read and indexed on every
 	// call, which is correct but slow.
 	Version func() int64
+	// Observe, when set, is told every decision of Authorize (the
+	// authorizer metrics).
+	Observe func(allowed bool)
 }
 
 // StandardAuthorizer is Kafka's StandardAuthorizer
@@ -52,6 +55,7 @@ type StandardAuthorizer struct {
 	allowEveryone bool
 	acls          func() []Binding
 	version       func() int64
+	observe       func(allowed bool)
 
 	idx atomic.Pointer[index]
 	mu  sync.Mutex // serialises rebuilds
@@ -65,6 +69,7 @@ func NewAuthorizer(opts AuthorizerOptions) *StandardAuthorizer {
 		allowEveryone: opts.AllowEveryoneIfNoACLFound,
 		acls:          opts.ACLs,
 		version:       opts.Version,
+		observe:       opts.Observe,
 	}
 	if a.acls == nil {
 		a.acls = func() []Binding { return nil }
@@ -77,6 +82,14 @@ func NewAuthorizer(opts AuthorizerOptions) *StandardAuthorizer {
 
 // Authorize reports whether ctx may perform op on res.
 func (a *StandardAuthorizer) Authorize(ctx RequestContext, op Operation, res Resource) bool {
+	ok := a.decide(ctx, op, res)
+	if a.observe != nil {
+		a.observe(ok)
+	}
+	return ok
+}
+
+func (a *StandardAuthorizer) decide(ctx RequestContext, op Operation, res Resource) bool {
 	// A connection that has not authenticated has no principal; nothing
 	// is allowed to it (fail closed). Kafka always has one by then.
 	if ctx.Principal.IsZero() {

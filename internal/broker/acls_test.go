@@ -346,4 +346,25 @@ func TestACLsEnforcedOnPlaintextClient(t *testing.T) {
 	if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) && !errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("produce after DENY: %v", err)
 	}
+	// The authorizer metrics saw both kinds of decision and count the ACLs.
+	// (/metrics itself needs DESCRIBE on the cluster, which ANONYMOUS lacks
+	// here, so the registry is read directly.)
+	families, err := b.Node.Metrics().Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range m.GetLabel() {
+				name += "," + l.GetValue()
+			}
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	if got["tandem_authorizations_total,allowed"] == 0 || got["tandem_authorizations_total,denied"] == 0 || got["tandem_acls"] != 3 {
+		t.Errorf("authorizer metrics: allowed %v, denied %v, acls %v", got["tandem_authorizations_total,allowed"],
+			got["tandem_authorizations_total,denied"], got["tandem_acls"])
+	}
 }

@@ -559,7 +559,7 @@ var brokerDefList = []Def{
 		Validate: validHTTPAuthenticationMethod,
 		Doc: "Tandem-specific: how the HTTP API authenticates requests: NONE (every request is User:ANONYMOUS), " +
 			"BASIC (HTTP Basic, checked against the SASL users: SCRAM credentials and PLAIN JAAS users) or MTLS " +
-			"(the client certificate; needs https http.listeners only and http.ssl.client.auth=required). " +
+			"(the client certificate; needs an https http.listeners entry and http.ssl.client.auth=required). " +
 			"The health probes stay open (docs/security.md)."},
 	// The safe HTTP surface and the admin request caps (docs/operations.md).
 	{Name: "http.allowed.hosts", Type: TypeList, ReadOnly: true,

@@ -616,6 +616,9 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		return BrokerConfig{}, err
 	}
 	rl, err := ResolveListeners(listeners, advertised, protocolMap)
+	if err == nil {
+		err = checkInterBroker(static, rl)
+	}
 	if err != nil {
 		if ke, ok := err.(*KeyError); ok {
 			ke.Value = static[ke.Key] // "" when defaulted

@@ -113,9 +113,13 @@ func (s *boltStore) CreateACLs(bindings []acl.Binding) error {
 	cur := s.snap.Load()
 	have := cur.aclBindings()
 	var add []acl.Binding
+	seen := make(map[acl.Binding]bool, len(bindings))
 	for _, b := range bindings {
-		_, found := slices.BinarySearchFunc(have, b, compareBindings)
-		if !found && !slices.Contains(add, b) {
+		if seen[b] {
+			continue
+		}
+		seen[b] = true
+		if _, found := slices.BinarySearchFunc(have, b, compareBindings); !found {
 			add = append(add, b)
 		}
 	}

@@ -79,6 +79,8 @@ type Metrics struct {
 
 	// auth counts authentications: listener, mechanism, result (auth.go).
 	auth *prometheus.CounterVec
+	// authz: authorizer decisions and the ACL count (authz.go).
+	authz *authzMetrics
 
 	// apis[key] caches the children for a known API key; unknownAPI is
 	// shared by every key kmsg does not know.
@@ -206,6 +208,8 @@ func New(nodeID int32) *Metrics {
 	m.register(m.connLimits.collectors()...)
 	m.auth = newAuthMetrics()
 	m.register(m.auth)
+	m.authz = newAuthzMetrics()
+	m.register(m.authz.decisions, m.authz.acls)
 
 	m.register(
 		collectors.NewGoCollector(),

@@ -5,6 +5,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/broker"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/metrics"
 )
 
 // newAuthorizer builds the authorizer authorizer.class.name asks for over
@@ -12,8 +13,10 @@ import (
 // off, as in Kafka). Both accepted class names select Kafka's
 // StandardAuthorizer rules (config.validAuthorizerClass refuses others).
 // The authorizer re-reads the ACLs whenever the store's ACL revision moves,
-// so a CreateAcls or DeleteAcls is in force for the next request.
-func newAuthorizer(cfg config.BrokerConfig, store metadata.Store) *acl.StandardAuthorizer {
+// so a CreateAcls or DeleteAcls is in force for the next request. Its
+// decisions and the ACL count are exported as metrics (docs/metrics.md).
+func newAuthorizer(cfg config.BrokerConfig, store metadata.Store, m *metrics.Metrics) *acl.StandardAuthorizer {
+	m.SetACLCountSource(func() int { return len(store.ACLs()) })
 	if cfg.AuthorizerClassName == "" {
 		return nil
 	}
@@ -22,6 +25,7 @@ func newAuthorizer(cfg config.BrokerConfig, store metadata.Store) *acl.StandardA
 		AllowEveryoneIfNoACLFound: cfg.AllowEveryoneIfNoACLFound,
 		ACLs:                      store.ACLs,
 		Version:                   store.ACLRevision,
+		Observe:                   m.Authorization,
 	})
 }
 

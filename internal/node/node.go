@@ -188,7 +188,7 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		return nil, err
 	}
 
-	n.authorizer = newAuthorizer(cfg, n.store)
+	n.authorizer = newAuthorizer(cfg, n.store, n.metrics)
 	n.broker, err = broker.New(broker.Options{
 		NodeID: cfg.NodeID, Advertised: endpoints,
 		Static: cfg, StaticProps: props, Store: n.store, Partitions: n.parts,
@@ -395,6 +395,9 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		}
 		if strings.EqualFold(link.Value(l.Link.Configs, "consumer.offset.sync.enable"), "true") {
 			out[i].OffsetSync = offsetSyncStat(lm, l.Link.Name)
+		}
+		if synced, on := lm.SyncedACLs(l.Link.Name); on {
+			out[i].ACLSync = &metrics.ACLSyncStat{Synced: len(synced)}
 		}
 		idx[l.Link.Name] = i
 	}

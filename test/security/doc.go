@@ -17,6 +17,10 @@
 // grants, a DENY that beats an ALLOW, a super user, and Kafka's errors for
 // every refusal.
 //
+// With Kafka's StandardAuthorizer selected, two PLAIN users (franz-go and
+// kcat) get what their ACLs allow and no more, and the ACL APIs need ALTER
+// or DESCRIBE on the cluster (acls_test.go).
+//
 // kcat tests skip when kcat is not on PATH, except under CI=true.
 //
 // Run with: go test ./test/security/
