@@ -1,45 +1,34 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
-// basicServer answers like a BASIC-secured API: 401 without alice's
-// credentials, else an empty link list in cluster c1.
-func basicServer(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="tandem"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error_code":401,"message":"HTTP 401 Unauthorized: invalid username or password"}`))
-			return
-		}
-		if r.URL.Path == "/kafka/v3/clusters" {
-			_, _ = w.Write([]byte(`{"kind":"KafkaClusterList","metadata":{"self":"x","next":null},"data":[{"kind":"KafkaCluster","cluster_id":"c1"}]}`))
-			return
-		}
-		_, _ = w.Write([]byte(`{"kind":"KafkaLinkDataList","metadata":{"self":"x","next":null},"data":[]}`))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
+// TestCLIBasicCredentials runs the CLI against a broker with
+// http.authentication.method=BASIC whose user alice is a PLAIN JAAS user.
 func TestCLIBasicCredentials(t *testing.T) {
-	srv := basicServer(t)
+	b := tandemtest.StartSASL(t, map[string]string{
+		"sasl.enabled.mechanisms":                             "PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": auth.PlainLoginModule + ` required user_alice="s3cret";`,
+		"http.authentication.method":                          "BASIC",
+	})
+	srv := struct{ URL string }{"http://" + b.Node.HTTPAddr()}
 	for _, env := range []string{httpUserEnv, httpPasswordEnv, caCertPathEnv, clientCertPathEnv, clientKeyPathEnv} {
 		t.Setenv(env, "")
 	}
 	_, _, err := runCLI(t, "link", "list", "--url", srv.URL)
-	if err == nil || !strings.Contains(err.Error(), "--http-user") || !strings.Contains(err.Error(), "invalid username or password") {
+	if err == nil || !strings.Contains(err.Error(), "--http-user") || !strings.Contains(err.Error(), "credentials are required") {
 		t.Fatalf("without credentials: %v", err)
+	}
+	_, _, err = runCLI(t, "link", "list", "--url", srv.URL, "--http-user", "alice", "--http-password", "wrong")
+	if err == nil || !strings.Contains(err.Error(), "invalid username or password") {
+		t.Fatalf("wrong password: %v", err)
 	}
 	if _, _, err := runCLI(t, "link", "list", "--url", srv.URL, "--http-user", "alice", "--http-password", "s3cret"); err != nil {
 		t.Fatalf("flags: %v", err)
@@ -52,6 +41,9 @@ func TestCLIBasicCredentials(t *testing.T) {
 	t.Setenv(httpUserEnv, "")
 	if _, _, err := runCLI(t, "link", "list", "--url", srv.URL); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Fatalf("password without user: %v", err)
+	}
+	if logs := b.Logs.String(); strings.Contains(logs, "s3cret") || !strings.Contains(logs, "authentication failed") {
+		t.Errorf("broker logs (want the failure, never the password):\n%s", logs)
 	}
 }
 

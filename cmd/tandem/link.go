@@ -270,17 +270,22 @@ func linkDescribeCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe <link>",
 		Short: "Describe a cluster link",
-		Args:  cobra.ExactArgs(1),
+		Long: `Describe a cluster link. With consumer offset sync on, a table follows: the
+synced consumer groups with the most offset lag (the source's committed offsets
+minus the destination's, summed over the group's mirror partitions), at most 20
+of them, with the status of their offsets and when they were last synced.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := cf.newSession(cmd)
 			if err != nil {
 				return err
 			}
-			l, err := getLink(cmd, s, args[0], false)
+			l, err := getLink(cmd, s, args[0], true)
 			if err != nil {
 				return err
 			}
 			o := newLinkOut(l)
+			o.ConsumerGroupLags, o.ConsumerGroupsSynced = linkGroupLags(l), l.ConsumerGroupsSynced
 			if !s.out.human() {
 				return s.out.structured(o)
 			}
@@ -303,6 +308,15 @@ func linkDescribeCmd(cf *clientFlags) *cobra.Command {
 				}
 			}
 			s.out.fields(pairs)
+			if len(o.ConsumerGroupLags) > 0 {
+				s.out.printf("\nConsumer offset sync: the %d of %d synced groups with the most offset lag\n",
+					len(o.ConsumerGroupLags), o.ConsumerGroupsSynced)
+				rows := make([][]string, 0, len(o.ConsumerGroupLags))
+				for _, g := range o.ConsumerGroupLags {
+					rows = append(rows, []string{g.Group, g.SourceGroup, i64(g.OffsetLag), strconv.Itoa(g.Partitions), g.Status, g.LastSync})
+				}
+				s.out.table([]string{"Consumer Group", "Source Group", "Offset Lag", "Partitions", "Status", "Last Sync"}, rows)
+			}
 			return nil
 		},
 	}

@@ -33,6 +33,17 @@ func TestLinkCreateAPIKey(t *testing.T) {
 	if j.LoginModule != auth.PlainLoginModule || j.Flag != "required" || j.Options["username"] != key || j.Options["password"] != secret {
 		t.Errorf("JAAS %q parses to %+v", got["sasl.jaas.config"], j)
 	}
+	// Whatever a key or secret holds, the JAAS line reads back to it.
+	for _, v := range []string{`a b`, `x=y;z`, `//not a comment`, `/*nor this*/`, `ü€`, `\\"\"`, `'single'`} {
+		cfg := map[string]string{}
+		if err := apiKeyConfigs(cfg, v, v+"s"); err != nil {
+			t.Fatal(err)
+		}
+		j, err := auth.ParseJAAS(cfg["sasl.jaas.config"])
+		if err != nil || j.Options["username"] != v || j.Options["password"] != v+"s" {
+			t.Errorf("%q: %+v %v", v, j, err)
+		}
+	}
 	// The same settings through --config agree; different ones do not.
 	e.mustRun(t, "link", "create", "cloud2", "--source-bootstrap-server", "h:9092", "--source-api-key", "k",
 		"--source-api-secret", "s", "--config", "security.protocol=SASL_SSL,sasl.mechanism=PLAIN", "--no-validate")

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-streaming/tandem/internal/rest"
+	"github.com/tandem-streaming/tandem/internal/restapi"
 	"github.com/tandem-streaming/tandem/internal/usererr"
 )
 
@@ -102,6 +103,14 @@ func (s *simLinks) info(name string, l *simLink, tasks bool) rest.LinkInfo {
 		if l.configs["consumer.offset.sync.enable"] == "true" && l.configs["consumer.offset.group.filters"] == "" {
 			li.Tasks = append(li.Tasks, rest.LinkTask{Name: "ConsumerOffsetSync", State: "IN_ERROR",
 				Errors: []rest.TaskError{{Code: "MISCONFIGURATION_ERROR", Message: "consumer.offset.group.filters is not set"}}})
+		}
+		if l.configs["consumer.offset.sync.enable"] == "true" && l.configs["consumer.offset.group.filters"] != "" {
+			// The top two of 25 synced groups, as the node sends them.
+			li.ConsumerGroupLags = []restapi.ConsumerGroupLag{
+				{GroupID: "dr.app-2", SourceGroupID: "app-2", OffsetLag: 40, Partitions: 2, Status: "GROUP_ACTIVE", LastSyncMs: 1700000000000},
+				{GroupID: "dr.app-1", SourceGroupID: "app-1", OffsetLag: 0, Partitions: 3, Status: "SYNCED", LastSyncMs: 1700000030000},
+			}
+			li.ConsumerGroupsSynced = 25
 		}
 	}
 	return li
@@ -408,17 +417,7 @@ func TestLinkMirrorFlow(t *testing.T) {
 		t.Errorf("mirror creates = %+v, want %+v", e.sim.mirrorCreates, wantMirrors)
 	}
 
-	wantText(t, "link describe", e.mustRun(t, "link", "describe", "east"), `
-+-------------------------+--------------------------------------+
-| Name                    | east                                 |
-| ID                      | ab3d070c-457e-433d-81e5-a3c5a5c59025 |
-| Source Cluster          | src-cluster                          |
-| Destination Cluster     |                                      |
-| Remote Cluster          |                                      |
-| State                   | ACTIVE                               |
-| Mirror Partition States | ACTIVE: 4                            |
-+-------------------------+--------------------------------------+
-`)
+	wantText(t, "link describe", e.mustRun(t, "link", "describe", "east"), eastDescribed("ACTIVE: 4"))
 
 	wantText(t, "mirror list", e.mustRun(t, "mirror", "list"), `
   Link Name | Mirror Topic Name | Source Topic Name | Mirror Status | Status Time (ms) | Num Partition | Max Per Partition Mirror Lag
@@ -627,4 +626,50 @@ func TestLinkUpdateAndConfigs(t *testing.T) {
 ------------+----------------+--------
   AclSync   | NOT_CONFIGURED |
 `)
+}
+
+// TestLinkDescribeGroupLags: with consumer offset sync on, link describe
+// shows the synced groups with the most offset lag after the link's
+// fields, and -o json carries them.
+func TestLinkDescribeGroupLags(t *testing.T) {
+	e := newCLIEnv(t)
+	e.mustRun(t, "link", "create", "east", "--source-bootstrap-server", "src:9092")
+	wantText(t, "describe without offset sync", e.mustRun(t, "link", "describe", "east"), eastDescribed("ACTIVE: 0"))
+	e.sim.mu.Lock()
+	e.sim.links["east"].configs["consumer.offset.sync.enable"] = "true"
+	e.sim.links["east"].configs["consumer.offset.group.filters"] = `{"groupFilters":[{"name":"*"}]}`
+	e.sim.mu.Unlock()
+	wantText(t, "describe", e.mustRun(t, "link", "describe", "east"), eastDescribed("ACTIVE: 0")+`
+Consumer offset sync: the 2 of 25 synced groups with the most offset lag
+  Consumer Group | Source Group | Offset Lag | Partitions | Status       | Last Sync
+-----------------+--------------+------------+------------+--------------+----------------------
+  dr.app-2       | app-2        | 40         | 2          | GROUP_ACTIVE | 2023-11-14T22:13:20Z
+  dr.app-1       | app-1        | 0          | 3          | SYNCED       | 2023-11-14T22:13:50Z
+`)
+	var o struct {
+		Lags []map[string]any `json:"consumer_group_lags"`
+		N    int              `json:"consumer_groups_synced"`
+	}
+	out := e.mustRun(t, "link", "describe", "east", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if o.N != 25 || len(o.Lags) != 2 || o.Lags[0]["group_id"] != "dr.app-2" || o.Lags[0]["offset_lag"] != 40.0 || o.Lags[0]["last_sync"] != "2023-11-14T22:13:20Z" {
+		t.Errorf("json: %s", out)
+	}
+}
+
+// eastDescribed is `link describe east` of the simulated link "east"
+// whose mirror partitions are in the given states.
+func eastDescribed(states string) string {
+	return fmt.Sprintf(`+-------------------------+--------------------------------------+
+| Name                    | east                                 |
+| ID                      | ab3d070c-457e-433d-81e5-a3c5a5c59025 |
+| Source Cluster          | src-cluster                          |
+| Destination Cluster     |                                      |
+| Remote Cluster          |                                      |
+| State                   | ACTIVE                               |
+| Mirror Partition States | %-36s |
++-------------------------+--------------------------------------+
+`, states)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/restapi"
 )
@@ -29,6 +30,35 @@ type linkOut struct {
 	Error              string            `json:"error,omitempty"`
 	ErrorMessage       string            `json:"error_message,omitempty"`
 	CategoryCounts     []linkCategoryOut `json:"category_counts,omitempty"`
+	// Describe only: the synced consumer groups with the most offset lag
+	// (at most restapi.MaxDescribedGroupLags) and how many there are.
+	ConsumerGroupLags    []linkGroupLagOut `json:"consumer_group_lags,omitempty"`
+	ConsumerGroupsSynced int               `json:"consumer_groups_synced,omitempty"`
+}
+
+// linkGroupLagOut is one synced group's offset lag between source and
+// destination, summed over its mirror partitions.
+type linkGroupLagOut struct {
+	Group       string `json:"group_id"`
+	SourceGroup string `json:"source_group_id"`
+	OffsetLag   int64  `json:"offset_lag"`
+	Partitions  int    `json:"partitions"`
+	Status      string `json:"status"`
+	LastSync    string `json:"last_sync"` // RFC 3339, UTC
+}
+
+// linkGroupLags is what describe shows of l's consumer offset sync.
+func linkGroupLags(l restapi.Link) []linkGroupLagOut {
+	var out []linkGroupLagOut
+	for _, g := range l.ConsumerGroupLags {
+		last := ""
+		if g.LastSyncMs > 0 {
+			last = time.UnixMilli(g.LastSyncMs).UTC().Format(time.RFC3339)
+		}
+		out = append(out, linkGroupLagOut{Group: g.GroupID, SourceGroup: g.SourceGroupID, OffsetLag: g.OffsetLag,
+			Partitions: g.Partitions, Status: g.Status, LastSync: last})
+	}
+	return out
 }
 
 type linkCategoryOut struct {

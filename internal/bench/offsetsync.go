@@ -141,7 +141,7 @@ func RunOffsetSync(ctx context.Context, o OffsetSyncOptions) (OffsetSyncResult, 
 		e.profile = f
 	}
 	for r := range o.Rounds {
-		if err := e.commit(ctx, r*changed, changed); err != nil {
+		if err := e.commitNext(ctx, r*changed, changed); err != nil {
 			return res, err
 		}
 		rd, err := e.round(ctx, changed)
@@ -254,7 +254,11 @@ func (e *offsetSyncEnv) setup(ctx context.Context) error {
 	for g := range e.want {
 		e.want[g] = 1 + int64(g%(recordsPerPartition/2))
 	}
-	if err := e.commit(ctx, 0, 0); err != nil {
+	all := make([]int, o.Groups)
+	for g := range all {
+		all[g] = g
+	}
+	if err := e.commit(ctx, all); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "source filled and %d groups committed in %v\n", o.Groups, time.Since(start).Round(time.Millisecond))
@@ -325,20 +329,21 @@ func produceManual(ctx context.Context, addr string, recs []*kgo.Record) error {
 	return nil
 }
 
-// commit has n groups from first on (wrapping around) commit their next
-// offset on the source; n 0 commits every group's current offset.
-func (e *offsetSyncEnv) commit(ctx context.Context, first, n int) error {
-	groups := make([]int, 0, e.o.Groups)
-	if n == 0 {
-		for g := range e.o.Groups {
-			groups = append(groups, g)
-		}
-	}
+// commitNext has n groups from first on (wrapping around) commit their
+// next offset on the source.
+func (e *offsetSyncEnv) commitNext(ctx context.Context, first, n int) error {
+	groups := make([]int, 0, n)
 	for i := range n {
 		g := (first + i) % e.o.Groups
 		e.want[g]++
 		groups = append(groups, g)
 	}
+	return e.commit(ctx, groups)
+}
+
+// commit has the groups commit their current offsets on the source, 16
+// requests at a time.
+func (e *offsetSyncEnv) commit(ctx context.Context, groups []int) error {
 	const workers = 16
 	var (
 		wg       sync.WaitGroup

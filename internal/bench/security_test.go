@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
@@ -98,5 +100,45 @@ func TestSecurityClientConfigErrors(t *testing.T) {
 	}
 	if _, err := parseClientSecurity(map[string]string{"security.protocol": "PLAINTEXT"}); !errors.Is(err, ErrOptions) {
 		t.Errorf("PLAINTEXT as the secured protocol: %v", err)
+	}
+}
+
+// TestRunSecurityTandem runs the benchmark as scripts/bench-security.sh
+// does, on a real Tandem broker with a PLAINTEXT and a SASL_SSL
+// (SCRAM-SHA-512) listener, the SCRAM user created by the benchmark itself.
+func TestRunSecurityTandem(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	keystore := ca.Server(t).WriteKeystorePEM(t, filepath.Join(t.TempDir(), "broker.pem"), "")
+	b := tandemtest.Start(t,
+		tandemtest.Config("listeners", "PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"),
+		tandemtest.Config("sasl.enabled.mechanisms", "SCRAM-SHA-512"),
+		tandemtest.Config("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required;"),
+		tandemtest.Config("ssl.keystore.type", "PEM"),
+		tandemtest.Config("ssl.keystore.location", keystore))
+	var out bytes.Buffer
+	res, err := RunSecurity(testContext(t), SecurityOptions{
+		Options: Options{
+			Brokers: []string{b.ListenerAddr("PLAINTEXT")}, Topic: "sec", Partitions: 2, RecordSize: 100,
+			TotalBytes: 20_000, Acks: "all", Compression: "none", Out: &out,
+		},
+		SecureBrokers: []string{b.ListenerAddr("SASL_SSL")},
+		ClientConfig: map[string]string{
+			"security.protocol":           "SASL_SSL",
+			"sasl.mechanism":              "SCRAM-SHA-512",
+			"sasl.jaas.config":            `org.apache.kafka.common.security.scram.ScramLoginModule required username="bench" password="bench-secret";`,
+			"ssl.truststore.type":         "PEM",
+			"ssl.truststore.certificates": string(ca.CertPEM),
+		},
+		CreateSCRAMUser: true,
+		Rounds:          1,
+	})
+	if err != nil {
+		t.Fatalf("RunSecurity: %v\n%s", err, out.String())
+	}
+	if len(res.Secure) != 1 || res.Secure[0].Records != 200 || res.Secure[0].ConsumedBytes != 20_000 {
+		t.Fatalf("secured run: %+v\n%s", res.Secure, out.String())
+	}
+	if strings.Contains(out.String(), "bench-secret") {
+		t.Errorf("output shows the password:\n%s", out.String())
 	}
 }

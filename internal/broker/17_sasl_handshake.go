@@ -7,7 +7,8 @@ package broker
 //     exchange; SupportedMechanisms lists the listener's
 //     sasl.enabled.mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
 //   - A mechanism that is not enabled: UNSUPPORTED_SASL_MECHANISM, then the
-//     connection is closed (the authentication failed).
+//     connection is closed (the authentication failed; held back
+//     connection.failed.authentication.delay.ms as in Kafka, KIP-306).
 //   - A second handshake before the exchange finished closes the connection
 //     (the gate in sasl.go refuses it as out of order).
 //   - On an authenticated connection, a v1 handshake starts a
@@ -38,7 +39,7 @@ func (b *Broker) handleSaslHandshake(r *Request) Reply {
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		return now(resp)
 	}
-	cfg, err := listenerSASL.get(c.Security)
+	cfg, err := b.sasl.get(c.Security)
 	if err != nil {
 		b.rlog.Warn("SASL listener misconfigured", "listener", c.Listener, "err", err)
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
@@ -56,7 +57,7 @@ func (b *Broker) handleSaslHandshake(r *Request) Reply {
 			"remote", c.Remote, "mechanism", req.Mechanism)
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		// A failed re-authentication closes the connection too.
-		return Reply{Resp: resp, Close: true}
+		return b.authFailed(r, resp)
 	}
 	srv, err := cfg.NewServer(req.Mechanism, scramStore{b.store})
 	if err != nil {

@@ -11,7 +11,8 @@ package broker
 //     failed during authentication due to invalid credentials with SASL
 //     mechanism M", which does not tell whether the user exists; for
 //     PLAIN, PlainSaslServer's own messages) and closes the connection,
-//     after one rate-limited log line on the broker.
+//     after one rate-limited log line on the broker. The answer is held
+//     back connection.failed.authentication.delay.ms (KIP-306).
 //   - A re-authentication (KIP-368) must end with the same principal and
 //     mechanism, else SASL_AUTHENTICATION_FAILED and close.
 //   - Without a SASL exchange in progress on an authenticated or
@@ -50,7 +51,7 @@ func (b *Broker) handleSaslAuthenticate(r *Request) Reply {
 		if errors.As(err, &ae) {
 			resp.ErrorMessage = kmsg.StringPtr(ae.ClientMessage)
 		}
-		return Reply{Resp: resp, Close: true}
+		return b.authFailed(r, resp)
 	}
 	resp.SASLAuthBytes = challenge
 	resp.SessionLifetimeMillis = lifetime

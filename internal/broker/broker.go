@@ -94,6 +94,9 @@ type Broker struct {
 
 	// decode bounds the memory of decoded requests (decode_budget.go).
 	decode *decodeBudget
+
+	// sasl caches each SASL listener's mechanisms (sasl.go).
+	sasl saslConfigs
 }
 
 // New returns a Broker serving the topics in o.Store; it opens their logs.

@@ -64,7 +64,7 @@ type saslState struct {
 // IsSASL reports whether the connection is on a SASL_PLAINTEXT or
 // SASL_SSL listener.
 func (c *Conn) IsSASL() bool {
-	return c != nil && c.Security != nil && (c.Security.SecurityProtocol == "SASL_PLAINTEXT" || c.Security.SecurityProtocol == "SASL_SSL")
+	return c != nil && c.Security != nil && (c.Security.SecurityProtocol == config.ProtocolSASLPlaintext || c.Security.SecurityProtocol == config.ProtocolSASLSSL)
 }
 
 // Authenticated reports whether the connection has a principal: always on
@@ -104,13 +104,12 @@ func (b *Broker) gate(c *Conn, key int16) error {
 }
 
 // saslConfigs caches each listener's mechanisms, parsed on first use (the
-// node validates them at startup with auth.NewSASLConfig).
+// node validates them at startup with auth.NewSASLConfig). A listener's
+// configuration never changes, and each has one *ListenerConfig.
 type saslConfigs struct {
 	mu sync.Mutex
 	m  map[*config.ListenerConfig]*auth.SASLConfig
 }
-
-var listenerSASL saslConfigs
 
 func (s *saslConfigs) get(lc *config.ListenerConfig) (*auth.SASLConfig, error) {
 	s.mu.Lock()
@@ -206,11 +205,37 @@ func (b *Broker) saslStep(c *Conn, token []byte, version int16) (challenge []byt
 	return challenge, lifetimeMs, nil
 }
 
+// authFailed answers a failed authentication and closes the connection,
+// after connection.failed.authentication.delay.ms (KIP-306: Kafka holds
+// the answer back so that guessing passwords is slow). The wait runs in
+// the connection's writer; only a graceful shutdown cuts it short.
+func (b *Broker) authFailed(r *Request, resp kmsg.Response) Reply {
+	d := b.FailedAuthenticationDelay()
+	if d <= 0 {
+		return Reply{Resp: resp, Close: true}
+	}
+	drain := r.Drain
+	return Reply{Close: true, Wait: func() kmsg.Response {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-drain:
+		}
+		return resp
+	}}
+}
+
+// FailedAuthenticationDelay is connection.failed.authentication.delay.ms.
+func (b *Broker) FailedAuthenticationDelay() time.Duration {
+	return time.Duration(b.static.ConnectionFailedAuthenticationDelayMs) * time.Millisecond
+}
+
 // HandleRawSASL handles one raw SASL token frame (after a SaslHandshake
 // v0, Kafka's pre-KIP-152 framing): it returns the token to send back,
 // size-prefixed, without a Kafka header. An error means the exchange
 // failed: Kafka has no way to tell the client in this framing and closes
-// the connection.
+// the connection (after FailedAuthenticationDelay).
 func (b *Broker) HandleRawSASL(c *Conn, token []byte) ([]byte, error) {
 	if c.sasl.server == nil {
 		return nil, fmt.Errorf("%w: raw SASL token without an exchange", ErrAuthenticationRequired)

@@ -559,7 +559,7 @@ var brokerDefList = []Def{
 		Validate: validHTTPAuthenticationMethod,
 		Doc: "Tandem-specific: how the HTTP API authenticates requests: NONE (every request is User:ANONYMOUS), " +
 			"BASIC (HTTP Basic, checked against the SASL users: SCRAM credentials and PLAIN JAAS users) or MTLS " +
-			"(the client certificate; needs https http.listeners only and http.ssl.client.auth=required). " +
+			"(the client certificate; needs an https http.listeners entry and http.ssl.client.auth=required). " +
 			"The health probes stay open (docs/security.md)."},
 	// The safe HTTP surface and the admin request caps (docs/operations.md).
 	{Name: "http.allowed.hosts", Type: TypeList, ReadOnly: true,
@@ -802,6 +802,10 @@ var brokerDefList = []Def{
 		Doc: "When positive, the lifetime of a SASL session (KIP-368): SaslAuthenticate v1+ returns it as " +
 			"SessionLifetimeMs, the client may re-authenticate on the same connection (same principal and " +
 			"mechanism), and a connection whose session expired is closed on its next request. 0 disables it."},
+	{Name: "connection.failed.authentication.delay.ms", Type: TypeInt, Default: "100", HasDefault: true, ReadOnly: true,
+		Validate: atLeast(0),
+		Doc: "How long the answer to a failed authentication (and the close that follows) is held back, in milliseconds, " +
+			"to slow down password guessing. 0 answers and closes at once."},
 	{Name: "connections.authentication.timeout.ms", Type: TypeLong, Default: "30000", HasDefault: true, ReadOnly: true,
 		Validate: atLeast(1),
 		Doc: "Tandem-specific (Kafka has no such key): the longest a connection to an SSL, SASL_PLAINTEXT or " +

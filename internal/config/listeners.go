@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,10 @@ const (
 	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
 	ProtocolSASLSSL       = "SASL_SSL"
 )
+
+// securityProtocols are Kafka's security protocols (SecurityProtocol.forName
+// upper-cases a name before it looks it up).
+var securityProtocols = []string{ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL}
 
 // DefaultSecurityProtocolMap is Kafka's default listener.security.protocol.map:
 // each security protocol's name maps to itself, so PLAINTEXT://, SSL://,
@@ -109,9 +114,7 @@ func ParseProtocolMap(value string) (map[string]string, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("map entry %q should be of the form <listener name>:<security protocol>", item)
 		}
-		switch proto {
-		case ProtocolPlaintext, ProtocolSSL, ProtocolSASLPlaintext, ProtocolSASLSSL:
-		default:
+		if !slices.Contains(securityProtocols, proto) {
 			// Kafka's message for an unknown protocol.
 			return nil, fmt.Errorf("invalid security protocol `%s` defined in listener.security.protocol.map", proto)
 		}
@@ -208,7 +211,8 @@ func ParseHTTPListeners(value string) ([]Listener, error) {
 			return nil, fmt.Errorf("http listener %q: scheme must be http or https", item)
 		}
 		l.Name = strings.ToUpper(l.Name)
-		if seen[l.Addr()] {
+		// Port 0 asks for a free port each time: not a duplicate.
+		if seen[l.Addr()] && l.Port != 0 {
 			return nil, fmt.Errorf("http listener %s appears twice", l.Addr())
 		}
 		seen[l.Addr()] = true
@@ -296,18 +300,54 @@ func (l ListenerConfig) GetForMechanism(mechanism, key string) (string, bool) {
 	return l.Get(key)
 }
 
+// checkInterBroker applies Kafka's rules to inter.broker.listener.name and
+// security.inter.broker.protocol when either is set: not both, and the
+// listener they name (for the protocol: the listener named after it) is
+// advertised. A single Tandem node opens no inter-broker connections, so
+// nothing else reads them; they are accepted so that a Kafka
+// server.properties carries over, and checked so that one Kafka would
+// refuse is refused here too.
+func checkInterBroker(static map[string]string, rl ResolvedListeners) error {
+	name, byName := static["inter.broker.listener.name"]
+	proto, byProto := static["security.inter.broker.protocol"]
+	key, value := "inter.broker.listener.name", name
+	switch {
+	case byName && byProto:
+		return &KeyError{Key: key, Value: name, Err: ErrInvalidValue,
+			Cause: fmt.Errorf("only one of inter.broker.listener.name and security.inter.broker.protocol should be set")}
+	case byProto:
+		key, value, name = "security.inter.broker.protocol", proto, proto
+	case !byName:
+		return nil
+	}
+	name = strings.ToUpper(strings.TrimSpace(name))
+	var valid []string
+	for _, a := range rl.Advertised {
+		if a.Name == name {
+			return nil
+		}
+		valid = append(valid, a.Name)
+	}
+	return &KeyError{Key: key, Value: value, Err: ErrInvalidValue,
+		Cause: fmt.Errorf("inter.broker.listener.name must be a listener name defined in advertised.listeners. "+
+			"The valid options based on currently configured listeners are %s", strings.Join(valid, ","))}
+}
+
 // listenerPrefix starts Kafka's per-listener keys:
 // listener.name.<listener name, lower case>.<key>.
 const listenerPrefix = "listener.name."
 
 // perListenerKey says whether key may be set per listener: as Kafka's
 // listener-prefixed configs, every ssl.* and sasl.* key and
-// connections.max.reauth.ms (KIP-368), when Tandem defines it.
+// connections.max.reauth.ms (KIP-368), when Tandem defines it; and
+// Tandem's own connections.authentication.timeout.ms, which the server
+// reads per listener too.
 func perListenerKey(key string) bool {
 	if _, ok := brokerRegistry.Lookup(key); !ok {
 		return false
 	}
-	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") || key == "connections.max.reauth.ms"
+	return strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.") ||
+		key == "connections.max.reauth.ms" || key == "connections.authentication.timeout.ms"
 }
 
 // saslMechanismKey matches <mechanism>.sasl.jaas.config, the JAAS
@@ -437,6 +477,15 @@ var listenerDefList = []Def{
 			"NAME:PROTOCOL pairs separated by commas, e.g. INTERNAL:SASL_SSL,EXTERNAL:SSL. The default maps the four " +
 			"protocol names to themselves; a listener with any other name needs an entry. Settings of one listener " +
 			"are set with the prefix listener.name.<name in lower case>., e.g. listener.name.internal.ssl.keystore.location."},
+	{Name: "inter.broker.listener.name", Type: TypeString, ReadOnly: true,
+		Doc: "The listener brokers of a cluster use to reach each other; must be one of the advertised listeners. " +
+			"A single Tandem node has no other brokers to reach, so it only checks the value, as Kafka does, for a " +
+			"Kafka server.properties to carry over."},
+	{Name: "security.inter.broker.protocol", Type: TypeString, Default: ProtocolPlaintext, HasDefault: true, ReadOnly: true,
+		Validate: func(v string) error { return oneOf(securityProtocols...)(strings.ToUpper(v)) },
+		Doc: "The security protocol brokers of a cluster use to reach each other (the listener of that name); " +
+			"not to be set with inter.broker.listener.name. Checked only when set, as a single Tandem node opens " +
+			"no inter-broker connections."},
 	{Name: "ssl.keystore.type", Type: TypeString, Default: "JKS", HasDefault: true, ReadOnly: true,
 		Validate: validStoreType,
 		Doc:      "The format of the key store: JKS, PKCS12 or PEM."},

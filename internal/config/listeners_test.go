@@ -20,6 +20,7 @@ func TestLoadBrokerListeners(t *testing.T) {
 		"listener.name.external.ssl.keystore.location": "/etc/tandem/external.p12",
 		"listener.name.ssl.ssl.client.auth":            "requested",
 		"ssl.keystore.password":                        "secret",
+		"inter.broker.listener.name":                   "internal",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,12 @@ func TestListenerConfigErrors(t *testing.T) {
 			"listener.name.ssl.ssl.keystore.location": "/x"}, ErrUnknownConfig, "listener.name.ssl.ssl.keystore.location", "SSL is not one of listeners"},
 		{"override of an unknown ssl key", map[string]string{"listener.name.plaintext.ssl.keystore.colour": "blue"}, ErrUnknownConfig,
 			"listener.name.plaintext.ssl.keystore.colour", "cannot be set per listener"},
+		{"inter-broker listener not advertised", map[string]string{"listeners": "PLAINTEXT://:9092", "inter.broker.listener.name": "INTERNAL"},
+			ErrInvalidValue, "inter.broker.listener.name", "must be a listener name defined in advertised.listeners"},
+		{"inter-broker protocol without its listener", map[string]string{"listeners": "PLAINTEXT://:9092", "security.inter.broker.protocol": "SSL"},
+			ErrInvalidValue, "security.inter.broker.protocol", "valid options based on currently configured listeners are PLAINTEXT"},
+		{"both inter-broker keys", map[string]string{"inter.broker.listener.name": "PLAINTEXT", "security.inter.broker.protocol": "PLAINTEXT"},
+			ErrInvalidValue, "inter.broker.listener.name", "only one of"},
 	}
 	for _, tt := range tests {
 		_, err := LoadBroker(tt.static)
@@ -97,5 +104,16 @@ func TestListenerOverrideErrorHidesSecrets(t *testing.T) {
 	}
 	if err := validListenerOverride("listener.name.plaintext.ssl.keystore.password", "hunter2", map[string]bool{"PLAINTEXT": true}); err != nil {
 		t.Errorf("a password override is valid: %v", err)
+	}
+}
+
+// security.inter.broker.protocol names a listener by its protocol's name,
+// case-insensitively as Kafka's SecurityProtocol.forName.
+func TestInterBrokerProtocol(t *testing.T) {
+	if _, err := LoadBroker(map[string]string{"listeners": "PLAINTEXT://:9092,SASL_SSL://:9093", "security.inter.broker.protocol": "sasl_ssl"}); err != nil {
+		t.Error(err)
+	}
+	if _, err := LoadBroker(map[string]string{"security.inter.broker.protocol": "TLS"}); !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("security.inter.broker.protocol=TLS: %v", err)
 	}
 }

@@ -449,6 +449,9 @@ type BrokerConfig struct {
 	// ConnectionsAuthenticationTimeoutMs bounds authentication (TLS
 	// handshake and SASL exchange) from accept (Tandem-only key).
 	ConnectionsAuthenticationTimeoutMs int64
+	// ConnectionFailedAuthenticationDelayMs holds back the answer to a
+	// failed authentication.
+	ConnectionFailedAuthenticationDelayMs int32
 }
 
 // TopicDefaults is the configuration of a topic without overrides under
@@ -600,6 +603,7 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 	bc.MaxConnectionsPerIP = i32("max.connections.per.ip")
 	bc.SocketRequestReadTimeoutMs = i64("socket.request.read.timeout.ms")
 	bc.ConnectionsAuthenticationTimeoutMs = i64("connections.authentication.timeout.ms")
+	bc.ConnectionFailedAuthenticationDelayMs = i32("connection.failed.authentication.delay.ms")
 	bc.MaxConnectionsPerIPOverrides, _ = ParseConnectionOverrides(get("max.connections.per.ip.overrides"))
 	if err == nil && bc.MaxConnectionsPerIP == 0 && len(bc.MaxConnectionsPerIPOverrides) == 0 {
 		// As KafkaConfig: a limit of 0 only makes sense as an allow-list.
@@ -612,6 +616,9 @@ func LoadBroker(static map[string]string) (BrokerConfig, error) {
 		return BrokerConfig{}, err
 	}
 	rl, err := ResolveListeners(listeners, advertised, protocolMap)
+	if err == nil {
+		err = checkInterBroker(static, rl)
+	}
 	if err != nil {
 		if ke, ok := err.(*KeyError); ok {
 			ke.Value = static[ke.Key] // "" when defaulted

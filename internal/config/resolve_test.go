@@ -431,6 +431,7 @@ func TestLoadBroker(t *testing.T) {
 		HTTPAuthenticationMethod:        "NONE",
 	}
 	want.ConnectionsAuthenticationTimeoutMs = 30000
+	want.ConnectionFailedAuthenticationDelayMs = 100
 	if len(bc.ListenerConfigs) != 1 || bc.ListenerConfigs[0].Listener != bc.Listeners[0] || bc.ListenerConfigs[0].SecurityProtocol != "PLAINTEXT" {
 		t.Errorf("ListenerConfigs = %+v, want the one PLAINTEXT listener", bc.ListenerConfigs)
 	}

@@ -56,20 +56,6 @@ func boolean(v string) error {
 	return nil
 }
 
-// onlyFalse accepts a feature switch only while it is off: the feature is
-// validated but not built yet, and an accepted config must do what it says.
-func onlyFalse(feature string) func(string) error {
-	return func(v string) error {
-		if err := boolean(v); err != nil {
-			return err
-		}
-		if b, _ := strconv.ParseBool(v); b {
-			return fmt.Errorf("%s is %w", feature, ErrNotSupported)
-		}
-		return nil
-	}
-}
-
 // startOffsetSpec accepts what the data path will parse: one parser
 // (fetcher.ParseStartSpec) for mirror.start.offset.spec, so a value the
 // link accepts is one the mirror can start from (earliest, latest, or an
@@ -231,11 +217,13 @@ func linkDefs() []config.Def {
 		Doc: `JSON topic filters of auto-create: {"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}; empty selects nothing.`})
 	def(config.Def{Name: "auto.create.mirror.topics.interval.ms", Type: config.TypeLong, Default: "300000", HasDefault: true, Validate: config.AtLeast(100),
 		Doc: "Tandem-specific: how often the source's topics are listed for auto-create, in milliseconds."})
-	// Features of the link that come later: accepted only while off.
-	for _, k := range []string{"acl.sync.enable"} {
-		def(config.Def{Name: k, Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: onlyFalse(k),
-			Doc: "Not supported yet: accepted only as false."})
-	}
+	// ACL sync (aclsync.go; cluster-linking.md §3.2).
+	def(config.Def{Name: "acl.sync.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
+		Doc: "Create on this cluster the source's ACLs that acl.filters selects, and delete those the link created once they are gone at the source (the AclSync task)."})
+	def(config.Def{Name: "acl.sync.ms", Type: config.TypeLong, Default: "5000", HasDefault: true, Validate: config.AtLeast(100),
+		Doc: "How often ACLs are synced, in milliseconds."})
+	def(config.Def{Name: "acl.filters", Type: config.TypeString, Validate: validACLFilters,
+		Doc: `JSON filters of the source ACLs synced: {"aclFilters":[{"resourceFilter":{…},"accessFilter":{…}}]}.`})
 	return defs
 }
 
@@ -278,6 +266,18 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	}
 	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
 		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)
+	}
+	if aclSyncEnabled(configs) {
+		// Confluent refuses both together (reference §3.2): ACLs name
+		// resources as the source does, mirrors here would carry the prefix.
+		if Value(configs, "cluster.link.prefix") != "" {
+			return usererr.New(ErrInvalidConfig, "invalid cluster link config acl.sync.enable=true: ACL sync cannot be combined with cluster.link.prefix (ACLs name resources as the source does); create a link without a prefix for it")
+		}
+		// As Confluent's 2020 code: "ACL migration is enabled but
+		// acl.filters is not set".
+		if f, _ := ParseACLFilters(Value(configs, "acl.filters")); len(f) == 0 {
+			return usererr.New(ErrInvalidConfig, "invalid cluster link config acl.sync.enable=true: acl.filters is not set; set it to the JSON of the ACLs to sync ({\"aclFilters\":[...]})")
+		}
 	}
 	// The security configs together (security.go): a link that could not
 	// connect is refused here, at the REST call, not later in a fetcher.

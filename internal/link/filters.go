@@ -122,11 +122,11 @@ func ParseNameFilters(value, key string) (NameFilters, error) {
 }
 
 // filteredFeatures are the link features that have filters: each enable
-// key with its filters key. ACL sync (acl.sync.enable, acl.filters) joins
-// them when it is implemented.
+// key with its filters key.
 var filteredFeatures = [][2]string{
 	{"consumer.offset.sync.enable", "consumer.offset.group.filters"},
 	{"auto.create.mirror.topics.enable", "auto.create.mirror.topics.filters"},
+	{"acl.sync.enable", "acl.filters"},
 }
 
 // clearFiltersTurnedOff returns next without the filters of each feature

@@ -183,6 +183,11 @@ type Manager struct {
 
 	stopWatch func()
 
+	// durableWait bounds how long a stop waits for a mirror's last
+	// records to be durable before it syncs or clamps consumer offsets
+	// (awaitDurable).
+	durableWait time.Duration
+
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
@@ -246,7 +251,7 @@ func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *sl
 		logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{store: store, cluster: cluster, data: data, logger: logger, now: time.Now, links: map[string]*runtime{},
-		failed: map[string]error{}}
+		failed: map[string]error{}, durableWait: defaultDurableWait}
 	for _, o := range opts {
 		o(m)
 	}
@@ -385,6 +390,9 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	configs, reseal, err := m.openConfigs(l.Name, l.Configs)
 	if err != nil {
 		return err
+	}
+	if reseal && m.enc == nil {
+		m.logger.Warn("cluster link has sensitive configs stored in clear by an older version; set password.encoder.secret to encrypt them", "link", l.Name)
 	}
 	if reseal && m.enc != nil {
 		// Secrets read with password.encoder.old.secret, or stored in

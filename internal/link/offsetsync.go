@@ -104,8 +104,11 @@ type GroupOffsetLag struct {
 	SourceOffset, LocalOffset, Lag int64
 	// Status is OffsetSynced, OffsetGroupActive (the group has members
 	// here and is left alone) or OffsetClampedToMirrorEnd (the mirror
-	// does not have the source's offset yet: its log end was written).
+	// does not have the source's offset yet: its high watermark was
+	// written).
 	Status string
+	// SyncedAt is when the sync that found this ran.
+	SyncedAt time.Time
 }
 
 // GroupOffsetLag statuses.
@@ -383,8 +386,8 @@ type sourceGroupOffsets map[string]map[string]map[int32]kadm.Offset
 
 // fetchSourceOffsets lists the source's groups, keeps those the filters
 // select, and fetches their committed offsets on the given source topics
-// (topic → partitions asked for) with one OffsetFetch request for every
-// group (v8+, KIP-709; the client splits it by coordinator, and into a
+// (topic → partitions asked for) with one OffsetFetch request per
+// coordinator for all its groups (v8+, KIP-709; sourceOffsetFetch; a
 // request per group for a source older than that): a round costs the
 // source one ListGroups per broker and one OffsetFetch per coordinator,
 // whatever the number of groups, and the source answers only for the
@@ -510,6 +513,10 @@ func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups, topics 
 		rg.Topics = nil // every topic; filtered below
 		req.Groups = append(req.Groups, rg)
 	}
+	wanted := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		wanted[t] = true
+	}
 	resp := gc.OffsetFetch(ctx, req)
 	for _, g := range resp.Groups {
 		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
@@ -519,7 +526,7 @@ func fetchLocalOffsets(ctx context.Context, gc GroupCoordinator, groups, topics 
 			return nil, fmt.Errorf("fetching local offsets of group %s: %w", g.Group, err)
 		}
 		for _, t := range g.Topics {
-			if !slices.Contains(topics, t.Topic) {
+			if !wanted[t.Topic] {
 				continue
 			}
 			for _, p := range t.Partitions {
@@ -716,6 +723,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 	slices.Sort(groups)
 	// What each group needs, then the commits (a few at a time), then
 	// the lags as they are after them.
+	now := m.now()
 	syncs := make([]groupSync, 0, len(groups))
 	for _, lg := range groups {
 		sg := bySource[lg]
@@ -725,7 +733,7 @@ func (m *Manager) syncTopicOffsets(ctx context.Context, rt *runtime, name string
 				continue // a partition the mirror does not have yet
 			}
 			so := src[sg][srcTopic][p]
-			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced}
+			gl := GroupOffsetLag{Group: lg, SourceGroup: sg, Topic: name, Partition: p, SourceOffset: so.At, LocalOffset: -1, Status: OffsetSynced, SyncedAt: now}
 			cur, has := local[lg][name][p]
 			if has {
 				gl.LocalOffset = cur.offset
@@ -822,10 +830,19 @@ func (m *Manager) commitGroups(ctx context.Context, topic string, syncs []groupS
 		})
 	}
 	wg.Wait()
-	// In the groups' order, whatever order the commits finished in.
+	// In the groups' order, whatever order the commits finished in, and
+	// a few: the task's error is read by people (a coordinator that
+	// fails fails every commit, thousands a round).
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	if len(errs) > maxCommitErrors {
+		more := fmt.Errorf("and %d more commits failed", len(errs)-maxCommitErrors)
+		errs = append(errs[:maxCommitErrors:maxCommitErrors], more)
+	}
 	return errs
 }
+
+// maxCommitErrors bounds the commit failures a sync reports per mirror.
+const maxCommitErrors = 5
 
 // finalOffsetSync is a promote's last offset sync of mirror t (whose lock
 // the caller holds): it syncs (unless validateOnly) and requires zero
@@ -835,6 +852,7 @@ func (m *Manager) finalOffsetSync(ctx context.Context, rt *runtime, t metadata.T
 	if rt == nil || !offsetSyncEnabled(rt.link.Configs) {
 		return nil
 	}
+	m.awaitDurable(ctx, t.Name)
 	lags, err := m.syncMirrorOffsets(ctx, rt, []string{t.Name}, !validateOnly, true)
 	if errors.Is(err, errNoGroupFilters) {
 		return nil // no group is synced: no offset lag
@@ -869,6 +887,7 @@ func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadat
 	if m.groups == nil || len(final) == 0 {
 		return nil
 	}
+	m.awaitDurable(ctx, name)
 	hws, err := m.cluster.HighWatermarks(name)
 	if err != nil {
 		return fmt.Errorf("clamping consumer offsets of %s: %w", name, err)
@@ -913,4 +932,40 @@ func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadat
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// defaultDurableWait is Manager.durableWait: a log makes its appends
+// durable within milliseconds (one fsync round).
+const defaultDurableWait = 5 * time.Second
+
+// awaitDurable waits, at most m.durableWait, until every partition of a
+// stopping mirror (which appends nothing more) has its high watermark at
+// its log end: the records fetched last are durable and readable, so a
+// promote's final sync finds no offset lag because of them and the clamp
+// does not send consumers back over them. Past the bound the high
+// watermark is taken as it is.
+func (m *Manager) awaitDurable(ctx context.Context, name string) {
+	deadline := time.Now().Add(m.durableWait)
+	for {
+		hws, err := m.cluster.HighWatermarks(name)
+		if err != nil {
+			return
+		}
+		leos, err := m.cluster.LogEndOffsets(name)
+		if err != nil {
+			return
+		}
+		durable := true
+		for p, leo := range leos {
+			durable = durable && hws[p] >= leo
+		}
+		if durable || !time.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

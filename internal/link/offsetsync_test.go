@@ -3,6 +3,8 @@ package link
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,6 +46,7 @@ func TestClampToHighWatermark(t *testing.T) {
 	groups := &fakeGroups{state: map[string]string{"g": "Empty", "h": "Empty"},
 		offsets: map[string]map[string]map[int32]int64{"g": {"m": {0: 15, 1: 5}}, "h": {"m": {0: 9, 1: 17}}}}
 	_, m := mirrorWithGroups(t, groups, 3)
+	m.durableWait = 0 // the fake's high watermarks never reach the log ends
 	res, err := m.AlterMirrors(context.Background(), "l", "failover", []string{"m"}, "", false)
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("failover: %v %+v", err, res)
@@ -56,6 +59,23 @@ func TestClampToHighWatermark(t *testing.T) {
 		if got := groups.get(w.group, w.p); got != w.want {
 			t.Errorf("%s partition %d at %d, want %d (high watermark %d, log end %d)", w.group, w.p, got, w.want, 10*(w.p+1)-3, 10*(w.p+1))
 		}
+	}
+}
+
+// TestClampWaitsForDurableRecords: a stop whose mirror's last records are
+// not durable yet waits until they are (the high watermark reaches the
+// log end) and clamps to the end, not below it.
+func TestClampWaitsForDurableRecords(t *testing.T) {
+	groups := &fakeGroups{state: map[string]string{"g": "Empty"},
+		offsets: map[string]map[string]map[int32]int64{"g": {"m": {0: 15, 1: 25}}}}
+	c, m := mirrorWithGroups(t, groups, 3)
+	c.durableAfter = 2 // the third read finds the records durable
+	res, err := m.AlterMirrors(context.Background(), "l", "failover", []string{"m"}, "", false)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("failover: %v %+v", err, res)
+	}
+	if g0, g1 := groups.get("g", 0), groups.get("g", 1); g0 != 10 || g1 != 20 || c.hwReads.Load() < 3 {
+		t.Errorf("g at %d, %d after %d high watermark reads; want the log ends 10, 20 after at least 3", g0, g1, c.hwReads.Load())
 	}
 }
 
@@ -75,4 +95,20 @@ func mirrorWithGroups(t *testing.T, groups *fakeGroups, notDurable int64) (*stor
 	}
 	t.Cleanup(m.Close)
 	return c, m
+}
+
+// TestCommitGroupsBoundsErrors: a coordinator that fails every commit
+// yields a few errors, in group order, and a count of the rest, not one
+// error per group.
+func TestCommitGroupsBoundsErrors(t *testing.T) {
+	m := &Manager{groups: &fakeGroups{failCommits: true}}
+	var syncs []groupSync
+	for i := range 40 {
+		syncs = append(syncs, groupSync{group: fmt.Sprintf("g%02d", i), want: map[int32]localOffset{0: {offset: 1}}})
+	}
+	errs := m.commitGroups(context.Background(), "m", syncs)
+	if len(errs) != maxCommitErrors+1 || !errors.Is(errs[0], kerr.CoordinatorNotAvailable) ||
+		!strings.Contains(errs[0].Error(), "group g00 ") || errs[maxCommitErrors].Error() != "and 35 more commits failed" {
+		t.Errorf("errors: %v", errs)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +24,11 @@ type storeCluster struct {
 	writable int // STOPPED persisted (the broker would raise epochs)
 	groups   *fakeGroups
 	// notDurable is how far each partition's high watermark is behind
-	// its log end (records appended, not yet fsynced).
-	notDurable int64
+	// its log end (records appended, not yet fsynced); after
+	// durableAfter reads of the high watermarks (when set) it is not.
+	notDurable   int64
+	durableAfter int32
+	hwReads      atomic.Int32
 }
 
 // LinkGroups gives the Manager the fake group coordinator, when set.
@@ -41,8 +45,10 @@ func (c *storeCluster) LinkGroups() GroupCoordinator {
 type fakeGroups struct {
 	mu      sync.Mutex
 	loading bool // answer COORDINATOR_LOAD_IN_PROGRESS
-	state   map[string]string
-	offsets map[string]map[string]map[int32]int64 // group → topic → partition
+	// failCommits answers every commit COORDINATOR_NOT_AVAILABLE.
+	failCommits bool
+	state       map[string]string
+	offsets     map[string]map[string]map[int32]int64 // group → topic → partition
 }
 
 func (f *fakeGroups) ListGroups(_ context.Context, req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
@@ -94,9 +100,12 @@ func (f *fakeGroups) OffsetCommit(_ context.Context, req *kmsg.OffsetCommitReque
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if refuse {
+			switch {
+			case f.failCommits:
+				sp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			case refuse:
 				sp.ErrorCode = kerr.UnknownMemberID.Code
-			} else {
+			default:
 				f.offsets[req.Group][rt.Topic][rp.Partition] = rp.Offset
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -104,6 +113,12 @@ func (f *fakeGroups) OffsetCommit(_ context.Context, req *kmsg.OffsetCommitReque
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+func (f *fakeGroups) get2(group, topic string, p int32) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offsets[group][topic][p]
 }
 
 func (f *fakeGroups) get(group string, p int32) int64 {
@@ -143,6 +158,9 @@ func (c *storeCluster) AddMirrorPartitions(topic string, total int32) error {
 }
 func (c *storeCluster) HighWatermarks(topic string) (map[int32]int64, error) {
 	out, err := c.LogEndOffsets(topic)
+	if n := c.hwReads.Add(1); c.durableAfter > 0 && n > c.durableAfter {
+		return out, err
+	}
 	for p := range out {
 		out[p] -= c.notDurable
 	}

@@ -171,3 +171,32 @@ func slicesOf(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestClearSecretsEncryptedAtStart: a link stored before links encrypted
+// their secrets (sensitive values in clear) starts with them, and they are
+// stored again encrypted once the broker has a secret.
+func TestClearSecretsEncryptedAtStart(t *testing.T) {
+	store, err := metadata.OpenBolt(t.TempDir(), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	jaas := `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="old-clear-pw";`
+	if err := store.CreateLink(metadata.Link{Name: "l", Configs: map[string]string{"bootstrap.servers": "127.0.0.1:1",
+		"availability.check.ms": "3600000", "topic.config.sync.ms": "3600000", "request.timeout.ms": "200",
+		"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.jaas.config": jaas}}); err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := pwenc.New("secret", "", 0)
+	m, err := NewManager(store, &storeCluster{Store: store}, &modeData{mode: map[string]dataPathMode{}}, testLogger(), WithPasswordEncoder(enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if rt := m.runtimeOf("l"); rt == nil || rt.link.Configs["sasl.jaas.config"] != jaas {
+		t.Fatal("the link did not start with its password")
+	}
+	if l, _ := store.Link("l"); !pwenc.IsEncoded(l.Configs["sasl.jaas.config"]) {
+		t.Fatalf("still stored in clear: %q", l.Configs["sasl.jaas.config"])
+	}
+}

@@ -196,8 +196,9 @@ func authFailure(err error, sec security, w *authWatch) (error, bool) {
 		who = fmt.Sprintf(" (SASL %s as user '%s')", sec.mech, sec.user)
 	}
 	switch {
-	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
-		errors.Is(err, kerr.IllegalSaslState):
+	case errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return usererr.New(ErrAuthentication, "authentication failed: the source cluster does not enable sasl.mechanism=%s on the listener the link reaches: %w; use one of its mechanisms (its sasl.enabled.mechanisms)", sec.mech, err), true
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState):
 		return usererr.New(ErrAuthentication, "authentication failed%s: the source cluster refused the link's credentials: %w; check sasl.jaas.config and sasl.mechanism", who, err), true
 	}
 	if te, ok := errors.AsType[*errTLSHandshake](err); ok {

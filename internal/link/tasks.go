@@ -126,15 +126,14 @@ func taskErrorCode(err error) string {
 		return "AUTHENTICATION_ERROR"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), errors.Is(err, errSourceUnreachable):
 		return "TIMEOUT_ERROR"
-	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict):
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict), errors.Is(err, kerr.SecurityDisabled):
 		return "MISCONFIGURATION_ERROR"
 	}
 	return "INTERNAL_ERROR"
 }
 
-// linkTasks builds a link's tasks. ACL sync cannot be enabled yet (its
-// config is refused), so it is listed as NOT_CONFIGURED; consumer offset
-// sync and auto-create are NOT_CONFIGURED while they are off.
+// linkTasks builds a link's tasks. Consumer offset sync, ACL sync and
+// auto-create are NOT_CONFIGURED while they are off.
 func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
@@ -142,7 +141,7 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
-		m.offsetSyncTask(rt), {name: TaskAclSync}, m.autoCreateTask(rt),
+		m.offsetSyncTask(rt), m.aclSyncTask(rt), m.autoCreateTask(rt),
 	}
 	for _, tk := range ts {
 		tk.st.Name, tk.st.State = tk.name, TaskActive

@@ -101,6 +101,8 @@ type linkRecord struct {
 	Configs         map[string]string `json:"configs,omitempty"`
 	CreatedMs       int64             `json:"created_ms"`
 	ModRevision     int64             `json:"mod_revision,omitempty"`
+	// SyncedACLs: see Link.SyncedACLs.
+	SyncedACLs []aclRecord `json:"synced_acls,omitempty"`
 }
 
 // boltStore is the single-node Store.

@@ -14,8 +14,12 @@ import (
 )
 
 func encodeLink(l Link) ([]byte, error) {
-	return json.Marshal(linkRecord{Name: l.Name, ID: UUIDString(l.ID), SourceClusterID: l.SourceClusterID,
-		Configs: l.Configs, CreatedMs: l.CreatedMs, ModRevision: l.ModRevision})
+	r := linkRecord{Name: l.Name, ID: UUIDString(l.ID), SourceClusterID: l.SourceClusterID,
+		Configs: l.Configs, CreatedMs: l.CreatedMs, ModRevision: l.ModRevision}
+	for _, b := range l.SyncedACLs {
+		r.SyncedACLs = append(r.SyncedACLs, recordOf(b))
+	}
+	return json.Marshal(r)
 }
 
 func decodeLink(b []byte) (Link, error) {
@@ -27,8 +31,12 @@ func decodeLink(b []byte) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	return Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs,
-		ModRevision: r.ModRevision}, nil
+	l := Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs,
+		ModRevision: r.ModRevision}
+	for _, a := range r.SyncedACLs {
+		l.SyncedACLs = append(l.SyncedACLs, a.binding())
+	}
+	return l, nil
 }
 
 func (s *boltStore) Links() []Link {

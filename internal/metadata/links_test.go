@@ -3,6 +3,10 @@ package metadata
 import (
 	"errors"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/acl"
 )
 
 func TestLinksAndMirrorsPersist(t *testing.T) {
@@ -59,5 +63,43 @@ func TestLinksAndMirrorsPersist(t *testing.T) {
 	}
 	if len(s.Links()) != 0 {
 		t.Fatal("link still listed after delete")
+	}
+}
+
+// TestLinkSyncedACLsPersist: the ACLs a link's ACL sync created are kept
+// with the link (CompareAndSetLink), survive a config change and a
+// reopen, and are not shared with callers.
+func TestLinkSyncedACLsPersist(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLink(Link{Name: "dr", Configs: map[string]string{"bootstrap.servers": "a:9092"}}); err != nil {
+		t.Fatal(err)
+	}
+	b := acl.Binding{Pattern: acl.Pattern{Type: kmsg.ACLResourceTypeTopic, Name: "orders", PatternType: kmsg.ACLResourcePatternTypeLiteral},
+		Entry: acl.Entry{Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}}
+	l, _ := s.Link("dr")
+	l.SyncedACLs = []acl.Binding{b}
+	if _, err := s.CompareAndSetLink(l); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLinkConfigs("dr", map[string]string{"bootstrap.servers": "b:9092"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Link("dr")
+	got.SyncedACLs[0].Name = "changed"
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenBolt(dir, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, _ = s.Link("dr")
+	if len(l.SyncedACLs) != 1 || l.SyncedACLs[0] != b || l.Configs["bootstrap.servers"] != "b:9092" {
+		t.Fatalf("after reopen: %+v", l)
 	}
 }

@@ -234,11 +234,17 @@ type Link struct {
 	// ModRevision is the store revision of the link's last change; see
 	// Topic.ModRevision.
 	ModRevision int64
+	// SyncedACLs are the ACL bindings of this cluster the link's ACL sync
+	// created (internal/link aclsync.go): the only ones it may delete, so
+	// ACLs made here by an operator are never touched. Kept with the link
+	// (CompareAndSetLink), sorted; SetLinkConfigs leaves them as they are.
+	SyncedACLs []acl.Binding
 }
 
 // Clone returns a deep copy.
 func (l Link) Clone() Link {
 	l.Configs = maps.Clone(l.Configs)
+	l.SyncedACLs = slices.Clone(l.SyncedACLs)
 	return l
 }
 

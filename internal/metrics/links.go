@@ -34,6 +34,15 @@ type LinkStat struct {
 	// OffsetSync is the link's consumer offset sync as its last run saw
 	// it; nil while consumer.offset.sync.enable is off (series omitted).
 	OffsetSync *OffsetSyncStat
+	// ACLSync is the link's ACL sync; nil while acl.sync.enable is off
+	// (series omitted).
+	ACLSync *ACLSyncStat
+}
+
+// ACLSyncStat is a link's ACL sync: the ACL bindings of this cluster it
+// created and keeps in sync with the source.
+type ACLSyncStat struct {
+	Synced int
 }
 
 // OffsetSyncStat sums a link's synced consumer offsets: per group and
@@ -131,6 +140,7 @@ type linkCollector struct {
 	taskRun   *prometheus.Desc
 	offGroups *prometheus.Desc
 	offTotal  *prometheus.Desc
+	aclSynced *prometheus.Desc
 	offMax    *prometheus.Desc
 	fetchDur  *prometheus.HistogramVec
 
@@ -169,6 +179,8 @@ func newLinkCollector() *linkCollector {
 			"Consumer groups whose offsets the link's last offset sync wrote or checked (consumer.offset.sync.enable).", "link"),
 		offTotal: d("link_consumer_offset_lag_total",
 			"Sum over synced groups and mirror partitions of the source's committed offset minus this cluster's, as the last offset sync saw it.", "link"),
+		aclSynced: d("link_acls_synced",
+			"ACL bindings of this cluster the link's ACL sync created and keeps in sync with the source (acl.sync.enable).", "link"),
 		offMax: d("link_consumer_offset_lag_max",
 			"Largest single group-partition consumer offset lag of the link, as the last offset sync saw it.", "link"),
 		fetchDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -227,6 +239,7 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.offGroups
 	ch <- c.offTotal
 	ch <- c.offMax
+	ch <- c.aclSynced
 	c.fetchDur.Describe(ch)
 }
 
@@ -286,6 +299,9 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ch, c.offGroups, int64(o.Groups), s.Link)
 			gauge(ch, c.offTotal, o.TotalLag, s.Link)
 			gauge(ch, c.offMax, o.MaxLag, s.Link)
+		}
+		if a := s.ACLSync; a != nil {
+			gauge(ch, c.aclSynced, int64(a.Synced), s.Link)
 		}
 		counter(ch, c.fetchErr, s.FetchErrors, s.Link)
 		counter(ch, c.corrupt, s.CorruptResponses, s.Link)

@@ -243,3 +243,20 @@ tandem_mirror_source_end_age_seconds{link="dr",partition="0",topic="orders"} 90
 		t.Fatal(err)
 	}
 }
+
+// TestLinkACLSyncSeries: the ACLs a link's ACL sync keeps, only for links
+// that sync ACLs.
+func TestLinkACLSyncSeries(t *testing.T) {
+	m := New(1)
+	m.SetLinkSource(func() []LinkStat {
+		return []LinkStat{{Link: "dr", State: "ACTIVE", ACLSync: &ACLSyncStat{Synced: 3}}, {Link: "off", State: "ACTIVE"}}
+	}, []string{"ACTIVE"}, nil)
+	want := `
+# HELP tandem_link_acls_synced ACL bindings of this cluster the link's ACL sync created and keeps in sync with the source (acl.sync.enable).
+# TYPE tandem_link_acls_synced gauge
+tandem_link_acls_synced{link="dr"} 3
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "tandem_link_acls_synced"); err != nil {
+		t.Fatal(err)
+	}
+}

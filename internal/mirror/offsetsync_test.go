@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -284,6 +286,24 @@ func TestConsumerOffsetSync(t *testing.T) {
 			t.Errorf("link describe lacks %s:\n%s", want, body)
 		}
 	}
+	// And per group, the most offset lag first: app-active (43 on
+	// orders-0, not synced) leads.
+	var described struct {
+		Lags []struct {
+			Group      string `json:"group_id"`
+			Lag        int64  `json:"offset_lag"`
+			Status     string `json:"status"`
+			LastSyncMs int64  `json:"last_sync_ms"`
+		} `json:"consumer_group_lags"`
+		Synced int `json:"consumer_groups_synced"`
+	}
+	if err := json.Unmarshal([]byte(body), &described); err != nil {
+		t.Fatal(err)
+	}
+	if l := described.Lags; len(l) == 0 || l[0].Group != "app-active" || l[0].Lag < 43 || l[0].Status != link.OffsetGroupActive ||
+		time.Since(time.UnixMilli(l[0].LastSyncMs)) > time.Minute || described.Synced != len(l) {
+		t.Errorf("consumer_group_lags: %+v (%d synced)", l, described.Synced)
+	}
 	// Prometheus: per link, the groups synced and their offset lag.
 	groups, total, maxLag := map[string]bool{}, int64(0), int64(0)
 	for _, l := range lags {
@@ -424,8 +444,23 @@ func TestPromoteRunsFinalOffsetSync(t *testing.T) {
 // TestConsumerOffsetSyncFromKfake syncs the groups of franz-go's kfake
 // (a Kafka we did not write, which keeps groups), with
 // consumer.group.prefix.enable: the group g is synced as k.g on k.t.
+// Three brokers spread the groups over coordinators; a source as old as
+// Kafka 2.8 has no OffsetFetch v8 (many groups a request), and the
+// offsets are fetched a group a request.
 func TestConsumerOffsetSyncFromKfake(t *testing.T) {
-	src, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	for _, tc := range []struct {
+		name string
+		opts []kfake.Opt
+	}{
+		{"3 brokers", []kfake.Opt{kfake.NumBrokers(3)}},
+		{"Kafka 2.8", []kfake.Opt{kfake.NumBrokers(1), kfake.MaxVersions(kversion.V2_8_0())}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { offsetSyncFromKfake(t, tc.opts...) })
+	}
+}
+
+func offsetSyncFromKfake(t *testing.T, opts ...kfake.Opt) {
+	src, err := kfake.NewCluster(append(opts, kfake.SeedTopics(2, "t"))...)
 	if err != nil {
 		t.Fatal(err)
 	}

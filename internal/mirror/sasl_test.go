@@ -71,16 +71,8 @@ func TestMirrorFromKfakeWithSASL(t *testing.T) {
 			cfg := saslLinkConfigs(seeds[0], mech, "link-user", "")
 			cfg["sasl.jaas.config"] = strings.Replace(cfg["sasl.jaas.config"], `password=""`,
 				`password="`+strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(password)+`"`, 1)
-			lm := dst.Node.Links()
-			if err := lm.CreateLink(ctxT(t), "sasl", "", cfg, false, true); err != nil {
-				t.Fatal(err)
-			}
-			if err := lm.CreateMirror(ctxT(t), "sasl", "orders", "", nil, false); err != nil {
-				t.Fatal(err)
-			}
-			produceN(t, scl, "orders", 200)
-			sameBytes(t, scl, newClient(t, dst.Addr()), "orders", "orders")
-			li, err := lm.Link("sasl")
+			mirrorOrders(t, dst, "sasl", cfg, scl)
+			li, err := dst.Node.Links().Link("sasl")
 			if err != nil || li.State != link.LinkActive || li.ErrorCode != "NO_ERROR" {
 				t.Fatalf("link %s %s %q, %v", li.State, li.ErrorCode, li.ErrorMessage, err)
 			}

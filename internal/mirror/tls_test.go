@@ -38,6 +38,22 @@ func tlsSource(t *testing.T, ca *tlstest.CA, srvCert tlstest.Cert, mtls bool, ex
 	return src.ListenAddrs()[0], clientOpts
 }
 
+// mirrorOrders creates link name on dst with cfg (validated against the
+// source), mirrors topic "orders" over it, writes 100 more records to the
+// source with scl and checks that the mirror is the source byte for byte.
+func mirrorOrders(t *testing.T, dst *tandemtest.Broker, name string, cfg map[string]string, scl *kgo.Client) {
+	t.Helper()
+	lm := dst.Node.Links()
+	if err := lm.CreateLink(ctxT(t), name, "", cfg, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := lm.CreateMirror(ctxT(t), name, "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, "orders", 100)
+	sameBytes(t, scl, newClient(t, dst.Addr()), "orders", "orders")
+}
+
 // TestMirrorFromKfakeOverTLS mirrors byte for byte from a kfake cluster
 // that only speaks TLS: with an inline PEM truststore (SSL), with a
 // PKCS12 truststore file, and with SASL_SSL + SCRAM-SHA-512 where the
@@ -85,15 +101,7 @@ func TestMirrorFromKfakeOverTLS(t *testing.T) {
 			dst := tandemtest.Start(t, tandemtest.Config("password.encoder.secret", "broker-secret"))
 			cfg := tc.configs(t)
 			maps.Copy(cfg, map[string]string{"bootstrap.servers": seed, "replica.fetch.wait.max.ms": "100", "metadata.max.age.ms": "1000"})
-			lm := dst.Node.Links()
-			if err := lm.CreateLink(ctxT(t), "tls", "", cfg, false, true); err != nil {
-				t.Fatal(err)
-			}
-			if err := lm.CreateMirror(ctxT(t), "tls", "orders", "", nil, false); err != nil {
-				t.Fatal(err)
-			}
-			produceN(t, scl, "orders", 100)
-			sameBytes(t, scl, newClient(t, dst.Addr()), "orders", "orders")
+			mirrorOrders(t, dst, "tls", cfg, scl)
 		})
 	}
 }

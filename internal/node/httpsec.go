@@ -51,7 +51,12 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 			return sec, fmt.Errorf("http.listeners: https: %w (for the HTTP API, these are the http.ssl.* keys)", err)
 		}
 		h.tls = t
+	} else if len(cfg.HTTPSSL) > 0 {
+		logger.Warn("the http.ssl.* keys are set but no http.listeners entry is https: they are not used")
 	}
+	// Counted with the Kafka listeners' authentications, under the
+	// listener name HTTP (docs/metrics.md).
+	sec.Observe = func(method string, ok bool) { n.metrics.Authentication("HTTP", method, ok) }
 	switch sec.Method {
 	case rest.AuthBasic:
 		sec.Passwords = n.httpPasswords()
@@ -62,8 +67,11 @@ func (h *httpServer) security(n *Node, listeners []config.Listener, logger *slog
 			}
 		}
 	case rest.AuthMTLS:
-		if len(plain) > 0 {
-			return sec, fmt.Errorf("http.authentication.method=MTLS needs every http.listeners entry to be https; %s is not",
+		// An http listener may stay (say, on loopback for health probes,
+		// which send no certificate): with no certificate to show, its
+		// requests get 401 for everything but the probes.
+		if h.tls == nil {
+			return sec, fmt.Errorf("http.authentication.method=MTLS needs an https http.listeners entry (%s are http)",
 				strings.Join(plain, ", "))
 		}
 		if v := cfg.HTTPSSL["ssl.client.auth"]; !strings.EqualFold(strings.TrimSpace(v), "required") {

@@ -115,7 +115,7 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 			}
 			info.Tasks = append(info.Tasks, lt)
 		}
-		info.ConsumerGroupOffsets = consumerGroupOffsets(b.m, name)
+		info.ConsumerGroupLags, info.ConsumerGroupsSynced, info.ConsumerGroupOffsets = consumerGroupOffsets(b.m, name)
 	}
 	return info, nil
 }
@@ -235,13 +235,27 @@ func epochMs(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// consumerGroupOffsets is what the link's last consumer offset sync found.
-func consumerGroupOffsets(m *link.Manager, name string) []restapi.ConsumerGroupOffset {
+// consumerGroupOffsets is what the link's last consumer offset sync found,
+// bounded: the restapi.MaxDescribedGroupLags groups with the most offset
+// lag, how many groups there are, and the partitions of those groups.
+func consumerGroupOffsets(m *link.Manager, name string) ([]restapi.ConsumerGroupLag, int, []restapi.ConsumerGroupOffset) {
 	lags, _ := m.GroupOffsetLags(name)
-	var out []restapi.ConsumerGroupOffset
-	for _, l := range lags {
-		out = append(out, restapi.ConsumerGroupOffset{GroupID: l.Group, SourceGroupID: l.SourceGroup, MirrorTopicName: l.Topic,
-			PartitionID: l.Partition, SourceOffset: l.SourceOffset, DestinationOffset: l.LocalOffset, OffsetLag: l.Lag, Status: l.Status})
+	groups, n := link.TopGroupLags(lags, restapi.MaxDescribedGroupLags)
+	var (
+		top   []restapi.ConsumerGroupLag
+		shown = map[string]bool{}
+		parts []restapi.ConsumerGroupOffset
+	)
+	for _, g := range groups {
+		top = append(top, restapi.ConsumerGroupLag{GroupID: g.Group, SourceGroupID: g.SourceGroup, OffsetLag: g.Lag,
+			Partitions: g.Partitions, Status: g.Status, LastSyncMs: epochMs(g.LastSync)})
+		shown[g.Group] = true
 	}
-	return out
+	for _, l := range lags {
+		if shown[l.Group] {
+			parts = append(parts, restapi.ConsumerGroupOffset{GroupID: l.Group, SourceGroupID: l.SourceGroup, MirrorTopicName: l.Topic,
+				PartitionID: l.Partition, SourceOffset: l.SourceOffset, DestinationOffset: l.LocalOffset, OffsetLag: l.Lag, Status: l.Status})
+		}
+	}
+	return top, n, parts
 }

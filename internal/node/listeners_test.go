@@ -38,8 +38,8 @@ func rawRequest(t *testing.T, nc net.Conn, req kmsg.Request) kmsg.Response {
 	}
 	body = body[4:] // correlation id
 	resp := req.ResponseKind()
-	if resp.IsFlexible() {
-		body = body[1:] // no tagged header fields
+	if resp.IsFlexible() && resp.Key() != int16(kmsg.ApiVersions) {
+		body = body[1:] // no tagged header fields (ApiVersions' header is never flexible)
 	}
 	if err := resp.ReadFrom(body); err != nil {
 		t.Fatal(err)

@@ -396,6 +396,9 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		if strings.EqualFold(link.Value(l.Link.Configs, "consumer.offset.sync.enable"), "true") {
 			out[i].OffsetSync = offsetSyncStat(lm, l.Link.Name)
 		}
+		if synced, on := lm.SyncedACLs(l.Link.Name); on {
+			out[i].ACLSync = &metrics.ACLSyncStat{Synced: len(synced)}
+		}
 		idx[l.Link.Name] = i
 	}
 	mirrors, _ := lm.Mirrors("", "")

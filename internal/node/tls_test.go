@@ -3,12 +3,15 @@ package node_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509/pkix"
+	"errors"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/node"
@@ -20,7 +23,7 @@ import (
 // certificates from ca, and its logs.
 type tlsNode struct {
 	b    *tandemtest.Broker
-	logs *tandemtest.LogBuffer
+	logs *tandemtest.Logs
 	ca   *tlstest.CA
 }
 
@@ -28,8 +31,7 @@ func startTLSNode(t *testing.T) *tlsNode {
 	t.Helper()
 	ca := tlstest.NewCA(t)
 	b, logs := tandemtest.StartLogged(t, append(tandemtest.TLS(t, ca, "required"),
-		tandemtest.Config("listeners", "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0"),
-		tandemtest.Config("http.listeners", ""))...)
+		tandemtest.Config("listeners", "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0"))...)
 	return &tlsNode{b: b, logs: logs, ca: ca}
 }
 
@@ -190,7 +192,8 @@ func waitFor(t *testing.T, cond func() bool) {
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10s")
+			t.Error("condition not met in 10s")
+			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -226,4 +229,110 @@ func TestSSLListenerOverrides(t *testing.T) {
 	if err := tlsRefused(t, partner, &tls.Config{RootCAs: caB.Pool()}); err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Errorf("PARTNER without a client certificate: %v, want certificate required", err)
 	}
+}
+
+// On an SSL listener the client certificate is the connection's principal,
+// mapped with ssl.principal.mapping.rules (the rule security.md shows):
+// CN=alice,OU=apps,O=Example is User:alice, a super user, and may
+// produce; User:bob and a client without a certificate (ssl.client.auth=
+// requested: User:ANONYMOUS) are refused by the authorizer.
+func TestSSLPrincipalFromCertificate(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	b := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "requested"),
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0"),
+		tandemtest.Config("ssl.principal.mapping.rules", "RULE:^CN=([^,]*),.*$/$1/,DEFAULT"),
+		tandemtest.Config("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+		tandemtest.Config("super.users", "User:alice"))...)
+	subject := func(cn string) pkix.Name {
+		return pkix.Name{CommonName: cn, OrganizationalUnit: []string{"apps"}, Organization: []string{"Example"}}
+	}
+	produce := func(certs ...tls.Certificate) error {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.ListenerAddr("SSL")), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), Certificates: certs}),
+			kgo.DefaultProduceTopic("owned"), kgo.AllowAutoTopicCreation())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr()
+	}
+	if err := produce(ca.ClientSubject(t, subject("alice")).TLSCertificate()); err != nil {
+		t.Fatalf("User:alice (super user) could not produce: %v", err)
+	}
+	if err := produce(ca.ClientSubject(t, subject("bob")).TLSCertificate()); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("User:bob produced: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	if err := produce(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("User:ANONYMOUS produced: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+}
+
+// A client that opens a connection to an SSL listener and never completes
+// the handshake is closed after connections.authentication.timeout.ms
+// (set for this listener); successes and failures of TLS client
+// authentication are counted in tandem_authentication_total.
+func TestSSLHandshakeTimeoutAndMetrics(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	b := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"),
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0"),
+		tandemtest.Config("listener.name.ssl.connections.authentication.timeout.ms", "200"))...)
+	addr := b.ListenerAddr("SSL")
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_ = silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	if _, err := silent.Read(make([]byte, 1)); err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("silent client: read %v after %v, want the broker to close it after 200ms", err, time.Since(start))
+	}
+
+	good := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Client(t, "alice").TLSCertificate()}}
+	// Once the handshake authenticated the client, the timeout is over:
+	// a request sent later than it is answered.
+	idle, err := tls.Dial("tcp", addr, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(400 * time.Millisecond) // twice the authentication timeout
+	rawRequest(t, idle, apiVersionsRequest())
+	produceConsume(t, "counted", kgo.SeedBrokers(addr), kgo.DialTLSConfig(good))
+	if err := tlsRefused(t, addr, &tls.Config{RootCAs: ca.Pool()}); err == nil {
+		t.Error("a client without a certificate was served")
+	}
+	waitFor(t, func() bool {
+		m := tandemtest.Get(t, "http://"+b.HTTPAddr()+"/metrics")
+		return strings.Contains(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="failure"} 1`) &&
+			strings.Contains(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="success"}`)
+	})
+}
+
+// A renewed certificate written over the keystore file is served to new
+// connections without a restart (tlsconf re-reads changed store files).
+func TestSSLListenerCertificateRenewal(t *testing.T) {
+	caA, caB := tlstest.NewCA(t), tlstest.NewCA(t)
+	keystore := filepath.Join(t.TempDir(), "broker.pem")
+	caA.Server(t).WriteKeystorePEM(t, keystore, "")
+	b := tandemtest.Start(t,
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0"),
+		tandemtest.Config("ssl.keystore.type", "PEM"),
+		tandemtest.Config("ssl.keystore.location", keystore))
+	addr := b.ListenerAddr("SSL")
+	served := func(ca *tlstest.CA) bool {
+		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: ca.Pool()})
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	}
+	if !served(caA) {
+		t.Fatal("the first certificate is not served")
+	}
+	caB.Server(t).WriteKeystorePEM(t, keystore, "")
+	waitFor(t, func() bool { return served(caB) })
+	produceConsume(t, "renewed", kgo.SeedBrokers(addr), kgo.DialTLSConfig(&tls.Config{RootCAs: caB.Pool()}))
 }

@@ -9,7 +9,8 @@ package rest
 //     user database serves both; the principal is User:<name>.
 //   - MTLS: the verified client certificate of an https listener with
 //     http.ssl.client.auth=required, mapped to a principal with
-//     http.ssl.principal.mapping.rules as Kafka maps SSL clients.
+//     http.ssl.principal.mapping.rules as Kafka maps SSL clients. A
+//     request on a plain http listener has none: 401.
 //
 // The health probes (/livez, /readyz, /v1/health) stay open: a load
 // balancer or kubelet has no credentials, and they show nothing but UP or
@@ -66,6 +67,9 @@ type Security struct {
 	Method    string          // AuthNone, AuthBasic or AuthMTLS
 	Passwords PasswordChecker // required for BASIC
 	Certs     CertPrincipal   // required for MTLS
+	// Observe, when set, counts each authentication (BASIC or MTLS; not
+	// NONE, and not the open health probes) and whether it succeeded.
+	Observe func(method string, ok bool)
 }
 
 // healthPaths are answered without credentials.
@@ -115,6 +119,9 @@ func Authenticate(next http.Handler, sec Security, logger *ratelog.Logger) (http
 			return
 		}
 		p, reason := sec.authenticate(r)
+		if sec.Observe != nil {
+			sec.Observe(sec.Method, reason == "")
+		}
 		if reason != "" {
 			if logger != nil {
 				logger.Warn("http: authentication failed", "method", sec.Method, "reason", reason,

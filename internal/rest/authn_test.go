@@ -110,7 +110,16 @@ func (a answer) errorBody(t *testing.T) errorBody {
 }
 
 func TestBasicAuthentication(t *testing.T) {
-	s := newAuthServer(t, Security{Method: AuthBasic, Passwords: fakePasswords{"alice": "alice-secret"}}, nil)
+	var mu sync.Mutex
+	counts := map[bool]int{}
+	s := newAuthServer(t, Security{Method: AuthBasic, Passwords: fakePasswords{"alice": "alice-secret"},
+		Observe: func(m string, ok bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if m == AuthBasic {
+				counts[ok]++
+			}
+		}}, nil)
 
 	for _, c := range []struct{ user, pass, reason string }{
 		{"", "", "credentials are required"},
@@ -143,6 +152,11 @@ func TestBasicAuthentication(t *testing.T) {
 	if a := s.call(t, "GET", "/metrics", "alice", "alice-secret", ""); a.status != 200 {
 		t.Errorf("/metrics with credentials: %d", a.status)
 	}
+	mu.Lock()
+	if counts[true] != 2 || counts[false] != 4 {
+		t.Errorf("observed %d successes and %d failures, want 2 and 4", counts[true], counts[false])
+	}
+	mu.Unlock()
 	logs := s.log.String()
 	if !strings.Contains(logs, "authentication failed") {
 		t.Errorf("no failure logged:\n%s", logs)

@@ -80,8 +80,11 @@ type LinkInfo struct {
 	TopicNames           []string
 	Tasks                []LinkTask
 	CategoryCounts       []StateCount
-	// ConsumerGroupOffsets are filled with Tasks (include_tasks).
+	// ConsumerGroupOffsets, ConsumerGroupLags and ConsumerGroupsSynced
+	// are filled with Tasks (include_tasks).
 	ConsumerGroupOffsets []restapi.ConsumerGroupOffset
+	ConsumerGroupLags    []restapi.ConsumerGroupLag
+	ConsumerGroupsSynced int
 }
 
 // LinkTask is one background task of a link (§1.3).
@@ -280,6 +283,7 @@ func linkDataFor(u urls, l LinkInfo, includeTasks bool) restapi.Link {
 				LastRunMs: t.LastRunMs, LastSuccessMs: t.LastSuccessMs})
 		}
 		d.ConsumerGroupOffsets = l.ConsumerGroupOffsets
+		d.ConsumerGroupLags, d.ConsumerGroupsSynced = l.ConsumerGroupLags, l.ConsumerGroupsSynced
 	}
 	return d
 }

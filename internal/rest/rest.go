@@ -113,7 +113,10 @@ type handler struct {
 	authz acl.Authorizer
 	// acls is nil when ACLs are not served (acls.go).
 	acls ACLBackend
-	m    *metrics.Metrics
+	// patterns are the routes registered, in order (authz_test.go checks
+	// them against routeRules).
+	patterns []string
+	m        *metrics.Metrics
 	// log is rate-limited: every line here is one a client can cause
 	// once per request (issue #9).
 	log *ratelog.Logger
@@ -194,6 +197,7 @@ func (h *handler) routes() {
 func (h *handler) handle(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
 	_, route, _ := strings.Cut(pattern, " ") // the method is its own label
 	rl := ruleFor(pattern)
+	h.patterns = append(h.patterns, pattern)
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = route

@@ -27,6 +27,31 @@ type Link struct {
 	// what the link's last consumer offset sync found, per group and
 	// mirror partition.
 	ConsumerGroupOffsets []ConsumerGroupOffset `json:"consumer_group_offsets,omitzero"`
+	// ConsumerGroupLags (a Tandem extension, with include_tasks) are the
+	// synced groups with the most offset lag, at most
+	// MaxDescribedGroupLags of them, most first; ConsumerGroupsSynced
+	// counts every group the last sync found. ConsumerGroupOffsets then
+	// holds the partitions of these groups only.
+	ConsumerGroupLags    []ConsumerGroupLag `json:"consumer_group_lags,omitzero"`
+	ConsumerGroupsSynced int                `json:"consumer_groups_synced,omitzero"`
+}
+
+// MaxDescribedGroupLags bounds the groups link describe lists.
+const MaxDescribedGroupLags = 20
+
+// ConsumerGroupLag is one synced group's offset lag over the link's
+// mirror partitions.
+type ConsumerGroupLag struct {
+	GroupID       string `json:"group_id"`
+	SourceGroupID string `json:"source_group_id"`
+	// OffsetLag sums the source's committed offset minus this cluster's
+	// over the group's mirror partitions (positive differences only).
+	OffsetLag  int64 `json:"offset_lag"`
+	Partitions int   `json:"partitions"`
+	// Status is the group's worst partition status: GROUP_ACTIVE, then
+	// CLAMPED_TO_MIRROR_END, then SYNCED.
+	Status     string `json:"status"`
+	LastSyncMs int64  `json:"last_sync_ms"` // epoch ms of the newest sync of its offsets
 }
 
 // ConsumerGroupOffset is one synced group's offsets on one mirror

@@ -81,6 +81,15 @@ func (c *conn) startPreauth(lc *config.ListenerConfig) {
 	})
 }
 
+// preauthDone ends the pre-authentication bounds of a connection that has
+// authenticated (SASL, or the TLS handshake of an SSL listener).
+func (c *conn) preauthDone() {
+	c.pre.done.Store(true)
+	if c.pre.timer != nil {
+		c.pre.timer.Stop()
+	}
+}
+
 // reasonAuthTimeout is the tandem_connections_closed_by_broker_total
 // reason of connections.authentication.timeout.ms.
 const reasonAuthTimeout = "authentication_timeout"
@@ -93,10 +102,7 @@ func (c *conn) frameLimit() int32 {
 		return c.s.maxRequest
 	}
 	if c.info.Authenticated() {
-		c.pre.done.Store(true)
-		if c.pre.timer != nil {
-			c.pre.timer.Stop()
-		}
+		c.preauthDone()
 		return c.s.maxRequest
 	}
 	if c.info.IsSASL() {
@@ -118,6 +124,13 @@ type rawToken struct {
 func (c *conn) rawSASL(frame []byte) bool {
 	resp, err := c.s.broker.HandleRawSASL(c.info, frame)
 	if err != nil {
+		// Kafka delays the close of a failed authentication (KIP-306).
+		t := time.NewTimer(c.s.broker.FailedAuthenticationDelay())
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.s.drainCh:
+		}
 		return false
 	}
 	// A copy: frame may be a pooled buffer the reader recycles.

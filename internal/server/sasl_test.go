@@ -174,7 +174,11 @@ func TestSASLGating(t *testing.T) {
 	// Wrong password: SASL_AUTHENTICATION_FAILED with Kafka's message, close,
 	// one log line without the password.
 	c = dialSASL(t, b.Addr)
+	start := time.Now()
 	resp := c.plainLogin("alice", "not-her-password")
+	if d := time.Since(start); d < 90*time.Millisecond {
+		t.Errorf("failed authentication answered after %v, before connection.failed.authentication.delay.ms (100)", d)
+	}
 	if resp.ErrorCode != kerr.SaslAuthenticationFailed.Code || resp.ErrorMessage == nil ||
 		*resp.ErrorMessage != "Authentication failed: Invalid username or password" {
 		t.Fatalf("wrong password: %+v", resp)

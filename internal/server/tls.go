@@ -1,14 +1,11 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/config"
@@ -18,18 +15,12 @@ import (
 // default.
 const defaultAuthenticationTimeout = 30 * time.Second
 
-// handshakeTimeout bounds the TLS handshake: the listener's
-// connections.authentication.timeout.ms (Tandem-only; it bounds the whole
-// authentication, TLS handshake and SASL, from the accept).
+// handshakeTimeout is the listener's connections.authentication.timeout.ms
+// (Tandem-only): it bounds the whole authentication from the accept, TLS
+// handshake and SASL (preauth.go's timer).
 func handshakeTimeout(lc *config.ListenerConfig) time.Duration {
-	if lc != nil {
-		if v, ok := lc.Get("connections.authentication.timeout.ms"); ok {
-			if ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && ms > 0 {
-				return time.Duration(ms) * time.Millisecond
-			}
-		}
-	}
-	return defaultAuthenticationTimeout
+	ms := listenerInt(lc, "connections.authentication.timeout.ms", int64(defaultAuthenticationTimeout/time.Millisecond))
+	return time.Duration(ms) * time.Millisecond
 }
 
 // reasonTLSHandshake labels a connection closed by a failed TLS handshake
@@ -45,7 +36,7 @@ func wrapTLS(nc net.Conn, ts TLSServer) net.Conn {
 }
 
 // handshake completes the TLS handshake of an SSL or SASL_SSL connection
-// within the authentication timeout and records its state on the
+// and records its state on the
 // connection; on an SSL listener the client certificate also gives the
 // connection its principal (Kafka's SslAuthenticator with
 // ssl.principal.mapping.rules; ANONYMOUS without a certificate). SASL_SSL
@@ -58,19 +49,20 @@ func (c *conn) handshake() bool {
 		return true
 	}
 	tc := c.nc.(*tls.Conn)
-	timeout := handshakeTimeout(c.info.Security)
-	ctx, cancel := context.WithTimeout(c.ctx, timeout)
-	defer cancel()
 	listener := c.info.Listener
-	if err := tc.HandshakeContext(ctx); err != nil {
-		if c.s.draining() || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-			// Shutdown, or a client that left without a word (a port
-			// probe, a health check): not an authentication failure.
+	// The handshake is bounded by the pre-authentication timer
+	// (preauth.go, connections.authentication.timeout.ms), which closes
+	// the connection, logs and counts the timeout.
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		if c.s.draining() || c.ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			// Shutdown, the authentication timeout, or a client that
+			// left without a word (a port probe, a health check): not
+			// an authentication failure.
 			return false
 		}
 		c.s.authFailed(listener)
 		c.s.rlog.LogKey(reasonTLSHandshake, slog.LevelInfo, "closing connection: TLS handshake failed",
-			"listener", listener, "remote", c.nc.RemoteAddr(), "err", handshakeError(err, ctx))
+			"listener", listener, "remote", c.nc.RemoteAddr(), "err", err)
 		return false
 	}
 	st := tc.ConnectionState()
@@ -85,16 +77,11 @@ func (c *conn) handshake() bool {
 		}
 		c.info.Principal = p
 		c.s.authSucceeded(listener)
+		// Authenticated: an SSL client may now stay idle before its first
+		// request as long as connections.max.idle.ms allows, as in Kafka.
+		c.preauthDone()
 	}
 	return true
-}
-
-// handshakeError names a timeout as such rather than as a context error.
-func handshakeError(err error, ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errors.New("no complete handshake within connections.authentication.timeout.ms")
-	}
-	return err
 }
 
 // authSucceeded and authFailed count TLS client authentications

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,17 @@ func (l *Logs) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// Lines returns the lines logged so far that contain s.
+func (l *Logs) Lines(s string) []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // String returns everything logged so far.
 func (l *Logs) String() string {
 	l.mu.Lock()
@@ -31,11 +43,11 @@ func (l *Logs) String() string {
 	return l.b.String()
 }
 
-// SASLBroker is a broker whose clients reach it through one SASL_PLAINTEXT
-// listener.
+// SASLBroker is a broker whose clients reach it through one listener with
+// security.
 type SASLBroker struct {
 	Node *node.Node
-	// Addr is the SASL_PLAINTEXT listener.
+	// Addr is the listener's address.
 	Addr string
 	// Logs holds the broker's log lines (debug and above).
 	Logs *Logs
@@ -43,7 +55,8 @@ type SASLBroker struct {
 
 // StartSASL starts a broker whose only Kafka listener is SASL_PLAINTEXT,
 // configured by props (sasl.enabled.mechanisms,
-// listener.name.sasl_plaintext.* ...) on top of the usual test settings.
+// listener.name.sasl_plaintext.* ...) on top of the usual test settings;
+// props may replace listeners too (SASL_SSL://, SSL:// with ssl.* keys).
 func StartSASL(t testing.TB, props map[string]string) *SASLBroker {
 	t.Helper()
 	nodeProps := map[string]string{

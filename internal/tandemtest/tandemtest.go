@@ -4,14 +4,12 @@
 package tandemtest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,32 +26,7 @@ type Broker struct {
 	Dir   string
 	props map[string]string
 	fs    vfs.FS
-	logs  *LogBuffer // StartLogged
-}
-
-// LogBuffer holds a broker's log lines; safe for concurrent use.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// Lines returns the lines that contain s.
-func (l *LogBuffer) Lines(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
+	logs  *Logs // StartLogged
 }
 
 // Opt adjusts the broker.
@@ -70,9 +43,9 @@ func Start(t testing.TB, opts ...Opt) *Broker {
 
 // StartLogged is Start with the broker's log lines (debug and up) kept in
 // the returned buffer, for tests that check what the broker logs.
-func StartLogged(t testing.TB, opts ...Opt) (*Broker, *LogBuffer) {
+func StartLogged(t testing.TB, opts ...Opt) (*Broker, *Logs) {
 	t.Helper()
-	logs := &LogBuffer{}
+	logs := &Logs{}
 	return startBroker(t, nil, logs, opts), logs
 }
 
@@ -83,7 +56,7 @@ func StartFS(t testing.TB, fsys vfs.FS, opts ...Opt) *Broker {
 	return startBroker(t, fsys, nil, opts)
 }
 
-func startBroker(t testing.TB, fsys vfs.FS, logs *LogBuffer, opts []Opt) *Broker {
+func startBroker(t testing.TB, fsys vfs.FS, logs *Logs, opts []Opt) *Broker {
 	t.Helper()
 	props := map[string]string{
 		"listeners":      "PLAINTEXT://127.0.0.1:0",

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // DistinguishedName is the certificate's subject in RFC 2253 form exactly as
@@ -107,7 +108,10 @@ func writeAVA(b *strings.Builder, ava attributeValue) {
 
 // derString decodes the string types Java's AVA treats as strings in RFC
 // 2253 output (PrintableString, T61String, IA5String, GeneralString,
-// BMPString, UTF8String).
+// BMPString, UTF8String). TestDistinguishedNameMatchesJava checks the
+// output against Java 17 itself, which differs only where it decodes a
+// BMPString's or T61String's bytes as UTF-8 (printing "\00" escapes):
+// Tandem decodes them as their types say.
 func derString(v asn1.RawValue) (string, bool) {
 	if v.Class != asn1.ClassUniversal {
 		return "", false
@@ -145,7 +149,9 @@ func derString(v asn1.RawValue) (string, bool) {
 // RE2, so a rule using them is refused at startup. The common rules (anchors,
 // groups, lazy quantifiers, classes) behave the same. Replacements follow
 // Java's Matcher.replaceAll: $n is group n ($12 is group 1 followed by "2"
-// when there are fewer than 12 groups), \x is a literal x.
+// when there are fewer than 12 groups), \x is a literal x, and every match
+// is replaced, Java's empty ones included (TestMappingRulesMatchJava
+// compares with Java itself).
 type PrincipalMapper struct {
 	rules []mappingRule
 }
@@ -158,6 +164,7 @@ type mappingRule struct {
 	upper       bool
 	full        *regexp.Regexp // ^(?:pattern)$: Java's Matcher.matches
 	re          *regexp.Regexp // pattern: Java's String.replaceAll
+	after       *regexp.Regexp // ^(?s:.)(?:pattern): the pattern one rune into a text
 }
 
 // ErrNoMatchingRule is returned (wrapped) when no rule applies to a DN:
@@ -299,6 +306,7 @@ func (r *mappingRule) compile() error {
 		return fmt.Errorf("rule %s: pattern %q is not a valid Go (RE2) regular expression (Java-only syntax such as backreferences and lookaround is not supported): %w", r, r.pattern, err)
 	}
 	r.full = regexp.MustCompile(`^(?:` + r.pattern + `)$`)
+	r.after = regexp.MustCompile(`^(?s:.)(?:` + r.pattern + `)`)
 	// Java resolves group references when a rule applies; Tandem checks them
 	// now so a broken rule fails at startup, not at a client's handshake.
 	if _, err := r.expand(nil, "", r.re.NumSubexp(), nil); err != nil {
@@ -317,7 +325,7 @@ func (r mappingRule) apply(dn string) (string, bool) {
 	// String.replaceAll: every match of the pattern is replaced.
 	var b strings.Builder
 	last := 0
-	for _, m := range r.re.FindAllStringSubmatchIndex(dn, -1) {
+	for _, m := range r.javaMatches(dn) {
 		b.WriteString(dn[last:m[0]])
 		out, _ := r.expand(nil, dn, r.re.NumSubexp(), m)
 		b.Write(out)
@@ -332,6 +340,38 @@ func (r mappingRule) apply(dn string) (string, bool) {
 		name = strings.ToUpper(name)
 	}
 	return name, true
+}
+
+// javaMatches lists the matches Java's Matcher.find finds one after the
+// other in dn. Go's FindAll skips an empty match right after a previous
+// match; Java takes it ("abc".replaceAll(".*", "x") is "xx" in Java, and
+// RULE:(.*)/$1@R/ maps "CN=a" to "CN=a@R@R" in Kafka). Such a match starts
+// where a non-empty one ended, at e; it exists when the pattern, tried at e
+// with the rune before e as context (all an RE2 assertion looks at, and ^
+// does not match there), prefers an empty match.
+func (r mappingRule) javaMatches(dn string) [][]int {
+	matches := r.re.FindAllStringSubmatchIndex(dn, -1)
+	var out [][]int
+	for i, m := range matches {
+		out = append(out, m)
+		e := m[1]
+		if m[0] == e || (i+1 < len(matches) && matches[i+1][0] == e) {
+			continue
+		}
+		_, w := utf8.DecodeLastRuneInString(dn[:e])
+		em := r.after.FindStringSubmatchIndex(dn[e-w:])
+		if em == nil || em[1] != w {
+			continue
+		}
+		for j := range em {
+			if em[j] >= 0 {
+				em[j] += e - w
+			}
+		}
+		em[0] = e
+		out = append(out, em)
+	}
+	return out
 }
 
 // expand appends the replacement for one match (m, as from

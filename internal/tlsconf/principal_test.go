@@ -151,6 +151,8 @@ func TestMappingReplacement(t *testing.T) {
 		{`RULE:^CN=(\w+),O=(\w+)$/\$1-$0/`, "CN=bob,O=acme", "$1-CN=bob,O=acme"},
 		{`RULE:^CN=(\w+).*$/$1/U`, "CN=bob,O=acme", "BOB"},
 		{`RULE:^.*$/fixed/`, "CN=x", "fixed"},
+		{`RULE:.*/x/`, "CN=é", "xx"}, // Java's replaceAll also replaces the empty match at the end
+		{`RULE:(é*)/[$1]/`, "éé", "[éé][]"},
 	} {
 		m, err := NewPrincipalMapper(tc.rule)
 		if err != nil {
@@ -186,28 +188,12 @@ func TestDistinguishedName(t *testing.T) {
 		t.Errorf("DN %q, want %q", got, want)
 	}
 
-	oid := func(s ...int) asn1.ObjectIdentifier { return asn1.ObjectIdentifier(s) }
-	cn, o := oid(2, 5, 4, 3), oid(2, 5, 4, 10)
-	dc, uid, email, serial := oid(0, 9, 2342, 19200300, 100, 1, 25), oid(0, 9, 2342, 19200300, 100, 1, 1), oid(1, 2, 840, 113549, 1, 9, 1), oid(2, 5, 4, 5)
-	ia5 := func(s string) asn1.RawValue {
-		return asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagIA5String, Bytes: []byte(s)}
-	}
-	cases := []struct {
-		rdns pkix.RDNSequence
-		want string
-	}{
-		// Java escapes ,=+<>#;"\ anywhere and leading/trailing spaces.
-		{pkix.RDNSequence{{{Type: cn, Value: ` a=b+c<d>e#f;g"h\i `}}}, `CN=\ a\=b\+c\<d\>e\#f\;g\"h\\i\ `},
-		{pkix.RDNSequence{{{Type: cn, Value: "  "}}}, `CN=\ \ `},
-		// DC and UID are keywords; the serial number and e-mail are OIDs with hex DER.
-		{pkix.RDNSequence{{{Type: dc, Value: ia5("com")}}, {{Type: dc, Value: ia5("example")}}, {{Type: uid, Value: "u1"}}}, "UID=u1,DC=example,DC=com"},
-		{pkix.RDNSequence{{{Type: email, Value: ia5("a@b")}}, {{Type: serial, Value: "42"}}, {{Type: cn, Value: "x"}}}, "CN=x,2.5.4.5=#13023432,1.2.840.113549.1.9.1=#1603614062"},
-		// A multi-valued RDN joins with '+'.
-		{pkix.RDNSequence{{{Type: o, Value: "acme"}}, {{Type: cn, Value: "a"}, {Type: uid, Value: "b"}}}, "CN=a+UID=b,O=acme"},
-		// Non-ASCII is written as is.
-		{pkix.RDNSequence{{{Type: cn, Value: "Jérôme"}}}, "CN=Jérôme"},
-	}
-	for _, tc := range cases {
+	// A BMPString is decoded as the UTF-16 its type says, a T61String as
+	// ISO-8859-1 (JDK 17 reads both as UTF-8 and prints "CN=\\00b\\00m\\00p"
+	// and "CN=J\uFFFD", which no rule would want).
+	bmp := dnCase{pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagBMPString, Bytes: []byte{0, 'b', 0, 'm', 0, 'p'}}}}}, "CN=bmp"}
+	t61 := dnCase{pkix.RDNSequence{{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagT61String, Bytes: []byte{'J', 0xe9}}}}}, "CN=Jé"}
+	for _, tc := range append(dnCases(), bmp, t61) {
 		if got := DistinguishedName(certWithSubject(t, tc.rdns)); got != tc.want {
 			t.Errorf("DN %q, want %q", got, tc.want)
 		}
@@ -247,5 +233,32 @@ func TestPrincipalFromCertificateWithRules(t *testing.T) {
 		if err != nil || p.String() != "User:"+tc.want {
 			t.Fatalf("principal %v, %v; want User:%s", p, err, tc.want)
 		}
+	}
+}
+
+type dnCase struct {
+	rdns pkix.RDNSequence
+	want string // as Java's X500Principal.getName() prints it
+}
+
+// dnCases are subjects whose RFC 2253 form exercises Java's rules.
+func dnCases() []dnCase {
+	oid := func(s ...int) asn1.ObjectIdentifier { return asn1.ObjectIdentifier(s) }
+	cn, o := oid(2, 5, 4, 3), oid(2, 5, 4, 10)
+	dc, uid, email, serial := oid(0, 9, 2342, 19200300, 100, 1, 25), oid(0, 9, 2342, 19200300, 100, 1, 1), oid(1, 2, 840, 113549, 1, 9, 1), oid(2, 5, 4, 5)
+	ia5 := func(s string) asn1.RawValue {
+		return asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagIA5String, Bytes: []byte(s)}
+	}
+	return []dnCase{
+		// Java escapes ,=+<>#;"\ anywhere and leading/trailing spaces.
+		{pkix.RDNSequence{{{Type: cn, Value: ` a=b+c<d>e#f;g"h\i `}}}, `CN=\ a\=b\+c\<d\>e\#f\;g\"h\\i\ `},
+		{pkix.RDNSequence{{{Type: cn, Value: "  "}}}, `CN=\ \ `},
+		// DC and UID are keywords; the serial number and e-mail are OIDs with hex DER.
+		{pkix.RDNSequence{{{Type: dc, Value: ia5("com")}}, {{Type: dc, Value: ia5("example")}}, {{Type: uid, Value: "u1"}}}, "UID=u1,DC=example,DC=com"},
+		{pkix.RDNSequence{{{Type: email, Value: ia5("a@b")}}, {{Type: serial, Value: "42"}}, {{Type: cn, Value: "x"}}}, "CN=x,2.5.4.5=#13023432,1.2.840.113549.1.9.1=#1603614062"},
+		// A multi-valued RDN joins with '+'.
+		{pkix.RDNSequence{{{Type: o, Value: "acme"}}, {{Type: cn, Value: "a"}, {Type: uid, Value: "b"}}}, "CN=a+UID=b,O=acme"},
+		// Non-ASCII is written as is.
+		{pkix.RDNSequence{{{Type: cn, Value: "Jérôme"}}}, "CN=Jérôme"},
 	}
 }

@@ -128,3 +128,17 @@ func TestReloadPKCS12AndTruststore(t *testing.T) {
 		t.Fatal("PKCS12 keystore not reloaded")
 	}
 }
+
+func TestExpiredKeystoreCertificateLogged(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	cert := ca.ExpiredServer(t)
+	var logs bytes.Buffer
+	srv, err := NewServer(props(pemServer(cert, nil)), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if !strings.Contains(logs.String(), "certificate has expired") || !strings.Contains(logs.String(), "CN=127.0.0.1") {
+		t.Fatalf("no expiry warning:\n%s", logs.String())
+	}
+}

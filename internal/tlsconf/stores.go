@@ -248,13 +248,10 @@ func (s *storeSettings) loadTruststore() ([]*x509.Certificate, error) {
 func (s *storeSettings) checkFormat(data []byte, want string) error {
 	got := sniff(data)
 	if got == want || got == "" {
-		return nil
+		return nil // an unknown format fails in the decoder, with its reason
 	}
-	hint := ""
-	if got != "" {
-		hint = fmt.Sprintf("; it looks like %s: set ssl.%s.type=%s", got, s.kind, got)
-	}
-	return fmt.Errorf("ssl.%s.location %s is not a %s file (ssl.%s.type is %s; Kafka's default is JKS)%s", s.kind, s.location, want, s.kind, s.typ, hint)
+	return fmt.Errorf("ssl.%s.location %s is not a %s file (ssl.%s.type is %s; Kafka's default is JKS); it looks like %s: set ssl.%s.type=%s",
+		s.kind, s.location, want, s.kind, s.typ, got, s.kind, got)
 }
 
 // sniff names a store file's format from its first bytes: JKS files start

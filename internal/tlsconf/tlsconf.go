@@ -144,6 +144,14 @@ func (s *Server) load() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range certs {
+		// Java serves an expired certificate too, and clients refuse it:
+		// say so where the operator looks.
+		if c.Leaf != nil && time.Now().After(c.Leaf.NotAfter) {
+			s.logger.Warn("tls: the keystore's certificate has expired; clients will refuse it",
+				"subject", DistinguishedName(c.Leaf), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
 	cfg := s.base.Clone()
 	cfg.Certificates = certs
 	if s.trust != nil {

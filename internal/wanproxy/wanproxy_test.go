@@ -72,12 +72,13 @@ func TestDelay(t *testing.T) {
 		}
 		rtt := time.Since(start)
 		// The first ping also waits for the proxy's connection set-up
-		// (one round trip).
-		want := 2 * delay
+		// (one round trip), part of which may overlap the dial, so only
+		// its upper bound is larger.
+		want, upper := 2*delay, 4*delay
 		if i == 0 {
-			want = 4 * delay
+			upper = 6 * delay
 		}
-		if rtt < want || rtt > want+2*delay {
+		if rtt < want || rtt > upper {
 			t.Fatalf("ping %d: round trip %v, want about %v", i, rtt, want)
 		}
 	}
@@ -116,7 +117,9 @@ func TestRate(t *testing.T) {
 		}
 		took := time.Since(start)
 		want := time.Duration(float64(size) / rate * float64(time.Second))
-		if took < want*9/10 || took > want*2 {
+		// The lower bound is the property; the upper one only catches a
+		// proxy that does not move at all, with room for a loaded CI.
+		if took < want*9/10 || took > want*4 {
 			t.Fatalf("%d conns: %d bytes took %v at %d B/s, want about %v", conns, size, took, rate, want)
 		}
 	}

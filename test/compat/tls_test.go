@@ -14,8 +14,11 @@ import (
 	"github.com/IBM/sarama"
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
+	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
@@ -28,6 +31,8 @@ type mtls struct {
 	addr                 string
 	cfg                  *tls.Config
 	caFile, cert, keyPEM string
+	// sasl replaces the client-certificate settings of librdkafkaSecurity.
+	sasl map[string]string
 }
 
 func startMTLS(t *testing.T) mtls {
@@ -180,8 +185,12 @@ func kafkaGoMTLS(t *testing.T, m mtls) {
 	checkValues(t, "kafka-go", got)
 }
 
-// librdkafkaTLS is the SSL part of a librdkafka configuration.
-func (m mtls) librdkafkaTLS() map[string]string {
+// librdkafkaSecurity is the security part of a librdkafka configuration:
+// mTLS, or m.sasl when set.
+func (m mtls) librdkafkaSecurity() map[string]string {
+	if m.sasl != nil {
+		return m.sasl
+	}
 	return map[string]string{
 		"security.protocol":        "ssl",
 		"ssl.ca.location":          m.caFile,
@@ -194,7 +203,7 @@ func confluentMTLS(t *testing.T, m mtls) {
 	topic := "tls-confluent"
 	base := func() ckafka.ConfigMap {
 		cm := ckafka.ConfigMap{"bootstrap.servers": m.addr}
-		for k, v := range m.librdkafkaTLS() {
+		for k, v := range m.librdkafkaSecurity() {
 			cm[k] = v
 		}
 		return cm
@@ -254,7 +263,7 @@ func kcatMTLS(t *testing.T, m mtls) {
 	defer cancel()
 	topic := "tls-kcat"
 	var args []string
-	for k, v := range m.librdkafkaTLS() {
+	for k, v := range m.librdkafkaSecurity() {
 		args = append(args, "-X", k+"="+v)
 	}
 	in := strings.Join(tlsValues("kcat"), "\n") + "\n"
@@ -288,4 +297,54 @@ func TestMTLSRefusedLibrdkafka(t *testing.T) {
 		}
 	}
 	kcatMTLS(t, m)
+}
+
+// SASL_SSL: TLS without client certificates (the broker-wide
+// ssl.client.auth=required applies to SSL listeners only, as in Kafka),
+// then SASL. franz-go creates a SCRAM-SHA-512 user as a PLAIN admin;
+// kcat (librdkafka) produces and consumes with SCRAM-SHA-512 and
+// confluent-kafka-go with PLAIN, all over TLS.
+func TestSASLSSLClients(t *testing.T) {
+	ca := tlstest.NewCA(t)
+	dir := t.TempDir()
+	b := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"),
+		tandemtest.Config("listeners", "SASL_SSL://127.0.0.1:0"),
+		tandemtest.Config("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+		tandemtest.Config("listener.name.sasl_ssl.plain.sasl.jaas.config", auth.PlainLoginModule+
+			` required user_admin="admin-secret";`))...)
+	caFile := ca.WriteTruststorePEM(t, filepath.Join(dir, "ca.pem"))
+	tlsCfg := &tls.Config{RootCAs: ca.Pool()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	adminCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DialTLSConfig(tlsCfg),
+		kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adminCl.Close()
+	admin := kadm.NewClient(adminCl)
+	res, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
+		{User: "sam", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "sam-secret"}})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("creating SCRAM credentials over SASL_SSL: %v", err)
+	}
+
+	t.Run("kcat SCRAM-SHA-512", func(t *testing.T) {
+		args := []string{"-b", b.Addr(), "-X", "security.protocol=sasl_ssl", "-X", "ssl.ca.location=" + caFile,
+			"-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=sam", "-X", "sasl.password=sam-secret"}
+		topic := "sasl-ssl-kcat"
+		in := strings.Join(tlsValues("kcat"), "\n") + "\n"
+		runKcat(ctx, t, strings.NewReader(in), append([]string{"-P", "-q", "-t", topic, "-X", "acks=all"}, args...)...)
+		out := runKcat(ctx, t, nil, append([]string{"-C", "-q", "-t", topic, "-o", "beginning", "-e", "-c", "5", "-f", "%s\n"}, args...)...)
+		checkValues(t, "kcat", strings.Fields(string(out)))
+	})
+	t.Run("confluent PLAIN", func(t *testing.T) {
+		m := mtls{addr: b.Addr(), sasl: map[string]string{"security.protocol": "sasl_ssl", "ssl.ca.location": caFile,
+			"sasl.mechanisms": "PLAIN", "sasl.username": "admin", "sasl.password": "admin-secret"}}
+		confluentMTLS(t, m)
+	})
 }

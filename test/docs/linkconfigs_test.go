@@ -154,6 +154,8 @@ func TestLinkConfigErrors(t *testing.T) {
 		{configs: map[string]string{"cluster.link.prefix": "x."}},
 		{configs: map[string]string{"consumer.group.prefix.enable": "true"}, creating: true},
 		{configs: map[string]string{"security.protocol": "SASL_SSL"}, creating: true},
+		{configs: map[string]string{"acl.sync.enable": "true", "cluster.link.prefix": "dr.",
+			"acl.filters": `{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}`}, creating: true},
 	} {
 		configs := map[string]string{"bootstrap.servers": "src:9092"}
 		for k, v := range c.configs {

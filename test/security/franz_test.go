@@ -2,8 +2,10 @@ package security
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -12,6 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
 func TestFranzGo(t *testing.T) {
@@ -153,4 +158,115 @@ func TestScramCredentialAPIs(t *testing.T) {
 
 func (e *env) rawClient(t *testing.T) *kgo.Client {
 	return e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism())
+}
+
+// TestFranzGoReauthentication: with connections.max.reauth.ms the broker
+// returns a session lifetime; franz-go re-authenticates on its connection
+// before the session ends (KIP-368), and producing never fails.
+func TestFranzGoReauthentication(t *testing.T) {
+	b := tandemtest.StartSASL(t, map[string]string{
+		"sasl.enabled.mechanisms":                                "SCRAM-SHA-256,PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config":    auth.PlainLoginModule + ` required user_alice="` + alicePass + `";`,
+		"listener.name.sasl_plaintext.connections.max.reauth.ms": "400",
+	})
+	e := &env{SASLBroker: b}
+	cl := e.client(t, plain.Auth{User: "alice", Pass: alicePass}.AsMechanism())
+	e.admin = kadm.NewClient(cl)
+	topic := e.topic(t, "reauth")
+	ctx := ctxT(t)
+	for i := range 8 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	m := tandemtest.Get(t, "http://"+b.Node.HTTPAddr()+"/metrics")
+	if strings.Contains(m, `result="failure"`) {
+		t.Fatalf("an authentication failed:\n%s", m)
+	}
+	// Over 1.2 s with 400 ms sessions, the client's connections
+	// re-authenticated in place: more successful authentications than
+	// connections.
+	auths := metricValue(m, `tandem_authentication_total{listener="SASL_PLAINTEXT",mechanism="PLAIN",result="success"}`)
+	conns := metricValue(m, "tandem_connections_total")
+	if auths < conns+2 {
+		t.Fatalf("%v successful authentications on %v connections: no re-authentication", auths, conns)
+	}
+}
+
+// metricValue reads one series from a /metrics page (0 when absent).
+func metricValue(page, series string) float64 {
+	var v float64
+	for _, line := range strings.Split(page, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			fmt.Sscanf(rest, "%g", &v)
+		}
+	}
+	return v
+}
+
+// TestScramCredentialAPIsAuthorized: with an authorizer, the principal
+// SASL established is what the SCRAM APIs are authorized against:
+// DESCRIBE on the cluster for DescribeUserScramCredentials, ALTER for
+// AlterUserScramCredentials; super.users may do both.
+func TestScramCredentialAPIsAuthorized(t *testing.T) {
+	b := tandemtest.StartSASL(t, map[string]string{
+		"sasl.enabled.mechanisms": "PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": auth.PlainLoginModule +
+			` required user_admin="` + adminPass + `" user_alice="` + alicePass + `";`,
+		"authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users":           "User:admin",
+	})
+	e := &env{SASLBroker: b}
+	ctx := ctxT(t)
+	alice := kadm.NewClient(e.client(t, plain.Auth{User: "alice", Pass: alicePass}.AsMechanism()))
+	if _, err := alice.DescribeUserSCRAMs(ctx); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alice describes: %v", err)
+	}
+	// kadm turns the per-user CLUSTER_AUTHORIZATION_FAILED into its error.
+	if _, err := alice.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "x", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "p"}}); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alice alters: %v", err)
+	}
+	admin := kadm.NewClient(e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism()))
+	res, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "x", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "p"}})
+	if err != nil || res.Error() != nil {
+		t.Fatalf("admin alters: %v %v", res, err)
+	}
+	if d, err := admin.DescribeUserSCRAMs(ctx); err != nil || len(d["x"].CredInfos) != 1 {
+		t.Fatalf("admin describes: %v %v", d, err)
+	}
+}
+
+// TestSASLSecretsNotExposed: the JAAS passwords and SCRAM keys appear in no
+// DescribeConfigs answer, metric or log line.
+func TestSASLSecretsNotExposed(t *testing.T) {
+	e := start(t)
+	ctx := ctxT(t)
+	rcs, err := e.admin.DescribeBrokerConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key == "sasl.jaas.config" {
+				seen++
+				if !c.Sensitive || c.Value != nil {
+					t.Errorf("sasl.jaas.config described as %+v", c)
+				}
+			}
+			if c.Value != nil && (strings.Contains(*c.Value, alicePass) || strings.Contains(*c.Value, adminPass)) {
+				t.Errorf("%s shows a password", c.Key)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("sasl.jaas.config not described")
+	}
+	page := tandemtest.Get(t, "http://"+e.Node.HTTPAddr()+"/metrics") + e.Logs.String()
+	for _, secret := range []string{alicePass, adminPass, scramPass} {
+		if strings.Contains(page, secret) {
+			t.Errorf("a password is in the metrics or logs")
+		}
+	}
 }

@@ -92,10 +92,10 @@ func values(who string) []string {
 
 // checkTopic reads topic with the admin's franz-go client and compares
 // its values with want.
-func (e *env) checkTopic(t *testing.T, topic string, want []string) {
+func (e *env) checkTopic(t *testing.T, topic string, want []string, opts ...kgo.Opt) {
 	t.Helper()
 	cl := e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism(),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	var got []string
 	ctx := ctxT(t)
 	for len(got) < len(want) {

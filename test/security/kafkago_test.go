@@ -27,11 +27,12 @@ func TestKafkaGo(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		good sasl.Mechanism
-		bad  sasl.Mechanism
+		bad  []sasl.Mechanism // wrong password, unknown user
 		user string
 	}{
-		{"SCRAM-SHA-512", mech512(scramUser, scramPass), mech512(scramUser, wrongPass), scramUser},
-		{"PLAIN", plain.Mechanism{Username: "alice", Password: alicePass}, plain.Mechanism{Username: "alice", Password: wrongPass}, "alice"},
+		{"SCRAM-SHA-512", mech512(scramUser, scramPass), []sasl.Mechanism{mech512(scramUser, wrongPass), mech512("nobody", wrongPass)}, scramUser},
+		{"PLAIN", plain.Mechanism{Username: "alice", Password: alicePass},
+			[]sasl.Mechanism{plain.Mechanism{Username: "alice", Password: wrongPass}, plain.Mechanism{Username: "nobody", Password: wrongPass}}, "alice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := ctxT(t)
@@ -61,10 +62,12 @@ func TestKafkaGo(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Fatalf("consumed %q", got)
 			}
-			d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: tc.bad}
-			_, err := d.DialContext(context.Background(), "tcp", e.Addr)
-			if !errors.Is(err, kafka.SASLAuthenticationFailed) {
-				t.Fatalf("wrong password: %v", err)
+			for _, bad := range tc.bad {
+				d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: bad}
+				_, err := d.DialContext(context.Background(), "tcp", e.Addr)
+				if !errors.Is(err, kafka.SASLAuthenticationFailed) {
+					t.Fatalf("bad credentials: %v", err)
+				}
 			}
 			e.checkFailureLogged(t, tc.name, tc.user)
 		})

@@ -60,10 +60,13 @@ func TestKcat(t *testing.T) {
 				t.Fatalf("consume: %q %v\n%s", out, err, stderr)
 			}
 			e.checkTopic(t, topic, want)
-			// Wrong password: librdkafka reports the broker's message.
-			_, stderr, err = kcat(t, "", tc.mech, tc.user, wrongPass, "-L", "-b", e.Addr, "-m", "1")
-			if err == nil || !strings.Contains(stderr, tc.msg) {
-				t.Fatalf("wrong password: %v\n%s", err, stderr)
+			// Wrong password, unknown user: librdkafka reports the
+			// broker's message.
+			for _, user := range []string{tc.user, "nobody"} {
+				_, stderr, err = kcat(t, "", tc.mech, user, wrongPass, "-L", "-b", e.Addr, "-m", "1")
+				if err == nil || !strings.Contains(stderr, tc.msg) {
+					t.Fatalf("%s with a wrong password: %v\n%s", user, err, stderr)
+				}
 			}
 			e.checkFailureLogged(t, tc.mech, tc.user)
 		})

@@ -60,6 +60,7 @@ func TestSarama(t *testing.T) {
 		{"SCRAM-SHA-256", sarama.SASLTypeSCRAMSHA256, scramUser, scramPass, false},
 		{"SCRAM-SHA-512", sarama.SASLTypeSCRAMSHA512, scramUser, scramPass, false},
 		{"PLAIN-handshake-v0", sarama.SASLTypePlaintext, "alice", alicePass, true},
+		{"SCRAM-SHA-512-handshake-v0", sarama.SASLTypeSCRAMSHA512, scramUser, scramPass, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := func(pass string) *sarama.Config {
@@ -107,9 +108,13 @@ func TestSarama(t *testing.T) {
 				}
 				return
 			}
-			_, err = sarama.NewClient([]string{e.Addr}, conf(wrongPass))
-			if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) || !strings.Contains(err.Error(), invalidCredentials(string(tc.mech))) {
-				t.Fatalf("wrong password: %v", err)
+			for _, user := range []string{tc.user, "nobody"} {
+				cfg := conf(wrongPass)
+				cfg.Net.SASL.User = user
+				_, err = sarama.NewClient([]string{e.Addr}, cfg)
+				if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) || !strings.Contains(err.Error(), invalidCredentials(string(tc.mech))) {
+					t.Fatalf("%s with a wrong password: %v", user, err)
+				}
 			}
 			e.checkFailureLogged(t, string(tc.mech), tc.user)
 		})
