@@ -197,6 +197,11 @@ func (c *Coordinator) shardLoaded(groups int) {
 	}
 }
 
+// Loaded reports whether every shard has loaded (a shard whose load
+// failed never has): until then requests of a loading shard get
+// COORDINATOR_LOAD_IN_PROGRESS, which clients retry.
+func (c *Coordinator) Loaded() bool { return int(c.shardsLoaded.Load()) == len(c.shards) }
+
 // ErrStarted is returned by a second Start.
 var ErrStarted = errors.New("group: coordinator already started or closed")
 
