@@ -191,6 +191,9 @@ type Manager struct {
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
+	// testCrashRestore, set by tests, abandons a restore's truncation
+	// before partition p when it returns true.
+	testCrashRestore func(topic string, p int32) bool
 }
 
 // runtime is a link's live state: the client to its source, its

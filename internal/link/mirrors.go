@@ -119,6 +119,8 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 			// effect): leader epochs raised past the logs, read-only off.
 		case effDrain:
 			return m.drain(ctx, rt, t)
+		case effTruncate:
+			return m.truncateForRestore(ctx, rt, t)
 		}
 	}
 	return t, nil
@@ -150,7 +152,7 @@ func (m *Manager) drain(ctx context.Context, rt *runtime, t metadata.Topic) (met
 		m.data.Pause(t.Name)
 	}
 	var srcEnds map[int32]int64
-	if t.Mirror.PendingOp == opPromote {
+	if needsCaughtUp(t.Mirror.PendingOp) {
 		var err error
 		srcEnds, err = m.caughtUp(ctx, rt, t)
 		switch {
