@@ -404,6 +404,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	if sourceTopic == "" {
 		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
 	}
+	if err := loopByName(link, prefix, sourceTopic); err != nil {
+		return err
+	}
 	want := prefix + sourceTopic
 	if mirrorTopic == "" {
 		mirrorTopic = want
@@ -469,6 +472,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 			err = rc.Err
 		}
 		return usererr.New(ErrSourceCluster, "While fetching configs for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
+	}
+	if err := m.loopBack(cctx, rt, prefix, sourceTopic); err != nil {
+		return err
 	}
 	synced, skipped := mirrorConfigs(rc)
 	if len(skipped) > 0 {
