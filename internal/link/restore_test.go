@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/log"
 	"github.com/tandem-streaming/tandem/internal/metadata"
@@ -23,6 +28,9 @@ type logCluster struct {
 	mu   sync.Mutex
 	logs map[string]*log.Log
 	dir  string
+	// crashed: the logs were not closed (a killed process); Open
+	// recovers them.
+	crashed bool
 }
 
 func (c *logCluster) MirrorPartition(topic string, p int32) (*partition.Partition, error) {
@@ -32,7 +40,7 @@ func (c *logCluster) MirrorPartition(topic string, p int32) (*partition.Partitio
 	l, ok := c.logs[key]
 	if !ok {
 		var err error
-		if l, err = log.Open(log.Options{Dir: c.dir + "/" + key, Config: log.DefaultConfig(), CleanShutdown: true}); err != nil {
+		if l, err = log.Open(log.Options{Dir: c.dir + "/" + key, Config: log.DefaultConfig(), CleanShutdown: !c.crashed}); err != nil {
 			return nil, err
 		}
 		c.logs[key] = l
@@ -80,9 +88,29 @@ func (c *logCluster) close() {
 // 10, 6 and 3 records in batches of (4, 3, 3), (2, 4) and (3), and a
 // link "l" (unreachable: the restore itself needs no source).
 func restoreFixture(t *testing.T) (*logCluster, metadata.Link) {
-	store, l := unreachableLink(t)
-	c := &logCluster{storeCluster: &storeCluster{Store: store}, logs: map[string]*log.Log{}, dir: t.TempDir()}
-	t.Cleanup(c.close)
+	c, l := openRestoreFixture(t, t.TempDir(), true)
+	t.Cleanup(func() { c.close(); c.Store.Close() })
+	return c, l
+}
+
+// openRestoreFixture opens the fixture kept in dir, creating it when
+// create is set.
+func openRestoreFixture(t *testing.T, dir string, create bool) (*logCluster, metadata.Link) {
+	store, err := metadata.OpenBolt(dir+"/meta", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &logCluster{storeCluster: &storeCluster{Store: store}, logs: map[string]*log.Log{}, dir: dir + "/logs"}
+	if !create {
+		l, _ := store.Link("l")
+		return c, l
+	}
+	cfg := map[string]string{"bootstrap.servers": "127.0.0.1:1", "topic.config.sync.ms": "3600000",
+		"availability.check.ms": "3600000", "request.timeout.ms": "200"}
+	if err := store.CreateLink(metadata.Link{Name: "l", Configs: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := store.Link("l")
 	if err := store.CreateTopic(metadata.Topic{Name: "t", Partitions: 3, ReplicationFactor: 1, LeaderEpochs: []int32{0, 0, 0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -284,4 +312,122 @@ func TestRestoreCrashMidway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRestoreKill9: a broker process killed (SIGKILL) in the middle of a
+// truncate-and-restore, before each partition in turn, leaves every
+// partition either untouched or truncated, never torn; log recovery and
+// the next start complete the restore, and the kept records are the old
+// ones byte for byte.
+func TestRestoreKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	for crashAt := int32(0); crashAt < 3; crashAt++ {
+		t.Run(fmt.Sprint("before partition ", crashAt), func(t *testing.T) {
+			dir := t.TempDir()
+			c, _ := openRestoreFixture(t, dir, true)
+			var before [3][]byte
+			for p := range before {
+				before[p] = readAll(t, c, int32(p))
+			}
+			c.close()
+			c.Store.Close()
+
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRestoreKill9Child$", "-test.v")
+			cmd.Env = append(os.Environ(), "TANDEM_RESTORE_KILL9_DIR="+dir, fmt.Sprintf("TANDEM_RESTORE_KILL9_AT=%d", crashAt))
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child: %v, want killed by SIGKILL\n%s", err, out)
+			}
+
+			c, _ = openRestoreFixture(t, dir, false)
+			c.crashed = true
+			defer func() { c.close(); c.Store.Close() }()
+			tp, _ := c.TopicByName("t")
+			if tp.Mirror == nil || tp.Mirror.State != metadata.MirrorPendingRestore {
+				t.Fatalf("after the kill: %+v", tp.Mirror)
+			}
+			old, after := [3]int64{10, 6, 3}, [3]int64{7, 2, 0}
+			got := leos(t, c)
+			for p := range got {
+				if got[p] != old[p] && got[p] != after[p] {
+					t.Fatalf("partition %d ends at %d after the kill: neither %d nor %d", p, got[p], old[p], after[p])
+				}
+				if int32(p) < crashAt && got[p] != after[p] {
+					t.Fatalf("partition %d, truncated before the kill, ends at %d", p, got[p])
+				}
+			}
+			m, err := NewManager(c.Store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if got := leos(t, c); got != after {
+				t.Fatalf("after recovery: %v, want %v", got, after)
+			}
+			if tp, _ := c.TopicByName("t"); tp.Mirror.State != MirrorActive {
+				t.Fatalf("after recovery: %s", tp.Mirror.State)
+			}
+			for p := range before {
+				kept := readAll(t, c, int32(p))
+				if !bytes.HasPrefix(before[p], kept) || len(kept) == 0 && after[p] > 0 {
+					pt, _ := c.MirrorPartition("t", int32(p))
+					t.Fatalf("partition %d: the kept records (%d bytes, HW %d, LEO %d) are not the old ones' prefix (%d bytes)", p, len(kept), pt.Log.HighWatermark(), pt.Log.LogEndOffset(), len(before[p]))
+				}
+			}
+		})
+	}
+}
+
+// TestRestoreKill9Child is TestRestoreKill9's child process: it runs the
+// restore and kills itself before partition TANDEM_RESTORE_KILL9_AT.
+func TestRestoreKill9Child(t *testing.T) {
+	dir := os.Getenv("TANDEM_RESTORE_KILL9_DIR")
+	if dir == "" {
+		t.Skip("the child of TestRestoreKill9")
+	}
+	at, _ := strconv.Atoi(os.Getenv("TANDEM_RESTORE_KILL9_AT"))
+	c, _ := openRestoreFixture(t, dir, false)
+	m, err := NewManager(c.Store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.testCrashRestore = func(_ string, p int32) bool {
+		if p == int32(at) {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is delivered
+		}
+		return false
+	}
+	_, err = m.restoreLocal(context.Background(), "l", "t", "t", map[int32]int64{0: 7, 1: 3, 2: 1}, false, false)
+	t.Fatalf("restore returned (%v): the child was to be killed", err)
+}
+
+// readAll reads partition p of "t" up to its log end offset.
+func readAll(t *testing.T, c *logCluster, p int32) []byte {
+	pt, err := c.MirrorPartition("t", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The high watermark is the durable end: wait for the syncer.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pt.Log.WaitHighWatermark(ctx, pt.Log.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for off := pt.Log.LogStartOffset(); off < pt.Log.HighWatermark(); {
+		r, err := pt.Log.Read(off, 1<<20, log.ReadUncommitted, true)
+		if err != nil || len(r.Records) == 0 {
+			t.Fatalf("read %d at %d: %v", p, off, err)
+		}
+		out = append(out, r.Records...)
+		it := record.NewIter(r.Records)
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			off = b.NextOffset()
+		}
+	}
+	return out
 }
