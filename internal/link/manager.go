@@ -585,6 +585,14 @@ func (m *Manager) detach(t metadata.Topic) {
 	if m.data != nil {
 		m.data.Stop(t.Name)
 	}
+	if t.Mirror.State == metadata.MirrorPendingRestore {
+		// Finish the truncation the user asked for: a topic is never
+		// left writable with some partitions truncated and others not.
+		if err := m.truncatePlan(t); err != nil {
+			m.logger.Error("finishing the truncate-and-restore of a mirror of a deleted link", "topic", t.Name, "err", err)
+			return
+		}
+	}
 	if t.Mirror.State != MirrorStopped {
 		mm := *t.Mirror
 		mm.StopOffsets = m.positions(t, nil)

@@ -157,26 +157,36 @@ func planRestore(pc mirrorPartitions, t metadata.Topic, targets map[int32]int64)
 
 // truncateForRestore is effTruncate: it truncates each partition of the
 // PENDING_RESTORE topic t to its persisted plan, then completes the
-// restore. A partition already at or below its TruncatedTo (done before a
-// crash, or nothing to remove) is left alone.
+// restore.
 func (m *Manager) truncateForRestore(ctx context.Context, rt *runtime, t metadata.Topic) (metadata.Topic, error) {
+	if err := m.truncatePlan(t); err != nil {
+		return t, err
+	}
+	return m.transitionLocked(ctx, rt, t.Name, evRestored, transitionArgs{})
+}
+
+// truncatePlan truncates each partition of t to its persisted plan,
+// naming each range in a log line first. A partition already at or below
+// its TruncatedTo (done before a crash, or nothing to remove) is left
+// alone.
+func (m *Manager) truncatePlan(t metadata.Topic) error {
 	pc, ok := m.cluster.(mirrorPartitions)
 	if !ok {
-		return t, usererr.New(ErrNotSupported, "truncate-and-restore is not supported by this build of Tandem (it has no partition logs)")
+		return usererr.New(ErrNotSupported, "truncate-and-restore is not supported by this build of Tandem (it has no partition logs)")
 	}
 	if m.data != nil {
 		m.data.Stop(t.Name) // never fetching while PENDING_RESTORE
 	}
 	for _, r := range t.Mirror.Restore {
 		if h := m.testCrashRestore; h != nil && h(t.Name, r.Partition) {
-			return t, errTestCrash
+			return errTestCrash
 		}
 		pt, err := pc.MirrorPartition(t.Name, r.Partition)
 		if err != nil {
-			return t, err
+			return err
 		}
 		if pt.Log == nil {
-			return t, fmt.Errorf("%w: %s-%d: %w", partition.ErrPartitionOffline, t.Name, r.Partition, pt.OpenErr)
+			return fmt.Errorf("%w: %s-%d: %w", partition.ErrPartitionOffline, t.Name, r.Partition, pt.OpenErr)
 		}
 		if pt.Log.LogEndOffset() <= r.TruncatedTo {
 			continue
@@ -187,10 +197,10 @@ func (m *Manager) truncateForRestore(ctx context.Context, rt *runtime, t metadat
 			"from_offset", r.TruncatedTo, "to_offset", r.LogEndOffset, "first_offset", r.FirstOffset,
 			"last_offset", r.LastOffset, "messages_truncated", r.Records, "target", r.Target)
 		if err := pt.Log.TruncateTo(r.Target); err != nil {
-			return t, fmt.Errorf("truncating %s-%d to %d: %w", t.Name, r.Partition, r.Target, err)
+			return fmt.Errorf("truncating %s-%d to %d: %w", t.Name, r.Partition, r.Target, err)
 		}
 	}
-	return m.transitionLocked(ctx, rt, t.Name, evRestored, transitionArgs{})
+	return nil
 }
 
 // restored reports whether mirror m is the outcome of a restore of

@@ -431,3 +431,30 @@ func readAll(t *testing.T, c *logCluster, p int32) []byte {
 	}
 	return out
 }
+
+// TestRestoreLinkDeletedMidway: deleting the link (with force) while a
+// restore is PENDING_RESTORE finishes the truncation before the topic is
+// detached and writable again: never some partitions truncated and
+// others not.
+func TestRestoreLinkDeletedMidway(t *testing.T) {
+	c, _ := restoreFixture(t)
+	m, err := NewManager(c.Store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.testCrashRestore = func(_ string, p int32) bool { return p == 1 }
+	if _, err := m.restoreLocal(context.Background(), "l", "t", "t", map[int32]int64{0: 7, 1: 3, 2: 1}, false, false); !errors.Is(err, errTestCrash) {
+		t.Fatalf("restore: %v, want the simulated crash", err)
+	}
+	m.testCrashRestore = nil
+	if err := m.DeleteLink("l", true, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := leos(t, c); got != [3]int64{7, 2, 0} {
+		t.Fatalf("after the link's deletion: %v", got)
+	}
+	if tp, _ := c.TopicByName("t"); tp.Mirror != nil || tp.ReadOnly() {
+		t.Fatalf("after the link's deletion: %+v", tp.Mirror)
+	}
+}
