@@ -28,7 +28,8 @@ import (
 //     the prefix is refused when the link is created or altered
 //     (filtersLoop); a broader filter ("*") stays legal, and the
 //     AutoCreateMirror task skips the names the two rules above refuse
-//     (autocreate.go).
+//     (autocreate.go), and, with or without a prefix, a source mirror
+//     named like an ordinary local topic (not reported as a conflict).
 
 // ErrMirrorLoop: mirroring that would loop between the clusters.
 var ErrMirrorLoop = errors.New("mirroring would loop")
