@@ -35,7 +35,9 @@ import (
 //     renames whole later segments away and cuts the active one at a
 //     batch boundary, and each intermediate state is a valid prefix of
 //     the log that the redo brings to the target;
-//  4. evRestored: persist ACTIVE (or PAUSED for reverse-and-pause); the
+//  4. local consumer groups committed past the truncation point are
+//     lowered to it (clampOffsets, as a stop does);
+//  5. evRestored: persist ACTIVE (or PAUSED for reverse-and-pause); the
 //     broker raises the leader epochs past the logs as it leaves
 //     PENDING_RESTORE, so consumers and fetchers holding the old epoch
 //     are fenced and find the truncation with OffsetsForLeaderEpoch
@@ -160,6 +162,17 @@ func planRestore(pc mirrorPartitions, t metadata.Topic, targets map[int32]int64)
 // restore.
 func (m *Manager) truncateForRestore(ctx context.Context, rt *runtime, t metadata.Topic) (metadata.Topic, error) {
 	if err := m.truncatePlan(t); err != nil {
+		return t, err
+	}
+	// Local groups committed past the truncation point would skip the
+	// records the mirror now fetches there: lower them to it, as a stop
+	// clamps (effClampOffsets). A failure leaves the restore pending; it
+	// is retried with the truncation (a no-op by then).
+	ends := make([]metadata.MirrorPartitionOffsets, 0, len(t.Mirror.Restore))
+	for _, r := range t.Mirror.Restore {
+		ends = append(ends, metadata.MirrorPartitionOffsets{Partition: r.Partition, LogEndOffset: r.TruncatedTo, SourceEndOffset: -1})
+	}
+	if err := m.clampOffsets(ctx, t.Name, ends); err != nil {
 		return t, err
 	}
 	return m.transitionLocked(ctx, rt, t.Name, evRestored, transitionArgs{})

@@ -458,3 +458,31 @@ func TestRestoreLinkDeletedMidway(t *testing.T) {
 		t.Fatalf("after the link's deletion: %+v", tp.Mirror)
 	}
 }
+
+// TestRestoreClampsGroups: a local group committed past the truncation
+// point is lowered to it (it would otherwise skip the records the mirror
+// fetches there); one below it, and an active group, are left alone.
+func TestRestoreClampsGroups(t *testing.T) {
+	c, _ := restoreFixture(t)
+	c.groups = &fakeGroups{state: map[string]string{"g": "Empty", "busy": "Stable"},
+		offsets: map[string]map[string]map[int32]int64{
+			"g":    {"t": {0: 9, 1: 1, 2: 3}},
+			"busy": {"t": {0: 9}},
+		}}
+	m, err := NewManager(c.Store, c, &modeData{mode: map[string]dataPathMode{}}, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.restoreLocal(context.Background(), "l", "t", "t", map[int32]int64{0: 7, 1: 3, 2: 1}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[int32]int64{0: 7, 1: 1, 2: 0} {
+		if got := c.groups.get2("g", "t", p); got != want {
+			t.Errorf("g on partition %d at %d, want %d", p, got, want)
+		}
+	}
+	if got := c.groups.get2("busy", "t", 0); got != 9 {
+		t.Errorf("the active group was moved to %d", got)
+	}
+}
