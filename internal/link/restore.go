@@ -72,6 +72,9 @@ func (m *Manager) restoreLocal(ctx context.Context, link, topic, sourceTopic str
 	if !ok {
 		return nil, usererr.New(ErrNotSupported, "truncate-and-restore is not supported by this build of Tandem (it has no partition logs)")
 	}
+	if internalTopic(topic, false) {
+		return nil, usererr.New(ErrRestore, "topic '%s' is an internal topic; it cannot be truncated and restored", topic)
+	}
 	unlock := m.lockMirror(topic)
 	defer unlock()
 	t, err := m.cluster.TopicByName(topic)

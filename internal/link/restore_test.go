@@ -172,6 +172,9 @@ func TestRestorePlanValidateOnly(t *testing.T) {
 	if tp, _ := c.TopicByName("t"); tp.Mirror != nil {
 		t.Fatalf("validate_only made the topic a mirror: %+v", tp.Mirror)
 	}
+	if _, err := m.restoreLocal(context.Background(), "l", "__consumer_offsets", "__consumer_offsets", map[int32]int64{0: 0}, false, true); !errors.Is(err, ErrRestore) {
+		t.Errorf("restore of an internal topic: %v, want ErrRestore", err)
+	}
 	// Bad targets are refused, naming the topic.
 	for _, bad := range []map[int32]int64{{0: 1, 1: 1}, {0: 1, 1: 1, 3: 1}, {0: 1, 1: -1, 2: 0}} {
 		if _, err := m.restoreLocal(context.Background(), "l", "t", "t", bad, false, true); !errors.Is(err, ErrRestore) || !strings.Contains(err.Error(), "'t'") {
