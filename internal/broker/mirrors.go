@@ -30,13 +30,24 @@ func (b *Broker) CreateMirrorTopic(name string, partitions int32, configs map[st
 // One compare-and-set write of the topic: state and epochs change together.
 func (b *Broker) SetMirrorState(topic string, m metadata.Mirror) error {
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
-		if t.Mirror == nil {
+		if t.Mirror == nil && m.State != metadata.MirrorPendingRestore {
 			return usererr.New(metadata.ErrUnknownTopic, "topic '%s' is not a mirror topic", topic)
 		}
-		if m.State != t.Mirror.State {
+		// truncate-and-restore turns an ordinary topic into a mirror:
+		// PENDING_RESTORE is the one state an ordinary topic may enter
+		// (internal/link/restore.go).
+		was := metadata.MirrorStopped
+		if t.Mirror != nil {
+			was = t.Mirror.State
+		}
+		if m.State != was || t.Mirror == nil {
 			m.StateTimeMs = b.now().UnixMilli()
 		}
-		if m.State == metadata.MirrorStopped {
+		// Leaving PENDING_RESTORE, the truncation is done: a new leader
+		// epoch fences fetchers and consumers holding the old one, which
+		// then find the truncation with OffsetsForLeaderEpoch (KIP-320),
+		// as after a Kafka leader change that truncated the log.
+		if m.State == metadata.MirrorStopped || (was == metadata.MirrorPendingRestore && m.State != was) {
 			// New writes after failover/promote start a new leader epoch
 			// above every epoch the mirror copied from the source, so
 			// that divergence from the source is detectable later

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +89,9 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 	var (
 		errs       []error
 		candidates []string
+		// ordinary: source topics whose name an ordinary local topic
+		// holds, with the conflict each would be.
+		ordinary = map[string]error{}
 	)
 	for _, st := range topics {
 		name := st.name
@@ -99,11 +103,29 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 		}
 		if t, err := m.cluster.TopicByName(prefix + name); err == nil {
 			if err := m.autoCreateConflict(rt, t, name); err != nil {
-				errs = append(errs, err)
+				if t.Mirror == nil {
+					ordinary[name] = err
+				} else {
+					errs = append(errs, err)
+				}
 			}
 			continue
 		}
 		candidates = append(candidates, name)
+	}
+	if len(ordinary) > 0 {
+		// Loop rule (loops.go): a source topic that is a mirror, named
+		// like an ordinary topic here, is most likely the source's
+		// mirror of that topic; it is not mirrored back, and is not a
+		// conflict either (two links in opposite directions without a
+		// prefix would otherwise report each other's mirrors forever).
+		names := slices.Sorted(maps.Keys(ordinary))
+		mirrors := sourceMirrors(cctx, rt, names)
+		for _, n := range names {
+			if !mirrors[n] {
+				errs = append(errs, ordinary[n])
+			}
+		}
 	}
 	if prefix != "" && len(candidates) > 0 {
 		mirrors := sourceMirrors(cctx, rt, candidates)

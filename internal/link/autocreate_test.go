@@ -73,25 +73,7 @@ func TestAutoCreateConcurrent(t *testing.T) {
 	}
 	defer m.Close()
 
-	var st TaskStatus
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		li, err := m.Link("l")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ts := range li.Tasks {
-			if ts.Name == TaskAutoCreateMirror {
-				st = ts
-			}
-		}
-		if st.Runs > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the auto-create task did not run: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	st := waitTaskRun(t, m, "l", TaskAutoCreateMirror)
 	if want := int32(n - 3); c.created.Load() != want {
 		t.Errorf("%d mirrors created, want %d", c.created.Load(), want)
 	}

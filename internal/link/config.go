@@ -267,6 +267,9 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
 		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)
 	}
+	if err := filtersLoop(configs); err != nil {
+		return err
+	}
 	if aclSyncEnabled(configs) {
 		// Confluent refuses both together (reference §3.2): ACLs name
 		// resources as the source does, mirrors here would carry the prefix.

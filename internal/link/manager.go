@@ -191,6 +191,9 @@ type Manager struct {
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
+	// testCrashRestore, set by tests, abandons a restore's truncation
+	// before partition p when it returns true.
+	testCrashRestore func(topic string, p int32) bool
 }
 
 // runtime is a link's live state: the client to its source, its
@@ -581,6 +584,14 @@ func (m *Manager) detach(t metadata.Topic) {
 	defer unlock()
 	if m.data != nil {
 		m.data.Stop(t.Name)
+	}
+	if t.Mirror.State == metadata.MirrorPendingRestore {
+		// Finish the truncation the user asked for: a topic is never
+		// left writable with some partitions truncated and others not.
+		if err := m.truncatePlan(t); err != nil {
+			m.logger.Error("finishing the truncate-and-restore of a mirror of a deleted link", "topic", t.Name, "err", err)
+			return
+		}
 	}
 	if t.Mirror.State != MirrorStopped {
 		mm := *t.Mirror

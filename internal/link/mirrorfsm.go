@@ -27,24 +27,41 @@ import (
 //	                 drained and the final offsets taken
 //	STOPPED          a writable, ordinary topic that remembers its source
 //	FAILED           a non-recoverable error or the retry timeout
+//	PENDING_RESTORE  truncate-and-restore is truncating the topic to the
+//	                 remote's stop offsets (Mirror.Restore); then it
+//	                 mirrors the remote topic (restore.go)
 //
 // Events and transitions (anything not listed is refused with
 // ErrMirrorState and changes nothing):
 //
-//	ACTIVE          pause → PAUSED; failover, promote → PENDING_STOPPED;
-//	                fail → FAILED
-//	PAUSED          resume → ACTIVE; failover, promote → PENDING_STOPPED;
-//	                fail → FAILED
-//	PENDING_STOPPED failover (over a pending promote) → PENDING_STOPPED;
-//	                drained → STOPPED (consumer offsets clamped first); promote aborted → previous state;
+//	ACTIVE          pause → PAUSED; failover, promote, reverse-start,
+//	                reverse-pause → PENDING_STOPPED; fail → FAILED
+//	PAUSED          resume → ACTIVE; failover, promote, reverse-start,
+//	                reverse-pause → PENDING_STOPPED; fail → FAILED
+//	PENDING_STOPPED failover (over a pending promote or reverse) →
+//	                PENDING_STOPPED; drained → STOPPED (consumer offsets
+//	                clamped first); promote aborted (a promote or reverse
+//	                that found the source ahead) → previous state;
 //	                fail → ignored (the stop completes regardless)
 //	FAILED          failover → PENDING_STOPPED (make what was copied
 //	                writable); fail → ignored
-//	STOPPED         fail → ignored
+//	STOPPED         restore, restore-paused → PENDING_RESTORE (an
+//	                ordinary topic enters here too: restore.go treats it
+//	                as STOPPED); fail → ignored
+//	PENDING_RESTORE restored → ACTIVE (restore) or PAUSED (restore-paused);
+//	                fail → ignored (the truncation is retried at the next
+//	                start; a failed log fails its partition anyway)
+//
+// reverse-start and reverse-pause are the local half of
+// reverse-and-start-mirror / reverse-and-pause-mirror: a stop that, like
+// promote, needs the mirror caught up; the remote topic then becomes a
+// mirror through its own restore (restore-paused for reverse-and-pause)
+// with nothing to truncate (docs/design/links-bidirectional.md).
 //
 // recover (node start, link start) re-derives the effects of a persisted
 // state: an ACTIVE mirror is handed to the data path again, a
-// PENDING_STOPPED one finishes its stop.
+// PENDING_STOPPED one finishes its stop, a PENDING_RESTORE one redoes its
+// truncation (idempotent) and completes.
 
 // mirrorEvent is an input to the mirror state machine.
 type mirrorEvent uint8
@@ -65,11 +82,24 @@ const (
 	evFail
 	// evRecover: the state was loaded from metadata (start, restart).
 	evRecover
+	// evReverseStart, evReversePause: the local half of
+	// reverse-and-start-mirror / reverse-and-pause-mirror (a stop that
+	// needs the mirror caught up, like promote).
+	evReverseStart
+	evReversePause
+	// evRestore, evRestorePaused: truncate-and-restore (or the remote
+	// half of a reverse) on a STOPPED mirror or an ordinary topic; the
+	// topic ends ACTIVE, or PAUSED for reverse-and-pause.
+	evRestore
+	evRestorePaused
+	// evRestored: the truncation of a PENDING_RESTORE topic is done.
+	evRestored
 	numMirrorEvents
 )
 
 func (e mirrorEvent) String() string {
-	return [...]string{"pause", "resume", "failover", "promote", "drained", "promote-aborted", "fail", "recover"}[e]
+	return [...]string{"pause", "resume", "failover", "promote", "drained", "promote-aborted", "fail", "recover",
+		"reverse-and-start", "reverse-and-pause", "restore", "restore-paused", "restored"}[e]
 }
 
 // mirrorEffect is what the owner must do after a transition.
@@ -98,10 +128,16 @@ const (
 	// before STOPPED is persisted, so a crash before it is finished is
 	// healed by the stop's recovery, which drains and clamps again.
 	effClampOffsets
+	// effTruncate truncates every partition of a PENDING_RESTORE topic
+	// to its persisted plan (Mirror.Restore), naming each truncated range
+	// in a log line, and completes the restore (evRestored). It runs after
+	// effPersist of PENDING_RESTORE; TruncateTo is idempotent, so a crash
+	// midway is healed by recovery, which truncates again.
+	effTruncate
 )
 
 func (e mirrorEffect) String() string {
-	return [...]string{"persist", "start", "pause", "stop", "drain", "make-writable", "clamp-offsets"}[e]
+	return [...]string{"persist", "start", "pause", "stop", "drain", "make-writable", "clamp-offsets", "truncate"}[e]
 }
 
 // mirrorStep is the result of a transition.
@@ -112,11 +148,23 @@ type mirrorStep struct {
 	Effects       []mirrorEffect
 }
 
-// Pending operations of PENDING_STOPPED.
+// Pending operations of PENDING_STOPPED and PENDING_RESTORE.
 const (
-	opPromote  = "promote"
-	opFailover = "failover"
+	opPromote      = "promote"
+	opFailover     = "failover"
+	opReverseStart = "reverse-and-start"
+	opReversePause = "reverse-and-pause"
+	opRestore      = "restore"
+	opRestorePause = "restore-paused"
 )
+
+// needsCaughtUp reports the pending stops that complete only if the
+// mirror is still caught up with its source (promote, and the reverses,
+// which hand the topic's writes to this side: reference §2.5, "Nothing is
+// truncated").
+func needsCaughtUp(op string) bool {
+	return op == opPromote || op == opReverseStart || op == opReversePause
+}
 
 // mirrorTransition is the state machine's transition function.
 func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
@@ -150,6 +198,10 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 			return stopping(opFailover), nil
 		case evPromote:
 			return stopping(opPromote), nil
+		case evReverseStart:
+			return stopping(opReverseStart), nil
+		case evReversePause:
+			return stopping(opReversePause), nil
 		case evFail:
 			return mirrorStep{To: metadata.MirrorFailed, Effects: []mirrorEffect{effStop, effPersist}}, nil
 		case evRecover:
@@ -170,7 +222,7 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		case evDrained:
 			return mirrorStep{To: metadata.MirrorStopped, Effects: []mirrorEffect{effStop, effClampOffsets, effMakeWritable, effPersist}}, nil
 		case evPromoteAborted:
-			if m.PendingOp != opPromote {
+			if !needsCaughtUp(m.PendingOp) {
 				return refuse(" (not promoting)")
 			}
 			prev := m.PreviousState
@@ -187,7 +239,7 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		case evRecover:
 			stay.Effects = []mirrorEffect{effDrain}
 			return stay, nil
-		case evPromote:
+		case evPromote, evReverseStart, evReversePause:
 			return refuse(" (a stop is already in progress)")
 		}
 	case metadata.MirrorFailed:
@@ -204,8 +256,29 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		switch ev {
 		case evFail, evRecover:
 			return stay, nil
+		case evRestore, evRestorePaused:
+			op := opRestore
+			if ev == evRestorePaused {
+				op = opRestorePause
+			}
+			return mirrorStep{To: metadata.MirrorPendingRestore, PendingOp: op, PreviousState: from,
+				Effects: []mirrorEffect{effPersist, effTruncate}}, nil
 		}
 		return mirrorStep{}, usererr.New(ErrMirrorState, "the mirror topic has already stopped mirroring")
+	case metadata.MirrorPendingRestore:
+		switch ev {
+		case evRestored:
+			if m.PendingOp == opRestorePause {
+				return mirrorStep{To: metadata.MirrorPaused, Effects: []mirrorEffect{effPersist, effPause}}, nil
+			}
+			return mirrorStep{To: metadata.MirrorActive, Effects: []mirrorEffect{effPersist, effStart}}, nil
+		case evFail:
+			return stay, nil
+		case evRecover:
+			stay.Effects = []mirrorEffect{effTruncate}
+			return stay, nil
+		}
+		return refuse(" (a truncate-and-restore is in progress)")
 	}
 	return refuse("")
 }

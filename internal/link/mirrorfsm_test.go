@@ -15,6 +15,7 @@ import (
 func TestMirrorTransitionTable(t *testing.T) {
 	const refused = "refused"
 	A, P, PS, S, F := metadata.MirrorActive, metadata.MirrorPaused, metadata.MirrorPendingStopped, metadata.MirrorStopped, metadata.MirrorFailed
+	PR := metadata.MirrorPendingRestore
 	type row struct {
 		from    metadata.MirrorState
 		op      string // PendingOp of a PENDING_STOPPED mirror
@@ -72,13 +73,61 @@ func TestMirrorTransitionTable(t *testing.T) {
 		{from: F, ev: evPromoteAborted, want: refused},
 		{from: F, ev: evFail, want: "FAILED "},
 		{from: F, ev: evRecover, want: "FAILED stop"},
+
+		// Failback (docs/design/links-bidirectional.md): the reverses are
+		// stops that need the mirror caught up, like promote; restore
+		// starts from STOPPED (an ordinary topic enters as STOPPED).
+		{from: A, ev: evReverseStart, want: "PENDING_STOPPED/reverse-and-start persist,drain", wantPrv: A},
+		{from: A, ev: evReversePause, want: "PENDING_STOPPED/reverse-and-pause persist,drain", wantPrv: A},
+		{from: A, ev: evRestore, want: refused},
+		{from: A, ev: evRestorePaused, want: refused},
+		{from: A, ev: evRestored, want: refused},
+		{from: P, ev: evReverseStart, want: "PENDING_STOPPED/reverse-and-start persist,drain", wantPrv: P},
+		{from: P, ev: evReversePause, want: "PENDING_STOPPED/reverse-and-pause persist,drain", wantPrv: P},
+		{from: P, ev: evRestore, want: refused},
+		{from: P, ev: evRestorePaused, want: refused},
+		{from: P, ev: evRestored, want: refused},
+		{from: PS, op: opPromote, prev: A, ev: evReverseStart, want: refused},
+		{from: PS, op: opReverseStart, prev: A, ev: evReversePause, want: refused},
+		{from: PS, op: opReverseStart, prev: A, ev: evFailover, want: "PENDING_STOPPED/failover persist,drain", wantPrv: A},
+		{from: PS, op: opReverseStart, prev: A, ev: evDrained, want: "STOPPED stop,clamp-offsets,make-writable,persist"},
+		{from: PS, op: opReverseStart, prev: A, ev: evPromoteAborted, want: "ACTIVE persist,start"},
+		{from: PS, op: opReversePause, prev: P, ev: evPromoteAborted, want: "PAUSED persist,pause"},
+		{from: PS, op: opReverseStart, prev: A, ev: evRestore, want: refused},
+		{from: PS, op: opReverseStart, prev: A, ev: evRestorePaused, want: refused},
+		{from: PS, op: opReverseStart, prev: A, ev: evRestored, want: refused},
+		{from: S, ev: evReverseStart, want: refused},
+		{from: S, ev: evReversePause, want: refused},
+		{from: S, ev: evRestore, want: "PENDING_RESTORE/restore persist,truncate", wantPrv: S},
+		{from: S, ev: evRestorePaused, want: "PENDING_RESTORE/restore-paused persist,truncate", wantPrv: S},
+		{from: S, ev: evRestored, want: refused},
+		{from: F, ev: evReverseStart, want: refused},
+		{from: F, ev: evReversePause, want: refused},
+		{from: F, ev: evRestore, want: refused},
+		{from: F, ev: evRestorePaused, want: refused},
+		{from: F, ev: evRestored, want: refused},
+
+		{from: PR, op: opRestore, prev: S, ev: evPause, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evResume, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evFailover, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evPromote, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evDrained, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evPromoteAborted, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evFail, want: "PENDING_RESTORE/restore "},
+		{from: PR, op: opRestore, prev: S, ev: evRecover, want: "PENDING_RESTORE/restore truncate"},
+		{from: PR, op: opRestore, prev: S, ev: evReverseStart, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evReversePause, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evRestore, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evRestorePaused, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evRestored, want: "ACTIVE persist,start"},
+		{from: PR, op: opRestorePause, prev: S, ev: evRestored, want: "PAUSED persist,pause"},
 	}
 	// Every state × event appears at least once.
 	seen := map[string]bool{}
 	for _, r := range rows {
 		seen[fmt.Sprint(r.from, r.ev)] = true
 	}
-	for _, s := range []metadata.MirrorState{A, P, PS, S, F} {
+	for _, s := range []metadata.MirrorState{A, P, PS, S, F, PR} {
 		for ev := mirrorEvent(0); ev < numMirrorEvents; ev++ {
 			if !seen[fmt.Sprint(s, ev)] {
 				t.Errorf("table misses %s × %s", s, ev)
@@ -103,7 +152,7 @@ func TestMirrorTransitionTable(t *testing.T) {
 				effs = append(effs, e.String())
 			}
 			got := string(st.To)
-			if st.To == PS {
+			if st.To == PS || st.To == PR {
 				got += "/" + st.PendingOp
 			}
 			got += " " + strings.Join(effs, ",")
@@ -142,6 +191,8 @@ func TestReportedAndDataPath(t *testing.T) {
 		{metadata.MirrorPendingStopped, linkCondUnavailable, metadata.MirrorPendingStopped, dpPaused},
 		{metadata.MirrorStopped, linkCondPaused, metadata.MirrorStopped, dpNone},
 		{metadata.MirrorFailed, linkOK, metadata.MirrorFailed, dpNone},
+		{metadata.MirrorPendingRestore, linkOK, metadata.MirrorPendingRestore, dpNone},
+		{metadata.MirrorPendingRestore, linkCondPaused, metadata.MirrorPendingRestore, dpNone},
 	} {
 		if got := reported(tc.s, tc.c); got != tc.rep {
 			t.Errorf("reported(%s, %d) = %s, want %s", tc.s, tc.c, got, tc.rep)

@@ -119,6 +119,8 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 			// effect): leader epochs raised past the logs, read-only off.
 		case effDrain:
 			return m.drain(ctx, rt, t)
+		case effTruncate:
+			return m.truncateForRestore(ctx, rt, t)
 		}
 	}
 	return t, nil
@@ -150,7 +152,7 @@ func (m *Manager) drain(ctx context.Context, rt *runtime, t metadata.Topic) (met
 		m.data.Pause(t.Name)
 	}
 	var srcEnds map[int32]int64
-	if t.Mirror.PendingOp == opPromote {
+	if needsCaughtUp(t.Mirror.PendingOp) {
 		var err error
 		srcEnds, err = m.caughtUp(ctx, rt, t)
 		switch {
@@ -402,6 +404,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	if sourceTopic == "" {
 		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
 	}
+	if err := loopByName(link, prefix, sourceTopic); err != nil {
+		return err
+	}
 	want := prefix + sourceTopic
 	if mirrorTopic == "" {
 		mirrorTopic = want
@@ -467,6 +472,9 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 			err = rc.Err
 		}
 		return usererr.New(ErrSourceCluster, "While fetching configs for topic '%s' over cluster link '%s': %w", sourceTopic, link, err)
+	}
+	if err := m.loopBack(cctx, rt, prefix, sourceTopic); err != nil {
+		return err
 	}
 	synced, skipped := mirrorConfigs(rc)
 	if len(skipped) > 0 {

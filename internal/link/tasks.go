@@ -303,7 +303,7 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 			if dataPathWant(t.Mirror.State, cond) != dpFetching {
 				notFetching = append(notFetching, t)
 			}
-		case MirrorPendingStopped:
+		case MirrorPendingStopped, metadata.MirrorPendingRestore:
 			pending = append(pending, t)
 		}
 	}

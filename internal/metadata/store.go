@@ -150,6 +150,13 @@ const (
 	MirrorPendingStopped MirrorState = "PENDING_STOPPED"
 	MirrorStopped        MirrorState = "STOPPED"
 	MirrorFailed         MirrorState = "FAILED"
+	// MirrorPendingRestore: truncate-and-restore's local half is
+	// truncating the topic to the remote's stop offsets (Mirror.Restore);
+	// read-only, not fetching. Confluent's PENDING_RESTORE
+	// (cluster-linking.md §2.3). Not in MirrorStates (nor in
+	// docs/mirror-states.md) until a user operation can lead there: no
+	// REST or CLI verb does yet (docs/design/links-bidirectional.md).
+	MirrorPendingRestore MirrorState = "PENDING_RESTORE"
 )
 
 // Reported mirror states derived from the link's condition over an ACTIVE
@@ -190,6 +197,32 @@ type Mirror struct {
 	// stopped (or, while PENDING_STOPPED, when the stop was requested):
 	// what promote/failover report and a STOPPED mirror describes.
 	StopOffsets []MirrorPartitionOffsets
+	// Restore is the truncation plan of the last truncate-and-restore,
+	// per partition: persisted with PENDING_RESTORE before anything is
+	// truncated (a restart redoes the truncation from it, and still
+	// reports what the first attempt found), kept after it for describe.
+	Restore []MirrorRestorePartition
+}
+
+// MirrorRestorePartition is one partition of a truncate-and-restore plan.
+// Its JSON form is also its stored form.
+type MirrorRestorePartition struct {
+	Partition int32 `json:"partition"`
+	// Target is the offset asked for: the remote stopped mirror's log
+	// end offset at its stop.
+	Target int64 `json:"target"`
+	// TruncatedTo is Confluent's offset_truncated_to: where the local log
+	// ends after the truncation (Target, or the base of the batch Target
+	// falls inside, or the log end offset when it is below Target).
+	TruncatedTo int64 `json:"offset_truncated_to"`
+	// LogEndOffset is the local log end offset before the truncation.
+	LogEndOffset int64 `json:"log_end_offset"`
+	// Records is Confluent's messages_truncated: the data records removed
+	// (log.TruncationPlan.Records), and FirstOffset/LastOffset bound them
+	// (-1 when none).
+	Records     int64 `json:"messages_truncated"`
+	FirstOffset int64 `json:"first_offset"`
+	LastOffset  int64 `json:"last_offset"`
 }
 
 // MirrorPartitionOffsets is one mirror partition's position at a stop.
@@ -217,6 +250,7 @@ func (t Topic) Clone() Topic {
 	if t.Mirror != nil {
 		m := *t.Mirror
 		m.StopOffsets = slices.Clone(m.StopOffsets)
+		m.Restore = slices.Clone(m.Restore)
 		t.Mirror = &m
 	}
 	return t
