@@ -53,7 +53,7 @@ func (b *Broker) handleSaslHandshake(r *Request) Reply {
 	}
 	if !cfg.IsEnabled(req.Mechanism) {
 		b.metrics.Authentication(c.Listener, metricMechanism(req.Mechanism), false)
-		b.rlog.LogKey("sasl-failed", slog.LevelInfo, "failed authentication: SASL mechanism not enabled", "listener", c.Listener,
+		b.rlog.LogKey("sasl-unsupported-mechanism", slog.LevelInfo, "failed authentication: SASL mechanism not enabled", "listener", c.Listener,
 			"remote", c.Remote, "mechanism", req.Mechanism)
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		// A failed re-authentication closes the connection too.

@@ -63,6 +63,10 @@ func (b *Broker) handleCreateACLs(r *Request) Reply {
 		for _, i := range at {
 			resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = codeOf(err), msgOf(err)
 		}
+		return now(resp)
 	}
+	// Who changed the ACLs, for the operator's audit (Kafka's controller
+	// logs every ACL record it replays).
+	b.rlog.Info("ACLs created", "principal", requestContext(r).Principal.String(), "acls", len(valid))
 	return now(resp)
 }

@@ -60,6 +60,13 @@ func (b *Broker) handleDeleteACLs(r *Request) Reply {
 		}
 		return now(resp)
 	}
+	n := 0
+	for _, bindings := range deleted {
+		n += len(bindings)
+	}
+	if n > 0 {
+		b.rlog.Info("ACLs deleted", "principal", requestContext(r).Principal.String(), "matches", n)
+	}
 	for k, bindings := range deleted {
 		res := &resp.Results[at[k]]
 		for _, bd := range bindings {

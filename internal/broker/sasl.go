@@ -187,7 +187,7 @@ func (b *Broker) saslStep(c *Conn, token []byte, version int16) (challenge []byt
 	if err != nil {
 		st.server, st.mechanism, st.raw = nil, "", false
 		b.metrics.Authentication(c.Listener, mech, false)
-		b.rlog.LogKey("sasl-failed", slog.LevelInfo, "failed authentication", "listener", c.Listener, "remote", c.Remote, "mechanism", mech, "err", err)
+		b.rlog.LogKey("sasl-failed-"+mech, slog.LevelInfo, "failed authentication", "listener", c.Listener, "remote", c.Remote, "mechanism", mech, "err", err)
 		return nil, 0, err
 	}
 	if !done {

@@ -22,7 +22,7 @@ var (
 	ErrInvalidConfig = errors.New("invalid cluster link config")
 	// ErrNotSupported: a config or mode Tandem validates but cannot act
 	// on yet (GSSAPI and OAUTHBEARER to the source, source-initiated or
-	// bidirectional links, ACL sync); it is refused, never stored.
+	// bidirectional links); it is refused, never stored.
 	ErrNotSupported = errors.New("not supported by Tandem yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).

@@ -296,11 +296,14 @@ func (twoGroups) Get(_ context.Context, id string) (groupview.Group, error) {
 	if id != "g1" && id != "g2" {
 		return groupview.Group{}, groupview.ErrNotFound
 	}
-	return groupview.Group{ID: id, State: "Empty"}, nil
+	return groupview.Group{ID: id, State: "Empty", Offsets: []groupview.Offset{
+		{Topic: "orders", Partition: 0, Committed: 1, End: 5, Lag: 4, Owner: -1},
+		{Topic: "payroll", Partition: 0, Committed: 1, End: 9, Lag: 8, Owner: -1},
+	}}, nil
 }
 
 func TestGroupAuthorization(t *testing.T) {
-	g := grants{"User:ANONYMOUS DESCRIBE GROUP g1": true}
+	g := grants{"User:ANONYMOUS DESCRIBE GROUP g1": true, "User:ANONYMOUS DESCRIBE TOPIC orders": true}
 	s := newAuthServer(t, Security{}, g, WithGroups(twoGroups{}))
 	a := s.call(t, "GET", cp+"/consumer-groups", "", "", "")
 	if a.status != 200 || !strings.Contains(a.body, `"g1"`) || strings.Contains(a.body, `"g2"`) {
@@ -311,6 +314,15 @@ func TestGroupAuthorization(t *testing.T) {
 	}
 	if a := s.call(t, "GET", cp+"/consumer-groups/g1", "", "", ""); a.status != 200 {
 		t.Fatalf("g1: %d %s", a.status, a.body)
+	}
+	// The lags of topics the principal may not DESCRIBE are left out.
+	if a := s.call(t, "GET", cp+"/consumer-groups/g1/lags", "", "", ""); a.status != 200 ||
+		!strings.Contains(a.body, `"topic_name":"orders"`) || strings.Contains(a.body, "payroll") {
+		t.Fatalf("g1 lags: %d %s", a.status, a.body)
+	}
+	if a := s.call(t, "GET", cp+"/consumer-groups/g1/lag-summary", "", "", ""); a.status != 200 ||
+		!strings.Contains(a.body, `"total_lag":4`) {
+		t.Fatalf("g1 lag summary: %d %s", a.status, a.body)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/acl"
+	"github.com/tandem-streaming/tandem/internal/groupview"
 )
 
 // WithAuthorizer makes the API ask a before serving a request.
@@ -281,4 +282,27 @@ func (h *handler) alterAuthorizedMirrors(r *http.Request, link, op string, names
 	}
 	results, err := h.links.AlterMirrors(r.Context(), link, op, allowed, "", validateOnly)
 	return append(results, refused...), err
+}
+
+// describableOffsets leaves out the committed offsets (and so the lags) of
+// topics the principal may not DESCRIBE, as OffsetFetch answers them with
+// TOPIC_AUTHORIZATION_FAILED: DESCRIBE on a group does not reveal the
+// topics it reads.
+func (h *handler) describableOffsets(r *http.Request, offs []groupview.Offset) []groupview.Offset {
+	if h.authz == nil {
+		return offs
+	}
+	allowed := map[string]bool{}
+	out := make([]groupview.Offset, 0, len(offs))
+	for _, o := range offs {
+		ok, seen := allowed[o.Topic]
+		if !seen {
+			ok = h.authorized(r, opDescribe, acl.Topic(o.Topic))
+			allowed[o.Topic] = ok
+		}
+		if ok {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -103,6 +103,7 @@ func (h *handler) groupRequest(r *http.Request) (urls, groupview.Group, error) {
 	if errors.Is(err, groupview.ErrNotFound) {
 		return u, g, notFound("Consumer Group %s could not be found.", id)
 	}
+	g.Offsets = h.describableOffsets(r, g.Offsets)
 	return u, g, err
 }
 

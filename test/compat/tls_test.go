@@ -28,7 +28,8 @@ import (
 // librdkafka.
 type mtls struct {
 	ca                   *tlstest.CA
-	addr                 string
+	addr                 string // the SSL listener
+	plain                string // the broker's PLAINTEXT listener
 	cfg                  *tls.Config
 	caFile, cert, keyPEM string
 	// sasl replaces the client-certificate settings of librdkafkaSecurity.
@@ -39,11 +40,13 @@ func startMTLS(t *testing.T) mtls {
 	t.Helper()
 	ca := tlstest.NewCA(t)
 	dir := t.TempDir()
-	b := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"), tandemtest.Config("listeners", "SSL://127.0.0.1:0"))...)
+	b := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"),
+		tandemtest.Config("listeners", "SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0"))...)
 	client := ca.Client(t, "compat")
 	return mtls{
 		ca:     ca,
-		addr:   b.Addr(),
+		addr:   b.ListenerAddr("SSL"),
+		plain:  b.ListenerAddr("PLAINTEXT"),
 		cfg:    &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{client.TLSCertificate()}},
 		caFile: ca.WriteTruststorePEM(t, filepath.Join(dir, "ca.pem")),
 		cert:   tlstest.WriteFile(t, filepath.Join(dir, "client.pem"), client.CertPEM),
@@ -78,6 +81,28 @@ func TestMTLSClients(t *testing.T) {
 	t.Run("kafka-go", func(t *testing.T) { kafkaGoMTLS(t, m) })
 	t.Run("confluent", func(t *testing.T) { confluentMTLS(t, m) })
 	t.Run("kcat", func(t *testing.T) { kcatMTLS(t, m) })
+	t.Run("kcat metadata per listener", func(t *testing.T) { kcatListenerMetadata(t, m) })
+}
+
+// librdkafka's view of the brokers (kcat -L) lists the listener it asked,
+// never the other one: the SSL listener's address over SSL, the PLAINTEXT
+// one's over PLAINTEXT.
+func kcatListenerMetadata(t *testing.T, m mtls) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var sslArgs []string
+	for k, v := range m.librdkafkaSecurity() {
+		sslArgs = append(sslArgs, "-X", k+"="+v)
+	}
+	for _, c := range []struct {
+		addr, other string
+		args        []string
+	}{{m.addr, m.plain, sslArgs}, {m.plain, m.addr, nil}} {
+		out := string(runKcat(ctx, t, nil, append([]string{"-L", "-b", c.addr}, c.args...)...))
+		if !strings.Contains(out, "at "+c.addr) || strings.Contains(out, c.other) {
+			t.Errorf("kcat -L on %s:\n%s", c.addr, out)
+		}
+	}
 }
 
 func franzMTLS(t *testing.T, m mtls) {

@@ -12,17 +12,29 @@ import (
 // consumes with SCRAM-SHA-512 and PLAIN; a wrong password and an unknown
 // user fail with the broker's message.
 func TestConfluent(t *testing.T) {
-	e := start(t)
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			testConfluent(t, startProto(t, proto))
+		})
+	}
+}
+
+func testConfluent(t *testing.T, e *env) {
 	for _, tc := range []struct{ mech, user, pass, msg string }{
 		{"SCRAM-SHA-512", scramUser, scramPass, invalidCredentials("SCRAM-SHA-512")},
 		{"PLAIN", "alice", alicePass, "Authentication failed: Invalid username or password"},
 	} {
 		t.Run(tc.mech, func(t *testing.T) {
 			conf := func(user, pass string) *kafka.ConfigMap {
-				return &kafka.ConfigMap{
-					"bootstrap.servers": e.Addr, "security.protocol": "SASL_PLAINTEXT",
+				cm := &kafka.ConfigMap{
+					"bootstrap.servers": e.Addr, "security.protocol": e.protocol,
 					"sasl.mechanisms": tc.mech, "sasl.username": user, "sasl.password": pass,
 				}
+				if e.caFile != "" {
+					_ = cm.SetKey("ssl.ca.location", e.caFile)
+				}
+				return cm
 			}
 			topic := e.topic(t, "confluent-"+strings.ToLower(tc.mech))
 			want := values("confluent")

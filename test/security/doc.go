@@ -3,9 +3,9 @@
 // re-authentication), kcat (librdkafka: PLAIN, SCRAM-SHA-512), confluent-kafka-go
 // (its bundled librdkafka: SCRAM-SHA-512, PLAIN), Sarama (SCRAM through
 // xdg-go/scram, and PLAIN and SCRAM-SHA-512 over the raw-token framing of
-// SaslHandshake v0) and kafka-go (sasl/scram, sasl/plain), over
-// SASL_PLAINTEXT, and franz-go and kcat over SASL_SSL. Each produces and
-// consumes; a wrong password and an unknown user get
+// SaslHandshake v0) and kafka-go (sasl/scram, sasl/plain), each over
+// SASL_PLAINTEXT and over SASL_SSL (a real TLS handshake with a test CA).
+// Each produces and consumes; a wrong password and an unknown user get
 // SASL_AUTHENTICATION_FAILED with Kafka's message while the broker logs one
 // line, never a password, and keeps serving. SCRAM users are created the
 // way kafka-configs --alter --add-config 'SCRAM-SHA-512=[password=...]'

@@ -20,7 +20,15 @@ import (
 )
 
 func TestFranzGo(t *testing.T) {
-	e := start(t)
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			testFranzGo(t, startProto(t, proto))
+		})
+	}
+}
+
+func testFranzGo(t *testing.T, e *env) {
 	for _, tc := range []struct {
 		mech   string
 		good   sasl.Mechanism

@@ -2,7 +2,9 @@ package security
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
+	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
 // Users of every test broker: admin and alice by PLAIN (JAAS), and the
@@ -30,18 +33,42 @@ const (
 type env struct {
 	*tandemtest.SASLBroker
 	admin *kadm.Client
+	// protocol is the listener's: SASL_PLAINTEXT or SASL_SSL. For
+	// SASL_SSL, tls is the clients' TLS configuration and caFile the CA
+	// that signed the broker's certificate (librdkafka's ssl.ca.location).
+	protocol string
+	tls      *tls.Config
+	caFile   string
 }
 
-// start starts a broker with a SASL_PLAINTEXT listener offering PLAIN and
-// both SCRAM mechanisms, and creates sam's SCRAM credentials.
-func start(t *testing.T) *env {
+// protocols are the SASL listener types every client is run against.
+var protocols = []string{"SASL_PLAINTEXT", "SASL_SSL"}
+
+// start starts a broker with a SASL_PLAINTEXT listener; see startProto.
+func start(t *testing.T) *env { return startProto(t, "SASL_PLAINTEXT") }
+
+// startProto starts a broker with one listener of protocol (SASL_PLAINTEXT,
+// or SASL_SSL with a certificate of a test CA) offering PLAIN and both
+// SCRAM mechanisms, and creates sam's SCRAM credentials.
+func startProto(t *testing.T, protocol string) *env {
 	t.Helper()
-	b := tandemtest.StartSASL(t, map[string]string{
+	name := strings.ToLower(protocol)
+	props := map[string]string{
+		"listeners":               protocol + "://127.0.0.1:0",
 		"sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-		"listener.name.sasl_plaintext.plain.sasl.jaas.config": auth.PlainLoginModule +
+		"listener.name." + name + ".plain.sasl.jaas.config": auth.PlainLoginModule +
 			` required username="admin" password="` + adminPass + `" user_admin="` + adminPass + `" user_alice="` + alicePass + `";`,
-	})
-	e := &env{SASLBroker: b}
+	}
+	e := &env{protocol: protocol}
+	if protocol == "SASL_SSL" {
+		ca := tlstest.NewCA(t)
+		dir := t.TempDir()
+		props["ssl.keystore.type"] = "PEM"
+		props["ssl.keystore.location"] = ca.Server(t, "127.0.0.1").WriteKeystorePEM(t, filepath.Join(dir, "server.pem"), "")
+		e.caFile = ca.WriteTruststorePEM(t, filepath.Join(dir, "ca.pem"))
+		e.tls = &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	}
+	e.SASLBroker = tandemtest.StartSASL(t, props)
 	e.admin = kadm.NewClient(e.client(t, plain.Auth{User: "admin", Pass: adminPass}.AsMechanism()))
 	ctx := ctxT(t)
 	res, err := e.admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{
@@ -73,7 +100,11 @@ func ctxT(t *testing.T) context.Context {
 
 func (e *env) client(t *testing.T, m sasl.Mechanism, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	return tandemtest.NewClient(t, e.Addr, append([]kgo.Opt{kgo.SASL(m), kgo.RetryTimeout(5 * time.Second)}, opts...)...)
+	base := []kgo.Opt{kgo.SASL(m), kgo.RetryTimeout(5 * time.Second)}
+	if e.tls != nil {
+		base = append(base, kgo.DialTLSConfig(e.tls.Clone()))
+	}
+	return tandemtest.NewClient(t, e.Addr, append(base, opts...)...)
 }
 
 // topic creates a one-partition topic named after the test.

@@ -16,7 +16,15 @@ import (
 // TestKafkaGo: segmentio/kafka-go's Writer and Reader with sasl/scram
 // (SHA-512) and sasl/plain.
 func TestKafkaGo(t *testing.T) {
-	e := start(t)
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			testKafkaGo(t, startProto(t, proto))
+		})
+	}
+}
+
+func testKafkaGo(t *testing.T, e *env) {
 	mech512 := func(user, pass string) sasl.Mechanism {
 		m, err := scram.Mechanism(scram.SHA512, user, pass)
 		if err != nil {
@@ -39,7 +47,7 @@ func TestKafkaGo(t *testing.T) {
 			topic := e.topic(t, "kafkago-"+strings.ToLower(tc.name))
 			want := values("kafkago")
 			w := &kafka.Writer{Addr: kafka.TCP(e.Addr), Topic: topic, RequiredAcks: kafka.RequireAll,
-				BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{SASL: tc.good}}
+				BatchTimeout: 5 * time.Millisecond, Transport: &kafka.Transport{SASL: tc.good, TLS: e.tls}}
 			var msgs []kafka.Message
 			for _, v := range want {
 				msgs = append(msgs, kafka.Message{Value: []byte(v)})
@@ -49,7 +57,7 @@ func TestKafkaGo(t *testing.T) {
 			}
 			_ = w.Close()
 			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{e.Addr}, Topic: topic, Partition: 0,
-				Dialer: &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: tc.good}, MaxWait: 100 * time.Millisecond})
+				Dialer: &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: tc.good, TLS: e.tls}, MaxWait: 100 * time.Millisecond})
 			defer r.Close()
 			var got []string
 			for len(got) < len(want) {
@@ -63,7 +71,7 @@ func TestKafkaGo(t *testing.T) {
 				t.Fatalf("consumed %q", got)
 			}
 			for _, bad := range tc.bad {
-				d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: bad}
+				d := &kafka.Dialer{Timeout: 5 * time.Second, SASLMechanism: bad, TLS: e.tls}
 				_, err := d.DialContext(context.Background(), "tcp", e.Addr)
 				if !errors.Is(err, kafka.SASLAuthenticationFailed) {
 					t.Fatalf("bad credentials: %v", err)

@@ -50,7 +50,15 @@ func saramaConfig(mech sarama.SASLMechanism, user, pass string) *sarama.Config {
 // the raw-token framing of SaslHandshake v0 (Net.SASL.Version =
 // SASLHandshakeV0, which requires ApiVersionsRequest off).
 func TestSarama(t *testing.T) {
-	e := start(t)
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			testSarama(t, startProto(t, proto))
+		})
+	}
+}
+
+func testSarama(t *testing.T, e *env) {
 	for _, tc := range []struct {
 		name       string
 		mech       sarama.SASLMechanism
@@ -65,6 +73,9 @@ func TestSarama(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := func(pass string) *sarama.Config {
 				cfg := saramaConfig(tc.mech, tc.user, pass)
+				if e.tls != nil {
+					cfg.Net.TLS.Enable, cfg.Net.TLS.Config = true, e.tls.Clone()
+				}
 				if tc.v0 {
 					cfg.Net.SASL.Version = sarama.SASLHandshakeV0
 					cfg.ApiVersionsRequest = false
