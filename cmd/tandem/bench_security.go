@@ -26,7 +26,8 @@ broker's PLAINTEXT listener (--brokers) and through a secured listener
 security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.*...),
 --rounds times, alternating which goes first, and print both throughputs and
 their ratio (issue #10's targets: produce >= 0.7x, consume >= 0.5x).
-Each run creates its own topic (<topic>-plaintext-1, <topic>-sasl_ssl-1, ...).`,
+Each run creates its own topic (<topic>-plaintext-1, <topic>-sasl_ssl-1, ...)
+and deletes it afterwards, so the broker holds one run's data at a time.`,
 		Args: cobra.NoArgs,
 	}
 	o := &bench.SecurityOptions{}

@@ -25,7 +25,8 @@ import (
 // (SecureBrokers, reached with the Kafka client properties ClientConfig:
 // security.protocol, sasl.mechanism, sasl.jaas.config, ssl.*), Rounds
 // times, alternating which goes first so neither always gets the warmer
-// page cache. Each run uses a topic of its own (Topic-plaintext-1, ...).
+// page cache. Each run uses a topic of its own (Topic-plaintext-1, ...),
+// deleted after the run.
 type SecurityOptions struct {
 	Options
 	SecureBrokers []string
@@ -143,6 +144,9 @@ func RunSecurity(ctx context.Context, o SecurityOptions) (SecurityResult, error)
 			run.Topic = fmt.Sprintf("%s-%s-%d", o.Topic, name, round)
 			fmt.Fprintf(o.Out, "\n== round %d: %s\n", round, strings.ToUpper(name))
 			r, err := Run(ctx, run)
+			// Each run's topic is deleted after it, so a run of many
+			// rounds holds one run's data on disk, not all of them.
+			err = errors.Join(err, deleteTopic(ctx, run))
 			if err != nil {
 				return res, fmt.Errorf("bench: %s run, round %d: %w", name, round, err)
 			}
@@ -196,6 +200,24 @@ func ratio(num, den []Result, f func(Result) float64) float64 {
 		return 0
 	}
 	return n / d
+}
+
+// deleteTopic deletes the run's topic through the run's own listener.
+func deleteTopic(ctx context.Context, run Options) error {
+	topic := run.Topic
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(run.Brokers...)}, run.ClientOpts...)...)
+	if err != nil {
+		return fmt.Errorf("bench: admin client: %w", err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).DeleteTopic(ctx, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("bench: deleting topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 // upsertSCRAM creates or replaces the SASL user's SCRAM credential through

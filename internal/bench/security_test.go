@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -140,5 +141,18 @@ func TestRunSecurityTandem(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "bench-secret") {
 		t.Errorf("output shows the password:\n%s", out.String())
+	}
+	// Each run's topic is gone once the run is measured.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.ListenerAddr("PLAINTEXT")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := topics.Names(); len(names) != 0 {
+		t.Errorf("topics left behind: %v", names)
 	}
 }
