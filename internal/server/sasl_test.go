@@ -259,15 +259,15 @@ func TestSASLPreauthLimits(t *testing.T) {
 }
 
 func TestSASLReauthentication(t *testing.T) {
-	b := tandemtest.StartSASL(t, saslProps("listener.name.sasl_plaintext.plain.connections.max.reauth.ms", "300"))
+	b := tandemtest.StartSASL(t, saslProps("listener.name.sasl_plaintext.plain.connections.max.reauth.ms", "600"))
 
 	// SessionLifetimeMs is returned; after it, the next request closes.
 	c := dialSASL(t, b.Addr)
 	resp := c.plainLogin("alice", "alice-secret")
-	if resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 300 {
+	if resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 600 {
 		t.Fatalf("login: %+v", resp)
 	}
-	time.Sleep(350 * time.Millisecond)
+	time.Sleep(650 * time.Millisecond)
 	if _, err := c.send(metadataReq()); err == nil {
 		t.Fatal("request after the session expired was answered")
 	}
@@ -276,8 +276,8 @@ func TestSASLReauthentication(t *testing.T) {
 	// is the re-authentication) keeps the connection.
 	c = dialSASL(t, b.Addr)
 	c.plainLogin("alice", "alice-secret")
-	time.Sleep(350 * time.Millisecond)
-	if resp := c.plainLogin("alice", "alice-secret"); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 300 {
+	time.Sleep(650 * time.Millisecond)
+	if resp := c.plainLogin("alice", "alice-secret"); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 600 {
 		t.Fatalf("re-authentication: %+v", resp)
 	}
 	if _, err := c.send(metadataReq()); err != nil {

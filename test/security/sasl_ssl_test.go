@@ -36,9 +36,18 @@ func TestSSLAuthenticationMetric(t *testing.T) {
 	if err := bad.Ping(ctx); err == nil {
 		t.Fatal("a client without a certificate was served")
 	}
-	m := tandemtest.Get(t, "http://"+b.Node.HTTPAddr()+"/metrics")
-	if metricValue(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="success"}`) < 1 ||
-		metricValue(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="failure"}`) < 1 {
-		t.Fatalf("SSL authentications not counted:\n%s", m)
+	// The client may see the refusal before the broker's side of the
+	// handshake has counted it: wait for the count.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := tandemtest.Get(t, "http://"+b.Node.HTTPAddr()+"/metrics")
+		if metricValue(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="success"}`) >= 1 &&
+			metricValue(m, `tandem_authentication_total{listener="SSL",mechanism="SSL",result="failure"}`) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SSL authentications not counted:\n%s", m)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
