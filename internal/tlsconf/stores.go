@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
@@ -385,13 +387,12 @@ func checkedPair(chain [][]byte, key any, what string) (tls.Certificate, error) 
 // legacy OpenSSL encryption ("Proc-Type: 4,ENCRYPTED"), which Java does not
 // read either.
 func pemKeyPair(keyData, chainData []byte, keyPassword *string, what string) (tls.Certificate, error) {
+	blocks, err := decodePEM(keyData, what)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
 	var keyBlock *pem.Block
-	for rest := keyData; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
+	for _, b := range blocks {
 		if strings.HasSuffix(b.Type, "PRIVATE KEY") {
 			if keyBlock != nil {
 				return tls.Certificate{}, fmt.Errorf("%s: more than one private key", what)
@@ -454,13 +455,12 @@ func parsePEMKey(b *pem.Block, keyPassword *string) (any, error) {
 
 // pemCertificates reads every CERTIFICATE block, in order.
 func pemCertificates(data []byte, what string) ([]*x509.Certificate, error) {
+	blocks, err := decodePEM(data, what)
+	if err != nil {
+		return nil, err
+	}
 	var certs []*x509.Certificate
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
+	for _, b := range blocks {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
@@ -474,4 +474,41 @@ func pemCertificates(data []byte, what string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s: no PEM certificates", what)
 	}
 	return certs, nil
+}
+
+// pemBlockRE finds PEM blocks as Kafka's PemStore does: whitespace, line
+// breaks included, may be anything between the markers and the base64, so
+// an inline value written on one line of a properties file
+// ("-----BEGIN CERTIFICATE----- MIIB... -----END CERTIFICATE-----") reads
+// as well as a file.
+var pemBlockRE = regexp.MustCompile(`(?s)-----BEGIN ([^-\r\n]+)-----(.*?)-----END ([^-\r\n]+)-----`)
+
+// decodePEM returns the PEM blocks of data in order. Header lines
+// ("Proc-Type: 4,ENCRYPTED") are kept as headers so legacy encrypted keys
+// can be refused by name. Errors name what was read, never its content.
+func decodePEM(data []byte, what string) ([]*pem.Block, error) {
+	var out []*pem.Block
+	for _, m := range pemBlockRE.FindAllSubmatch(data, -1) {
+		typ := strings.Join(strings.Fields(string(m[1])), " ")
+		if end := strings.Join(strings.Fields(string(m[3])), " "); end != typ {
+			return nil, fmt.Errorf("%s: PEM block BEGIN %s ends with END %s", what, typ, end)
+		}
+		body := string(m[2])
+		headers := map[string]string{}
+		if strings.Contains(body, ":") {
+			// Base64 has no colon: this block has headers.
+			if strings.Contains(body, "Proc-Type") {
+				headers["Proc-Type"] = "4,ENCRYPTED"
+				out = append(out, &pem.Block{Type: typ, Headers: headers})
+				continue
+			}
+			return nil, fmt.Errorf("%s: PEM block %s has headers, which are not supported", what, typ)
+		}
+		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(body), ""))
+		if err != nil {
+			return nil, fmt.Errorf("%s: PEM block %s is not valid base64", what, typ)
+		}
+		out = append(out, &pem.Block{Type: typ, Headers: headers, Bytes: der})
+	}
+	return out, nil
 }

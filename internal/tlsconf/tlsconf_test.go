@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,6 +59,12 @@ func TestServerKeystoreTypes(t *testing.T) {
 			"ssl.keystore.key":               string(cert.KeyPEM),
 			"ssl.keystore.certificate.chain": string(cert.CertPEM),
 		},
+		"inline PEM on one line, as in a properties file": {
+			"ssl.keystore.type":              "PEM",
+			"ssl.keystore.key":               oneLine(cert.EncryptedKeyPEM(t, secret)),
+			"ssl.keystore.certificate.chain": oneLine(append(append([]byte{}, cert.CertPEM...), ca.CertPEM...)),
+			"ssl.key.password":               secret,
+		},
 		"inline PEM, encrypted key": {
 			"ssl.keystore.type":              "PEM",
 			"ssl.keystore.key":               string(cert.EncryptedKeyPEM(t, secret)),
@@ -80,7 +87,8 @@ func TestServerKeystoreTypes(t *testing.T) {
 			"ssl.key.password":      "key-" + secret,
 		},
 	}
-	client := trustCA(t, ca)
+	// The client's trust store is inline PEM on one line too.
+	client := newClient(t, map[string]string{"ssl.truststore.type": "PEM", "ssl.truststore.certificates": oneLine(ca.CertPEM)})
 	for name, m := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := handshake(t, newServer(t, m).TLSConfig(), client)
@@ -380,6 +388,9 @@ func TestConfigErrors(t *testing.T) {
 		{"encrypted key without password", map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": encFile}, "ssl.key.password is not set"},
 		{"encrypted key, wrong password", map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": encFile, "ssl.key.password": "wrong-" + secret}, "decrypting the private key"},
 		{"password for a plain key", with(inline, "ssl.key.password", secret), "not encrypted"},
+		{"legacy encrypted key", with(inline, "ssl.keystore.key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY",
+			Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00112233445566778899AABBCCDDEEFF"}, Bytes: []byte("x")}))), "legacy OpenSSL-encrypted"},
+		{"PEM markers that do not match", with(inline, "ssl.keystore.certificate.chain", "-----BEGIN CERTIFICATE----- AAAA -----END PRIVATE KEY-----"), "ends with END PRIVATE KEY"},
 		{"key of another cert", with(inline, "ssl.keystore.key", string(ca.Server(t).KeyPEM)), "does not match"},
 		{"missing file", map[string]string{"ssl.keystore.type": "PEM", "ssl.keystore.location": filepath.Join(dir, "nope.pem")}, "no such file"},
 		{"client auth", with(inline, "ssl.client.auth", "optional"), "want required, requested or none"},
@@ -423,4 +434,10 @@ func TestClientWithoutKeystore(t *testing.T) {
 	if !bytes.Contains(ca.CertPEM, []byte("BEGIN CERTIFICATE")) {
 		t.Fatal("CA PEM")
 	}
+}
+
+// oneLine is PEM as Kafka users write it in a properties value: line
+// breaks replaced by spaces.
+func oneLine(pemData []byte) string {
+	return strings.Join(strings.Fields(string(pemData)), " ")
 }
