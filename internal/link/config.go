@@ -20,9 +20,9 @@ import (
 var (
 	ErrUnknownConfig = errors.New("unknown cluster link config")
 	ErrInvalidConfig = errors.New("invalid cluster link config")
-	// ErrNotSupported: a config or mode Tandem validates but cannot act
-	// on yet (GSSAPI and OAUTHBEARER to the source, source-initiated or
-	// bidirectional links); it is refused, never stored.
+	// ErrNotSupported: a config Tandem validates but cannot act on yet
+	// (GSSAPI and OAUTHBEARER to the source); it is refused, never
+	// stored.
 	ErrNotSupported = errors.New("not supported by Tandem yet")
 	// ErrCreateOnly: a config that can only be set when the link is
 	// created (cluster.link.prefix, link.mode, connection.mode).
@@ -108,27 +108,11 @@ func linkDefs() []config.Def {
 	def(config.Def{Name: "bootstrap.servers", Type: config.TypeList, Validate: bootstrap,
 		Doc: "The source cluster's bootstrap servers (host:port, comma-separated)."})
 	def(config.Def{Name: "link.mode", Type: config.TypeString, Default: "DESTINATION", HasDefault: true, ReadOnly: true,
-		Validate: func(v string) error {
-			if err := anyCase(config.OneOf("DESTINATION", "SOURCE", "BIDIRECTIONAL"))(v); err != nil {
-				return err
-			}
-			if !strings.EqualFold(strings.TrimSpace(v), "DESTINATION") {
-				return fmt.Errorf("link.mode=%s is %w: Tandem links are DESTINATION links", v, ErrNotSupported)
-			}
-			return nil
-		},
-		Doc: "DESTINATION: this cluster mirrors from the source. SOURCE and BIDIRECTIONAL are not supported yet."})
+		Validate: anyCase(config.OneOf(ModeDestination, ModeSource, ModeBidirectional)),
+		Doc: "DESTINATION: this cluster mirrors from the other. SOURCE: the source half of a source-initiated link (it dials the destination and serves it its own cluster). BIDIRECTIONAL: both clusters mirror from each other over one link (docs/design/links-bidirectional.md)."})
 	def(config.Def{Name: "connection.mode", Type: config.TypeString, Default: "OUTBOUND", HasDefault: true, ReadOnly: true,
-		Validate: func(v string) error {
-			if err := anyCase(config.OneOf("OUTBOUND", "INBOUND"))(v); err != nil {
-				return err
-			}
-			if !strings.EqualFold(strings.TrimSpace(v), "OUTBOUND") {
-				return fmt.Errorf("connection.mode=%s is %w: Tandem links connect OUTBOUND to the source", v, ErrNotSupported)
-			}
-			return nil
-		},
-		Doc: "OUTBOUND: this cluster connects to the source. INBOUND is not supported yet."})
+		Validate: anyCase(config.OneOf(ConnOutbound, ConnInbound)),
+		Doc: "OUTBOUND: this cluster opens the connection to the other (bootstrap.servers). INBOUND: the other cluster's half dials in (no bootstrap.servers); create the INBOUND half first."})
 	def(config.Def{Name: "cluster.link.prefix", Type: config.TypeString, ReadOnly: true, Validate: prefix,
 		Doc: "Prefix of the names of mirror topics created by this link; fixed at creation."})
 	def(config.Def{Name: "mirror.start.offset.spec", Type: config.TypeString, Default: "earliest", HasDefault: true, Validate: startOffsetSpec,
@@ -201,6 +185,22 @@ func linkDefs() []config.Def {
 	for _, k := range []string{"ssl.keystore.key", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password"} {
 		def(config.Def{Name: k, Type: config.TypePassword, Sensitive: true, Doc: "TLS secret for the source (sensitive)."})
 	}
+	// local.*: how a SOURCE half, or an OUTBOUND bidirectional half,
+	// reaches its own cluster when the peer drives it (the relay of a
+	// source-initiated link, a failback's remote steps). Every security
+	// key above has a local.* twin with the same type, default and
+	// validation (cluster-linking.md §1.2, §4.1), and local.listener.name
+	// picks which of this cluster's listeners the link reads through
+	// (hence the endpoints a reversed connection's Metadata returns).
+	for _, d := range append([]config.Def(nil), defs...) {
+		if d.Name == "security.protocol" || strings.HasPrefix(d.Name, "sasl.") || strings.HasPrefix(d.Name, "ssl.") {
+			d.Name = "local." + d.Name
+			d.Doc = strings.Replace(d.Doc, "the source", "this link's own cluster", 1)
+			defs = append(defs, d)
+		}
+	}
+	def(config.Def{Name: "local.listener.name", Type: config.TypeString,
+		Doc: "The listener of this cluster the link reads its own cluster through (SOURCE and OUTBOUND BIDIRECTIONAL halves); its endpoints are what a reversed connection's Metadata returns. Default: the first listener of `listeners`."})
 	// Consumer offset sync (offsetsync.go; cluster-linking.md §3.1).
 	def(config.Def{Name: "consumer.offset.sync.enable", Type: config.TypeBoolean, Default: "false", HasDefault: true, Validate: boolean,
 		Doc: "Copy the committed offsets of the source's consumer groups selected by consumer.offset.group.filters to this cluster."})
@@ -261,8 +261,8 @@ func ValidateConfigs(configs, previous map[string]string, creating bool) error {
 			return errCreateOnly(k)
 		}
 	}
-	if _, ok := configs["bootstrap.servers"]; !ok {
-		return usererr.New(ErrInvalidConfig, "cluster link config bootstrap.servers is required: the source cluster's host:port list")
+	if err := validateModes(configs); err != nil {
+		return err
 	}
 	if b, _ := strconv.ParseBool(Value(configs, "consumer.group.prefix.enable")); b && Value(configs, "cluster.link.prefix") == "" {
 		return fmt.Errorf("%w: consumer.group.prefix.enable=true needs cluster.link.prefix", ErrInvalidConfig)

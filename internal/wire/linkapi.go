@@ -1,0 +1,182 @@
+package wire
+
+// Tandem-private link requests (docs/design/links-bidirectional.md §2.4).
+//
+// Two halves of one cluster link (a source-initiated pair, or two
+// bidirectional halves) need questions Kafka has no API for: "do you have a
+// link named L, with which id, in which state, and which of your topics are
+// its mirrors?" (LinkPeer), "reverse this connection: I dialed you, you
+// drive it" (LinkReverse), and "stop/fence/restore these topics of yours for
+// a failback" (LinkMirrorOp). They are framed exactly like Kafka requests
+// (request header v2, flexible bodies with tagged fields, versioned from
+// v0), so the broker's connection reader, SASL state, request limits and
+// the decode pre-scan handle them as any request.
+//
+// API keys are far above Kafka's (< 100). They are listed in ApiVersions
+// only to a client whose ApiVersions v3+ ClientSoftwareName is
+// LinkClientSoftwareName (a Tandem link), so an ordinary client is never
+// offered them, and they are refused before authentication like every
+// request but ApiVersions/SaslHandshake/SaslAuthenticate.
+//
+// The codecs are the one exception to "codecs come from kmsg": kmsg cannot
+// be taught new keys. They are written with kbin (the reader/writer kmsg is
+// built on) and implement kmsg.Request/kmsg.Response, so franz-go's client
+// can send them (kmsg documents custom Request implementations).
+
+const (
+	// LinkPeerKey asks the peer half about its link (pairing, remote
+	// link state, the peer's mirrors).
+	LinkPeerKey int16 = 32001
+	// LinkReverseKey sets up a reversed connection of a source-initiated
+	// link (roles below).
+	LinkReverseKey int16 = 32002
+	// LinkMirrorOpKey drives the peer's topics in a failback.
+	LinkMirrorOpKey int16 = 32003
+
+	// LinkClientSoftwareName is the ClientSoftwareName (KIP-511) a Tandem
+	// link's client sends in ApiVersions; only such a client is offered
+	// the private keys.
+	LinkClientSoftwareName = "tandem-link"
+)
+
+// LinkReverse roles.
+const (
+	// LinkReverseControl: S (the SOURCE half, which dialed) asks D (the
+	// INBOUND half's broker) to take this connection as a control
+	// session. After the response the connection is reversed: D sends
+	// requests (DIAL, PING, LinkPeer, LinkMirrorOp), S answers.
+	LinkReverseControl int8 = 0
+	// LinkReverseData: S offers this new connection for the pending dial
+	// DialID of session SessionID. After the response it is a byte relay
+	// from D's link client to a broker of S's cluster.
+	LinkReverseData int8 = 1
+	// LinkReverseDial (D→S on a control session): open a data connection
+	// to Host:Port of S's cluster and offer it as DialID.
+	LinkReverseDial int8 = 2
+	// LinkReversePing (D→S on a control session): heartbeat.
+	LinkReversePing int8 = 3
+)
+
+// LinkMirrorOp operations (§5.2, §5.3 of the design).
+const (
+	// MirrorOpDescribeStop: report each topic's state and, for a STOPPED
+	// mirror of this link, the log end offsets at which it stopped.
+	MirrorOpDescribeStop int8 = 0
+	// MirrorOpFence: make each topic read-only (PENDING_SETUP_FOR_RESTORE)
+	// and report its log end offsets; first phase of a reverse.
+	MirrorOpFence int8 = 1
+	// MirrorOpUnfence: undo a fence (back to STOPPED, writable).
+	MirrorOpUnfence int8 = 2
+	// MirrorOpRestore: turn each topic into a mirror of the asker over
+	// this link, truncated to Partitions' offsets (must truncate nothing
+	// after a fence); Paused leaves the new mirror PAUSED.
+	MirrorOpRestore int8 = 3
+)
+
+// LinkPeerMirror is one mirror topic of a link half.
+type LinkPeerMirror struct {
+	Topic       string
+	SourceTopic string
+	State       string
+	TopicID     [16]byte
+}
+
+// LinkPeerRequest v0: the asker's view of the link.
+type LinkPeerRequest struct {
+	Version        int16
+	LinkName       string
+	LinkID         [16]byte // the asker's cluster_link_id
+	ClusterID      string   // the asker's cluster id
+	LinkMode       string   // DESTINATION | SOURCE | BIDIRECTIONAL
+	ConnectionMode string   // OUTBOUND | INBOUND
+	LinkState      string   // the asker's own link state
+	Mirrors        []LinkPeerMirror
+}
+
+// LinkPeerResponse v0: the answering half, if any.
+type LinkPeerResponse struct {
+	Version        int16
+	ErrorCode      int16
+	ErrorMessage   *string
+	Found          bool
+	LinkID         [16]byte
+	ClusterID      string
+	LinkMode       string
+	ConnectionMode string
+	LinkState      string
+	Mirrors        []LinkPeerMirror
+}
+
+// LinkReverseBroker is one broker of the answering cluster that runs work
+// of the link (several destination brokers, later).
+type LinkReverseBroker struct {
+	NodeID int32
+	Host   string
+	Port   int32
+}
+
+// LinkReverseRequest v0.
+type LinkReverseRequest struct {
+	Version   int16
+	LinkName  string
+	LinkID    [16]byte
+	ClusterID string // the sender's cluster id
+	Role      int8
+	SessionID [16]byte
+	DialID    int64
+	Host      string // DIAL only
+	Port      int32  // DIAL only
+}
+
+// LinkReverseResponse v0.
+type LinkReverseResponse struct {
+	Version         int16
+	ErrorCode       int16
+	ErrorMessage    *string
+	LinkID          [16]byte
+	ClusterID       string // the answering cluster's id
+	HeartbeatMillis int32
+	Brokers         []LinkReverseBroker
+}
+
+// LinkMirrorOpPartition is a partition and an offset: a target to truncate
+// to in a request, a log end offset in a response.
+type LinkMirrorOpPartition struct {
+	Partition int32
+	Offset    int64
+}
+
+// LinkMirrorOpTopic is one topic of a LinkMirrorOp request.
+type LinkMirrorOpTopic struct {
+	Topic      string
+	Paused     bool
+	Partitions []LinkMirrorOpPartition
+}
+
+// LinkMirrorOpRequest v0.
+type LinkMirrorOpRequest struct {
+	Version   int16
+	LinkName  string
+	LinkID    [16]byte
+	ClusterID string // the asker's cluster id
+	Op        int8
+	Topics    []LinkMirrorOpTopic
+}
+
+// LinkMirrorOpTopicResult is one topic of a LinkMirrorOp response.
+type LinkMirrorOpTopicResult struct {
+	Topic        string
+	ErrorCode    int16
+	ErrorMessage *string
+	State        string
+	TopicID      [16]byte
+	Partitions   []LinkMirrorOpPartition
+}
+
+// LinkMirrorOpResponse v0.
+type LinkMirrorOpResponse struct {
+	Version      int16
+	ErrorCode    int16
+	ErrorMessage *string
+	Topics       []LinkMirrorOpTopicResult
+}
