@@ -172,16 +172,8 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 // the handshake succeeded: a broker that sends its certificate and is
 // refused is backed off like one that closes at once.
 func (d *dialer) handshake(ctx context.Context, wc *watchedConn, addr string, timeout time.Duration) (net.Conn, error) {
-	cfg := d.tls.Clone()
-	if cfg.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			host = addr
-		}
-		cfg.ServerName = host
-	}
 	wc.handshaking.Store(true)
-	tc := tls.Client(wc, cfg)
+	tc := tls.Client(wc, tlsFor(d.tls, addr))
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -194,6 +186,21 @@ func (d *dialer) handshake(ctx context.Context, wc *watchedConn, addr string, ti
 	wc.handshaking.Store(false)
 	wc.markAnswered()
 	return tc, nil
+}
+
+// tlsFor is the client TLS config c for a connection to addr: the server
+// name, unless set, is addr's host (hostname verification, Kafka's
+// ssl.endpoint.identification.algorithm=https).
+func tlsFor(c *tls.Config, addr string) *tls.Config {
+	cfg := c.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	return cfg
 }
 
 // reconnectWait is how long a dial to addr must still wait.

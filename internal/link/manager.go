@@ -354,6 +354,7 @@ func (m *Manager) Close() {
 	for _, rt := range rts {
 		rt.stop()
 	}
+	m.rev.sessions.closeAll()
 	if m.stopWatch != nil {
 		m.stopWatch()
 	}

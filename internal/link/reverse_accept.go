@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/usererr"
@@ -251,12 +252,8 @@ func (s *revSession) closed() error {
 	return s.err
 }
 
-// call sends one private request and returns the answer's body.
-func (s *revSession) call(ctx context.Context, key, version int16, req any) ([]byte, error) {
-	rc, err := asCodec(req)
-	if err != nil {
-		return nil, err
-	}
+// call sends one private request and returns its answer.
+func (s *revSession) call(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	ch := make(chan []byte, 1)
 	s.mu.Lock()
 	if s.err != nil {
@@ -273,10 +270,10 @@ func (s *revSession) call(ctx context.Context, key, version int16, req any) ([]b
 		delete(s.calls, corr)
 		s.mu.Unlock()
 	}
-	frame := appendRequest(nil, key, version, corr, true, rc)
+	frame := appendRequest(nil, corr, req)
 	s.wmu.Lock()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
-	_, err = s.conn.Write(frame)
+	_, err := s.conn.Write(frame)
 	s.wmu.Unlock()
 	if err != nil {
 		forget()
@@ -285,7 +282,7 @@ func (s *revSession) call(ctx context.Context, key, version int16, req any) ([]b
 	}
 	select {
 	case body := <-ch:
-		return body, nil
+		return decodeResponse(req, body)
 	case <-s.done:
 		forget()
 		return nil, fmt.Errorf("%w: %w", errSourceNotConnected, s.closed())
@@ -296,16 +293,11 @@ func (s *revSession) call(ctx context.Context, key, version int16, req any) ([]b
 }
 
 func (s *revSession) reverse(ctx context.Context, req *wire.LinkReverseRequest) (*wire.LinkReverseResponse, error) {
-	body, err := s.call(ctx, wire.LinkReverseKey, req.Version, req)
+	resp, err := s.call(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &wire.LinkReverseResponse{Version: req.Version}
-	rc, err := asCodec(resp)
-	if err != nil {
-		return nil, err
-	}
-	return resp, rc.ReadFrom(body)
+	return resp.(*wire.LinkReverseResponse), nil
 }
 
 // dial asks the source for a data connection to addr (a broker of its
@@ -507,29 +499,19 @@ func (m *Manager) reverseCaller(name string) (peerCaller, error) {
 type sessionPeer struct{ s *revSession }
 
 func (p sessionPeer) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) (*wire.LinkPeerResponse, error) {
-	body, err := p.s.call(ctx, wire.LinkPeerKey, req.Version, req)
+	resp, err := p.s.call(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &wire.LinkPeerResponse{Version: req.Version}
-	rc, err := asCodec(resp)
-	if err != nil {
-		return nil, err
-	}
-	return resp, rc.ReadFrom(body)
+	return resp.(*wire.LinkPeerResponse), nil
 }
 
 func (p sessionPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest) (*wire.LinkMirrorOpResponse, error) {
-	body, err := p.s.call(ctx, wire.LinkMirrorOpKey, req.Version, req)
+	resp, err := p.s.call(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &wire.LinkMirrorOpResponse{Version: req.Version}
-	rc, err := asCodec(resp)
-	if err != nil {
-		return nil, err
-	}
-	return resp, rc.ReadFrom(body)
+	return resp.(*wire.LinkMirrorOpResponse), nil
 }
 
 // ownAddr is the address of this broker's listener named name (the first
@@ -551,4 +533,30 @@ func newSessionID() [16]byte {
 
 func fmtUUID(id [16]byte) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16])
+}
+
+// SourceClientOpts are the franz-go options with which link name's
+// clients reach its source, as the link itself dials (an INBOUND half:
+// through its control session): for tools and tests that read the source
+// as the link does. The options carry the link's credentials.
+func (m *Manager) SourceClientOpts(name string) ([]kgo.Opt, error) {
+	rt := m.runtimeOf(name)
+	if rt == nil {
+		return nil, errUnknownLink(name)
+	}
+	return m.rev.sessions.ClientOpts(name, rt.link.Configs)
+}
+
+// closeAll ends every session (the broker stops: handed-off connections
+// are no longer the server's to close).
+func (ss *Sessions) closeAll() {
+	ss.mu.Lock()
+	all := make([]*revSession, 0, len(ss.byLink))
+	for _, s := range ss.byLink {
+		all = append(all, s)
+	}
+	ss.mu.Unlock()
+	for _, s := range all {
+		s.close(errors.New("the broker is stopping"))
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,27 +31,10 @@ const revMaxFrame = 100 << 20
 // revClientID is the client id of the SOURCE half's own requests.
 const revClientID = "tandem-cluster-link-source"
 
-// codec is a message with Kafka's encoding: every kmsg request and
-// response, and the private link messages of internal/wire.
-type codec interface {
-	AppendTo([]byte) []byte
-	ReadFrom([]byte) error
-}
-
-// errNoCodec: the private link messages have no encoding yet.
-var errNoCodec = errors.New("the private link requests have no codec in this build")
-
-func asCodec(v any) (codec, error) {
-	c, ok := v.(codec)
-	if !ok {
-		return nil, fmt.Errorf("%w (%T)", errNoCodec, v)
-	}
-	return c, nil
-}
-
 // appendRequest appends a whole request frame: size, header (v2 when
 // flexible, else v1), body.
-func appendRequest(dst []byte, key, version int16, corr int32, flexible bool, body codec) []byte {
+func appendRequest(dst []byte, corr int32, req kmsg.Request) []byte {
+	key, version := req.Key(), req.GetVersion()
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(key))
@@ -60,10 +42,10 @@ func appendRequest(dst []byte, key, version int16, corr int32, flexible bool, bo
 	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(revClientID)))
 	dst = append(dst, revClientID...)
-	if flexible {
+	if req.IsFlexible() {
 		dst = append(dst, 0)
 	}
-	dst = body.AppendTo(dst)
+	dst = req.AppendTo(dst)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }
@@ -109,38 +91,36 @@ type kconn struct {
 
 func newKconn(c net.Conn) *kconn { return &kconn{conn: c, rd: bufio.NewReaderSize(c, 4096)} }
 
-// do sends req and decodes the answer into resp; key, version and
-// flexibility are req's.
-func (k *kconn) do(ctx context.Context, key, version int16, flexible bool, req, resp codec) error {
+// do sends req and returns its answer.
+func (k *kconn) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = k.conn.SetDeadline(dl)
 		defer func() { _ = k.conn.SetDeadline(time.Time{}) }()
 	}
 	k.corr++
-	// ApiVersions answers with header v0 whatever its version.
-	respFlexible := flexible && key != int16(kmsg.ApiVersions)
-	if _, err := k.conn.Write(appendRequest(nil, key, version, k.corr, flexible, req)); err != nil {
-		return err
+	if _, err := k.conn.Write(appendRequest(nil, k.corr, req)); err != nil {
+		return nil, err
 	}
 	frame, err := wire.ReadFrame(k.rd, revMaxFrame)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	corr, body, err := responseBody(frame, respFlexible)
+	// ApiVersions answers with header v0 whatever its version.
+	corr, body, err := responseBody(frame, req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if corr != k.corr {
-		return fmt.Errorf("%w: response correlation id %d, want %d", wire.ErrMalformed, corr, k.corr)
+		return nil, fmt.Errorf("%w: response correlation id %d, want %d", wire.ErrMalformed, corr, k.corr)
 	}
-	return resp.ReadFrom(body)
+	return decodeResponse(req, body)
 }
 
-// doKmsg is do for a kmsg request.
-func (k *kconn) doKmsg(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+// decodeResponse decodes body as the answer to req.
+func decodeResponse(req kmsg.Request, body []byte) (kmsg.Response, error) {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
-	return resp, k.do(ctx, req.Key(), req.GetVersion(), req.IsFlexible(), req, resp)
+	return resp, resp.ReadFrom(body)
 }
 
 // buffered returns the connection with whatever the set-up's reader read
@@ -176,15 +156,7 @@ func connectAuthenticated(ctx context.Context, addr string, sec security, timeou
 	}
 	c := raw
 	if sec.tls != nil {
-		cfg := sec.tls.Clone()
-		if cfg.ServerName == "" {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				host = addr
-			}
-			cfg.ServerName = host
-		}
-		tc := tls.Client(raw, cfg)
+		tc := tls.Client(raw, tlsFor(sec.tls, addr))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = raw.Close()
 			return nil, &errTLSHandshake{addr: addr, err: err}
@@ -207,7 +179,7 @@ func (k *kconn) setup(ctx context.Context, sec security, addr string) error {
 	av.Version = 3
 	av.ClientSoftwareName = wire.LinkClientSoftwareName
 	av.ClientSoftwareVersion = "1"
-	r, err := k.doKmsg(ctx, av)
+	r, err := k.do(ctx, av)
 	if err != nil {
 		return fmt.Errorf("ApiVersions with %s: %w", addr, err)
 	}
@@ -220,7 +192,7 @@ func (k *kconn) setup(ctx context.Context, sec security, addr string) error {
 	hs := kmsg.NewPtrSASLHandshakeRequest()
 	hs.Version = 1
 	hs.Mechanism = sec.sasl.Name()
-	r, err = k.doKmsg(ctx, hs)
+	r, err = k.do(ctx, hs)
 	if err != nil {
 		return fmt.Errorf("SaslHandshake with %s: %w", addr, err)
 	}
@@ -235,7 +207,7 @@ func (k *kconn) setup(ctx context.Context, sec security, addr string) error {
 		req := kmsg.NewPtrSASLAuthenticateRequest()
 		req.Version = 2
 		req.SASLAuthBytes = write
-		r, err := k.doKmsg(ctx, req)
+		r, err := k.do(ctx, req)
 		if err != nil {
 			return fmt.Errorf("SaslAuthenticate with %s: %w", addr, err)
 		}
@@ -258,17 +230,9 @@ func (k *kconn) setup(ctx context.Context, sec security, addr string) error {
 
 // linkReverse sends a LinkReverse request on the set-up connection.
 func (k *kconn) linkReverse(ctx context.Context, req *wire.LinkReverseRequest) (*wire.LinkReverseResponse, error) {
-	rc, err := asCodec(req)
+	resp, err := k.do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &wire.LinkReverseResponse{Version: req.Version}
-	pc, err := asCodec(resp)
-	if err != nil {
-		return nil, err
-	}
-	if err := k.do(ctx, wire.LinkReverseKey, req.Version, true, rc, pc); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return resp.(*wire.LinkReverseResponse), nil
 }

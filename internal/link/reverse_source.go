@@ -288,48 +288,28 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 
 // answer answers one request of the destination on a control session.
 func (s *sourceHalf) answer(ctx context.Context, h wire.Header, body []byte, sid [16]byte, addr string) (kmsg.Response, error) {
-	decode := func(req any) error {
-		c, err := asCodec(req)
-		if err != nil {
-			return err
-		}
-		return c.ReadFrom(body)
-	}
-	var resp any
-	switch h.Key {
-	case wire.LinkReverseKey:
-		req := &wire.LinkReverseRequest{Version: h.Version}
-		if err := decode(req); err != nil {
-			return nil, err
-		}
-		switch req.Role {
-		case wire.LinkReversePing:
-			resp = &wire.LinkReverseResponse{Version: h.Version, ClusterID: s.m.cluster.ClusterID()}
-		case wire.LinkReverseDial:
-			resp = s.dial(ctx, sid, addr, req)
-		default:
-			return nil, fmt.Errorf("LinkReverse role %d on a control session", req.Role)
-		}
-	case wire.LinkPeerKey:
-		req := &wire.LinkPeerRequest{Version: h.Version}
-		if err := decode(req); err != nil {
-			return nil, err
-		}
-		resp = s.m.LinkPeer(ctx, req)
-	case wire.LinkMirrorOpKey:
-		req := &wire.LinkMirrorOpRequest{Version: h.Version}
-		if err := decode(req); err != nil {
-			return nil, err
-		}
-		resp = s.m.LinkMirrorOp(ctx, req)
-	default:
+	if !wire.IsLinkAPIKey(h.Key) {
 		return nil, fmt.Errorf("request %s (key %d) is not one a destination sends on a control session", kmsg.NameForKey(h.Key), h.Key)
 	}
-	r, ok := resp.(kmsg.Response)
-	if !ok {
-		return nil, fmt.Errorf("%w (%T)", errNoCodec, resp)
+	r, err := wire.DecodeRequest(h, body)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	switch req := r.(type) {
+	case *wire.LinkReverseRequest:
+		switch req.Role {
+		case wire.LinkReversePing:
+			return &wire.LinkReverseResponse{Version: h.Version, ClusterID: s.m.cluster.ClusterID()}, nil
+		case wire.LinkReverseDial:
+			return s.dial(ctx, sid, addr, req), nil
+		}
+		return nil, fmt.Errorf("LinkReverse role %d on a control session", req.Role)
+	case *wire.LinkPeerRequest:
+		return s.m.LinkPeer(ctx, req), nil
+	case *wire.LinkMirrorOpRequest:
+		return s.m.LinkMirrorOp(ctx, req), nil
+	}
+	return nil, fmt.Errorf("request key %d on a control session", h.Key)
 }
 
 // dial answers a DIAL: connect to this cluster's broker with local.*
