@@ -218,6 +218,10 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 			link.WithSessions(sessions), link.WithListeners(cfg.NodeID, linkListeners(endpoints))); err != nil {
 			return nil, err
 		}
+		// The private link requests (LinkPeer, LinkReverse,
+		// LinkMirrorOp) are answered by the manager; without it they
+		// answer "cluster linking is disabled".
+		n.broker.SetLinkAPI(n.links)
 		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },
 			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
 			mirrorStateNames(), link.TaskStates)
