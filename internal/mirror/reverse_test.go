@@ -183,7 +183,7 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcl := newClient(t, "", append(opts, kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	pcl := newClient(t, "", append(opts, kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second), kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.LeaderAck()))...)
 	if err := pcl.ProduceSync(ctxT(t), &kgo.Record{Topic: "orders", Value: []byte("from the destination")}).FirstErr(); err == nil {
 		t.Fatal("a Produce through the relay succeeded")
 	}
