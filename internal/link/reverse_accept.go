@@ -58,7 +58,8 @@ func WithSessions(s *Sessions) Option { return func(m *Manager) { m.rev.sessions
 
 // Sessions holds the control sessions of the INBOUND link halves of one
 // broker: one live session per link; a newer one replaces an older one
-// (design §3.3).
+// (design §3.3). A nil *Sessions has none (a Manager built without
+// NewManager, in tests).
 type Sessions struct {
 	logger *slog.Logger
 	mu     sync.Mutex
@@ -74,6 +75,9 @@ func NewSessions(logger *slog.Logger) *Sessions {
 }
 
 func (ss *Sessions) get(link string) *revSession {
+	if ss == nil {
+		return nil
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ss.byLink[link]
@@ -125,7 +129,7 @@ func (ss *Sessions) ClientOpts(name string, configs map[string]string) ([]kgo.Op
 }
 
 func (ss *Sessions) clientOpts(name string, configs map[string]string) ([]kgo.Opt, security, error) {
-	if ConnectionMode(configs) != ConnInbound {
+	if ss == nil || ConnectionMode(configs) != ConnInbound {
 		return clientOpts(name, configs)
 	}
 	return clientOptsVia(name, configs, func(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
@@ -550,6 +554,9 @@ func (m *Manager) SourceClientOpts(name string) ([]kgo.Opt, error) {
 // closeAll ends every session (the broker stops: handed-off connections
 // are no longer the server's to close).
 func (ss *Sessions) closeAll() {
+	if ss == nil {
+		return
+	}
 	ss.mu.Lock()
 	all := make([]*revSession, 0, len(ss.byLink))
 	for _, s := range ss.byLink {
