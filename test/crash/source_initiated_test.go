@@ -13,12 +13,13 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
 // netns is a network namespace joined to the root namespace by a veth
@@ -100,27 +101,9 @@ func TestNetnsDialHelper(t *testing.T) {
 	c.Close()
 }
 
-// lockedBuf is a process's output, read while the process writes it.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startIn starts `tandem serve` inside the namespace, listening on the
 // namespace's veth address only; out receives its output.
-func (n *netns) startIn(t *testing.T, bin, dir string, port, httpPort int, out *lockedBuf) *proc {
+func (n *netns) startIn(t *testing.T, bin, dir string, port, httpPort int, out *tandemtest.Logs) *proc {
 	t.Helper()
 	addr := net.JoinHostPort(n.nsIP, strconv.Itoa(port))
 	cmd := exec.Command("ip", "netns", "exec", n.name, bin, "serve",
@@ -166,7 +149,12 @@ func TestSourceInitiatedNetns(t *testing.T) {
 	dstAddr := net.JoinHostPort(ns.nsIP, strconv.Itoa(dstPort))
 	srcHTTP := "--http.listeners=http://127.0.0.1:" + strconv.Itoa(srcHTTPPort)
 	src := startBroker(t, bin, srcDir, srcPort, srcHTTP)
-	dstLog := &lockedBuf{}
+	dstLog := &tandemtest.Logs{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("destination log:\n%s", dstLog.String())
+		}
+	})
 	dst := ns.startIn(t, bin, dstDir, dstPort, dstHTTPPort, dstLog)
 	defer func() { src.stop(t); dst.stop(t) }()
 
@@ -255,7 +243,7 @@ func TestSourceInitiatedNetns(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: link states destination %q, source %q\ndestination log:\n%s", what, d, s, dstLog.String())
+				t.Fatalf("%s: link states destination %q, source %q", what, d, s)
 			}
 		}
 	}
@@ -269,41 +257,7 @@ func TestSourceInitiatedNetns(t *testing.T) {
 	defer dcl.Close()
 	identical := func(what string) {
 		t.Helper()
-		sadm, dadm := kadm.NewClient(scl), kadm.NewClient(dcl)
-		ends, err := sadm.ListEndOffsets(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			dends, err := dadm.ListEndOffsets(ctx, topic)
-			caught := err == nil
-			ends.Each(func(o kadm.ListedOffset) {
-				if d, ok := dends.Lookup(topic, o.Partition); !ok || d.Offset != o.Offset {
-					caught = false
-				}
-			})
-			if caught {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: mirror did not catch up: source %v mirror %v (%v)\ndestination log:\n%s", what, ends, dends, err, dstLog.String())
-			}
-		}
-		smd, err := sadm.ListTopics(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dmd, err := dadm.ListTopics(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ends.Each(func(o kadm.ListedOffset) {
-			s := batchesOf(ctx, t, scl, topic, smd[topic].ID, o.Partition, o.Offset)
-			d := batchesOf(ctx, t, dcl, topic, dmd[topic].ID, o.Partition, o.Offset)
-			if !bytes.Equal(s, d) {
-				t.Fatalf("%s: partition %d: mirror (%d bytes) is not the source (%d bytes) byte for byte", what, o.Partition, len(d), len(s))
-			}
-		})
+		sameAsSource(ctx, t, scl, dcl, topic, 40*time.Second, what)
 	}
 	identical("first fill")
 
