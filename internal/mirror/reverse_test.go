@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
+	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
 
 // cutProxy forwards TCP connections to a target; Cut closes every
@@ -226,4 +227,50 @@ func TestSourceInitiatedUnpaired(t *testing.T) {
 		l, _ := src.Node.Links().Link("other")
 		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist")
 	})
+}
+
+// TestSourceInitiatedOverTLS: the source half reaches the destination's
+// SSL listener with a client certificate (mutual TLS), and its own
+// cluster's SSL listener with local.ssl.*; the connections handed over
+// by the destination's server are TLS connections, and the mirror still
+// fills byte for byte.
+func TestSourceInitiatedOverTLS(t *testing.T) {
+	t.Parallel()
+	ca := tlstest.NewCA(t)
+	src := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"),
+		tandemtest.Config("listeners", "INTERNAL://127.0.0.1:0,LINK://127.0.0.1:0"),
+		tandemtest.Config("listener.security.protocol.map", "INTERNAL:PLAINTEXT,LINK:SSL"),
+		tandemtest.Config("password.encoder.secret", "src-secret"))...)
+	scl := newClient(t, src.ListenerAddr("INTERNAL"))
+	createTopics(t, scl, 2, "orders")
+	produceN(t, scl, "orders", 200)
+	dst := tandemtest.Start(t, append(tandemtest.TLS(t, ca, "required"),
+		tandemtest.Config("listeners", "INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0"),
+		tandemtest.Config("listener.security.protocol.map", "INTERNAL:PLAINTEXT,EXTERNAL:SSL"))...)
+	dcl := newClient(t, dst.ListenerAddr("INTERNAL"))
+	dlm := dst.Node.Links()
+	if err := dlm.CreateLink(ctxT(t), "si", "", map[string]string{"link.mode": "DESTINATION", "connection.mode": "INBOUND",
+		"availability.check.ms": "300", "replica.fetch.wait.max.ms": "100", "metadata.max.age.ms": "1000"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	toDst, toSrc := ca.Client(t, "plant-link"), ca.Client(t, "link-reader")
+	if err := src.Node.Links().CreateLink(ctxT(t), "si", "", map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND",
+		"bootstrap.servers": dst.ListenerAddr("EXTERNAL"), "availability.check.ms": "300",
+		"security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.certificates": string(ca.CertPEM),
+		"ssl.keystore.type": "PEM", "ssl.keystore.certificate.chain": string(toDst.CertPEM), "ssl.keystore.key": string(toDst.KeyPEM),
+		"local.listener.name": "LINK", "local.security.protocol": "SSL", "local.ssl.truststore.type": "PEM",
+		"local.ssl.truststore.certificates": string(ca.CertPEM), "local.ssl.keystore.type": "PEM",
+		"local.ssl.keystore.certificate.chain": string(toSrc.CertPEM), "local.ssl.keystore.key": string(toSrc.KeyPEM)}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "both halves ACTIVE", func() bool {
+		d, _ := dlm.Link("si")
+		s, _ := src.Node.Links().Link("si")
+		return d.State == link.LinkActive && s.State == link.LinkActive && src.Node.Links().PeerClusterID("si") != ""
+	})
+	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, scl, "orders", 200)
+	sameBytes(t, scl, dcl, "orders", "orders")
 }
