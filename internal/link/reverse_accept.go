@@ -245,7 +245,10 @@ func (s *revSession) close(err error) {
 	_ = s.conn.Close()
 	s.ss.remove(s)
 	for _, pd := range dials {
-		pd.failed <- err
+		select { // never blocks: the DIAL's own failure may be there first
+		case pd.failed <- fmt.Errorf("%w: the control session ended: %w", errSourceNotConnected, err):
+		default:
+		}
 	}
 	s.logger.Info("source-initiated link: control session ended", "session", fmtUUID(s.id), "source_cluster_id", s.cluster, "err", err)
 }
@@ -359,6 +362,9 @@ func (s *revSession) dial(ctx context.Context, addr string, timeout time.Duratio
 	case c := <-pd.conn:
 		return c, nil
 	case err := <-pd.failed:
+		if errors.Is(err, errSourceNotConnected) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: the source could not open a connection to %s: %w", errSourceUnreachable, addr, err)
 	case <-ctx.Done():
 		// The data connection may have arrived as the deadline passed.
