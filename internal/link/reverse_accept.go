@@ -199,12 +199,17 @@ func (s *revSession) run() {
 		s.mu.Lock()
 		ch := s.calls[corr]
 		delete(s.calls, corr)
+		sent := corr >= 0 && corr < s.corr
 		s.mu.Unlock()
-		if ch == nil {
+		switch {
+		case ch != nil:
+			ch <- body
+		case !sent:
 			s.close(fmt.Errorf("%w: answer to no request (correlation id %d)", wire.ErrMalformed, corr))
 			return
 		}
-		ch <- body
+		// Else the answer to a call that gave up (its context ended; a
+		// DIAL whose data connection came first): dropped.
 	}
 }
 
