@@ -213,14 +213,19 @@ func (s *revSession) run() {
 	}
 }
 
+// ping pings at once (the source half counts its session as up from the
+// first request it gets: this broker has registered it) and then every
+// heartbeat.
 func (s *revSession) ping() {
 	t := time.NewTicker(s.heartbeat)
 	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		resp, err := s.reverse(ctx, &wire.LinkReverseRequest{LinkName: s.link, LinkID: s.id, Role: wire.LinkReversePing, SessionID: s.id})

@@ -202,7 +202,7 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 		heartbeat = time.Duration(resp.HeartbeatMillis) * time.Millisecond
 	}
 	s.mu.Lock()
-	s.up, s.peer, s.lastErr = true, resp.ClusterID, nil
+	s.peer = resp.ClusterID
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -221,9 +221,14 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, addr string, heartbeat time.Duration) error {
 	var lastPing atomic.Int64
 	lastPing.Store(time.Now().UnixNano())
-	var why atomic.Value
+	var whyMu sync.Mutex
+	var why error // the first reason the connection was ended here
 	end := func(err error) {
-		why.CompareAndSwap(nil, err)
+		whyMu.Lock()
+		if why == nil {
+			why = err
+		}
+		whyMu.Unlock()
 		_ = conn.Close()
 	}
 	done := make(chan struct{})
@@ -253,8 +258,10 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 	for {
 		frame, err := wire.ReadFrame(rd, revMaxFrame)
 		if err != nil {
-			if w, ok := why.Load().(error); ok {
-				return w
+			whyMu.Lock()
+			defer whyMu.Unlock()
+			if why != nil {
+				return why
 			}
 			return err
 		}
@@ -265,6 +272,11 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 		}
 		if h.Key == wire.LinkReverseKey {
 			lastPing.Store(time.Now().UnixNano())
+			// Up from the destination's first request (a PING at once):
+			// it has registered the session, so its clients can dial.
+			s.mu.Lock()
+			s.up, s.lastErr = true, nil
+			s.mu.Unlock()
 		}
 		inflight.Add(1)
 		go func() {
