@@ -86,7 +86,7 @@ func category(state metadata.MirrorState) string {
 		return "PAUSED"
 	case link.MirrorFailed, link.MirrorSourceUnavailable:
 		return "IN_ERROR"
-	case link.MirrorPendingStopped:
+	case link.MirrorPendingStopped, metadata.MirrorPendingRestore, metadata.MirrorPendingSetupForRestore:
 		return "PENDING"
 	}
 	return "NOT_APPLICABLE"
