@@ -18,8 +18,9 @@ import (
 // of the same link — is truncated to them and becomes a mirror of the
 // remote topic again, fetching from exactly the truncation point.
 //
-// Not reachable by users yet: the REST action and CLI verb come with the
-// cross-cluster protocol that asks the remote for its stop offsets.
+// Reached through TruncateAndRestore (failback.go), which asks the peer
+// half for its stop offsets, and through the peer's RESTORE of a reverse
+// (failback_answer.go).
 //
 // Order, each step crash-safe:
 //  1. plan (log.PlanTruncation per partition; changes nothing);
