@@ -18,6 +18,16 @@ import (
 type DirectPeer struct {
 	M    *Manager
 	Down atomic.Bool
+	before atomic.Pointer[func()]
+}
+
+// SetBefore makes f (nil: nothing) run before each LinkMirrorOp.
+func (p *DirectPeer) SetBefore(f func()) {
+	if f == nil {
+		p.before.Store(nil)
+		return
+	}
+	p.before.Store(&f)
 }
 
 var errTestPeerDown = errors.New("dial tcp 127.0.0.1:1: connect: connection refused (test)")
@@ -30,6 +40,9 @@ func (p *DirectPeer) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) (*
 }
 
 func (p *DirectPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest) (*wire.LinkMirrorOpResponse, error) {
+	if f := p.before.Load(); f != nil {
+		(*f)()
+	}
 	if p.Down.Load() {
 		return nil, errTestPeerDown
 	}
@@ -52,4 +65,13 @@ func CreateLinkWithID(m *Manager, name string, id [16]byte, configs map[string]s
 	}
 	l, _ := m.store.Link(name)
 	return m.startLink(l)
+}
+
+// CrashBeforeReverse makes m's next reverse of topic stop right before
+// it persists PENDING_STOPPED (as a crash there would), once.
+func CrashBeforeReverse(m *Manager, topic string) {
+	var once atomic.Bool
+	m.testCrashBefore = func(name string, ev mirrorEvent, e mirrorEffect) bool {
+		return name == topic && (ev == evReverseStart || ev == evReversePause) && e == effPersist && once.CompareAndSwap(false, true)
+	}
 }

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 // failbackPair is two real brokers, A and B, with one BIDIRECTIONAL link
@@ -308,5 +310,114 @@ func TestFailbackRefusals(t *testing.T) {
 		if _, err := m.ReverseMirrors(ctx, name, []string{"t"}, "", false, true); !errors.Is(err, want) {
 			t.Errorf("reverse over %s: %v, want %v", name, err, want)
 		}
+	}
+}
+
+// reversePair is a failback pair where A's topic mirrors B's (B
+// writable): produce on A, mirror on B, fail over on B, restore on A.
+func reversePair(t *testing.T) *failbackPair {
+	t.Helper()
+	p := newFailbackPair(t)
+	ctx := ctxT(t)
+	if _, err := p.bAdm.CreateTopic(ctx, p.partitions, 1, nil, p.topic); err != nil {
+		t.Fatal(err)
+	}
+	p.produce(t, p.bCl, "on-B", []int{4, 6})
+	if err := p.ma.CreateMirror(ctx, p.lname, p.topic, "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	p.waitSame(t)
+	return p
+}
+
+// TestReverseCrashPoints: the reverse's crash points (design §5.3). The
+// peer's topic is an ordinary topic here (a planned reverse).
+func TestReverseCrashPoints(t *testing.T) {
+	t.Run("after the fence", func(t *testing.T) {
+		// A stops right after B fenced its topic: B is read-only, A
+		// still a mirror; the link's task completes the reverse.
+		p := reversePair(t)
+		link.CrashBeforeReverse(p.ma, p.topic)
+		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
+		if err != nil || r[0].Err == nil {
+			t.Fatalf("reverse with a crash: %v %+v", err, r)
+		}
+		if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorActive || sb != metadata.MirrorPendingSetupForRestore {
+			t.Fatalf("after the crash: A %s, B %s", sa, sb)
+		}
+		if err := p.bCl.ProduceSync(ctxT(t), &kgo.Record{Topic: p.topic, Value: []byte("x")}).FirstErr(); err == nil || !strings.Contains(err.Error(), "INVALID_REQUEST") {
+			t.Fatalf("the fenced topic accepted a write: %v", err)
+		}
+		waitFor(t, func() bool {
+			return mirrorState(t, p.a, p.topic) == link.MirrorStopped && mirrorState(t, p.b, p.topic) == link.MirrorActive
+		})
+		p.produce(t, p.aCl, "on-A", []int{2, 2})
+		p.waitSame(t)
+	})
+	t.Run("peer gone before the restore", func(t *testing.T) {
+		// B stops answering between the fence and the restore: A is
+		// writable, B read-only; the task restores B when it answers.
+		p := reversePair(t)
+		var calls int
+		p.toB.SetBefore(func() {
+			if calls++; calls == 2 {
+				p.toB.Down.Store(true) // the RESTORE, after the FENCE
+			}
+		})
+		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", true, false)
+		if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "writable here") {
+			t.Fatalf("reverse with the peer gone: %v %+v", err, r)
+		}
+		if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorStopped || sb != metadata.MirrorPendingSetupForRestore {
+			t.Fatalf("A %s, B %s", sa, sb)
+		}
+		mi, err := p.ma.Mirror(p.lname, p.topic)
+		if err != nil || len(mi.TransitionErrors) == 0 || !strings.Contains(mi.TransitionErrors[0].Message, "did not answer") {
+			t.Fatalf("state transition errors: %+v %v", mi.TransitionErrors, err)
+		}
+		p.toB.SetBefore(nil)
+		p.toB.Down.Store(false)
+		waitFor(t, func() bool { return mirrorState(t, p.b, p.topic) == link.MirrorPaused })
+	})
+	t.Run("not caught up", func(t *testing.T) {
+		// A's mirror is paused and behind B: the reverse fails, A stays
+		// a paused mirror and B is writable again.
+		p := reversePair(t)
+		if r, err := p.ma.AlterMirrors(ctxT(t), p.lname, "pause", []string{p.topic}, "", false); err != nil || r[0].Err != nil {
+			t.Fatalf("pause: %v %+v", err, r)
+		}
+		p.produce(t, p.bCl, "unfetched", []int{1, 0})
+		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
+		if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "not caught up") {
+			t.Fatalf("reverse of a mirror behind: %v %+v", err, r)
+		}
+		if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorPaused || sb != "" {
+			t.Fatalf("A %s, B %q (want an ordinary topic again)", sa, sb)
+		}
+		p.produce(t, p.bCl, "writable-again", []int{1, 1})
+	})
+}
+
+// TestLinkMirrorOpRefusals: the answering side refuses as a whole a
+// request for no link, another link id, or a link that cannot fail back.
+func TestLinkMirrorOpRefusals(t *testing.T) {
+	p := newFailbackPair(t)
+	la, _ := p.a.Node.Store().Link(p.lname)
+	for _, tc := range []struct {
+		req  wire.LinkMirrorOpRequest
+		want string
+	}{
+		{wire.LinkMirrorOpRequest{LinkName: "nope", LinkID: la.ID}, "cluster link 'nope' does not exist"},
+		{wire.LinkMirrorOpRequest{LinkName: p.lname, LinkID: [16]byte{1}}, "one of them was re-created"},
+	} {
+		resp := p.mb.LinkMirrorOp(ctxT(t), &tc.req)
+		if resp.ErrorCode != kerr.InvalidRequest.Code || resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, tc.want) {
+			t.Errorf("%+v: %d %v, want INVALID_REQUEST %q", tc.req, resp.ErrorCode, resp.ErrorMessage, tc.want)
+		}
+	}
+	resp := p.mb.LinkMirrorOp(ctxT(t), &wire.LinkMirrorOpRequest{LinkName: p.lname, LinkID: la.ID, Op: wire.MirrorOpDescribeStop,
+		Topics: []wire.LinkMirrorOpTopic{{Topic: "ghost"}}})
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("unknown topic: %+v", resp)
 	}
 }
