@@ -16,8 +16,8 @@ import (
 // directly, standing in for the private requests' wire transport; Down
 // makes it fail as an unreachable peer would.
 type DirectPeer struct {
-	M    *Manager
-	Down atomic.Bool
+	M      *Manager
+	Down   atomic.Bool
 	before atomic.Pointer[func()]
 }
 
