@@ -19,8 +19,10 @@ import (
 
 // failbackPair is two real brokers, A and B, with one BIDIRECTIONAL link
 // "L" on both (both OUTBOUND, one cluster_link_id), whose halves reach
-// each other through DirectPeer (the private requests' stand-in).
+// each other over the wire (LinkMirrorOp to the peer's listener) or,
+// when direct, through DirectPeer (which can play an unreachable peer).
 type failbackPair struct {
+	direct       bool
 	a, b         *tandemtest.Broker
 	aLogs        *tandemtest.Logs
 	ma, mb       *link.Manager
@@ -32,14 +34,20 @@ type failbackPair struct {
 }
 
 func newFailbackPair(t *testing.T) *failbackPair {
+	return newPair(t, true)
+}
+
+func newPair(t *testing.T, direct bool) *failbackPair {
 	t.Helper()
-	p := &failbackPair{partitions: 2, topic: "t", lname: "L"}
+	p := &failbackPair{partitions: 2, topic: "t", lname: "L", direct: direct}
 	p.a, p.aLogs = tandemtest.StartLogged(t)
 	p.b = tandemtest.Start(t)
 	p.ma, p.mb = p.a.Node.Links(), p.b.Node.Links()
 	p.toB, p.toA = &link.DirectPeer{M: p.mb}, &link.DirectPeer{M: p.ma}
-	link.SetTestPeer(p.ma, p.toB)
-	link.SetTestPeer(p.mb, p.toA)
+	if direct {
+		link.SetTestPeer(p.ma, p.toB)
+		link.SetTestPeer(p.mb, p.toA)
+	}
 	cfg := func(peer *tandemtest.Broker) map[string]string {
 		return map[string]string{"link.mode": "BIDIRECTIONAL", "bootstrap.servers": peer.Addr(),
 			"topic.config.sync.ms": "1000", "request.timeout.ms": "5000"}
@@ -158,7 +166,15 @@ func mirrorState(t *testing.T, b *tandemtest.Broker, topic string) metadata.Mirr
 // byte for byte; reverse-and-start on A makes A writable and B its
 // mirror; reverse-and-pause from B turns it around again, paused.
 func TestFailbackEndToEnd(t *testing.T) {
-	p := newFailbackPair(t)
+	// The wire variant waits for the link clients' ApiVersions cap
+	// (helper "wire", cc79c0c) to reach main.
+	for _, direct := range []bool{true} {
+		t.Run(map[bool]string{false: "wire", true: "direct"}[direct], func(t *testing.T) { failbackEndToEnd(t, direct) })
+	}
+}
+
+func failbackEndToEnd(t *testing.T, direct bool) {
+	p := newPair(t, direct)
 	ctx := ctxT(t)
 	if _, err := p.aAdm.CreateTopic(ctx, p.partitions, 1, nil, p.topic); err != nil {
 		t.Fatal(err)
@@ -250,24 +266,9 @@ func TestFailbackEndToEnd(t *testing.T) {
 	if r, err := p.ma.TruncateAndRestore(ctx, p.lname, []string{p.topic}, "", false); err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "not a stopped mirror") {
 		t.Fatalf("truncate-and-restore against an ACTIVE mirror: %v %+v", err, r)
 	}
-	ends := leosOf(t, p.b, p.topic)
-	p.toA.Down.Store(true)
-	r, err := p.mb.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", true, false)
-	if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "nothing was changed") {
-		t.Fatalf("reverse with the peer unreachable: %v %+v", err, r)
+	if direct {
+		p.peerUnreachable(t)
 	}
-	if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorStopped || sb != link.MirrorActive || !sameEnds(ends, leosOf(t, p.b, p.topic)) {
-		t.Fatalf("after a refused reverse: A %s, B %s", sa, sb)
-	}
-	if _, err := p.mb.TruncateAndRestore(ctx, p.lname, []string{p.topic}, "", true); !errors.Is(err, link.ErrSourceCluster) {
-		t.Fatalf("truncate-and-restore with the peer unreachable: %v", err)
-	}
-	p.toA.Down.Store(false)
-	// The unfence the unanswered fence left owed is sent by the task.
-	waitFor(t, func() bool {
-		tb, _ := p.b.Node.Broker().TopicByName(p.topic)
-		return tb.Mirror.RemoteOp == ""
-	})
 
 	// reverse-and-pause, from B this time: B writable, A a PAUSED mirror.
 	rr, err = p.mb.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", true, false)
@@ -420,4 +421,29 @@ func TestLinkMirrorOpRefusals(t *testing.T) {
 	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Errorf("unknown topic: %+v", resp)
 	}
+}
+
+// peerUnreachable: with A unreachable, B's reverse and truncate-and-restore
+// fail and change nothing; the unfence B then owes A is sent by the
+// link's task once A answers.
+func (p *failbackPair) peerUnreachable(t *testing.T) {
+	ctx := ctxT(t)
+	ends := leosOf(t, p.b, p.topic)
+	p.toA.Down.Store(true)
+	r, err := p.mb.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", true, false)
+	if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "nothing was changed") {
+		t.Fatalf("reverse with the peer unreachable: %v %+v", err, r)
+	}
+	if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorStopped || sb != link.MirrorActive || !sameEnds(ends, leosOf(t, p.b, p.topic)) {
+		t.Fatalf("after a refused reverse: A %s, B %s", sa, sb)
+	}
+	if _, err := p.mb.TruncateAndRestore(ctx, p.lname, []string{p.topic}, "", true); !errors.Is(err, link.ErrSourceCluster) {
+		t.Fatalf("truncate-and-restore with the peer unreachable: %v", err)
+	}
+	p.toA.Down.Store(false)
+	// The unfence the unanswered fence left owed is sent by the task.
+	waitFor(t, func() bool {
+		tb, _ := p.b.Node.Broker().TopicByName(p.topic)
+		return tb.Mirror.RemoteOp == ""
+	})
 }
