@@ -2,8 +2,11 @@ package link_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -196,6 +199,28 @@ func failbackEndToEnd(t *testing.T, direct bool) {
 	p.produce(t, p.bCl, "new-on-B", []int{2, 4})
 	aBefore := leosOf(t, p.a, p.topic)
 
+	// Dry run over REST, as an operator runs it (reference §5.1, §5.2).
+	var dry struct {
+		Data []struct {
+			MirrorTopicName   string  `json:"mirror_topic_name"`
+			ErrorCode         *int    `json:"error_code"`
+			ErrorMessage      *string `json:"error_message"`
+			MessagesTruncated *int64  `json:"messages_truncated"`
+			Partitions        []struct {
+				PartitionID       int32 `json:"partition_id"`
+				OffsetTruncatedTo int64 `json:"offset_truncated_to"`
+				MessagesTruncated int64 `json:"messages_truncated"`
+			} `json:"partition_level_truncation_data"`
+		} `json:"data"`
+	}
+	body := postJSON(t, "http://"+p.a.HTTPAddr()+"/kafka/v3/clusters/"+p.a.Node.ClusterID()+"/links/L/mirrors:truncate-and-restore?validate_only=true&include_partition_level_truncation_data=true",
+		`{"mirror_topic_names":["t"]}`)
+	if err := json.Unmarshal([]byte(body), &dry); err != nil || len(dry.Data) != 1 || dry.Data[0].ErrorCode != nil ||
+		dry.Data[0].MessagesTruncated == nil || *dry.Data[0].MessagesTruncated != 8 ||
+		fmt.Sprint(dry.Data[0].Partitions) != "[{0 10 5} {1 7 3}]" {
+		t.Fatalf("REST dry run: %v\n%s", err, body)
+	}
+
 	// Dry run: exactly the divergent records, per partition; nothing changes.
 	res, err := p.ma.TruncateAndRestore(ctx, p.lname, []string{p.topic}, "", true)
 	if err != nil || len(res) != 1 || res[0].Err != nil {
@@ -245,9 +270,10 @@ func failbackEndToEnd(t *testing.T, direct bool) {
 
 	// reverse-and-start on A: A writable, B its mirror, caught up.
 	p.produce(t, p.bCl, "more-on-B", []int{1, 1})
-	rr, err := p.ma.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", false, false)
-	if err != nil || rr[0].Err != nil {
-		t.Fatalf("reverse-and-start: %v %+v", err, rr)
+	// Over REST, as an operator runs it.
+	if body := postJSON(t, "http://"+p.a.HTTPAddr()+"/kafka/v3/clusters/"+p.a.Node.ClusterID()+"/links/L/mirrors:reverse-and-start-mirror",
+		`{"mirror_topic_names":["t"]}`); !strings.Contains(body, `"error_code":null`) {
+		t.Fatalf("reverse-and-start: %s", body)
 	}
 	if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorStopped || sb != link.MirrorActive {
 		t.Fatalf("after reverse-and-start: A %s, B %s", sa, sb)
@@ -271,7 +297,7 @@ func failbackEndToEnd(t *testing.T, direct bool) {
 	}
 
 	// reverse-and-pause, from B this time: B writable, A a PAUSED mirror.
-	rr, err = p.mb.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", true, false)
+	rr, err := p.mb.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", true, false)
 	if err != nil || rr[0].Err != nil {
 		t.Fatalf("reverse-and-pause: %v %+v", err, rr)
 	}
@@ -286,6 +312,20 @@ func failbackEndToEnd(t *testing.T, direct bool) {
 	if !bytes.Contains([]byte(p.aLogs.String()), []byte("event=fence")) {
 		t.Errorf("A never logged its fence")
 	}
+}
+
+func postJSON(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %v\n%s", url, resp.StatusCode, err, b)
+	}
+	return string(b)
 }
 
 // TestFailbackRefusals: failback needs a bidirectional link without a
