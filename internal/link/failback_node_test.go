@@ -397,7 +397,8 @@ func TestReverseCrashPoints(t *testing.T) {
 	})
 	t.Run("peer gone before the restore", func(t *testing.T) {
 		// B stops answering between the fence and the restore: A is
-		// writable, B read-only; the task restores B when it answers.
+		// writable, B read-only; A's task restores B when it answers,
+		// also after A restarted.
 		p := reversePair(t)
 		var calls int
 		p.toB.SetBefore(func() {
@@ -416,9 +417,21 @@ func TestReverseCrashPoints(t *testing.T) {
 		if err != nil || len(mi.TransitionErrors) == 0 || !strings.Contains(mi.TransitionErrors[0].Message, "did not answer") {
 			t.Fatalf("state transition errors: %+v %v", mi.TransitionErrors, err)
 		}
+		// A restarts meanwhile: what it owes B is persisted with its topic.
 		p.toB.SetBefore(nil)
+		p.a.Restart()
+		p.ma = p.a.Node.Links()
+		link.SetTestPeer(p.ma, p.toB)
+		if ta, _ := p.a.Node.Broker().TopicByName(p.topic); ta.Mirror == nil || ta.Mirror.RemoteOp != "restore-paused" || ta.ReadOnly() {
+			t.Fatalf("A after its restart: %+v", ta.Mirror)
+		}
 		p.toB.Down.Store(false)
 		waitFor(t, func() bool { return mirrorState(t, p.b, p.topic) == link.MirrorPaused })
+		waitFor(t, func() bool {
+			ta, _ := p.a.Node.Broker().TopicByName(p.topic)
+			return ta.Mirror.RemoteOp == ""
+		})
+		p.waitSame(t)
 	})
 	t.Run("not caught up", func(t *testing.T) {
 		// A's mirror is paused and behind B: the reverse fails, A stays
