@@ -53,7 +53,7 @@ func newPair(t *testing.T, direct bool) *failbackPair {
 	}
 	cfg := func(peer *tandemtest.Broker) map[string]string {
 		return map[string]string{"link.mode": "BIDIRECTIONAL", "bootstrap.servers": peer.Addr(),
-			"topic.config.sync.ms": "1000", "request.timeout.ms": "5000"}
+			"topic.config.sync.ms": "1000", "request.timeout.ms": "3000"}
 	}
 	if err := p.ma.CreateLink(ctxT(t), p.lname, "", cfg(p.b), false, false); err != nil {
 		t.Fatal(err)
@@ -169,9 +169,7 @@ func mirrorState(t *testing.T, b *tandemtest.Broker, topic string) metadata.Mirr
 // byte for byte; reverse-and-start on A makes A writable and B its
 // mirror; reverse-and-pause from B turns it around again, paused.
 func TestFailbackEndToEnd(t *testing.T) {
-	// The wire variant waits for the link clients' ApiVersions cap
-	// (helper "wire", cc79c0c) to reach main.
-	for _, direct := range []bool{true} {
+	for _, direct := range []bool{false, true} {
 		t.Run(map[bool]string{false: "wire", true: "direct"}[direct], func(t *testing.T) { failbackEndToEnd(t, direct) })
 	}
 }
@@ -311,6 +309,21 @@ func failbackEndToEnd(t *testing.T, direct bool) {
 	}
 	if !bytes.Contains([]byte(p.aLogs.String()), []byte("event=fence")) {
 		t.Errorf("A never logged its fence")
+	}
+	if direct {
+		return
+	}
+	// B down for real: A's operations fail and change nothing.
+	p.b.Stop()
+	r, err := p.ma.ReverseMirrors(ctx, p.lname, []string{p.topic}, "", false, false)
+	if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "nothing was changed") {
+		t.Fatalf("reverse with B down: %v %+v", err, r)
+	}
+	if _, err := p.ma.TruncateAndRestore(ctx, p.lname, []string{p.topic}, "", true); !errors.Is(err, link.ErrSourceCluster) {
+		t.Fatalf("truncate-and-restore with B down: %v", err)
+	}
+	if s := mirrorState(t, p.a, p.topic); s != link.MirrorPaused {
+		t.Fatalf("A after failed operations: %s", s)
 	}
 }
 
