@@ -197,6 +197,13 @@ type Manager struct {
 	// testCrashRestore, set by tests, abandons a restore's truncation
 	// before partition p when it returns true.
 	testCrashRestore func(topic string, p int32) bool
+	// linkIDMu: a link's id changes (a paired half adopting its peer's,
+	// pairing.go) under the write lock; a mirror is bound to the id under
+	// the read lock (CreateMirror). A leaf but for the store.
+	linkIDMu sync.RWMutex
+
+	// testPeerFor, set by tests, replaces peerFor (pairing.go).
+	testPeerFor func(name string) (peerCaller, error)
 }
 
 // runtime is a link's live state: the client to its source, its
@@ -227,6 +234,12 @@ type runtime struct {
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
+	// peer is a paired half's view of its peer half (pairing.go);
+	// idFixed is metadata.Link.IDFixed as it is now, adopting is set
+	// while the peer's id is being adopted.
+	peer     peerView
+	idFixed  bool
+	adopting bool
 
 	// running counts the link's task goroutines (DeleteLink waits for
 	// them to end).
@@ -429,7 +442,7 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	l.Configs = configs
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &runtime{link: l, sec: sec, watch: w, client: cl, adm: kadm.NewClient(cl), ctx: ctx, cancel: cancel, state: LinkActive,
-		errCode: "NO_ERROR", missingSince: map[string]time.Time{}}
+		errCode: "NO_ERROR", missingSince: map[string]time.Time{}, idFixed: l.IDFixed}
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
@@ -480,10 +493,29 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	return nil
 }
 
+// CreateOption is an option of CreateLink.
+type CreateOption func(*createOptions)
+
+type createOptions struct{ linkID [16]byte }
+
+// WithClusterLinkID creates the link with a given cluster_link_id: the
+// second half of a paired link, with its peer's id (§4.2 of the
+// reference; docs/design/links-bidirectional.md §2.1).
+func WithClusterLinkID(id [16]byte) CreateOption {
+	return func(o *createOptions) { o.linkID = id }
+}
+
 // CreateLink validates and persists a link, then starts it. With
 // validateLink, the source must answer and (when given) have
-// sourceClusterID; with validateOnly nothing is stored.
-func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, configs map[string]string, validateOnly, validateLink bool) error {
+// sourceClusterID (the remote cluster's id, whatever the link mode); with
+// validateOnly nothing is stored. A paired kind of half created with
+// validation asks its peer for the id of its half of the name: one given
+// (WithClusterLinkID) must be it, and without one it is taken.
+func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, configs map[string]string, validateOnly, validateLink bool, opts ...CreateOption) error {
+	var o createOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if m == nil {
 		return ErrDisabled
 	}
@@ -533,11 +565,16 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 		if meta.Cluster == m.cluster.ClusterID() {
 			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
 		}
+		if Paired(configs) {
+			if err := m.pairAtCreate(cctx, name, configs, cl, &o); err != nil {
+				return err
+			}
+		}
 	}
 	if validateOnly {
 		return nil
 	}
-	l := metadata.Link{Name: name, SourceClusterID: sourceClusterID, Configs: maps.Clone(sealed)}
+	l := metadata.Link{Name: name, ID: o.linkID, IDFixed: o.linkID != [16]byte{}, SourceClusterID: sourceClusterID, Configs: maps.Clone(sealed)}
 	if err := m.store.CreateLink(l); err != nil {
 		return err
 	}
@@ -732,6 +769,9 @@ type LinkInfo struct {
 	TopicNames         []string
 	MirrorPartsByState map[metadata.MirrorState]int
 	Tasks              []TaskStatus
+	// Remote is a paired half's view of its peer half (remote link
+	// state); nil for a kind of half that does not pair.
+	Remote *RemoteLink
 }
 
 // Links describes every link, sorted by name.
@@ -768,6 +808,7 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 		rt.mu.Unlock()
 		cond = rt.condition()
 		info.Tasks = taskStatuses(rt)
+		info.Remote = rt.remote()
 	} else if err := m.startFailure(l.Name); err != nil {
 		info.State, info.ErrorCode, info.ErrorMessage = LinkFailed, "UNKNOWN", err.Error()
 		if errors.Is(err, ErrSecrets) || errors.Is(err, ErrAuthentication) {

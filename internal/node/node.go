@@ -420,6 +420,9 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		if synced, on := lm.SyncedACLs(l.Link.Name); on {
 			out[i].ACLSync = &metrics.ACLSyncStat{Synced: len(synced)}
 		}
+		if l.Remote != nil {
+			out[i].RemoteStateTime = l.Remote.Time
+		}
 		idx[l.Link.Name] = i
 	}
 	mirrors, _ := lm.Mirrors("", "")
