@@ -449,10 +449,11 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 	if rt == nil {
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' is not running on this broker: %v", req.LinkName, m.startFailure(req.LinkName))
 	}
-	// Pairing (design §2.1): a SOURCE half whose id is not known to be
-	// its pair's sends a zero id (sourceLinkID); one that sends an id must
-	// have this half's.
-	if req.LinkID != ([16]byte{}) && req.LinkID != l.ID {
+	// Pairing (design §2.1): a SOURCE half sends its id once it is fixed
+	// (sourceLinkID). Two fixed ids that differ never pair: one half was
+	// re-created. Otherwise the session is accepted and pairing, over it,
+	// adopts one id.
+	if req.LinkID != ([16]byte{}) && req.LinkID != l.ID && l.IDFixed {
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' on cluster %s has id %s, the SOURCE half has id %s: one of them was re-created; delete and re-create the SOURCE half (it adopts this id)",
 			req.LinkName, m.cluster.ClusterID(), fmtUUID(l.ID), fmtUUID(req.LinkID))
 	}

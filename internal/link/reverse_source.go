@@ -153,11 +153,17 @@ func (s *sourceHalf) run(ctx context.Context) {
 // errRefused: the destination answered LinkReverse with an error.
 var errRefused = errors.New("the destination refused the control session")
 
-// sourceLinkID is the cluster_link_id a SOURCE half sends: zero until its
-// id is known to be its pair's, which the destination then takes as "adopt
-// mine" (design §2.1; pairing.go decides adoption and mismatches over
-// LinkPeer). Today a SOURCE half never knows, so it sends zero.
-func (m *Manager) sourceLinkID(rt *runtime) [16]byte { return [16]byte{} }
+// sourceLinkID is the cluster_link_id a SOURCE half sends: its id once it
+// is fixed (given at creation or confirmed by pairing, metadata
+// Link.IDFixed), else zero, which the destination takes as "not known
+// yet": pairing (pairing.go, over LinkPeer on the session) then adopts one
+// of the two (design §2.1).
+func (m *Manager) sourceLinkID(rt *runtime) [16]byte {
+	if l, ok := m.store.Link(rt.link.Name); ok && l.IDFixed {
+		return l.ID
+	}
+	return [16]byte{}
+}
 
 // session opens one control session to addr and serves it until it ends.
 // established says whether the destination accepted it.
@@ -187,6 +193,9 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 		if resp.ErrorMessage != nil {
 			msg = *resp.ErrorMessage
 		}
+		// No half there pairs with this one (no such link, not INBOUND,
+		// another link id): its remote link state says so (design §2.3).
+		s.m.observePeer(s.rt, peerAnswer{clusterID: resp.ClusterID, refused: "the destination refused the connection: " + msg})
 		return false, fmt.Errorf("%w: %s (at %s)", errRefused, msg, addr)
 	}
 	if resp.ClusterID == own {

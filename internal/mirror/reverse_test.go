@@ -133,13 +133,17 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if err := slm.CreateLink(ctxT(t), "si", "", srcHalf, false, true); err != nil {
 		t.Fatal(err)
 	}
+	// Healthy: both halves ACTIVE, each seeing the other ACTIVE (pairing
+	// over the reversed connection: the destination asks LinkPeer on the
+	// session), with one cluster_link_id.
 	active := func(what string) {
 		t.Helper()
-		waitUntil(t, 30*time.Second, what+": both halves ACTIVE", func() bool {
+		waitUntil(t, 30*time.Second, what+": both halves ACTIVE and paired", func() bool {
 			d, err1 := dlm.Link("si")
 			s, err2 := src.Node.Links().Link("si")
 			return err1 == nil && err2 == nil && d.State == link.LinkActive && s.State == link.LinkActive &&
-				src.Node.Links().PeerClusterID("si") == dst.Node.Broker().ClusterID()
+				d.Remote != nil && d.Remote.State == link.LinkActive && s.Remote != nil && s.Remote.State == link.LinkActive &&
+				d.Link.ID == s.Link.ID && src.Node.Links().PeerClusterID("si") == dst.Node.Broker().ClusterID()
 		})
 	}
 	active("created")
@@ -205,7 +209,8 @@ func TestSourceInitiatedLink(t *testing.T) {
 
 // TestSourceInitiatedUnpaired: the INBOUND half without its SOURCE half
 // becomes UNAVAILABLE (and says the source has not connected); a SOURCE
-// half whose destination has no such link keeps retrying and says why.
+// half whose destination has no link of its name keeps retrying, says
+// why, and reports remote link state REMOTE_LINK_NOT_FOUND.
 func TestSourceInitiatedUnpaired(t *testing.T) {
 	t.Parallel()
 	dst := tandemtest.Start(t)
@@ -225,7 +230,8 @@ func TestSourceInitiatedUnpaired(t *testing.T) {
 	}
 	waitUntil(t, 20*time.Second, "SOURCE half UNAVAILABLE", func() bool {
 		l, _ := src.Node.Links().Link("other")
-		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist")
+		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist") &&
+			l.Remote != nil && l.Remote.State == link.RemoteLinkNotFound
 	})
 }
 
