@@ -446,16 +446,20 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
-	if Mirrors(l.Configs) {
-		rt.tasks = m.linkTasks(rt)
-	} else {
-		// A SOURCE half has no mirrors and no mirror tasks: it dials the
-		// destination and serves its requests (reverse_source.go).
+	if dialsIn(l.Configs) {
+		// A SOURCE half, or an OUTBOUND bidirectional one whose peer may
+		// be INBOUND, dials its peer and serves its requests
+		// (reverse_source.go).
 		if rt.src, err = m.newSourceHalf(rt); err != nil {
 			cancel()
 			cl.Close()
 			return err
 		}
+	}
+	if Mirrors(l.Configs) {
+		rt.tasks = m.linkTasks(rt)
+	} else {
+		// A SOURCE half has no mirrors and no mirror tasks.
 		rt.tasks = m.sourceHalfTasks(rt)
 	}
 	m.mu.Lock()

@@ -424,7 +424,9 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' does not exist", req.LinkName)
 	}
 	if ConnectionMode(l.Configs) != ConnInbound {
-		return fail(kerr.InvalidRequest.Code, "cluster link '%s' on cluster %s is not connection.mode=INBOUND: it does not accept connections from its peer", req.LinkName, m.cluster.ClusterID())
+		// INVALID_CONFIG, not INVALID_REQUEST: an OUTBOUND bidirectional
+		// half stops dialing on it (its peer dials it itself).
+		return fail(kerr.InvalidConfig.Code, "cluster link '%s' on cluster %s is not connection.mode=INBOUND: it does not accept connections from its peer", req.LinkName, m.cluster.ClusterID())
 	}
 	resp.LinkID = l.ID
 	switch req.Role {
