@@ -561,11 +561,8 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
 				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
-		if LinkMode(configs) != ModeSource {
-			// A SOURCE half records its destination's id when it pairs
-			// (reverse_source.go).
-			sourceClusterID = meta.Cluster
-		}
+		// The peer cluster's id (a SOURCE half's destination_cluster_id).
+		sourceClusterID = meta.Cluster
 		if meta.Cluster == m.cluster.ClusterID() {
 			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
 		}
