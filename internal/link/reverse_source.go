@@ -88,6 +88,14 @@ func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 	if len(s.addrs) == 0 {
 		return nil, usererr.New(ErrInvalidConfig, "cluster link '%s': a link.mode=SOURCE half needs bootstrap.servers (the destination's listeners)", rt.link.Name)
 	}
+	if s.target != "" && len(m.rev.listeners) > 0 && m.ownAddr(s.target) == "" {
+		names := make([]string, len(m.rev.listeners))
+		for i, l := range m.rev.listeners {
+			names[i] = l.Name
+		}
+		return nil, usererr.New(ErrInvalidConfig, "invalid cluster link config local.listener.name=%s: this broker has no such listener (its listeners: %s)",
+			s.target, strings.Join(names, ", "))
+	}
 	return s, nil
 }
 

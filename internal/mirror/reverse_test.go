@@ -228,6 +228,16 @@ func TestSourceInitiatedUnpaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A local.listener.name this broker does not have: the half cannot
+	// start, and says so.
+	err = src.Node.Links().CreateLink(ctxT(t), "nolistener", "", map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND",
+		"bootstrap.servers": dst.Addr(), "local.listener.name": "INTERNAL"}, false, false)
+	if err == nil || !strings.Contains(err.Error(), "local.listener.name=INTERNAL: this broker has no such listener (its listeners: PLAINTEXT)") {
+		t.Fatalf("unknown local.listener.name: %v", err)
+	}
+	if l, _ := src.Node.Links().Link("nolistener"); l.State != link.LinkFailed {
+		t.Errorf("a SOURCE half with an unknown local.listener.name is %s, want FAILED", l.State)
+	}
 	waitUntil(t, 20*time.Second, "SOURCE half UNAVAILABLE", func() bool {
 		l, _ := src.Node.Links().Link("other")
 		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist") &&
