@@ -283,6 +283,7 @@ func TestPairingLoopRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairUp(t, a, b)
+	waitRemote(t, a.m, "L", LinkActive)
 	waitRemote(t, b.m, "L", LinkActive)
 	ctx := context.Background()
 	err := a.m.CreateMirror(ctx, "L", "a.clicks", "", nil, true)
