@@ -453,3 +453,16 @@ func (m *Manager) pairAtCreate(ctx context.Context, name string, configs map[str
 	}
 	return nil
 }
+
+// fixedLinkID is the link's id once it is fixed (given at creation,
+// adopted from the peer or confirmed by it: metadata.Link.IDFixed), else
+// zero: what a half that must not impose a provisional id sends (a SOURCE
+// half's LinkReverse, design §2.1).
+func (rt *runtime) fixedLinkID() [16]byte {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.idFixed {
+		return [16]byte{}
+	}
+	return rt.link.ID
+}

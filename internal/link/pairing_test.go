@@ -141,6 +141,9 @@ func TestPairingBidirectional(t *testing.T) {
 			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
 		}
 	}
+	if got := a.m.runtimeOf("L").fixedLinkID(); got != la.ID {
+		t.Errorf("A's fixed link id %x, want %x", got, la.ID)
+	}
 	if ia.Remote.ClusterID != b.store.ClusterID() || ib.Remote.ClusterID != a.store.ClusterID() {
 		t.Errorf("remote cluster ids %q, %q; want %q, %q", ia.Remote.ClusterID, ib.Remote.ClusterID, b.store.ClusterID(), a.store.ClusterID())
 	}

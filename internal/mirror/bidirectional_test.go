@@ -6,9 +6,11 @@ package mirror_test
 // that do not pair, and a re-created half.
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -264,8 +266,20 @@ func TestBidirectionalRecreatedHalf(t *testing.T) {
 	if !strings.Contains(errString(err), "not the cluster_link_id given") {
 		t.Errorf("creating B's half with another id, validated: %v, want refused", err)
 	}
-	if err := b.Node.Links().CreateLink(ctxT(t), "L", "", bidiLink(a, nil), false, false, link.WithClusterLinkID(other)); err != nil {
+	// Over REST, as Confluent's create body carries them (§5.2).
+	body, err := json.Marshal(map[string]any{"remote_cluster_id": a.Node.ClusterID(), "cluster_link_id": linkIDString(other),
+		"configs": restConfigs(bidiLink(a, nil))})
+	if err != nil {
 		t.Fatal(err)
+	}
+	url := "http://" + b.HTTPAddr() + "/kafka/v3/clusters/" + b.Node.ClusterID() + "/links?link_name=L&validate_link=false"
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("REST create: %s", resp.Status)
 	}
 	want := "has id " + linkIDString(idA) + ", this half has id " + linkIDString(other) + ": one of them was re-created; delete and re-create this half with cluster_link_id=" + linkIDString(idA)
 	if lb := waitRemoteState(t, b, "L", link.RemoteLinkNotFound); !strings.Contains(lb.Remote.Message, want) {
@@ -293,4 +307,13 @@ func TestBidirectionalRecreatedHalf(t *testing.T) {
 // linkIDString is a cluster_link_id as link describe shows it.
 func linkIDString(id [16]byte) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+// restConfigs is a create body's "configs".
+func restConfigs(cfg map[string]string) []map[string]string {
+	var out []map[string]string
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		out = append(out, map[string]string{"name": k, "value": cfg[k]})
+	}
+	return out
 }
