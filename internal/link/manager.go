@@ -188,6 +188,9 @@ type Manager struct {
 	// (awaitDurable).
 	durableWait time.Duration
 
+	// rev: source-initiated links (reverse_*.go).
+	rev reverseState
+
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
@@ -216,6 +219,9 @@ type runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	tasks  []*task
+	// src is a SOURCE half's dialing side (reverse_source.go); nil on
+	// every other kind of half.
+	src *sourceHalf
 
 	mu              sync.Mutex
 	state           string
@@ -270,6 +276,9 @@ func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *sl
 		failed: map[string]error{}, durableWait: defaultDurableWait}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.rev.sessions == nil {
+		m.rev.sessions = NewSessions(logger)
 	}
 	m.groups = groupsOf(cluster)
 	m.ends.init()
@@ -358,6 +367,7 @@ func (m *Manager) Close() {
 	for _, rt := range rts {
 		rt.stop()
 	}
+	m.rev.sessions.closeAll()
 	if m.stopWatch != nil {
 		m.stopWatch()
 	}
@@ -370,13 +380,17 @@ func (m *Manager) Close() {
 func (rt *runtime) stop() {
 	rt.cancel()
 	rt.client.Close()
+	if rt.src != nil {
+		rt.src.stop()
+	}
 }
 
 // clientFor builds the franz-go client a link uses to reach its source
 // (configs with their secrets in clear), with an authWatch hook that
-// explains authentication failures.
-func clientFor(name string, configs map[string]string) (*kgo.Client, security, *authWatch, error) {
-	opts, sec, err := clientOpts(name, configs)
+// explains authentication failures. An INBOUND half's client dials through
+// the link's control session (Sessions.ClientOpts).
+func (m *Manager) clientFor(name string, configs map[string]string) (*kgo.Client, security, *authWatch, error) {
+	opts, sec, err := m.rev.sessions.clientOpts(name, configs)
 	if err != nil {
 		return nil, sec, nil, err
 	}
@@ -421,7 +435,7 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 			}
 		}
 	}
-	cl, sec, w, err := clientFor(l.Name, configs)
+	cl, sec, w, err := m.clientFor(l.Name, configs)
 	if err != nil {
 		return err
 	}
@@ -432,7 +446,18 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
-	rt.tasks = m.linkTasks(rt)
+	if Mirrors(l.Configs) {
+		rt.tasks = m.linkTasks(rt)
+	} else {
+		// A SOURCE half has no mirrors and no mirror tasks: it dials the
+		// destination and serves its requests (reverse_source.go).
+		if rt.src, err = m.newSourceHalf(rt); err != nil {
+			cancel()
+			cl.Close()
+			return err
+		}
+		rt.tasks = m.sourceHalfTasks(rt)
+	}
 	m.mu.Lock()
 	m.links[l.Name] = rt
 	delete(m.failed, l.Name)
@@ -444,6 +469,15 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 			m.logger.Warn("recovering mirror", "link", l.Name, "topic", t.Name, "err", err)
 			m.noteTransitionError(t.Name, err)
 		}
+	}
+	if rt.src != nil {
+		m.wg.Add(1)
+		rt.running.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer rt.running.Done()
+			rt.src.run(ctx)
+		}()
 	}
 	for _, tk := range rt.tasks {
 		if tk.every > 0 {
@@ -498,11 +532,15 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 	if err != nil {
 		return err
 	}
-	cl, sec, w, err := clientFor(name, configs)
+	cl, sec, w, err := m.clientFor(name, configs)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if ConnectionMode(configs) == ConnInbound {
+		// Nothing to validate: the source dials this half once it exists.
+		validateLink = false
+	}
 	if validateLink {
 		cctx, cancel := context.WithTimeout(ctx, Millis(configs, "request.timeout.ms"))
 		defer cancel()
@@ -519,7 +557,11 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
 				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
-		sourceClusterID = meta.Cluster
+		if LinkMode(configs) != ModeSource {
+			// A SOURCE half records its destination's id when it pairs
+			// (reverse_source.go).
+			sourceClusterID = meta.Cluster
+		}
 		if meta.Cluster == m.cluster.ClusterID() {
 			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
 		}
@@ -593,6 +635,7 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	if rt != nil {
 		rt.stop()
 	}
+	m.rev.sessions.closeLink(name)
 	for _, t := range mirrors {
 		m.detach(t)
 	}

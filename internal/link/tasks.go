@@ -302,7 +302,8 @@ func sourceMetadata(ctx context.Context, cl *kgo.Client, req *kmsg.MetadataReque
 // (SOURCE_PARTITIONS_DECREASED), more grow it. It also learns the source
 // end offsets of mirrors that are not fetching (so their lag stays true),
 // fails mirrors whose data path gave up or kept failing past the retry
-// timeout, and retries pending promotes.
+// timeout, and retries pending promotes, restores and the failback steps
+// owed to the peer half (Mirror.RemoteOp).
 func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 	var mirrors, notFetching, pending []metadata.Topic
 	cond := rt.condition()
@@ -323,6 +324,10 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 			errs = append(errs, err)
 			m.noteTransitionError(t.Name, err)
 		}
+	}
+	// Failback steps owed to the peer half (failback.go).
+	if err := m.retryRemoteOps(ctx, rt); err != nil {
+		errs = append(errs, err)
 	}
 	if len(mirrors) == 0 {
 		return errors.Join(errs...)

@@ -49,11 +49,11 @@ func mapLinkErr(err error) error {
 		s = rest.ErrLinkInUse
 	case errors.Is(err, link.ErrNotMirror):
 		s = rest.ErrMirrorNotFound
-	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady):
+	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady), errors.Is(err, link.ErrRestore):
 		s = rest.ErrInvalidMirrorState
 	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig), errors.Is(err, link.ErrMirrorConfig),
 		errors.Is(err, link.ErrUnknownConfig), errors.Is(err, link.ErrCreateOnly), errors.Is(err, link.ErrNotSupported),
-		errors.Is(err, link.ErrDisabled):
+		errors.Is(err, link.ErrDisabled), errors.Is(err, link.ErrNoPeer):
 		s = rest.ErrInvalidLink
 	default:
 		// Kafka errors (unknown topic, topic exists, ...) map as for topics.
@@ -117,7 +117,7 @@ func category(state metadata.MirrorState) string {
 		return "PAUSED"
 	case link.MirrorFailed, link.MirrorSourceUnavailable:
 		return "IN_ERROR"
-	case link.MirrorPendingStopped:
+	case link.MirrorPendingStopped, metadata.MirrorPendingRestore, metadata.MirrorPendingSetupForRestore:
 		return "PENDING"
 	}
 	return "NOT_APPLICABLE"
@@ -261,15 +261,56 @@ func (b linkBackend) CreateMirror(ctx context.Context, linkName string, req rest
 }
 
 func (b linkBackend) AlterMirrors(ctx context.Context, linkName, op string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
-	res, err := b.m.AlterMirrors(ctx, linkName, op, names, pattern, validateOnly)
+	var (
+		res []link.AlterResult
+		err error
+	)
+	switch op {
+	case rest.MirrorOpTruncateAndRestore:
+		return b.truncateAndRestore(ctx, linkName, names, pattern, validateOnly)
+	case rest.MirrorOpReverseAndStart, rest.MirrorOpReverseAndPause:
+		res, err = b.m.ReverseMirrors(ctx, linkName, names, pattern, op == rest.MirrorOpReverseAndPause, validateOnly)
+	default:
+		res, err = b.m.AlterMirrors(ctx, linkName, op, names, pattern, validateOnly)
+	}
 	if err != nil {
 		return nil, mapLinkErr(err)
 	}
 	out := make([]rest.AlterMirrorResult, 0, len(res))
 	for _, r := range res {
-		ar := rest.AlterMirrorResult{MirrorTopic: r.Topic, Err: mapLinkErr(r.Err)}
-		if r.Info.Topic.Mirror != nil {
-			ar.Lags = mirrorInfo(r.Info).Lags
+		out = append(out, alterResult(r.Topic, r.Err, r.Info))
+	}
+	return out, nil
+}
+
+// alterResult is one topic's outcome of a mirror operation, with the
+// mirror's lags after it when the topic is a mirror.
+func alterResult(topic string, err error, info link.MirrorInfo) rest.AlterMirrorResult {
+	ar := rest.AlterMirrorResult{MirrorTopic: topic, Err: mapLinkErr(err)}
+	if info.Topic.Mirror != nil {
+		ar.Lags = mirrorInfo(info).Lags
+	}
+	return ar
+}
+
+// truncateAndRestore serves mirrors:truncate-and-restore: each topic's
+// plan becomes messages_truncated and, per partition,
+// partition_level_truncation_data (reference §2.5).
+func (b linkBackend) truncateAndRestore(ctx context.Context, linkName string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
+	res, err := b.m.TruncateAndRestore(ctx, linkName, names, pattern, validateOnly)
+	if err != nil {
+		return nil, mapLinkErr(err)
+	}
+	out := make([]rest.AlterMirrorResult, 0, len(res))
+	for _, r := range res {
+		ar := alterResult(r.Topic, r.Err, r.Info)
+		if r.Err == nil {
+			n := r.MessagesTruncated()
+			ar.MessagesTruncated = &n
+			ar.Truncation = []restapi.Truncation{}
+			for _, p := range r.Plan {
+				ar.Truncation = append(ar.Truncation, restapi.Truncation{PartitionID: p.Partition, OffsetTruncatedTo: p.TruncatedTo, MessagesTruncated: p.Records})
+			}
 		}
 		out = append(out, ar)
 	}

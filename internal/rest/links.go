@@ -227,10 +227,8 @@ func (h *handler) linkRoutes(c string) {
 	for _, op := range mirrorOps {
 		h.handleLink("POST "+c+l+"/mirrors:"+op, h.alterMirrors(op))
 	}
-	for _, op := range unsupportedMirrorOps {
-		h.handleLink("POST "+c+l+"/mirrors:"+op, func(http.ResponseWriter, *http.Request, urls) error {
-			return badRequest("mirrors:%s is not supported: it needs a bidirectional cluster link, which Tandem does not implement", op)
-		})
+	for alias, op := range mirrorOpAliases {
+		h.handleLink("POST "+c+l+"/mirrors:"+alias, h.alterMirrors(op))
 	}
 }
 
