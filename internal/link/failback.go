@@ -255,16 +255,24 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 	if err := m.setRemoteOp(name, op); err != nil {
 		return err
 	}
-	return m.reverseLocked(ctx, l, rt, name, ev)
+	return m.reverseLocked(ctx, l, rt, name, ev, false)
 }
 
 // reverseLocked runs a reverse from its first phase on mirror name, whose
-// RemoteOp records it; the caller holds the mirror's lock.
-func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent) error {
+// RemoteOp records it; the caller holds the mirror's lock. retrying: the
+// pending-operations task completes a reverse whose asker went away.
+func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent, retrying bool) error {
 	fenced, err := m.askPeer(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{{Topic: name}})
 	if err != nil {
+		if retrying && errors.Is(err, errPeerUnreachable) {
+			// The reverse was asked for and may be half done (the
+			// peer fenced): try again at the next run.
+			m.noteTransitionError(name, err)
+			return err
+		}
 		// Unanswered: the fence may have happened there. Undo it in the
-		// background until the peer answers (unfence is idempotent).
+		// background until the peer answers (unfence is idempotent):
+		// the user was told the reverse failed.
 		remote := opUnfence
 		if !errors.Is(err, errPeerUnreachable) {
 			remote = ""
@@ -450,7 +458,7 @@ func (m *Manager) retryRemoteOp(ctx context.Context, rt *runtime, name string) e
 	case op == opReverseStart || op == opReversePause:
 		if t.Mirror.State == MirrorActive || t.Mirror.State == MirrorPaused {
 			ev, _ := reverseOp(op == opReversePause)
-			return m.reverseLocked(ctx, l, rt, name, ev)
+			return m.reverseLocked(ctx, l, rt, name, ev, true)
 		}
 	}
 	// Owed in a state that cannot owe it (a failover, say): drop it.
