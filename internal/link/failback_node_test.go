@@ -392,6 +392,13 @@ func TestReverseCrashPoints(t *testing.T) {
 		// still a mirror; the link's task completes the reverse.
 		p := reversePair(t)
 		link.CrashBeforeReverse(p.ma, p.topic)
+		// B answers the fence, then is unreachable for a while.
+		var calls int
+		p.toB.SetBefore(func() {
+			if calls++; calls == 2 {
+				p.toB.Down.Store(true)
+			}
+		})
 		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
 		if err != nil || r[0].Err == nil {
 			t.Fatalf("reverse with a crash: %v %+v", err, r)
@@ -402,6 +409,21 @@ func TestReverseCrashPoints(t *testing.T) {
 		if err := p.bCl.ProduceSync(ctxT(t), &kgo.Record{Topic: p.topic, Value: []byte("x")}).FirstErr(); err == nil || !strings.Contains(err.Error(), "INVALID_REQUEST") {
 			t.Fatalf("the fenced topic accepted a write: %v", err)
 		}
+		// The task keeps the reverse owed while B does not answer.
+		waitFor(t, func() bool {
+			mi, _ := p.ma.Mirror(p.lname, p.topic)
+			for _, e := range mi.TransitionErrors {
+				if strings.Contains(e.Message, "did not answer") {
+					return true
+				}
+			}
+			return false
+		})
+		if ta, _ := p.a.Node.Broker().TopicByName(p.topic); ta.Mirror.RemoteOp != "reverse-and-start" || ta.Mirror.State != link.MirrorActive {
+			t.Fatalf("A while B is unreachable: %s owes %q", ta.Mirror.State, ta.Mirror.RemoteOp)
+		}
+		p.toB.SetBefore(nil)
+		p.toB.Down.Store(false)
 		waitFor(t, func() bool {
 			return mirrorState(t, p.a, p.topic) == link.MirrorStopped && mirrorState(t, p.b, p.topic) == link.MirrorActive
 		})
