@@ -35,10 +35,10 @@ func (m *Manager) peer(link string) (peerCaller, error) {
 // to one the peer refused): the step may or may not have happened there.
 var errPeerUnreachable = errors.New("the peer cluster did not answer")
 
-// askPeer sends one LinkMirrorOp over link l to its peer half and returns
+// peerMirrorOp sends one LinkMirrorOp over link l to its peer half and returns
 // the per-topic results by topic. A transport failure wraps
 // errPeerUnreachable; a top-level refusal is an error naming why.
-func (m *Manager) askPeer(ctx context.Context, l metadata.Link, op int8, topics []wire.LinkMirrorOpTopic) (map[string]wire.LinkMirrorOpTopicResult, error) {
+func (m *Manager) peerMirrorOp(ctx context.Context, l metadata.Link, op int8, topics []wire.LinkMirrorOpTopic) (map[string]wire.LinkMirrorOpTopicResult, error) {
 	pc, err := m.peer(l.Name)
 	if err != nil {
 		return nil, usererr.New(errors.Join(ErrNoPeer, errPeerUnreachable), "cluster link '%s' cannot reach its peer half: %w", l.Name, err)
@@ -149,7 +149,7 @@ func (m *Manager) TruncateAndRestore(ctx context.Context, link string, names []s
 	for _, n := range names {
 		ask = append(ask, wire.LinkMirrorOpTopic{Topic: n})
 	}
-	stops, err := m.askPeer(ctx, l, wire.MirrorOpDescribeStop, ask)
+	stops, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, ask)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 	if validateOnly {
 		// The peer must answer for the topic (without changing it) and
 		// this mirror must have caught up with its source now.
-		res, err := m.askPeer(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{{Topic: name}})
+		res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{{Topic: name}})
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 // RemoteOp records it; the caller holds the mirror's lock. retrying: the
 // pending-operations task completes a reverse whose asker went away.
 func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent, retrying bool) error {
-	fenced, err := m.askPeer(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{{Topic: name}})
+	fenced, err := m.peerMirrorOp(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{{Topic: name}})
 	if err != nil {
 		if retrying && errors.Is(err, errPeerUnreachable) {
 			// The reverse was asked for and may be half done (the
@@ -346,7 +346,7 @@ func (m *Manager) remoteRestore(ctx context.Context, l metadata.Link, t metadata
 	for _, o := range t.Mirror.StopOffsets {
 		topic.Partitions = append(topic.Partitions, wire.LinkMirrorOpPartition{Partition: o.Partition, Offset: o.LogEndOffset})
 	}
-	res, err := m.askPeer(ctx, l, wire.MirrorOpRestore, []wire.LinkMirrorOpTopic{topic})
+	res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpRestore, []wire.LinkMirrorOpTopic{topic})
 	if err == nil {
 		err = peerTopicErr(res[t.Name], true, t.Name)
 		if err != nil {
@@ -366,7 +366,7 @@ func (m *Manager) remoteRestore(ctx context.Context, l metadata.Link, t metadata
 // remoteUnfence makes the peer's topic writable again after a reverse
 // that did not happen, then clears RemoteOp.
 func (m *Manager) remoteUnfence(ctx context.Context, l metadata.Link, name string) error {
-	res, err := m.askPeer(ctx, l, wire.MirrorOpUnfence, []wire.LinkMirrorOpTopic{{Topic: name}})
+	res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpUnfence, []wire.LinkMirrorOpTopic{{Topic: name}})
 	if err == nil {
 		err = peerTopicErr(res[name], true, name)
 	}

@@ -410,7 +410,7 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	if sourceTopic == "" {
 		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
 	}
-	if err := loopByName(link, prefix, sourceTopic); err != nil {
+	if err := m.loopEarly(link, prefix, sourceTopic); err != nil {
 		return err
 	}
 	want := prefix + sourceTopic
@@ -491,9 +491,16 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	unlock := m.lockMirror(mirrorTopic)
 	defer unlock()
+	// Bound to the link's id as it is when the mirror is written: a
+	// paired half may adopt its peer's id meanwhile (pairing.go).
+	m.linkIDMu.RLock()
+	if cur, ok := m.store.Link(link); ok {
+		l.ID = cur.ID
+	}
 	t, err := m.cluster.CreateMirrorTopic(mirrorTopic, int32(len(d.Partitions)), synced, metadata.Mirror{
 		Link: link, LinkID: l.ID, SourceTopic: sourceTopic, SourceTopicID: [16]byte(d.ID), State: MirrorActive,
 	})
+	m.linkIDMu.RUnlock()
 	if err != nil {
 		return err
 	}

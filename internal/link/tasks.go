@@ -128,6 +128,8 @@ func taskErrorCode(err error) string {
 		return "TIMEOUT_ERROR"
 	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict), errors.Is(err, kerr.SecurityDisabled):
 		return "MISCONFIGURATION_ERROR"
+	case errors.Is(err, ErrRemoteLinkNotFound):
+		return "REMOTE_LINK_NOT_FOUND_ERROR"
 	}
 	return "INTERNAL_ERROR"
 }
@@ -138,7 +140,15 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
 		{name: TaskAvailabilityCheck, every: Millis(rt.link.Configs, "availability.check.ms"), atStart: true,
-			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
+			run: func(ctx context.Context) error {
+				err := m.checkAvailability(ctx, rt)
+				if err == nil {
+					// A paired half asks its peer at every check
+					// (pairing.go; design §2.2).
+					m.askPeer(ctx, rt)
+				}
+				return err
+			}},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
 		m.offsetSyncTask(rt), m.aclSyncTask(rt), m.autoCreateTask(rt),

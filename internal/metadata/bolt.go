@@ -105,6 +105,8 @@ type linkRecord struct {
 	ModRevision     int64             `json:"mod_revision,omitempty"`
 	// SyncedACLs: see Link.SyncedACLs.
 	SyncedACLs []aclRecord `json:"synced_acls,omitempty"`
+	// IDFixed: see Link.IDFixed.
+	IDFixed bool `json:"id_fixed,omitempty"`
 }
 
 // boltStore is the single-node Store.

@@ -285,6 +285,12 @@ type Link struct {
 	// ACLs made here by an operator are never touched. Kept with the link
 	// (CompareAndSetLink), sorted; SetLinkConfigs leaves them as they are.
 	SyncedACLs []acl.Binding
+	// IDFixed says the link's ID is the one both halves of a paired link
+	// carry (docs/design/links-bidirectional.md §2.1): it was given at
+	// creation (cluster_link_id), adopted from the peer half, or confirmed
+	// by it. A fixed ID never changes; a half whose peer shows another
+	// one reports the mismatch.
+	IDFixed bool
 }
 
 // Clone returns a deep copy.
@@ -375,6 +381,11 @@ type Store interface {
 	CompareAndSetLink(l Link) (Link, error)
 	// DeleteLink removes a link and returns it (ErrUnknownLink).
 	DeleteLink(name string) (Link, error)
+	// SetLinkID gives link name the ID to (while its ID is still from,
+	// else ErrConflict) and marks it fixed (Link.IDFixed); the mirrors
+	// bound to from (Mirror.LinkID) are bound to to in the same write.
+	// from == to only fixes the ID.
+	SetLinkID(name string, from, to [16]byte) (Link, error)
 	// AllocateProducerIDs durably reserves n producer ids, none below
 	// atLeast, and returns the first: max(next unreserved id, atLeast).
 	// Ids are never handed out twice, across restarts too (Kafka reserves

@@ -62,14 +62,45 @@ func mapLinkErr(err error) error {
 	return &restError{err: err, sentinel: s}
 }
 
+// parseLinkID reads a cluster_link_id: Kafka's 22-character base64 form,
+// or the UUID form link_id shows.
+func parseLinkID(s string) ([16]byte, error) {
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil && len(b) == 16 {
+		if id := [16]byte(b); id != ([16]byte{}) {
+			return id, nil
+		}
+	}
+	if id, err := metadata.ParseUUID(s); err == nil && id != ([16]byte{}) {
+		return id, nil
+	}
+	return [16]byte{}, usererr.New(link.ErrInvalidConfig, "invalid cluster_link_id %q: give the peer half's cluster_link_id as link describe shows it (22 characters of base64)", s)
+}
+
 // linkID renders a link UUID the way Kafka renders ids (22 characters of
 // URL-safe base64), as Confluent's cluster_link_id looks.
 func linkID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
 func (b linkBackend) linkInfo(li link.LinkInfo) rest.LinkInfo {
 	out := rest.LinkInfo{
-		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID), SourceClusterID: li.Link.SourceClusterID,
+		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID),
 		State: li.State, Error: li.ErrorCode, ErrorMessage: li.ErrorMessage, TopicNames: li.TopicNames,
+	}
+	// The other cluster's id, under the field of the link's mode
+	// (reference §1.1): known from the remote's Metadata at creation, or
+	// from the peer half's last word.
+	remote := li.Link.SourceClusterID
+	if r := li.Remote; r != nil {
+		remote = cmp.Or(remote, r.ClusterID)
+		out.RemoteLinkState, out.RemoteLinkStateMessage = r.State, r.Message
+		out.RemoteLinkStateTimeMs = epochMs(r.Time)
+	}
+	switch link.LinkMode(li.Link.Configs) {
+	case link.ModeSource:
+		out.DestinationClusterID = remote
+	case link.ModeBidirectional:
+		out.RemoteClusterID = remote
+	default:
+		out.SourceClusterID = remote
 	}
 	for _, st := range slices.Sorted(maps.Keys(li.MirrorPartsByState)) {
 		out.CategoryCounts = append(out.CategoryCounts, rest.StateCount{Category: category(st), Count: li.MirrorPartsByState[st]})
@@ -121,11 +152,29 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 }
 
 func (b linkBackend) CreateLink(ctx context.Context, req rest.CreateLinkRequest) error {
-	if req.DestinationClusterID != "" || req.RemoteClusterID != "" || req.ClusterLinkID != "" {
-		return mapLinkErr(usererr.New(link.ErrNotSupported,
-			"destination_cluster_id, remote_cluster_id and cluster_link_id belong to source-initiated and bidirectional cluster links, which are not supported by Tandem yet; create a destination link without them"))
+	// The remote cluster's id comes under the field of the link's mode
+	// (source_cluster_id, destination_cluster_id or remote_cluster_id,
+	// reference §1.1, §5.2); any one is taken, two that differ are
+	// refused.
+	remote := ""
+	for _, id := range []string{req.SourceClusterID, req.DestinationClusterID, req.RemoteClusterID} {
+		if id == "" {
+			continue
+		}
+		if remote != "" && id != remote {
+			return mapLinkErr(usererr.New(link.ErrInvalidConfig, "the remote cluster's id is given twice, as %s and %s; give it once", remote, id))
+		}
+		remote = id
 	}
-	return mapLinkErr(b.m.CreateLink(ctx, req.Name, req.SourceClusterID, req.Configs, req.ValidateOnly, req.ValidateLink))
+	var opts []link.CreateOption
+	if req.ClusterLinkID != "" {
+		id, err := parseLinkID(req.ClusterLinkID)
+		if err != nil {
+			return mapLinkErr(err)
+		}
+		opts = append(opts, link.WithClusterLinkID(id))
+	}
+	return mapLinkErr(b.m.CreateLink(ctx, req.Name, remote, req.Configs, req.ValidateOnly, req.ValidateLink, opts...))
 }
 
 func (b linkBackend) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
