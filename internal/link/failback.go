@@ -28,7 +28,7 @@ func (m *Manager) peer(link string) (peerCaller, error) {
 	if f, ok := testPeers.Load(m); ok {
 		return f.(func(string) (peerCaller, error))(link)
 	}
-	return m.peerFor(link)
+	return m.peerCaller(link)
 }
 
 // errPeerUnreachable marks a LinkMirrorOp that got no answer (as opposed
@@ -94,6 +94,12 @@ func (m *Manager) failbackRuntime(link string) (metadata.Link, *runtime, error) 
 	rt := m.runtimeOf(link)
 	if rt == nil {
 		return l, nil, usererr.New(ErrSourceCluster, "cluster link '%s' is not running (paused or failed): failback needs both clusters reachable over it", link)
+	}
+	// Known not to pair (design §2.3): say so rather than ask. A state
+	// not known yet (no exchange since the start) does not stop the
+	// operation: the peer checks the link id itself.
+	if rt.remote().State == RemoteLinkNotFound {
+		return l, nil, m.requirePeer(rt)
 	}
 	return l, rt, nil
 }

@@ -59,7 +59,7 @@ func newPair(t *testing.T, direct bool) *failbackPair {
 		t.Fatal(err)
 	}
 	la, _ := p.a.Node.Store().Link(p.lname)
-	if err := link.CreateLinkWithID(p.mb, p.lname, la.ID, cfg(p.a)); err != nil {
+	if err := p.mb.CreateLink(ctxT(t), p.lname, "", cfg(p.a), false, false, link.WithClusterLinkID(la.ID)); err != nil {
 		t.Fatal(err)
 	}
 	p.aCl = tandemtest.NewClient(t, p.a.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -485,6 +485,34 @@ func TestReverseCrashPoints(t *testing.T) {
 		}
 		p.produce(t, p.bCl, "writable-again", []int{1, 1})
 	})
+}
+
+// TestFailbackUnpaired: BIDIRECTIONAL halves whose names differ do not
+// pair; once the half knows it, failback says so and asks nothing
+// (design §2.3).
+func TestFailbackUnpaired(t *testing.T) {
+	a, b := tandemtest.Start(t), tandemtest.Start(t)
+	for _, x := range []struct {
+		m, peer *tandemtest.Broker
+		name    string
+	}{{a, b, "L"}, {b, a, "L-other"}} {
+		cfg := map[string]string{"link.mode": "BIDIRECTIONAL", "bootstrap.servers": x.peer.Addr(), "availability.check.ms": "1000"}
+		if err := x.m.Node.Links().CreateLink(ctxT(t), x.name, "", cfg, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := a.Node.Links()
+	waitFor(t, func() bool {
+		li, err := m.Link("L")
+		return err == nil && li.Remote != nil && li.Remote.State == link.RemoteLinkNotFound
+	})
+	_, err := m.TruncateAndRestore(ctxT(t), "L", []string{"t"}, "", true)
+	if !errors.Is(err, link.ErrRemoteLinkNotFound) || !strings.Contains(err.Error(), "has no peer on cluster "+b.Node.ClusterID()) {
+		t.Fatalf("truncate-and-restore over unpaired halves: %v", err)
+	}
+	if _, err := m.ReverseMirrors(ctxT(t), "L", []string{"t"}, "", false, false); !errors.Is(err, link.ErrRemoteLinkNotFound) {
+		t.Fatalf("reverse over unpaired halves: %v", err)
+	}
 }
 
 // TestLinkMirrorOpRefusals: the answering side refuses as a whole a
