@@ -82,7 +82,10 @@ func TestFailbackCLIAgainstLiveBrokers(t *testing.T) {
 	if out := run(urlA, "mirror", "reverse-and-start", "orders"); out != "Request for reversing local mirror and starting remote mirror for topic orders was successfully scheduled.\n" {
 		t.Fatalf("reverse-and-start: %q", out)
 	}
-	produce(aCl, 1)
+	// Producers come back to A as new clients (the old one's idempotent
+	// sequences were partly truncated away; franz-go recovers from that
+	// too, after its retries).
+	produce(tandemtest.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("orders"), kgo.RecordPartitioner(kgo.ManualPartitioner())), 1)
 	for deadline := time.Now().Add(20 * time.Second); ends(b.Addr()) != 12; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("B, A's mirror now, holds %d records, want 12", ends(b.Addr()))
