@@ -46,12 +46,31 @@ func freePort(t *testing.T) int {
 
 type proc struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *logBuffer
+}
+
+// logBuffer collects a process's output; the test may read it while the
+// process runs (exec copies into it from its own goroutine).
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc {
 	t.Helper()
-	var out bytes.Buffer
+	var out logBuffer
 	args := []string{"serve",
 		"--listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
 		"--http.listeners=",

@@ -1,7 +1,6 @@
 package crash
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -40,7 +39,7 @@ func startCrashServer(t *testing.T, bin, dir string, port int) *proc {
 		return startBroker(t, bin, dir, port)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	var out bytes.Buffer
+	var out logBuffer
 	cmd := exec.Command(bin, "bench", "kfake", "--addr="+addr, "--data-dir="+dir, "--sync-writes")
 	cmd.Stdout, cmd.Stderr = &out, &out // one writer: exec serializes writes
 	if err := cmd.Start(); err != nil {
