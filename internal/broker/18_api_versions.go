@@ -10,6 +10,10 @@ package broker
 //     downgrade; Handle does that before decoding.
 //   - v3+: ClientSoftwareName/Version are validated with Kafka's pattern
 //     [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? → INVALID_REQUEST otherwise.
+//   - The Tandem-private link requests (32001-32003, linkapi_dispatch.go)
+//     are listed only once the connection's ApiVersions v3+ named the
+//     client software wire.LinkClientSoftwareName ("tandem-link"), which
+//     the connection remembers (Conn.LinkClient).
 //   - No features (KIP-584) are advertised: transaction.version and
 //     group.version stay unset until KIP-890 / KIP-848 semantics exist.
 //
@@ -23,6 +27,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 func init() { register(kmsg.ApiVersions, 0, 4, (*Broker).handleApiVersions) }
@@ -35,7 +41,18 @@ func (b *Broker) handleApiVersions(r *Request) Reply {
 	if req.Version >= 3 && (!softwareNameRE.MatchString(req.ClientSoftwareName) || !softwareNameRE.MatchString(req.ClientSoftwareVersion)) {
 		code = kerr.InvalidRequest.Code
 	}
-	return now(b.apiVersionsResponse(req.Version, code))
+	if req.Version >= 3 && code == 0 && req.ClientSoftwareName == wire.LinkClientSoftwareName && r.Conn != nil {
+		r.Conn.linkClient = true
+	}
+	resp := b.apiVersionsResponse(req.Version, code)
+	if r.Conn != nil && r.Conn.linkClient {
+		for _, v := range PrivateVersions() {
+			k := kmsg.NewApiVersionsResponseApiKey()
+			k.ApiKey, k.MinVersion, k.MaxVersion = v.Key, v.Min, v.Max
+			resp.ApiKeys = append(resp.ApiKeys, k)
+		}
+	}
+	return now(resp)
 }
 
 func (b *Broker) apiVersionsResponse(version int16, code int16) *kmsg.ApiVersionsResponse {

@@ -97,6 +97,10 @@ type Broker struct {
 
 	// sasl caches each SASL listener's mechanisms (sasl.go).
 	sasl saslConfigs
+
+	// linkAPI answers the private link requests (SetLinkAPI,
+	// linkapi_dispatch.go); nil when cluster linking is disabled.
+	linkAPI linkAPIPointer
 }
 
 // New returns a Broker serving the topics in o.Store; it opens their logs.
@@ -208,6 +212,9 @@ type Conn struct {
 
 	// sasl is the SASL exchange and session state (sasl.go).
 	sasl saslState
+	// linkClient: the client named itself a Tandem link in ApiVersions
+	// v3+ (LinkClient); request goroutine only.
+	linkClient bool
 }
 
 // Request is one decoded request with its context.
@@ -242,6 +249,14 @@ type Reply struct {
 	// has returned. The server releases it after writing the response,
 	// or when it gives up on the connection.
 	Files *Files
+	// Take, when set, takes the connection over after this reply
+	// (LinkReverse, 32002_link_reverse.go): the server writes and
+	// flushes the response, stops reading and serving the connection
+	// without closing it, clears its deadlines and calls Take with a
+	// net.Conn that first yields any bytes the server had read ahead.
+	// Take is not called when the connection failed or the server is
+	// shutting down before the hand-off; the connection is then closed.
+	Take func(net.Conn)
 }
 
 func now(r kmsg.Response) Reply { return Reply{Resp: r} }
@@ -268,8 +283,11 @@ func (b *Broker) HandleDrain(ctx context.Context, drain <-chan struct{}, c *Conn
 		return now(b.apiVersionsResponse(0, kerr.UnsupportedVersion.Code)), nil
 	}
 	d, ok := registry[h.Key]
+	if wire.IsLinkAPIKey(h.Key) {
+		d, ok = privateRegistry[h.Key] // linkapi_dispatch.go
+	}
 	if !ok || h.Version < d.min || h.Version > d.max {
-		return Reply{}, fmt.Errorf("%w: %s (key %d) v%d", ErrUnsupported, kmsg.NameForKey(h.Key), h.Key, h.Version)
+		return Reply{}, fmt.Errorf("%w: %s (key %d) v%d", ErrUnsupported, wire.NameForKey(h.Key), h.Key, h.Version)
 	}
 	req, release, err := b.decode.decode(h, body)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/tandem-streaming/tandem/internal/auth"
 	"github.com/tandem-streaming/tandem/internal/config"
 	"github.com/tandem-streaming/tandem/internal/metadata"
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 // ErrAuthenticationRequired: a request other than ApiVersions,
@@ -92,7 +93,7 @@ func (b *Broker) gate(c *Conn, key int16) error {
 		case k == kmsg.ApiVersions, k == kmsg.SASLHandshake, k == kmsg.SASLAuthenticate:
 			return nil
 		}
-		return fmt.Errorf("%w: %s request before authentication on listener %s", ErrAuthenticationRequired, kmsg.NameForKey(key), c.Listener)
+		return fmt.Errorf("%w: %s request before authentication on listener %s", ErrAuthenticationRequired, wire.NameForKey(key), c.Listener)
 	}
 	if !c.sasl.expiry.IsZero() && !b.now().Before(c.sasl.expiry) {
 		if k == kmsg.SASLHandshake || k == kmsg.SASLAuthenticate && c.sasl.server != nil {

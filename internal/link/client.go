@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 // ClientOpts are the franz-go options with which a link reaches its source
@@ -57,6 +59,11 @@ func clientOpts(name string, configs map[string]string) ([]kgo.Opt, security, er
 	return append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("tandem-cluster-link-" + name),
+		// A Tandem peer lists the private link requests in ApiVersions
+		// only to this software name, and franz-go sends only keys its
+		// MaxVersions lists (peer_kgo.go; design §2.4).
+		kgo.SoftwareNameAndVersion(wire.LinkClientSoftwareName, linkClientVersion()),
+		kgo.MaxVersions(linkMaxVersions()),
 		kgo.MetadataMaxAge(maxAge),
 		// franz-go refuses a max age below its min age (5 s by default).
 		kgo.MetadataMinAge(min(5*time.Second, maxAge)),

@@ -2,22 +2,104 @@ package link
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"regexp"
+	"runtime/debug"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
-// kgoPeer sends the private requests over an OUTBOUND half's client.
+// kgoPeer sends the private requests (wire/linkapi.go) over an OUTBOUND
+// half's client, to the peer's Kafka listener. The client names itself
+// wire.LinkClientSoftwareName in ApiVersions (clientOpts), so a Tandem
+// peer lists the private keys and franz-go sends them; a peer that does
+// not list them (not Tandem) fails the request with franz-go's
+// "broker is too old" error, which callers report as the peer not
+// answering (docs/design/links-bidirectional.md §2.3).
+//
+// Only transport failures are errors here; the response's own error
+// codes are the caller's to read.
 type kgoPeer struct{ cl *kgo.Client }
 
-var errNotEncoded = errors.New("private link requests are not encoded yet")
-
 func (p kgoPeer) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) (*wire.LinkPeerResponse, error) {
-	return nil, errNotEncoded
+	resp, err := p.cl.Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("LinkPeer to the peer half of cluster link '%s': %w", req.LinkName, err)
+	}
+	r, ok := resp.(*wire.LinkPeerResponse)
+	if !ok {
+		return nil, fmt.Errorf("LinkPeer: unexpected response %T", resp)
+	}
+	return r, nil
 }
 
 func (p kgoPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest) (*wire.LinkMirrorOpResponse, error) {
-	return nil, errNotEncoded
+	resp, err := p.cl.Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("LinkMirrorOp to the peer half of cluster link '%s': %w", req.LinkName, err)
+	}
+	r, ok := resp.(*wire.LinkMirrorOpResponse)
+	if !ok {
+		return nil, fmt.Errorf("LinkMirrorOp: unexpected response %T", resp)
+	}
+	return r, nil
+}
+
+// linkMaxVersions is franz-go's default (kversion.Stable) plus the private
+// keys: franz-go refuses to send a key its MaxVersions does not list,
+// whatever the broker advertises.
+func linkMaxVersions() *kversion.Versions {
+	v := kversion.Stable()
+	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey} {
+		v.SetMaxKeyVersion(key, wire.LinkAPIMaxVersion(key))
+	}
+	return v
+}
+
+// softwareVersionRE is KIP-511's pattern for ClientSoftwareVersion; a
+// Kafka broker (and Tandem, 18_api_versions.go) answers INVALID_REQUEST
+// to a version that does not match it.
+var softwareVersionRE = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
+
+// linkClientVersion is the ClientSoftwareVersion a link's client sends
+// with wire.LinkClientSoftwareName: the module version Go stamped into
+// the binary (`go install ...@v1.2.3`), else the VCS revision, else
+// "dev", made to match KIP-511's pattern (cmd/tandem's "devel+rev"
+// versions carry '+' and spaces, which it refuses).
+func linkClientVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = ""
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return kip511Version(v)
+}
+
+// kip511Version maps v onto KIP-511's pattern: characters outside it
+// become '-', and leading or trailing punctuation is dropped; "dev" if
+// nothing is left.
+func kip511Version(v string) string {
+	v = strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '-'
+	}, v)
+	v = strings.Trim(v, "-.")
+	if !softwareVersionRE.MatchString(v) {
+		return "dev"
+	}
+	return v
 }

@@ -212,6 +212,10 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link"), link.WithPasswordEncoder(enc)); err != nil {
 			return nil, err
 		}
+		// The private link requests (LinkPeer, LinkReverse,
+		// LinkMirrorOp) are answered by the manager; without it they
+		// answer "cluster linking is disabled".
+		n.broker.SetLinkAPI(n.links)
 		n.metrics.SetLinkSourceWithTasks(func() []metrics.LinkStat { return linkStats(n.links, data) },
 			[]string{link.LinkActive, link.LinkPaused, link.LinkUnavailable, link.LinkFailed},
 			mirrorStateNames(), link.TaskStates)

@@ -58,7 +58,7 @@ type Scan struct {
 func Prescan(h Header, body []byte, budget int64) (Scan, error) {
 	m, ok := requestSchemas[h.Key]
 	if !ok || h.Version < 0 || h.Version > m.maxVersion {
-		return Scan{}, fmt.Errorf("%w: %s v%d", ErrNoSchema, kmsg.NameForKey(h.Key), h.Version)
+		return Scan{}, fmt.Errorf("%w: %s v%d", ErrNoSchema, NameForKey(h.Key), h.Version)
 	}
 	if m.bindErr != nil {
 		return Scan{}, fmt.Errorf("%w: %s: %v", ErrNoSchema, m.name, m.bindErr)
@@ -166,8 +166,13 @@ const (
 const nullableStringCost = 16
 
 func init() {
+	// The private link requests have hand-written schemas
+	// (linkapi_codec.go) and Go types of their own.
+	for key, m := range linkAPISchemas {
+		requestSchemas[key] = m
+	}
 	for key, m := range requestSchemas {
-		req := kmsg.RequestForKey(key)
+		req := RequestForKey(key)
 		if req == nil {
 			m.bindErr = fmt.Errorf("kmsg has no request for key %d", key)
 			continue

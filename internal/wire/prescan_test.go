@@ -155,11 +155,11 @@ func TestPrescanMatchesKmsg(t *testing.T) {
 		for v := int16(0); v <= m.maxVersion; v++ {
 			decoded := 0
 			for i := 0; i < 40; i++ {
-				req := kmsg.RequestForKey(key)
+				req := RequestForKey(key) // kmsg's, or a private link request's
 				fillRandom(rng, reflect.ValueOf(req).Elem(), 0, true)
 				req.SetVersion(v)
 				body := req.AppendTo(nil)
-				back := kmsg.RequestForKey(key)
+				back := RequestForKey(key)
 				back.SetVersion(v)
 				if err := back.ReadFrom(body); err != nil {
 					continue // kmsg wrote something it cannot read (a null where the version has none)

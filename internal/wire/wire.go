@@ -148,6 +148,8 @@ type Header struct {
 // ParseHeader parses the request header and returns it with the remaining
 // body bytes. For API keys kmsg does not know, Flexible is false and the
 // body is returned undecoded; the caller answers or closes as Kafka does.
+// The Tandem-private link keys (linkapi.go) use header v2 at every
+// version, as their bodies are flexible from v0.
 func ParseHeader(frame []byte) (Header, []byte, error) {
 	if len(frame) < 8 {
 		return Header{}, nil, fmt.Errorf("%w: %d-byte frame is shorter than a request header", ErrMalformed, len(frame))
@@ -162,7 +164,7 @@ func ParseHeader(frame []byte) (Header, []byte, error) {
 	if cid != nil {
 		h.ClientID = *cid
 	}
-	if req := kmsg.RequestForKey(h.Key); req != nil && h.Version >= 0 {
+	if req := RequestForKey(h.Key); req != nil && h.Version >= 0 {
 		req.SetVersion(h.Version)
 		h.Flexible = req.IsFlexible()
 	}
@@ -178,13 +180,13 @@ func ParseHeader(frame []byte) (Header, []byte, error) {
 // DecodeRequest decodes body as the request h names. The version must
 // already have been checked against what the broker supports.
 func DecodeRequest(h Header, body []byte) (kmsg.Request, error) {
-	req := kmsg.RequestForKey(h.Key)
+	req := RequestForKey(h.Key)
 	if req == nil {
 		return nil, fmt.Errorf("%w: unknown api key %d", ErrMalformed, h.Key)
 	}
 	req.SetVersion(h.Version)
 	if err := req.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("%w: %s v%d: %v", ErrMalformed, kmsg.NameForKey(h.Key), h.Version, err)
+		return nil, fmt.Errorf("%w: %s v%d: %v", ErrMalformed, NameForKey(h.Key), h.Version, err)
 	}
 	return req, nil
 }

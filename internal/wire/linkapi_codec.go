@@ -1,0 +1,499 @@
+package wire
+
+// Codecs of the Tandem-private link requests (linkapi.go,
+// docs/design/links-bidirectional.md §2.4): the one exception to "codecs
+// come from kmsg". kmsg cannot be taught new keys, so these are written by
+// hand with kbin, the reader/writer kmsg is built on, and implement
+// kmsg.Request / kmsg.Response so franz-go's kgo.Client.Request sends them
+// (it needs the key listed in the broker's ApiVersions and in the client's
+// kgo.MaxVersions; link/client.go adds them).
+//
+// Every version is flexible (KIP-482): compact strings and arrays, a
+// tagged-field section after each struct. Unknown tagged fields are skipped
+// when reading and none are written. v0 is the only version.
+//
+// Wire layout (v0), in field order, each struct followed by its tags:
+//
+//	LinkPeerRequest:  link_name string, link_id uuid, cluster_id string,
+//	                  link_mode string, connection_mode string,
+//	                  link_state string, mirrors [mirror]
+//	LinkPeerResponse: error_code int16, error_message nullable string,
+//	                  found bool, link_id uuid, cluster_id string,
+//	                  link_mode string, connection_mode string,
+//	                  link_state string, mirrors [mirror]
+//	  mirror:         topic string, source_topic string, state string,
+//	                  topic_id uuid
+//	LinkReverseRequest:  link_name string, link_id uuid, cluster_id string,
+//	                     role int8, session_id uuid, dial_id int64,
+//	                     host string, port int32
+//	LinkReverseResponse: error_code int16, error_message nullable string,
+//	                     link_id uuid, cluster_id string,
+//	                     heartbeat_millis int32,
+//	                     brokers [node_id int32, host string, port int32]
+//	LinkMirrorOpRequest:  link_name string, link_id uuid, cluster_id string,
+//	                      op int8, topics [topic string, paused bool,
+//	                      partitions [partition int32, offset int64]]
+//	LinkMirrorOpResponse: error_code int16, error_message nullable string,
+//	                      topics [topic string, error_code int16,
+//	                      error_message nullable string, state string,
+//	                      topic_id uuid, partitions [partition int32,
+//	                      offset int64]]
+//
+// The pre-scan schemas at the end of this file describe the same layouts;
+// TestLinkAPIPrescanMatchesCodec keeps them in step.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// linkAPIMaxVersion is the highest version of each private request.
+const linkAPIMaxVersion = 0
+
+// IsLinkAPIKey reports whether key is one of the Tandem-private link
+// requests.
+func IsLinkAPIKey(key int16) bool {
+	return key == LinkPeerKey || key == LinkReverseKey || key == LinkMirrorOpKey
+}
+
+// LinkAPIMaxVersion is the highest version this build speaks of the
+// private request key (-1 for any other key).
+func LinkAPIMaxVersion(key int16) int16 {
+	if IsLinkAPIKey(key) {
+		return linkAPIMaxVersion
+	}
+	return -1
+}
+
+// RequestForKey is kmsg.RequestForKey that also knows the private keys.
+func RequestForKey(key int16) kmsg.Request {
+	switch key {
+	case LinkPeerKey:
+		return new(LinkPeerRequest)
+	case LinkReverseKey:
+		return new(LinkReverseRequest)
+	case LinkMirrorOpKey:
+		return new(LinkMirrorOpRequest)
+	}
+	return kmsg.RequestForKey(key)
+}
+
+// NameForKey is kmsg.NameForKey that also names the private keys.
+func NameForKey(key int16) string {
+	switch key {
+	case LinkPeerKey:
+		return "LinkPeer"
+	case LinkReverseKey:
+		return "LinkReverse"
+	case LinkMirrorOpKey:
+		return "LinkMirrorOp"
+	}
+	return kmsg.NameForKey(key)
+}
+
+// errLinkAPIVersion: a version this build has no layout for.
+func errLinkAPIVersion(name string, v int16) error {
+	return fmt.Errorf("%w: %s v%d is not supported (max v%d)", ErrMalformed, name, v, linkAPIMaxVersion)
+}
+
+// readDone reports a truncated body (kbin's ErrNotEnoughData) with the
+// message's name.
+func readDone(rd *kbin.Reader, name string) error {
+	if err := rd.Complete(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// endStruct reads a struct's tagged-field section, skipping every field
+// (none is defined in v0).
+func endStruct(rd *kbin.Reader) { skipTags(rd) }
+
+// appendTags writes an empty tagged-field section.
+func appendTags(dst []byte) []byte { return append(dst, 0) }
+
+// arrayLen reads a compact array length; null and negative lengths read
+// as empty. kbin already refuses a count larger than the bytes left (each
+// element takes at least one byte), so a forged count allocates nothing.
+func arrayLen(rd *kbin.Reader) int {
+	n := rd.CompactArrayLen()
+	if !rd.Ok() || n < 0 {
+		return 0
+	}
+	return int(n)
+}
+
+// ---- LinkPeer ----
+
+func (*LinkPeerRequest) Key() int16                 { return LinkPeerKey }
+func (*LinkPeerRequest) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkPeerRequest) SetVersion(version int16) { v.Version = version }
+func (v *LinkPeerRequest) GetVersion() int16        { return v.Version }
+func (*LinkPeerRequest) IsFlexible() bool           { return true }
+func (v *LinkPeerRequest) ResponseKind() kmsg.Response {
+	return &LinkPeerResponse{Version: v.Version}
+}
+
+func (v *LinkPeerRequest) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendCompactString(dst, v.LinkName)
+	dst = kbin.AppendUuid(dst, v.LinkID)
+	dst = kbin.AppendCompactString(dst, v.ClusterID)
+	dst = kbin.AppendCompactString(dst, v.LinkMode)
+	dst = kbin.AppendCompactString(dst, v.ConnectionMode)
+	dst = kbin.AppendCompactString(dst, v.LinkState)
+	dst = appendPeerMirrors(dst, v.Mirrors)
+	return appendTags(dst)
+}
+
+func (v *LinkPeerRequest) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkPeerRequest", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.LinkName = rd.CompactString()
+	v.LinkID = rd.Uuid()
+	v.ClusterID = rd.CompactString()
+	v.LinkMode = rd.CompactString()
+	v.ConnectionMode = rd.CompactString()
+	v.LinkState = rd.CompactString()
+	v.Mirrors = readPeerMirrors(&rd)
+	endStruct(&rd)
+	return readDone(&rd, "LinkPeerRequest")
+}
+
+func (*LinkPeerResponse) Key() int16                 { return LinkPeerKey }
+func (*LinkPeerResponse) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkPeerResponse) SetVersion(version int16) { v.Version = version }
+func (v *LinkPeerResponse) GetVersion() int16        { return v.Version }
+func (*LinkPeerResponse) IsFlexible() bool           { return true }
+func (v *LinkPeerResponse) RequestKind() kmsg.Request {
+	return &LinkPeerRequest{Version: v.Version}
+}
+
+func (v *LinkPeerResponse) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendInt16(dst, v.ErrorCode)
+	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
+	dst = kbin.AppendBool(dst, v.Found)
+	dst = kbin.AppendUuid(dst, v.LinkID)
+	dst = kbin.AppendCompactString(dst, v.ClusterID)
+	dst = kbin.AppendCompactString(dst, v.LinkMode)
+	dst = kbin.AppendCompactString(dst, v.ConnectionMode)
+	dst = kbin.AppendCompactString(dst, v.LinkState)
+	dst = appendPeerMirrors(dst, v.Mirrors)
+	return appendTags(dst)
+}
+
+func (v *LinkPeerResponse) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkPeerResponse", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.ErrorCode = rd.Int16()
+	v.ErrorMessage = rd.CompactNullableString()
+	v.Found = rd.Bool()
+	v.LinkID = rd.Uuid()
+	v.ClusterID = rd.CompactString()
+	v.LinkMode = rd.CompactString()
+	v.ConnectionMode = rd.CompactString()
+	v.LinkState = rd.CompactString()
+	v.Mirrors = readPeerMirrors(&rd)
+	endStruct(&rd)
+	return readDone(&rd, "LinkPeerResponse")
+}
+
+func appendPeerMirrors(dst []byte, ms []LinkPeerMirror) []byte {
+	dst = kbin.AppendCompactArrayLen(dst, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		dst = kbin.AppendCompactString(dst, m.Topic)
+		dst = kbin.AppendCompactString(dst, m.SourceTopic)
+		dst = kbin.AppendCompactString(dst, m.State)
+		dst = kbin.AppendUuid(dst, m.TopicID)
+		dst = appendTags(dst)
+	}
+	return dst
+}
+
+func readPeerMirrors(rd *kbin.Reader) []LinkPeerMirror {
+	n := arrayLen(rd)
+	if n == 0 {
+		return nil
+	}
+	ms := make([]LinkPeerMirror, n)
+	for i := 0; i < n && rd.Ok(); i++ {
+		m := &ms[i]
+		m.Topic = rd.CompactString()
+		m.SourceTopic = rd.CompactString()
+		m.State = rd.CompactString()
+		m.TopicID = rd.Uuid()
+		endStruct(rd)
+	}
+	return ms
+}
+
+// ---- LinkReverse ----
+
+func (*LinkReverseRequest) Key() int16                 { return LinkReverseKey }
+func (*LinkReverseRequest) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkReverseRequest) SetVersion(version int16) { v.Version = version }
+func (v *LinkReverseRequest) GetVersion() int16        { return v.Version }
+func (*LinkReverseRequest) IsFlexible() bool           { return true }
+func (v *LinkReverseRequest) ResponseKind() kmsg.Response {
+	return &LinkReverseResponse{Version: v.Version}
+}
+
+func (v *LinkReverseRequest) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendCompactString(dst, v.LinkName)
+	dst = kbin.AppendUuid(dst, v.LinkID)
+	dst = kbin.AppendCompactString(dst, v.ClusterID)
+	dst = kbin.AppendInt8(dst, v.Role)
+	dst = kbin.AppendUuid(dst, v.SessionID)
+	dst = kbin.AppendInt64(dst, v.DialID)
+	dst = kbin.AppendCompactString(dst, v.Host)
+	dst = kbin.AppendInt32(dst, v.Port)
+	return appendTags(dst)
+}
+
+func (v *LinkReverseRequest) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkReverseRequest", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.LinkName = rd.CompactString()
+	v.LinkID = rd.Uuid()
+	v.ClusterID = rd.CompactString()
+	v.Role = rd.Int8()
+	v.SessionID = rd.Uuid()
+	v.DialID = rd.Int64()
+	v.Host = rd.CompactString()
+	v.Port = rd.Int32()
+	endStruct(&rd)
+	return readDone(&rd, "LinkReverseRequest")
+}
+
+func (*LinkReverseResponse) Key() int16                 { return LinkReverseKey }
+func (*LinkReverseResponse) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkReverseResponse) SetVersion(version int16) { v.Version = version }
+func (v *LinkReverseResponse) GetVersion() int16        { return v.Version }
+func (*LinkReverseResponse) IsFlexible() bool           { return true }
+func (v *LinkReverseResponse) RequestKind() kmsg.Request {
+	return &LinkReverseRequest{Version: v.Version}
+}
+
+func (v *LinkReverseResponse) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendInt16(dst, v.ErrorCode)
+	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
+	dst = kbin.AppendUuid(dst, v.LinkID)
+	dst = kbin.AppendCompactString(dst, v.ClusterID)
+	dst = kbin.AppendInt32(dst, v.HeartbeatMillis)
+	dst = kbin.AppendCompactArrayLen(dst, len(v.Brokers))
+	for i := range v.Brokers {
+		b := &v.Brokers[i]
+		dst = kbin.AppendInt32(dst, b.NodeID)
+		dst = kbin.AppendCompactString(dst, b.Host)
+		dst = kbin.AppendInt32(dst, b.Port)
+		dst = appendTags(dst)
+	}
+	return appendTags(dst)
+}
+
+func (v *LinkReverseResponse) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkReverseResponse", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.ErrorCode = rd.Int16()
+	v.ErrorMessage = rd.CompactNullableString()
+	v.LinkID = rd.Uuid()
+	v.ClusterID = rd.CompactString()
+	v.HeartbeatMillis = rd.Int32()
+	v.Brokers = nil
+	if n := arrayLen(&rd); n > 0 {
+		v.Brokers = make([]LinkReverseBroker, n)
+		for i := 0; i < n && rd.Ok(); i++ {
+			b := &v.Brokers[i]
+			b.NodeID = rd.Int32()
+			b.Host = rd.CompactString()
+			b.Port = rd.Int32()
+			endStruct(&rd)
+		}
+	}
+	endStruct(&rd)
+	return readDone(&rd, "LinkReverseResponse")
+}
+
+// ---- LinkMirrorOp ----
+
+func (*LinkMirrorOpRequest) Key() int16                 { return LinkMirrorOpKey }
+func (*LinkMirrorOpRequest) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkMirrorOpRequest) SetVersion(version int16) { v.Version = version }
+func (v *LinkMirrorOpRequest) GetVersion() int16        { return v.Version }
+func (*LinkMirrorOpRequest) IsFlexible() bool           { return true }
+func (v *LinkMirrorOpRequest) ResponseKind() kmsg.Response {
+	return &LinkMirrorOpResponse{Version: v.Version}
+}
+
+func (v *LinkMirrorOpRequest) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendCompactString(dst, v.LinkName)
+	dst = kbin.AppendUuid(dst, v.LinkID)
+	dst = kbin.AppendCompactString(dst, v.ClusterID)
+	dst = kbin.AppendInt8(dst, v.Op)
+	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
+	for i := range v.Topics {
+		t := &v.Topics[i]
+		dst = kbin.AppendCompactString(dst, t.Topic)
+		dst = kbin.AppendBool(dst, t.Paused)
+		dst = appendOpPartitions(dst, t.Partitions)
+		dst = appendTags(dst)
+	}
+	return appendTags(dst)
+}
+
+func (v *LinkMirrorOpRequest) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkMirrorOpRequest", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.LinkName = rd.CompactString()
+	v.LinkID = rd.Uuid()
+	v.ClusterID = rd.CompactString()
+	v.Op = rd.Int8()
+	v.Topics = nil
+	if n := arrayLen(&rd); n > 0 {
+		v.Topics = make([]LinkMirrorOpTopic, n)
+		for i := 0; i < n && rd.Ok(); i++ {
+			t := &v.Topics[i]
+			t.Topic = rd.CompactString()
+			t.Paused = rd.Bool()
+			t.Partitions = readOpPartitions(&rd)
+			endStruct(&rd)
+		}
+	}
+	endStruct(&rd)
+	return readDone(&rd, "LinkMirrorOpRequest")
+}
+
+func (*LinkMirrorOpResponse) Key() int16                 { return LinkMirrorOpKey }
+func (*LinkMirrorOpResponse) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkMirrorOpResponse) SetVersion(version int16) { v.Version = version }
+func (v *LinkMirrorOpResponse) GetVersion() int16        { return v.Version }
+func (*LinkMirrorOpResponse) IsFlexible() bool           { return true }
+func (v *LinkMirrorOpResponse) RequestKind() kmsg.Request {
+	return &LinkMirrorOpRequest{Version: v.Version}
+}
+
+func (v *LinkMirrorOpResponse) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendInt16(dst, v.ErrorCode)
+	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
+	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
+	for i := range v.Topics {
+		t := &v.Topics[i]
+		dst = kbin.AppendCompactString(dst, t.Topic)
+		dst = kbin.AppendInt16(dst, t.ErrorCode)
+		dst = kbin.AppendCompactNullableString(dst, t.ErrorMessage)
+		dst = kbin.AppendCompactString(dst, t.State)
+		dst = kbin.AppendUuid(dst, t.TopicID)
+		dst = appendOpPartitions(dst, t.Partitions)
+		dst = appendTags(dst)
+	}
+	return appendTags(dst)
+}
+
+func (v *LinkMirrorOpResponse) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkMirrorOpResponse", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.ErrorCode = rd.Int16()
+	v.ErrorMessage = rd.CompactNullableString()
+	v.Topics = nil
+	if n := arrayLen(&rd); n > 0 {
+		v.Topics = make([]LinkMirrorOpTopicResult, n)
+		for i := 0; i < n && rd.Ok(); i++ {
+			t := &v.Topics[i]
+			t.Topic = rd.CompactString()
+			t.ErrorCode = rd.Int16()
+			t.ErrorMessage = rd.CompactNullableString()
+			t.State = rd.CompactString()
+			t.TopicID = rd.Uuid()
+			t.Partitions = readOpPartitions(&rd)
+			endStruct(&rd)
+		}
+	}
+	endStruct(&rd)
+	return readDone(&rd, "LinkMirrorOpResponse")
+}
+
+func appendOpPartitions(dst []byte, ps []LinkMirrorOpPartition) []byte {
+	dst = kbin.AppendCompactArrayLen(dst, len(ps))
+	for _, p := range ps {
+		dst = kbin.AppendInt32(dst, p.Partition)
+		dst = kbin.AppendInt64(dst, p.Offset)
+		dst = appendTags(dst)
+	}
+	return dst
+}
+
+func readOpPartitions(rd *kbin.Reader) []LinkMirrorOpPartition {
+	n := arrayLen(rd)
+	if n == 0 {
+		return nil
+	}
+	ps := make([]LinkMirrorOpPartition, n)
+	for i := 0; i < n && rd.Ok(); i++ {
+		ps[i].Partition = rd.Int32()
+		ps[i].Offset = rd.Int64()
+		endStruct(rd)
+	}
+	return ps
+}
+
+// ---- pre-scan schemas (prescan.go) ----
+
+// linkAPISchemas are the pre-scan schemas of the private requests, merged
+// into requestSchemas at init so the broker's decode budget
+// (request.decoded.max.bytes) applies to them as to every request. Field
+// names are the Go fields of the request types, which the pre-scan binds
+// to for their sizes.
+var linkAPISchemas = map[int16]*msgSchema{
+	LinkPeerKey: {name: "LinkPeer", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
+		{name: "LinkName", max: anyVersion, kind: kString},
+		{name: "LinkID", max: anyVersion, kind: kUUID},
+		{name: "ClusterID", max: anyVersion, kind: kString},
+		{name: "LinkMode", max: anyVersion, kind: kString},
+		{name: "ConnectionMode", max: anyVersion, kind: kString},
+		{name: "LinkState", max: anyVersion, kind: kString},
+		{name: "Mirrors", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+			{name: "Topic", max: anyVersion, kind: kString},
+			{name: "SourceTopic", max: anyVersion, kind: kString},
+			{name: "State", max: anyVersion, kind: kString},
+			{name: "TopicID", max: anyVersion, kind: kUUID},
+		}}},
+	}},
+	LinkReverseKey: {name: "LinkReverse", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
+		{name: "LinkName", max: anyVersion, kind: kString},
+		{name: "LinkID", max: anyVersion, kind: kUUID},
+		{name: "ClusterID", max: anyVersion, kind: kString},
+		{name: "Role", max: anyVersion, kind: kInt8},
+		{name: "SessionID", max: anyVersion, kind: kUUID},
+		{name: "DialID", max: anyVersion, kind: kInt64},
+		{name: "Host", max: anyVersion, kind: kString},
+		{name: "Port", max: anyVersion, kind: kInt32},
+	}},
+	LinkMirrorOpKey: {name: "LinkMirrorOp", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
+		{name: "LinkName", max: anyVersion, kind: kString},
+		{name: "LinkID", max: anyVersion, kind: kUUID},
+		{name: "ClusterID", max: anyVersion, kind: kString},
+		{name: "Op", max: anyVersion, kind: kInt8},
+		{name: "Topics", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+			{name: "Topic", max: anyVersion, kind: kString},
+			{name: "Paused", max: anyVersion, kind: kBool},
+			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+				{name: "Partition", max: anyVersion, kind: kInt32},
+				{name: "Offset", max: anyVersion, kind: kInt64},
+			}}},
+		}}},
+	}},
+}
