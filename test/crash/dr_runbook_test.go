@@ -534,8 +534,8 @@ func TestDRRunbook(t *testing.T) {
 		}
 		return true
 	}, func() string {
-		return fmt.Sprintf("B has not caught up with A: A ends %v commits %v, B ends %v commits %v",
-			aEnds, aCommitted, b.ends(ctx, t, bcl), b.committed(ctx, t, bcl))
+		return fmt.Sprintf("B has not caught up with A: A ends %v commits %v, B ends %v commits %v\nB's link: %s\nA's link: %s",
+			aEnds, aCommitted, b.ends(ctx, t, bcl), b.committed(ctx, t, bcl), b.linkInfo(t), a.linkInfo(t))
 	})
 	time.Sleep(500 * time.Millisecond) // more traffic, not an assertion
 
@@ -793,6 +793,14 @@ func TestDRRunbook(t *testing.T) {
 	}
 	t.Logf("%d acknowledged records present, %d lost to the reported truncation of %d records; final ends %v; group without a gap",
 		present, lost, wantTruncated, final)
+}
+
+// linkInfo is the link's REST document with its tasks, for failure
+// messages.
+func (c *drCluster) linkInfo(t *testing.T) string {
+	t.Helper()
+	status, body := restDo(t, "GET", c.rest("/links/"+drLink+"?include_tasks=true"), nil)
+	return fmt.Sprintf("%d %s", status, body)
 }
 
 // waitMirrorGone polls until the topic is no mirror of the link here, or
