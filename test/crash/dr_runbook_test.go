@@ -512,6 +512,8 @@ func TestDRRunbook(t *testing.T) {
 		t.Fatalf("creating A's half: %d %s", status, body)
 	}
 	restCall(t, "POST", b.rest("/links/"+drLink+"/mirrors"), map[string]any{"source_topic_name": drTopic}, 204)
+	b.mustTandem(t, "link", "describe", drLink) // the runbook's checks, logged
+	a.mustTandem(t, "link", "describe", drLink)
 
 	// Phase 1: traffic on A.
 	tr := &drTraffic{acked: map[string]drAck{}}
@@ -656,6 +658,7 @@ func TestDRRunbook(t *testing.T) {
 	// to reach it; nothing consumes on A now.
 	a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink)
 	a.waitMirror(t, "ACTIVE")
+	a.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink)
 	log := a.p.log.String()
 	for p := range int32(drPartitions) {
 		if len(diverged[p]) == 0 {
@@ -694,9 +697,13 @@ func TestDRRunbook(t *testing.T) {
 		return fmt.Sprintf("A (ends %v, group %v) has not caught up with B (ends %v, group %v)",
 			a.ends(ctx, t, acl), a.committed(ctx, t, acl), bFinal, bCommitted)
 	})
+	a.mustTandem(t, "link", "describe", drLink)
+	a.mustTandem(t, "mirror", "reverse-and-start", drTopic, "--dry-run")
 	a.mustTandem(t, "mirror", "reverse-and-start", drTopic)
 	a.waitMirrorGone(t)
 	b.waitMirror(t, "ACTIVE")
+	b.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink)
+	a.mustTandem(t, "mirror", "list", "--link", drLink)
 
 	stopGroup = g.run(t, a, 3, kgo.NewOffset().AtEnd())
 	stopProducers = tr.produce(t, a, 3, 2)
