@@ -36,6 +36,8 @@ func TestEveryHelpExampleIsRun(t *testing.T) {
 		// Here.
 		"tandem check": true, "tandem recover-metadata": true, "tandem demo": true,
 		"tandem mirror state-transition-error list": true,
+		// TestMirrorFailbackCommands.
+		"tandem mirror truncate-and-restore": true, "tandem mirror reverse-and-start": true, "tandem mirror reverse-and-pause": true,
 	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

@@ -65,6 +65,7 @@ type actionResult struct {
 func linkCreateCmd(cf *clientFlags) *cobra.Command {
 	var (
 		bootstrap, sourceCluster string
+		remoteCluster, linkID    string
 		apiKey, apiSecret        string
 		configs                  []string
 		dryRun, noValidate       bool
@@ -113,7 +114,8 @@ password.encoder.secret and never shows it again.`,
 			if err != nil {
 				return err
 			}
-			body := restapi.CreateLinkRequest{SourceClusterID: sourceCluster, Configs: restapi.ConfigValues(cfg)}
+			body := restapi.CreateLinkRequest{SourceClusterID: sourceCluster, RemoteClusterID: remoteCluster,
+				ClusterLinkID: linkID, Configs: restapi.ConfigValues(cfg)}
 			q := url.Values{
 				"link_name":     {name},
 				"validate_only": {strconv.FormatBool(dryRun)},
@@ -140,6 +142,8 @@ password.encoder.secret and never shows it again.`,
 	fs := cmd.Flags()
 	fs.StringVar(&bootstrap, "source-bootstrap-server", "", "bootstrap server(s) of the source cluster, HOST:PORT[,HOST:PORT...]")
 	fs.StringVar(&sourceCluster, "source-cluster", "", "expected cluster ID of the source cluster (checked unless --no-validate)")
+	fs.StringVar(&remoteCluster, "remote-cluster", "", "expected cluster ID of the remote cluster of a bidirectional link (checked unless --no-validate)")
+	fs.StringVar(&linkID, "cluster-link-id", "", "the cluster_link_id of the peer half, when creating the second half of a bidirectional or source-initiated link (taken from the peer when omitted)")
 	fs.StringVar(&apiKey, "source-api-key", "", "API key (SASL PLAIN user) for the source cluster; needs --source-api-secret")
 	fs.StringVar(&apiSecret, "source-api-secret", "", "API secret (SASL PLAIN password) for the source cluster")
 	fs.StringArrayVar(&configs, "config", nil, "link config NAME=VALUE[,NAME=VALUE...], or a properties file (repeatable)")
@@ -301,6 +305,9 @@ of them, with the status of their offsets and when they were last synced.`,
 			for _, kv := range [][2]string{
 				{"Error", o.Error},
 				{"Error Message", o.ErrorMessage},
+				{"Remote Link State", o.RemoteLinkState},
+				{"Remote Link State Update Time", o.RemoteLinkStateUpdateTime},
+				{"Remote Link State Message", o.RemoteLinkStateMessage},
 				{"Mirror Partition States", o.categoryText()},
 			} {
 				if kv[1] != "" {

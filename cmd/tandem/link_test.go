@@ -291,6 +291,22 @@ func (s *simLinks) AlterMirrors(_ context.Context, link, op string, names []stri
 	for _, n := range names {
 		m, ok := s.mirrors[link+"/"+n]
 		res := rest.AlterMirrorResult{MirrorTopic: n}
+		if op == rest.MirrorOpTruncateAndRestore {
+			// The old primary's topic (any name): 3 + 2 records truncated.
+			if ok && m.State != "STOPPED" {
+				res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' is %s: only an ordinary topic or a stopped mirror can be truncated and restored", n, m.State)
+			} else {
+				total := int64(5)
+				res.MessagesTruncated = &total
+				res.Truncation = []restapi.Truncation{{PartitionID: 0, OffsetTruncatedTo: 10, MessagesTruncated: 3}, {PartitionID: 1, OffsetTruncatedTo: 7, MessagesTruncated: 2}}
+				if !validateOnly {
+					s.clock++
+					s.mirrors[link+"/"+n] = &rest.MirrorInfo{Link: link, MirrorTopic: n, SourceTopic: n, NumPartitions: 2, State: "ACTIVE", StateTimeMs: s.clock}
+				}
+			}
+			out = append(out, res)
+			continue
+		}
 		next := ""
 		switch {
 		case !ok:
@@ -303,9 +319,10 @@ func (s *simLinks) AlterMirrors(_ context.Context, link, op string, names []stri
 			res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' is not paused", n)
 		case op == rest.MirrorOpResume:
 			next = "ACTIVE"
-		case op == rest.MirrorOpPromote && slices.ContainsFunc(m.Lags, func(l rest.PartitionLag) bool { return l.Lag > 0 }):
+		case (op == rest.MirrorOpPromote || op == rest.MirrorOpReverseAndStart || op == rest.MirrorOpReverseAndPause) &&
+			slices.ContainsFunc(m.Lags, func(l rest.PartitionLag) bool { return l.Lag > 0 }):
 			res.Err = usererr.New(rest.ErrInvalidMirrorState, "topic '%s' still has mirroring lag", n)
-		default: // promote, failover
+		default: // promote, failover, the reverses
 			next = "STOPPED"
 		}
 		if ok {

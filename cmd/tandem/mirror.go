@@ -40,6 +40,7 @@ the confluent CLI's keys and columns; docs/cli.md lists what differs.`,
 	} {
 		cmd.AddCommand(mirrorAlterCmd(cf, op.name, op.short))
 	}
+	cmd.AddCommand(mirrorTruncateAndRestoreCmd(cf), mirrorReverseCmd(cf, false), mirrorReverseCmd(cf, true))
 	return cmd
 }
 

@@ -30,6 +30,11 @@ type linkOut struct {
 	Error              string            `json:"error,omitempty"`
 	ErrorMessage       string            `json:"error_message,omitempty"`
 	CategoryCounts     []linkCategoryOut `json:"category_counts,omitempty"`
+	// A paired half's view of its peer (link.mode=SOURCE/BIDIRECTIONAL,
+	// connection.mode=INBOUND); the update time is RFC 3339, UTC.
+	RemoteLinkState           string `json:"remote_link_state,omitempty"`
+	RemoteLinkStateUpdateTime string `json:"remote_link_state_update_time,omitempty"`
+	RemoteLinkStateMessage    string `json:"remote_link_state_message,omitempty"`
 	// Describe only: the synced consumer groups with the most offset lag
 	// (at most restapi.MaxDescribedGroupLags) and how many there are.
 	ConsumerGroupLags    []linkGroupLagOut `json:"consumer_group_lags,omitempty"`
@@ -68,14 +73,19 @@ type linkCategoryOut struct {
 
 func newLinkOut(l restapi.Link) linkOut {
 	o := linkOut{
-		Name:               l.LinkName,
-		ID:                 l.ClusterLinkID,
-		SourceCluster:      deref(l.SourceClusterID),
-		DestinationCluster: deref(l.DestinationClusterID),
-		RemoteCluster:      deref(l.RemoteClusterID),
-		State:              l.LinkState,
-		Error:              shownError(l.LinkError),
-		ErrorMessage:       deref(l.LinkErrorMessage),
+		Name:                   l.LinkName,
+		ID:                     l.ClusterLinkID,
+		SourceCluster:          deref(l.SourceClusterID),
+		DestinationCluster:     deref(l.DestinationClusterID),
+		RemoteCluster:          deref(l.RemoteClusterID),
+		State:                  l.LinkState,
+		Error:                  shownError(l.LinkError),
+		ErrorMessage:           deref(l.LinkErrorMessage),
+		RemoteLinkState:        deref(l.RemoteLinkState),
+		RemoteLinkStateMessage: deref(l.RemoteLinkStateMessage),
+	}
+	if l.RemoteLinkStateUpdateTimeMs != nil {
+		o.RemoteLinkStateUpdateTime = time.UnixMilli(*l.RemoteLinkStateUpdateTimeMs).UTC().Format(time.RFC3339)
 	}
 	// link_id is the deprecated UUID form REST still sends; the CLI
 	// prints it as the link's ID. Fall back to cluster_link_id.

@@ -22,6 +22,8 @@ package broker
 //   - The manager is asked on the request goroutine: the server must know
 //     whether the connection is taken before it reads the next byte.
 //     LinkReverse answers from the manager's own state and does not wait.
+//     The context it is given is the connection's, which ends when the
+//     connection is handed over: what Take starts needs its own.
 //
 // Version notes:
 //   - v0: flexible (request header v2, tagged fields)

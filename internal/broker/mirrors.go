@@ -30,12 +30,14 @@ func (b *Broker) CreateMirrorTopic(name string, partitions int32, configs map[st
 // One compare-and-set write of the topic: state and epochs change together.
 func (b *Broker) SetMirrorState(topic string, m metadata.Mirror) error {
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
-		if t.Mirror == nil && m.State != metadata.MirrorPendingRestore {
+		if t.Mirror == nil && m.State != metadata.MirrorPendingRestore && m.State != metadata.MirrorPendingSetupForRestore {
 			return usererr.New(metadata.ErrUnknownTopic, "topic '%s' is not a mirror topic", topic)
 		}
 		// truncate-and-restore turns an ordinary topic into a mirror:
-		// PENDING_RESTORE is the one state an ordinary topic may enter
-		// (internal/link/restore.go).
+		// PENDING_RESTORE is one state an ordinary topic may enter
+		// (internal/link/restore.go); the other is a reverse's fence,
+		// PENDING_SETUP_FOR_RESTORE (internal/link/failback_answer.go),
+		// read-only at once.
 		was := metadata.MirrorStopped
 		if t.Mirror != nil {
 			was = t.Mirror.State

@@ -36,7 +36,9 @@ import (
 //     mirror of it would be prefix+prefix+name), and so is a source topic
 //     that is itself a mirror (a chain A→B→C with prefixes would create
 //     prefix+prefix'+name, and two links in opposite directions would
-//     mirror each other's mirrors without end).
+//     mirror each other's mirrors without end). On a paired link the
+//     peer's mirrors of this link (LinkPeer) are skipped too, with or
+//     without a prefix, and never reported as conflicts.
 //
 // Whether a source topic is a mirror is not in Kafka's Metadata or
 // DescribeConfigs. Confluent (reference §2.2) and Tandem refuse a legacy,
@@ -86,6 +88,16 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 	if err != nil {
 		return fmt.Errorf("listing source topics: %w", err)
 	}
+	// On a paired link, the peer's mirrors of this link are never
+	// mirrored back, nor reported as conflicts (loop rule 3, design §6):
+	// asked afresh, so a mirror the peer's own auto-create made a moment
+	// ago is known.
+	peer, _ := m.peerMirrorSet(cctx, rt, true)
+	if rt.peerUnknown() {
+		// Not a mirror before the peer has said which of its topics are
+		// its mirrors of this link; the next run will know.
+		return nil
+	}
 	var (
 		errs       []error
 		candidates []string
@@ -95,7 +107,7 @@ func (m *Manager) autoCreateMirrors(ctx context.Context, rt *runtime) error {
 	)
 	for _, st := range topics {
 		name := st.name
-		if internalTopic(name, st.internal) || !filters.Match(name) {
+		if internalTopic(name, st.internal) || !filters.Match(name) || peer[name] {
 			continue
 		}
 		if prefix != "" && strings.HasPrefix(name, prefix) {

@@ -40,6 +40,19 @@ func ClientOpts(name string, configs map[string]string) ([]kgo.Opt, error) {
 
 // clientOpts is ClientOpts, also returning the parsed security settings.
 func clientOpts(name string, configs map[string]string) ([]kgo.Opt, security, error) {
+	return clientOptsVia(name, configs, nil)
+}
+
+// connectFunc opens a connection to addr within timeout: a TCP dial, or on
+// an INBOUND half a connection through the peer's control session
+// (reverse_accept.go).
+type connectFunc func(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error)
+
+// clientOptsVia is clientOpts whose connections are opened by through
+// when it is not nil (an INBOUND half: no bootstrap.servers, its one seed
+// is revSeedHost, which the SOURCE half maps to its own listener). The
+// setup timeout and reconnect backoff apply to them all the same.
+func clientOptsVia(name string, configs map[string]string, through connectFunc) ([]kgo.Opt, security, error) {
 	sec, err := parseSecurity(configs)
 	if err != nil {
 		return nil, sec, err
@@ -50,12 +63,15 @@ func clientOpts(name string, configs map[string]string) ([]kgo.Opt, security, er
 			seeds = append(seeds, s)
 		}
 	}
+	if through != nil {
+		seeds = []string{net.JoinHostPort(revSeedHost, "9092")}
+	}
 	backoff, backoffMax := Millis(configs, "reconnect.backoff.ms"), Millis(configs, "reconnect.backoff.max.ms")
 	maxAge := Millis(configs, "metadata.max.age.ms")
 	d := &dialer{min: Millis(configs, "socket.connection.setup.timeout.ms"),
 		max: Millis(configs, "socket.connection.setup.timeout.max.ms"), failures: map[string]int{},
 		backoff: backoff, backoffMax: backoffMax, reconnect: map[string]*reconnectState{},
-		sleep: sleepCtx, jitter: rand.Float64, tls: sec.tls}
+		sleep: sleepCtx, jitter: rand.Float64, tls: sec.tls, connect: through}
 	return append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("tandem-cluster-link-" + name),
@@ -103,6 +119,8 @@ type dialer struct {
 	// tls, when set, is the client TLS config (security.protocol SSL or
 	// SASL_SSL): connections are TLS after the TCP dial.
 	tls *tls.Config
+	// connect, when set, opens connections instead of a TCP dial.
+	connect connectFunc
 }
 
 type reconnectState struct {
@@ -123,7 +141,13 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	timeout = min(timeout, max(d.max, d.min))
 	d.mu.Unlock()
-	c, err := (&net.Dialer{Timeout: timeout}).DialContext(ctx, network, addr)
+	var c net.Conn
+	var err error
+	if d.connect != nil {
+		c, err = d.connect(ctx, addr, timeout)
+	} else {
+		c, err = (&net.Dialer{Timeout: timeout}).DialContext(ctx, network, addr)
+	}
 	d.mu.Lock()
 	if err != nil {
 		d.failures[addr]++
@@ -148,16 +172,8 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 // the handshake succeeded: a broker that sends its certificate and is
 // refused is backed off like one that closes at once.
 func (d *dialer) handshake(ctx context.Context, wc *watchedConn, addr string, timeout time.Duration) (net.Conn, error) {
-	cfg := d.tls.Clone()
-	if cfg.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			host = addr
-		}
-		cfg.ServerName = host
-	}
 	wc.handshaking.Store(true)
-	tc := tls.Client(wc, cfg)
+	tc := tls.Client(wc, tlsFor(d.tls, addr))
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -170,6 +186,21 @@ func (d *dialer) handshake(ctx context.Context, wc *watchedConn, addr string, ti
 	wc.handshaking.Store(false)
 	wc.markAnswered()
 	return tc, nil
+}
+
+// tlsFor is the client TLS config c for a connection to addr: the server
+// name, unless set, is addr's host (hostname verification, Kafka's
+// ssl.endpoint.identification.algorithm=https).
+func tlsFor(c *tls.Config, addr string) *tls.Config {
+	cfg := c.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	return cfg
 }
 
 // reconnectWait is how long a dial to addr must still wait.

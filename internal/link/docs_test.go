@@ -56,8 +56,13 @@ func TestMirrorStatesDocMatchesTransitions(t *testing.T) {
 				t.Fatalf("unknown operation column %q", cols[j])
 			}
 			m := metadata.Mirror{State: from}
-			if from == metadata.MirrorPendingStopped {
+			switch from {
+			case metadata.MirrorPendingStopped:
 				m.PendingOp, m.PreviousState = opPromote, metadata.MirrorActive
+			case metadata.MirrorPendingRestore:
+				m.PendingOp, m.PreviousState = opRestore, metadata.MirrorStopped
+			case metadata.MirrorPendingSetupForRestore:
+				m.PendingOp, m.PreviousState = opFence, metadata.MirrorStopped
 			}
 			step, err := mirrorTransition(m, ev)
 			cell := cells[j]
@@ -91,13 +96,14 @@ func TestMirrorStatesDocMatchesTransitions(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []metadata.MirrorState{MirrorActive, MirrorPaused, MirrorPendingStopped, MirrorStopped, MirrorFailed} {
+	for _, s := range []metadata.MirrorState{MirrorActive, MirrorPaused, MirrorPendingStopped, MirrorStopped, MirrorFailed,
+		metadata.MirrorPendingRestore, metadata.MirrorPendingSetupForRestore} {
 		if !seen[s] {
 			t.Errorf("the operations table has no row for %s", s)
 		}
 	}
-	if checked != 5*4 {
-		t.Errorf("checked %d cells, want 20", checked)
+	if checked != 7*4 {
+		t.Errorf("checked %d cells, want 28", checked)
 	}
 }
 

@@ -48,7 +48,23 @@ func loopByName(link, prefix, sourceTopic string) error {
 // that is itself a mirror while a local topic of its name exists: the
 // source is (most likely) mirroring that local topic, and its mirror here
 // would be a copy of our own data.
+//
+// On a paired link the peer's own list of its mirrors of this link
+// (LinkPeer, asked afresh) decides instead, exactly (design §6 rules 1–2
+// "with pairing"): a source topic that is the peer's mirror of this link
+// is refused, with or without a prefix, and nothing else is (a chain
+// through another link, a topic merely named like our mirrors).
 func (m *Manager) loopBack(ctx context.Context, rt *runtime, prefix, sourceTopic string) error {
+	if peer, ok := m.peerMirrorSet(ctx, rt, true); ok {
+		if !peer[sourceTopic] {
+			return nil
+		}
+		return usererr.New(ErrMirrorLoop, "source topic '%s' is a mirror topic of cluster link '%s' on the remote cluster: mirroring it back over the same link would copy this cluster's own data back to it (a loop); a topic is a mirror on at most one side of a link",
+			sourceTopic, rt.link.Name)
+	}
+	if err := loopByName(rt.link.Name, prefix, sourceTopic); err != nil {
+		return err
+	}
 	if prefix == "" {
 		return nil
 	}
@@ -60,6 +76,18 @@ func (m *Manager) loopBack(ctx context.Context, rt *runtime, prefix, sourceTopic
 	}
 	return usererr.New(ErrMirrorLoop, "source topic '%s' is a mirror topic on the source cluster and topic '%s' exists here: it mirrors this cluster's topic, and mirroring it back over cluster link '%s' as '%s' would loop; a topic is a mirror on at most one side",
 		sourceTopic, sourceTopic, rt.link.Name, prefix+sourceTopic)
+}
+
+// loopEarly applies the name rule (loopByName) before the source is
+// asked anything, unless the link is paired: the peer's mirrors then
+// decide, in loopBack.
+func (m *Manager) loopEarly(link, prefix, sourceTopic string) error {
+	if rt := m.runtimeOf(link); rt != nil {
+		if _, ok := m.peerMirrorSet(context.Background(), rt, false); ok {
+			return nil
+		}
+	}
+	return loopByName(link, prefix, sourceTopic)
 }
 
 // filtersLoop refuses auto.create.mirror.topics.filters INCLUDE filters

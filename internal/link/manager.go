@@ -188,12 +188,22 @@ type Manager struct {
 	// (awaitDurable).
 	durableWait time.Duration
 
+	// rev: source-initiated links (reverse_*.go).
+	rev reverseState
+
 	// testCrashBefore, set by tests, abandons a transition before an
 	// effect (as a crash there would) when it returns true.
 	testCrashBefore func(topic string, ev mirrorEvent, e mirrorEffect) bool
 	// testCrashRestore, set by tests, abandons a restore's truncation
 	// before partition p when it returns true.
 	testCrashRestore func(topic string, p int32) bool
+	// linkIDMu: a link's id changes (a paired half adopting its peer's,
+	// pairing.go) under the write lock; a mirror is bound to the id under
+	// the read lock (CreateMirror). A leaf but for the store.
+	linkIDMu sync.RWMutex
+
+	// testPeerFor, set by tests, replaces peerFor (pairing.go).
+	testPeerFor func(name string) (peerCaller, error)
 }
 
 // runtime is a link's live state: the client to its source, its
@@ -209,6 +219,9 @@ type runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	tasks  []*task
+	// src is a SOURCE half's dialing side (reverse_source.go); nil on
+	// every other kind of half.
+	src *sourceHalf
 
 	mu              sync.Mutex
 	state           string
@@ -221,6 +234,12 @@ type runtime struct {
 	// missingSince: source topics the link's last look did not find,
 	// since when (cluster.link.retry.timeout.ms counts from it).
 	missingSince map[string]time.Time
+	// peer is a paired half's view of its peer half (pairing.go);
+	// idFixed is metadata.Link.IDFixed as it is now, adopting is set
+	// while the peer's id is being adopted.
+	peer     peerView
+	idFixed  bool
+	adopting bool
 
 	// running counts the link's task goroutines (DeleteLink waits for
 	// them to end).
@@ -257,6 +276,9 @@ func NewManager(store metadata.Store, cluster Cluster, data DataPath, logger *sl
 		failed: map[string]error{}, durableWait: defaultDurableWait}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.rev.sessions == nil {
+		m.rev.sessions = NewSessions(logger)
 	}
 	m.groups = groupsOf(cluster)
 	m.ends.init()
@@ -345,6 +367,7 @@ func (m *Manager) Close() {
 	for _, rt := range rts {
 		rt.stop()
 	}
+	m.rev.sessions.closeAll()
 	if m.stopWatch != nil {
 		m.stopWatch()
 	}
@@ -357,13 +380,17 @@ func (m *Manager) Close() {
 func (rt *runtime) stop() {
 	rt.cancel()
 	rt.client.Close()
+	if rt.src != nil {
+		rt.src.stop()
+	}
 }
 
 // clientFor builds the franz-go client a link uses to reach its source
 // (configs with their secrets in clear), with an authWatch hook that
-// explains authentication failures.
-func clientFor(name string, configs map[string]string) (*kgo.Client, security, *authWatch, error) {
-	opts, sec, err := clientOpts(name, configs)
+// explains authentication failures. An INBOUND half's client dials through
+// the link's control session (Sessions.ClientOpts).
+func (m *Manager) clientFor(name string, configs map[string]string) (*kgo.Client, security, *authWatch, error) {
+	opts, sec, err := m.rev.sessions.clientOpts(name, configs)
 	if err != nil {
 		return nil, sec, nil, err
 	}
@@ -408,18 +435,29 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 			}
 		}
 	}
-	cl, sec, w, err := clientFor(l.Name, configs)
+	cl, sec, w, err := m.clientFor(l.Name, configs)
 	if err != nil {
 		return err
 	}
 	l.Configs = configs
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &runtime{link: l, sec: sec, watch: w, client: cl, adm: kadm.NewClient(cl), ctx: ctx, cancel: cancel, state: LinkActive,
-		errCode: "NO_ERROR", missingSince: map[string]time.Time{}}
+		errCode: "NO_ERROR", missingSince: map[string]time.Time{}, idFixed: l.IDFixed}
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
-	rt.tasks = m.linkTasks(rt)
+	if Mirrors(l.Configs) {
+		rt.tasks = m.linkTasks(rt)
+	} else {
+		// A SOURCE half has no mirrors and no mirror tasks: it dials the
+		// destination and serves its requests (reverse_source.go).
+		if rt.src, err = m.newSourceHalf(rt); err != nil {
+			cancel()
+			cl.Close()
+			return err
+		}
+		rt.tasks = m.sourceHalfTasks(rt)
+	}
 	m.mu.Lock()
 	m.links[l.Name] = rt
 	delete(m.failed, l.Name)
@@ -431,6 +469,15 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 			m.logger.Warn("recovering mirror", "link", l.Name, "topic", t.Name, "err", err)
 			m.noteTransitionError(t.Name, err)
 		}
+	}
+	if rt.src != nil {
+		m.wg.Add(1)
+		rt.running.Add(1)
+		go func() {
+			defer m.wg.Done()
+			defer rt.running.Done()
+			rt.src.run(ctx)
+		}()
 	}
 	for _, tk := range rt.tasks {
 		if tk.every > 0 {
@@ -446,10 +493,29 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	return nil
 }
 
+// CreateOption is an option of CreateLink.
+type CreateOption func(*createOptions)
+
+type createOptions struct{ linkID [16]byte }
+
+// WithClusterLinkID creates the link with a given cluster_link_id: the
+// second half of a paired link, with its peer's id (§4.2 of the
+// reference; docs/design/links-bidirectional.md §2.1).
+func WithClusterLinkID(id [16]byte) CreateOption {
+	return func(o *createOptions) { o.linkID = id }
+}
+
 // CreateLink validates and persists a link, then starts it. With
 // validateLink, the source must answer and (when given) have
-// sourceClusterID; with validateOnly nothing is stored.
-func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, configs map[string]string, validateOnly, validateLink bool) error {
+// sourceClusterID (the remote cluster's id, whatever the link mode); with
+// validateOnly nothing is stored. A paired kind of half created with
+// validation asks its peer for the id of its half of the name: one given
+// (WithClusterLinkID) must be it, and without one it is taken.
+func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, configs map[string]string, validateOnly, validateLink bool, opts ...CreateOption) error {
+	var o createOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if m == nil {
 		return ErrDisabled
 	}
@@ -466,11 +532,15 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 	if err != nil {
 		return err
 	}
-	cl, sec, w, err := clientFor(name, configs)
+	cl, sec, w, err := m.clientFor(name, configs)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	if ConnectionMode(configs) == ConnInbound {
+		// Nothing to validate: the source dials this half once it exists.
+		validateLink = false
+	}
 	if validateLink {
 		cctx, cancel := context.WithTimeout(ctx, Millis(configs, "request.timeout.ms"))
 		defer cancel()
@@ -487,15 +557,24 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
 				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
-		sourceClusterID = meta.Cluster
+		if LinkMode(configs) != ModeSource {
+			// A SOURCE half records its destination's id when it pairs
+			// (reverse_source.go).
+			sourceClusterID = meta.Cluster
+		}
 		if meta.Cluster == m.cluster.ClusterID() {
 			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
+		}
+		if Paired(configs) {
+			if err := m.pairAtCreate(cctx, name, configs, cl, &o); err != nil {
+				return err
+			}
 		}
 	}
 	if validateOnly {
 		return nil
 	}
-	l := metadata.Link{Name: name, SourceClusterID: sourceClusterID, Configs: maps.Clone(sealed)}
+	l := metadata.Link{Name: name, ID: o.linkID, IDFixed: o.linkID != [16]byte{}, SourceClusterID: sourceClusterID, Configs: maps.Clone(sealed)}
 	if err := m.store.CreateLink(l); err != nil {
 		return err
 	}
@@ -556,6 +635,7 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 	if rt != nil {
 		rt.stop()
 	}
+	m.rev.sessions.closeLink(name)
 	for _, t := range mirrors {
 		m.detach(t)
 	}
@@ -689,6 +769,9 @@ type LinkInfo struct {
 	TopicNames         []string
 	MirrorPartsByState map[metadata.MirrorState]int
 	Tasks              []TaskStatus
+	// Remote is a paired half's view of its peer half (remote link
+	// state); nil for a kind of half that does not pair.
+	Remote *RemoteLink
 }
 
 // Links describes every link, sorted by name.
@@ -725,6 +808,7 @@ func (m *Manager) describe(l metadata.Link) LinkInfo {
 		rt.mu.Unlock()
 		cond = rt.condition()
 		info.Tasks = taskStatuses(rt)
+		info.Remote = rt.remote()
 	} else if err := m.startFailure(l.Name); err != nil {
 		info.State, info.ErrorCode, info.ErrorMessage = LinkFailed, "UNKNOWN", err.Error()
 		if errors.Is(err, ErrSecrets) || errors.Is(err, ErrAuthentication) {

@@ -30,6 +30,9 @@ import (
 //	PENDING_RESTORE  truncate-and-restore is truncating the topic to the
 //	                 remote's stop offsets (Mirror.Restore); then it
 //	                 mirrors the remote topic (restore.go)
+//	PENDING_SETUP_FOR_RESTORE
+//	                 fenced by the peer half's reverse: read-only, about
+//	                 to become the peer's mirror (failback_answer.go)
 //
 // Events and transitions (anything not listed is refused with
 // ErrMirrorState and changes nothing):
@@ -47,10 +50,17 @@ import (
 //	                writable); fail → ignored
 //	STOPPED         restore, restore-paused → PENDING_RESTORE (an
 //	                ordinary topic enters here too: restore.go treats it
-//	                as STOPPED); fail → ignored
+//	                as STOPPED); fence → PENDING_SETUP_FOR_RESTORE (an
+//	                ordinary topic too); unfence, fail → ignored
 //	PENDING_RESTORE restored → ACTIVE (restore) or PAUSED (restore-paused);
 //	                fail → ignored (the truncation is retried at the next
 //	                start; a failed log fails its partition anyway)
+//	PENDING_SETUP_FOR_RESTORE
+//	                restore, restore-paused → PENDING_RESTORE (nothing to
+//	                truncate: the fence kept writes out); unfence →
+//	                STOPPED (the reverse did not happen); failover →
+//	                STOPPED (the peer never came back: writable again);
+//	                fence, fail → ignored
 //
 // reverse-start and reverse-pause are the local half of
 // reverse-and-start-mirror / reverse-and-pause-mirror: a stop that, like
@@ -94,12 +104,18 @@ const (
 	evRestorePaused
 	// evRestored: the truncation of a PENDING_RESTORE topic is done.
 	evRestored
+	// evFence, evUnfence: the peer half's reverse fences this STOPPED
+	// topic (first phase, PENDING_SETUP_FOR_RESTORE), or undoes the
+	// fence when its own stop did not happen
+	// (docs/design/links-bidirectional.md §5.3).
+	evFence
+	evUnfence
 	numMirrorEvents
 )
 
 func (e mirrorEvent) String() string {
 	return [...]string{"pause", "resume", "failover", "promote", "drained", "promote-aborted", "fail", "recover",
-		"reverse-and-start", "reverse-and-pause", "restore", "restore-paused", "restored"}[e]
+		"reverse-and-start", "reverse-and-pause", "restore", "restore-paused", "restored", "fence", "unfence"}[e]
 }
 
 // mirrorEffect is what the owner must do after a transition.
@@ -156,6 +172,10 @@ const (
 	opReversePause = "reverse-and-pause"
 	opRestore      = "restore"
 	opRestorePause = "restore-paused"
+	// opFence: PENDING_SETUP_FOR_RESTORE's pending operation (the peer's
+	// RESTORE); opUnfence a RemoteOp only.
+	opFence   = "fence"
+	opUnfence = "unfence"
 )
 
 // needsCaughtUp reports the pending stops that complete only if the
@@ -254,17 +274,27 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		}
 	case metadata.MirrorStopped:
 		switch ev {
-		case evFail, evRecover:
+		case evFail, evRecover, evUnfence:
 			return stay, nil
 		case evRestore, evRestorePaused:
-			op := opRestore
-			if ev == evRestorePaused {
-				op = opRestorePause
-			}
-			return mirrorStep{To: metadata.MirrorPendingRestore, PendingOp: op, PreviousState: from,
-				Effects: []mirrorEffect{effPersist, effTruncate}}, nil
+			return restoring(ev), nil
+		case evFence:
+			return mirrorStep{To: metadata.MirrorPendingSetupForRestore, PendingOp: opFence, PreviousState: from,
+				Effects: []mirrorEffect{effPersist}}, nil
 		}
 		return mirrorStep{}, usererr.New(ErrMirrorState, "the mirror topic has already stopped mirroring")
+	case metadata.MirrorPendingSetupForRestore:
+		switch ev {
+		case evFail, evRecover, evFence:
+			return stay, nil
+		case evRestore, evRestorePaused:
+			return restoring(ev), nil
+		case evUnfence, evFailover:
+			// Writable again: the reverse that fenced it did not
+			// complete, or the user gave up waiting for the peer.
+			return mirrorStep{To: metadata.MirrorStopped, Effects: []mirrorEffect{effMakeWritable, effPersist}}, nil
+		}
+		return refuse(" (fenced by a reverse started on the peer cluster; fail it over to make it writable now)")
 	case metadata.MirrorPendingRestore:
 		switch ev {
 		case evRestored:
@@ -281,6 +311,17 @@ func mirrorTransition(m metadata.Mirror, ev mirrorEvent) (mirrorStep, error) {
 		return refuse(" (a truncate-and-restore is in progress)")
 	}
 	return refuse("")
+}
+
+// restoring is the step of a restore (truncate-and-restore, or a
+// reverse's remote half) from a STOPPED or fenced topic.
+func restoring(ev mirrorEvent) mirrorStep {
+	op := opRestore
+	if ev == evRestorePaused {
+		op = opRestorePause
+	}
+	return mirrorStep{To: metadata.MirrorPendingRestore, PendingOp: op, PreviousState: metadata.MirrorStopped,
+		Effects: []mirrorEffect{effPersist, effTruncate}}
 }
 
 // linkCondition is the link-level input to what a mirror reports and what

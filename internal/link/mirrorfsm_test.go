@@ -16,6 +16,7 @@ func TestMirrorTransitionTable(t *testing.T) {
 	const refused = "refused"
 	A, P, PS, S, F := metadata.MirrorActive, metadata.MirrorPaused, metadata.MirrorPendingStopped, metadata.MirrorStopped, metadata.MirrorFailed
 	PR := metadata.MirrorPendingRestore
+	PSR := metadata.MirrorPendingSetupForRestore
 	type row struct {
 		from    metadata.MirrorState
 		op      string // PendingOp of a PENDING_STOPPED mirror
@@ -121,13 +122,44 @@ func TestMirrorTransitionTable(t *testing.T) {
 		{from: PR, op: opRestore, prev: S, ev: evRestorePaused, want: refused},
 		{from: PR, op: opRestore, prev: S, ev: evRestored, want: "ACTIVE persist,start"},
 		{from: PR, op: opRestorePause, prev: S, ev: evRestored, want: "PAUSED persist,pause"},
+
+		// A reverse's fence (design §5.3): only a STOPPED topic (or an
+		// ordinary one, handled as STOPPED) is fenced; fenced, it can be
+		// restored, unfenced or failed over, and nothing else.
+		{from: A, ev: evFence, want: refused},
+		{from: A, ev: evUnfence, want: refused},
+		{from: P, ev: evFence, want: refused},
+		{from: P, ev: evUnfence, want: refused},
+		{from: PS, op: opPromote, prev: A, ev: evFence, want: refused},
+		{from: PS, op: opPromote, prev: A, ev: evUnfence, want: refused},
+		{from: S, ev: evFence, want: "PENDING_SETUP_FOR_RESTORE/fence persist", wantPrv: S},
+		{from: S, ev: evUnfence, want: "STOPPED "},
+		{from: F, ev: evFence, want: refused},
+		{from: F, ev: evUnfence, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evFence, want: refused},
+		{from: PR, op: opRestore, prev: S, ev: evUnfence, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evPause, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evResume, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evFailover, want: "STOPPED make-writable,persist"},
+		{from: PSR, op: opFence, prev: S, ev: evPromote, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evDrained, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evPromoteAborted, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evFail, want: "PENDING_SETUP_FOR_RESTORE/fence "},
+		{from: PSR, op: opFence, prev: S, ev: evRecover, want: "PENDING_SETUP_FOR_RESTORE/fence "},
+		{from: PSR, op: opFence, prev: S, ev: evReverseStart, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evReversePause, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evRestore, want: "PENDING_RESTORE/restore persist,truncate", wantPrv: S},
+		{from: PSR, op: opFence, ev: evRestorePaused, want: "PENDING_RESTORE/restore-paused persist,truncate", wantPrv: S},
+		{from: PSR, op: opFence, prev: S, ev: evRestored, want: refused},
+		{from: PSR, op: opFence, prev: S, ev: evFence, want: "PENDING_SETUP_FOR_RESTORE/fence "},
+		{from: PSR, op: opFence, prev: S, ev: evUnfence, want: "STOPPED make-writable,persist"},
 	}
 	// Every state × event appears at least once.
 	seen := map[string]bool{}
 	for _, r := range rows {
 		seen[fmt.Sprint(r.from, r.ev)] = true
 	}
-	for _, s := range []metadata.MirrorState{A, P, PS, S, F, PR} {
+	for _, s := range []metadata.MirrorState{A, P, PS, S, F, PR, PSR} {
 		for ev := mirrorEvent(0); ev < numMirrorEvents; ev++ {
 			if !seen[fmt.Sprint(s, ev)] {
 				t.Errorf("table misses %s × %s", s, ev)
@@ -152,7 +184,7 @@ func TestMirrorTransitionTable(t *testing.T) {
 				effs = append(effs, e.String())
 			}
 			got := string(st.To)
-			if st.To == PS || st.To == PR {
+			if st.To == PS || st.To == PR || st.To == PSR {
 				got += "/" + st.PendingOp
 			}
 			got += " " + strings.Join(effs, ",")
@@ -193,12 +225,41 @@ func TestReportedAndDataPath(t *testing.T) {
 		{metadata.MirrorFailed, linkOK, metadata.MirrorFailed, dpNone},
 		{metadata.MirrorPendingRestore, linkOK, metadata.MirrorPendingRestore, dpNone},
 		{metadata.MirrorPendingRestore, linkCondPaused, metadata.MirrorPendingRestore, dpNone},
+		{metadata.MirrorPendingSetupForRestore, linkOK, metadata.MirrorPendingSetupForRestore, dpNone},
+		{metadata.MirrorPendingSetupForRestore, linkCondUnavailable, metadata.MirrorPendingSetupForRestore, dpNone},
 	} {
 		if got := reported(tc.s, tc.c); got != tc.rep {
 			t.Errorf("reported(%s, %d) = %s, want %s", tc.s, tc.c, got, tc.rep)
 		}
 		if got := dataPathWant(tc.s, tc.c); got != tc.mode {
 			t.Errorf("dataPathWant(%s, %d) = %d, want %d", tc.s, tc.c, got, tc.mode)
+		}
+	}
+}
+
+// TestRemoteOpAfter: what a transition leaves owed to the peer half
+// (design §5.3): a completed reverse owes the restore, an aborted one the
+// unfence, a failover over a reverse nothing; other transitions keep it.
+func TestRemoteOpAfter(t *testing.T) {
+	for _, tc := range []struct {
+		from metadata.Mirror
+		ev   mirrorEvent
+		want string
+	}{
+		{metadata.Mirror{State: MirrorActive, RemoteOp: opReverseStart}, evReverseStart, opReverseStart},
+		{metadata.Mirror{State: MirrorPendingStopped, PendingOp: opReverseStart, PreviousState: MirrorActive, RemoteOp: opReverseStart}, evDrained, opRestore},
+		{metadata.Mirror{State: MirrorPendingStopped, PendingOp: opReversePause, PreviousState: MirrorActive, RemoteOp: opReversePause}, evDrained, opRestorePause},
+		{metadata.Mirror{State: MirrorPendingStopped, PendingOp: opReverseStart, PreviousState: MirrorPaused, RemoteOp: opReverseStart}, evPromoteAborted, opUnfence},
+		{metadata.Mirror{State: MirrorPendingStopped, PendingOp: opReverseStart, PreviousState: MirrorActive, RemoteOp: opReverseStart}, evFailover, ""},
+		{metadata.Mirror{State: MirrorPendingStopped, PendingOp: opPromote, PreviousState: MirrorActive}, evDrained, ""},
+		{metadata.Mirror{State: MirrorStopped, RemoteOp: opRestore}, evRecover, opRestore},
+	} {
+		step, err := mirrorTransition(tc.from, tc.ev)
+		if err != nil {
+			t.Fatalf("%+v %s: %v", tc.from, tc.ev, err)
+		}
+		if got := remoteOpAfter(tc.from, step); got != tc.want {
+			t.Errorf("%s %s → %s: RemoteOp %q, want %q", tc.from.State, tc.ev, step.To, got, tc.want)
 		}
 	}
 }

@@ -78,12 +78,18 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		// Where the mirror stood when the stop was requested: a restart
 		// before the drain completes still knows the source's end then.
 		next.StopOffsets = m.positions(t, nil)
+	case step.To == MirrorStopped && t.Mirror.State == metadata.MirrorPendingSetupForRestore:
+		// Unfenced (or failed over while fenced): nothing was written
+		// while fenced, and the stop offsets stay those of the stop
+		// that made it writable first.
+		next.PendingOp, next.PreviousState = "", ""
 	case step.To == MirrorStopped:
 		next.StopOffsets = args.stopOffsets
 		if next.StopOffsets == nil {
 			next.StopOffsets = m.positions(t, nil)
 		}
 	}
+	next.RemoteOp = remoteOpAfter(*t.Mirror, step)
 	for _, e := range step.Effects {
 		if h := m.testCrashBefore; h != nil && h(name, ev, e) {
 			return t, errTestCrash
@@ -404,7 +410,7 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	if sourceTopic == "" {
 		sourceTopic = strings.TrimPrefix(mirrorTopic, prefix)
 	}
-	if err := loopByName(link, prefix, sourceTopic); err != nil {
+	if err := m.loopEarly(link, prefix, sourceTopic); err != nil {
 		return err
 	}
 	want := prefix + sourceTopic
@@ -485,9 +491,16 @@ func (m *Manager) CreateMirror(ctx context.Context, link, sourceTopic, mirrorTop
 	}
 	unlock := m.lockMirror(mirrorTopic)
 	defer unlock()
+	// Bound to the link's id as it is when the mirror is written: a
+	// paired half may adopt its peer's id meanwhile (pairing.go).
+	m.linkIDMu.RLock()
+	if cur, ok := m.store.Link(link); ok {
+		l.ID = cur.ID
+	}
 	t, err := m.cluster.CreateMirrorTopic(mirrorTopic, int32(len(d.Partitions)), synced, metadata.Mirror{
 		Link: link, LinkID: l.ID, SourceTopic: sourceTopic, SourceTopicID: [16]byte(d.ID), State: MirrorActive,
 	})
+	m.linkIDMu.RUnlock()
 	if err != nil {
 		return err
 	}
@@ -535,16 +548,9 @@ func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []str
 	default:
 		return nil, usererr.New(ErrMirrorState, "unknown mirror topic operation %q: use pause, resume, failover or promote", op)
 	}
-	if pattern != "" {
-		re, err := regexp.Compile("^(?:" + pattern + ")$")
-		if err != nil {
-			return nil, usererr.New(ErrInvalidConfig, "invalid mirror topic name pattern %q: %v", pattern, err)
-		}
-		for _, t := range m.mirrorsOf(link) {
-			if re.MatchString(t.Name) {
-				names = append(names, t.Name)
-			}
-		}
+	names, err := matchNames(names, pattern, m.mirrorsOf(link))
+	if err != nil {
+		return nil, err
 	}
 	var out []AlterResult
 	for _, name := range names {
@@ -556,6 +562,24 @@ func (m *Manager) AlterMirrors(ctx context.Context, link, op string, names []str
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// matchNames adds to names those of topics that match pattern (a
+// full-string regular expression; "" matches none).
+func matchNames(names []string, pattern string, topics []metadata.Topic) ([]string, error) {
+	if pattern == "" {
+		return names, nil
+	}
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		return nil, usererr.New(ErrInvalidConfig, "invalid mirror topic name pattern %q: %v", pattern, err)
+	}
+	for _, t := range topics {
+		if re.MatchString(t.Name) {
+			names = append(names, t.Name)
+		}
+	}
+	return names, nil
 }
 
 func (m *Manager) alterOne(ctx context.Context, link string, ev mirrorEvent, name string, validateOnly bool) error {

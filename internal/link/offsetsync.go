@@ -617,6 +617,12 @@ func (m *Manager) syncOffsets(ctx context.Context, rt *runtime) error {
 	if rt.condition() == linkCondPaused {
 		return nil // cluster.link.paused pauses offset sync too
 	}
+	// A paired kind of half syncs only while paired (design §2.3: what
+	// needs pairing fails with REMOTE_LINK_NOT_FOUND_ERROR; the data
+	// still flows).
+	if err := m.requirePeer(rt); err != nil {
+		return err
+	}
 	var names []string
 	for _, t := range m.mirrorsOf(rt.link.Name) {
 		if t.Mirror.State == MirrorActive || t.Mirror.State == MirrorPaused {

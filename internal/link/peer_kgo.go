@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/tandem-streaming/tandem/internal/wire"
@@ -49,13 +50,25 @@ func (p kgoPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest
 	return r, nil
 }
 
+// linkApiVersionsMax caps the ApiVersions version a link's client sends.
+// franz-go's default is v5 (KIP-1242); Tandem serves up to v4 and answers
+// v5 with UNSUPPORTED_VERSION and its whole table, which franz-go then
+// uses as is without asking again: the ClientSoftwareName in the v5
+// request is never read, and the peer never offers the private keys.
+// v5 only adds the cluster/node id check, which a link does not need.
+const linkApiVersionsMax = 4
+
 // linkMaxVersions is franz-go's default (kversion.Stable) plus the private
-// keys: franz-go refuses to send a key its MaxVersions does not list,
-// whatever the broker advertises.
+// keys (franz-go refuses to send a key its MaxVersions does not list,
+// whatever the broker advertises), with ApiVersions capped at
+// linkApiVersionsMax.
 func linkMaxVersions() *kversion.Versions {
 	v := kversion.Stable()
 	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey} {
 		v.SetMaxKeyVersion(key, wire.LinkAPIMaxVersion(key))
+	}
+	if cur, ok := v.LookupMaxKeyVersion(int16(kmsg.ApiVersions)); ok && cur > linkApiVersionsMax {
+		v.SetMaxKeyVersion(int16(kmsg.ApiVersions), linkApiVersionsMax)
 	}
 	return v
 }

@@ -29,4 +29,7 @@ func TestLinkClientVersionMatchesKIP511(t *testing.T) {
 			t.Fatalf("key %d: max %d %v", key, v, ok)
 		}
 	}
+	if v, _ := mv.LookupMaxKeyVersion(18); v > linkApiVersionsMax {
+		t.Fatalf("ApiVersions v%d: a Tandem peer would never read the software name", v)
+	}
 }

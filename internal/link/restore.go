@@ -18,8 +18,9 @@ import (
 // of the same link — is truncated to them and becomes a mirror of the
 // remote topic again, fetching from exactly the truncation point.
 //
-// Not reachable by users yet: the REST action and CLI verb come with the
-// cross-cluster protocol that asks the remote for its stop offsets.
+// Reached through TruncateAndRestore (failback.go), which asks the peer
+// half for its stop offsets, and through the peer's RESTORE of a reverse
+// (failback_answer.go).
 //
 // Order, each step crash-safe:
 //  1. plan (log.PlanTruncation per partition; changes nothing);
@@ -61,6 +62,25 @@ type mirrorPartitions interface {
 // partitions truncated to targets. With validateOnly it only reports the
 // plan. The plan is returned in partition order.
 func (m *Manager) restoreLocal(ctx context.Context, link, topic, sourceTopic string, targets map[int32]int64, paused, validateOnly bool) ([]metadata.MirrorRestorePartition, error) {
+	return m.restore(ctx, link, topic, sourceTopic, targets, restoreOpts{paused: paused, validateOnly: validateOnly})
+}
+
+// restoreOpts are restore's parameters beyond the topic and targets.
+type restoreOpts struct {
+	paused, validateOnly bool
+	// sourceTopicID is the remote topic's id (DESCRIBE_STOP's answer),
+	// recorded as the mirror's SourceTopicID: after a failback the two
+	// topic ids swap roles (reference §2.3). Zero keeps what is known.
+	sourceTopicID [16]byte
+	// exact refuses a plan that would remove anything: a reverse's
+	// remote half (design §5.3 step 3), whose topic was fenced before
+	// the targets were taken, so its ends must equal them.
+	exact bool
+}
+
+// restore is restoreLocal with all its options.
+func (m *Manager) restore(ctx context.Context, link, topic, sourceTopic string, targets map[int32]int64, o restoreOpts) ([]metadata.MirrorRestorePartition, error) {
+	paused, validateOnly := o.paused, o.validateOnly
 	if m == nil {
 		return nil, ErrDisabled
 	}
@@ -101,6 +121,9 @@ func (m *Manager) restoreLocal(ctx context.Context, link, topic, sourceTopic str
 		return nil, usererr.New(ErrMirrorState, "Topic '%s' cannot be truncated and restored: %w", topic, err)
 	}
 	plan, err := planRestore(pc, t, targets)
+	if err == nil && o.exact {
+		err = exactPlan(topic, m.cluster.ClusterID(), plan)
+	}
 	if err != nil || validateOnly {
 		return plan, err
 	}
@@ -108,6 +131,9 @@ func (m *Manager) restoreLocal(ctx context.Context, link, topic, sourceTopic str
 		PendingOp: step.PendingOp, PreviousState: step.PreviousState, Restore: plan}
 	if t.Mirror != nil && t.Mirror.SourceTopic == sourceTopic {
 		next.SourceTopicID = t.Mirror.SourceTopicID
+	}
+	if o.sourceTopicID != ([16]byte{}) {
+		next.SourceTopicID = o.sourceTopicID
 	}
 	if err := m.cluster.SetMirrorState(topic, next); err != nil {
 		return plan, fmt.Errorf("persisting mirror %s %s: %w", topic, next.State, err)
@@ -130,6 +156,19 @@ func (m *Manager) restoreLocal(ctx context.Context, link, topic, sourceTopic str
 		return plan, err
 	}
 	return plan, nil
+}
+
+// exactPlan refuses a plan that removes records: after a fence nothing
+// can have been written, so a removal means something is wrong and
+// nothing is truncated.
+func exactPlan(topic, cluster string, plan []metadata.MirrorRestorePartition) error {
+	for _, p := range plan {
+		if p.LogEndOffset > p.TruncatedTo {
+			return usererr.New(ErrRestore, "records were written to '%s' on cluster %s after the reverse started (partition %d ends at %d, the new source at %d); nothing was truncated",
+				topic, cluster, p.Partition, p.LogEndOffset, p.Target)
+		}
+	}
+	return nil
 }
 
 // planRestore plans the truncation of every partition of t to its target.

@@ -128,6 +128,8 @@ func taskErrorCode(err error) string {
 		return "TIMEOUT_ERROR"
 	case errors.Is(err, ErrInvalidConfig), errors.Is(err, errMirrorConflict), errors.Is(err, kerr.SecurityDisabled):
 		return "MISCONFIGURATION_ERROR"
+	case errors.Is(err, ErrRemoteLinkNotFound):
+		return "REMOTE_LINK_NOT_FOUND_ERROR"
 	}
 	return "INTERNAL_ERROR"
 }
@@ -138,7 +140,15 @@ func (m *Manager) linkTasks(rt *runtime) []*task {
 	sync := Millis(rt.link.Configs, "topic.config.sync.ms")
 	ts := []*task{
 		{name: TaskAvailabilityCheck, every: Millis(rt.link.Configs, "availability.check.ms"), atStart: true,
-			run: func(ctx context.Context) error { return m.checkAvailability(ctx, rt) }},
+			run: func(ctx context.Context) error {
+				err := m.checkAvailability(ctx, rt)
+				if err == nil {
+					// A paired half asks its peer at every check
+					// (pairing.go; design §2.2).
+					m.askPeer(ctx, rt)
+				}
+				return err
+			}},
 		{name: TaskPartitionSync, every: sync, run: func(ctx context.Context) error { return m.syncPartitions(ctx, rt) }},
 		{name: TaskTopicConfigsSync, every: sync, run: func(ctx context.Context) error { return m.syncConfigs(ctx, rt) }},
 		m.offsetSyncTask(rt), m.aclSyncTask(rt), m.autoCreateTask(rt),
@@ -292,7 +302,8 @@ func sourceMetadata(ctx context.Context, cl *kgo.Client, req *kmsg.MetadataReque
 // (SOURCE_PARTITIONS_DECREASED), more grow it. It also learns the source
 // end offsets of mirrors that are not fetching (so their lag stays true),
 // fails mirrors whose data path gave up or kept failing past the retry
-// timeout, and retries pending promotes.
+// timeout, and retries pending promotes, restores and the failback steps
+// owed to the peer half (Mirror.RemoteOp).
 func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 	var mirrors, notFetching, pending []metadata.Topic
 	cond := rt.condition()
@@ -313,6 +324,10 @@ func (m *Manager) syncPartitions(ctx context.Context, rt *runtime) error {
 			errs = append(errs, err)
 			m.noteTransitionError(t.Name, err)
 		}
+	}
+	// Failback steps owed to the peer half (failback.go).
+	if err := m.retryRemoteOps(ctx, rt); err != nil {
+		errs = append(errs, err)
 	}
 	if len(mirrors) == 0 {
 		return errors.Join(errs...)

@@ -93,6 +93,7 @@ type mirrorRecord struct {
 	PreviousState string                   `json:"previous_state,omitempty"`
 	StopOffsets   []MirrorPartitionOffsets `json:"stop_offsets,omitempty"`
 	Restore       []MirrorRestorePartition `json:"restore,omitempty"`
+	RemoteOp      string                   `json:"remote_op,omitempty"`
 }
 
 type linkRecord struct {
@@ -104,6 +105,8 @@ type linkRecord struct {
 	ModRevision     int64             `json:"mod_revision,omitempty"`
 	// SyncedACLs: see Link.SyncedACLs.
 	SyncedACLs []aclRecord `json:"synced_acls,omitempty"`
+	// IDFixed: see Link.IDFixed.
+	IDFixed bool `json:"id_fixed,omitempty"`
 }
 
 // boltStore is the single-node Store.
@@ -459,7 +462,7 @@ func encodeTopic(t Topic) ([]byte, error) {
 	var mr *mirrorRecord
 	if m := t.Mirror; m != nil {
 		mr = &mirrorRecord{Link: m.Link, SourceTopic: m.SourceTopic, State: string(m.State), StateTimeMs: m.StateTimeMs, Error: m.Error,
-			PendingOp: m.PendingOp, PreviousState: string(m.PreviousState), StopOffsets: m.StopOffsets, Restore: m.Restore}
+			PendingOp: m.PendingOp, PreviousState: string(m.PreviousState), StopOffsets: m.StopOffsets, Restore: m.Restore, RemoteOp: m.RemoteOp}
 		if m.SourceTopicID != ([16]byte{}) {
 			mr.SourceTopicID = UUIDString(m.SourceTopicID)
 		}
@@ -496,7 +499,7 @@ func decodeTopic(b []byte) (Topic, error) {
 	var mirror *Mirror
 	if mr := r.Mirror; mr != nil {
 		mirror = &Mirror{Link: mr.Link, SourceTopic: mr.SourceTopic, State: MirrorState(mr.State), StateTimeMs: mr.StateTimeMs, Error: mr.Error,
-			PendingOp: mr.PendingOp, PreviousState: MirrorState(mr.PreviousState), StopOffsets: mr.StopOffsets, Restore: mr.Restore}
+			PendingOp: mr.PendingOp, PreviousState: MirrorState(mr.PreviousState), StopOffsets: mr.StopOffsets, Restore: mr.Restore, RemoteOp: mr.RemoteOp}
 		if mr.SourceTopicID != "" {
 			if mirror.SourceTopicID, err = ParseUUID(mr.SourceTopicID); err != nil {
 				return Topic{}, fmt.Errorf("mirror source topic id: %w", err)

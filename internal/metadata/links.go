@@ -15,7 +15,7 @@ import (
 
 func encodeLink(l Link) ([]byte, error) {
 	r := linkRecord{Name: l.Name, ID: UUIDString(l.ID), SourceClusterID: l.SourceClusterID,
-		Configs: l.Configs, CreatedMs: l.CreatedMs, ModRevision: l.ModRevision}
+		Configs: l.Configs, CreatedMs: l.CreatedMs, ModRevision: l.ModRevision, IDFixed: l.IDFixed}
 	for _, b := range l.SyncedACLs {
 		r.SyncedACLs = append(r.SyncedACLs, recordOf(b))
 	}
@@ -32,7 +32,7 @@ func decodeLink(b []byte) (Link, error) {
 		return Link{}, err
 	}
 	l := Link{Name: r.Name, ID: id, SourceClusterID: r.SourceClusterID, Configs: r.Configs, CreatedMs: r.CreatedMs,
-		ModRevision: r.ModRevision}
+		ModRevision: r.ModRevision, IDFixed: r.IDFixed}
 	for _, a := range r.SyncedACLs {
 		l.SyncedACLs = append(l.SyncedACLs, a.binding())
 	}
@@ -129,18 +129,79 @@ func (s *boltStore) CompareAndSetLink(l Link) (Link, error) {
 	return out.Clone(), nil
 }
 
-func (s *boltStore) DeleteLink(name string) (Link, error) {
+// lockedLink takes mu (the caller unlocks it, even on error) and returns
+// the current snapshot and link name in it.
+func (s *boltStore) lockedLink(name string) (*snapshot, Link, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		return Link{}, ErrClosed
+		return nil, Link{}, ErrClosed
 	}
 	cur := s.snap.Load()
 	l, ok := cur.links[name]
 	if !ok {
-		return Link{}, errUnknownLink(name)
+		return nil, Link{}, errUnknownLink(name)
 	}
-	err := s.commit(nextRev(cur.withLink(l, true)), func(tx *bolt.Tx) error {
+	return cur, l, nil
+}
+
+func (s *boltStore) SetLinkID(name string, from, to [16]byte) (Link, error) {
+	cur, l, err := s.lockedLink(name)
+	defer s.mu.Unlock()
+	if err != nil {
+		return Link{}, err
+	}
+	if l.ID != from {
+		return Link{}, fmt.Errorf("%w: link %s has id %s, not %s", ErrConflict, name, UUIDString(l.ID), UUIDString(from))
+	}
+	if to == ([16]byte{}) {
+		return Link{}, fmt.Errorf("cluster metadata: link %s: zero id", name)
+	}
+	l = l.Clone()
+	l.ID, l.IDFixed, l.ModRevision = to, true, cur.rev+1
+	rec, err := encodeLink(l)
+	if err != nil {
+		return Link{}, fmt.Errorf("cluster metadata: %w", err)
+	}
+	next := cur.withLink(l, false)
+	recs := map[string][]byte{}
+	if from != to {
+		for _, t := range cur.topics {
+			if t.Mirror == nil || t.Mirror.Link != name || t.Mirror.LinkID != from {
+				continue
+			}
+			t = t.Clone()
+			m := *t.Mirror
+			m.LinkID = to
+			t.Mirror, t.ModRevision = &m, cur.rev+1
+			b, err := encodeTopic(t)
+			if err != nil {
+				return Link{}, fmt.Errorf("cluster metadata: %w", err)
+			}
+			recs[t.Name] = b
+			next = next.withTopic(t)
+		}
+	}
+	err = s.commit(nextRev(next), func(tx *bolt.Tx) error {
+		for n, b := range recs {
+			if err := tx.Bucket(bucketTopics).Put([]byte(n), b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketLinks).Put([]byte(name), rec)
+	})
+	if err != nil {
+		return Link{}, err
+	}
+	return l.Clone(), nil
+}
+
+func (s *boltStore) DeleteLink(name string) (Link, error) {
+	cur, l, err := s.lockedLink(name)
+	defer s.mu.Unlock()
+	if err != nil {
+		return Link{}, err
+	}
+	err = s.commit(nextRev(cur.withLink(l, true)), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketLinks).Delete([]byte(name))
 	})
 	return l.Clone(), err

@@ -153,10 +153,13 @@ const (
 	// MirrorPendingRestore: truncate-and-restore's local half is
 	// truncating the topic to the remote's stop offsets (Mirror.Restore);
 	// read-only, not fetching. Confluent's PENDING_RESTORE
-	// (cluster-linking.md §2.3). Not in MirrorStates (nor in
-	// docs/mirror-states.md) until a user operation can lead there: no
-	// REST or CLI verb does yet (docs/design/links-bidirectional.md).
+	// (cluster-linking.md §2.3).
 	MirrorPendingRestore MirrorState = "PENDING_RESTORE"
+	// MirrorPendingSetupForRestore: the remote half of a reverse fenced
+	// this topic (read-only, not fetching) and will turn it into its
+	// mirror; Confluent's PENDING_SETUP_FOR_RESTORE
+	// (docs/design/links-bidirectional.md §5.3).
+	MirrorPendingSetupForRestore MirrorState = "PENDING_SETUP_FOR_RESTORE"
 )
 
 // Reported mirror states derived from the link's condition over an ACTIVE
@@ -169,7 +172,7 @@ const (
 // MirrorStates lists every mirror state, persisted and reported, in the
 // order metrics and documentation list them.
 var MirrorStates = []MirrorState{MirrorActive, MirrorPaused, MirrorPendingStopped, MirrorStopped,
-	MirrorFailed, MirrorSourceUnavailable, MirrorLinkPaused}
+	MirrorFailed, MirrorPendingRestore, MirrorPendingSetupForRestore, MirrorSourceUnavailable, MirrorLinkPaused}
 
 // Mirror is the persisted part of a mirror topic's state.
 type Mirror struct {
@@ -202,6 +205,15 @@ type Mirror struct {
 	// truncated (a restart redoes the truncation from it, and still
 	// reports what the first attempt found), kept after it for describe.
 	Restore []MirrorRestorePartition
+	// RemoteOp is a failback step this cluster still owes the peer half
+	// (docs/design/links-bidirectional.md §5.3), retried by the link's
+	// pending-operations task until the peer answers: "reverse-and-start"
+	// / "reverse-and-pause" (a reverse asked for here: fence the peer's
+	// topic, then stop this mirror), "restore" / "restore-paused" (this
+	// topic is STOPPED by a reverse: turn the peer's topic into its
+	// mirror, targets StopOffsets[].LogEndOffset), "unfence" (a reverse
+	// that did not happen: make the peer's topic writable again).
+	RemoteOp string
 }
 
 // MirrorRestorePartition is one partition of a truncate-and-restore plan.
@@ -273,6 +285,12 @@ type Link struct {
 	// ACLs made here by an operator are never touched. Kept with the link
 	// (CompareAndSetLink), sorted; SetLinkConfigs leaves them as they are.
 	SyncedACLs []acl.Binding
+	// IDFixed says the link's ID is the one both halves of a paired link
+	// carry (docs/design/links-bidirectional.md §2.1): it was given at
+	// creation (cluster_link_id), adopted from the peer half, or confirmed
+	// by it. A fixed ID never changes; a half whose peer shows another
+	// one reports the mismatch.
+	IDFixed bool
 }
 
 // Clone returns a deep copy.
@@ -363,6 +381,11 @@ type Store interface {
 	CompareAndSetLink(l Link) (Link, error)
 	// DeleteLink removes a link and returns it (ErrUnknownLink).
 	DeleteLink(name string) (Link, error)
+	// SetLinkID gives link name the ID to (while its ID is still from,
+	// else ErrConflict) and marks it fixed (Link.IDFixed); the mirrors
+	// bound to from (Mirror.LinkID) are bound to to in the same write.
+	// from == to only fixes the ID.
+	SetLinkID(name string, from, to [16]byte) (Link, error)
 	// AllocateProducerIDs durably reserves n producer ids, none below
 	// atLeast, and returns the first: max(next unreserved id, atLeast).
 	// Ids are never handed out twice, across restarts too (Kafka reserves

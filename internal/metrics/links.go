@@ -37,6 +37,10 @@ type LinkStat struct {
 	// ACLSync is the link's ACL sync; nil while acl.sync.enable is off
 	// (series omitted).
 	ACLSync *ACLSyncStat
+	// RemoteStateTime is when a paired half last heard of its peer half
+	// (its remote link state's update time); zero for a link that does
+	// not pair or has not heard yet (series omitted).
+	RemoteStateTime time.Time
 }
 
 // ACLSyncStat is a link's ACL sync: the ACL bindings of this cluster it
@@ -142,6 +146,7 @@ type linkCollector struct {
 	offTotal  *prometheus.Desc
 	aclSynced *prometheus.Desc
 	offMax    *prometheus.Desc
+	remoteAge *prometheus.Desc
 	fetchDur  *prometheus.HistogramVec
 
 	// mu serialises child creation with pruning, so that fetchObs holds
@@ -181,6 +186,8 @@ func newLinkCollector() *linkCollector {
 			"Sum over synced groups and mirror partitions of the source's committed offset minus this cluster's, as the last offset sync saw it.", "link"),
 		aclSynced: d("link_acls_synced",
 			"ACL bindings of this cluster the link's ACL sync created and keeps in sync with the source (acl.sync.enable).", "link"),
+		remoteAge: d("link_remote_state_age_seconds",
+			"Seconds since the paired link half last heard of its peer half (the age of its remote link state); grows while the peer is unreachable.", "link"),
 		offMax: d("link_consumer_offset_lag_max",
 			"Largest single group-partition consumer offset lag of the link, as the last offset sync saw it.", "link"),
 		fetchDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -240,6 +247,7 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.offTotal
 	ch <- c.offMax
 	ch <- c.aclSynced
+	ch <- c.remoteAge
 	c.fetchDur.Describe(ch)
 }
 
@@ -302,6 +310,9 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if a := s.ACLSync; a != nil {
 			gauge(ch, c.aclSynced, int64(a.Synced), s.Link)
+		}
+		if !s.RemoteStateTime.IsZero() {
+			gaugeF(ch, c.remoteAge, max(now.Sub(s.RemoteStateTime).Seconds(), 0), s.Link)
 		}
 		counter(ch, c.fetchErr, s.FetchErrors, s.Link)
 		counter(ch, c.corrupt, s.CorruptResponses, s.Link)

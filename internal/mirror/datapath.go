@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tandem-streaming/tandem/internal/fetcher"
 	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/log"
@@ -30,6 +32,8 @@ type FetcherPath struct {
 	logger *slog.Logger
 
 	observe func(link string, latency time.Duration, failed bool)
+	// clientOpts builds a link's client options (Options.ClientOpts).
+	clientOpts func(name string, configs map[string]string) ([]kgo.Opt, error)
 
 	mu       sync.Mutex // guards the maps; never held while calling a Fetcher
 	fetchers map[string]*fetcher.Fetcher
@@ -51,6 +55,12 @@ type Options struct {
 	// every link's fetcher (fetcher.Config.ObserveFetch, tagged with the
 	// link name), for a latency histogram. It must not block.
 	ObserveFetch func(link string, latency time.Duration, failed bool)
+	// ClientOpts builds the franz-go options with which a link's fetchers
+	// reach its source: the link manager's (link.Sessions.ClientOpts),
+	// through which an INBOUND half's clients dial over the control
+	// session its SOURCE half opened. Nil: link.ClientOpts (OUTBOUND
+	// halves only).
+	ClientOpts func(name string, configs map[string]string) ([]kgo.Opt, error)
 }
 
 // Partitions is what the data path needs from the broker: the link
@@ -69,15 +79,19 @@ func NewFetcherPath(parts Partitions, opts Options) *FetcherPath {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &FetcherPath{parts: parts, logger: logger, observe: opts.ObserveFetch,
+	clientOpts := opts.ClientOpts
+	if clientOpts == nil {
+		clientOpts = link.ClientOpts
+	}
+	return &FetcherPath{parts: parts, logger: logger, observe: opts.ObserveFetch, clientOpts: clientOpts,
 		fetchers: map[string]*fetcher.Fetcher{}, topics: map[string]mirrorRef{}}
 }
 
 // fetcherConfig maps a link's configs to the fetcher's typed Config. The
 // link package owns the definitions (names, defaults, validation; Kafka's
 // names and meanings); the fetcher takes values, not names.
-func fetcherConfig(l metadata.Link, logger *slog.Logger) (fetcher.Config, error) {
-	opts, err := link.ClientOpts(l.Name, l.Configs)
+func fetcherConfig(l metadata.Link, logger *slog.Logger, clientOpts func(string, map[string]string) ([]kgo.Opt, error)) (fetcher.Config, error) {
+	opts, err := clientOpts(l.Name, l.Configs)
 	if err != nil {
 		return fetcher.Config{}, err
 	}
@@ -101,7 +115,7 @@ func (d *FetcherPath) fetcherFor(l metadata.Link) (*fetcher.Fetcher, error) {
 	if f := d.fetchers[l.Name]; f != nil {
 		return f, nil
 	}
-	cfg, err := fetcherConfig(l, d.logger.With("link", l.Name))
+	cfg, err := fetcherConfig(l, d.logger.With("link", l.Name), d.clientOpts)
 	if err != nil {
 		return nil, err
 	}

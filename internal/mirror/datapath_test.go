@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tandem-streaming/tandem/internal/fetcher"
+	"github.com/tandem-streaming/tandem/internal/link"
 	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/record"
 )
@@ -22,7 +23,7 @@ func TestFetcherConfig(t *testing.T) {
 			"replica.fetch.max.bytes": "4096", "replica.fetch.response.max.bytes": "65536"},
 			fetcher.Config{NumFetchers: 2, PartitionMaxBytes: 4096, FetchMaxBytes: 65536}},
 	} {
-		got, err := fetcherConfig(metadata.Link{Name: "l", Configs: tc.configs}, nil)
+		got, err := fetcherConfig(metadata.Link{Name: "l", Configs: tc.configs}, nil, link.ClientOpts)
 		if err != nil {
 			t.Fatal(err)
 		}

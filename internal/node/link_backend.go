@@ -49,11 +49,11 @@ func mapLinkErr(err error) error {
 		s = rest.ErrLinkInUse
 	case errors.Is(err, link.ErrNotMirror):
 		s = rest.ErrMirrorNotFound
-	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady):
+	case errors.Is(err, link.ErrMirrorState), errors.Is(err, link.ErrPromoteNotReady), errors.Is(err, link.ErrRestore):
 		s = rest.ErrInvalidMirrorState
 	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig), errors.Is(err, link.ErrMirrorConfig),
 		errors.Is(err, link.ErrUnknownConfig), errors.Is(err, link.ErrCreateOnly), errors.Is(err, link.ErrNotSupported),
-		errors.Is(err, link.ErrDisabled):
+		errors.Is(err, link.ErrDisabled), errors.Is(err, link.ErrNoPeer):
 		s = rest.ErrInvalidLink
 	default:
 		// Kafka errors (unknown topic, topic exists, ...) map as for topics.
@@ -62,14 +62,45 @@ func mapLinkErr(err error) error {
 	return &restError{err: err, sentinel: s}
 }
 
+// parseLinkID reads a cluster_link_id: Kafka's 22-character base64 form,
+// or the UUID form link_id shows.
+func parseLinkID(s string) ([16]byte, error) {
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil && len(b) == 16 {
+		if id := [16]byte(b); id != ([16]byte{}) {
+			return id, nil
+		}
+	}
+	if id, err := metadata.ParseUUID(s); err == nil && id != ([16]byte{}) {
+		return id, nil
+	}
+	return [16]byte{}, usererr.New(link.ErrInvalidConfig, "invalid cluster_link_id %q: give the peer half's cluster_link_id as link describe shows it (22 characters of base64)", s)
+}
+
 // linkID renders a link UUID the way Kafka renders ids (22 characters of
 // URL-safe base64), as Confluent's cluster_link_id looks.
 func linkID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
 func (b linkBackend) linkInfo(li link.LinkInfo) rest.LinkInfo {
 	out := rest.LinkInfo{
-		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID), SourceClusterID: li.Link.SourceClusterID,
+		Name: li.Link.Name, ClusterLinkID: linkID(li.Link.ID),
 		State: li.State, Error: li.ErrorCode, ErrorMessage: li.ErrorMessage, TopicNames: li.TopicNames,
+	}
+	// The other cluster's id, under the field of the link's mode
+	// (reference §1.1): known from the remote's Metadata at creation, or
+	// from the peer half's last word.
+	remote := li.Link.SourceClusterID
+	if r := li.Remote; r != nil {
+		remote = cmp.Or(remote, r.ClusterID)
+		out.RemoteLinkState, out.RemoteLinkStateMessage = r.State, r.Message
+		out.RemoteLinkStateTimeMs = epochMs(r.Time)
+	}
+	switch link.LinkMode(li.Link.Configs) {
+	case link.ModeSource:
+		out.DestinationClusterID = remote
+	case link.ModeBidirectional:
+		out.RemoteClusterID = remote
+	default:
+		out.SourceClusterID = remote
 	}
 	for _, st := range slices.Sorted(maps.Keys(li.MirrorPartsByState)) {
 		out.CategoryCounts = append(out.CategoryCounts, rest.StateCount{Category: category(st), Count: li.MirrorPartsByState[st]})
@@ -86,7 +117,7 @@ func category(state metadata.MirrorState) string {
 		return "PAUSED"
 	case link.MirrorFailed, link.MirrorSourceUnavailable:
 		return "IN_ERROR"
-	case link.MirrorPendingStopped:
+	case link.MirrorPendingStopped, metadata.MirrorPendingRestore, metadata.MirrorPendingSetupForRestore:
 		return "PENDING"
 	}
 	return "NOT_APPLICABLE"
@@ -121,11 +152,29 @@ func (b linkBackend) GetLink(_ context.Context, name string, includeTasks bool) 
 }
 
 func (b linkBackend) CreateLink(ctx context.Context, req rest.CreateLinkRequest) error {
-	if req.DestinationClusterID != "" || req.RemoteClusterID != "" || req.ClusterLinkID != "" {
-		return mapLinkErr(usererr.New(link.ErrNotSupported,
-			"destination_cluster_id, remote_cluster_id and cluster_link_id belong to source-initiated and bidirectional cluster links, which are not supported by Tandem yet; create a destination link without them"))
+	// The remote cluster's id comes under the field of the link's mode
+	// (source_cluster_id, destination_cluster_id or remote_cluster_id,
+	// reference §1.1, §5.2); any one is taken, two that differ are
+	// refused.
+	remote := ""
+	for _, id := range []string{req.SourceClusterID, req.DestinationClusterID, req.RemoteClusterID} {
+		if id == "" {
+			continue
+		}
+		if remote != "" && id != remote {
+			return mapLinkErr(usererr.New(link.ErrInvalidConfig, "the remote cluster's id is given twice, as %s and %s; give it once", remote, id))
+		}
+		remote = id
 	}
-	return mapLinkErr(b.m.CreateLink(ctx, req.Name, req.SourceClusterID, req.Configs, req.ValidateOnly, req.ValidateLink))
+	var opts []link.CreateOption
+	if req.ClusterLinkID != "" {
+		id, err := parseLinkID(req.ClusterLinkID)
+		if err != nil {
+			return mapLinkErr(err)
+		}
+		opts = append(opts, link.WithClusterLinkID(id))
+	}
+	return mapLinkErr(b.m.CreateLink(ctx, req.Name, remote, req.Configs, req.ValidateOnly, req.ValidateLink, opts...))
 }
 
 func (b linkBackend) DeleteLink(_ context.Context, name string, force, validateOnly bool) error {
@@ -212,15 +261,56 @@ func (b linkBackend) CreateMirror(ctx context.Context, linkName string, req rest
 }
 
 func (b linkBackend) AlterMirrors(ctx context.Context, linkName, op string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
-	res, err := b.m.AlterMirrors(ctx, linkName, op, names, pattern, validateOnly)
+	var (
+		res []link.AlterResult
+		err error
+	)
+	switch op {
+	case rest.MirrorOpTruncateAndRestore:
+		return b.truncateAndRestore(ctx, linkName, names, pattern, validateOnly)
+	case rest.MirrorOpReverseAndStart, rest.MirrorOpReverseAndPause:
+		res, err = b.m.ReverseMirrors(ctx, linkName, names, pattern, op == rest.MirrorOpReverseAndPause, validateOnly)
+	default:
+		res, err = b.m.AlterMirrors(ctx, linkName, op, names, pattern, validateOnly)
+	}
 	if err != nil {
 		return nil, mapLinkErr(err)
 	}
 	out := make([]rest.AlterMirrorResult, 0, len(res))
 	for _, r := range res {
-		ar := rest.AlterMirrorResult{MirrorTopic: r.Topic, Err: mapLinkErr(r.Err)}
-		if r.Info.Topic.Mirror != nil {
-			ar.Lags = mirrorInfo(r.Info).Lags
+		out = append(out, alterResult(r.Topic, r.Err, r.Info))
+	}
+	return out, nil
+}
+
+// alterResult is one topic's outcome of a mirror operation, with the
+// mirror's lags after it when the topic is a mirror.
+func alterResult(topic string, err error, info link.MirrorInfo) rest.AlterMirrorResult {
+	ar := rest.AlterMirrorResult{MirrorTopic: topic, Err: mapLinkErr(err)}
+	if info.Topic.Mirror != nil {
+		ar.Lags = mirrorInfo(info).Lags
+	}
+	return ar
+}
+
+// truncateAndRestore serves mirrors:truncate-and-restore: each topic's
+// plan becomes messages_truncated and, per partition,
+// partition_level_truncation_data (reference §2.5).
+func (b linkBackend) truncateAndRestore(ctx context.Context, linkName string, names []string, pattern string, validateOnly bool) ([]rest.AlterMirrorResult, error) {
+	res, err := b.m.TruncateAndRestore(ctx, linkName, names, pattern, validateOnly)
+	if err != nil {
+		return nil, mapLinkErr(err)
+	}
+	out := make([]rest.AlterMirrorResult, 0, len(res))
+	for _, r := range res {
+		ar := alterResult(r.Topic, r.Err, r.Info)
+		if r.Err == nil {
+			n := r.MessagesTruncated()
+			ar.MessagesTruncated = &n
+			ar.Truncation = []restapi.Truncation{}
+			for _, p := range r.Plan {
+				ar.Truncation = append(ar.Truncation, restapi.Truncation{PartitionID: p.Partition, OffsetTruncatedTo: p.TruncatedTo, MessagesTruncated: p.Records})
+			}
 		}
 		out = append(out, ar)
 	}

@@ -202,14 +202,20 @@ func StartFS(props map[string]string, logger *slog.Logger, fsys vfs.FS) (_ *Node
 		return nil, err
 	}
 	if cfg.ClusterLinkEnable {
+		// Source-initiated links: the INBOUND halves' control sessions,
+		// through which both the manager's clients and the data path's
+		// fetchers dial (docs/source-initiated-links.md).
+		sessions := link.NewSessions(logger.With("component", "link"))
 		data := mirror.NewFetcherPath(n.broker, mirror.Options{
 			Logger: logger.With("component", "mirror"), ObserveFetch: n.metrics.ObserveLinkFetch,
+			ClientOpts: sessions.ClientOpts,
 		})
 		enc, err := passwordEncoder(props)
 		if err != nil {
 			return nil, err
 		}
-		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link"), link.WithPasswordEncoder(enc)); err != nil {
+		if n.links, err = link.NewManager(n.store, n.broker, data, logger.With("component", "link"), link.WithPasswordEncoder(enc),
+			link.WithSessions(sessions), link.WithListeners(cfg.NodeID, linkListeners(endpoints))); err != nil {
 			return nil, err
 		}
 		// The private link requests (LinkPeer, LinkReverse,
@@ -274,6 +280,17 @@ func advertised(cfg config.BrokerConfig, lns []net.Listener) ([]broker.Endpoint,
 		out[i] = broker.Endpoint{Listener: cfg.Listeners[i].Name, Host: host, Port: int32(port)}
 	}
 	return out, nil
+}
+
+// linkListeners are the listeners a SOURCE half's relay may connect to
+// (local.listener.name): each one's advertised address, which its
+// Metadata answers return too.
+func linkListeners(es []broker.Endpoint) []link.ListenerAddr {
+	out := make([]link.ListenerAddr, len(es))
+	for i, e := range es {
+		out[i] = link.ListenerAddr{Name: e.Listener, Addr: net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))}
+	}
+	return out
 }
 
 func endpointStrings(es []broker.Endpoint) []string {
@@ -402,6 +419,9 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		}
 		if synced, on := lm.SyncedACLs(l.Link.Name); on {
 			out[i].ACLSync = &metrics.ACLSyncStat{Synced: len(synced)}
+		}
+		if l.Remote != nil {
+			out[i].RemoteStateTime = l.Remote.Time
 		}
 		idx[l.Link.Name] = i
 	}

@@ -133,13 +133,12 @@ var routeRules = func() map[string]rule {
 		// like the console's data (docs/security.md).
 		"GET /metrics": clusterRule(opDescribe),
 	}
-	// Mirror state changes: ALTER on each mirror topic, in the handler;
-	// the refused bidirectional operations change nothing.
+	// Mirror state changes: ALTER on each mirror topic, in the handler.
 	for _, op := range mirrorOps {
 		m["POST "+l+"/mirrors:"+op] = checkedInHandler
 	}
-	for _, op := range unsupportedMirrorOps {
-		m["POST "+l+"/mirrors:"+op] = open
+	for alias := range mirrorOpAliases {
+		m["POST "+l+"/mirrors:"+alias] = checkedInHandler
 	}
 	return m
 }()

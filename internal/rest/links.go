@@ -80,6 +80,12 @@ type LinkInfo struct {
 	TopicNames           []string
 	Tasks                []LinkTask
 	CategoryCounts       []StateCount
+	// RemoteLinkState is a paired half's view of its peer ("" for a link
+	// that does not pair), RemoteLinkStateMessage why it is
+	// REMOTE_LINK_NOT_FOUND, RemoteLinkStateTimeMs when the peer was last
+	// heard of (epoch ms, 0 while UNKNOWN).
+	RemoteLinkState, RemoteLinkStateMessage string
+	RemoteLinkStateTimeMs                   int64
 	// ConsumerGroupOffsets, ConsumerGroupLags and ConsumerGroupsSynced
 	// are filled with Tasks (include_tasks).
 	ConsumerGroupOffsets []restapi.ConsumerGroupOffset
@@ -221,10 +227,8 @@ func (h *handler) linkRoutes(c string) {
 	for _, op := range mirrorOps {
 		h.handleLink("POST "+c+l+"/mirrors:"+op, h.alterMirrors(op))
 	}
-	for _, op := range unsupportedMirrorOps {
-		h.handleLink("POST "+c+l+"/mirrors:"+op, func(http.ResponseWriter, *http.Request, urls) error {
-			return badRequest("mirrors:%s is not supported: it needs a bidirectional cluster link, which Tandem does not implement", op)
-		})
+	for alias, op := range mirrorOpAliases {
+		h.handleLink("POST "+c+l+"/mirrors:"+alias, h.alterMirrors(op))
 	}
 }
 
@@ -257,19 +261,24 @@ func linkDataFor(u urls, l LinkInfo, includeTasks bool) restapi.Link {
 	}
 	slices.Sort(topics)
 	d := restapi.Link{
-		Kind:                 "KafkaLinkData",
-		Metadata:             resourceMeta{Self: u.link(l.Name), ResourceName: u.crn("cluster-link=" + l.Name)},
-		SourceClusterID:      nullable(l.SourceClusterID),
-		DestinationClusterID: nullable(l.DestinationClusterID),
-		RemoteClusterID:      nullable(l.RemoteClusterID),
-		LinkName:             l.Name,
-		LinkID:               linkUUID(l.ClusterLinkID),
-		ClusterLinkID:        l.ClusterLinkID,
-		TopicNames:           topics,
-		LinkState:            cmpOr(l.State, "UNKNOWN"),
-		LinkError:            cmpOr(l.Error, "NO_ERROR"),
-		LinkErrorMessage:     nullable(l.ErrorMessage),
-		CategoryCounts:       make([]restapi.CategoryCount, 0, len(l.CategoryCounts)),
+		Kind:                   "KafkaLinkData",
+		Metadata:               resourceMeta{Self: u.link(l.Name), ResourceName: u.crn("cluster-link=" + l.Name)},
+		SourceClusterID:        nullable(l.SourceClusterID),
+		DestinationClusterID:   nullable(l.DestinationClusterID),
+		RemoteClusterID:        nullable(l.RemoteClusterID),
+		LinkName:               l.Name,
+		LinkID:                 linkUUID(l.ClusterLinkID),
+		ClusterLinkID:          l.ClusterLinkID,
+		TopicNames:             topics,
+		LinkState:              cmpOr(l.State, "UNKNOWN"),
+		LinkError:              cmpOr(l.Error, "NO_ERROR"),
+		LinkErrorMessage:       nullable(l.ErrorMessage),
+		CategoryCounts:         make([]restapi.CategoryCount, 0, len(l.CategoryCounts)),
+		RemoteLinkState:        nullable(l.RemoteLinkState),
+		RemoteLinkStateMessage: nullable(l.RemoteLinkStateMessage),
+	}
+	if l.RemoteLinkStateTimeMs > 0 {
+		d.RemoteLinkStateUpdateTimeMs = &l.RemoteLinkStateTimeMs
 	}
 	for _, c := range l.CategoryCounts {
 		d.CategoryCounts = append(d.CategoryCounts, restapi.CategoryCount{StateCategory: c.Category, Count: c.Count})

@@ -67,6 +67,11 @@ type AlterMirrorResult struct {
 	// gives 40403, ErrInvalidMirrorState 40002, ...).
 	Err  error
 	Lags []PartitionLag
+	// MessagesTruncated and Truncation are truncate-and-restore's
+	// messages_truncated (nil: none reported) and, per partition, its
+	// partition_level_truncation_data.
+	MessagesTruncated *int64
+	Truncation        []restapi.Truncation
 }
 
 // Mirror operations (the REST action after "mirrors:").
@@ -75,17 +80,21 @@ const (
 	MirrorOpResume   = "resume"
 	MirrorOpPromote  = "promote"
 	MirrorOpFailover = "failover"
+	// The failback operations of bidirectional links (§2.5,
+	// docs/design/links-bidirectional.md §5).
+	MirrorOpTruncateAndRestore = "truncate-and-restore"
+	MirrorOpReverseAndStart    = "reverse-and-start-mirror"
+	MirrorOpReverseAndPause    = "reverse-and-pause-mirror"
 )
 
-var mirrorOps = []string{MirrorOpPause, MirrorOpResume, MirrorOpPromote, MirrorOpFailover}
+var mirrorOps = []string{MirrorOpPause, MirrorOpResume, MirrorOpPromote, MirrorOpFailover,
+	MirrorOpTruncateAndRestore, MirrorOpReverseAndStart, MirrorOpReverseAndPause}
 
-// unsupportedMirrorOps are the bidirectional-link operations of §2.5
-// (both spellings of the reverse ops, as §5.1 recommends). They answer a
-// clear 400 rather than the mux's bare 404.
-var unsupportedMirrorOps = []string{
-	"reverse-and-start-mirror", "reverse-and-pause-mirror",
-	"promote-local-and-start-remote-mirror", "promote-local-and-pause-remote-mirror",
-	"truncate-and-restore",
+// mirrorOpAliases are the older CP spellings of the reverse operations,
+// served too as §5.1 recommends.
+var mirrorOpAliases = map[string]string{
+	"promote-local-and-start-remote-mirror": MirrorOpReverseAndStart,
+	"promote-local-and-pause-remote-mirror": MirrorOpReverseAndPause,
 }
 
 // MirrorStatuses are the mirror_status values (§2.3, plus the CP SDK's
@@ -274,6 +283,10 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 		if err != nil {
 			return err
 		}
+		withTruncation, err := boolParam(r, "include_partition_level_truncation_data", false)
+		if err != nil {
+			return err
+		}
 		link := r.PathValue("link_name")
 		results, err := h.alterAuthorizedMirrors(r, link, op, body.MirrorTopicNames, pattern, validateOnly)
 		if err != nil {
@@ -294,6 +307,10 @@ func (h *handler) alterMirrors(op string) func(http.ResponseWriter, *http.Reques
 			if res.Err != nil {
 				_, eb := mapError(linkError(res.Err))
 				d.ErrorCode, d.ErrorMessage = &eb.ErrorCode, &eb.Message
+			}
+			d.MessagesTruncated = res.MessagesTruncated
+			if withTruncation && res.Truncation != nil {
+				d.PartitionLevelTruncationData = res.Truncation
 			}
 			data = append(data, d)
 		}

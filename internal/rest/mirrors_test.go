@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tandem-streaming/tandem/internal/restapi"
 )
 
 func mirrorJSON(link, mirror, source string, parts int, lags, status, merr string, stateMs int64, extra string) string {
@@ -149,7 +151,7 @@ func alterItem(topic, errCode, errMsg, lags string) string {
 func TestAlterMirrorsRouting(t *testing.T) {
 	// Each ":"-suffixed path reaches AlterMirrors with its own op, also
 	// with the colon percent-encoded.
-	for _, op := range []string{"pause", "resume", "promote", "failover"} {
+	for _, op := range []string{"pause", "resume", "promote", "failover", "truncate-and-restore", "reverse-and-start-mirror", "reverse-and-pause-mirror"} {
 		for _, sep := range []string{":", "%3A", "%3a"} {
 			e := newLinkEnv(t)
 			expect(t, e.do(t, "POST", cp+"/links/east/mirrors"+sep+op, `{"mirror_topic_names": ["orders"]}`), 200, `{
@@ -161,6 +163,58 @@ func TestAlterMirrorsRouting(t *testing.T) {
 			if !reflect.DeepEqual(e.l.alteredMirror, want) {
 				t.Errorf("%s%s: calls = %+v, want %+v", sep, op, e.l.alteredMirror, want)
 			}
+		}
+	}
+}
+
+// TestAlterMirrorsOldReverseNames: the older CP spellings of the reverse
+// operations reach the same operations (§5.1).
+func TestAlterMirrorsOldReverseNames(t *testing.T) {
+	for alias, op := range map[string]string{"promote-local-and-start-remote-mirror": "reverse-and-start-mirror",
+		"promote-local-and-pause-remote-mirror": "reverse-and-pause-mirror"} {
+		e := newLinkEnv(t)
+		expect(t, e.do(t, "POST", cp+"/links/east/mirrors:"+alias, `{"mirror_topic_names": ["orders"]}`), 200, `{
+			"kind": "AlterMirrorsDataList",
+			"metadata": {"self": "`+lu+`/east/mirrors:`+op+`", "next": null},
+			"data": [`+alterItem("orders", "null", "null", "[]")+`]
+		}`)
+		if want := []alterMirrorsCall{{"east", op, []string{"orders"}, "", false}}; !reflect.DeepEqual(e.l.alteredMirror, want) {
+			t.Errorf("%s: calls = %+v, want %+v", alias, e.l.alteredMirror, want)
+		}
+	}
+}
+
+// TestTruncateAndRestoreResponse: messages_truncated always, the
+// per-partition data only with include_partition_level_truncation_data.
+func TestTruncateAndRestoreResponse(t *testing.T) {
+	n := int64(8)
+	for _, include := range []bool{false, true} {
+		e := newLinkEnv(t)
+		e.l.alterResults = []AlterMirrorResult{
+			{MirrorTopic: "orders", MessagesTruncated: &n, Truncation: []restapi.Truncation{
+				{PartitionID: 0, OffsetTruncatedTo: 10, MessagesTruncated: 5}, {PartitionID: 1, OffsetTruncatedTo: 7, MessagesTruncated: 3}}},
+		}
+		parts := "[]"
+		if include {
+			parts = `[{"partition_id": 0, "offset_truncated_to": 10, "messages_truncated": 5}, {"partition_id": 1, "offset_truncated_to": 7, "messages_truncated": 3}]`
+		}
+		expect(t, e.do(t, "POST", cp+"/links/east/mirrors:truncate-and-restore?validate_only=true&include_partition_level_truncation_data="+fmt.Sprint(include),
+			`{"mirror_topic_names": ["orders"]}`), 200, `{
+			"kind": "AlterMirrorsDataList",
+			"metadata": {"self": "`+lu+`/east/mirrors:truncate-and-restore", "next": null},
+			"data": [{
+				"kind": "AlterMirrorsData",
+				"metadata": {"self": "`+lu+`/east/mirrors/orders", "resource_name": "crn:///kafka=`+testCluster+`/cluster-link=east/topic=orders"},
+				"mirror_topic_name": "orders",
+				"error_code": null,
+				"error_message": null,
+				"mirror_lags": [],
+				"messages_truncated": 8,
+				"partition_level_truncation_data": `+parts+`
+			}]
+		}`)
+		if want := []alterMirrorsCall{{"east", "truncate-and-restore", []string{"orders"}, "", true}}; !reflect.DeepEqual(e.l.alteredMirror, want) {
+			t.Errorf("calls = %+v, want %+v", e.l.alteredMirror, want)
 		}
 	}
 }
@@ -221,12 +275,8 @@ func TestAlterMirrorsBadRequests(t *testing.T) {
 		{"names not list", "/links/east/mirrors:promote", `{"mirror_topic_names": "a"}`, 400, `field "mirror_topic_names": cannot use JSON string as array`},
 		{"bad validate_only", "/links/east/mirrors:failover?validate_only=y", `{"mirror_topic_names": ["a"]}`, 400, `validate_only must be true or false, got "y"`},
 		{"no body", "/links/east/mirrors:resume", ``, 400, "request body is empty"},
-		{"reverse", "/links/east/mirrors:reverse-and-start-mirror", `{"mirror_topic_names": ["a"]}`, 400,
-			"mirrors:reverse-and-start-mirror is not supported: it needs a bidirectional cluster link, which Tandem does not implement"},
-		{"old reverse name", "/links/east/mirrors:promote-local-and-pause-remote-mirror", `{}`, 400,
-			"mirrors:promote-local-and-pause-remote-mirror is not supported: it needs a bidirectional cluster link, which Tandem does not implement"},
-		{"truncate", "/links/east/mirrors:truncate-and-restore", `{}`, 400,
-			"mirrors:truncate-and-restore is not supported: it needs a bidirectional cluster link, which Tandem does not implement"},
+		{"bad include_partition_level_truncation_data", "/links/east/mirrors:truncate-and-restore?include_partition_level_truncation_data=1x", `{"mirror_topic_names": ["a"]}`, 400,
+			`include_partition_level_truncation_data must be true or false, got "1x"`},
 		{"unknown op", "/links/east/mirrors:frobnicate", `{}`, 404, "HTTP 404 Not Found"},
 	}
 	for _, tt := range tests {

@@ -9,20 +9,32 @@ import (
 
 // Link is KafkaLinkData.
 type Link struct {
-	Kind                 string          `json:"kind"`
-	Metadata             ResourceMeta    `json:"metadata"`
-	SourceClusterID      *string         `json:"source_cluster_id"`
-	DestinationClusterID *string         `json:"destination_cluster_id"`
-	RemoteClusterID      *string         `json:"remote_cluster_id"`
-	LinkName             string          `json:"link_name"`
-	LinkID               *string         `json:"link_id"` // deprecated UUID form
-	ClusterLinkID        string          `json:"cluster_link_id"`
-	TopicNames           []string        `json:"topic_names"`
-	LinkState            string          `json:"link_state"`
-	LinkError            string          `json:"link_error"`
-	LinkErrorMessage     *string         `json:"link_error_message"`
-	Tasks                []LinkTask      `json:"tasks,omitzero"` // only with include_tasks
-	CategoryCounts       []CategoryCount `json:"category_counts"`
+	Kind                 string       `json:"kind"`
+	Metadata             ResourceMeta `json:"metadata"`
+	SourceClusterID      *string      `json:"source_cluster_id"`
+	DestinationClusterID *string      `json:"destination_cluster_id"`
+	RemoteClusterID      *string      `json:"remote_cluster_id"`
+	LinkName             string       `json:"link_name"`
+	LinkID               *string      `json:"link_id"` // deprecated UUID form
+	ClusterLinkID        string       `json:"cluster_link_id"`
+	TopicNames           []string     `json:"topic_names"`
+	LinkState            string       `json:"link_state"`
+	LinkError            string       `json:"link_error"`
+	LinkErrorMessage     *string      `json:"link_error_message"`
+	// RemoteLinkState is a paired half's view of its peer half
+	// (link.mode=SOURCE/BIDIRECTIONAL, connection.mode=INBOUND): the
+	// peer's link state, REMOTE_LINK_NOT_FOUND or UNKNOWN; absent for a
+	// link that does not pair. Confluent's REST field is NOT FOUND in the
+	// reference (its CLI prints "Remote link state"), so the names are
+	// ours, in its snake_case (docs/mirroring.md "Bidirectional links").
+	RemoteLinkState *string `json:"remote_link_state,omitempty"`
+	// RemoteLinkStateUpdateTimeMs is when the peer last answered or
+	// asked (epoch ms); absent while UNKNOWN.
+	RemoteLinkStateUpdateTimeMs *int64 `json:"remote_link_state_update_time_ms,omitempty"`
+	// RemoteLinkStateMessage says why the state is REMOTE_LINK_NOT_FOUND.
+	RemoteLinkStateMessage *string         `json:"remote_link_state_message,omitempty"`
+	Tasks                  []LinkTask      `json:"tasks,omitzero"` // only with include_tasks
+	CategoryCounts         []CategoryCount `json:"category_counts"`
 	// ConsumerGroupOffsets (a Tandem extension, with include_tasks) is
 	// what the link's last consumer offset sync found, per group and
 	// mirror partition.

@@ -67,7 +67,8 @@ type AlterMirrorsResult struct {
 	ErrorCode       *int         `json:"error_code"` // null on success
 	ErrorMessage    *string      `json:"error_message"`
 	MirrorLags      []MirrorLag  `json:"mirror_lags"`
-	// Only truncate-and-restore fills these; always null / [] in Tandem.
+	// Only truncate-and-restore fills these (the per-partition data with
+	// include_partition_level_truncation_data=true); null / [] otherwise.
 	MessagesTruncated            *int64       `json:"messages_truncated"`
 	PartitionLevelTruncationData []Truncation `json:"partition_level_truncation_data"`
 }

@@ -79,6 +79,14 @@ type conn struct {
 
 	// pre bounds the connection until it authenticates (preauth.go).
 	pre preauth
+
+	// take and ahead are set by the reader when a reply takes the
+	// connection over (broker.Reply.Take, handoff.go); writeBroken by
+	// the writer when a write failed. serve reads them after both have
+	// finished.
+	take        func(net.Conn)
+	ahead       []byte
+	writeBroken bool
 }
 
 func (c *conn) serve() {
@@ -98,7 +106,7 @@ func (c *conn) serve() {
 		c.write()
 	}()
 	c.read()
-	if !c.s.draining() {
+	if c.take == nil && !c.s.draining() {
 		// The client is gone (or broke the protocol): nobody will read
 		// the answers, so end the waits of its pending requests instead
 		// of holding the connection until their timeouts.
@@ -106,6 +114,9 @@ func (c *conn) serve() {
 	}
 	close(c.queue)
 	wg.Wait()
+	if c.take != nil && c.handOff() {
+		return
+	}
 	c.cancel()
 	_ = c.nc.Close()
 }
@@ -161,6 +172,15 @@ func (c *conn) read() {
 			c.s.metrics.InFlight(-1)
 			c.outstanding.Add(-1)
 			reply.Files.Release()
+			return
+		}
+		if reply.Take != nil {
+			// Not one more byte is read as Kafka: what follows
+			// belongs to whoever takes the connection, with what
+			// the buffer already holds (handoff.go).
+			c.take = reply.Take
+			c.ahead, _ = br.Peek(br.Buffered())
+			c.ahead = append([]byte(nil), c.ahead...)
 			return
 		}
 		if reply.Close {
@@ -246,8 +266,9 @@ func (c *conn) write() {
 		}
 	}
 	if !broken {
-		_ = bw.Flush()
+		broken = bw.Flush() != nil
 	}
+	c.writeBroken = broken
 }
 
 // sizeHint estimates the encoded size of resp when it is large (fetch

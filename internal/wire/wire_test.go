@@ -171,10 +171,10 @@ func TestAppendResponseHeaders(t *testing.T) {
 }
 
 // FuzzDecode feeds arbitrary bytes through header parsing, the pre-scan
-// and request decoding for every API key kmsg knows: nothing may panic,
-// decoding must be quick, the pre-scan must accept whatever kmsg decodes
-// (or refuse it only for its budget), and what it accepts kmsg must decode
-// within its element count. Seeds include issue #9's tag-count and
+// and request decoding for every API key kmsg knows, and the private link
+// keys: nothing may panic, decoding must be quick, the pre-scan must
+// accept whatever kmsg decodes (or refuse it only for its budget), and
+// what it accepts kmsg must decode within its element count. Seeds include issue #9's tag-count and
 // array-count shapes (testdata/fuzz/FuzzDecode holds the Metadata v12 input
 // that took 6.5 s with kmsg v1.15.0).
 func FuzzDecode(f *testing.F) {
@@ -185,6 +185,7 @@ func FuzzDecode(f *testing.F) {
 	md.Version = 12
 	f.Add(encodeRequest(md, 2, nil))
 	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0, 0, 0})
+	f.Add(encodeRequest(&LinkMirrorOpRequest{LinkName: "l", Topics: []LinkMirrorOpTopic{{Topic: "t"}}}, 3, nil))
 	for _, b := range hostileShapes() {
 		f.Add(b)
 	}
@@ -194,7 +195,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if kreq := kmsg.RequestForKey(h.Key); kreq == nil || h.Version < 0 || h.Version > kreq.MaxVersion() {
+		if kreq := RequestForKey(h.Key); kreq == nil || h.Version < 0 || h.Version > kreq.MaxVersion() {
 			return
 		}
 		scan, scanErr := Prescan(h, rest, budget)

@@ -30,6 +30,50 @@ func restCall(t *testing.T, method, url string, body any, want int) []byte {
 	return out
 }
 
+// sameAsSource waits (at most wait) until the mirror topic on dcl has the
+// source's end offsets, then checks each partition byte for byte: the
+// same batches at the same offsets. It returns the source's end offsets;
+// what names the moment in failures.
+func sameAsSource(ctx context.Context, t *testing.T, scl, dcl *kgo.Client, topic string, wait time.Duration, what string) kadm.ListedOffsets {
+	t.Helper()
+	sadm, dadm := kadm.NewClient(scl), kadm.NewClient(dcl)
+	ends, err := sadm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+		dends, err := dadm.ListEndOffsets(ctx, topic)
+		caught := err == nil
+		ends.Each(func(o kadm.ListedOffset) {
+			if d, ok := dends.Lookup(topic, o.Partition); !ok || d.Offset != o.Offset {
+				caught = false
+			}
+		})
+		if caught {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: mirror did not catch up in %v: source %v mirror %v (%v)", what, wait, ends, dends, err)
+		}
+	}
+	smd, err := sadm.ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dmd, err := dadm.ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		s := batchesOf(ctx, t, scl, topic, smd[topic].ID, o.Partition, o.Offset)
+		d := batchesOf(ctx, t, dcl, topic, dmd[topic].ID, o.Partition, o.Offset)
+		if !bytes.Equal(s, d) {
+			t.Errorf("%s: partition %d: mirror (%d bytes) is not the source (%d bytes) byte for byte", what, o.Partition, len(d), len(s))
+		}
+	})
+	return ends
+}
+
 // batchesOf fetches every record batch of a partition below end, raw.
 func batchesOf(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, topicID [16]byte, p int32, end int64) []byte {
 	t.Helper()
@@ -189,47 +233,14 @@ func TestMirrorSurvivesFaults(t *testing.T) {
 	}
 
 	// Wait for the mirror to catch up, then compare every partition.
-	sadm := kadm.NewClient(scl)
 	dcl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:" + strconv.Itoa(dstPort)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dcl.Close()
-	dadm := kadm.NewClient(dcl)
-	ends, err := sadm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		dends, err := dadm.ListEndOffsets(ctx, topic)
-		caught := err == nil
-		ends.Each(func(o kadm.ListedOffset) {
-			if d, ok := dends.Lookup(topic, o.Partition); !ok || d.Offset != o.Offset {
-				caught = false
-			}
-		})
-		if caught {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mirror did not catch up in 60s: source %v mirror %v (%v)", ends, dends, err)
-		}
-	}
-	smd, err := sadm.ListTopics(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dmd, err := dadm.ListTopics(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ends := sameAsSource(ctx, t, scl, dcl, topic, 60*time.Second, "after the faults")
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) {
-		s := batchesOf(ctx, t, scl, topic, smd[topic].ID, o.Partition, o.Offset)
-		d := batchesOf(ctx, t, dcl, topic, dmd[topic].ID, o.Partition, o.Offset)
-		if !bytes.Equal(s, d) {
-			t.Errorf("partition %d: mirror (%d bytes) is not the source (%d bytes) byte for byte", o.Partition, len(d), len(s))
-		}
 		total += o.Offset
 	})
 	t.Logf("%s",

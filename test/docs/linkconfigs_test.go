@@ -149,8 +149,10 @@ func TestLinkConfigErrors(t *testing.T) {
 		configs  map[string]string
 		creating bool
 	}{
-		{configs: map[string]string{"link.mode": "SOURCE"}, creating: true},
+		{configs: map[string]string{"link.mode": "SOURCE", "connection.mode": "INBOUND"}, creating: true},
+		{configs: map[string]string{"link.mode": "SOURCE", "cluster.link.prefix": "x."}, creating: true},
 		{configs: map[string]string{"connection.mode": "INBOUND"}, creating: true},
+		{configs: map[string]string{"local.listener.name": "INTERNAL"}, creating: true},
 		{configs: map[string]string{"cluster.link.prefix": "x."}},
 		{configs: map[string]string{"consumer.group.prefix.enable": "true"}, creating: true},
 		{configs: map[string]string{"security.protocol": "SASL_SSL"}, creating: true},

@@ -33,8 +33,7 @@ func TestMirrorStateReference(t *testing.T) {
 		if !known {
 			t.Errorf("%s is documented but is not a mirror state", s)
 		}
-		persisted := s == metadata.MirrorActive || s == metadata.MirrorPaused || s == metadata.MirrorPendingStopped ||
-			s == metadata.MirrorStopped || s == metadata.MirrorFailed
+		persisted := s != metadata.MirrorSourceUnavailable && s != metadata.MirrorLinkPaused
 		if want := map[bool]string{true: "persisted", false: "reported"}[persisted]; row[1] != want {
 			t.Errorf("%s: kind %q, want %q", s, row[1], want)
 		}

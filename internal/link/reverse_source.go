@@ -1,0 +1,478 @@
+package link
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/usererr"
+	"github.com/tandem-streaming/tandem/internal/wire"
+)
+
+// The SOURCE half of a source-initiated link (docs/source-initiated-links.md):
+// it dials the destination with the link's security, reverses the
+// connection with LinkReverse CONTROL, then answers the destination's
+// requests on it — DIAL (open a data connection: to one of this cluster's
+// brokers with local.* security, and to the destination), PING, LinkPeer
+// and LinkMirrorOp — and relays each data connection's requests, the few a
+// destination link needs, to its own broker.
+
+// sourceHalf is a SOURCE half's dialing side.
+type sourceHalf struct {
+	m      *Manager
+	rt     *runtime
+	name   string
+	addrs  []string // bootstrap.servers: the destination's listeners
+	local  security // local.*: how this half reads its own cluster
+	target string   // local.listener.name ("" for the first listener)
+
+	setup               time.Duration // socket.connection.setup.timeout.ms
+	backoff, backoffMax time.Duration
+	reqTimeout          time.Duration
+	heartbeat           time.Duration // until the destination says
+	logger              *slog.Logger
+
+	mu      sync.Mutex
+	up      bool
+	peer    string // the destination's cluster id, from the last session
+	lastErr error
+	conns   map[net.Conn]struct{} // control and relayed connections
+	stopped bool
+}
+
+func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
+	c := rt.link.Configs
+	local, err := parseSecurity(localConfigs(c))
+	if err != nil {
+		return nil, usererr.New(ErrInvalidConfig, "cluster link '%s': invalid local.* configs: %v", rt.link.Name, err)
+	}
+	s := &sourceHalf{m: m, rt: rt, name: rt.link.Name, local: local, target: strings.TrimSpace(Value(c, "local.listener.name")),
+		setup: Millis(c, "socket.connection.setup.timeout.ms"), backoff: Millis(c, "reconnect.backoff.ms"),
+		backoffMax: Millis(c, "reconnect.backoff.max.ms"), reqTimeout: Millis(c, "request.timeout.ms"),
+		heartbeat: Millis(c, "availability.check.ms"), logger: m.logger.With("link", rt.link.Name),
+		conns: map[net.Conn]struct{}{}}
+	for _, a := range strings.Split(Value(c, "bootstrap.servers"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			s.addrs = append(s.addrs, a)
+		}
+	}
+	if len(s.addrs) == 0 {
+		return nil, usererr.New(ErrInvalidConfig, "cluster link '%s': a link.mode=SOURCE half needs bootstrap.servers (the destination's listeners)", rt.link.Name)
+	}
+	return s, nil
+}
+
+// track registers a connection to close when the half stops; false when
+// it already stopped (the connection is closed).
+func (s *sourceHalf) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		_ = c.Close()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *sourceHalf) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	_ = c.Close()
+}
+
+// stop closes the control and relayed connections (the link was deleted,
+// changed or the broker stops); run's context is cancelled by the caller.
+func (s *sourceHalf) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	conns := s.conns
+	s.conns = map[net.Conn]struct{}{}
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.Close()
+	}
+}
+
+func (s *sourceHalf) status() (up bool, peer string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.up, s.peer, s.lastErr
+}
+
+// run keeps a control session up until ctx ends: it dials the
+// destination's addresses in turn, backing off from reconnect.backoff.ms
+// to reconnect.backoff.max.ms (±20%) between failed attempts, each session
+// with a new id (design §3.3).
+func (s *sourceHalf) run(ctx context.Context) {
+	wait := s.backoff
+	for i := 0; ctx.Err() == nil; i++ {
+		addr := s.addrs[i%len(s.addrs)]
+		established, err := s.session(ctx, addr)
+		if ctx.Err() != nil {
+			return
+		}
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+		if established {
+			wait = s.backoff
+			s.logger.Info("source-initiated link: control session to the destination ended; reconnecting", "destination", addr, "err", err)
+		} else {
+			s.logger.Warn("source-initiated link: cannot open a control session to the destination", "destination", addr, "err", err)
+			if errors.Is(err, errRefused) {
+				// The destination refused this half (no such link, ids or
+				// clusters that do not pair): that does not heal quickly.
+				wait = s.backoffMax
+			}
+		}
+		if sleepCtx(ctx, time.Duration(float64(wait)*(0.8+0.4*rand.Float64()))) != nil {
+			return
+		}
+		if !established {
+			wait = min(wait*2, max(s.backoffMax, s.backoff))
+		}
+	}
+}
+
+// errRefused: the destination answered LinkReverse with an error.
+var errRefused = errors.New("the destination refused the control session")
+
+// sourceLinkID is the cluster_link_id a SOURCE half sends: zero until its
+// id is known to be its pair's, which the destination then takes as "adopt
+// mine" (design §2.1; pairing.go decides adoption and mismatches over
+// LinkPeer). Today a SOURCE half never knows, so it sends zero.
+func (m *Manager) sourceLinkID(rt *runtime) [16]byte { return [16]byte{} }
+
+// session opens one control session to addr and serves it until it ends.
+// established says whether the destination accepted it.
+func (s *sourceHalf) session(ctx context.Context, addr string) (established bool, err error) {
+	k, err := connectAuthenticated(ctx, addr, s.rt.sec, s.setup)
+	if err != nil {
+		if aerr, ok := authFailure(err, s.rt.sec, nil); ok {
+			return false, aerr
+		}
+		return false, fmt.Errorf("connecting to the destination at %s: %w", addr, err)
+	}
+	if !s.track(k.conn) {
+		return false, ctx.Err()
+	}
+	defer s.untrack(k.conn)
+	sid := newSessionID()
+	own := s.m.cluster.ClusterID()
+	rctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	resp, err := k.linkReverse(rctx, &wire.LinkReverseRequest{LinkName: s.name, LinkID: s.m.sourceLinkID(s.rt),
+		ClusterID: own, Role: wire.LinkReverseControl, SessionID: sid})
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("LinkReverse with the destination at %s: %w", addr, err)
+	}
+	if resp.ErrorCode != 0 {
+		msg := kerr.ErrorForCode(resp.ErrorCode).Error()
+		if resp.ErrorMessage != nil {
+			msg = *resp.ErrorMessage
+		}
+		return false, fmt.Errorf("%w: %s (at %s)", errRefused, msg, addr)
+	}
+	if resp.ClusterID == own {
+		return false, fmt.Errorf("%w: the destination at %s is this cluster (%s)", errRefused, addr, own)
+	}
+	if l, ok := s.m.store.Link(s.name); ok && l.SourceClusterID != "" && l.SourceClusterID != resp.ClusterID {
+		return false, fmt.Errorf("%w: the destination at %s is cluster %s, this half is paired with %s", errRefused, addr, resp.ClusterID, l.SourceClusterID)
+	} else if ok && l.SourceClusterID == "" {
+		s.m.recordPeerCluster(s.name, resp.ClusterID)
+	}
+	heartbeat := s.heartbeat
+	if resp.HeartbeatMillis > 0 {
+		heartbeat = time.Duration(resp.HeartbeatMillis) * time.Millisecond
+	}
+	s.mu.Lock()
+	s.up, s.peer, s.lastErr = true, resp.ClusterID, nil
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.up = false
+		s.mu.Unlock()
+	}()
+	s.logger.Info("source-initiated link: control session up", "destination", addr, "destination_cluster_id", resp.ClusterID,
+		"session", fmtUUID(sid), "heartbeat", heartbeat)
+	return true, s.serve(ctx, k.buffered(), sid, addr, heartbeat)
+}
+
+// serve answers the destination's requests on a reversed control
+// connection until it ends, or until it has not been pinged for 3
+// heartbeat periods (a NAT that dropped the flow silently, design §3.3).
+// Answers go out as they are ready, matched by correlation id.
+func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, addr string, heartbeat time.Duration) error {
+	var lastPing atomic.Int64
+	lastPing.Store(time.Now().UnixNano())
+	var why atomic.Value
+	end := func(err error) {
+		why.CompareAndSwap(nil, err)
+		_ = conn.Close()
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				end(ctx.Err())
+				return
+			case <-t.C:
+				if since := time.Since(time.Unix(0, lastPing.Load())); since > 3*heartbeat {
+					end(fmt.Errorf("not pinged for %v (3 heartbeats of %v)", since.Round(time.Millisecond), heartbeat))
+					return
+				}
+			}
+		}
+	}()
+	var wmu sync.Mutex
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	rd := bufio.NewReader(conn)
+	for {
+		frame, err := wire.ReadFrame(rd, revMaxFrame)
+		if err != nil {
+			if w, ok := why.Load().(error); ok {
+				return w
+			}
+			return err
+		}
+		h, body, err := wire.ParseHeader(frame)
+		if err != nil {
+			end(err)
+			continue
+		}
+		if h.Key == wire.LinkReverseKey {
+			lastPing.Store(time.Now().UnixNano())
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			resp, err := s.answer(ctx, h, body, sid, addr)
+			if err != nil {
+				s.logger.Warn("source-initiated link: closing the control session: bad request from the destination", "destination", addr, "api_key", h.Key, "err", err)
+				end(err)
+				return
+			}
+			out := wire.AppendResponse(nil, h.CorrelationID, resp)
+			wmu.Lock()
+			defer wmu.Unlock()
+			_ = conn.SetWriteDeadline(time.Now().Add(s.reqTimeout))
+			if _, err := conn.Write(out); err != nil {
+				end(err)
+			}
+		}()
+	}
+}
+
+// answer answers one request of the destination on a control session.
+func (s *sourceHalf) answer(ctx context.Context, h wire.Header, body []byte, sid [16]byte, addr string) (kmsg.Response, error) {
+	if !wire.IsLinkAPIKey(h.Key) {
+		return nil, fmt.Errorf("request %s (key %d) is not one a destination sends on a control session", kmsg.NameForKey(h.Key), h.Key)
+	}
+	r, err := wire.DecodeRequest(h, body)
+	if err != nil {
+		return nil, err
+	}
+	switch req := r.(type) {
+	case *wire.LinkReverseRequest:
+		switch req.Role {
+		case wire.LinkReversePing:
+			return &wire.LinkReverseResponse{Version: h.Version, ClusterID: s.m.cluster.ClusterID()}, nil
+		case wire.LinkReverseDial:
+			return s.dial(ctx, sid, addr, req), nil
+		}
+		return nil, fmt.Errorf("LinkReverse role %d on a control session", req.Role)
+	case *wire.LinkPeerRequest:
+		return s.m.LinkPeer(ctx, req), nil
+	case *wire.LinkMirrorOpRequest:
+		return s.m.LinkMirrorOp(ctx, req), nil
+	}
+	return nil, fmt.Errorf("request key %d on a control session", h.Key)
+}
+
+// dial answers a DIAL: connect to this cluster's broker with local.*
+// security, then to the destination with the link's, offer that
+// connection as the dial's data connection, and relay it. The answer is
+// sent once the data connection was offered, or with why it could not be.
+func (s *sourceHalf) dial(ctx context.Context, sid [16]byte, ctrlAddr string, req *wire.LinkReverseRequest) *wire.LinkReverseResponse {
+	resp := &wire.LinkReverseResponse{Version: req.Version, ClusterID: s.m.cluster.ClusterID()}
+	fail := func(err error) *wire.LinkReverseResponse {
+		msg := err.Error()
+		resp.ErrorCode, resp.ErrorMessage = kerr.NetworkException.Code, &msg
+		s.logger.Warn("source-initiated link: cannot open a data connection for the destination", "dial_id", req.DialID, "broker", net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))), "err", err)
+		return resp
+	}
+	target := net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port)))
+	if req.Host == revSeedHost {
+		// The destination's clients have no bootstrap of their own:
+		// their seed is this cluster's listener (local.listener.name).
+		if target = s.m.ownAddr(s.target); target == "" {
+			return fail(fmt.Errorf("this broker has no Kafka listener named %q (local.listener.name)", s.target))
+		}
+	}
+	local, err := connectAuthenticated(ctx, target, s.local, s.setup)
+	if err != nil {
+		return fail(fmt.Errorf("connecting to this cluster's broker %s with the local.* security: %w", target, err))
+	}
+	remote, err := connectAuthenticated(ctx, ctrlAddr, s.rt.sec, s.setup)
+	if err != nil {
+		_ = local.conn.Close()
+		return fail(fmt.Errorf("connecting to the destination at %s: %w", ctrlAddr, err))
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	dr, err := remote.linkReverse(rctx, &wire.LinkReverseRequest{LinkName: s.name, LinkID: s.m.sourceLinkID(s.rt),
+		ClusterID: s.m.cluster.ClusterID(), Role: wire.LinkReverseData, SessionID: sid, DialID: req.DialID})
+	cancel()
+	if err == nil && dr.ErrorCode != 0 {
+		err = kerr.ErrorForCode(dr.ErrorCode)
+		if dr.ErrorMessage != nil {
+			err = fmt.Errorf("%s: %w", *dr.ErrorMessage, err)
+		}
+	}
+	if err != nil {
+		_ = local.conn.Close()
+		_ = remote.conn.Close()
+		return fail(fmt.Errorf("offering the data connection: %w", err))
+	}
+	lc, rc := local.buffered(), remote.buffered()
+	if !s.track(lc) || !s.track(rc) {
+		_ = lc.Close()
+		_ = rc.Close()
+		return fail(errors.New("the link is stopping"))
+	}
+	go s.relay(rc, lc, target)
+	return resp
+}
+
+// relayAllowed says whether the destination may send request h (body is
+// its body) through a data connection: only what a destination link reads
+// of a source (design §3.2 step 4). The destination borrows the local.*
+// principal's authority; whatever could change the source — Produce,
+// deletes, commits, a SASL exchange of its own — ends the connection.
+func relayAllowed(h wire.Header, body []byte) bool {
+	switch kmsg.Key(h.Key) {
+	case kmsg.ApiVersions, kmsg.Metadata, kmsg.Fetch, kmsg.ListOffsets, kmsg.OffsetForLeaderEpoch, kmsg.DescribeConfigs,
+		kmsg.DescribeCluster, kmsg.FindCoordinator, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups, kmsg.DescribeACLs:
+		return true
+	case kmsg.AlterConfigs:
+		// The mirror probe (autocreate.go): validate_only, changes nothing.
+		req, err := wire.DecodeRequest(h, body)
+		if err != nil {
+			return false
+		}
+		return req.(*kmsg.AlterConfigsRequest).ValidateOnly
+	}
+	return false
+}
+
+// relay copies the destination's requests (those relayAllowed) to this
+// cluster's broker and the answers back, until either side closes.
+func (s *sourceHalf) relay(remote, local net.Conn, target string) {
+	defer s.untrack(remote)
+	defer s.untrack(local)
+	go func() {
+		_, _ = io.Copy(remote, local)
+		_ = remote.Close()
+		_ = local.Close()
+	}()
+	rd := bufio.NewReader(remote)
+	var size [4]byte
+	for {
+		frame, err := wire.ReadFrame(rd, revMaxFrame)
+		if err != nil {
+			return
+		}
+		h, body, err := wire.ParseHeader(frame)
+		if err != nil || !relayAllowed(h, body) {
+			s.logger.Warn("source-initiated link: closing a data connection: the destination sent a request a destination link never sends to its source",
+				"api_key", h.Key, "api", kmsg.NameForKey(h.Key), "broker", target, "err", err)
+			return
+		}
+		binary.BigEndian.PutUint32(size[:], uint32(len(frame)))
+		if _, err := (&net.Buffers{size[:], frame}).WriteTo(local); err != nil {
+			return
+		}
+	}
+}
+
+// sourceHalfTasks are a SOURCE half's tasks: only the availability
+// check, which reports the control session (design §3.4).
+func (m *Manager) sourceHalfTasks(rt *runtime) []*task {
+	tk := &task{name: TaskAvailabilityCheck, every: Millis(rt.link.Configs, "availability.check.ms"), atStart: true,
+		run: func(ctx context.Context) error { return m.checkSourceHalf(rt) }}
+	tk.st.Name, tk.st.State = tk.name, TaskActive
+	return []*task{tk}
+}
+
+// checkSourceHalf: a SOURCE half is ACTIVE while a control session is up,
+// FAILED at once when the destination refused its credentials, and
+// UNAVAILABLE after availability.check.consecutive.failure.threshold
+// checks without a session; it recovers with the next session.
+func (m *Manager) checkSourceHalf(rt *runtime) error {
+	up, _, lastErr := rt.src.status()
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if up {
+		if rt.state != LinkActive {
+			m.logger.Info("source-initiated link: connected to the destination", "link", rt.link.Name)
+		}
+		rt.failures = 0
+		rt.state, rt.errCode, rt.errMsg = LinkActive, "NO_ERROR", ""
+		return nil
+	}
+	rt.failures++
+	err := lastErr
+	if err == nil {
+		err = fmt.Errorf("%w: no control session to the destination (%s) yet", errSourceUnreachable, Value(rt.link.Configs, "bootstrap.servers"))
+	}
+	if errors.Is(err, ErrAuthentication) {
+		rt.state, rt.errCode, rt.errMsg = LinkFailed, "AUTHENTICATION_ERROR", err.Error()
+		return err
+	}
+	if int64(rt.failures) >= Int(rt.link.Configs, "availability.check.consecutive.failure.threshold") {
+		rt.state, rt.errCode, rt.errMsg = LinkUnavailable, "TIMEOUT_ERROR", err.Error()
+	}
+	return err
+}
+
+// PeerClusterID is the cluster id of the other half of a paired link as
+// last seen (a SOURCE half: its destination's, from its control session);
+// "" when unknown.
+func (m *Manager) PeerClusterID(name string) string {
+	rt := m.runtimeOf(name)
+	if rt == nil {
+		return ""
+	}
+	if rt.src != nil {
+		if _, peer, _ := rt.src.status(); peer != "" {
+			return peer
+		}
+	}
+	if s := m.rev.sessions.get(name); s != nil {
+		return s.cluster
+	}
+	l, _ := m.store.Link(name)
+	return l.SourceClusterID
+}
