@@ -16,7 +16,9 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -485,35 +487,41 @@ func TestDRRunbook(t *testing.T) {
 	// The link: one BIDIRECTIONAL half on each cluster, each dialing the
 	// other (runbook §1). Offset sync of "billing" on both: B syncs A's
 	// commits while B mirrors A, A syncs B's after the failback.
-	linkConfigs := func(remote string) []map[string]string {
-		return []map[string]string{
-			{"name": "link.mode", "value": "BIDIRECTIONAL"},
-			{"name": "bootstrap.servers", "value": remote},
-			{"name": "consumer.offset.sync.enable", "value": "true"},
-			{"name": "consumer.offset.sync.ms", "value": "1000"},
-			{"name": "consumer.offset.group.filters", "value": `{"groupFilters":[{"name":"` + drGroup + `","patternType":"LITERAL","filterType":"INCLUDE"}]}`},
-			{"name": "replica.fetch.wait.max.ms", "value": "100"},
-			{"name": "availability.check.ms", "value": "1000"},
-		}
-	}
-	restCall(t, "POST", b.rest("/links?link_name="+drLink), map[string]any{"configs": linkConfigs(wan.Addr())}, 204)
-	var bLink restapi.Link
-	if err := json.Unmarshal(restCall(t, "GET", b.rest("/links/"+drLink), nil, 200), &bLink); err != nil {
+	// As the runbook does it (§1, "Between two Tandem clusters"): the
+	// shared configs in a file, B's half first, then A's half with B's
+	// cluster link id as `tandem link describe` shows it.
+	props := filepath.Join(t.TempDir(), "dr-link.properties")
+	if err := os.WriteFile(props, []byte(`link.mode=BIDIRECTIONAL
+consumer.offset.sync.enable=true
+consumer.offset.sync.ms=1000
+consumer.offset.group.filters={"groupFilters":[{"name":"`+drGroup+`","patternType":"LITERAL","filterType":"INCLUDE"}]}
+replica.fetch.wait.max.ms=100
+availability.check.ms=1000
+`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The second half names the first's id (links-bidirectional.md §2.1).
-	status, body := restDo(t, "POST", a.rest("/links?link_name="+drLink), map[string]any{
-		"cluster_link_id": bLink.ClusterLinkID, "configs": linkConfigs(b.addr())})
-	if status == http.StatusBadRequest && strings.Contains(string(body), "not supported by Tandem yet") {
-		// TEMPORARY until pairing lands: the half adopts the id.
-		t.Logf("cluster_link_id refused (%s); creating A's half without it", body)
-		restCall(t, "POST", a.rest("/links?link_name="+drLink), map[string]any{"configs": linkConfigs(b.addr())}, 204)
-	} else if status != http.StatusNoContent {
-		t.Fatalf("creating A's half: %d %s", status, body)
+	b.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+wan.Addr())
+	var bLink restapi.Link
+	if err := json.Unmarshal(restCall(t, "GET", b.rest("/links/"+drLink), nil, 200), &bLink); err != nil || bLink.ClusterLinkID == "" {
+		t.Fatalf("B's cluster link id: %v %+v", err, bLink)
 	}
-	restCall(t, "POST", b.rest("/links/"+drLink+"/mirrors"), map[string]any{"source_topic_name": drTopic}, 204)
+	a.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+b.addr(), "--cluster-link-id", bLink.ClusterLinkID)
 	b.mustTandem(t, "link", "describe", drLink) // the runbook's checks, logged
 	a.mustTandem(t, "link", "describe", drLink)
+	// Paired: each half found the other, with the same id.
+	var ids [2]string
+	for i, c := range []*drCluster{a, b} {
+		waitFor(t, 20*time.Second, func() bool {
+			var l restapi.Link
+			_ = json.Unmarshal(restCall(t, "GET", c.rest("/links/"+drLink), nil, 200), &l)
+			ids[i] = l.ClusterLinkID
+			return l.RemoteLinkState != nil && *l.RemoteLinkState == "ACTIVE"
+		}, func() string { return fmt.Sprintf("%s's half is not paired: %s", c.name, c.linkInfo(t)) })
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("the halves have different cluster link ids: A %s, B %s", ids[0], ids[1])
+	}
+	b.mustTandem(t, "mirror", "create", drTopic, "--link", drLink)
 
 	// Phase 1: traffic on A.
 	tr := &drTraffic{acked: map[string]drAck{}}
@@ -608,9 +616,6 @@ func TestDRRunbook(t *testing.T) {
 		}
 		status, body := restDo(t, "POST", a.rest("/links/"+drLink+"/mirrors:truncate-and-restore?"+q.Encode()),
 			map[string]any{"mirror_topic_names": []string{drTopic}})
-		if status == http.StatusBadRequest && strings.Contains(string(body), "is not supported") {
-			t.Skipf("prerequisite missing: mirrors:truncate-and-restore is not implemented by this build (%s)", body)
-		}
 		if status != http.StatusOK {
 			t.Fatalf("truncate-and-restore (validate_only=%v): %d %s", validateOnly, status, body)
 		}
