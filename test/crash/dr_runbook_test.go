@@ -478,6 +478,11 @@ func TestDRRunbook(t *testing.T) {
 	a.start(t)
 	b.start(t)
 	defer func() { a.p.stop(t); b.p.stop(t) }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("A's log:\n%s\nB's log:\n%s", a.p.log.String(), b.p.log.String())
+		}
+	}()
 
 	acl := a.client(t)
 	if _, err := kadm.NewClient(acl).CreateTopic(ctx, drPartitions, 1, nil, drTopic); err != nil {
@@ -607,6 +612,13 @@ availability.check.ms=1000
 		t.Errorf("A holds nothing B did not receive: the kill did not exercise the truncation")
 	}
 
+	// The group's member from before the kill is remembered by A until
+	// its session times out, and the truncation leaves an active group's
+	// offsets alone: wait for it to go, as the runbook says (§5.1).
+	waitFor(t, 30*time.Second, func() bool {
+		dg, err := kadm.NewClient(acl).DescribeGroups(ctx, drGroup)
+		return err == nil && dg.Error() == nil && len(dg[drGroup].Members) == 0
+	}, func() string { return "the group on A still has members" })
 	// truncate-and-restore on A, dry run first (runbook §5).
 	tar := func(validateOnly bool) drTruncation {
 		t.Helper()
@@ -664,16 +676,23 @@ availability.check.ms=1000
 	a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink)
 	a.waitMirror(t, "ACTIVE")
 	a.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink)
-	log := a.p.log.String()
+	// Every truncated range is named in a WARN line (issue #12: never
+	// silently lost).
+	warned := a.p.log.Lines("truncate-and-restore: truncating records")
 	for p := range int32(drPartitions) {
-		if len(diverged[p]) == 0 {
+		rs := diverged[p]
+		if len(rs) == 0 {
 			continue
 		}
-		line := fmt.Sprintf("topic=%s partition=%d from_offset=%d to_offset=%d", drTopic, p, stopAt[p], aEnds[p])
-		if !strings.Contains(log, "truncate-and-restore: truncating records") || !strings.Contains(log, line) ||
-			!strings.Contains(log, fmt.Sprintf("messages_truncated=%d", len(diverged[p]))) {
-			t.Errorf("A's log does not name the truncation of partition %d (%s, messages_truncated=%d)", p, line, len(diverged[p]))
+		want := fmt.Sprintf("topic=%s partition=%d from_offset=%d to_offset=%d first_offset=%d last_offset=%d messages_truncated=%d",
+			drTopic, p, stopAt[p], aEnds[p], rs[0].Offset, rs[len(rs)-1].Offset, len(rs))
+		if !slices.ContainsFunc(warned, func(l string) bool { return strings.Contains(l, want) }) {
+			t.Errorf("A's log does not name the truncation of partition %d (%s); truncation lines:\n%s", p, want, strings.Join(warned, "\n"))
 		}
+	}
+	t.Logf("A's truncation log lines:\n%s", strings.Join(warned, "\n"))
+	if l := a.p.log.Lines("its offsets were not clamped"); len(l) > 0 {
+		t.Errorf("the truncation did not lower the group's offsets on A: %s", l)
 	}
 
 	// A mirrors B now and catches up with it.
