@@ -505,12 +505,13 @@ availability.check.ms=1000
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+wan.Addr())
+	b.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+wan.Addr(), "--remote-cluster", a.id)
 	var bLink restapi.Link
 	if err := json.Unmarshal(restCall(t, "GET", b.rest("/links/"+drLink), nil, 200), &bLink); err != nil || bLink.ClusterLinkID == "" {
 		t.Fatalf("B's cluster link id: %v %+v", err, bLink)
 	}
-	a.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+b.addr(), "--cluster-link-id", bLink.ClusterLinkID)
+	a.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+b.addr(),
+		"--remote-cluster", b.id, "--cluster-link-id", bLink.ClusterLinkID)
 	b.mustTandem(t, "link", "describe", drLink) // the runbook's checks, logged
 	a.mustTandem(t, "link", "describe", drLink)
 	// Paired: each half found the other, with the same id.
