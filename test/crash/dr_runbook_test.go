@@ -490,11 +490,10 @@ func TestDRRunbook(t *testing.T) {
 	}
 
 	// The link: one BIDIRECTIONAL half on each cluster, each dialing the
-	// other (runbook §1). Offset sync of "billing" on both: B syncs A's
-	// commits while B mirrors A, A syncs B's after the failback.
-	// As the runbook does it (§1, "Between two Tandem clusters"): the
-	// shared configs in a file, B's half first, then A's half with B's
-	// cluster link id as `tandem link describe` shows it.
+	// other, created as the runbook does it (§1, "Between two Tandem
+	// clusters"): the shared configs in a file, B's half first, then A's
+	// half with B's cluster_link_id. Offset sync of "billing" on both: B
+	// syncs A's commits while B mirrors A, A syncs B's after the failback.
 	props := filepath.Join(t.TempDir(), "dr-link.properties")
 	if err := os.WriteFile(props, []byte(`link.mode=BIDIRECTIONAL
 consumer.offset.sync.enable=true
@@ -621,28 +620,23 @@ availability.check.ms=1000
 		return err == nil && dg.Error() == nil && len(dg[drGroup].Members) == 0
 	}, func() string { return "the group on A still has members" })
 	// truncate-and-restore on A, dry run first (runbook §5).
-	tar := func(validateOnly bool) drTruncation {
+	// The dry run over REST, with the per-partition data.
+	dryRun := func() drTruncation {
 		t.Helper()
-		q := url.Values{"include_partition_level_truncation_data": {"true"}}
-		if validateOnly {
-			q.Set("validate_only", "true")
-		}
-		status, body := restDo(t, "POST", a.rest("/links/"+drLink+"/mirrors:truncate-and-restore?"+q.Encode()),
-			map[string]any{"mirror_topic_names": []string{drTopic}})
-		if status != http.StatusOK {
-			t.Fatalf("truncate-and-restore (validate_only=%v): %d %s", validateOnly, status, body)
-		}
+		q := url.Values{"validate_only": {"true"}, "include_partition_level_truncation_data": {"true"}}
+		body := restCall(t, "POST", a.rest("/links/"+drLink+"/mirrors:truncate-and-restore?"+q.Encode()),
+			map[string]any{"mirror_topic_names": []string{drTopic}}, http.StatusOK)
 		var list struct {
 			Data []drTruncation `json:"data"`
 		}
 		if err := json.Unmarshal(body, &list); err != nil || len(list.Data) != 1 {
-			t.Fatalf("truncate-and-restore (validate_only=%v): %v %s", validateOnly, err, body)
+			t.Fatalf("truncate-and-restore dry run: %v %s", err, body)
 		}
 		d := list.Data[0]
 		if d.ErrorCode != nil {
-			t.Fatalf("truncate-and-restore (validate_only=%v): error %d %s", validateOnly, *d.ErrorCode, deref(d.ErrorMessage))
+			t.Fatalf("truncate-and-restore dry run: error %d %s", *d.ErrorCode, deref(d.ErrorMessage))
 		}
-		t.Logf("truncate-and-restore (validate_only=%v): %s", validateOnly, body)
+		t.Logf("truncate-and-restore dry run: %s", body)
 		return d
 	}
 	checkPlan := func(what string, d drTruncation) {
@@ -664,17 +658,38 @@ availability.check.ms=1000
 			}
 		}
 	}
-	checkPlan("dry run", tar(true))
+	checkPlan("dry run", dryRun())
 	b.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink) // B unchanged, still writable
-	if out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--dry-run", "--include-partition-data"); !strings.Contains(out, strconv.FormatInt(wantTruncated, 10)) {
-		t.Errorf("the CLI's dry run does not show the count %d:\n%s", wantTruncated, out)
+	countLine := fmt.Sprintf("Request for truncate and restore for topic %s was successfully scheduled. %d messages will be truncated.", drTopic, wantTruncated)
+	if out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--dry-run", "--include-partition-data"); !strings.Contains(out, countLine) {
+		t.Errorf("the CLI's dry run does not say %q", countLine)
 	}
 	if now := a.ends(ctx, t, acl); !maps.Equal(now, aEnds) {
 		t.Fatalf("the dry run changed A: ends %v, were %v", now, aEnds)
 	}
 	// The group on A must stay inactive there for the offset sync from B
 	// to reach it; nothing consumes on A now.
-	a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink)
+	// The real run, whose answer must be the dry run's.
+	var rows []struct {
+		Partition         int32  `json:"partition"`
+		OffsetTruncatedTo int64  `json:"offset_truncated_to"`
+		MessagesTruncated int64  `json:"messages_truncated"`
+		ErrorMessage      string `json:"error_message"`
+	}
+	out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--include-partition-data", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("truncate-and-restore -o json: %v", err)
+	}
+	done := drTruncation{MessagesTruncated: new(int64)}
+	for _, r := range rows {
+		if r.ErrorMessage != "" {
+			t.Fatalf("truncate-and-restore: partition %d: %s", r.Partition, r.ErrorMessage)
+		}
+		*done.MessagesTruncated += r.MessagesTruncated
+		done.PartitionLevelTruncationData = append(done.PartitionLevelTruncationData,
+			restapi.Truncation{PartitionID: r.Partition, OffsetTruncatedTo: r.OffsetTruncatedTo, MessagesTruncated: r.MessagesTruncated})
+	}
+	checkPlan("truncate-and-restore", done)
 	a.waitMirror(t, "ACTIVE")
 	a.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink)
 	// Every truncated range is named in a WARN line (issue #12: never
