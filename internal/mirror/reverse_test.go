@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -147,6 +148,17 @@ func TestSourceInitiatedLink(t *testing.T) {
 		})
 	}
 	active("created")
+	// A SOURCE half the destination refuses the credentials of is FAILED
+	// with AUTHENTICATION_ERROR, as an OUTBOUND link is.
+	bad := maps.Clone(srcHalf)
+	bad["sasl.jaas.config"] = `org.apache.kafka.common.security.scram.ScramLoginModule required username="east-link" password="wrong";`
+	if err := slm.CreateLink(ctxT(t), "si-bad", "", bad, false, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "SOURCE half with a wrong password FAILED", func() bool {
+		l, _ := slm.Link("si-bad")
+		return l.State == link.LinkFailed && l.ErrorCode == "AUTHENTICATION_ERROR" && strings.Contains(l.ErrorMessage, "authentication failed")
+	})
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
 	}
