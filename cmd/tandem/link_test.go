@@ -45,7 +45,10 @@ type simLink struct {
 	id, source string
 	configs    map[string]string
 	// Set by tests for a link in trouble; "" is ACTIVE / NO_ERROR.
-	state, err, errMessage string
+	state, err, errMessage string	// Set by tests for a paired half: its view of its peer, and the
+	// peer's cluster as remote_cluster_id.
+	remote, remoteMessage, remoteCluster string
+	remoteTimeMs                         int64
 }
 
 func newSimLinks() *simLinks {
@@ -87,6 +90,10 @@ func (s *simLinks) info(name string, l *simLink, tasks bool) rest.LinkInfo {
 		Error: l.err, ErrorMessage: l.errMessage}
 	if l.state != "" {
 		li.State = l.state
+	}
+	li.RemoteLinkState, li.RemoteLinkStateMessage, li.RemoteLinkStateTimeMs = l.remote, l.remoteMessage, l.remoteTimeMs
+	if l.remoteCluster != "" {
+		li.SourceClusterID, li.RemoteClusterID = "", l.remoteCluster
 	}
 	active := 0
 	for _, m := range s.mirrors {

@@ -99,6 +99,37 @@ func TestOutputGolden(t *testing.T) {
 	}
 }
 
+// TestOutputRemoteLinkState pins link describe of the halves of a
+// bidirectional link: one paired (remote link state ACTIVE and its update
+// time), one whose peer has no half of its name (REMOTE_LINK_NOT_FOUND
+// and why).
+func TestOutputRemoteLinkState(t *testing.T) {
+	e := newCLIEnv(t)
+	e.mustRun(t, "link", "create", "both", "--source-bootstrap-server", "b:9092", "--config", "link.mode=BIDIRECTIONAL")
+	e.mustRun(t, "link", "create", "lonely", "--source-bootstrap-server", "b:9092", "--config", "link.mode=BIDIRECTIONAL")
+	l := e.sim.links["both"]
+	l.remote, l.remoteCluster, l.remoteTimeMs = "ACTIVE", "B-cluster", 1700000000000
+	l = e.sim.links["lonely"]
+	l.remote, l.remoteCluster, l.remoteTimeMs = "REMOTE_LINK_NOT_FOUND", "B-cluster", 1700000001000
+	l.remoteMessage = "cluster link 'lonely' does not exist on cluster B-cluster: the two halves of a link must have byte-identical names"
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"link-describe-remote", []string{"link", "describe", "both"}},
+		{"link-describe-remote-json", []string{"link", "describe", "both", "-o", "json"}},
+		{"link-describe-remote-not-found", []string{"link", "describe", "lonely"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _, err := e.run(t, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join("testdata", "output", tc.name+".golden"), out)
+		})
+	}
+}
+
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
 	if *updateGolden {

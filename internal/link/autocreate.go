@@ -197,6 +197,9 @@ func (m *Manager) autoCreateOne(ctx context.Context, rt *runtime, prefix, name s
 		}
 	case errors.Is(err, kerr.UnknownTopicOrPartition):
 		// Deleted on the source since it was listed.
+	case errors.Is(err, ErrMirrorLoop):
+		// The peer's mirror of this link (it made it since its list of
+		// mirrors was read): never mirrored back, not a conflict.
 	default:
 		return fmt.Errorf("auto-creating mirror %s of source topic %s: %w", prefix+name, name, err)
 	}

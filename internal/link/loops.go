@@ -30,6 +30,12 @@ import (
 //     AutoCreateMirror task skips the names the two rules above refuse
 //     (autocreate.go), and, with or without a prefix, a source mirror
 //     named like an ordinary local topic (not reported as a conflict).
+//
+// On a paired link (pairing.go) the peer's own list of its mirrors of
+// this link, from LinkPeer, replaces the guesses of the first two rules
+// (design §6 "with pairing"): a source topic that is the peer's mirror of
+// this link is refused, with or without a prefix, and nothing else is;
+// auto-create skips the peer's mirrors without reporting them.
 
 // ErrMirrorLoop: mirroring that would loop between the clusters.
 var ErrMirrorLoop = errors.New("mirroring would loop")

@@ -61,15 +61,17 @@ type peerView struct {
 	at        time.Time // when the peer last answered or asked
 	msg       string    // why the state is REMOTE_LINK_NOT_FOUND
 	clusterID string
-	// mirrors are the peer's mirrors of this link (when paired).
-	mirrors []wire.LinkPeerMirror
+	// mirrors are the peer's mirrors of its half of this name, known
+	// (mirrorsKnown) whenever the peer has one, paired or not: a mirror of
+	// the peer's half L is a copy of this cluster's data whatever the two
+	// halves' ids say, so the loop rules use it as soon as it is known.
+	mirrors      []wire.LinkPeerMirror
+	mirrorsKnown bool
 	// otherID is a link id the peer showed that is not ours, first seen
 	// at otherSince (adoptAfter).
 	otherID    [16]byte
 	otherSince time.Time
 }
-
-func (v peerView) paired() bool { return v.state != "" && v.state != RemoteLinkNotFound }
 
 // RemoteLink is a paired half's view of its peer, as link describe shows
 // it.
@@ -231,8 +233,8 @@ func (m *Manager) observePeer(rt *runtime, a peerAnswer) {
 	if a.clusterID != "" {
 		v.clusterID = a.clusterID
 	}
-	v.mirrors = nil
-	if state != RemoteLinkNotFound {
+	v.mirrors, v.mirrorsKnown = nil, a.found && a.refused == ""
+	if v.mirrorsKnown {
 		v.mirrors = slices.Clone(a.mirrors)
 	}
 	rt.mu.Unlock()
@@ -331,7 +333,7 @@ func (m *Manager) peerCaller(name string) (peerCaller, error) {
 	if m.testPeerFor != nil {
 		return m.testPeerFor(name)
 	}
-	return m.peerFor(name)
+	return m.peer(name) // peerFor, or failback's tests' peers
 }
 
 // notTandem says whether a LinkPeer failure means the peer does not know
@@ -388,9 +390,10 @@ func (rt *runtime) peerUnknown() bool {
 
 // peerMirrorSet is the peer's mirrors of this link that are still
 // mirrors (not STOPPED: a stopped mirror is an ordinary, writable topic),
-// asked afresh when fresh is set; ok is false when the halves are not
-// paired (then the loop rules fall back to what can be seen without the
-// peer, loops.go).
+// asked afresh when fresh is set; ok is false when the peer has not told
+// them (no answer, no half of this name there, not a Tandem cluster:
+// then the loop rules fall back to what can be seen without the peer,
+// loops.go).
 func (m *Manager) peerMirrorSet(ctx context.Context, rt *runtime, fresh bool) (set map[string]bool, ok bool) {
 	if rt == nil || !Paired(rt.link.Configs) {
 		return nil, false
@@ -400,7 +403,7 @@ func (m *Manager) peerMirrorSet(ctx context.Context, rt *runtime, fresh bool) (s
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if !rt.peer.paired() {
+	if !rt.peer.mirrorsKnown {
 		return nil, false
 	}
 	set = map[string]bool{}
@@ -449,4 +452,17 @@ func (m *Manager) pairAtCreate(ctx context.Context, name string, configs map[str
 			name, on, clusterLinkID(id), clusterLinkID(o.linkID))
 	}
 	return nil
+}
+
+// fixedLinkID is the link's id once it is fixed (given at creation,
+// adopted from the peer or confirmed by it: metadata.Link.IDFixed), else
+// zero: what a half that must not impose a provisional id sends (a SOURCE
+// half's LinkReverse, design §2.1).
+func (rt *runtime) fixedLinkID() [16]byte {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.idFixed {
+		return [16]byte{}
+	}
+	return rt.link.ID
 }

@@ -141,6 +141,9 @@ func TestPairingBidirectional(t *testing.T) {
 			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
 		}
 	}
+	if got := a.m.runtimeOf("L").fixedLinkID(); got != la.ID {
+		t.Errorf("A's fixed link id %x, want %x", got, la.ID)
+	}
 	if ia.Remote.ClusterID != b.store.ClusterID() || ib.Remote.ClusterID != a.store.ClusterID() {
 		t.Errorf("remote cluster ids %q, %q; want %q, %q", ia.Remote.ClusterID, ib.Remote.ClusterID, b.store.ClusterID(), a.store.ClusterID())
 	}
@@ -155,13 +158,39 @@ func TestPairingBidirectional(t *testing.T) {
 	if set, ok := a.m.peerMirrorSet(context.Background(), a.m.runtimeOf("L"), false); !ok || !set["m"] {
 		t.Errorf("A's view of B's mirrors: %v (paired %v), want m", set, ok)
 	}
-	// The peer going away keeps the last state, ageing.
+	// Both clusters unreachable from each other: each keeps its last
+	// remote state, its update time no longer advancing (design §2.3:
+	// the time of the last answer, never of the last attempt).
 	a.peer.Store(nil)
+	b.peer.Store(nil)
+	waitChecks(t, a.m, "L", 2) // an exchange in flight has ended
 	before := waitRemote(t, a.m, "L", LinkActive).Remote.Time
-	time.Sleep(200 * time.Millisecond)
-	if after := waitRemote(t, a.m, "L", LinkActive).Remote.Time; after.After(before.Add(150 * time.Millisecond)) {
-		// B still asks A (and A records B's view): that is an answer.
-		t.Logf("A heard of B at %v after %v (B asks A)", after, before)
+	waitChecks(t, a.m, "L", 3)
+	if after := waitRemote(t, a.m, "L", LinkActive).Remote; !after.Time.Equal(before) {
+		t.Errorf("remote link state time moved from %v to %v without an answer", before, after.Time)
+	}
+}
+
+// waitChecks waits until link's availability check has run n more times.
+func waitChecks(t *testing.T, m *Manager, link string, n int64) {
+	t.Helper()
+	runs := func() int64 {
+		li, err := m.Link(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range li.Tasks {
+			if ts.Name == TaskAvailabilityCheck {
+				return ts.Runs
+			}
+		}
+		return 0
+	}
+	start := runs()
+	for deadline := time.Now().Add(10 * time.Second); runs() < start+n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("link %s: %d availability checks did not run", link, n)
+		}
 	}
 }
 
@@ -283,6 +312,7 @@ func TestPairingLoopRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairUp(t, a, b)
+	waitRemote(t, a.m, "L", LinkActive)
 	waitRemote(t, b.m, "L", LinkActive)
 	ctx := context.Background()
 	err := a.m.CreateMirror(ctx, "L", "a.clicks", "", nil, true)
