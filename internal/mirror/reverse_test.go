@@ -291,10 +291,11 @@ func TestSourceInitiatedOverTLS(t *testing.T) {
 		"local.ssl.keystore.certificate.chain": string(toSrc.CertPEM), "local.ssl.keystore.key": string(toSrc.KeyPEM)}, false, true); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "both halves ACTIVE", func() bool {
+	waitUntil(t, 30*time.Second, "both halves ACTIVE and paired over the session", func() bool {
 		d, _ := dlm.Link("si")
 		s, _ := src.Node.Links().Link("si")
-		return d.State == link.LinkActive && s.State == link.LinkActive && src.Node.Links().PeerClusterID("si") != ""
+		return d.State == link.LinkActive && s.State == link.LinkActive &&
+			d.Remote != nil && d.Remote.State == link.LinkActive && s.Remote != nil && s.Remote.State == link.LinkActive
 	})
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
