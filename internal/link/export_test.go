@@ -3,10 +3,8 @@ package link
 import (
 	"context"
 	"errors"
-	"maps"
 	"sync/atomic"
 
-	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
@@ -52,19 +50,6 @@ func (p *DirectPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpReq
 // SetTestPeer makes m reach the peer half of every link through p.
 func SetTestPeer(m *Manager, p *DirectPeer) {
 	testPeers.Store(m, func(string) (peerCaller, error) { return p, nil })
-}
-
-// CreateLinkWithID creates and starts link name with the given
-// cluster_link_id: the second half of a pair, as pairing would adopt it.
-func CreateLinkWithID(m *Manager, name string, id [16]byte, configs map[string]string) error {
-	if err := ValidateConfigs(configs, nil, true); err != nil {
-		return err
-	}
-	if err := m.store.CreateLink(metadata.Link{Name: name, ID: id, Configs: maps.Clone(configs)}); err != nil {
-		return err
-	}
-	l, _ := m.store.Link(name)
-	return m.startLink(l)
 }
 
 // CrashBeforeReverse makes m's next reverse of topic stop right before

@@ -28,7 +28,7 @@ func (m *Manager) peer(link string) (peerCaller, error) {
 	if f, ok := testPeers.Load(m); ok {
 		return f.(func(string) (peerCaller, error))(link)
 	}
-	return m.peerFor(link)
+	return m.peerCaller(link)
 }
 
 // errPeerUnreachable marks a LinkMirrorOp that got no answer (as opposed
@@ -94,6 +94,12 @@ func (m *Manager) failbackRuntime(link string) (metadata.Link, *runtime, error) 
 	rt := m.runtimeOf(link)
 	if rt == nil {
 		return l, nil, usererr.New(ErrSourceCluster, "cluster link '%s' is not running (paused or failed): failback needs both clusters reachable over it", link)
+	}
+	// Known not to pair (design §2.3): say so rather than ask. A state
+	// not known yet (no exchange since the start) does not stop the
+	// operation: the peer checks the link id itself.
+	if rt.remote().State == RemoteLinkNotFound {
+		return l, nil, m.requirePeer(rt)
 	}
 	return l, rt, nil
 }
@@ -255,16 +261,24 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 	if err := m.setRemoteOp(name, op); err != nil {
 		return err
 	}
-	return m.reverseLocked(ctx, l, rt, name, ev)
+	return m.reverseLocked(ctx, l, rt, name, ev, false)
 }
 
 // reverseLocked runs a reverse from its first phase on mirror name, whose
-// RemoteOp records it; the caller holds the mirror's lock.
-func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent) error {
+// RemoteOp records it; the caller holds the mirror's lock. retrying: the
+// pending-operations task completes a reverse whose asker went away.
+func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent, retrying bool) error {
 	fenced, err := m.peerMirrorOp(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{{Topic: name}})
 	if err != nil {
+		if retrying && errors.Is(err, errPeerUnreachable) {
+			// The reverse was asked for and may be half done (the
+			// peer fenced): try again at the next run.
+			m.noteTransitionError(name, err)
+			return err
+		}
 		// Unanswered: the fence may have happened there. Undo it in the
-		// background until the peer answers (unfence is idempotent).
+		// background until the peer answers (unfence is idempotent):
+		// the user was told the reverse failed.
 		remote := opUnfence
 		if !errors.Is(err, errPeerUnreachable) {
 			remote = ""
@@ -450,7 +464,7 @@ func (m *Manager) retryRemoteOp(ctx context.Context, rt *runtime, name string) e
 	case op == opReverseStart || op == opReversePause:
 		if t.Mirror.State == MirrorActive || t.Mirror.State == MirrorPaused {
 			ev, _ := reverseOp(op == opReversePause)
-			return m.reverseLocked(ctx, l, rt, name, ev)
+			return m.reverseLocked(ctx, l, rt, name, ev, true)
 		}
 	}
 	// Owed in a state that cannot owe it (a failover, say): drop it.

@@ -236,7 +236,21 @@ func (m *Manager) restoreForPeer(ctx context.Context, l metadata.Link, req wire.
 	for _, p := range req.Partitions {
 		targets[p.Partition] = p.Offset
 	}
-	if t.Mirror == nil || (t.Mirror.State != metadata.MirrorPendingSetupForRestore && t.Mirror.State != metadata.MirrorPendingRestore) {
+	if t.Mirror != nil && t.Mirror.State == metadata.MirrorPendingRestore {
+		// A restore this cluster began and did not finish (a crash, a
+		// truncation error): finish it now, as recovery would.
+		if _, err := m.transition(ctx, m.runtimeOf(l.Name), req.Topic, evRecover, transitionArgs{}); err != nil {
+			return topicResult(err)
+		}
+		if t, err = m.cluster.TopicByName(req.Topic); err != nil {
+			return topicResult(err)
+		}
+		if _, ok := restored(*t.Mirror, req.Topic, targets); !ok {
+			return topicResult(usererr.New(ErrMirrorState, "Topic '%s' on cluster %s was restored to other offsets", req.Topic, m.cluster.ClusterID()))
+		}
+		return m.endsResult(t)
+	}
+	if t.Mirror == nil || t.Mirror.State != metadata.MirrorPendingSetupForRestore {
 		if t.Mirror == nil || t.Mirror.Link != l.Name {
 			return topicResult(usererr.New(ErrMirrorState, "Topic '%s' on cluster %s is not fenced for a reverse: it was made writable again (failed over) on %s", req.Topic, m.cluster.ClusterID(), m.cluster.ClusterID()))
 		}

@@ -59,7 +59,7 @@ func newPair(t *testing.T, direct bool) *failbackPair {
 		t.Fatal(err)
 	}
 	la, _ := p.a.Node.Store().Link(p.lname)
-	if err := link.CreateLinkWithID(p.mb, p.lname, la.ID, cfg(p.a)); err != nil {
+	if err := p.mb.CreateLink(ctxT(t), p.lname, "", cfg(p.a), false, false, link.WithClusterLinkID(la.ID)); err != nil {
 		t.Fatal(err)
 	}
 	p.aCl = tandemtest.NewClient(t, p.a.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -392,6 +392,13 @@ func TestReverseCrashPoints(t *testing.T) {
 		// still a mirror; the link's task completes the reverse.
 		p := reversePair(t)
 		link.CrashBeforeReverse(p.ma, p.topic)
+		// B answers the fence, then is unreachable for a while.
+		var calls int
+		p.toB.SetBefore(func() {
+			if calls++; calls == 2 {
+				p.toB.Down.Store(true)
+			}
+		})
 		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
 		if err != nil || r[0].Err == nil {
 			t.Fatalf("reverse with a crash: %v %+v", err, r)
@@ -402,6 +409,21 @@ func TestReverseCrashPoints(t *testing.T) {
 		if err := p.bCl.ProduceSync(ctxT(t), &kgo.Record{Topic: p.topic, Value: []byte("x")}).FirstErr(); err == nil || !strings.Contains(err.Error(), "INVALID_REQUEST") {
 			t.Fatalf("the fenced topic accepted a write: %v", err)
 		}
+		// The task keeps the reverse owed while B does not answer.
+		waitFor(t, func() bool {
+			mi, _ := p.ma.Mirror(p.lname, p.topic)
+			for _, e := range mi.TransitionErrors {
+				if strings.Contains(e.Message, "did not answer") {
+					return true
+				}
+			}
+			return false
+		})
+		if ta, _ := p.a.Node.Broker().TopicByName(p.topic); ta.Mirror.RemoteOp != "reverse-and-start" || ta.Mirror.State != link.MirrorActive {
+			t.Fatalf("A while B is unreachable: %s owes %q", ta.Mirror.State, ta.Mirror.RemoteOp)
+		}
+		p.toB.SetBefore(nil)
+		p.toB.Down.Store(false)
 		waitFor(t, func() bool {
 			return mirrorState(t, p.a, p.topic) == link.MirrorStopped && mirrorState(t, p.b, p.topic) == link.MirrorActive
 		})
@@ -463,6 +485,34 @@ func TestReverseCrashPoints(t *testing.T) {
 		}
 		p.produce(t, p.bCl, "writable-again", []int{1, 1})
 	})
+}
+
+// TestFailbackUnpaired: BIDIRECTIONAL halves whose names differ do not
+// pair; once the half knows it, failback says so and asks nothing
+// (design §2.3).
+func TestFailbackUnpaired(t *testing.T) {
+	a, b := tandemtest.Start(t), tandemtest.Start(t)
+	for _, x := range []struct {
+		m, peer *tandemtest.Broker
+		name    string
+	}{{a, b, "L"}, {b, a, "L-other"}} {
+		cfg := map[string]string{"link.mode": "BIDIRECTIONAL", "bootstrap.servers": x.peer.Addr(), "availability.check.ms": "1000"}
+		if err := x.m.Node.Links().CreateLink(ctxT(t), x.name, "", cfg, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := a.Node.Links()
+	waitFor(t, func() bool {
+		li, err := m.Link("L")
+		return err == nil && li.Remote != nil && li.Remote.State == link.RemoteLinkNotFound
+	})
+	_, err := m.TruncateAndRestore(ctxT(t), "L", []string{"t"}, "", true)
+	if !errors.Is(err, link.ErrRemoteLinkNotFound) || !strings.Contains(err.Error(), "has no peer on cluster "+b.Node.ClusterID()) {
+		t.Fatalf("truncate-and-restore over unpaired halves: %v", err)
+	}
+	if _, err := m.ReverseMirrors(ctxT(t), "L", []string{"t"}, "", false, false); !errors.Is(err, link.ErrRemoteLinkNotFound) {
+		t.Fatalf("reverse over unpaired halves: %v", err)
+	}
 }
 
 // TestLinkMirrorOpRefusals: the answering side refuses as a whole a

@@ -446,16 +446,20 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	if b, _ := strconv.ParseBool(Value(l.Configs, "cluster.link.paused")); b {
 		rt.state = LinkPaused
 	}
-	if Mirrors(l.Configs) {
-		rt.tasks = m.linkTasks(rt)
-	} else {
-		// A SOURCE half has no mirrors and no mirror tasks: it dials the
-		// destination and serves its requests (reverse_source.go).
+	if dialsIn(l.Configs) {
+		// A SOURCE half, or an OUTBOUND bidirectional one whose peer may
+		// be INBOUND, dials its peer and serves its requests
+		// (reverse_source.go).
 		if rt.src, err = m.newSourceHalf(rt); err != nil {
 			cancel()
 			cl.Close()
 			return err
 		}
+	}
+	if Mirrors(l.Configs) {
+		rt.tasks = m.linkTasks(rt)
+	} else {
+		// A SOURCE half has no mirrors and no mirror tasks.
 		rt.tasks = m.sourceHalfTasks(rt)
 	}
 	m.mu.Lock()
@@ -557,11 +561,8 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
 				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
-		if LinkMode(configs) != ModeSource {
-			// A SOURCE half records its destination's id when it pairs
-			// (reverse_source.go).
-			sourceClusterID = meta.Cluster
-		}
+		// The peer cluster's id (a SOURCE half's destination_cluster_id).
+		sourceClusterID = meta.Cluster
 		if meta.Cluster == m.cluster.ClusterID() {
 			return usererr.New(ErrSourceCluster, "cluster link '%s' points at this cluster (%s); a link must read from another cluster", name, meta.Cluster)
 		}

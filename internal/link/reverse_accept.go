@@ -199,23 +199,33 @@ func (s *revSession) run() {
 		s.mu.Lock()
 		ch := s.calls[corr]
 		delete(s.calls, corr)
+		sent := corr >= 0 && corr < s.corr
 		s.mu.Unlock()
-		if ch == nil {
+		switch {
+		case ch != nil:
+			ch <- body
+		case !sent:
 			s.close(fmt.Errorf("%w: answer to no request (correlation id %d)", wire.ErrMalformed, corr))
 			return
 		}
-		ch <- body
+		// Else the answer to a call that gave up (its context ended; a
+		// DIAL whose data connection came first): dropped.
 	}
 }
 
+// ping pings at once (the source half counts its session as up from the
+// first request it gets: this broker has registered it) and then every
+// heartbeat.
 func (s *revSession) ping() {
 	t := time.NewTicker(s.heartbeat)
 	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		resp, err := s.reverse(ctx, &wire.LinkReverseRequest{LinkName: s.link, LinkID: s.id, Role: wire.LinkReversePing, SessionID: s.id})
@@ -414,7 +424,9 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' does not exist", req.LinkName)
 	}
 	if ConnectionMode(l.Configs) != ConnInbound {
-		return fail(kerr.InvalidRequest.Code, "cluster link '%s' on cluster %s is not connection.mode=INBOUND: it does not accept connections from its peer", req.LinkName, m.cluster.ClusterID())
+		// INVALID_CONFIG, not INVALID_REQUEST: an OUTBOUND bidirectional
+		// half stops dialing on it (its peer dials it itself).
+		return fail(kerr.InvalidConfig.Code, "cluster link '%s' on cluster %s is not connection.mode=INBOUND: it does not accept connections from its peer", req.LinkName, m.cluster.ClusterID())
 	}
 	resp.LinkID = l.ID
 	switch req.Role {
@@ -439,10 +451,11 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 	if rt == nil {
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' is not running on this broker: %v", req.LinkName, m.startFailure(req.LinkName))
 	}
-	// Pairing (design §2.1): a SOURCE half whose id is not known to be
-	// its pair's sends a zero id (sourceLinkID); one that sends an id must
-	// have this half's.
-	if req.LinkID != ([16]byte{}) && req.LinkID != l.ID {
+	// Pairing (design §2.1): a SOURCE half sends its id once it is fixed
+	// (sourceLinkID). Two fixed ids that differ never pair: one half was
+	// re-created. Otherwise the session is accepted and pairing, over it,
+	// adopts one id.
+	if req.LinkID != ([16]byte{}) && req.LinkID != l.ID && l.IDFixed {
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' on cluster %s has id %s, the SOURCE half has id %s: one of them was re-created; delete and re-create the SOURCE half (it adopts this id)",
 			req.LinkName, m.cluster.ClusterID(), fmtUUID(l.ID), fmtUUID(req.LinkID))
 	}

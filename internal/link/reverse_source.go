@@ -31,8 +31,23 @@ import (
 // and LinkMirrorOp — and relays each data connection's requests, the few a
 // destination link needs, to its own broker.
 
-// sourceHalf is a SOURCE half's dialing side.
+// dialsIn says whether a half of this kind opens reversed connections to
+// its peer: a SOURCE half, and an OUTBOUND BIDIRECTIONAL half (whose peer
+// may be INBOUND, design §4; it stops when the peer says it is not).
+func dialsIn(configs map[string]string) bool {
+	switch LinkMode(configs) {
+	case ModeSource:
+		return true
+	case ModeBidirectional:
+		return ConnectionMode(configs) == ConnOutbound
+	}
+	return false
+}
+
+// sourceHalf is the dialing side of a SOURCE half (or of an OUTBOUND
+// BIDIRECTIONAL half: bidi).
 type sourceHalf struct {
+	bidi   bool
 	m      *Manager
 	rt     *runtime
 	name   string
@@ -60,7 +75,7 @@ func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 	if err != nil {
 		return nil, usererr.New(ErrInvalidConfig, "cluster link '%s': invalid local.* configs: %v", rt.link.Name, err)
 	}
-	s := &sourceHalf{m: m, rt: rt, name: rt.link.Name, local: local, target: strings.TrimSpace(Value(c, "local.listener.name")),
+	s := &sourceHalf{bidi: LinkMode(c) == ModeBidirectional, m: m, rt: rt, name: rt.link.Name, local: local, target: strings.TrimSpace(Value(c, "local.listener.name")),
 		setup: Millis(c, "socket.connection.setup.timeout.ms"), backoff: Millis(c, "reconnect.backoff.ms"),
 		backoffMax: Millis(c, "reconnect.backoff.max.ms"), reqTimeout: Millis(c, "request.timeout.ms"),
 		heartbeat: Millis(c, "availability.check.ms"), logger: m.logger.With("link", rt.link.Name),
@@ -72,6 +87,14 @@ func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 	}
 	if len(s.addrs) == 0 {
 		return nil, usererr.New(ErrInvalidConfig, "cluster link '%s': a link.mode=SOURCE half needs bootstrap.servers (the destination's listeners)", rt.link.Name)
+	}
+	if s.target != "" && len(m.rev.listeners) > 0 && m.ownAddr(s.target) == "" {
+		names := make([]string, len(m.rev.listeners))
+		for i, l := range m.rev.listeners {
+			names[i] = l.Name
+		}
+		return nil, usererr.New(ErrInvalidConfig, "invalid cluster link config local.listener.name=%s: this broker has no such listener (its listeners: %s)",
+			s.target, strings.Join(names, ", "))
 	}
 	return s, nil
 }
@@ -121,6 +144,10 @@ func (s *sourceHalf) status() (up bool, peer string, err error) {
 // with a new id (design §3.3).
 func (s *sourceHalf) run(ctx context.Context) {
 	wait := s.backoff
+	logged := "" // the last failure logged at WARN: the same one again is DEBUG
+	if s.bidi && !s.peerInbound(ctx) {
+		return
+	}
 	for i := 0; ctx.Err() == nil; i++ {
 		addr := s.addrs[i%len(s.addrs)]
 		established, err := s.session(ctx, addr)
@@ -130,11 +157,25 @@ func (s *sourceHalf) run(ctx context.Context) {
 		s.mu.Lock()
 		s.lastErr = err
 		s.mu.Unlock()
-		if established {
-			wait = s.backoff
+		switch {
+		case established:
+			wait, logged = s.backoff, ""
 			s.logger.Info("source-initiated link: control session to the destination ended; reconnecting", "destination", addr, "err", err)
-		} else {
-			s.logger.Warn("source-initiated link: cannot open a control session to the destination", "destination", addr, "err", err)
+		case s.bidi && errors.Is(err, errPeerOutbound):
+			// The peer bidirectional half dials this cluster itself:
+			// nothing to reverse.
+			s.logger.Info("bidirectional link: the peer half is connection.mode=OUTBOUND; no reversed connection is needed", "peer", addr)
+			s.mu.Lock()
+			s.lastErr = nil
+			s.mu.Unlock()
+			return
+		default:
+			if msg := err.Error(); msg != logged {
+				s.logger.Warn("source-initiated link: cannot open a control session to the destination", "destination", addr, "err", err)
+				logged = msg
+			} else {
+				s.logger.Debug("source-initiated link: cannot open a control session to the destination", "destination", addr, "err", err)
+			}
 			if errors.Is(err, errRefused) {
 				// The destination refused this half (no such link, ids or
 				// clusters that do not pair): that does not heal quickly.
@@ -150,14 +191,51 @@ func (s *sourceHalf) run(ctx context.Context) {
 	}
 }
 
-// errRefused: the destination answered LinkReverse with an error.
-var errRefused = errors.New("the destination refused the control session")
+// peerInbound waits until an OUTBOUND bidirectional half's peer answers
+// LinkPeer (over the half's own client) and says whether that peer is
+// INBOUND: only then does this half open reversed connections to it. A
+// peer that is not Tandem is never sent LinkReverse.
+func (s *sourceHalf) peerInbound(ctx context.Context) bool {
+	every := Millis(s.rt.link.Configs, "availability.check.ms")
+	for {
+		pc, err := s.m.peerCaller(s.name)
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, min(every, s.reqTimeout))
+			var resp *wire.LinkPeerResponse
+			resp, err = pc.LinkPeer(cctx, &wire.LinkPeerRequest{LinkName: s.name, ClusterID: s.m.cluster.ClusterID(),
+				LinkMode: ModeBidirectional, ConnectionMode: ConnOutbound})
+			cancel()
+			switch {
+			case err != nil && notTandem(err):
+				return false
+			case err == nil && resp.ErrorCode == 0 && resp.Found:
+				return resp.ConnectionMode == ConnInbound
+			}
+		}
+		if sleepCtx(ctx, every) != nil {
+			return false
+		}
+	}
+}
 
-// sourceLinkID is the cluster_link_id a SOURCE half sends: zero until its
-// id is known to be its pair's, which the destination then takes as "adopt
-// mine" (design §2.1; pairing.go decides adoption and mismatches over
-// LinkPeer). Today a SOURCE half never knows, so it sends zero.
-func (m *Manager) sourceLinkID(rt *runtime) [16]byte { return [16]byte{} }
+// errRefused: the destination answered LinkReverse with an error;
+// errPeerOutbound, with INVALID_CONFIG: its half is not INBOUND.
+var (
+	errRefused      = errors.New("the destination refused the control session")
+	errPeerOutbound = errors.New("the peer half is not connection.mode=INBOUND")
+)
+
+// sourceLinkID is the cluster_link_id a SOURCE half sends: its id once it
+// is fixed (given at creation or confirmed by pairing, metadata
+// Link.IDFixed), else zero, which the destination takes as "not known
+// yet": pairing (pairing.go, over LinkPeer on the session) then adopts one
+// of the two (design §2.1).
+func (m *Manager) sourceLinkID(rt *runtime) [16]byte {
+	if l, ok := m.store.Link(rt.link.Name); ok && l.IDFixed {
+		return l.ID
+	}
+	return [16]byte{}
+}
 
 // session opens one control session to addr and serves it until it ends.
 // established says whether the destination accepted it.
@@ -187,6 +265,15 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 		if resp.ErrorMessage != nil {
 			msg = *resp.ErrorMessage
 		}
+		// No half there pairs with this one (no such link, not INBOUND,
+		// another link id): its remote link state says so (design §2.3).
+		if resp.ErrorCode == kerr.InvalidConfig.Code {
+			if s.bidi {
+				// Its own LinkPeer exchanges tell the remote link state.
+				return false, fmt.Errorf("%w: %w: %s", errRefused, errPeerOutbound, msg)
+			}
+		}
+		s.m.observePeer(s.rt, peerAnswer{clusterID: resp.ClusterID, refused: "the destination refused the connection: " + msg})
 		return false, fmt.Errorf("%w: %s (at %s)", errRefused, msg, addr)
 	}
 	if resp.ClusterID == own {
@@ -202,7 +289,7 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 		heartbeat = time.Duration(resp.HeartbeatMillis) * time.Millisecond
 	}
 	s.mu.Lock()
-	s.up, s.peer, s.lastErr = true, resp.ClusterID, nil
+	s.peer = resp.ClusterID
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -221,9 +308,14 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, addr string, heartbeat time.Duration) error {
 	var lastPing atomic.Int64
 	lastPing.Store(time.Now().UnixNano())
-	var why atomic.Value
+	var whyMu sync.Mutex
+	var why error // the first reason the connection was ended here
 	end := func(err error) {
-		why.CompareAndSwap(nil, err)
+		whyMu.Lock()
+		if why == nil {
+			why = err
+		}
+		whyMu.Unlock()
 		_ = conn.Close()
 	}
 	done := make(chan struct{})
@@ -253,8 +345,10 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 	for {
 		frame, err := wire.ReadFrame(rd, revMaxFrame)
 		if err != nil {
-			if w, ok := why.Load().(error); ok {
-				return w
+			whyMu.Lock()
+			defer whyMu.Unlock()
+			if why != nil {
+				return why
 			}
 			return err
 		}
@@ -265,6 +359,11 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 		}
 		if h.Key == wire.LinkReverseKey {
 			lastPing.Store(time.Now().UnixNano())
+			// Up from the destination's first request (a PING at once):
+			// it has registered the session, so its clients can dial.
+			s.mu.Lock()
+			s.up, s.lastErr = true, nil
+			s.mu.Unlock()
 		}
 		inflight.Add(1)
 		go func() {

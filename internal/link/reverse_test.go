@@ -102,6 +102,16 @@ func testSession(t *testing.T, ss *Sessions, heartbeat time.Duration) (*revSessi
 	return sess, &fakeSource{conn: s, rd: bufio.NewReader(s)}
 }
 
+// answerPing answers the PING a session sends as soon as it starts.
+func (f *fakeSource) answerPing(t *testing.T) {
+	t.Helper()
+	h, req := f.next(t)
+	if r, ok := req.(*wire.LinkReverseRequest); !ok || r.Role != wire.LinkReversePing {
+		t.Fatalf("first request %+v, want a PING", req)
+	}
+	f.answer(t, h, &wire.LinkReverseResponse{})
+}
+
 // A dial through a session: the DIAL request names the address; the data
 // connection the source offers (LinkReverse DATA, deliver) is the dial's
 // result; a DIAL the source answers with an error fails the dial with it;
@@ -109,6 +119,7 @@ func testSession(t *testing.T, ss *Sessions, heartbeat time.Duration) (*revSessi
 func TestSessionDials(t *testing.T) {
 	ss := NewSessions(slog.New(slog.DiscardHandler))
 	sess, src := testSession(t, ss, time.Hour)
+	src.answerPing(t)
 
 	type result struct {
 		c   net.Conn
@@ -127,7 +138,7 @@ func TestSessionDials(t *testing.T) {
 	got := dial(sess)
 	h, req := src.next(t)
 	dr := req.(*wire.LinkReverseRequest)
-	if dr.Role != wire.LinkReverseDial || dr.Host != "broker-1.source" || dr.Port != 9092 || dr.SessionID != sess.id || h.CorrelationID != 0 {
+	if dr.Role != wire.LinkReverseDial || dr.Host != "broker-1.source" || dr.Port != 9092 || dr.SessionID != sess.id || h.CorrelationID != 1 {
 		t.Fatalf("DIAL request %+v (correlation id %d)", dr, h.CorrelationID)
 	}
 	data, _ := net.Pipe()
@@ -155,8 +166,9 @@ func TestSessionDials(t *testing.T) {
 	got = dial(sess)
 	src.next(t)
 	start := time.Now()
-	newer, _ := testSession(t, ss, time.Hour)
+	newer, nsrc := testSession(t, ss, time.Hour)
 	r := <-got
+	nsrc.answerPing(t)
 	if r.err == nil || !errors.Is(r.err, errSourceNotConnected) || time.Since(start) > 2*time.Second {
 		t.Fatalf("dial of a replaced session: %v after %v", r.err, time.Since(start))
 	}
@@ -181,11 +193,8 @@ func TestSessionDials(t *testing.T) {
 func TestSessionHeartbeats(t *testing.T) {
 	ss := NewSessions(slog.New(slog.DiscardHandler))
 	sess, src := testSession(t, ss, 20*time.Millisecond)
-	h, req := src.next(t)
-	if r := req.(*wire.LinkReverseRequest); r.Role != wire.LinkReversePing {
-		t.Fatalf("first request %+v, want a PING", r)
-	}
-	src.answer(t, h, &wire.LinkReverseResponse{})
+	src.answerPing(t)
+	src.answerPing(t)
 	src.next(t) // unanswered: the session ends after its timeout (1 s)
 	select {
 	case <-sess.done:

@@ -133,13 +133,17 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if err := slm.CreateLink(ctxT(t), "si", "", srcHalf, false, true); err != nil {
 		t.Fatal(err)
 	}
+	// Healthy: both halves ACTIVE, each seeing the other ACTIVE (pairing
+	// over the reversed connection: the destination asks LinkPeer on the
+	// session), with one cluster_link_id.
 	active := func(what string) {
 		t.Helper()
-		waitUntil(t, 30*time.Second, what+": both halves ACTIVE", func() bool {
+		waitUntil(t, 30*time.Second, what+": both halves ACTIVE and paired", func() bool {
 			d, err1 := dlm.Link("si")
 			s, err2 := src.Node.Links().Link("si")
 			return err1 == nil && err2 == nil && d.State == link.LinkActive && s.State == link.LinkActive &&
-				src.Node.Links().PeerClusterID("si") == dst.Node.Broker().ClusterID()
+				d.Remote != nil && d.Remote.State == link.LinkActive && s.Remote != nil && s.Remote.State == link.LinkActive &&
+				d.Link.ID == s.Link.ID && src.Node.Links().PeerClusterID("si") == dst.Node.Broker().ClusterID()
 		})
 	}
 	active("created")
@@ -205,7 +209,8 @@ func TestSourceInitiatedLink(t *testing.T) {
 
 // TestSourceInitiatedUnpaired: the INBOUND half without its SOURCE half
 // becomes UNAVAILABLE (and says the source has not connected); a SOURCE
-// half whose destination has no such link keeps retrying and says why.
+// half whose destination has no link of its name keeps retrying, says
+// why, and reports remote link state REMOTE_LINK_NOT_FOUND.
 func TestSourceInitiatedUnpaired(t *testing.T) {
 	t.Parallel()
 	dst := tandemtest.Start(t)
@@ -223,9 +228,20 @@ func TestSourceInitiatedUnpaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A local.listener.name this broker does not have: the half cannot
+	// start, and says so.
+	err = src.Node.Links().CreateLink(ctxT(t), "nolistener", "", map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND",
+		"bootstrap.servers": dst.Addr(), "local.listener.name": "INTERNAL"}, false, false)
+	if err == nil || !strings.Contains(err.Error(), "local.listener.name=INTERNAL: this broker has no such listener (its listeners: PLAINTEXT)") {
+		t.Fatalf("unknown local.listener.name: %v", err)
+	}
+	if l, _ := src.Node.Links().Link("nolistener"); l.State != link.LinkFailed {
+		t.Errorf("a SOURCE half with an unknown local.listener.name is %s, want FAILED", l.State)
+	}
 	waitUntil(t, 20*time.Second, "SOURCE half UNAVAILABLE", func() bool {
 		l, _ := src.Node.Links().Link("other")
-		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist")
+		return l.State == link.LinkUnavailable && strings.Contains(l.ErrorMessage, "cluster link 'other' does not exist") &&
+			l.Remote != nil && l.Remote.State == link.RemoteLinkNotFound
 	})
 }
 
@@ -273,4 +289,59 @@ func TestSourceInitiatedOverTLS(t *testing.T) {
 	}
 	produceN(t, scl, "orders", 200)
 	sameBytes(t, scl, dcl, "orders", "orders")
+}
+
+// TestBidirectionalOneInbound: a bidirectional link whose half on A is
+// INBOUND (created first; A cannot reach B) and whose half on B is
+// OUTBOUND. B dials A: its client mirrors A's topic directly, and A's
+// mirror of B's topic fetches through the connections B opens into A.
+// With cluster.link.prefix on each side, same-named topics are mirrored
+// both ways, byte for byte, and the halves pair over the one link.
+func TestBidirectionalOneInbound(t *testing.T) {
+	t.Parallel()
+	a := tandemtest.Start(t)
+	b := tandemtest.Start(t)
+	acl, bcl := newClient(t, a.Addr()), newClient(t, b.Addr())
+	for _, cl := range []*kgo.Client{acl, bcl} {
+		createTopics(t, cl, 2, "clicks")
+		produceN(t, cl, "clicks", 150)
+	}
+	common := map[string]string{"link.mode": "BIDIRECTIONAL", "availability.check.ms": "300",
+		"replica.fetch.wait.max.ms": "100", "metadata.max.age.ms": "1000", "reconnect.backoff.max.ms": "200"}
+	cfg := func(kv ...string) map[string]string {
+		c := map[string]string{}
+		for k, v := range common {
+			c[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			c[kv[i]] = kv[i+1]
+		}
+		return c
+	}
+	alm, blm := a.Node.Links(), b.Node.Links()
+	if err := alm.CreateLink(ctxT(t), "bi", "", cfg("connection.mode", "INBOUND", "cluster.link.prefix", "b."), false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := blm.CreateLink(ctxT(t), "bi", "", cfg("connection.mode", "OUTBOUND", "bootstrap.servers", a.Addr(), "cluster.link.prefix", "a."), false, true); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "both halves ACTIVE and paired", func() bool {
+		al, err1 := alm.Link("bi")
+		bl, err2 := blm.Link("bi")
+		return err1 == nil && err2 == nil && al.State == link.LinkActive && bl.State == link.LinkActive &&
+			al.Remote != nil && al.Remote.State == link.LinkActive && bl.Remote != nil && bl.Remote.State == link.LinkActive &&
+			al.Link.ID == bl.Link.ID
+	})
+	for _, c := range []struct {
+		lm     *link.Manager
+		mirror string
+	}{{alm, "b.clicks"}, {blm, "a.clicks"}} {
+		if err := c.lm.CreateMirror(ctxT(t), "bi", "clicks", c.mirror, nil, false); err != nil {
+			t.Fatalf("mirror %s: %v", c.mirror, err)
+		}
+	}
+	produceN(t, acl, "clicks", 100)
+	produceN(t, bcl, "clicks", 100)
+	sameBytes(t, bcl, acl, "clicks", "b.clicks") // through the connections B opened
+	sameBytes(t, acl, bcl, "clicks", "a.clicks") // B's own client
 }

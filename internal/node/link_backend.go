@@ -53,7 +53,7 @@ func mapLinkErr(err error) error {
 		s = rest.ErrInvalidMirrorState
 	case errors.Is(err, link.ErrSourceCluster), errors.Is(err, link.ErrMirrorName), errors.Is(err, link.ErrInvalidConfig), errors.Is(err, link.ErrMirrorConfig),
 		errors.Is(err, link.ErrUnknownConfig), errors.Is(err, link.ErrCreateOnly), errors.Is(err, link.ErrNotSupported),
-		errors.Is(err, link.ErrDisabled), errors.Is(err, link.ErrNoPeer):
+		errors.Is(err, link.ErrDisabled), errors.Is(err, link.ErrNoPeer), errors.Is(err, link.ErrRemoteLinkNotFound):
 		s = rest.ErrInvalidLink
 	default:
 		// Kafka errors (unknown topic, topic exists, ...) map as for topics.

@@ -358,11 +358,15 @@ func TestLinkAndMirrorAuthorization(t *testing.T) {
 	}
 	// A pattern silently leaves the refused mirrors out.
 	s.call(t, "POST", cp+"/links/east/mirrors:resume", "", "", `{"mirror_topic_name_pattern":".*"}`)
+	// truncate-and-restore's pattern matches topics (the old primary's
+	// are not mirrors), never internal ones.
+	s.call(t, "POST", cp+"/links/east/mirrors:truncate-and-restore", "", "", `{"mirror_topic_name_pattern":".*"}`)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	want := []alterMirrorsCall{{link: "east", op: "pause", names: []string{"orders"}}, {link: "east", op: "resume", names: []string{"orders"}}}
-	if len(l.alteredMirror) != 2 || !slices.Equal(l.alteredMirror[0].names, want[0].names) || !slices.Equal(l.alteredMirror[1].names, want[1].names) ||
-		l.alteredMirror[1].pattern != "" {
+	want := []alterMirrorsCall{{link: "east", op: "pause", names: []string{"orders"}}, {link: "east", op: "resume", names: []string{"orders"}},
+		{link: "east", op: "truncate-and-restore", names: []string{"orders"}}}
+	if len(l.alteredMirror) != 3 || !slices.Equal(l.alteredMirror[0].names, want[0].names) || !slices.Equal(l.alteredMirror[1].names, want[1].names) ||
+		l.alteredMirror[1].pattern != "" || !slices.Equal(l.alteredMirror[2].names, want[2].names) || l.alteredMirror[2].op != "truncate-and-restore" {
 		t.Fatalf("backend calls = %+v, want %+v", l.alteredMirror, want)
 	}
 }

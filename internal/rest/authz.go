@@ -258,13 +258,31 @@ func (h *handler) alterAuthorizedMirrors(r *http.Request, link, op string, names
 		if err != nil {
 			return nil, badRequest("mirror_topic_name_pattern: %v", err)
 		}
-		mirrors, err := h.links.ListMirrors(r.Context(), link, "")
-		if err != nil {
-			return nil, err
+		var candidates []string
+		if op == MirrorOpTruncateAndRestore {
+			// The old primary's topics are ordinary topics, not mirrors
+			// (yet): match the pattern against every topic.
+			topics, err := h.b.ListTopics(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range topics {
+				if !t.Internal {
+					candidates = append(candidates, t.Name)
+				}
+			}
+		} else {
+			mirrors, err := h.links.ListMirrors(r.Context(), link, "")
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range mirrors {
+				candidates = append(candidates, m.MirrorTopic)
+			}
 		}
-		for _, m := range mirrors {
-			if re.MatchString(m.MirrorTopic) && h.authorized(r, opAlter, acl.Topic(m.MirrorTopic)) {
-				allowed = append(allowed, m.MirrorTopic)
+		for _, name := range candidates {
+			if re.MatchString(name) && h.authorized(r, opAlter, acl.Topic(name)) {
+				allowed = append(allowed, name)
 			}
 		}
 	} else {

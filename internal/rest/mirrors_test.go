@@ -338,6 +338,8 @@ func FuzzLinkRequestBodies(f *testing.F) {
 		{"POST", cp + "/links/east/mirrors"},
 		{"POST", cp + "/links/east/mirrors:pause"},
 		{"POST", cp + "/links/east/mirrors:failover"},
+		{"POST", cp + "/links/east/mirrors:truncate-and-restore?include_partition_level_truncation_data=true"},
+		{"POST", cp + "/links/east/mirrors:reverse-and-start-mirror"},
 		{"PUT", cp + "/links/east/configs:alter"},
 		{"PUT", cp + "/links/east/configs/a"},
 	}

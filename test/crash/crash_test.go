@@ -4,7 +4,6 @@
 package crash
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
 // buildTandem compiles the binary once for the test.
@@ -46,12 +47,12 @@ func freePort(t *testing.T) int {
 
 type proc struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *tandemtest.Logs // readable while the process runs
 }
 
 func startBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc {
 	t.Helper()
-	var out bytes.Buffer
+	var out tandemtest.Logs
 	args := []string{"serve",
 		"--listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
 		"--http.listeners=",

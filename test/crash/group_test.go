@@ -1,7 +1,6 @@
 package crash
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -19,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tandem-streaming/tandem/internal/tandemtest"
 )
 
 // crashServerEnv selects the server TestKill9GroupCommitsSurvive kills:
@@ -40,7 +41,7 @@ func startCrashServer(t *testing.T, bin, dir string, port int) *proc {
 		return startBroker(t, bin, dir, port)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	var out bytes.Buffer
+	var out tandemtest.Logs
 	cmd := exec.Command(bin, "bench", "kfake", "--addr="+addr, "--data-dir="+dir, "--sync-writes")
 	cmd.Stdout, cmd.Stderr = &out, &out // one writer: exec serializes writes
 	if err := cmd.Start(); err != nil {

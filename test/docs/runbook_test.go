@@ -98,9 +98,12 @@ func TestRunbookCommandsExist(t *testing.T) {
 				continue
 			}
 			for _, w := range words {
+				// An optional flag of a synopsis: [--dry-run].
+				w = strings.TrimLeft(w, "[")
 				if !strings.HasPrefix(w, "--") {
 					continue
 				}
+				w = strings.TrimRight(w, "]")
 				flag, _, _ := strings.Cut(w, "=")
 				if !strings.Contains(h, "  "+flag+" ") && !strings.Contains(h, ", "+flag+" ") {
 					t.Errorf("%s: %q: %s is not a flag of tandem %s", page, line, flag, strings.Join(uw[:n], " "))
