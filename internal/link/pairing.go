@@ -333,7 +333,7 @@ func (m *Manager) peerCaller(name string) (peerCaller, error) {
 	if m.testPeerFor != nil {
 		return m.testPeerFor(name)
 	}
-	return m.peer(name) // peerFor, or failback's tests' peers
+	return m.peerFor(name)
 }
 
 // notTandem says whether a LinkPeer failure means the peer does not know
