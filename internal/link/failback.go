@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,17 +19,6 @@ import (
 // the mirror. Every cross-cluster step goes over the link to the peer half
 // (peerFor) as a LinkMirrorOp; the peer answers in failback_answer.go.
 
-// testPeers, set by tests only, replaces peerFor for a Manager: a fake
-// caller that calls the other Manager's LinkMirrorOp directly.
-var testPeers sync.Map // *Manager → func(link string) (peerCaller, error)
-
-func (m *Manager) peer(link string) (peerCaller, error) {
-	if f, ok := testPeers.Load(m); ok {
-		return f.(func(string) (peerCaller, error))(link)
-	}
-	return m.peerCaller(link)
-}
-
 // errPeerUnreachable marks a LinkMirrorOp that got no answer (as opposed
 // to one the peer refused): the step may or may not have happened there.
 var errPeerUnreachable = errors.New("the peer cluster did not answer")
@@ -39,7 +27,7 @@ var errPeerUnreachable = errors.New("the peer cluster did not answer")
 // the per-topic results by topic. A transport failure wraps
 // errPeerUnreachable; a top-level refusal is an error naming why.
 func (m *Manager) peerMirrorOp(ctx context.Context, l metadata.Link, op int8, topics []wire.LinkMirrorOpTopic) (map[string]wire.LinkMirrorOpTopicResult, error) {
-	pc, err := m.peer(l.Name)
+	pc, err := m.peerCaller(l.Name)
 	if err != nil {
 		return nil, usererr.New(errors.Join(ErrNoPeer, errPeerUnreachable), "cluster link '%s' cannot reach its peer half: %w", l.Name, err)
 	}
