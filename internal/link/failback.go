@@ -24,11 +24,13 @@ import (
 // caller that calls the other Manager's LinkMirrorOp directly.
 var testPeers sync.Map // *Manager → func(link string) (peerCaller, error)
 
+// peer is peerFor, or the test's caller. Everything asks through
+// m.peerCaller (pairing.go), which comes here: this must not call it back.
 func (m *Manager) peer(link string) (peerCaller, error) {
 	if f, ok := testPeers.Load(m); ok {
 		return f.(func(string) (peerCaller, error))(link)
 	}
-	return m.peerCaller(link)
+	return m.peerFor(link)
 }
 
 // errPeerUnreachable marks a LinkMirrorOp that got no answer (as opposed
@@ -39,7 +41,7 @@ var errPeerUnreachable = errors.New("the peer cluster did not answer")
 // the per-topic results by topic. A transport failure wraps
 // errPeerUnreachable; a top-level refusal is an error naming why.
 func (m *Manager) peerMirrorOp(ctx context.Context, l metadata.Link, op int8, topics []wire.LinkMirrorOpTopic) (map[string]wire.LinkMirrorOpTopicResult, error) {
-	pc, err := m.peer(l.Name)
+	pc, err := m.peerCaller(l.Name)
 	if err != nil {
 		return nil, usererr.New(errors.Join(ErrNoPeer, errPeerUnreachable), "cluster link '%s' cannot reach its peer half: %w", l.Name, err)
 	}
