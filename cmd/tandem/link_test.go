@@ -45,7 +45,7 @@ type simLink struct {
 	id, source string
 	configs    map[string]string
 	// Set by tests for a link in trouble; "" is ACTIVE / NO_ERROR.
-	state, err, errMessage string	// Set by tests for a paired half: its view of its peer, and the
+	state, err, errMessage string // Set by tests for a paired half: its view of its peer, and the
 	// peer's cluster as remote_cluster_id.
 	remote, remoteMessage, remoteCluster string
 	remoteTimeMs                         int64

@@ -109,10 +109,10 @@ func linkDefs() []config.Def {
 		Doc: "The source cluster's bootstrap servers (host:port, comma-separated)."})
 	def(config.Def{Name: "link.mode", Type: config.TypeString, Default: "DESTINATION", HasDefault: true, ReadOnly: true,
 		Validate: anyCase(config.OneOf(ModeDestination, ModeSource, ModeBidirectional)),
-		Doc: "DESTINATION: this cluster mirrors from the other. SOURCE: the source half of a source-initiated link (it dials the destination and serves it its own cluster). BIDIRECTIONAL: both clusters mirror from each other over one link (docs/design/links-bidirectional.md)."})
+		Doc:      "DESTINATION: this cluster mirrors from the other. SOURCE: the source half of a source-initiated link (it dials the destination and serves it its own cluster). BIDIRECTIONAL: both clusters mirror from each other over one link (docs/design/links-bidirectional.md)."})
 	def(config.Def{Name: "connection.mode", Type: config.TypeString, Default: "OUTBOUND", HasDefault: true, ReadOnly: true,
 		Validate: anyCase(config.OneOf(ConnOutbound, ConnInbound)),
-		Doc: "OUTBOUND: this cluster opens the connection to the other (bootstrap.servers). INBOUND: the other cluster's half dials in (no bootstrap.servers); create the INBOUND half first."})
+		Doc:      "OUTBOUND: this cluster opens the connection to the other (bootstrap.servers). INBOUND: the other cluster's half dials in (no bootstrap.servers); create the INBOUND half first."})
 	def(config.Def{Name: "cluster.link.prefix", Type: config.TypeString, ReadOnly: true, Validate: prefix,
 		Doc: "Prefix of the names of mirror topics created by this link; fixed at creation."})
 	def(config.Def{Name: "mirror.start.offset.spec", Type: config.TypeString, Default: "earliest", HasDefault: true, Validate: startOffsetSpec,

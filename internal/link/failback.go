@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,19 +18,6 @@ import (
 // primary, reverse-and-start / reverse-and-pause on the cluster that holds
 // the mirror. Every cross-cluster step goes over the link to the peer half
 // (peerFor) as a LinkMirrorOp; the peer answers in failback_answer.go.
-
-// testPeers, set by tests only, replaces peerFor for a Manager: a fake
-// caller that calls the other Manager's LinkMirrorOp directly.
-var testPeers sync.Map // *Manager → func(link string) (peerCaller, error)
-
-// peer is peerFor, or the test's caller. Everything asks through
-// m.peerCaller (pairing.go), which comes here: this must not call it back.
-func (m *Manager) peer(link string) (peerCaller, error) {
-	if f, ok := testPeers.Load(m); ok {
-		return f.(func(string) (peerCaller, error))(link)
-	}
-	return m.peerFor(link)
-}
 
 // errPeerUnreachable marks a LinkMirrorOp that got no answer (as opposed
 // to one the peer refused): the step may or may not have happened there.

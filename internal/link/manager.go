@@ -201,9 +201,6 @@ type Manager struct {
 	// pairing.go) under the write lock; a mirror is bound to the id under
 	// the read lock (CreateMirror). A leaf but for the store.
 	linkIDMu sync.RWMutex
-
-	// testPeerFor, set by tests, replaces peerFor (pairing.go).
-	testPeerFor func(name string) (peerCaller, error)
 }
 
 // runtime is a link's live state: the client to its source, its

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -327,13 +328,18 @@ func (m *Manager) peerRequest(rt *runtime) *wire.LinkPeerRequest {
 		LinkState: rt.currentState(), Mirrors: m.halfMirrors(rt.link.Name)}
 }
 
-// peerCaller is how this half reaches its peer (peerFor; tests replace
-// it).
+// testPeers, set by tests only, replaces peerFor for a Manager (*Manager →
+// func(link string) (peerCaller, error)): a fake caller that calls the
+// other Manager directly. A sync.Map, not a field, so that a test can set
+// it while the Manager's tasks run.
+var testPeers sync.Map
+
+// peerCaller is how this half reaches its peer: peerFor, or a test's fake.
 func (m *Manager) peerCaller(name string) (peerCaller, error) {
-	if m.testPeerFor != nil {
-		return m.testPeerFor(name)
+	if f, ok := testPeers.Load(m); ok {
+		return f.(func(string) (peerCaller, error))(name)
 	}
-	return m.peer(name) // peerFor, or failback's tests' peers
+	return m.peerFor(name)
 }
 
 // notTandem says whether a LinkPeer failure means the peer does not know
@@ -435,9 +441,9 @@ func (m *Manager) pairAtCreate(ctx context.Context, name string, configs map[str
 		return nil // an INBOUND half is dialed: its peer is asked once it is
 	}
 	var pc peerCaller = kgoPeer{cl}
-	if m.testPeerFor != nil {
+	if f, ok := testPeers.Load(m); ok {
 		var err error
-		if pc, err = m.testPeerFor(name); err != nil {
+		if pc, err = f.(func(string) (peerCaller, error))(name); err != nil {
 			return nil
 		}
 	}

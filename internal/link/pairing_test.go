@@ -73,7 +73,7 @@ func (s *pairSide) start(t *testing.T) {
 	t.Helper()
 	m, err := NewManager(s.store, s.c, &modeData{mode: map[string]dataPathMode{}}, pairLogger(t, s),
 		func(m *Manager) {
-			m.testPeerFor = func(string) (peerCaller, error) { return directPeer{&s.peer}, nil }
+			testPeers.Store(m, func(string) (peerCaller, error) { return directPeer{&s.peer}, nil })
 		})
 	if err != nil {
 		t.Fatal(err)
