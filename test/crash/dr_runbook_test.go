@@ -60,29 +60,49 @@ func (c *drCluster) url() string  { return "http://127.0.0.1:" + strconv.Itoa(c.
 // rest is the URL of path under this cluster's /kafka/v3/clusters/{id}.
 func (c *drCluster) rest(path string) string { return c.url() + "/kafka/v3/clusters/" + c.id + path }
 
-// start runs the broker and waits for its HTTP API (which comes up after
-// the Kafka listener startBroker waits for).
+// start runs the broker and waits until it has started; the ports must
+// be free (a restart).
 func (c *drCluster) start(t *testing.T) {
 	t.Helper()
-	c.p = startBroker(t, c.bin, c.dir, c.port, append([]string{"--http.listeners=" + c.url()}, c.extra...)...)
+	if !c.tryStart(t) {
+		t.Fatalf("%s: a port was taken while it was down:\n%s", c.name, c.p.log.String())
+	}
+}
+
+// tryStart runs the broker and waits for its own "tandem started" line
+// (logged once its Kafka and HTTP listeners are bound: a port taken by
+// another process in the meantime cannot be mistaken for this broker). It
+// returns false, the process gone, when a port was taken: freePort closes
+// its listener before the broker binds, and the caller picks new ports.
+func (c *drCluster) tryStart(t *testing.T) bool {
+	t.Helper()
+	c.p = launchBroker(t, c.bin, c.dir, c.port, append([]string{"--http.listeners=" + c.url()}, c.extra...)...)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if len(c.p.log.Lines("address already in use")) > 0 {
+			_ = c.p.cmd.Wait()
+			return false
+		}
+		if started := c.p.log.Lines(`msg="tandem started"`); len(started) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = c.p.cmd.Process.Kill()
+			t.Fatalf("%s: did not start:\n%s", c.name, c.p.log.String())
+		}
+	}
 	var clusters struct {
 		Data []struct {
 			ClusterID string `json:"cluster_id"`
 		} `json:"data"`
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		status, body := restDo(t, "GET", c.url()+"/kafka/v3/clusters", nil)
-		if status == http.StatusOK && json.Unmarshal(body, &clusters) == nil && len(clusters.Data) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: HTTP API not up (%d %s)\n%s", c.name, status, body, c.p.log.String())
-		}
+	if err := json.Unmarshal(restCall(t, "GET", c.url()+"/kafka/v3/clusters", nil, http.StatusOK), &clusters); err != nil || len(clusters.Data) != 1 {
+		t.Fatalf("%s: clusters: %v %+v", c.name, err, clusters)
 	}
 	if c.id != "" && clusters.Data[0].ClusterID != c.id {
 		t.Fatalf("%s: cluster id %s after a restart, was %s", c.name, clusters.Data[0].ClusterID, c.id)
 	}
 	c.id = clusters.Data[0].ClusterID
+	return true
 }
 
 // tandem runs the CLI against this cluster's HTTP API and returns its
@@ -464,19 +484,35 @@ func TestDRRunbook(t *testing.T) {
 	// address, so that only the link crosses it). The mirror then lags
 	// by a round trip of traffic, as a remote DR mirror does, and a
 	// SIGKILL of A leaves records A acknowledged that B never received.
-	linkPort := freePort(t)
-	wan, err := wanproxy.Listen("127.0.0.1:0", "127.0.0.1:"+strconv.Itoa(linkPort), wanproxy.NewPath(wanproxy.Config{Delay: 20 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
+	var wan *wanproxy.Proxy
+	for try := 0; ; try++ {
+		linkPort := freePort(t)
+		var err error
+		wan, err = wanproxy.Listen("127.0.0.1:0", "127.0.0.1:"+strconv.Itoa(linkPort), wanproxy.NewPath(wanproxy.Config{Delay: 20 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.extra = []string{
+			"--listeners=PLAINTEXT://" + a.addr() + ",WAN://127.0.0.1:" + strconv.Itoa(linkPort),
+			"--listener.security.protocol.map=PLAINTEXT:PLAINTEXT,WAN:PLAINTEXT",
+			"--advertised.listeners=PLAINTEXT://" + a.addr() + ",WAN://" + wan.Addr(),
+		}
+		if a.tryStart(t) {
+			break
+		}
+		wan.Close()
+		if try == 2 {
+			t.Fatalf("A: ports taken three times:\n%s", a.p.log.String())
+		}
+		a.port, a.http = freePort(t), freePort(t)
 	}
 	defer wan.Close()
-	a.extra = []string{
-		"--listeners=PLAINTEXT://" + a.addr() + ",WAN://127.0.0.1:" + strconv.Itoa(linkPort),
-		"--listener.security.protocol.map=PLAINTEXT:PLAINTEXT,WAN:PLAINTEXT",
-		"--advertised.listeners=PLAINTEXT://" + a.addr() + ",WAN://" + wan.Addr(),
+	for try := 0; !b.tryStart(t); try++ {
+		if try == 2 {
+			t.Fatalf("B: ports taken three times:\n%s", b.p.log.String())
+		}
+		b.port, b.http = freePort(t), freePort(t)
 	}
-	a.start(t)
-	b.start(t)
 	defer func() { a.p.stop(t); b.p.stop(t) }()
 	defer func() {
 		if t.Failed() {
