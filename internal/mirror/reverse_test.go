@@ -2,6 +2,7 @@ package mirror_test
 
 import (
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -147,6 +148,17 @@ func TestSourceInitiatedLink(t *testing.T) {
 		})
 	}
 	active("created")
+	// A SOURCE half the destination refuses the credentials of is FAILED
+	// with AUTHENTICATION_ERROR, as an OUTBOUND link is.
+	bad := maps.Clone(srcHalf)
+	bad["sasl.jaas.config"] = `org.apache.kafka.common.security.scram.ScramLoginModule required username="east-link" password="wrong";`
+	if err := slm.CreateLink(ctxT(t), "si-bad", "", bad, false, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "SOURCE half with a wrong password FAILED", func() bool {
+		l, _ := slm.Link("si-bad")
+		return l.State == link.LinkFailed && l.ErrorCode == "AUTHENTICATION_ERROR" && strings.Contains(l.ErrorMessage, "authentication failed")
+	})
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -279,10 +291,11 @@ func TestSourceInitiatedOverTLS(t *testing.T) {
 		"local.ssl.keystore.certificate.chain": string(toSrc.CertPEM), "local.ssl.keystore.key": string(toSrc.KeyPEM)}, false, true); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "both halves ACTIVE", func() bool {
+	waitUntil(t, 30*time.Second, "both halves ACTIVE and paired over the session", func() bool {
 		d, _ := dlm.Link("si")
 		s, _ := src.Node.Links().Link("si")
-		return d.State == link.LinkActive && s.State == link.LinkActive && src.Node.Links().PeerClusterID("si") != ""
+		return d.State == link.LinkActive && s.State == link.LinkActive &&
+			d.Remote != nil && d.Remote.State == link.LinkActive && s.Remote != nil && s.Remote.State == link.LinkActive
 	})
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
