@@ -216,6 +216,13 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if lines := srcLogs.Lines("closing a data connection"); len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "api=Produce") {
 		t.Errorf("no WARN for the refused Produce; logged: %q", lines)
 	}
+	// Nor does it connect anywhere but to its own cluster's brokers: a
+	// dial the destination asks for another address (here the
+	// destination's own listener, which the source can reach) is refused.
+	ocl := newClient(t, "", append(opts, kgo.SeedBrokers(dst.ListenerAddr("INTERNAL")), kgo.RequestRetries(0))...)
+	if _, err := kadm.NewClient(ocl).BrokerMetadata(ctxT(t)); err == nil || !strings.Contains(err.Error(), "is not a broker of this cluster") {
+		t.Fatalf("a dial to an address outside the source cluster: %v", err)
+	}
 	sameBytes(t, scl, dcl, "orders", "orders")
 }
 
