@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -160,6 +161,19 @@ func TestSourceInitiatedLink(t *testing.T) {
 		l, _ := slm.Link("si-bad")
 		return l.State == link.LinkFailed && l.ErrorCode == "AUTHENTICATION_ERROR" && strings.Contains(l.ErrorMessage, "authentication failed")
 	})
+	// local.listener.name decides which endpoints the destination sees:
+	// the LINK listener's, not INTERNAL's.
+	viaSession, err := dlm.SourceClientOpts("si")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := kadm.NewClient(newClient(t, "", viaSession...)).BrokerMetadata(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Brokers) != 1 || net.JoinHostPort(meta.Brokers[0].Host, fmt.Sprint(meta.Brokers[0].Port)) != src.ListenerAddr("LINK") {
+		t.Errorf("the destination sees brokers %+v, want the LINK listener %s", meta.Brokers, src.ListenerAddr("LINK"))
+	}
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +211,7 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := dlm.SourceClientOpts("si")
+	opts, err := dlm.SourceClientOpts("si") // the restarted destination's
 	if err != nil {
 		t.Fatal(err)
 	}
