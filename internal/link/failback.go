@@ -388,6 +388,29 @@ func (m *Manager) setRemoteOp(name, op string) error {
 	return nil
 }
 
+// resumeReverse completes a reverse whose asker went away after the
+// intent was persisted: only if the peer's topic is still fenced. One that
+// is not was never fenced (the crash came first) or was made writable
+// again there (failed over, design §5.3: "if A never comes back"): the
+// reverse is abandoned then, and noted, rather than fencing a topic its
+// users took back.
+func (m *Manager) resumeReverse(ctx context.Context, l metadata.Link, rt *runtime, name, op string) error {
+	res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{{Topic: name}})
+	if err != nil {
+		m.noteTransitionError(name, err)
+		return err // asked again at the next run
+	}
+	if st := res[name].State; st != string(metadata.MirrorPendingSetupForRestore) {
+		if st == "" {
+			st = "not fenced"
+		}
+		m.noteTransitionError(name, usererr.New(ErrMirrorState, "%s of '%s' abandoned: the peer's topic is %s (failed over there, or never fenced)", op, name, st))
+		return m.setRemoteOp(name, "")
+	}
+	ev, _ := reverseOp(op == opReversePause)
+	return m.reverseLocked(ctx, l, rt, name, ev, true)
+}
+
 // remoteOpAfter is the RemoteOp a transition leaves on a mirror: a
 // reverse's stop that completed owes the peer its restore; one that was
 // aborted (not caught up) owes it an unfence; a failover that overrode a
@@ -451,8 +474,7 @@ func (m *Manager) retryRemoteOp(ctx context.Context, rt *runtime, name string) e
 		return nil
 	case op == opReverseStart || op == opReversePause:
 		if t.Mirror.State == MirrorActive || t.Mirror.State == MirrorPaused {
-			ev, _ := reverseOp(op == opReversePause)
-			return m.reverseLocked(ctx, l, rt, name, ev, true)
+			return m.resumeReverse(ctx, l, rt, name, op)
 		}
 	}
 	// Owed in a state that cannot owe it (a failover, say): drop it.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -413,6 +414,17 @@ func reversePair(t *testing.T) *failbackPair {
 	return p
 }
 
+// downAfter makes B unreachable (to A) after A's next n LinkMirrorOps;
+// SetBefore(nil) and Down.Store(false) bring it back.
+func (p *failbackPair) downAfter(n int) {
+	var calls int
+	p.toB.SetBefore(func() {
+		if calls++; calls == n+1 {
+			p.toB.Down.Store(true)
+		}
+	})
+}
+
 // TestReverseCrashPoints: the reverse's crash points (design §5.3). The
 // peer's topic is an ordinary topic here (a planned reverse).
 func TestReverseCrashPoints(t *testing.T) {
@@ -421,13 +433,7 @@ func TestReverseCrashPoints(t *testing.T) {
 		// still a mirror; the link's task completes the reverse.
 		p := reversePair(t)
 		link.CrashBeforeReverse(p.ma, p.topic)
-		// B answers the fence, then is unreachable for a while.
-		var calls int
-		p.toB.SetBefore(func() {
-			if calls++; calls == 2 {
-				p.toB.Down.Store(true)
-			}
-		})
+		p.downAfter(1) // B answers the fence, then is unreachable for a while
 		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
 		if err != nil || r[0].Err == nil {
 			t.Fatalf("reverse with a crash: %v %+v", err, r)
@@ -459,17 +465,54 @@ func TestReverseCrashPoints(t *testing.T) {
 		p.produce(t, p.aCl, "on-A", []int{2, 2})
 		p.waitSame(t)
 	})
+	t.Run("fenced topic failed over", func(t *testing.T) {
+		// A stops after the fence and cannot reach B; the user fails
+		// B's topic over (writable again) and writes to it. When B
+		// answers again, A's pending reverse finds B's topic no longer
+		// fenced: it gives up (noted) and B stays writable; A mirrors B
+		// as before.
+		p := reversePair(t)
+		link.CrashBeforeReverse(p.ma, p.topic)
+		p.downAfter(1)
+		if r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false); err != nil || r[0].Err == nil {
+			t.Fatalf("reverse with a crash: %v %+v", err, r)
+		}
+		if r, err := p.mb.AlterMirrors(ctxT(t), p.lname, "failover", []string{p.topic}, "", false); err != nil || r[0].Err != nil {
+			t.Fatalf("failover of the fenced topic: %v %+v", err, r)
+		}
+		if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
+			t.Fatalf("B after its failover: %s", s)
+		}
+		p.produce(t, p.bCl, "after-failover", []int{1, 1})
+		p.toB.SetBefore(nil)
+		p.toB.Down.Store(false)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ta, _ := p.a.Node.Broker().TopicByName(p.topic)
+			if ta.Mirror.RemoteOp == "" && ta.Mirror.State == link.MirrorActive {
+				break
+			}
+			if time.Now().After(deadline) {
+				mi, _ := p.ma.Mirror(p.lname, p.topic)
+				t.Fatalf("A: %s owes %q; B %s; errors %+v", ta.Mirror.State, ta.Mirror.RemoteOp, mirrorState(t, p.b, p.topic), mi.TransitionErrors)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
+			t.Fatalf("B after A gave up: %s", s)
+		}
+		if mi, _ := p.ma.Mirror(p.lname, p.topic); !strings.Contains(fmt.Sprint(mi.TransitionErrors), "reverse-and-start of 't' abandoned: the peer's topic is STOPPED") {
+			t.Errorf("state transition errors: %+v", mi.TransitionErrors)
+		}
+		p.produce(t, p.bCl, "still-writable", []int{1, 1})
+		p.waitSame(t)
+	})
 	t.Run("peer gone before the restore", func(t *testing.T) {
 		// B stops answering between the fence and the restore: A is
 		// writable, B read-only; A's task restores B when it answers,
 		// also after A restarted.
 		p := reversePair(t)
-		var calls int
-		p.toB.SetBefore(func() {
-			if calls++; calls == 2 {
-				p.toB.Down.Store(true) // the RESTORE, after the FENCE
-			}
-		})
+		p.downAfter(1) // the RESTORE, after the FENCE
 		r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", true, false)
 		if err != nil || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "writable here") {
 			t.Fatalf("reverse with the peer gone: %v %+v", err, r)
