@@ -67,6 +67,10 @@ type sourceHalf struct {
 	lastErr error
 	conns   map[net.Conn]struct{} // control and relayed connections
 	stopped bool
+	// brokers are the addresses of this cluster's brokers on the local
+	// listener, as its Metadata last said: the only ones a DIAL may
+	// name (allowedTarget).
+	brokers map[string]bool
 }
 
 func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
@@ -431,6 +435,11 @@ func (s *sourceHalf) dial(ctx context.Context, sid [16]byte, ctrlAddr string, re
 			return fail(fmt.Errorf("this broker has no Kafka listener named %q (local.listener.name)", s.target))
 		}
 	}
+	if req.Host != revSeedHost {
+		if err := s.allowedTarget(ctx, target); err != nil {
+			return fail(err)
+		}
+	}
 	local, err := connectAuthenticated(ctx, target, s.local, s.setup)
 	if err != nil {
 		return fail(fmt.Errorf("connecting to this cluster's broker %s with the local.* security: %w", target, err))
@@ -463,6 +472,59 @@ func (s *sourceHalf) dial(ctx context.Context, sid [16]byte, ctrlAddr string, re
 	}
 	go s.relay(rc, lc, target)
 	return resp
+}
+
+// allowedTarget checks that a DIAL names a broker of this cluster on the
+// local listener (an address its Metadata returns there, re-read when an
+// unknown one is asked for): the relay carries the local.* principal's
+// authority, and a destination must not make it connect anywhere else in
+// the source's network.
+func (s *sourceHalf) allowedTarget(ctx context.Context, addr string) error {
+	s.mu.Lock()
+	ok := s.brokers[addr]
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	own := s.m.ownAddr(s.target)
+	if own == "" {
+		return fmt.Errorf("this broker has no Kafka listener named %q (local.listener.name)", s.target)
+	}
+	k, err := connectAuthenticated(ctx, own, s.local, s.setup)
+	if err != nil {
+		return fmt.Errorf("reading this cluster's brokers from %s with the local.* security: %w", own, err)
+	}
+	defer k.conn.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version, req.Topics = 4, []kmsg.MetadataRequestTopic{}
+	cctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	resp, err := k.do(cctx, req)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reading this cluster's brokers from %s: %w", own, err)
+	}
+	known := map[string]bool{own: true}
+	for _, b := range resp.(*kmsg.MetadataResponse).Brokers {
+		known[net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))] = true
+	}
+	s.mu.Lock()
+	s.brokers = known
+	s.mu.Unlock()
+	if !known[addr] {
+		return fmt.Errorf("%s is not a broker of this cluster on its listener %s: the relay connects only to its own cluster's brokers", addr, s.listenerName())
+	}
+	return nil
+}
+
+// listenerName is the local listener's name, for messages.
+func (s *sourceHalf) listenerName() string {
+	if s.target != "" {
+		return s.target
+	}
+	if len(s.m.rev.listeners) > 0 {
+		return s.m.rev.listeners[0].Name
+	}
+	return "(the first listener)"
 }
 
 // relayAllowed says whether the destination may send request h (body is

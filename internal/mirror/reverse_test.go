@@ -1,6 +1,7 @@
 package mirror_test
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tandem-streaming/tandem/internal/link"
+	"github.com/tandem-streaming/tandem/internal/metadata"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 	"github.com/tandem-streaming/tandem/internal/tlsconf/tlstest"
 )
@@ -159,6 +161,19 @@ func TestSourceInitiatedLink(t *testing.T) {
 		l, _ := slm.Link("si-bad")
 		return l.State == link.LinkFailed && l.ErrorCode == "AUTHENTICATION_ERROR" && strings.Contains(l.ErrorMessage, "authentication failed")
 	})
+	// local.listener.name decides which endpoints the destination sees:
+	// the LINK listener's, not INTERNAL's.
+	viaSession, err := dlm.SourceClientOpts("si")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := kadm.NewClient(newClient(t, "", viaSession...)).BrokerMetadata(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Brokers) != 1 || net.JoinHostPort(meta.Brokers[0].Host, fmt.Sprint(meta.Brokers[0].Port)) != src.ListenerAddr("LINK") {
+		t.Errorf("the destination sees brokers %+v, want the LINK listener %s", meta.Brokers, src.ListenerAddr("LINK"))
+	}
 	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +211,7 @@ func TestSourceInitiatedLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := dlm.SourceClientOpts("si")
+	opts, err := dlm.SourceClientOpts("si") // the restarted destination's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +230,13 @@ func TestSourceInitiatedLink(t *testing.T) {
 	})
 	if lines := srcLogs.Lines("closing a data connection"); len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "api=Produce") {
 		t.Errorf("no WARN for the refused Produce; logged: %q", lines)
+	}
+	// Nor does it connect anywhere but to its own cluster's brokers: a
+	// dial the destination asks for another address (here the
+	// destination's own listener, which the source can reach) is refused.
+	ocl := newClient(t, "", append(opts, kgo.SeedBrokers(dst.ListenerAddr("INTERNAL")), kgo.RequestRetries(0))...)
+	if _, err := kadm.NewClient(ocl).BrokerMetadata(ctxT(t)); err == nil || !strings.Contains(err.Error(), "is not a broker of this cluster") {
+		t.Fatalf("a dial to an address outside the source cluster: %v", err)
 	}
 	sameBytes(t, scl, dcl, "orders", "orders")
 }
@@ -357,4 +379,67 @@ func TestBidirectionalOneInbound(t *testing.T) {
 	produceN(t, bcl, "clicks", 100)
 	sameBytes(t, bcl, acl, "clicks", "b.clicks") // through the connections B opened
 	sameBytes(t, acl, bcl, "clicks", "a.clicks") // B's own client
+}
+
+// TestSourceInitiatedDeleteHalf: deleting either half stops replication
+// (reference §4.1). Without its SOURCE half the destination's link is
+// UNAVAILABLE and its mirror SOURCE_UNAVAILABLE; a SOURCE half created
+// again resumes it byte for byte; without its DESTINATION half the SOURCE
+// half is UNAVAILABLE with REMOTE_LINK_NOT_FOUND.
+func TestSourceInitiatedDeleteHalf(t *testing.T) {
+	t.Parallel()
+	src, dst := tandemtest.Start(t), tandemtest.Start(t)
+	scl, dcl := newClient(t, src.Addr()), newClient(t, dst.Addr())
+	createTopics(t, scl, 1, "orders")
+	produceN(t, scl, "orders", 100)
+	dlm, slm := dst.Node.Links(), src.Node.Links()
+	if err := dlm.CreateLink(ctxT(t), "si", "", map[string]string{"link.mode": "DESTINATION", "connection.mode": "INBOUND",
+		"availability.check.ms": "200", "availability.check.consecutive.failure.threshold": "2",
+		"replica.fetch.wait.max.ms": "100", "metadata.max.age.ms": "1000"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	srcHalf := map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND", "bootstrap.servers": dst.Addr(),
+		"availability.check.ms": "200", "availability.check.consecutive.failure.threshold": "2", "reconnect.backoff.max.ms": "200"}
+	paired := func(what string) {
+		t.Helper()
+		waitUntil(t, 30*time.Second, what+": paired", func() bool {
+			d, _ := dlm.Link("si")
+			s, _ := slm.Link("si")
+			return d.State == link.LinkActive && d.Remote != nil && d.Remote.State == link.LinkActive &&
+				s.State == link.LinkActive && s.Remote != nil && s.Remote.State == link.LinkActive
+		})
+	}
+	if err := slm.CreateLink(ctxT(t), "si", "", srcHalf, false, true); err != nil {
+		t.Fatal(err)
+	}
+	paired("created")
+	if err := dlm.CreateMirror(ctxT(t), "si", "orders", "", nil, false); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, scl, dcl, "orders", "orders")
+
+	if err := slm.DeleteLink("si", false, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "destination UNAVAILABLE, mirror SOURCE_UNAVAILABLE", func() bool {
+		d, _ := dlm.Link("si")
+		mi, err := dlm.Mirror("si", "orders")
+		return d.State == link.LinkUnavailable && strings.Contains(d.ErrorMessage, "has not connected") &&
+			err == nil && mi.State == metadata.MirrorSourceUnavailable
+	})
+	produceN(t, scl, "orders", 100)
+	if err := slm.CreateLink(ctxT(t), "si", "", srcHalf, false, true); err != nil {
+		t.Fatal(err)
+	}
+	paired("SOURCE half created again")
+	sameBytes(t, scl, dcl, "orders", "orders")
+
+	if err := dlm.DeleteLink("si", true, false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "SOURCE half UNAVAILABLE, REMOTE_LINK_NOT_FOUND", func() bool {
+		s, _ := slm.Link("si")
+		return s.State == link.LinkUnavailable && strings.Contains(s.ErrorMessage, "cluster link 'si' does not exist") &&
+			s.Remote != nil && s.Remote.State == link.RemoteLinkNotFound
+	})
 }
