@@ -34,7 +34,7 @@ and other brokers compare side by side (see scripts/bench-compare.sh).`,
 	}
 	cmd.AddCommand(kfakeCmd(), commitsCmd(), offsetSyncCmd(), stabilizeCmd(), diskCmd())
 	cmd.AddCommand(benchMirrorCmd(), adminStallCmd())
-	cmd.AddCommand(benchSecurityCmd())
+	cmd.AddCommand(benchSecurityCmd(), benchSourceInitiatedCmd())
 	return cmd
 }
 

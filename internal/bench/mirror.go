@@ -56,6 +56,10 @@ type MirrorOptions struct {
 	// WAN: see wan.go. With WAN.Target set, Source is the WAN proxy's
 	// address, which the source broker advertises.
 	WAN WANOptions
+
+	// mirrorPrefix is the link's cluster.link.prefix, when it has one:
+	// the latency phase reads the mirror under that name.
+	mirrorPrefix string
 }
 
 // MirrorResult is what a run measured. MB = 10^6 bytes of record values.
@@ -155,17 +159,12 @@ func RunMirrorCompare(ctx context.Context, o MirrorOptions) (MirrorResult, error
 	}
 	fmt.Fprintf(o.Out, "tandem bench mirror: link %s on %s from %s\n", o.Link, strings.Join(o.Dest, ","), cfg["bootstrap.servers"])
 
-	sadmCl, err := kgo.NewClient(kgo.SeedBrokers(o.localSource()...), kgo.Dialer(o.WAN.dial))
+	sadm, dadm, err := adminPair(o.localSource(), o.Dest, kgo.Dialer(o.WAN.dial))
 	if err != nil {
 		return res, err
 	}
-	defer sadmCl.Close()
-	dadmCl, err := kgo.NewClient(kgo.SeedBrokers(o.Dest...))
-	if err != nil {
-		return res, err
-	}
-	defer dadmCl.Close()
-	sadm, dadm := kadm.NewClient(sadmCl), kadm.NewClient(dadmCl)
+	defer sadm.Close()
+	defer dadm.Close()
 
 	if o.phase("throughput") {
 		if err := mirrorThroughput(ctx, o, rc, sadm, dadm, &res); err != nil {
@@ -357,7 +356,8 @@ func mirrorLatency(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, da
 	for p := range int32(o.Partitions) {
 		empty[p] = 0
 	}
-	if err := waitCaughtUp(ctx, dadm, topic, empty); err != nil {
+	mtopic := o.mirrorPrefix + topic
+	if err := waitCaughtUp(ctx, dadm, mtopic, empty); err != nil {
 		return err
 	}
 	rate := float64(o.LatencyBytesPerSec) / float64(o.RecordSize) // records/s
@@ -372,7 +372,7 @@ func mirrorLatency(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, da
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
 	cons, err := kgo.NewClient(kgo.SeedBrokers(o.Dest...), kgo.FetchMaxWait(latencyFetchWait),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{mtopic: offsets}))
 	if err != nil {
 		return err
 	}
@@ -514,6 +514,21 @@ func mirrorMany(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm 
 	fmt.Fprintf(o.Out, "partitions: %d partitions x %d records mirrored in %.2f s; destination RSS %.1f MB (before the mirror %.1f MB, peak %.1f MB)\n",
 		o.ManyPartitions, o.RecordsPerPartition, res.ManyCatchUpSeconds, res.ManyDestRSSMB, res.ManyDestRSSBeforeMB, res.ManyDestHWMMB)
 	return nil
+}
+
+// adminPair is an admin client of the source (with sourceOpts) and one of
+// the destination.
+func adminPair(source, dest []string, sourceOpts ...kgo.Opt) (sadm, dadm *kadm.Client, err error) {
+	scl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(source...)}, sourceOpts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	dcl, err := kgo.NewClient(kgo.SeedBrokers(dest...))
+	if err != nil {
+		scl.Close()
+		return nil, nil, err
+	}
+	return kadm.NewClient(scl), kadm.NewClient(dcl), nil
 }
 
 func createTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int) error {
