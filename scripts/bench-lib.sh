@@ -34,14 +34,15 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port() { PORT=$((PORT + 1)); while port_in_use "$PORT"; do PORT=$((PORT + 1)); done; }
 
 # start NAME [FLAG...]: a fresh `tandem serve` on free ports, with any
-# extra flags; sets ADDR, URL, PID.
+# extra flags; sets ADDR, URL, PID. EXTRA_LISTENERS (NAME://host:port,...)
+# are added to its PLAINTEXT listener.
 start() {
   local name=$1 dir="$WORK/data-$1"
   shift
   rm -rf "$dir"; mkdir -p "$dir"
   next_port; ADDR=127.0.0.1:$PORT
   next_port; URL=http://127.0.0.1:$PORT
-  "$TANDEM" serve --listeners="PLAINTEXT://$ADDR" --http.listeners="$URL" --log.dirs="$dir" "$@" >"$WORK/$name.log" 2>&1 &
+  "$TANDEM" serve --listeners="PLAINTEXT://$ADDR${EXTRA_LISTENERS:+,$EXTRA_LISTENERS}" --http.listeners="$URL" --log.dirs="$dir" "$@" >"$WORK/$name.log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
   local deadline=$((SECONDS + 60)) hp=${URL##*:}

@@ -33,7 +33,15 @@ copy, deleted afterwards), with the brokers' CPU from /proc/<pid>/stat.
 With --latency-rate > 0, each round then measures replication latency
 (source ack → readable on the mirror) at that rate on each link.
 Prints every run, the source-initiated/outbound ratios (median, min, max
-over the rounds) and one JSON line.`,
+over the rounds) and one JSON line.
+
+With --wan-rtt, a simulated WAN path (internal/wanproxy) lies between the
+clusters for both kinds: the source must advertise --wan-listen on the
+listener --wan-target (the OUTBOUND links' way in), and have a second
+listener, --local-listener, advertising its own address (--source), through
+which the SOURCE halves read their own cluster and the benchmark produces;
+the SOURCE halves dial the destination through a second proxy on the same
+path (scripts/bench-source-initiated.sh with BENCH_WAN_RTT).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,5 +70,12 @@ over the rounds) and one JSON line.`,
 	fs.DurationVar(&o.LatencyDuration, "latency-duration", 10*time.Second, "length of each latency run")
 	fs.DurationVar(&o.LatencyWarmup, "latency-warmup", 2*time.Second, "start of each latency run left out of the quantiles")
 	fs.StringToStringVar(&o.LinkConfigs, "link-config", nil, "extra configs of both DESTINATION halves, k=v,...")
+	fs.DurationSliceVar(&o.WAN.RTTs, "wan-rtt", nil, "put a simulated WAN path of this round-trip time between the clusters (needs --wan-listen, --wan-target, --local-listener)")
+	fs.StringVar(&o.WANListen, "wan-listen", "", "WAN: the address the source advertises on --wan-target's listener; the proxy to the source listens there")
+	fs.StringVar(&o.WAN.Target, "wan-target", "", "WAN: the source broker's listener the OUTBOUND links reach through the proxy (host:port)")
+	fs.StringVar(&o.LocalListener, "local-listener", "", "the SOURCE halves' local.listener.name (with a WAN path: a source listener that advertises its own address, which --source names)")
+	o.WAN.Rate = 125_000_000
+	fs.Var(bench.ByteSizeFlag(&o.WAN.Rate), "wan-rate", "WAN: bandwidth per direction, bytes/s (1 Gbit/s = 125MB)")
+	fs.IntVar(&o.WAN.Window, "wan-window", 0, "WAN: bytes in flight per connection and direction (0: min(tcp_wmem max, tcp_rmem max/2) of this host)")
 	return cmd
 }

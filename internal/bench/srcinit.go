@@ -25,6 +25,7 @@ import (
 
 	"github.com/tandem-streaming/tandem/internal/restapi"
 	"github.com/tandem-streaming/tandem/internal/restclient"
+	"github.com/tandem-streaming/tandem/internal/wanproxy"
 )
 
 // SourceInitiatedOptions says what RunSourceInitiated runs.
@@ -54,6 +55,18 @@ type SourceInitiatedOptions struct {
 	ActiveTimeout time.Duration
 	LinkConfigs   map[string]string // extra configs of both DESTINATION halves
 	Out           io.Writer
+	// WAN, when WAN.RTTs holds one round-trip time, puts a simulated WAN
+	// path (internal/wanproxy) between the two clusters for both kinds of
+	// link: the OUTBOUND link's connections go to the source through a
+	// proxy on WAN.Target's advertised address (WANListen, which the
+	// source advertises on the listener the link uses); the SOURCE half
+	// dials the destination through a second proxy on the same path. The
+	// SOURCE half then reads its own cluster on LocalListener, a listener
+	// that advertises its own address, so that its relay stays local, as
+	// do the benchmark's producers (Source is that listener).
+	WAN           WANOptions
+	WANListen     string
+	LocalListener string
 }
 
 // The two kinds of link measured.
@@ -77,6 +90,12 @@ type SourceInitiatedRun struct {
 	LatencyP99Ms      float64 `json:"latency_p99_ms,omitempty"`
 	LatencyP999Ms     float64 `json:"latency_p999_ms,omitempty"`
 	LatencyMBps       float64 `json:"latency_achieved_mbps,omitempty"`
+	PathMB            float64 `json:"wan_path_mb,omitempty"` // bytes that crossed the WAN path, both directions
+	// With a WAN path: the rate between 10% and 90% of the bytes that
+	// crossed it, and the time until 1% had (link, metadata, connections;
+	// see trackSteady).
+	SteadyLogMBps float64 `json:"wan_steady_log_mbps,omitempty"`
+	SetupSeconds  float64 `json:"wan_setup_seconds,omitempty"`
 }
 
 // SourceInitiatedResult is what a run measured. Ratios are
@@ -89,6 +108,8 @@ type SourceInitiatedResult struct {
 	SourceCPU Spread               `json:"ratio_source_cpu"`
 	DestCPU   Spread               `json:"ratio_dest_cpu"`
 	P99Ratio  Spread               `json:"ratio_latency_p99,omitzero"`
+	// SteadyRatio: of the WAN path's steady rates (with a WAN path only).
+	SteadyRatio Spread `json:"ratio_wan_steady_log_mbps,omitzero"`
 }
 
 // Spread is the median, min and max of a figure over the rounds.
@@ -120,6 +141,9 @@ func (o *SourceInitiatedOptions) validate() error {
 	e.check(o.TotalBytes >= int64(o.RecordSize), "bytes must be at least one record")
 	e.check(o.Rounds > 0, "rounds must be positive")
 	e.check(o.LatencyBytesPerSec == 0 || o.LatencyDuration > o.LatencyWarmup, "latency duration must be longer than its warm-up")
+	e.check(len(o.WAN.RTTs) <= 1, "one WAN round-trip time at most")
+	e.check(len(o.WAN.RTTs) == 0 || (o.WANListen != "" && o.WAN.Target != "" && len(o.Dest) == 1),
+		"a WAN path needs --wan-listen (the address the source advertises), --wan-target (the source's listener behind it) and one --dest")
 	return e.err()
 }
 
@@ -156,6 +180,25 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 	defer sadm.Close()
 	defer dadm.Close()
 
+	links := linkTargets{outbound: strings.Join(o.Source, ","), sourceHalf: strings.Join(o.Dest, ",")}
+	if len(o.WAN.RTTs) > 0 {
+		path := wanproxy.NewPath(wanproxy.Config{Rate: o.WAN.Rate, Window: o.WAN.Window})
+		path.SetDelay(o.WAN.RTTs[0] / 2)
+		toSource, err := wanproxy.Listen(o.WANListen, o.WAN.Target, path)
+		if err != nil {
+			return res, err
+		}
+		defer toSource.Close()
+		toDest, err := wanproxy.Listen("127.0.0.1:0", o.Dest[0], path)
+		if err != nil {
+			return res, err
+		}
+		defer toDest.Close()
+		links = linkTargets{outbound: toSource.Addr(), sourceHalf: toDest.Addr(), path: path}
+		fmt.Fprintf(o.Out, "tandem bench source-initiated: WAN path of RTT %v, %.1f MB/s per direction, window %d bytes: outbound links dial %s (→ %s), SOURCE halves dial %s (→ %s)\n",
+			o.WAN.RTTs[0], float64(o.WAN.Rate)/1e6, path.Window(), links.outbound, o.WAN.Target, links.sourceHalf, o.Dest[0])
+	}
+
 	topic := o.Prefix + "-data"
 	if err := createTopic(ctx, sadm, topic, o.Partitions); err != nil {
 		return res, err
@@ -188,7 +231,7 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 		}
 		byRound[round] = map[string]SourceInitiatedRun{}
 		for _, kind := range kinds {
-			r, err := siRun(ctx, o, drc, src, dadm, sadm, round, kind, topic, ends, res)
+			r, err := siRun(ctx, o, links, drc, src, dadm, sadm, round, kind, topic, ends, res)
 			if err != nil {
 				return res, fmt.Errorf("bench: round %d, %s link: %w", round, kind, err)
 			}
@@ -196,7 +239,7 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 			byRound[round][kind] = r
 		}
 	}
-	var tput, scpu, dcpu, p99 []float64
+	var tput, steady, scpu, dcpu, p99 []float64
 	div := func(a, b float64) float64 {
 		if b == 0 {
 			return 0
@@ -206,6 +249,9 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 	for round := 1; round <= o.Rounds; round++ {
 		a, b := byRound[round][KindOutbound], byRound[round][KindSourceInitiated]
 		tput = append(tput, div(b.LogMBps, a.LogMBps))
+		if len(o.WAN.RTTs) > 0 {
+			steady = append(steady, div(b.SteadyLogMBps, a.SteadyLogMBps))
+		}
 		scpu = append(scpu, div(b.SourceCPUSecPerGB, a.SourceCPUSecPerGB))
 		dcpu = append(dcpu, div(b.DestCPUSecPerGB, a.DestCPUSecPerGB))
 		if o.LatencyBytesPerSec > 0 {
@@ -213,11 +259,15 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 		}
 	}
 	res.Ratio, res.SourceCPU, res.DestCPU, res.P99Ratio = spread(tput), spread(scpu), spread(dcpu), spread(p99)
+	res.SteadyRatio = spread(steady)
 	fmt.Fprintf(o.Out, "\nsource-initiated / outbound over %d round(s), median (min–max): throughput %.2f (%.2f–%.2f), source broker CPU/GB %.2f (%.2f–%.2f), destination broker CPU/GB %.2f (%.2f–%.2f)",
 		o.Rounds, res.Ratio.Median, res.Ratio.Min, res.Ratio.Max, res.SourceCPU.Median, res.SourceCPU.Min, res.SourceCPU.Max,
 		res.DestCPU.Median, res.DestCPU.Min, res.DestCPU.Max)
 	if len(p99) > 0 {
 		fmt.Fprintf(o.Out, ", replication latency p99 %.2f (%.2f–%.2f)", res.P99Ratio.Median, res.P99Ratio.Min, res.P99Ratio.Max)
+	}
+	if len(steady) > 0 {
+		fmt.Fprintf(o.Out, ", steady rate on the WAN path %.2f (%.2f–%.2f)", res.SteadyRatio.Median, res.SteadyRatio.Min, res.SteadyRatio.Max)
 	}
 	fmt.Fprintln(o.Out)
 	line, _ := json.Marshal(res)
@@ -228,17 +278,27 @@ func RunSourceInitiated(ctx context.Context, o SourceInitiatedOptions) (SourceIn
 // siRun creates the round's link of that kind (prefix <name>.), times its
 // mirror of topic catching up to ends, deletes the copy, and runs the
 // latency phase on the same link.
-func siRun(ctx context.Context, o SourceInitiatedOptions, drc, src *benchREST, dadm, sadm *kadm.Client,
+// linkTargets are the bootstrap servers of the OUTBOUND links (the source,
+// or the WAN proxy in front of it) and of the SOURCE halves (the
+// destination, or the proxy in front of it).
+type linkTargets struct {
+	outbound, sourceHalf string
+	path                 *wanproxy.Path // nil without a WAN path
+}
+
+func siRun(ctx context.Context, o SourceInitiatedOptions, links linkTargets, drc, src *benchREST, dadm, sadm *kadm.Client,
 	round int, kind, topic string, ends map[int32]int64, res SourceInitiatedResult) (SourceInitiatedRun, error) {
 	short := map[string]string{KindOutbound: "out", KindSourceInitiated: "si"}[kind]
 	name := fmt.Sprintf("%s-%s-%d", o.Link, short, round)
 	run := SourceInitiatedRun{Round: round, Kind: kind}
-	cfg := map[string]string{"cluster.link.prefix": name + "."}
+	// Checks every second (both kinds alike), so that a pair is seen
+	// paired soon after its SOURCE half dials (waitActive).
+	cfg := map[string]string{"cluster.link.prefix": name + ".", "availability.check.ms": "1000"}
 	for k, v := range o.LinkConfigs {
 		cfg[k] = v
 	}
 	if kind == KindOutbound {
-		cfg["bootstrap.servers"] = strings.Join(o.Source, ",")
+		cfg["bootstrap.servers"] = links.outbound
 		if err := drc.createLink(ctx, name, cfg); err != nil {
 			return run, err
 		}
@@ -247,7 +307,11 @@ func siRun(ctx context.Context, o SourceInitiatedOptions, drc, src *benchREST, d
 		if err := drc.createLink(ctx, name, cfg); err != nil {
 			return run, err
 		}
-		half := map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND", "bootstrap.servers": strings.Join(o.Dest, ",")}
+		half := map[string]string{"link.mode": "SOURCE", "connection.mode": "OUTBOUND", "bootstrap.servers": links.sourceHalf,
+			"availability.check.ms": "1000", "reconnect.backoff.max.ms": "1000"}
+		if o.LocalListener != "" {
+			half["local.listener.name"] = o.LocalListener
+		}
 		if err := src.createLink(ctx, name, half); err != nil {
 			return run, err
 		}
@@ -258,6 +322,14 @@ func siRun(ctx context.Context, o SourceInitiatedOptions, drc, src *benchREST, d
 	fmt.Fprintf(o.Out, "\n== round %d: %s link %s\n", round, kind, name)
 	mirror := name + "." + topic
 	gb := float64(res.LogBytes) / 1e9
+	var p0 int64
+	if links.path != nil {
+		p0 = links.path.Delivered() + links.path.DeliveredUp()
+	}
+	var steady func() (float64, time.Duration)
+	if links.path != nil {
+		steady = trackSteadyOf(func() int64 { return links.path.Delivered() + links.path.DeliveredUp() })
+	}
 	d0, s0 := procCPU(o.DestPID), procCPU(o.SourcePID)
 	start := time.Now()
 	if err := drc.createMirror(ctx, name, topic); err != nil {
@@ -271,10 +343,21 @@ func siRun(ctx context.Context, o SourceInitiatedOptions, drc, src *benchREST, d
 	run.Seconds = round2(took.Seconds())
 	run.MBps = round2(float64(res.Bytes) / took.Seconds() / 1e6)
 	run.LogMBps = round2(float64(res.LogBytes) / took.Seconds() / 1e6)
+	if links.path != nil {
+		// Both directions: an OUTBOUND link's fetch answers come back
+		// towards the proxy's client, a SOURCE half's go out from it.
+		run.PathMB = round2(float64(links.path.Delivered()+links.path.DeliveredUp()-p0) / 1e6)
+		rate, setup := steady()
+		run.SteadyLogMBps, run.SetupSeconds = round2(rate*float64(res.LogBytes)/1e6), round2(setup.Seconds())
+	}
 	run.DestCPUSecPerGB = round2((d1 - d0).Seconds() / gb)
 	run.SourceCPUSecPerGB = round2((s1 - s0).Seconds() / gb)
 	fmt.Fprintf(o.Out, "%s: caught up in %v: %.1f MB/s of lz4 batches (%.1f MB/s of values); CPU per GB of batches: destination broker %.2f s, source broker %.2f s\n",
 		kind, took.Round(time.Millisecond), run.LogMBps, run.MBps, run.DestCPUSecPerGB, run.SourceCPUSecPerGB)
+	if links.path != nil {
+		fmt.Fprintf(o.Out, "%s: %.1f MB crossed the WAN path (both directions); steady (10%%–90%%) %.1f MB/s of lz4 batches, set-up (to 1%%) %.2f s\n",
+			kind, run.PathMB, run.SteadyLogMBps, run.SetupSeconds)
+	}
 	// Free the copy, so that every run writes into recently freed pages
 	// (see wan.go) and the disk holds one copy at a time.
 	if resp, err := dadm.DeleteTopics(ctx, mirror); err != nil || resp.Error() != nil {
@@ -315,8 +398,9 @@ func logBytes(ctx context.Context, adm *kadm.Client, topic string) (int64, error
 }
 
 // waitActive polls both halves of a source-initiated pair until each
-// reports link_state ACTIVE: the SOURCE half has dialed and the
-// destination has accepted its session.
+// reports link_state ACTIVE and its peer ACTIVE (remote_link_state): the
+// SOURCE half has dialed, the destination has accepted its session and
+// paired over it.
 func waitActive(ctx context.Context, timeout time.Duration, name string, drc, src *benchREST) error {
 	deadline := time.Now().Add(timeout)
 	var d, s restapi.Link
@@ -324,7 +408,11 @@ func waitActive(ctx context.Context, timeout time.Duration, name string, drc, sr
 		d, s = restapi.Link{}, restapi.Link{}
 		errD := drc.InCluster(ctx, http.MethodGet, "/links/"+url.PathEscape(name), nil, nil, &d)
 		errS := src.InCluster(ctx, http.MethodGet, "/links/"+url.PathEscape(name), nil, nil, &s)
-		if errD == nil && errS == nil && d.LinkState == "ACTIVE" && s.LinkState == "ACTIVE" {
+		// A half is ACTIVE from its creation until its checks fail; its
+		// peer's state is known only once the destination has asked for it
+		// over the session (LinkPeer at each availability check).
+		if errD == nil && errS == nil && d.LinkState == "ACTIVE" && s.LinkState == "ACTIVE" &&
+			d.RemoteLinkState != nil && *d.RemoteLinkState == "ACTIVE" && s.RemoteLinkState != nil && *s.RemoteLinkState == "ACTIVE" {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -242,23 +242,29 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 // (link, metadata, connections, each costing round trips) is behind it.
 // 0 when it could not be measured.
 func trackSteady(path *wanproxy.Path) func() (rate float64, setup time.Duration) {
+	return trackSteadyOf(path.Delivered)
+}
+
+// trackSteadyOf is trackSteady of any count of bytes moved, e.g. of both
+// directions of the path.
+func trackSteadyOf(delivered func() int64) func() (rate float64, setup time.Duration) {
 	type sample struct {
 		t time.Time
 		n int64
 	}
 	stop, done := make(chan struct{}), make(chan []sample)
 	go func() {
-		base := path.Delivered()
+		base := delivered()
 		s := []sample{{time.Now(), 0}}
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
-				done <- append(s, sample{time.Now(), path.Delivered() - base})
+				done <- append(s, sample{time.Now(), delivered() - base})
 				return
 			case <-tick.C:
-				s = append(s, sample{time.Now(), path.Delivered() - base})
+				s = append(s, sample{time.Now(), delivered() - base})
 			}
 		}
 	}()
