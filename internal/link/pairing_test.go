@@ -376,3 +376,45 @@ type tWriter struct {
 }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(w.id, string(p)); return len(p), nil }
+
+// slowIDStore is a store whose SetLinkID takes a while (an fsync on a
+// loaded disk).
+type slowIDStore struct {
+	metadata.Store
+	delay time.Duration
+}
+
+func (s slowIDStore) SetLinkID(name string, from, to [16]byte) (metadata.Link, error) {
+	time.Sleep(s.delay)
+	return s.Store.SetLinkID(name, from, to)
+}
+
+// TestPairingSlowAdoption: two unfixed halves whose id changes are slow
+// to persist (longer than adoptAfter checks) still end up with one id:
+// the smaller id's half must not adopt the greater id while the greater
+// id's half is adopting the smaller (each would then hold the other's
+// old id, both fixed: REMOTE_LINK_NOT_FOUND for good).
+func TestPairingSlowAdoption(t *testing.T) {
+	a, b := newPairSide(t), newPairSide(t)
+	if err := a.store.CreateLink(metadata.Link{Name: "L", Configs: a.bidiConfigs(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.CreateLink(metadata.Link{Name: "L", Configs: b.bidiConfigs(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	const delay = 8 * adoptAfter * 50 * time.Millisecond
+	a.store, b.store = slowIDStore{a.store, delay}, slowIDStore{b.store, delay}
+	pairUp(t, a, b)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		la, _ := a.store.Link("L")
+		lb, _ := b.store.Link("L")
+		if la.ID == lb.ID && la.IDFixed && lb.IDFixed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
+		}
+	}
+	waitRemote(t, a.m, "L", LinkActive)
+	waitRemote(t, b.m, "L", LinkActive)
+}
