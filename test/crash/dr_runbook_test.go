@@ -696,7 +696,7 @@ availability.check.ms=1000
 	}
 	checkPlan("dry run", dryRun())
 	b.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink) // B unchanged, still writable
-	countLine := fmt.Sprintf("Request for truncate and restore for topic %s was successfully scheduled. %d messages will be truncated.", drTopic, wantTruncated)
+	countLine := fmt.Sprintf("Truncate and restore for topic %s validated: %d messages would be truncated.", drTopic, wantTruncated)
 	if out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--dry-run", "--include-partition-data"); !strings.Contains(out, countLine) {
 		t.Errorf("the CLI's dry run does not say %q", countLine)
 	}
