@@ -207,24 +207,9 @@ func failbackEndToEnd(t *testing.T, mode pairMode) {
 	p := newPairMode(t, mode)
 	direct := p.direct
 	ctx := ctxT(t)
-	if _, err := p.aAdm.CreateTopic(ctx, p.partitions, 1, nil, p.topic); err != nil {
-		t.Fatal(err)
-	}
-	p.produce(t, p.aCl, "before", []int{10, 7})
-	if err := p.mb.CreateMirror(ctx, p.lname, p.topic, "", nil, false); err != nil {
-		t.Fatal(err)
-	}
-	p.waitSame(t)
-	if res, err := p.mb.AlterMirrors(ctx, p.lname, "failover", []string{p.topic}, "", false); err != nil || res[0].Err != nil {
-		t.Fatalf("failover on B: %v %+v", err, res)
-	}
-	if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
-		t.Fatalf("B after failover: %s", s)
-	}
 	// A (the old primary, back from the dead) has records B never got;
 	// B has been written since its failover.
-	p.produce(t, p.aCl, "lost-on-A", []int{5, 3})
-	p.produce(t, p.bCl, "new-on-B", []int{2, 4})
+	p.diverged(t)
 	aBefore := leosOf(t, p.a, p.topic)
 
 	// Dry run over REST, as an operator runs it (reference §5.1, §5.2).
