@@ -97,6 +97,20 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		}
 		switch e {
 		case effPersist:
+			if fencedOrdinary(*t0) && next.State == MirrorStopped {
+				// Unfenced or failed over: a topic that was ordinary
+				// before a reverse fenced it (fenceLocked) is ordinary
+				// again, not a STOPPED mirror of a link it never
+				// mirrored (design §5.6). One write, so a crash never
+				// leaves it half way.
+				if err := m.cluster.ClearMirror(name); err != nil {
+					return t, fmt.Errorf("making %s an ordinary topic again: %w", name, err)
+				}
+				t.Mirror = nil
+				m.ends.forget(name)
+				m.logger.Info("mirror state", "topic", name, "event", ev.String(), "state", "ordinary topic")
+				continue
+			}
 			if err := m.cluster.SetMirrorState(name, next); err != nil {
 				return t, fmt.Errorf("persisting mirror %s %s: %w", name, next.State, err)
 			}
@@ -129,16 +143,6 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		case effTruncate:
 			return m.truncateForRestore(ctx, rt, t)
 		}
-	}
-	if fencedOrdinary(*t0) && step.To == MirrorStopped {
-		// Unfenced or failed over: a topic that was ordinary before a
-		// reverse fenced it (fenceLocked) is ordinary again, not a
-		// STOPPED mirror of a link it never mirrored (design §5.6).
-		if err := m.cluster.ClearMirror(name); err != nil {
-			return t, fmt.Errorf("making %s an ordinary topic again: %w", name, err)
-		}
-		t.Mirror = nil
-		m.logger.Info("mirror state", "topic", name, "event", ev.String(), "state", "ordinary topic")
 	}
 	return t, nil
 }
