@@ -39,48 +39,8 @@ func TestTruncateAndRestoreConsumer(t *testing.T) {
 
 	// A consumer of A's topic reads everything A has, truncated records
 	// included.
-	cons := tandemtest.NewClient(t, p.a.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		p.topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart()}}),
-		kgo.FetchMaxWait(100*time.Millisecond))
-	type rec struct {
-		off   int64
-		value string
-		epoch int32
-	}
-	read := map[int32][]rec{}
-	var losses []*kgo.ErrDataLoss
-	poll := func(until func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !until() {
-			if time.Now().After(deadline) {
-				t.Fatalf("consumer: read %v, data losses %v", read, losses)
-			}
-			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			fs := cons.PollFetches(pctx)
-			cancel()
-			fs.EachError(func(_ string, _ int32, err error) {
-				var dl *kgo.ErrDataLoss
-				switch {
-				case errors.As(err, &dl):
-					losses = append(losses, dl)
-				case errors.Is(err, ctx.Err()), pctx.Err() != nil:
-				default:
-					t.Logf("fetch error: %v", err)
-				}
-			})
-			fs.EachRecord(func(r *kgo.Record) {
-				read[r.Partition] = append(read[r.Partition], rec{r.Offset, string(r.Value), r.LeaderEpoch})
-			})
-		}
-	}
-	next := func(part int32) int64 {
-		rs := read[part]
-		if len(rs) == 0 {
-			return 0
-		}
-		return rs[len(rs)-1].off + 1
-	}
+	c := newPartConsumer(t, p.a, p.topic, p.partitions)
+	read, poll, next := c.read, c.poll, c.next
 	poll(func() bool { return next(0) == 15 && next(1) == 10 })
 	before := map[int32]int{0: len(read[0]), 1: len(read[1])}
 
@@ -133,7 +93,7 @@ func TestTruncateAndRestoreConsumer(t *testing.T) {
 
 	for part, want := range map[int32]struct{ consumed, reset int64 }{0: {15, 10}, 1: {10, 7}} {
 		n := 0
-		for _, dl := range losses {
+		for _, dl := range c.losses {
 			if dl.Partition != part {
 				continue
 			}
@@ -143,7 +103,7 @@ func TestTruncateAndRestoreConsumer(t *testing.T) {
 			}
 		}
 		if n != 1 {
-			t.Errorf("partition %d: %d data-loss reports (%v), want 1", part, n, losses)
+			t.Errorf("partition %d: %d data-loss reports (%v), want 1", part, n, c.losses)
 		}
 		after := read[part][before[part]:]
 		var got []string
@@ -255,4 +215,104 @@ func (p *failbackPair) diverged(t *testing.T) {
 	}
 	p.produce(t, p.aCl, "lost-on-A", []int{5, 3})
 	p.produce(t, p.bCl, "new-on-B", []int{2, 4})
+}
+
+// partConsumer is a franz-go consumer of every partition of a topic from
+// the start, as an application runs one: it keeps what it read and the
+// data losses it was told of.
+type partConsumer struct {
+	t      *testing.T
+	cl     *kgo.Client
+	read   map[int32][]consumed
+	losses []*kgo.ErrDataLoss
+}
+
+type consumed struct {
+	off   int64
+	value string
+	epoch int32
+}
+
+func newPartConsumer(t *testing.T, b *tandemtest.Broker, topic string, partitions int32) *partConsumer {
+	at := map[int32]kgo.Offset{}
+	for p := range partitions {
+		at[p] = kgo.NewOffset().AtStart()
+	}
+	cl := tandemtest.NewClient(t, b.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	return &partConsumer{t: t, cl: cl, read: map[int32][]consumed{}}
+}
+
+// poll consumes until until holds (at most 20 s).
+func (c *partConsumer) poll(until func() bool) {
+	c.t.Helper()
+	ctx := ctxT(c.t)
+	deadline := time.Now().Add(20 * time.Second)
+	for !until() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("consumer: read %v, data losses %v", c.read, c.losses)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		fs := c.cl.PollFetches(pctx)
+		cancel()
+		fs.EachError(func(_ string, _ int32, err error) {
+			var dl *kgo.ErrDataLoss
+			switch {
+			case errors.As(err, &dl):
+				c.losses = append(c.losses, dl)
+			case pctx.Err() != nil:
+			default:
+				c.t.Logf("fetch error: %v", err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			c.read[r.Partition] = append(c.read[r.Partition], consumed{r.Offset, string(r.Value), r.LeaderEpoch})
+		})
+	}
+}
+
+// next is the offset after the last record read of partition part.
+func (c *partConsumer) next(part int32) int64 {
+	rs := c.read[part]
+	if len(rs) == 0 {
+		return 0
+	}
+	return rs[len(rs)-1].off + 1
+}
+
+// TestReverseConsumers: a reverse as consumers on both clusters see it.
+// Nothing is truncated (design §5.3), so a consumer of the old source (B,
+// fenced, then restored as a mirror: new leader epochs) and one of the
+// old mirror (A, stopped: new leader epochs) are fenced, validate their
+// positions (KIP-320), find no divergence and go on: every record read
+// once, in offset order, no data loss reported, and A's new records
+// reach both.
+func TestReverseConsumers(t *testing.T) {
+	p := reversePair(t) // B's topic ordinary (4 and 6 records), A its mirror
+	ca, cb := newPartConsumer(t, p.a, p.topic, p.partitions), newPartConsumer(t, p.b, p.topic, p.partitions)
+	for _, c := range []*partConsumer{ca, cb} {
+		c.poll(func() bool { return c.next(0) == 4 && c.next(1) == 6 })
+	}
+	r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
+	if err != nil || r[0].Err != nil {
+		t.Fatalf("reverse-and-start: %v %+v", err, r)
+	}
+	p.produce(t, p.aCl, "on-A", []int{2, 3})
+	p.waitSame(t)
+	for name, c := range map[string]*partConsumer{"A": ca, "B": cb} {
+		c.poll(func() bool { return c.next(0) == 6 && c.next(1) == 9 })
+		if len(c.losses) != 0 {
+			t.Errorf("consumer of %s: data loss reported: %v", name, c.losses)
+		}
+		for part, rs := range c.read {
+			for i, rec := range rs {
+				if rec.off != int64(i) {
+					t.Fatalf("consumer of %s, partition %d: read %v", name, part, rs)
+				}
+			}
+			if last := rs[len(rs)-1]; !strings.HasPrefix(last.value, "on-A-") || last.epoch <= rs[0].epoch {
+				t.Errorf("consumer of %s, partition %d: last record %+v (first epoch %d)", name, part, last, rs[0].epoch)
+			}
+		}
+	}
 }
