@@ -148,8 +148,13 @@ type LinkMirrorOpPartition struct {
 
 // LinkMirrorOpTopic is one topic of a LinkMirrorOp request.
 type LinkMirrorOpTopic struct {
-	Topic      string
-	Paused     bool
+	Topic  string
+	Paused bool
+	// TopicID is the asker's id of its topic (RESTORE: the new mirror's
+	// source topic id, which the answering side records as
+	// SourceTopicID; design §5.3 "Topic ids swap roles"). Zero when the
+	// op needs none.
+	TopicID    [16]byte
 	Partitions []LinkMirrorOpPartition
 }
 

@@ -32,6 +32,7 @@ package wire
 //	                     brokers [node_id int32, host string, port int32]
 //	LinkMirrorOpRequest:  link_name string, link_id uuid, cluster_id string,
 //	                      op int8, topics [topic string, paused bool,
+//	                      topic_id uuid,
 //	                      partitions [partition int32, offset int64]]
 //	LinkMirrorOpResponse: error_code int16, error_message nullable string,
 //	                      topics [topic string, error_code int16,
@@ -345,6 +346,7 @@ func (v *LinkMirrorOpRequest) AppendTo(dst []byte) []byte {
 		t := &v.Topics[i]
 		dst = kbin.AppendCompactString(dst, t.Topic)
 		dst = kbin.AppendBool(dst, t.Paused)
+		dst = kbin.AppendUuid(dst, t.TopicID)
 		dst = appendOpPartitions(dst, t.Partitions)
 		dst = appendTags(dst)
 	}
@@ -367,6 +369,7 @@ func (v *LinkMirrorOpRequest) ReadFrom(src []byte) error {
 			t := &v.Topics[i]
 			t.Topic = rd.CompactString()
 			t.Paused = rd.Bool()
+			t.TopicID = rd.Uuid()
 			t.Partitions = readOpPartitions(&rd)
 			endStruct(&rd)
 		}
@@ -490,6 +493,7 @@ var linkAPISchemas = map[int16]*msgSchema{
 		{name: "Topics", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
 			{name: "Topic", max: anyVersion, kind: kString},
 			{name: "Paused", max: anyVersion, kind: kBool},
+			{name: "TopicID", max: anyVersion, kind: kUUID},
 			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
 				{name: "Partition", max: anyVersion, kind: kInt32},
 				{name: "Offset", max: anyVersion, kind: kInt64},
