@@ -78,12 +78,11 @@ type sourceHalf struct {
 	// Several destination brokers (design §3.3): keepers holds one
 	// session keeper per destination broker the destination listed, once
 	// it listed more than one (or sent this half elsewhere); with none,
-	// the bootstrap keeper (run) keeps the one session. keptUp counts the
-	// keepers' established sessions: while there is one, the bootstrap
-	// keeper does not dial. changed wakes the bootstrap keeper.
+	// the bootstrap keeper (run) keeps the one session. While a keeper
+	// can reach its broker, the bootstrap keeper does not dial (it would
+	// replace a keeper's session); changed wakes it.
 	keepCtx context.Context
 	keepers map[int32]*keeper
-	keptUp  int
 	changed chan struct{}
 	kwg     sync.WaitGroup
 }
@@ -93,7 +92,14 @@ type keeper struct {
 	node   int32
 	addr   string
 	cancel context.CancelFunc
+	// failures counts attempts without a session since the last one
+	// (s.mu): a keeper that failed keeperFailures times in a row no
+	// longer holds the bootstrap keeper back (a listed address this
+	// cluster cannot reach, where the configured one works).
+	failures int
 }
+
+const keeperFailures = 3
 
 func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 	c := rt.link.Configs
@@ -235,9 +241,9 @@ func (s *sourceHalf) setBrokers(list []wire.LinkReverseBroker, moveOn bool) {
 	s.signal()
 }
 
-// Keepers lists the destination brokers this half keeps a session to
+// keeperAddrs lists the destination brokers this half keeps a session to
 // (node id → address; empty while the bootstrap session is the only one).
-func (s *sourceHalf) Keepers() map[int32]string {
+func (s *sourceHalf) keeperAddrs() map[int32]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[int32]string, len(s.keepers))
@@ -247,14 +253,17 @@ func (s *sourceHalf) Keepers() map[int32]string {
 	return out
 }
 
-// waitKeepers blocks the bootstrap keeper while a broker keeper has an
-// established session; false when ctx ended.
+// waitKeepers blocks the bootstrap keeper while a broker keeper reaches
+// its broker; false when ctx ended.
 func (s *sourceHalf) waitKeepers(ctx context.Context) bool {
 	for {
 		s.mu.Lock()
-		n := s.keptUp
+		held := false
+		for _, k := range s.keepers {
+			held = held || k.failures < keeperFailures
+		}
 		s.mu.Unlock()
-		if n == 0 {
+		if !held {
 			return true
 		}
 		select {
@@ -283,7 +292,7 @@ func (s *sourceHalf) keep(ctx context.Context, k *keeper) {
 		if k != nil {
 			addr = k.addr
 		}
-		established, renewed, err := s.session(ctx, addr, k)
+		established, renewed, err := s.session(ctx, addr)
 		if ctx.Err() != nil {
 			return
 		}
@@ -295,7 +304,15 @@ func (s *sourceHalf) keep(ctx context.Context, k *keeper) {
 		i++
 		s.mu.Lock()
 		s.lastErr = err
+		if k != nil {
+			if established {
+				k.failures = 0
+			} else {
+				k.failures++
+			}
+		}
 		s.mu.Unlock()
+		s.signal()
 		switch {
 		case established:
 			wait, logged = s.backoff, ""
@@ -379,13 +396,13 @@ func (m *Manager) sourceLinkID(rt *runtime) [16]byte {
 	return [16]byte{}
 }
 
-// session opens one control session to addr (the broker of keeper k, or a
-// bootstrap address when k is nil) and serves it until it ends.
+// session opens one control session to addr (a keeper's broker, or a
+// bootstrap address) and serves it until it ends.
 // established says whether the destination accepted it; renewed, that it
 // returned early, at 90% of the SASL session lifetime the destination
 // gave (KIP-368), while the session goes on serving until the
 // destination replaces it with the next one or closes it at its expiry.
-func (s *sourceHalf) session(ctx context.Context, addr string, k0 *keeper) (established, renewed bool, err error) {
+func (s *sourceHalf) session(ctx context.Context, addr string) (established, renewed bool, err error) {
 	k, err := connectAuthenticated(ctx, addr, s.rt.sec, s.setup)
 	if err != nil {
 		if aerr, ok := authFailure(err, s.rt.sec, nil); ok {
@@ -446,24 +463,13 @@ func (s *sourceHalf) session(ctx context.Context, addr string, k0 *keeper) (esta
 	}
 	s.mu.Lock()
 	s.peer = resp.ClusterID
-	if k0 != nil {
-		s.keptUp++
-	}
 	s.mu.Unlock()
 	s.logger.Info("source-initiated link: control session up", "destination", addr, "destination_cluster_id", resp.ClusterID,
 		"session", fmtUUID(sid), "heartbeat", heartbeat, "lifetime", k.lifetime)
 	handedOff = true
 	done := make(chan error, 1)
 	go func() {
-		defer func() {
-			s.untrack(k.conn)
-			if k0 != nil {
-				s.mu.Lock()
-				s.keptUp--
-				s.mu.Unlock()
-				s.signal()
-			}
-		}()
+		defer s.untrack(k.conn)
 		done <- s.serve(ctx, k.buffered(), sid, addr, heartbeat)
 	}()
 	s.setBrokers(resp.Brokers, false)
