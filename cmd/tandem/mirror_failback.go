@@ -120,6 +120,11 @@ nothing; --include-partition-data reports it per partition.`,
 					if r.MessagesTruncated != nil {
 						n = *r.MessagesTruncated
 					}
+					if dryRun {
+						// Nothing is scheduled: say what would be.
+						s.out.printf("Truncate and restore for topic %s validated: %d messages would be truncated.\n", r.MirrorTopicName, n)
+						continue
+					}
 					// Confluent's words (reference §2.5).
 					s.out.printf("Request for truncate and restore for topic %s was successfully scheduled. %d messages will be truncated.\n", r.MirrorTopicName, n)
 				}
@@ -237,6 +242,10 @@ status 1) if the operation failed for any topic.`,
 				for _, r := range results {
 					if alterMirrorFailed(r) {
 						s.out.printf("Reversing mirror topic %s failed: %s (error code %s).\n", r.MirrorTopicName, deref(r.ErrorMessage), errorCodeText(r))
+						continue
+					}
+					if dryRun {
+						s.out.printf("Reversing local mirror and %s remote mirror for topic %s validated.\n", remote, r.MirrorTopicName)
 						continue
 					}
 					// Confluent's words (reference §2.5).

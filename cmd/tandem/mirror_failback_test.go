@@ -23,7 +23,7 @@ func TestMirrorFailbackCommands(t *testing.T) {
 		t.Fatalf("dry run: %v %s", err, stderr)
 	}
 	wantText(t, "truncate-and-restore --dry-run --include-partition-data", out, `
-Request for truncate and restore for topic orders was successfully scheduled. 5 messages will be truncated.
+Truncate and restore for topic orders validated: 5 messages would be truncated.
   Mirror Topic Name | Partition | Offset Truncated To | Messages Truncated
 --------------------+-----------+---------------------+--------------------
   orders            | 0         | 10                  | 3
@@ -53,6 +53,9 @@ Request for truncate and restore for topic orders was successfully scheduled. 5 
 	}
 
 	// The reverses find each topic's link themselves.
+	wantText(t, "reverse-and-start --dry-run", e.mustRun(t, "mirror", "reverse-and-start", "orders", "--dry-run"), `
+Reversing local mirror and starting remote mirror for topic orders validated.
+`)
 	wantText(t, "reverse-and-start", e.mustRun(t, "mirror", "reverse-and-start", "orders"), `
 Request for reversing local mirror and starting remote mirror for topic orders was successfully scheduled.
 `)
@@ -70,7 +73,7 @@ Request for reversing local mirror and pausing remote mirror for topic clicks wa
 	}
 	wantAlters := []string{
 		`truncate-and-restore dr [orders] "" true`, `truncate-and-restore dr [orders] "" true`, `truncate-and-restore dr [orders] "" false`,
-		`truncate-and-restore dr [orders] "" false`, `reverse-and-start-mirror dr [orders] "" false`, `reverse-and-pause-mirror dr [clicks] "" false`,
+		`truncate-and-restore dr [orders] "" false`, `reverse-and-start-mirror dr [orders] "" true`, `reverse-and-start-mirror dr [orders] "" false`, `reverse-and-pause-mirror dr [clicks] "" false`,
 		`reverse-and-start-mirror dr [stuck] "" false`,
 	}
 	if got := strings.Join(e.sim.alters, "\n"); got != strings.Join(wantAlters, "\n") {

@@ -27,6 +27,9 @@ var errPeerUnreachable = errors.New("the peer cluster did not answer")
 // the per-topic results by topic. A transport failure wraps
 // errPeerUnreachable; a top-level refusal is an error naming why.
 func (m *Manager) peerMirrorOp(ctx context.Context, l metadata.Link, op int8, topics []wire.LinkMirrorOpTopic) (map[string]wire.LinkMirrorOpTopicResult, error) {
+	if err := m.refuseUnpaired(l.Name); err != nil {
+		return nil, err
+	}
 	pc, err := m.peerCaller(l.Name)
 	if err != nil {
 		return nil, usererr.New(errors.Join(ErrNoPeer, errPeerUnreachable), "cluster link '%s' cannot reach its peer half: %w", l.Name, err)

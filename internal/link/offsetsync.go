@@ -930,7 +930,7 @@ func (m *Manager) clampOffsets(ctx context.Context, name string, final []metadat
 		err := commitLocal(cctx, m.groups, g, name, want)
 		switch {
 		case errors.Is(err, errGroupActive):
-			m.logger.Warn("consumer group active on a stopped mirror: its offsets were not clamped", "group", g, "topic", name)
+			m.logger.Warn("consumer group is active: its committed offsets past the topic's end were not lowered (an active group's offsets cannot be written; its consumers find the end themselves)", "group", g, "topic", name, "partitions", len(want))
 		case err != nil:
 			errs = append(errs, fmt.Errorf("clamping consumer offsets of %s: %w", name, err))
 		default:

@@ -126,6 +126,22 @@ func (m *Manager) requirePeer(rt *runtime) error {
 	return nil
 }
 
+// refuseUnpaired refuses an operation on the peer (failback's
+// LinkMirrorOp) while the halves are known not to pair (design §2.3: the
+// operations answer "Cluster link 'L' has no peer on cluster X (remote
+// link state REMOTE_LINK_NOT_FOUND)"). Before the first answer (UNKNOWN)
+// the operation goes ahead: the peer checks the link id itself.
+func (m *Manager) refuseUnpaired(name string) error {
+	rt := m.runtimeOf(name)
+	if rt == nil || !Paired(rt.link.Configs) {
+		return nil
+	}
+	if r := rt.remote(); r.State != RemoteLinkNotFound {
+		return nil
+	}
+	return m.requirePeer(rt)
+}
+
 // peerAnswer is what one exchange told of the peer: its answer to our
 // LinkPeer, or its own LinkPeer request.
 type peerAnswer struct {

@@ -213,6 +213,11 @@ func TestPairingNamesDoNotPair(t *testing.T) {
 		t.Errorf("message %q, want it to contain %q", li.Remote.Message, want)
 	}
 	waitRemote(t, b.m, "L2", RemoteLinkNotFound)
+	// Failback's operations are refused, naming the peer's cluster.
+	if _, err := a.m.peerMirrorOp(context.Background(), li.Link, wire.MirrorOpDescribeStop, nil); !errors.Is(err, ErrRemoteLinkNotFound) ||
+		!strings.Contains(err.Error(), "Cluster link 'L1' has no peer on cluster "+b.store.ClusterID()+" (remote link state REMOTE_LINK_NOT_FOUND)") {
+		t.Errorf("a LinkMirrorOp while the halves do not pair: %v", err)
+	}
 	if li.State != LinkActive {
 		t.Errorf("A's own link state %s, want ACTIVE (data still flows)", li.State)
 	}

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tandem-streaming/tandem/internal/broker"
@@ -73,7 +75,16 @@ func parseLinkID(s string) ([16]byte, error) {
 	if id, err := metadata.ParseUUID(s); err == nil && id != ([16]byte{}) {
 		return id, nil
 	}
-	return [16]byte{}, usererr.New(link.ErrInvalidConfig, "invalid cluster_link_id %q: give the peer half's cluster_link_id as link describe shows it (22 characters of base64)", s)
+	// The same id as `link describe` shows it under ID (REST link_id):
+	// the dashed 8-4-4-4-12 hex form.
+	if len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' {
+		if b, err := hex.DecodeString(strings.ReplaceAll(s, "-", "")); err == nil && len(b) == 16 {
+			if id := [16]byte(b); id != ([16]byte{}) {
+				return id, nil
+			}
+		}
+	}
+	return [16]byte{}, usererr.New(link.ErrInvalidConfig, "invalid cluster_link_id %q: give the peer half's cluster_link_id (22 characters of base64) or its link ID (8-4-4-4-12 hex) as link describe shows them", s)
 }
 
 // linkID renders a link UUID the way Kafka renders ids (22 characters of

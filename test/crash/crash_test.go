@@ -52,6 +52,26 @@ type proc struct {
 
 func startBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc {
 	t.Helper()
+	p := launchBroker(t, bin, dir, port, extra...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("broker did not start: %v\n%s", err, p.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// launchBroker starts `tandem serve` on dir and port without waiting for
+// it.
+func launchBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc {
+	t.Helper()
 	var out tandemtest.Logs
 	args := []string{"serve",
 		"--listeners=PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
@@ -64,19 +84,7 @@ func startBroker(t *testing.T, bin, dir string, port int, extra ...string) *proc
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return &proc{cmd: cmd, log: &out}
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("broker did not start: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &proc{cmd: cmd, log: &out}
 }
 
 func (p *proc) kill9(t *testing.T) {

@@ -60,29 +60,49 @@ func (c *drCluster) url() string  { return "http://127.0.0.1:" + strconv.Itoa(c.
 // rest is the URL of path under this cluster's /kafka/v3/clusters/{id}.
 func (c *drCluster) rest(path string) string { return c.url() + "/kafka/v3/clusters/" + c.id + path }
 
-// start runs the broker and waits for its HTTP API (which comes up after
-// the Kafka listener startBroker waits for).
+// start runs the broker and waits until it has started; the ports must
+// be free (a restart).
 func (c *drCluster) start(t *testing.T) {
 	t.Helper()
-	c.p = startBroker(t, c.bin, c.dir, c.port, append([]string{"--http.listeners=" + c.url()}, c.extra...)...)
+	if !c.tryStart(t) {
+		t.Fatalf("%s: a port was taken while it was down:\n%s", c.name, c.p.log.String())
+	}
+}
+
+// tryStart runs the broker and waits for its own "tandem started" line
+// (logged once its Kafka and HTTP listeners are bound: a port taken by
+// another process in the meantime cannot be mistaken for this broker). It
+// returns false, the process gone, when a port was taken: freePort closes
+// its listener before the broker binds, and the caller picks new ports.
+func (c *drCluster) tryStart(t *testing.T) bool {
+	t.Helper()
+	c.p = launchBroker(t, c.bin, c.dir, c.port, append([]string{"--http.listeners=" + c.url()}, c.extra...)...)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if len(c.p.log.Lines("address already in use")) > 0 {
+			_ = c.p.cmd.Wait()
+			return false
+		}
+		if started := c.p.log.Lines(`msg="tandem started"`); len(started) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = c.p.cmd.Process.Kill()
+			t.Fatalf("%s: did not start:\n%s", c.name, c.p.log.String())
+		}
+	}
 	var clusters struct {
 		Data []struct {
 			ClusterID string `json:"cluster_id"`
 		} `json:"data"`
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		status, body := restDo(t, "GET", c.url()+"/kafka/v3/clusters", nil)
-		if status == http.StatusOK && json.Unmarshal(body, &clusters) == nil && len(clusters.Data) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: HTTP API not up (%d %s)\n%s", c.name, status, body, c.p.log.String())
-		}
+	if err := json.Unmarshal(restCall(t, "GET", c.url()+"/kafka/v3/clusters", nil, http.StatusOK), &clusters); err != nil || len(clusters.Data) != 1 {
+		t.Fatalf("%s: clusters: %v %+v", c.name, err, clusters)
 	}
 	if c.id != "" && clusters.Data[0].ClusterID != c.id {
 		t.Fatalf("%s: cluster id %s after a restart, was %s", c.name, clusters.Data[0].ClusterID, c.id)
 	}
 	c.id = clusters.Data[0].ClusterID
+	return true
 }
 
 // tandem runs the CLI against this cluster's HTTP API and returns its
@@ -464,19 +484,35 @@ func TestDRRunbook(t *testing.T) {
 	// address, so that only the link crosses it). The mirror then lags
 	// by a round trip of traffic, as a remote DR mirror does, and a
 	// SIGKILL of A leaves records A acknowledged that B never received.
-	linkPort := freePort(t)
-	wan, err := wanproxy.Listen("127.0.0.1:0", "127.0.0.1:"+strconv.Itoa(linkPort), wanproxy.NewPath(wanproxy.Config{Delay: 20 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
+	var wan *wanproxy.Proxy
+	for try := 0; ; try++ {
+		linkPort := freePort(t)
+		var err error
+		wan, err = wanproxy.Listen("127.0.0.1:0", "127.0.0.1:"+strconv.Itoa(linkPort), wanproxy.NewPath(wanproxy.Config{Delay: 20 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.extra = []string{
+			"--listeners=PLAINTEXT://" + a.addr() + ",WAN://127.0.0.1:" + strconv.Itoa(linkPort),
+			"--listener.security.protocol.map=PLAINTEXT:PLAINTEXT,WAN:PLAINTEXT",
+			"--advertised.listeners=PLAINTEXT://" + a.addr() + ",WAN://" + wan.Addr(),
+		}
+		if a.tryStart(t) {
+			break
+		}
+		wan.Close()
+		if try == 2 {
+			t.Fatalf("A: ports taken three times:\n%s", a.p.log.String())
+		}
+		a.port, a.http = freePort(t), freePort(t)
 	}
 	defer wan.Close()
-	a.extra = []string{
-		"--listeners=PLAINTEXT://" + a.addr() + ",WAN://127.0.0.1:" + strconv.Itoa(linkPort),
-		"--listener.security.protocol.map=PLAINTEXT:PLAINTEXT,WAN:PLAINTEXT",
-		"--advertised.listeners=PLAINTEXT://" + a.addr() + ",WAN://" + wan.Addr(),
+	for try := 0; !b.tryStart(t); try++ {
+		if try == 2 {
+			t.Fatalf("B: ports taken three times:\n%s", b.p.log.String())
+		}
+		b.port, b.http = freePort(t), freePort(t)
 	}
-	a.start(t)
-	b.start(t)
 	defer func() { a.p.stop(t); b.p.stop(t) }()
 	defer func() {
 		if t.Failed() {
@@ -490,11 +526,10 @@ func TestDRRunbook(t *testing.T) {
 	}
 
 	// The link: one BIDIRECTIONAL half on each cluster, each dialing the
-	// other (runbook §1). Offset sync of "billing" on both: B syncs A's
-	// commits while B mirrors A, A syncs B's after the failback.
-	// As the runbook does it (§1, "Between two Tandem clusters"): the
-	// shared configs in a file, B's half first, then A's half with B's
-	// cluster link id as `tandem link describe` shows it.
+	// other, created as the runbook does it (§1, "Between two Tandem
+	// clusters"): the shared configs in a file, B's half first, then A's
+	// half with B's cluster_link_id. Offset sync of "billing" on both: B
+	// syncs A's commits while B mirrors A, A syncs B's after the failback.
 	props := filepath.Join(t.TempDir(), "dr-link.properties")
 	if err := os.WriteFile(props, []byte(`link.mode=BIDIRECTIONAL
 consumer.offset.sync.enable=true
@@ -505,12 +540,13 @@ availability.check.ms=1000
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+wan.Addr())
+	b.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+wan.Addr(), "--remote-cluster", a.id)
 	var bLink restapi.Link
 	if err := json.Unmarshal(restCall(t, "GET", b.rest("/links/"+drLink), nil, 200), &bLink); err != nil || bLink.ClusterLinkID == "" {
 		t.Fatalf("B's cluster link id: %v %+v", err, bLink)
 	}
-	a.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+b.addr(), "--cluster-link-id", bLink.ClusterLinkID)
+	a.mustTandem(t, "link", "create", drLink, "--config", props, "--config", "bootstrap.servers="+b.addr(),
+		"--remote-cluster", b.id, "--cluster-link-id", bLink.ClusterLinkID)
 	b.mustTandem(t, "link", "describe", drLink) // the runbook's checks, logged
 	a.mustTandem(t, "link", "describe", drLink)
 	// Paired: each half found the other, with the same id.
@@ -620,28 +656,23 @@ availability.check.ms=1000
 		return err == nil && dg.Error() == nil && len(dg[drGroup].Members) == 0
 	}, func() string { return "the group on A still has members" })
 	// truncate-and-restore on A, dry run first (runbook §5).
-	tar := func(validateOnly bool) drTruncation {
+	// The dry run over REST, with the per-partition data.
+	dryRun := func() drTruncation {
 		t.Helper()
-		q := url.Values{"include_partition_level_truncation_data": {"true"}}
-		if validateOnly {
-			q.Set("validate_only", "true")
-		}
-		status, body := restDo(t, "POST", a.rest("/links/"+drLink+"/mirrors:truncate-and-restore?"+q.Encode()),
-			map[string]any{"mirror_topic_names": []string{drTopic}})
-		if status != http.StatusOK {
-			t.Fatalf("truncate-and-restore (validate_only=%v): %d %s", validateOnly, status, body)
-		}
+		q := url.Values{"validate_only": {"true"}, "include_partition_level_truncation_data": {"true"}}
+		body := restCall(t, "POST", a.rest("/links/"+drLink+"/mirrors:truncate-and-restore?"+q.Encode()),
+			map[string]any{"mirror_topic_names": []string{drTopic}}, http.StatusOK)
 		var list struct {
 			Data []drTruncation `json:"data"`
 		}
 		if err := json.Unmarshal(body, &list); err != nil || len(list.Data) != 1 {
-			t.Fatalf("truncate-and-restore (validate_only=%v): %v %s", validateOnly, err, body)
+			t.Fatalf("truncate-and-restore dry run: %v %s", err, body)
 		}
 		d := list.Data[0]
 		if d.ErrorCode != nil {
-			t.Fatalf("truncate-and-restore (validate_only=%v): error %d %s", validateOnly, *d.ErrorCode, deref(d.ErrorMessage))
+			t.Fatalf("truncate-and-restore dry run: error %d %s", *d.ErrorCode, deref(d.ErrorMessage))
 		}
-		t.Logf("truncate-and-restore (validate_only=%v): %s", validateOnly, body)
+		t.Logf("truncate-and-restore dry run: %s", body)
 		return d
 	}
 	checkPlan := func(what string, d drTruncation) {
@@ -663,17 +694,38 @@ availability.check.ms=1000
 			}
 		}
 	}
-	checkPlan("dry run", tar(true))
+	checkPlan("dry run", dryRun())
 	b.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink) // B unchanged, still writable
-	if out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--dry-run", "--include-partition-data"); !strings.Contains(out, strconv.FormatInt(wantTruncated, 10)) {
-		t.Errorf("the CLI's dry run does not show the count %d:\n%s", wantTruncated, out)
+	countLine := fmt.Sprintf("Truncate and restore for topic %s validated: %d messages would be truncated.", drTopic, wantTruncated)
+	if out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--dry-run", "--include-partition-data"); !strings.Contains(out, countLine) {
+		t.Errorf("the CLI's dry run does not say %q", countLine)
 	}
 	if now := a.ends(ctx, t, acl); !maps.Equal(now, aEnds) {
 		t.Fatalf("the dry run changed A: ends %v, were %v", now, aEnds)
 	}
 	// The group on A must stay inactive there for the offset sync from B
 	// to reach it; nothing consumes on A now.
-	a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink)
+	// The real run, whose answer must be the dry run's.
+	var rows []struct {
+		Partition         int32  `json:"partition"`
+		OffsetTruncatedTo int64  `json:"offset_truncated_to"`
+		MessagesTruncated int64  `json:"messages_truncated"`
+		ErrorMessage      string `json:"error_message"`
+	}
+	out := a.mustTandem(t, "mirror", "truncate-and-restore", drTopic, "--link", drLink, "--include-partition-data", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("truncate-and-restore -o json: %v", err)
+	}
+	done := drTruncation{MessagesTruncated: new(int64)}
+	for _, r := range rows {
+		if r.ErrorMessage != "" {
+			t.Fatalf("truncate-and-restore: partition %d: %s", r.Partition, r.ErrorMessage)
+		}
+		*done.MessagesTruncated += r.MessagesTruncated
+		done.PartitionLevelTruncationData = append(done.PartitionLevelTruncationData,
+			restapi.Truncation{PartitionID: r.Partition, OffsetTruncatedTo: r.OffsetTruncatedTo, MessagesTruncated: r.MessagesTruncated})
+	}
+	checkPlan("truncate-and-restore", done)
 	a.waitMirror(t, "ACTIVE")
 	a.mustTandem(t, "mirror", "describe", drTopic, "--link", drLink)
 	// Every truncated range is named in a WARN line (issue #12: never

@@ -47,9 +47,11 @@ func newNetns(t *testing.T) *netns {
 		t.Skip("source-initiated netns test: needs the ip command (iproute2)")
 	}
 	tag := fmt.Sprintf("%d%04d", os.Getpid()%10000, rand.IntN(10000))
-	a, b := 200+rand.IntN(50), rand.IntN(64)*4
+	// A /30 in 198.18.0.0/15, the range RFC 2544 sets aside for
+	// benchmark tests: never a real network the machine could be on.
+	a, b := 18+rand.IntN(2), rand.IntN(64)*4
 	n := &netns{name: "tdm-si-" + tag, rootIf: "tsi" + tag + "a", nsIf: "tsi" + tag + "b",
-		rootIP: fmt.Sprintf("10.%d.%d.%d", a, rand.IntN(250), b+1)}
+		rootIP: fmt.Sprintf("198.%d.%d.%d", a, rand.IntN(256), b+1)}
 	n.nsIP = n.rootIP[:strings.LastIndex(n.rootIP, ".")+1] + strconv.Itoa(b+2)
 	if len(n.rootIf) > 15 {
 		n.rootIf, n.nsIf = n.rootIf[:14]+"a", n.nsIf[:14]+"b"
