@@ -525,6 +525,7 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest,
 // bound makes a handed-off connection stop at the end of its SASL session
 // (reverse_expiry.go); expired, when non-nil, counts those it closes.
 func (r *reverseState) bound(c net.Conn, expiry time.Time, expired *atomic.Int64) net.Conn {
+	r.sessions.counters.handedOff.Add(1)
 	if expiry.IsZero() {
 		return c
 	}

@@ -90,14 +90,15 @@ type SessionStats struct {
 	// connections closed because their SASL session lifetime ended.
 	ControlExpired int64
 	DataExpired    int64
-	// Bounded: handed-off connections (control and data) that had a
-	// lifetime and were bounded by it (every one of them, when the
-	// listener sets connections.max.reauth.ms).
-	Bounded int64
+	// HandedOff: connections taken (control and data); Bounded: those of
+	// them that had a SASL session lifetime and are bounded by it (all of
+	// them, when the listener sets connections.max.reauth.ms).
+	HandedOff int64
+	Bounded   int64
 }
 
 type sessionCounters struct {
-	sessions, replaced, controlExpired, dataExpired, bounded atomic.Int64
+	sessions, replaced, controlExpired, dataExpired, handedOff, bounded atomic.Int64
 }
 
 // Stats returns the counters (zero for a nil *Sessions).
@@ -107,7 +108,7 @@ func (ss *Sessions) Stats() SessionStats {
 	}
 	c := &ss.counters
 	return SessionStats{Sessions: c.sessions.Load(), Replaced: c.replaced.Load(), ControlExpired: c.controlExpired.Load(),
-		DataExpired: c.dataExpired.Load(), Bounded: c.bounded.Load()}
+		DataExpired: c.dataExpired.Load(), HandedOff: c.handedOff.Load(), Bounded: c.bounded.Load()}
 }
 
 // ReverseSessionStats are this broker's counters of source-initiated

@@ -84,7 +84,7 @@ func TestLinkReverseExpiryAndNotHosting(t *testing.T) {
 	if err := sess.closed(); !errors.Is(err, errSessionLifetime) {
 		t.Errorf("the session ended with %v, want the end of its SASL session lifetime", err)
 	}
-	if st := m.ReverseSessionStats(); st.ControlExpired != 1 || st.Bounded != 1 || st.Sessions != 1 {
+	if st := m.ReverseSessionStats(); st.ControlExpired != 1 || st.Bounded != 1 || st.HandedOff != 1 || st.Sessions != 1 {
 		t.Errorf("stats %+v, want one bounded session, expired", st)
 	}
 

@@ -82,7 +82,7 @@ func TestSourceInitiatedReauth(t *testing.T) {
 		t.Logf("source:\n%s\ndestination:\n%s", strings.Join(srcLogs.Lines("source-initiated"), "\n"), strings.Join(dstLogs.Lines("source-initiated"), "\n"))
 		t.Errorf("%d control session(s) reached their SASL session expiry: the source half did not renew in time (%+v)", st.ControlExpired, st)
 	}
-	if st.Bounded < st.Sessions+st.DataExpired {
+	if st.Bounded != st.HandedOff || st.HandedOff < st.Sessions+st.DataExpired {
 		t.Errorf("handed-off connections without the bound of their SASL session: %+v", st)
 	}
 	d, _ := dlm.Link("si")
