@@ -39,6 +39,23 @@ func TestExpiringConn(t *testing.T) {
 	}
 }
 
+// The SOURCE half renews a control session at 90% of its lifetime, or
+// earlier when a set-up (socket.connection.setup.timeout.ms) would not fit
+// in the last 10%, never before half of it.
+func TestRenewAfter(t *testing.T) {
+	for _, c := range []struct{ lifetime, setup, want time.Duration }{
+		{time.Hour, 10 * time.Second, 54 * time.Minute},
+		{60 * time.Second, 10 * time.Second, 50 * time.Second},
+		{3 * time.Second, 10 * time.Second, 1500 * time.Millisecond},
+		{3 * time.Second, time.Second, 2 * time.Second},
+		{3 * time.Second, 100 * time.Millisecond, 2700 * time.Millisecond},
+	} {
+		if got := renewAfter(c.lifetime, c.setup); got != c.want {
+			t.Errorf("renewAfter(%v, %v) = %v, want %v", c.lifetime, c.setup, got, c.want)
+		}
+	}
+}
+
 // The destination's side: a control session handed off with an expiry
 // ends at it (counted as expired: the SOURCE half did not renew), and a
 // broker that does not run the link answers NOT_LEADER_OR_FOLLOWER with

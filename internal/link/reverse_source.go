@@ -478,7 +478,7 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established, ren
 		// KIP-368 (design §3.3): this side cannot re-authenticate a
 		// reversed connection; the next session takes over before the
 		// destination closes this one at the end of its lifetime.
-		t := time.NewTimer(k.lifetime * 9 / 10)
+		t := time.NewTimer(renewAfter(k.lifetime, s.setup))
 		defer t.Stop()
 		renew = t.C
 	}
@@ -488,6 +488,15 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established, ren
 	case <-renew:
 		return true, true, nil
 	}
+}
+
+// renewAfter is when a control session of the given SASL session
+// lifetime is renewed (KIP-368, design §3.3): at 90% of it, as Kafka's
+// clients re-authenticate, but early enough that a whole set-up (bounded
+// by socket.connection.setup.timeout.ms) fits before the end — and never
+// before half of it, so a short lifetime is not renewed in a loop.
+func renewAfter(lifetime, setup time.Duration) time.Duration {
+	return max(min(lifetime*9/10, lifetime-setup), lifetime/2)
 }
 
 // serve answers the destination's requests on a reversed control

@@ -15,8 +15,9 @@ import (
 // §3.3). The destination's SASL listener has connections.max.reauth.ms=
 // 3000; after the hand-off the source half cannot re-authenticate, so the
 // destination bounds every handed-off connection by its SASL session's
-// expiry and the source half opens its next control session at 90% of
-// the lifetime. Across several lifetimes the mirror stays byte for byte,
+// expiry and the source half opens its next control session before it
+// ends (renewAfter: here at half the lifetime, as a set-up may take up to
+// socket.connection.setup.timeout.ms). Across several lifetimes the mirror stays byte for byte,
 // every control session is replaced before it expires (none is closed by
 // its expiry), data connections are closed at theirs and redialed, and
 // every handed-off connection carried its bound.
