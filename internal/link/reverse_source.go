@@ -399,9 +399,10 @@ func (m *Manager) sourceLinkID(rt *runtime) [16]byte {
 // session opens one control session to addr (a keeper's broker, or a
 // bootstrap address) and serves it until it ends.
 // established says whether the destination accepted it; renewed, that it
-// returned early, at 90% of the SASL session lifetime the destination
-// gave (KIP-368), while the session goes on serving until the
-// destination replaces it with the next one or closes it at its expiry.
+// returned early, near the end of the SASL session lifetime the
+// destination gave (renewAfter, KIP-368), while the session goes on
+// serving until the destination replaces it with the next one or closes
+// it at its expiry.
 func (s *sourceHalf) session(ctx context.Context, addr string) (established, renewed bool, err error) {
 	k, err := connectAuthenticated(ctx, addr, s.rt.sec, s.setup)
 	if err != nil {
