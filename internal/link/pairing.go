@@ -72,6 +72,9 @@ type peerView struct {
 	// at otherSince (adoptAfter).
 	otherID    [16]byte
 	otherSince time.Time
+	// adoptTo is the peer's id this half is adopting (while
+	// runtime.adopting): the id it presents (presentedID).
+	adoptTo [16]byte
 }
 
 // RemoteLink is a paired half's view of its peer, as link describe shows
@@ -220,7 +223,7 @@ func (m *Manager) observePeer(rt *runtime, a peerAnswer) {
 		}
 		waited := m.now().Sub(v.otherSince) >= adoptAfter*Millis(rt.link.Configs, "availability.check.ms")
 		if !rt.idFixed && !rt.adopting && (bytes.Compare(rt.link.ID[:], a.linkID[:]) > 0 || waited) {
-			adopt, rt.adopting = true, true
+			adopt, rt.adopting, v.adoptTo = true, true, a.linkID
 			state = a.state
 			break
 		}
@@ -284,7 +287,7 @@ func (m *Manager) adoptLinkID(rt *runtime, id [16]byte) {
 	if err != nil {
 		m.logger.Warn("adopting the peer half's cluster link id", "link", name, "err", err)
 		rt.mu.Lock()
-		rt.adopting = false
+		rt.adopting, rt.peer.adoptTo = false, [16]byte{}
 		rt.mu.Unlock()
 		return
 	}
@@ -310,7 +313,7 @@ func (m *Manager) restartRuntime(rt *runtime) {
 	rt.mu.Lock()
 	view := rt.peer
 	rt.mu.Unlock()
-	view.otherID = [16]byte{}
+	view.otherID, view.adoptTo = [16]byte{}, [16]byte{}
 	l, ok := m.store.Link(name)
 	if !ok {
 		return
@@ -337,9 +340,25 @@ func (m *Manager) halfMirrors(link string) []wire.LinkPeerMirror {
 	return out
 }
 
+// presentedID is the link id this half shows its peer (in LinkPeer
+// requests and answers): the peer's id once it has decided to adopt it,
+// though the store and the runtime still hold the old one until
+// adoptLinkID is done. Else a peer whose own id is the smaller would keep
+// seeing ours during a slow adoption and, after adoptAfter checks, adopt
+// it: each half would end with the other's old id, both fixed, and never
+// pair again (§2.1).
+func (rt *runtime) presentedID() [16]byte {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.adopting {
+		return rt.peer.adoptTo
+	}
+	return rt.link.ID
+}
+
 // peerRequest is this half's view of the link, as LinkPeer asks it.
 func (m *Manager) peerRequest(rt *runtime) *wire.LinkPeerRequest {
-	return &wire.LinkPeerRequest{LinkName: rt.link.Name, LinkID: rt.link.ID, ClusterID: m.cluster.ClusterID(),
+	return &wire.LinkPeerRequest{LinkName: rt.link.Name, LinkID: rt.presentedID(), ClusterID: m.cluster.ClusterID(),
 		LinkMode: LinkMode(rt.link.Configs), ConnectionMode: ConnectionMode(rt.link.Configs),
 		LinkState: rt.currentState(), Mirrors: m.halfMirrors(rt.link.Name)}
 }

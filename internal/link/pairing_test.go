@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,18 +16,34 @@ import (
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
+// peerLink is the way from one side of a pairing test to the other's
+// Manager. A call holds mu (read) for its whole length, so that set(nil),
+// a network cut, returns only once no exchange is in flight: none can
+// then reach the other side.
+type peerLink struct {
+	mu sync.RWMutex
+	m  *Manager
+}
+
+func (p *peerLink) set(m *Manager) {
+	p.mu.Lock()
+	p.m = m
+	p.mu.Unlock()
+}
+
 // directPeer is a peerCaller that calls the other cluster's Manager
 // directly (the wire codec's stand-in in these tests).
-type directPeer struct{ other *atomic.Pointer[Manager] }
+type directPeer struct{ other *peerLink }
 
 var errPeerDown = errors.New("peer down (test)")
 
 func (d directPeer) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) (*wire.LinkPeerResponse, error) {
-	o := d.other.Load()
-	if o == nil {
+	d.other.mu.RLock()
+	defer d.other.mu.RUnlock()
+	if d.other.m == nil {
 		return nil, errPeerDown
 	}
-	return o.LinkPeer(ctx, req), nil
+	return d.other.m.LinkPeer(ctx, req), nil
 }
 
 func (d directPeer) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest) (*wire.LinkMirrorOpResponse, error) {
@@ -41,7 +57,7 @@ type pairSide struct {
 	store metadata.Store
 	c     *storeCluster
 	m     *Manager
-	peer  atomic.Pointer[Manager] // the other side's Manager
+	peer  peerLink // to the other side's Manager
 	src   *kfake.Cluster
 }
 
@@ -86,8 +102,8 @@ func pairUp(t *testing.T, a, b *pairSide) {
 	t.Helper()
 	a.start(t)
 	b.start(t)
-	a.peer.Store(b.m)
-	b.peer.Store(a.m)
+	a.peer.set(b.m)
+	b.peer.set(a.m)
 }
 
 // waitRemote waits until link's remote link state on m is want.
@@ -129,28 +145,36 @@ func TestPairingBidirectional(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairUp(t, a, b)
-	ia := waitRemote(t, a.m, "L", LinkActive)
-	ib := waitRemote(t, b.m, "L", LinkActive)
+	waitRemote(t, a.m, "L", LinkActive)
+	waitRemote(t, b.m, "L", LinkActive)
+	// The store records an adopted or confirmed id before the runtime
+	// does (an adopting half restarts its runtime after SetLinkID): wait
+	// for both.
+	fixedID := func(m *Manager) [16]byte {
+		if rt := m.runtimeOf("L"); rt != nil {
+			return rt.fixedLinkID()
+		}
+		return [16]byte{}
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		la, _ = a.store.Link("L")
 		lb, _ = b.store.Link("L")
-		if la.ID == lb.ID && la.IDFixed && lb.IDFixed {
+		if la.ID == lb.ID && la.IDFixed && lb.IDFixed && fixedID(a.m) == la.ID && fixedID(b.m) == lb.ID {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
+			t.Fatalf("ids %x (fixed %v, runtime %x) and %x (fixed %v, runtime %x) did not settle",
+				la.ID, la.IDFixed, fixedID(a.m), lb.ID, lb.IDFixed, fixedID(b.m))
 		}
 	}
-	if got := a.m.runtimeOf("L").fixedLinkID(); got != la.ID {
-		t.Errorf("A's fixed link id %x, want %x", got, la.ID)
-	}
+	ia := waitRemote(t, a.m, "L", LinkActive)
+	ib := waitRemote(t, b.m, "L", LinkActive)
 	if ia.Remote.ClusterID != b.store.ClusterID() || ib.Remote.ClusterID != a.store.ClusterID() {
 		t.Errorf("remote cluster ids %q, %q; want %q, %q", ia.Remote.ClusterID, ib.Remote.ClusterID, b.store.ClusterID(), a.store.ClusterID())
 	}
 	if time.Since(ia.Remote.Time) > 5*time.Second {
 		t.Errorf("remote link state time %v is stale", ia.Remote.Time)
 	}
-	ib = waitRemote(t, b.m, "L", LinkActive)
 	if len(ib.TopicNames) != 1 || ib.TopicNames[0] != "m" {
 		t.Errorf("B's mirrors after pairing: %v, want [m]", ib.TopicNames)
 	}
@@ -161,9 +185,8 @@ func TestPairingBidirectional(t *testing.T) {
 	// Both clusters unreachable from each other: each keeps its last
 	// remote state, its update time no longer advancing (design §2.3:
 	// the time of the last answer, never of the last attempt).
-	a.peer.Store(nil)
-	b.peer.Store(nil)
-	waitChecks(t, a.m, "L", 2) // an exchange in flight has ended
+	a.peer.set(nil)
+	b.peer.set(nil)
 	before := waitRemote(t, a.m, "L", LinkActive).Remote.Time
 	waitChecks(t, a.m, "L", 3)
 	if after := waitRemote(t, a.m, "L", LinkActive).Remote; !after.Time.Equal(before) {
@@ -252,7 +275,8 @@ func TestPairingIDMismatch(t *testing.T) {
 		t.Errorf("message\n%q\nwant\n%q", li.Remote.Message, want)
 	}
 	waitRemote(t, b.m, "L", RemoteLinkNotFound)
-	time.Sleep(300 * time.Millisecond) // several exchanges
+	waitChecks(t, a.m, "L", 3) // several exchanges
+	waitChecks(t, b.m, "L", 3)
 	if la, _ := a.store.Link("L"); la.ID != idA {
 		t.Error("A's fixed id changed")
 	}
@@ -357,3 +381,45 @@ type tWriter struct {
 }
 
 func (w tWriter) Write(p []byte) (int, error) { w.t.Log(w.id, string(p)); return len(p), nil }
+
+// slowIDStore is a store whose SetLinkID takes a while (an fsync on a
+// loaded disk).
+type slowIDStore struct {
+	metadata.Store
+	delay time.Duration
+}
+
+func (s slowIDStore) SetLinkID(name string, from, to [16]byte) (metadata.Link, error) {
+	time.Sleep(s.delay)
+	return s.Store.SetLinkID(name, from, to)
+}
+
+// TestPairingSlowAdoption: two unfixed halves whose id changes are slow
+// to persist (longer than adoptAfter checks) still end up with one id:
+// the smaller id's half must not adopt the greater id while the greater
+// id's half is adopting the smaller (each would then hold the other's
+// old id, both fixed: REMOTE_LINK_NOT_FOUND for good).
+func TestPairingSlowAdoption(t *testing.T) {
+	a, b := newPairSide(t), newPairSide(t)
+	if err := a.store.CreateLink(metadata.Link{Name: "L", Configs: a.bidiConfigs(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.CreateLink(metadata.Link{Name: "L", Configs: b.bidiConfigs(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	const delay = 8 * adoptAfter * 50 * time.Millisecond
+	a.store, b.store = slowIDStore{a.store, delay}, slowIDStore{b.store, delay}
+	pairUp(t, a, b)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		la, _ := a.store.Link("L")
+		lb, _ := b.store.Link("L")
+		if la.ID == lb.ID && la.IDFixed && lb.IDFixed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
+		}
+	}
+	waitRemote(t, a.m, "L", LinkActive)
+	waitRemote(t, b.m, "L", LinkActive)
+}

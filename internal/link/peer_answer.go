@@ -18,7 +18,8 @@ func (m *Manager) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) *wire
 		return resp // linking is disabled here: no half of any name
 	}
 	resp.ClusterID = m.cluster.ClusterID()
-	if rt := m.runtimeOf(req.LinkName); rt != nil && Paired(rt.link.Configs) && req.LinkID != ([16]byte{}) {
+	rt := m.runtimeOf(req.LinkName)
+	if rt != nil && Paired(rt.link.Configs) && req.LinkID != ([16]byte{}) {
 		m.observePeer(rt, peerAnswer{found: true, linkID: req.LinkID, clusterID: req.ClusterID, mode: req.LinkMode,
 			conn: req.ConnectionMode, state: req.LinkState, mirrors: req.Mirrors})
 	}
@@ -27,6 +28,10 @@ func (m *Manager) LinkPeer(ctx context.Context, req *wire.LinkPeerRequest) *wire
 		return resp
 	}
 	resp.Found, resp.LinkID = true, l.ID
+	if rt != nil && rt.link.ID == l.ID {
+		// Adopting the asker's id: show it already (presentedID).
+		resp.LinkID = rt.presentedID()
+	}
 	resp.LinkMode, resp.ConnectionMode = LinkMode(l.Configs), ConnectionMode(l.Configs)
 	resp.Mirrors = m.halfMirrors(l.Name)
 	resp.LinkState = LinkUnavailable

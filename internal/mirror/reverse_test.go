@@ -360,12 +360,15 @@ func TestBidirectionalOneInbound(t *testing.T) {
 	if err := blm.CreateLink(ctxT(t), "bi", "", cfg("connection.mode", "OUTBOUND", "bootstrap.servers", a.Addr(), "cluster.link.prefix", "a."), false, true); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "both halves ACTIVE and paired", func() bool {
+	// Paired is not connected: A hears from B over B's own client (B asks
+	// LinkPeer directly) before B has opened the session A's clients dial
+	// through; A's availability check succeeds only through it.
+	waitUntil(t, 30*time.Second, "both halves ACTIVE and paired, A's session up", func() bool {
 		al, err1 := alm.Link("bi")
 		bl, err2 := blm.Link("bi")
 		return err1 == nil && err2 == nil && al.State == link.LinkActive && bl.State == link.LinkActive &&
 			al.Remote != nil && al.Remote.State == link.LinkActive && bl.Remote != nil && bl.Remote.State == link.LinkActive &&
-			al.Link.ID == bl.Link.ID
+			al.Link.ID == bl.Link.ID && lastCheckOK(al)
 	})
 	for _, c := range []struct {
 		lm     *link.Manager
@@ -379,6 +382,17 @@ func TestBidirectionalOneInbound(t *testing.T) {
 	produceN(t, bcl, "clicks", 100)
 	sameBytes(t, bcl, acl, "clicks", "b.clicks") // through the connections B opened
 	sameBytes(t, acl, bcl, "clicks", "a.clicks") // B's own client
+}
+
+// lastCheckOK says whether a link's last availability check succeeded
+// (an INBOUND half's reaches its source through the control session).
+func lastCheckOK(l link.LinkInfo) bool {
+	for _, ts := range l.Tasks {
+		if ts.Name == link.TaskAvailabilityCheck {
+			return ts.Runs > 0 && ts.ErrorCode == "" && ts.LastSuccess.Equal(ts.LastRun)
+		}
+	}
+	return false
 }
 
 // TestSourceInitiatedDeleteHalf: deleting either half stops replication
