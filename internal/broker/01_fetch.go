@@ -20,6 +20,13 @@ package broker
 //     [LogStartOffset, LogEndOffset].
 //   - CurrentLeaderEpoch (v9+, KIP-320): older → FENCED_LEADER_EPOCH, newer
 //     → UNKNOWN_LEADER_EPOCH.
+//   - A partition being truncated by truncate-and-restore (mirror state
+//     PENDING_RESTORE) answers NOT_LEADER_OR_FOLLOWER, as a partition in a
+//     leader election: the client refreshes its metadata and retries. An
+//     OFFSET_OUT_OF_RANGE for a position past the cut would make it reset
+//     per its auto.offset.reset policy; instead it sees the leader epoch
+//     raised when the truncation is done and finds the truncation point
+//     with OffsetsForLeaderEpoch (KIP-320), docs/design/links-bidirectional.md §5.2.
 //   - LastFetchedEpoch (v12+, KIP-595): when the log's end offset for that
 //     epoch is below FetchOffset, or the epoch is unknown and a smaller one
 //     is the largest we have, the partition answers DivergingEpoch
@@ -253,6 +260,10 @@ func (b *Broker) fetchPartition(t fetchTarget, sp *kmsg.FetchResponseTopicPartit
 	sp.HighWatermark = l.HighWatermark()
 	sp.LastStableOffset = l.LastStableOffset()
 	sp.LogStartOffset = l.LogStartOffset()
+	if t.p.Restoring() {
+		sp.ErrorCode = kerr.NotLeaderForPartition.Code
+		return 0, true
+	}
 	epoch := t.p.LeaderEpoch()
 	if version >= 9 && t.req.CurrentLeaderEpoch >= 0 {
 		switch {

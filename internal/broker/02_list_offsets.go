@@ -58,6 +58,9 @@ func (b *Broker) listOffset(req *kmsg.ListOffsetsRequest, topic string, rp kmsg.
 	if err != nil {
 		return err
 	}
+	if p.Restoring() {
+		return kerr.NotLeaderForPartition // as Fetch (01_fetch.go)
+	}
 	if req.Version >= 4 && rp.CurrentLeaderEpoch >= 0 {
 		if e := p.LeaderEpoch(); rp.CurrentLeaderEpoch < e {
 			return kerr.FencedLeaderEpoch

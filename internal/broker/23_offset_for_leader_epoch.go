@@ -47,6 +47,10 @@ func (b *Broker) handleOffsetForLeaderEpoch(r *Request) Reply {
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case err != nil:
 				sp.ErrorCode = codeOf(err)
+			case p.Restoring():
+				// Being truncated (truncate-and-restore): the answer
+				// comes with the new epoch (01_fetch.go).
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch():
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			case rp.CurrentLeaderEpoch > p.LeaderEpoch():

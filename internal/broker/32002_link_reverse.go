@@ -24,6 +24,10 @@ package broker
 //     LinkReverse answers from the manager's own state and does not wait.
 //     The context it is given is the connection's, which ends when the
 //     connection is handed over: what Take starts needs its own.
+//   - The connection's SASL session expiry (connections.max.reauth.ms)
+//     goes with it: after the hand-off the peer is the server and cannot
+//     re-authenticate, so the manager closes the connection at that
+//     expiry (KIP-368, design §3.3).
 //
 // Version notes:
 //   - v0: flexible (request header v2, tagged fields)
@@ -42,7 +46,7 @@ func (b *Broker) handleLinkReverse(r *Request) Reply {
 	if api == nil {
 		return now(&wire.LinkReverseResponse{Version: req.Version, ErrorCode: code, ErrorMessage: msg})
 	}
-	resp, take := api.LinkReverse(r.Ctx, req)
+	resp, take := api.LinkReverse(r.Ctx, req, r.Conn.SessionExpiry())
 	if resp == nil {
 		// The manager must answer what it takes: the peer waits for
 		// this response before it speaks the reversed protocol.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/tandem-streaming/tandem/internal/wire"
 )
@@ -17,6 +18,10 @@ type LinkAPI interface {
 	LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpRequest) *wire.LinkMirrorOpResponse
 	// LinkReverse answers a LinkReverse request. When take is non-nil,
 	// the server writes the response, stops reading the connection and
-	// hands it (with any bytes it had read ahead) to take.
-	LinkReverse(ctx context.Context, req *wire.LinkReverseRequest) (resp *wire.LinkReverseResponse, take func(net.Conn))
+	// hands it (with any bytes it had read ahead) to take. expiry is when
+	// the SASL session of the connection ends (connections.max.reauth.ms,
+	// KIP-368; zero: never): the taker must stop using the connection
+	// then, as the broker would close it, since the peer, no longer the
+	// client, cannot re-authenticate it (design §3.3).
+	LinkReverse(ctx context.Context, req *wire.LinkReverseRequest, expiry time.Time) (resp *wire.LinkReverseResponse, take func(net.Conn))
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,7 +28,7 @@ func (f *fakeLinkAPI) LinkMirrorOp(_ context.Context, req *wire.LinkMirrorOpRequ
 	return &wire.LinkMirrorOpResponse{Topics: []wire.LinkMirrorOpTopicResult{{Topic: req.Topics[0].Topic, State: "STOPPED"}}}
 }
 
-func (f *fakeLinkAPI) LinkReverse(_ context.Context, req *wire.LinkReverseRequest) (*wire.LinkReverseResponse, func(net.Conn)) {
+func (f *fakeLinkAPI) LinkReverse(_ context.Context, req *wire.LinkReverseRequest, _ time.Time) (*wire.LinkReverseResponse, func(net.Conn)) {
 	f.reverses++
 	return &wire.LinkReverseResponse{ClusterID: "fake", HeartbeatMillis: 1000}, nil
 }

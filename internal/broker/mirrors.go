@@ -167,11 +167,17 @@ func (b *Broker) partitionOffsets(topic string, of func(*log.Log) int64) (map[in
 }
 
 // ClearMirror makes a STOPPED mirror an ordinary topic: its link was
-// deleted, so no link owns it any more. One compare-and-set write; the
+// deleted, so no link owns it any more; or makes a topic fenced by a
+// reverse (internal/link/failback_answer.go) that was ordinary before
+// ordinary again. One compare-and-set write; the
 // reconciler applies it before it returns.
 func (b *Broker) ClearMirror(topic string) error {
 	_, err := metadata.UpdateTopic(b.store, topic, func(t *metadata.Topic) error {
-		if t.Mirror != nil && t.Mirror.State != metadata.MirrorStopped {
+		// A reverse's fence of an ordinary topic (PENDING_SETUP_FOR_RESTORE
+		// with no previous state) is undone in this one write too:
+		// nothing was written while fenced, so no new epoch is needed.
+		fencedOrdinary := t.Mirror != nil && t.Mirror.State == metadata.MirrorPendingSetupForRestore && t.Mirror.PreviousState == ""
+		if t.Mirror != nil && t.Mirror.State != metadata.MirrorStopped && !fencedOrdinary {
 			return usererr.New(ErrInvalidRequest, "mirror topic '%s' is %s; only a STOPPED mirror topic can be detached from its link", topic, t.Mirror.State)
 		}
 		t.Mirror = nil

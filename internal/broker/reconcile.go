@@ -259,7 +259,8 @@ func (r *reconciler) applyLocked(t metadata.Topic) error {
 	// log cannot open is offline, and retried after retryBackoff), so the
 	// config applies either way.
 	herr := b.parts.Host(partition.Spec{Name: t.Name, ID: t.ID, LeaderEpochs: t.LeaderEpochs, Config: lc,
-		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly()})
+		MinInsyncReplicas: tc.MinInsyncReplicas, ReadOnly: t.ReadOnly(),
+		Restoring: t.Mirror != nil && t.Mirror.State == metadata.MirrorPendingRestore})
 	if err := b.parts.SetConfig(t.Name, lc, tc.MinInsyncReplicas); err != nil && herr == nil {
 		return err
 	}

@@ -73,6 +73,16 @@ func (c *Conn) IsSASL() bool {
 // SaslAuthenticate on SASL ones.
 func (c *Conn) Authenticated() bool { return !c.Principal.IsZero() }
 
+// SessionExpiry is when the connection's SASL session ends
+// (connections.max.reauth.ms, KIP-368); zero when it never does (no SASL,
+// no lifetime). A nil Conn (tests) has none.
+func (c *Conn) SessionExpiry() time.Time {
+	if c == nil {
+		return time.Time{}
+	}
+	return c.sasl.expiry
+}
+
 // RawSASL reports whether the next frame is a raw SASL token (after a
 // SaslHandshake v0) rather than a Kafka request.
 func (c *Conn) RawSASL() bool { return c.sasl.raw }

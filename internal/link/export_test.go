@@ -60,3 +60,9 @@ func CrashBeforeReverse(m *Manager, topic string) {
 		return name == topic && (ev == evReverseStart || ev == evReversePause) && e == effPersist && once.CompareAndSwap(false, true)
 	}
 }
+
+// BeforeRestoreTruncate calls f before a restore truncates each partition
+// (the topic is PENDING_RESTORE then; earlier partitions are truncated).
+func BeforeRestoreTruncate(m *Manager, f func(topic string, p int32)) {
+	m.testCrashRestore = func(topic string, p int32) bool { f(topic, p); return false }
+}

@@ -54,6 +54,19 @@ func (m *Manager) peerMirrorOp(ctx context.Context, l metadata.Link, op int8, to
 	return out, nil
 }
 
+// opTopic is the LinkMirrorOp request topic for local topic name, with
+// its topic id: the peer checks it against the SourceTopicID its mirror
+// of name recorded (checkPeerTopicID), so a topic deleted and re-created
+// on either side since is never truncated to or fenced for the other
+// incarnation's offsets.
+func (m *Manager) opTopic(name string) wire.LinkMirrorOpTopic {
+	o := wire.LinkMirrorOpTopic{Topic: name}
+	if t, err := m.cluster.TopicByName(name); err == nil {
+		o.TopicID = t.ID
+	}
+	return o
+}
+
 // peerTopicErr is a per-topic refusal of the peer, or nil.
 func peerTopicErr(r wire.LinkMirrorOpTopicResult, ok bool, topic string) error {
 	if !ok {
@@ -144,7 +157,7 @@ func (m *Manager) TruncateAndRestore(ctx context.Context, link string, names []s
 	}
 	ask := make([]wire.LinkMirrorOpTopic, 0, len(names))
 	for _, n := range names {
-		ask = append(ask, wire.LinkMirrorOpTopic{Topic: n})
+		ask = append(ask, m.opTopic(n))
 	}
 	stops, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, ask)
 	if err != nil {
@@ -235,7 +248,7 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 	if validateOnly {
 		// The peer must answer for the topic (without changing it) and
 		// this mirror must have caught up with its source now.
-		res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{{Topic: name}})
+		res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{m.opTopic(name)})
 		if err != nil {
 			return err
 		}
@@ -259,7 +272,7 @@ func (m *Manager) reverseOne(ctx context.Context, l metadata.Link, rt *runtime, 
 // RemoteOp records it; the caller holds the mirror's lock. retrying: the
 // pending-operations task completes a reverse whose asker went away.
 func (m *Manager) reverseLocked(ctx context.Context, l metadata.Link, rt *runtime, name string, ev mirrorEvent, retrying bool) error {
-	fenced, err := m.peerMirrorOp(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{{Topic: name}})
+	fenced, err := m.peerMirrorOp(ctx, l, wire.MirrorOpFence, []wire.LinkMirrorOpTopic{m.opTopic(name)})
 	if err != nil {
 		if retrying && errors.Is(err, errPeerUnreachable) {
 			// The reverse was asked for and may be half done (the
@@ -339,7 +352,10 @@ func (m *Manager) awaitEnds(ctx context.Context, rt *runtime, name string, ends 
 // pending-operations task; a refusal is final (recorded as a state
 // transition error): the peer's topic was made writable meanwhile.
 func (m *Manager) remoteRestore(ctx context.Context, l metadata.Link, t metadata.Topic) error {
-	topic := wire.LinkMirrorOpTopic{Topic: t.Name, Paused: t.Mirror.RemoteOp == opRestorePause}
+	// TopicID: the peer records it as its new mirror's SourceTopicID
+	// (design §5.3: the ids swap roles), also when its topic was an
+	// ordinary one that never knew this side's id.
+	topic := wire.LinkMirrorOpTopic{Topic: t.Name, TopicID: t.ID, Paused: t.Mirror.RemoteOp == opRestorePause}
 	for _, o := range t.Mirror.StopOffsets {
 		topic.Partitions = append(topic.Partitions, wire.LinkMirrorOpPartition{Partition: o.Partition, Offset: o.LogEndOffset})
 	}
@@ -398,7 +414,7 @@ func (m *Manager) setRemoteOp(name, op string) error {
 // reverse is abandoned then, and noted, rather than fencing a topic its
 // users took back.
 func (m *Manager) resumeReverse(ctx context.Context, l metadata.Link, rt *runtime, name, op string) error {
-	res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{{Topic: name}})
+	res, err := m.peerMirrorOp(ctx, l, wire.MirrorOpDescribeStop, []wire.LinkMirrorOpTopic{m.opTopic(name)})
 	if err != nil {
 		m.noteTransitionError(name, err)
 		return err // asked again at the next run

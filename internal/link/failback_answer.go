@@ -49,9 +49,9 @@ func (m *Manager) LinkMirrorOp(ctx context.Context, req *wire.LinkMirrorOpReques
 		var res wire.LinkMirrorOpTopicResult
 		switch req.Op {
 		case wire.MirrorOpDescribeStop:
-			res = m.describeStop(l, rt.Topic)
+			res = m.describeStop(l, rt)
 		case wire.MirrorOpFence:
-			res = m.fence(ctx, l, rt.Topic)
+			res = m.fence(ctx, l, rt)
 		case wire.MirrorOpUnfence:
 			res = m.unfence(ctx, l, rt.Topic)
 		case wire.MirrorOpRestore:
@@ -111,11 +111,29 @@ func (m *Manager) peerTopic(l metadata.Link, topic string) (metadata.Topic, erro
 	return t, nil
 }
 
+// checkPeerTopicID refuses a peer's request about topic t when t is a
+// mirror that recorded another source topic id than the asker's topic
+// has now (design §5.3, "each side keeps its own topic id and records
+// the other's as SourceTopicID"): one of the two topics was deleted and
+// re-created since, and its offsets say nothing about the other. A zero
+// id on either side (not known) skips the check, as the fetcher does.
+func (m *Manager) checkPeerTopicID(t metadata.Topic, asker [16]byte) error {
+	if t.Mirror == nil || t.Mirror.SourceTopicID == ([16]byte{}) || asker == ([16]byte{}) || t.Mirror.SourceTopicID == asker {
+		return nil
+	}
+	return usererr.New(ErrMirrorState, "Topic '%s' on cluster %s mirrored the topic with id %s; the peer's topic '%s' has id %s: one of them was deleted and re-created since, so they cannot fail back to each other",
+		t.Name, m.cluster.ClusterID(), metadata.UUIDString(t.Mirror.SourceTopicID), t.Mirror.SourceTopic, metadata.UUIDString(asker))
+}
+
 // describeStop answers DESCRIBE_STOP for one topic (§5.2 step 1): a
 // STOPPED mirror of the link reports the log end offsets it had when it
 // stopped, its topic id and (by their number) its partition count.
-func (m *Manager) describeStop(l metadata.Link, topic string) wire.LinkMirrorOpTopicResult {
+func (m *Manager) describeStop(l metadata.Link, req wire.LinkMirrorOpTopic) wire.LinkMirrorOpTopicResult {
+	topic := req.Topic
 	t, err := m.peerTopic(l, topic)
+	if err == nil {
+		err = m.checkPeerTopicID(t, req.TopicID)
+	}
 	if err != nil {
 		return topicResult(err)
 	}
@@ -140,9 +158,10 @@ func (m *Manager) describeStop(l metadata.Link, topic string) wire.LinkMirrorOpT
 // producers get "Cannot append records to read-only mirror topic") and
 // its log end offsets are reported once what was appended is durable.
 // Fencing a fenced topic answers the same (a retry).
-func (m *Manager) fence(ctx context.Context, l metadata.Link, topic string) wire.LinkMirrorOpTopicResult {
+func (m *Manager) fence(ctx context.Context, l metadata.Link, req wire.LinkMirrorOpTopic) wire.LinkMirrorOpTopicResult {
+	topic := req.Topic
 	unlock := m.lockMirror(topic)
-	t, err := m.fenceLocked(ctx, l, topic)
+	t, err := m.fenceLocked(ctx, l, req)
 	unlock()
 	if err != nil {
 		return topicResult(err)
@@ -154,16 +173,22 @@ func (m *Manager) fence(ctx context.Context, l metadata.Link, topic string) wire
 	return m.endsResult(t)
 }
 
-func (m *Manager) fenceLocked(ctx context.Context, l metadata.Link, topic string) (metadata.Topic, error) {
+func (m *Manager) fenceLocked(ctx context.Context, l metadata.Link, req wire.LinkMirrorOpTopic) (metadata.Topic, error) {
+	topic := req.Topic
 	t, err := m.peerTopic(l, topic)
+	if err == nil {
+		err = m.checkPeerTopicID(t, req.TopicID)
+	}
 	if err != nil {
 		return t, err
 	}
 	if t.Mirror == nil {
 		// An ordinary topic (the usual case of a planned reverse: this
 		// cluster was the primary). PreviousState "" remembers that an
-		// unfence makes it ordinary again.
-		next := metadata.Mirror{Link: l.Name, LinkID: l.ID, SourceTopic: topic, State: metadata.MirrorPendingSetupForRestore, PendingOp: opFence}
+		// unfence or a failover makes it ordinary again. The asker's
+		// topic id is recorded now: its restore checks it.
+		next := metadata.Mirror{Link: l.Name, LinkID: l.ID, SourceTopic: topic, SourceTopicID: req.TopicID,
+			State: metadata.MirrorPendingSetupForRestore, PendingOp: opFence}
 		if err := m.cluster.SetMirrorState(topic, next); err != nil {
 			return t, fmt.Errorf("fencing %s: %w", topic, err)
 		}
@@ -210,15 +235,10 @@ func (m *Manager) unfence(ctx context.Context, l metadata.Link, topic string) wi
 	if t.Mirror.State != metadata.MirrorPendingSetupForRestore {
 		return topicResult(usererr.New(ErrMirrorState, "Topic '%s' on cluster %s is %s, not fenced for a reverse", topic, m.cluster.ClusterID(), m.mirrorInfo(t).State))
 	}
-	ordinary := t.Mirror.PreviousState == ""
+	// A topic that was ordinary before the fence is ordinary again
+	// (transitionLocked, fencedOrdinary).
 	if t, err = m.transitionLocked(ctx, nil, topic, evUnfence, transitionArgs{}); err != nil {
 		return topicResult(err)
-	}
-	if ordinary {
-		if err := m.cluster.ClearMirror(topic); err != nil {
-			return topicResult(err)
-		}
-		t.Mirror = nil
 	}
 	return m.endsResult(t)
 }
@@ -229,6 +249,9 @@ func (m *Manager) unfence(ctx context.Context, l metadata.Link, topic string) wi
 // to the same targets answers the same (a retry after a lost answer).
 func (m *Manager) restoreForPeer(ctx context.Context, l metadata.Link, req wire.LinkMirrorOpTopic) wire.LinkMirrorOpTopicResult {
 	t, err := m.peerTopic(l, req.Topic)
+	if err == nil {
+		err = m.checkPeerTopicID(t, req.TopicID)
+	}
 	if err != nil {
 		return topicResult(err)
 	}
@@ -258,7 +281,7 @@ func (m *Manager) restoreForPeer(ctx context.Context, l metadata.Link, req wire.
 			return topicResult(usererr.New(ErrMirrorState, "Topic '%s' on cluster %s is %s, not fenced for a reverse: it was failed over on %s meanwhile, or restored to other offsets", req.Topic, m.cluster.ClusterID(), m.mirrorInfo(t).State, m.cluster.ClusterID()))
 		}
 	}
-	if _, err := m.restore(ctx, l.Name, req.Topic, req.Topic, targets, restoreOpts{paused: req.Paused, exact: true}); err != nil {
+	if _, err := m.restore(ctx, l.Name, req.Topic, req.Topic, targets, restoreOpts{paused: req.Paused, exact: true, sourceTopicID: req.TopicID}); err != nil {
 		m.noteTransitionError(req.Topic, fmt.Errorf("restoring as a mirror of the peer cluster: %w", err))
 		return topicResult(err)
 	}

@@ -207,24 +207,9 @@ func failbackEndToEnd(t *testing.T, mode pairMode) {
 	p := newPairMode(t, mode)
 	direct := p.direct
 	ctx := ctxT(t)
-	if _, err := p.aAdm.CreateTopic(ctx, p.partitions, 1, nil, p.topic); err != nil {
-		t.Fatal(err)
-	}
-	p.produce(t, p.aCl, "before", []int{10, 7})
-	if err := p.mb.CreateMirror(ctx, p.lname, p.topic, "", nil, false); err != nil {
-		t.Fatal(err)
-	}
-	p.waitSame(t)
-	if res, err := p.mb.AlterMirrors(ctx, p.lname, "failover", []string{p.topic}, "", false); err != nil || res[0].Err != nil {
-		t.Fatalf("failover on B: %v %+v", err, res)
-	}
-	if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
-		t.Fatalf("B after failover: %s", s)
-	}
 	// A (the old primary, back from the dead) has records B never got;
 	// B has been written since its failover.
-	p.produce(t, p.aCl, "lost-on-A", []int{5, 3})
-	p.produce(t, p.bCl, "new-on-B", []int{2, 4})
+	p.diverged(t)
 	aBefore := leosOf(t, p.a, p.topic)
 
 	// Dry run over REST, as an operator runs it (reference §5.1, §5.2).
@@ -309,6 +294,7 @@ func failbackEndToEnd(t *testing.T, mode pairMode) {
 	if ta, _ := p.a.Node.Broker().TopicByName(p.topic); ta.Mirror.RemoteOp != "" {
 		t.Errorf("A still owes %q", ta.Mirror.RemoteOp)
 	}
+	p.checkIDsSwapped(t, p.b, p.a)
 	p.produce(t, p.aCl, "back-on-A", []int{3, 2})
 	p.waitSame(t)
 	if err := p.bCl.ProduceSync(ctx, &kgo.Record{Topic: p.topic, Value: []byte("x")}).FirstErr(); err == nil {
@@ -333,6 +319,7 @@ func failbackEndToEnd(t *testing.T, mode pairMode) {
 		t.Fatalf("after reverse-and-pause: A %s, B %s", sa, sb)
 	}
 	p.waitSame(t)
+	p.checkIDsSwapped(t, p.a, p.b)
 	p.produce(t, p.bCl, "on-B-again", []int{1, 1})
 	if s := mirrorState(t, p.a, p.topic); s != link.MirrorPaused {
 		t.Fatalf("A: %s", s)
@@ -355,6 +342,77 @@ func failbackEndToEnd(t *testing.T, mode pairMode) {
 	if s := mirrorState(t, p.a, p.topic); s != link.MirrorPaused {
 		t.Fatalf("A after failed operations: %s", s)
 	}
+}
+
+// checkIDsSwapped: after a reverse each side keeps its own topic id and
+// records the other's as SourceTopicID (design §5.3); mirror is the
+// broker holding the mirror now.
+func (p *failbackPair) checkIDsSwapped(t *testing.T, mirror, source *tandemtest.Broker) {
+	t.Helper()
+	tm, _ := mirror.Node.Broker().TopicByName(p.topic)
+	ts, _ := source.Node.Broker().TopicByName(p.topic)
+	if tm.ID == ts.ID || tm.Mirror == nil || tm.Mirror.SourceTopicID != ts.ID {
+		t.Errorf("topic ids: the mirror %v records source %+v; the source is %v", tm.ID, tm.Mirror, ts.ID)
+	}
+}
+
+// TestReverseTopicIDs: a reverse whose peer topic was an ordinary topic
+// records the asker's topic id on the new mirror (the RESTORE carries
+// it), so the data path checks it; a request naming another topic id
+// than the one a mirror recorded is refused (deleted and re-created).
+func TestReverseTopicIDs(t *testing.T) {
+	p := reversePair(t) // B ordinary, A its mirror
+	p.checkIDsSwapped(t, p.a, p.b)
+	r, err := p.ma.ReverseMirrors(ctxT(t), p.lname, []string{p.topic}, "", false, false)
+	if err != nil || r[0].Err != nil {
+		t.Fatalf("reverse-and-start: %v %+v", err, r)
+	}
+	if sa, sb := mirrorState(t, p.a, p.topic), mirrorState(t, p.b, p.topic); sa != link.MirrorStopped || sb != link.MirrorActive {
+		t.Fatalf("after reverse-and-start: A %s, B %s", sa, sb)
+	}
+	p.checkIDsSwapped(t, p.b, p.a)
+	p.produce(t, p.aCl, "on-A", []int{1, 1})
+	p.waitSame(t)
+
+	// B's mirror recorded A's id: requests about another incarnation
+	// of A's topic are refused, and change nothing.
+	la, _ := p.a.Node.Store().Link(p.lname)
+	for _, op := range []int8{wire.MirrorOpDescribeStop, wire.MirrorOpFence, wire.MirrorOpRestore} {
+		resp := p.mb.LinkMirrorOp(ctxT(t), &wire.LinkMirrorOpRequest{LinkName: p.lname, LinkID: la.ID, Op: op,
+			Topics: []wire.LinkMirrorOpTopic{{Topic: p.topic, TopicID: [16]byte{0xee}}}})
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || resp.Topics[0].ErrorMessage == nil ||
+			!strings.Contains(*resp.Topics[0].ErrorMessage, "deleted and re-created") {
+			t.Errorf("op %d with another topic id: %+v", op, resp)
+		}
+	}
+	if s := mirrorState(t, p.b, p.topic); s != link.MirrorActive {
+		t.Fatalf("B after refused requests: %s", s)
+	}
+}
+
+// TestFailoverOfFencedOrdinaryTopic: a topic that was ordinary before a
+// reverse fenced it becomes ordinary again when failed over, as an
+// unfence leaves it, not a STOPPED mirror of a link it never mirrored.
+func TestFailoverOfFencedOrdinaryTopic(t *testing.T) {
+	p := reversePair(t)
+	la, _ := p.a.Node.Store().Link(p.lname)
+	ta, _ := p.a.Node.Broker().TopicByName(p.topic)
+	resp := p.mb.LinkMirrorOp(ctxT(t), &wire.LinkMirrorOpRequest{LinkName: p.lname, LinkID: la.ID, Op: wire.MirrorOpFence,
+		Topics: []wire.LinkMirrorOpTopic{{Topic: p.topic, TopicID: ta.ID}}})
+	if resp.ErrorCode != 0 || resp.Topics[0].ErrorCode != 0 || mirrorState(t, p.b, p.topic) != metadata.MirrorPendingSetupForRestore {
+		t.Fatalf("fence: %+v, B %s", resp, mirrorState(t, p.b, p.topic))
+	}
+	if err := p.bCl.ProduceSync(ctxT(t), &kgo.Record{Topic: p.topic, Value: []byte("x")}).FirstErr(); err == nil {
+		t.Fatal("the fenced topic accepted a write")
+	}
+	if r, err := p.mb.AlterMirrors(ctxT(t), p.lname, "failover", []string{p.topic}, "", false); err != nil || r[0].Err != nil {
+		t.Fatalf("failover of the fenced topic: %v %+v", err, r)
+	}
+	if s := mirrorState(t, p.b, p.topic); s != "" {
+		t.Fatalf("B after failover: %s, want an ordinary topic", s)
+	}
+	p.produce(t, p.bCl, "writable", []int{1, 1})
+	p.waitSame(t) // A still mirrors B
 }
 
 func postJSON(t *testing.T, url, body string) string {
@@ -480,8 +538,10 @@ func TestReverseCrashPoints(t *testing.T) {
 		if r, err := p.mb.AlterMirrors(ctxT(t), p.lname, "failover", []string{p.topic}, "", false); err != nil || r[0].Err != nil {
 			t.Fatalf("failover of the fenced topic: %v %+v", err, r)
 		}
-		if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
-			t.Fatalf("B after its failover: %s", s)
+		// B's topic was an ordinary topic before the fence: ordinary
+		// again, as an unfence leaves it (design §5.6).
+		if s := mirrorState(t, p.b, p.topic); s != "" {
+			t.Fatalf("B after its failover: %s, want an ordinary topic", s)
 		}
 		p.produce(t, p.bCl, "after-failover", []int{1, 1})
 		p.toB.SetBefore(nil)
@@ -498,10 +558,10 @@ func TestReverseCrashPoints(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if s := mirrorState(t, p.b, p.topic); s != link.MirrorStopped {
+		if s := mirrorState(t, p.b, p.topic); s != "" {
 			t.Fatalf("B after A gave up: %s", s)
 		}
-		if mi, _ := p.ma.Mirror(p.lname, p.topic); !strings.Contains(fmt.Sprint(mi.TransitionErrors), "reverse-and-start of 't' abandoned: the peer's topic is STOPPED") {
+		if mi, _ := p.ma.Mirror(p.lname, p.topic); !strings.Contains(fmt.Sprint(mi.TransitionErrors), "reverse-and-start of 't' abandoned: the peer's topic is not fenced") {
 			t.Errorf("state transition errors: %+v", mi.TransitionErrors)
 		}
 		p.produce(t, p.bCl, "still-writable", []int{1, 1})

@@ -64,7 +64,8 @@ type Cluster interface {
 	// writable).
 	SetMirrorState(topic string, m metadata.Mirror) error
 	// ClearMirror makes a STOPPED mirror an ordinary topic that no link
-	// owns (its link was deleted).
+	// owns (its link was deleted), or undoes a reverse's fence of an
+	// ordinary topic (PENDING_SETUP_FOR_RESTORE, no PreviousState).
 	ClearMirror(topic string) error
 	SetMirrorConfigs(topic string, configs map[string]string) error
 	AddMirrorPartitions(topic string, total int32) error

@@ -66,6 +66,7 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 	if err != nil {
 		return t, err
 	}
+	t0 := t.Mirror
 	next := *t.Mirror
 	if step.To != next.State {
 		next.Error = ""
@@ -96,6 +97,20 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		}
 		switch e {
 		case effPersist:
+			if fencedOrdinary(*t0) && next.State == MirrorStopped {
+				// Unfenced or failed over: a topic that was ordinary
+				// before a reverse fenced it (fenceLocked) is ordinary
+				// again, not a STOPPED mirror of a link it never
+				// mirrored (design §5.6). One write, so a crash never
+				// leaves it half way.
+				if err := m.cluster.ClearMirror(name); err != nil {
+					return t, fmt.Errorf("making %s an ordinary topic again: %w", name, err)
+				}
+				t.Mirror = nil
+				m.ends.forget(name)
+				m.logger.Info("mirror state", "topic", name, "event", ev.String(), "state", "ordinary topic")
+				continue
+			}
 			if err := m.cluster.SetMirrorState(name, next); err != nil {
 				return t, fmt.Errorf("persisting mirror %s %s: %w", name, next.State, err)
 			}
@@ -130,6 +145,13 @@ func (m *Manager) transitionLocked(ctx context.Context, rt *runtime, name string
 		}
 	}
 	return t, nil
+}
+
+// fencedOrdinary reports whether mr is a fence (by a reverse started on
+// the peer) of a topic that was an ordinary topic before: fenceLocked
+// leaves PreviousState empty then.
+func fencedOrdinary(mr metadata.Mirror) bool {
+	return mr.State == metadata.MirrorPendingSetupForRestore && mr.PreviousState == ""
 }
 
 // applyDataPath tells the data path what the mirror's state and the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,6 +35,11 @@ type reverseState struct {
 	// and the INBOUND half lists this broker in its LinkReverse answers.
 	nodeID    int32
 	listeners []ListenerAddr
+	// brokersOf, when set, lists the brokers of this cluster that run
+	// work of a link (design §3.3 "Several destination brokers"): the
+	// seam for a cluster of several brokers. Unset: this broker, for a
+	// link it runs, and none otherwise (clusters are one node today).
+	brokersOf func(link string) []wire.LinkReverseBroker
 }
 
 // ListenerAddr is one Kafka listener of this broker: its name and the
@@ -61,9 +67,10 @@ func WithSessions(s *Sessions) Option { return func(m *Manager) { m.rev.sessions
 // (design §3.3). A nil *Sessions has none (a Manager built without
 // NewManager, in tests).
 type Sessions struct {
-	logger *slog.Logger
-	mu     sync.Mutex
-	byLink map[string]*revSession
+	logger   *slog.Logger
+	mu       sync.Mutex
+	byLink   map[string]*revSession
+	counters sessionCounters
 }
 
 // NewSessions returns an empty registry.
@@ -91,7 +98,11 @@ func (ss *Sessions) put(s *revSession) {
 	old := ss.byLink[s.link]
 	ss.byLink[s.link] = s
 	ss.mu.Unlock()
+	ss.counters.sessions.Add(1)
 	if old != nil {
+		if old.closed() == nil && (old.expiry.IsZero() || time.Now().Before(old.expiry)) {
+			ss.counters.replaced.Add(1)
+		}
 		old.close(errors.New("replaced by a newer session of the same link"))
 	}
 }
@@ -157,6 +168,12 @@ type revSession struct {
 	heartbeat time.Duration
 	timeout   time.Duration // request.timeout.ms: a PING unanswered by then ends the session
 	logger    *slog.Logger
+	// expiry is the end of the SASL session of the connection (zero:
+	// none): conn is closed then (reverse_expiry.go, KIP-368).
+	expiry time.Time
+	// brokers lists the destination brokers of the link, sent with each
+	// PING (design §3.3); nil sends none.
+	brokers func() []wire.LinkReverseBroker
 
 	wmu sync.Mutex // serialises writes
 
@@ -228,7 +245,11 @@ func (s *revSession) ping() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		resp, err := s.reverse(ctx, &wire.LinkReverseRequest{LinkName: s.link, LinkID: s.id, Role: wire.LinkReversePing, SessionID: s.id})
+		ping := &wire.LinkReverseRequest{LinkName: s.link, LinkID: s.id, Role: wire.LinkReversePing, SessionID: s.id}
+		if s.brokers != nil {
+			ping.Brokers = s.brokers()
+		}
+		resp, err := s.reverse(ctx, ping)
 		cancel()
 		if err == nil {
 			err = kerr.ErrorForCode(resp.ErrorCode)
@@ -246,6 +267,10 @@ func (s *revSession) close(err error) {
 	if s.err != nil {
 		s.mu.Unlock()
 		return
+	}
+	if !s.expiry.IsZero() && !time.Now().Before(s.expiry) {
+		s.ss.counters.controlExpired.Add(1)
+		err = fmt.Errorf("%w: %w", errSessionLifetime, err)
 	}
 	s.err = err
 	close(s.done)
@@ -411,7 +436,13 @@ func (s *revSession) hasDial(dialID int64) bool {
 // DATA) on the INBOUND half's broker (the broker has checked the caller
 // may ALTER the cluster). When take is non-nil the server writes resp and
 // then hands the connection to take: it is no longer the broker's.
-func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest) (resp *wire.LinkReverseResponse, take func(net.Conn)) {
+//
+// expiry is the end of the SASL session of the connection (zero: none):
+// the connection taken is closed then, as the broker would close a client
+// that did not re-authenticate (KIP-368; the SOURCE half, now the server,
+// cannot). The SOURCE half renews its control session before (design
+// §3.3).
+func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest, expiry time.Time) (resp *wire.LinkReverseResponse, take func(net.Conn)) {
 	resp = &wire.LinkReverseResponse{Version: req.Version, ClusterID: m.cluster.ClusterID()}
 	fail := func(code int16, format string, args ...any) (*wire.LinkReverseResponse, func(net.Conn)) {
 		msg := fmt.Sprintf(format, args...)
@@ -440,6 +471,7 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 			return fail(kerr.InvalidRequest.Code, "cluster link '%s': no pending dial %d (it timed out or its session ended)", req.LinkName, req.DialID)
 		}
 		return resp, func(c net.Conn) {
+			c = m.rev.bound(c, expiry, &m.rev.sessions.counters.dataExpired)
 			if !s.deliver(req.DialID, c) {
 				_ = c.Close()
 			}
@@ -449,7 +481,10 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 	}
 	rt := m.runtimeOf(req.LinkName)
 	if rt == nil {
-		return fail(kerr.InvalidRequest.Code, "cluster link '%s' is not running on this broker: %v", req.LinkName, m.startFailure(req.LinkName))
+		// Design §3.3: a broker that does not host the link answers with
+		// the brokers that do, and the SOURCE half moves on to them.
+		resp.Brokers = m.linkBrokers(req.LinkName)
+		return fail(kerr.NotLeaderForPartition.Code, "cluster link '%s' is not running on this broker: %v", req.LinkName, m.startFailure(req.LinkName))
 	}
 	// Pairing (design §2.1): a SOURCE half sends its id once it is fixed
 	// (sourceLinkID). Two fixed ids that differ never pair: one half was
@@ -466,12 +501,7 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 		return fail(kerr.InvalidRequest.Code, "cluster link '%s' reads cluster %s, not %s (the cluster of the SOURCE half that connected)", req.LinkName, l.SourceClusterID, req.ClusterID)
 	}
 	resp.HeartbeatMillis = int32(min(Millis(rt.link.Configs, "availability.check.ms"), time.Duration(1<<31-1)*time.Millisecond) / time.Millisecond)
-	if a := m.ownAddr(""); a != "" {
-		if host, port, err := net.SplitHostPort(a); err == nil {
-			p, _ := strconv.Atoi(port)
-			resp.Brokers = []wire.LinkReverseBroker{{NodeID: m.rev.nodeID, Host: host, Port: int32(p)}}
-		}
-	}
+	resp.Brokers = m.linkBrokers(req.LinkName)
 	id := req.SessionID
 	heartbeat := time.Duration(resp.HeartbeatMillis) * time.Millisecond
 	timeout := Millis(rt.link.Configs, "request.timeout.ms")
@@ -479,11 +509,51 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest)
 		if l.SourceClusterID == "" {
 			m.recordPeerCluster(req.LinkName, req.ClusterID)
 		}
+		// Closed at its expiry, the connection ends the session (counted
+		// as expired by close): the SOURCE half should have replaced it
+		// before.
+		c = m.rev.bound(c, expiry, nil)
 		s := newRevSession(m.rev.sessions, req.LinkName, id, req.ClusterID, c, heartbeat, timeout)
+		s.expiry = expiry
+		s.brokers = func() []wire.LinkReverseBroker { return m.linkBrokers(req.LinkName) }
 		m.rev.sessions.put(s)
 		s.logger.Info("source-initiated link: control session up", "session", fmtUUID(id), "source_cluster_id", req.ClusterID, "remote", c.RemoteAddr())
 		go s.run()
 	}
+}
+
+// bound makes a handed-off connection stop at the end of its SASL session
+// (reverse_expiry.go); expired, when non-nil, counts those it closes.
+func (r *reverseState) bound(c net.Conn, expiry time.Time, expired *atomic.Int64) net.Conn {
+	r.sessions.counters.handedOff.Add(1)
+	if expiry.IsZero() {
+		return c
+	}
+	r.sessions.counters.bounded.Add(1)
+	return withExpiry(c, expiry, func() {
+		if expired != nil {
+			expired.Add(1)
+		}
+	})
+}
+
+// linkBrokers lists the brokers of this cluster that run work of link,
+// as LinkReverse answers and PINGs carry them (design §3.3): this broker
+// (its first listener's address) when it runs the link.
+func (m *Manager) linkBrokers(link string) []wire.LinkReverseBroker {
+	if m.rev.brokersOf != nil {
+		return m.rev.brokersOf(link)
+	}
+	if m.runtimeOf(link) == nil {
+		return nil
+	}
+	if a := m.ownAddr(""); a != "" {
+		if host, port, err := net.SplitHostPort(a); err == nil {
+			p, _ := strconv.Atoi(port)
+			return []wire.LinkReverseBroker{{NodeID: m.rev.nodeID, Host: host, Port: int32(p)}}
+		}
+	}
+	return nil
 }
 
 // recordPeerCluster persists the peer cluster's id of link (its

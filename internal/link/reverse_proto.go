@@ -87,6 +87,9 @@ type kconn struct {
 	conn net.Conn
 	rd   *bufio.Reader
 	corr int32
+	// lifetime is the SessionLifetimeMs of the last SaslAuthenticate
+	// answer (zero: the session never expires, KIP-368).
+	lifetime time.Duration
 }
 
 func newKconn(c net.Conn) *kconn { return &kconn{conn: c, rd: bufio.NewReaderSize(c, 4096)} }
@@ -218,6 +221,7 @@ func (k *kconn) setup(ctx context.Context, sec security, addr string) error {
 			}
 			return fmt.Errorf("SaslAuthenticate with %s: %w", addr, err)
 		}
+		k.lifetime = time.Duration(resp.SessionLifetimeMillis) * time.Millisecond
 		if done, write, err = session.Challenge(resp.SASLAuthBytes); err != nil {
 			return err
 		}

@@ -61,8 +61,11 @@ type sourceHalf struct {
 	heartbeat           time.Duration // until the destination says
 	logger              *slog.Logger
 
-	mu      sync.Mutex
-	up      bool
+	mu sync.Mutex
+	// up counts the control sessions that are up (pinged at least once):
+	// several while one is renewed (KIP-368) or with one per destination
+	// broker (design §3.3).
+	up      int
 	peer    string // the destination's cluster id, from the last session
 	lastErr error
 	conns   map[net.Conn]struct{} // control and relayed connections
@@ -71,7 +74,32 @@ type sourceHalf struct {
 	// listener, as its Metadata last said: the only ones a DIAL may
 	// name (allowedTarget).
 	brokers map[string]bool
+
+	// Several destination brokers (design §3.3): keepers holds one
+	// session keeper per destination broker the destination listed, once
+	// it listed more than one (or sent this half elsewhere); with none,
+	// the bootstrap keeper (run) keeps the one session. While a keeper
+	// can reach its broker, the bootstrap keeper does not dial (it would
+	// replace a keeper's session); changed wakes it.
+	keepCtx context.Context
+	keepers map[int32]*keeper
+	changed chan struct{}
+	kwg     sync.WaitGroup
 }
+
+// keeper keeps a control session to one destination broker.
+type keeper struct {
+	node   int32
+	addr   string
+	cancel context.CancelFunc
+	// failures counts attempts without a session since the last one
+	// (s.mu): a keeper that failed keeperFailures times in a row no
+	// longer holds the bootstrap keeper back (a listed address this
+	// cluster cannot reach, where the configured one works).
+	failures int
+}
+
+const keeperFailures = 3
 
 func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 	c := rt.link.Configs
@@ -83,7 +111,7 @@ func (m *Manager) newSourceHalf(rt *runtime) (*sourceHalf, error) {
 		setup: Millis(c, "socket.connection.setup.timeout.ms"), backoff: Millis(c, "reconnect.backoff.ms"),
 		backoffMax: Millis(c, "reconnect.backoff.max.ms"), reqTimeout: Millis(c, "request.timeout.ms"),
 		heartbeat: Millis(c, "availability.check.ms"), logger: m.logger.With("link", rt.link.Name),
-		conns: map[net.Conn]struct{}{}}
+		conns: map[net.Conn]struct{}{}, keepers: map[int32]*keeper{}, changed: make(chan struct{}, 1)}
 	for _, a := range strings.Split(Value(c, "bootstrap.servers"), ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			s.addrs = append(s.addrs, a)
@@ -139,33 +167,157 @@ func (s *sourceHalf) stop() {
 func (s *sourceHalf) status() (up bool, peer string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.up, s.peer, s.lastErr
+	return s.up > 0, s.peer, s.lastErr
 }
 
-// run keeps a control session up until ctx ends: it dials the
-// destination's addresses in turn, backing off from reconnect.backoff.ms
-// to reconnect.backoff.max.ms (±20%) between failed attempts, each session
-// with a new id (design §3.3).
+// signal wakes the bootstrap keeper (s.mu held or not).
+func (s *sourceHalf) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// run keeps control sessions up until ctx ends: the bootstrap keeper
+// (keep with no broker) and, when the destination lists several brokers,
+// one keeper per broker (setBrokers).
 func (s *sourceHalf) run(ctx context.Context) {
-	wait := s.backoff
-	logged := "" // the last failure logged at WARN: the same one again is DEBUG
 	if s.bidi && !s.peerInbound(ctx) {
 		return
 	}
-	for i := 0; ctx.Err() == nil; i++ {
+	s.mu.Lock()
+	s.keepCtx = ctx
+	s.mu.Unlock()
+	defer s.kwg.Wait()
+	s.keep(ctx, nil)
+}
+
+// setBrokers applies the destination's list of brokers that run work of
+// the link (a LinkReverse answer, each PING; design §3.3): one keeper per
+// listed broker, dialing it directly; a broker no longer listed loses its
+// keeper and session. One broker listed while no keeper runs leaves the
+// bootstrap session alone (it is that broker's, reached by the configured
+// address, which may be a proxy's or a load balancer's), unless moveOn:
+// the broker dialed does not host the link (NOT_LEADER_OR_FOLLOWER). An
+// empty list changes nothing.
+func (s *sourceHalf) setBrokers(list []wire.LinkReverseBroker, moveOn bool) {
+	if len(list) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.keepCtx == nil || s.keepCtx.Err() != nil {
+		return
+	}
+	if len(list) == 1 && len(s.keepers) == 0 && !moveOn {
+		return
+	}
+	want := make(map[int32]string, len(list))
+	for _, b := range list {
+		want[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+	}
+	for id, k := range s.keepers {
+		if a, ok := want[id]; !ok || a != k.addr {
+			s.logger.Info("source-initiated link: the destination no longer lists a broker; closing its control session", "broker", id, "destination", k.addr)
+			k.cancel()
+			delete(s.keepers, id)
+		}
+	}
+	for id, a := range want {
+		if s.keepers[id] != nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(s.keepCtx)
+		k := &keeper{node: id, addr: a, cancel: cancel}
+		s.keepers[id] = k
+		s.logger.Info("source-initiated link: the destination lists a broker; opening a control session to it", "broker", id, "destination", a)
+		s.kwg.Add(1)
+		go func() {
+			defer s.kwg.Done()
+			defer cancel()
+			s.keep(ctx, k)
+		}()
+	}
+	s.signal()
+}
+
+// keeperAddrs lists the destination brokers this half keeps a session to
+// (node id → address; empty while the bootstrap session is the only one).
+func (s *sourceHalf) keeperAddrs() map[int32]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int32]string, len(s.keepers))
+	for id, k := range s.keepers {
+		out[id] = k.addr
+	}
+	return out
+}
+
+// waitKeepers blocks the bootstrap keeper while a broker keeper reaches
+// its broker; false when ctx ended.
+func (s *sourceHalf) waitKeepers(ctx context.Context) bool {
+	for {
+		s.mu.Lock()
+		held := false
+		for _, k := range s.keepers {
+			held = held || k.failures < keeperFailures
+		}
+		s.mu.Unlock()
+		if !held {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.changed:
+		}
+	}
+}
+
+// keep keeps one control session up until ctx ends: to broker k, or
+// (k nil, the bootstrap keeper) to the destination's configured addresses
+// in turn while no broker keeper has a session. It backs off from
+// reconnect.backoff.ms to reconnect.backoff.max.ms (±20%) between failed
+// attempts, each session with a new id (design §3.3), and opens the next
+// session at once when the current one nears the end of its SASL session
+// lifetime (KIP-368: renewed, the old one still serving meanwhile).
+func (s *sourceHalf) keep(ctx context.Context, k *keeper) {
+	wait := s.backoff
+	logged := "" // the last failure logged at WARN: the same one again is DEBUG
+	for i := 0; ctx.Err() == nil; {
+		if k == nil && !s.waitKeepers(ctx) {
+			return
+		}
 		addr := s.addrs[i%len(s.addrs)]
-		established, err := s.session(ctx, addr)
+		if k != nil {
+			addr = k.addr
+		}
+		established, renewed, err := s.session(ctx, addr)
 		if ctx.Err() != nil {
 			return
 		}
+		if renewed {
+			wait, logged = s.backoff, ""
+			s.logger.Info("source-initiated link: renewing the control session before its SASL session lifetime ends", "destination", addr)
+			continue
+		}
+		i++
 		s.mu.Lock()
 		s.lastErr = err
+		if k != nil {
+			if established {
+				k.failures = 0
+			} else {
+				k.failures++
+			}
+		}
 		s.mu.Unlock()
+		s.signal()
 		switch {
 		case established:
 			wait, logged = s.backoff, ""
 			s.logger.Info("source-initiated link: control session to the destination ended; reconnecting", "destination", addr, "err", err)
-		case s.bidi && errors.Is(err, errPeerOutbound):
+		case k == nil && s.bidi && errors.Is(err, errPeerOutbound):
 			// The peer bidirectional half dials this cluster itself:
 			// nothing to reverse.
 			s.logger.Info("bidirectional link: the peer half is connection.mode=OUTBOUND; no reversed connection is needed", "peer", addr)
@@ -223,10 +375,13 @@ func (s *sourceHalf) peerInbound(ctx context.Context) bool {
 }
 
 // errRefused: the destination answered LinkReverse with an error;
-// errPeerOutbound, with INVALID_CONFIG: its half is not INBOUND.
+// errPeerOutbound, with INVALID_CONFIG: its half is not INBOUND;
+// errNotHosting, with NOT_LEADER_OR_FOLLOWER: that broker does not run
+// the link (its answer lists those that do, design §3.3).
 var (
 	errRefused      = errors.New("the destination refused the control session")
 	errPeerOutbound = errors.New("the peer half is not connection.mode=INBOUND")
+	errNotHosting   = errors.New("the destination broker does not run the link")
 )
 
 // sourceLinkID is the cluster_link_id a SOURCE half sends: its id once it
@@ -241,20 +396,30 @@ func (m *Manager) sourceLinkID(rt *runtime) [16]byte {
 	return [16]byte{}
 }
 
-// session opens one control session to addr and serves it until it ends.
-// established says whether the destination accepted it.
-func (s *sourceHalf) session(ctx context.Context, addr string) (established bool, err error) {
+// session opens one control session to addr (a keeper's broker, or a
+// bootstrap address) and serves it until it ends.
+// established says whether the destination accepted it; renewed, that it
+// returned early, near the end of the SASL session lifetime the
+// destination gave (renewAfter, KIP-368), while the session goes on
+// serving until the destination replaces it with the next one or closes
+// it at its expiry.
+func (s *sourceHalf) session(ctx context.Context, addr string) (established, renewed bool, err error) {
 	k, err := connectAuthenticated(ctx, addr, s.rt.sec, s.setup)
 	if err != nil {
 		if aerr, ok := authFailure(err, s.rt.sec, nil); ok {
-			return false, aerr
+			return false, false, aerr
 		}
-		return false, fmt.Errorf("connecting to the destination at %s: %w", addr, err)
+		return false, false, fmt.Errorf("connecting to the destination at %s: %w", addr, err)
 	}
 	if !s.track(k.conn) {
-		return false, ctx.Err()
+		return false, false, ctx.Err()
 	}
-	defer s.untrack(k.conn)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.untrack(k.conn)
+		}
+	}()
 	sid := newSessionID()
 	own := s.m.cluster.ClusterID()
 	rctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
@@ -262,29 +427,34 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 		ClusterID: own, Role: wire.LinkReverseControl, SessionID: sid})
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("LinkReverse with the destination at %s: %w", addr, err)
+		return false, false, fmt.Errorf("LinkReverse with the destination at %s: %w", addr, err)
 	}
 	if resp.ErrorCode != 0 {
 		msg := kerr.ErrorForCode(resp.ErrorCode).Error()
 		if resp.ErrorMessage != nil {
 			msg = *resp.ErrorMessage
 		}
+		if resp.ErrorCode == kerr.NotLeaderForPartition.Code {
+			// Design §3.3: move on to the brokers that run the link.
+			s.setBrokers(resp.Brokers, true)
+			return false, false, fmt.Errorf("%w: %s (at %s; it lists %d broker(s) that do)", errNotHosting, msg, addr, len(resp.Brokers))
+		}
 		// No half there pairs with this one (no such link, not INBOUND,
 		// another link id): its remote link state says so (design §2.3).
 		if resp.ErrorCode == kerr.InvalidConfig.Code {
 			if s.bidi {
 				// Its own LinkPeer exchanges tell the remote link state.
-				return false, fmt.Errorf("%w: %w: %s", errRefused, errPeerOutbound, msg)
+				return false, false, fmt.Errorf("%w: %w: %s", errRefused, errPeerOutbound, msg)
 			}
 		}
 		s.m.observePeer(s.rt, peerAnswer{clusterID: resp.ClusterID, refused: "the destination refused the connection: " + msg})
-		return false, fmt.Errorf("%w: %s (at %s)", errRefused, msg, addr)
+		return false, false, fmt.Errorf("%w: %s (at %s)", errRefused, msg, addr)
 	}
 	if resp.ClusterID == own {
-		return false, fmt.Errorf("%w: the destination at %s is this cluster (%s)", errRefused, addr, own)
+		return false, false, fmt.Errorf("%w: the destination at %s is this cluster (%s)", errRefused, addr, own)
 	}
 	if l, ok := s.m.store.Link(s.name); ok && l.SourceClusterID != "" && l.SourceClusterID != resp.ClusterID {
-		return false, fmt.Errorf("%w: the destination at %s is cluster %s, this half is paired with %s", errRefused, addr, resp.ClusterID, l.SourceClusterID)
+		return false, false, fmt.Errorf("%w: the destination at %s is cluster %s, this half is paired with %s", errRefused, addr, resp.ClusterID, l.SourceClusterID)
 	} else if ok && l.SourceClusterID == "" {
 		s.m.recordPeerCluster(s.name, resp.ClusterID)
 	}
@@ -295,14 +465,39 @@ func (s *sourceHalf) session(ctx context.Context, addr string) (established bool
 	s.mu.Lock()
 	s.peer = resp.ClusterID
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.up = false
-		s.mu.Unlock()
-	}()
 	s.logger.Info("source-initiated link: control session up", "destination", addr, "destination_cluster_id", resp.ClusterID,
-		"session", fmtUUID(sid), "heartbeat", heartbeat)
-	return true, s.serve(ctx, k.buffered(), sid, addr, heartbeat)
+		"session", fmtUUID(sid), "heartbeat", heartbeat, "lifetime", k.lifetime)
+	handedOff = true
+	done := make(chan error, 1)
+	go func() {
+		defer s.untrack(k.conn)
+		done <- s.serve(ctx, k.buffered(), sid, addr, heartbeat)
+	}()
+	s.setBrokers(resp.Brokers, false)
+	var renew <-chan time.Time
+	if k.lifetime > 0 {
+		// KIP-368 (design §3.3): this side cannot re-authenticate a
+		// reversed connection; the next session takes over before the
+		// destination closes this one at the end of its lifetime.
+		t := time.NewTimer(renewAfter(k.lifetime, s.setup))
+		defer t.Stop()
+		renew = t.C
+	}
+	select {
+	case err := <-done:
+		return true, false, err
+	case <-renew:
+		return true, true, nil
+	}
+}
+
+// renewAfter is when a control session of the given SASL session
+// lifetime is renewed (KIP-368, design §3.3): at 90% of it, as Kafka's
+// clients re-authenticate, but early enough that a whole set-up (bounded
+// by socket.connection.setup.timeout.ms) fits before the end — and never
+// before half of it, so a short lifetime is not renewed in a loop.
+func renewAfter(lifetime, setup time.Duration) time.Duration {
+	return max(min(lifetime*9/10, lifetime-setup), lifetime/2)
 }
 
 // serve answers the destination's requests on a reversed control
@@ -343,6 +538,7 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 		}
 	}()
 	var wmu sync.Mutex
+	counted := false // this session counts in s.up
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	rd := bufio.NewReader(conn)
@@ -365,9 +561,18 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 			lastPing.Store(time.Now().UnixNano())
 			// Up from the destination's first request (a PING at once):
 			// it has registered the session, so its clients can dial.
-			s.mu.Lock()
-			s.up, s.lastErr = true, nil
-			s.mu.Unlock()
+			if !counted {
+				counted = true
+				s.mu.Lock()
+				s.up++
+				s.lastErr = nil
+				s.mu.Unlock()
+				defer func() {
+					s.mu.Lock()
+					s.up--
+					s.mu.Unlock()
+				}()
+			}
 		}
 		inflight.Add(1)
 		go func() {
@@ -402,6 +607,7 @@ func (s *sourceHalf) answer(ctx context.Context, h wire.Header, body []byte, sid
 	case *wire.LinkReverseRequest:
 		switch req.Role {
 		case wire.LinkReversePing:
+			s.setBrokers(req.Brokers, false)
 			return &wire.LinkReverseResponse{Version: h.Version, ClusterID: s.m.cluster.ClusterID()}, nil
 		case wire.LinkReverseDial:
 			return s.dial(ctx, sid, addr, req), nil

@@ -66,6 +66,7 @@ type Partition struct {
 	leaderEpoch atomic.Int32
 	minInsync   atomic.Int32
 	readOnly    atomic.Bool
+	restoring   atomic.Bool
 }
 
 // Offline returns why the partition cannot take writes, or nil: its log
@@ -81,6 +82,12 @@ func (p *Partition) Offline() error {
 // ReadOnly reports whether clients may not write to the partition: it
 // belongs to a mirror topic that is still being filled by a cluster link.
 func (p *Partition) ReadOnly() bool { return p.readOnly.Load() }
+
+// Restoring reports whether the partition's topic is being truncated by a
+// truncate-and-restore (mirror state PENDING_RESTORE): clients get no
+// offsets from it until the truncation is done and the leader epoch
+// raised (broker Fetch, ListOffsets, OffsetForLeaderEpoch).
+func (p *Partition) Restoring() bool { return p.restoring.Load() }
 
 // MinInsyncReplicas is the topic's min.insync.replicas, cached here because
 // every acks=all produce checks it.
@@ -107,6 +114,8 @@ type Spec struct {
 	MinInsyncReplicas int32
 	// ReadOnly marks an active mirror topic (written only by its link).
 	ReadOnly bool
+	// Restoring marks a topic being truncated (PENDING_RESTORE).
+	Restoring bool
 }
 
 // Manager hosts the partitions of this node.
@@ -236,6 +245,9 @@ func (m *Manager) Host(s Spec) error {
 		}
 		pt.minInsync.Store(s.MinInsyncReplicas)
 		pt.readOnly.Store(s.ReadOnly)
+		// After the epoch: leaving PENDING_RESTORE, the new epoch is
+		// in place before the partition answers clients again.
+		pt.restoring.Store(s.Restoring)
 	}
 	t := &Topic{Name: s.Name, ID: s.ID, Partitions: parts}
 	m.topics[s.Name] = t

@@ -26,7 +26,7 @@ func (f *takingLinkAPI) LinkMirrorOp(context.Context, *wire.LinkMirrorOpRequest)
 	return &wire.LinkMirrorOpResponse{}
 }
 
-func (f *takingLinkAPI) LinkReverse(_ context.Context, req *wire.LinkReverseRequest) (*wire.LinkReverseResponse, func(net.Conn)) {
+func (f *takingLinkAPI) LinkReverse(_ context.Context, req *wire.LinkReverseRequest, _ time.Time) (*wire.LinkReverseResponse, func(net.Conn)) {
 	return &wire.LinkReverseResponse{ClusterID: "taker", HeartbeatMillis: 500}, func(c net.Conn) { f.taken <- c }
 }
 

@@ -108,7 +108,7 @@ type LinkPeerResponse struct {
 }
 
 // LinkReverseBroker is one broker of the answering cluster that runs work
-// of the link (several destination brokers, later).
+// of the link (several destination brokers, design §3.3).
 type LinkReverseBroker struct {
 	NodeID int32
 	Host   string
@@ -126,6 +126,10 @@ type LinkReverseRequest struct {
 	DialID    int64
 	Host      string // DIAL only
 	Port      int32  // DIAL only
+	// Brokers (PING only): the destination brokers that run work of
+	// the link, as the sender knows them now; the SOURCE half keeps one
+	// control session per listed broker (design §3.3). Empty: unchanged.
+	Brokers []LinkReverseBroker
 }
 
 // LinkReverseResponse v0.
@@ -148,8 +152,13 @@ type LinkMirrorOpPartition struct {
 
 // LinkMirrorOpTopic is one topic of a LinkMirrorOp request.
 type LinkMirrorOpTopic struct {
-	Topic      string
-	Paused     bool
+	Topic  string
+	Paused bool
+	// TopicID is the asker's id of its topic (RESTORE: the new mirror's
+	// source topic id, which the answering side records as
+	// SourceTopicID; design §5.3 "Topic ids swap roles"). Zero when the
+	// op needs none.
+	TopicID    [16]byte
 	Partitions []LinkMirrorOpPartition
 }
 

@@ -25,13 +25,15 @@ package wire
 //	                  topic_id uuid
 //	LinkReverseRequest:  link_name string, link_id uuid, cluster_id string,
 //	                     role int8, session_id uuid, dial_id int64,
-//	                     host string, port int32
+//	                     host string, port int32,
+//	                     brokers [node_id int32, host string, port int32]
 //	LinkReverseResponse: error_code int16, error_message nullable string,
 //	                     link_id uuid, cluster_id string,
 //	                     heartbeat_millis int32,
 //	                     brokers [node_id int32, host string, port int32]
 //	LinkMirrorOpRequest:  link_name string, link_id uuid, cluster_id string,
 //	                      op int8, topics [topic string, paused bool,
+//	                      topic_id uuid,
 //	                      partitions [partition int32, offset int64]]
 //	LinkMirrorOpResponse: error_code int16, error_message nullable string,
 //	                      topics [topic string, error_code int16,
@@ -253,7 +255,36 @@ func (v *LinkReverseRequest) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendInt64(dst, v.DialID)
 	dst = kbin.AppendCompactString(dst, v.Host)
 	dst = kbin.AppendInt32(dst, v.Port)
+	dst = appendReverseBrokers(dst, v.Brokers)
 	return appendTags(dst)
+}
+
+func appendReverseBrokers(dst []byte, bs []LinkReverseBroker) []byte {
+	dst = kbin.AppendCompactArrayLen(dst, len(bs))
+	for i := range bs {
+		b := &bs[i]
+		dst = kbin.AppendInt32(dst, b.NodeID)
+		dst = kbin.AppendCompactString(dst, b.Host)
+		dst = kbin.AppendInt32(dst, b.Port)
+		dst = appendTags(dst)
+	}
+	return dst
+}
+
+func readReverseBrokers(rd *kbin.Reader) []LinkReverseBroker {
+	n := arrayLen(rd)
+	if n <= 0 {
+		return nil
+	}
+	bs := make([]LinkReverseBroker, n)
+	for i := 0; i < n && rd.Ok(); i++ {
+		b := &bs[i]
+		b.NodeID = rd.Int32()
+		b.Host = rd.CompactString()
+		b.Port = rd.Int32()
+		endStruct(rd)
+	}
+	return bs
 }
 
 func (v *LinkReverseRequest) ReadFrom(src []byte) error {
@@ -269,6 +300,7 @@ func (v *LinkReverseRequest) ReadFrom(src []byte) error {
 	v.DialID = rd.Int64()
 	v.Host = rd.CompactString()
 	v.Port = rd.Int32()
+	v.Brokers = readReverseBrokers(&rd)
 	endStruct(&rd)
 	return readDone(&rd, "LinkReverseRequest")
 }
@@ -288,14 +320,7 @@ func (v *LinkReverseResponse) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendUuid(dst, v.LinkID)
 	dst = kbin.AppendCompactString(dst, v.ClusterID)
 	dst = kbin.AppendInt32(dst, v.HeartbeatMillis)
-	dst = kbin.AppendCompactArrayLen(dst, len(v.Brokers))
-	for i := range v.Brokers {
-		b := &v.Brokers[i]
-		dst = kbin.AppendInt32(dst, b.NodeID)
-		dst = kbin.AppendCompactString(dst, b.Host)
-		dst = kbin.AppendInt32(dst, b.Port)
-		dst = appendTags(dst)
-	}
+	dst = appendReverseBrokers(dst, v.Brokers)
 	return appendTags(dst)
 }
 
@@ -309,17 +334,7 @@ func (v *LinkReverseResponse) ReadFrom(src []byte) error {
 	v.LinkID = rd.Uuid()
 	v.ClusterID = rd.CompactString()
 	v.HeartbeatMillis = rd.Int32()
-	v.Brokers = nil
-	if n := arrayLen(&rd); n > 0 {
-		v.Brokers = make([]LinkReverseBroker, n)
-		for i := 0; i < n && rd.Ok(); i++ {
-			b := &v.Brokers[i]
-			b.NodeID = rd.Int32()
-			b.Host = rd.CompactString()
-			b.Port = rd.Int32()
-			endStruct(&rd)
-		}
-	}
+	v.Brokers = readReverseBrokers(&rd)
 	endStruct(&rd)
 	return readDone(&rd, "LinkReverseResponse")
 }
@@ -345,6 +360,7 @@ func (v *LinkMirrorOpRequest) AppendTo(dst []byte) []byte {
 		t := &v.Topics[i]
 		dst = kbin.AppendCompactString(dst, t.Topic)
 		dst = kbin.AppendBool(dst, t.Paused)
+		dst = kbin.AppendUuid(dst, t.TopicID)
 		dst = appendOpPartitions(dst, t.Partitions)
 		dst = appendTags(dst)
 	}
@@ -367,6 +383,7 @@ func (v *LinkMirrorOpRequest) ReadFrom(src []byte) error {
 			t := &v.Topics[i]
 			t.Topic = rd.CompactString()
 			t.Paused = rd.Bool()
+			t.TopicID = rd.Uuid()
 			t.Partitions = readOpPartitions(&rd)
 			endStruct(&rd)
 		}
@@ -481,6 +498,11 @@ var linkAPISchemas = map[int16]*msgSchema{
 		{name: "DialID", max: anyVersion, kind: kInt64},
 		{name: "Host", max: anyVersion, kind: kString},
 		{name: "Port", max: anyVersion, kind: kInt32},
+		{name: "Brokers", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+			{name: "NodeID", max: anyVersion, kind: kInt32},
+			{name: "Host", max: anyVersion, kind: kString},
+			{name: "Port", max: anyVersion, kind: kInt32},
+		}}},
 	}},
 	LinkMirrorOpKey: {name: "LinkMirrorOp", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
 		{name: "LinkName", max: anyVersion, kind: kString},
@@ -490,6 +512,7 @@ var linkAPISchemas = map[int16]*msgSchema{
 		{name: "Topics", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
 			{name: "Topic", max: anyVersion, kind: kString},
 			{name: "Paused", max: anyVersion, kind: kBool},
+			{name: "TopicID", max: anyVersion, kind: kUUID},
 			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
 				{name: "Partition", max: anyVersion, kind: kInt32},
 				{name: "Offset", max: anyVersion, kind: kInt64},

@@ -22,8 +22,10 @@ func linkAPISamples() []kmsg.Request {
 		&LinkPeerRequest{LinkName: "empty"},
 		&LinkReverseRequest{LinkName: "l2", LinkID: [16]byte{3}, ClusterID: "c-b", Role: LinkReverseDial,
 			SessionID: [16]byte{4, 5}, DialID: 1 << 40, Host: "10.0.0.1", Port: 9092},
+		&LinkReverseRequest{LinkName: "l2", Role: LinkReversePing, SessionID: [16]byte{4},
+			Brokers: []LinkReverseBroker{{NodeID: 1, Host: "d1", Port: 9093}, {NodeID: 2, Host: "d2", Port: 9093}}},
 		&LinkMirrorOpRequest{LinkName: "l3", LinkID: [16]byte{6}, ClusterID: "c-c", Op: MirrorOpRestore,
-			Topics: []LinkMirrorOpTopic{{Topic: "t1", Paused: true, Partitions: []LinkMirrorOpPartition{{0, 10}, {1, -1}}}, {Topic: "t2"}}},
+			Topics: []LinkMirrorOpTopic{{Topic: "t1", Paused: true, TopicID: [16]byte{0xa, 0xb}, Partitions: []LinkMirrorOpPartition{{0, 10}, {1, -1}}}, {Topic: "t2"}}},
 	}
 }
 
