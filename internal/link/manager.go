@@ -202,6 +202,8 @@ type Manager struct {
 	// pairing.go) under the write lock; a mirror is bound to the id under
 	// the read lock (CreateMirror). A leaf but for the store.
 	linkIDMu sync.RWMutex
+	// closed (under mu) is set by Close: no runtime starts after it.
+	closed bool
 }
 
 // runtime is a link's live state: the client to its source, its
@@ -356,6 +358,7 @@ func (m *Manager) topicGone(name string) {
 // Close stops every link.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	m.closed = true
 	rts := make([]*runtime, 0, len(m.links))
 	for _, rt := range m.links {
 		rts = append(rts, rt)
@@ -460,10 +463,34 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 		// A SOURCE half has no mirrors and no mirror tasks.
 		rt.tasks = m.sourceHalfTasks(rt)
 	}
+	// The goroutines below are counted under mu, with the runtime made
+	// the link's: a Close (or DeleteLink) that comes after sees it and
+	// stops it, one that came before (a runtime restarted by an
+	// adoption, pairing.go, racing it) is not undone by it here.
+	n := 0
+	if rt.src != nil {
+		n++
+	}
+	for _, tk := range rt.tasks {
+		if tk.every > 0 {
+			n++
+		}
+	}
 	m.mu.Lock()
+	if _, ok := m.store.Link(l.Name); m.closed || !ok {
+		m.mu.Unlock()
+		rt.stop()
+		return nil
+	}
+	prev := m.links[l.Name]
 	m.links[l.Name] = rt
 	delete(m.failed, l.Name)
+	m.wg.Add(n)
+	rt.running.Add(n)
 	m.mu.Unlock()
+	if prev != nil {
+		prev.stop() // two restarts raced: the later one stands
+	}
 	// Recover every mirror of the link: hand ACTIVE ones to the data path
 	// (or pause them on a paused link), finish pending stops.
 	for _, t := range m.mirrorsOf(l.Name) {
@@ -473,8 +500,6 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 		}
 	}
 	if rt.src != nil {
-		m.wg.Add(1)
-		rt.running.Add(1)
 		go func() {
 			defer m.wg.Done()
 			defer rt.running.Done()
@@ -483,8 +508,6 @@ func (m *Manager) startLink(l metadata.Link) (err error) {
 	}
 	for _, tk := range rt.tasks {
 		if tk.every > 0 {
-			m.wg.Add(1)
-			rt.running.Add(1)
 			go func() {
 				defer m.wg.Done()
 				defer rt.running.Done()
@@ -628,6 +651,9 @@ func (m *Manager) DeleteLink(name string, force, validateOnly bool) error {
 		return err
 	}
 	m.mu.Lock()
+	if cur := m.links[name]; cur != nil {
+		rt = cur // restarted since (an adoption, pairing.go): the old one is stopped
+	}
 	delete(m.links, name)
 	delete(m.failed, name)
 	m.mu.Unlock()

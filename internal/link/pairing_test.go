@@ -136,7 +136,6 @@ func TestPairingBidirectional(t *testing.T) {
 	if err := b.store.CreateLink(metadata.Link{Name: "L", Configs: b.bidiConfigs(nil)}); err != nil {
 		t.Fatal(err)
 	}
-	la, _ := a.store.Link("L")
 	lb, _ := b.store.Link("L")
 	// B already holds a mirror bound to its first id: it must stay B's
 	// mirror whoever adopts.
@@ -147,26 +146,7 @@ func TestPairingBidirectional(t *testing.T) {
 	pairUp(t, a, b)
 	waitRemote(t, a.m, "L", LinkActive)
 	waitRemote(t, b.m, "L", LinkActive)
-	// The store records an adopted or confirmed id before the runtime
-	// does (an adopting half restarts its runtime after SetLinkID): wait
-	// for both.
-	fixedID := func(m *Manager) [16]byte {
-		if rt := m.runtimeOf("L"); rt != nil {
-			return rt.fixedLinkID()
-		}
-		return [16]byte{}
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		la, _ = a.store.Link("L")
-		lb, _ = b.store.Link("L")
-		if la.ID == lb.ID && la.IDFixed && lb.IDFixed && fixedID(a.m) == la.ID && fixedID(b.m) == lb.ID {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ids %x (fixed %v, runtime %x) and %x (fixed %v, runtime %x) did not settle",
-				la.ID, la.IDFixed, fixedID(a.m), lb.ID, lb.IDFixed, fixedID(b.m))
-		}
-	}
+	waitSettled(t, a, b)
 	ia := waitRemote(t, a.m, "L", LinkActive)
 	ib := waitRemote(t, b.m, "L", LinkActive)
 	if ia.Remote.ClusterID != b.store.ClusterID() || ib.Remote.ClusterID != a.store.ClusterID() {
@@ -191,6 +171,31 @@ func TestPairingBidirectional(t *testing.T) {
 	waitChecks(t, a.m, "L", 3)
 	if after := waitRemote(t, a.m, "L", LinkActive).Remote; !after.Time.Equal(before) {
 		t.Errorf("remote link state time moved from %v to %v without an answer", before, after.Time)
+	}
+}
+
+// waitSettled waits until link L has one id on both sides, fixed in
+// their stores and in their runtimes: the store records an adopted or
+// confirmed id before the runtime does (an adopting half restarts its
+// runtime, and its client, after SetLinkID).
+func waitSettled(t *testing.T, a, b *pairSide) (la, lb metadata.Link) {
+	t.Helper()
+	fixedID := func(m *Manager) [16]byte {
+		if rt := m.runtimeOf("L"); rt != nil {
+			return rt.fixedLinkID()
+		}
+		return [16]byte{}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		la, _ = a.store.Link("L")
+		lb, _ = b.store.Link("L")
+		if la.ID == lb.ID && la.IDFixed && lb.IDFixed && fixedID(a.m) == la.ID && fixedID(b.m) == lb.ID {
+			return la, lb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ids %x (fixed %v, runtime %x) and %x (fixed %v, runtime %x) did not settle",
+				la.ID, la.IDFixed, fixedID(a.m), lb.ID, lb.IDFixed, fixedID(b.m))
+		}
 	}
 }
 
@@ -341,6 +346,9 @@ func TestPairingLoopRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairUp(t, a, b)
+	// Paired for good: an adopting half restarts its runtime, closing
+	// the client a CreateMirror would use ("client closed").
+	waitSettled(t, a, b)
 	waitRemote(t, a.m, "L", LinkActive)
 	waitRemote(t, b.m, "L", LinkActive)
 	ctx := context.Background()
@@ -410,16 +418,7 @@ func TestPairingSlowAdoption(t *testing.T) {
 	const delay = 8 * adoptAfter * 50 * time.Millisecond
 	a.store, b.store = slowIDStore{a.store, delay}, slowIDStore{b.store, delay}
 	pairUp(t, a, b)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		la, _ := a.store.Link("L")
-		lb, _ := b.store.Link("L")
-		if la.ID == lb.ID && la.IDFixed && lb.IDFixed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ids %x (fixed %v) and %x (fixed %v) did not settle", la.ID, la.IDFixed, lb.ID, lb.IDFixed)
-		}
-	}
+	waitSettled(t, a, b)
 	waitRemote(t, a.m, "L", LinkActive)
 	waitRemote(t, b.m, "L", LinkActive)
 }

@@ -232,9 +232,14 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 	}
 	if err != nil {
 		rt.failures++
-		if rt.state != LinkPaused && int64(rt.failures) >= Int(rt.link.Configs, "availability.check.consecutive.failure.threshold") && rt.state != LinkUnavailable {
+		if rt.state != LinkPaused && int64(rt.failures) >= Int(rt.link.Configs, "availability.check.consecutive.failure.threshold") {
+			if rt.state != LinkUnavailable {
+				m.logger.Warn("cluster link source unavailable", "link", rt.link.Name, "failures", rt.failures, "err", err)
+			}
+			// The message says why the source is unavailable now, not
+			// why it first was (a timeout while a control session was
+			// ending, then "has not connected" for as long as it is so).
 			rt.state, rt.errCode, rt.errMsg = LinkUnavailable, "TIMEOUT_ERROR", err.Error()
-			m.logger.Warn("cluster link source unavailable", "link", rt.link.Name, "failures", rt.failures, "err", err)
 		}
 		return err
 	}
