@@ -89,7 +89,11 @@ func (f *fakeDstBroker) serve(c net.Conn) {
 		case *kmsg.ApiVersionsRequest:
 			resp = r.ResponseKind()
 		case *wire.LinkReverseRequest:
-			lr := &wire.LinkReverseResponse{Version: r.Version, ClusterID: "fake-dst", HeartbeatMillis: 100, Brokers: f.brokers()}
+			lr := &wire.LinkReverseResponse{Version: r.Version, ClusterID: "fake-dst",
+				// The fake pings every 20 ms; a long advertised heartbeat keeps a
+				// scheduling pause of a loaded -race run from ending a session
+				// (3 missed periods), which would change the session counts.
+				HeartbeatMillis: 2000, Brokers: f.brokers()}
 			if !f.hosting {
 				lr.ErrorCode = kerr.NotLeaderForPartition.Code
 				f.mu.Lock()
