@@ -84,13 +84,31 @@ a Java-properties file; security settings for reaching the source
 authenticates to the source with SASL PLAIN over TLS as that key
 (security.protocol=SASL_SSL, sasl.mechanism=PLAIN and a PlainLoginModule
 sasl.jaas.config). The broker stores the secret encrypted with its
-password.encoder.secret and never shows it again.`,
+password.encoder.secret and never shows it again.
+
+The same command creates either half of a paired link (two links of the
+same name, one per cluster), chosen with link.mode and connection.mode in
+--config:
+  - bidirectional: link.mode=BIDIRECTIONAL on both clusters, each with
+    bootstrap.servers of the other; the second half takes the first's
+    cluster_link_id (or give it with --cluster-link-id). Mirrors run in
+    either direction; failback (mirror truncate-and-restore, reverse-and-start)
+    needs such a link (docs/dr-runbook.md).
+  - source-initiated, for a source the destination cannot reach: first on
+    the destination link.mode=DESTINATION,connection.mode=INBOUND (no
+    bootstrap servers or credentials), then on the source
+    link.mode=SOURCE with bootstrap.servers of the destination and local.*
+    settings for its own cluster (docs/source-initiated-links.md).`,
 		Example: `  tandem link create east --source-bootstrap-server east-kafka:9092
   tandem link create east --source-bootstrap-server east-kafka:9092 --config link.properties
   tandem link create east --source-bootstrap-server east-kafka:9092 \
       --config cluster.link.prefix=east.,replica.fetch.max.bytes=4194304 --dry-run
   tandem link create east --source-bootstrap-server east-kafka:9092 \
-      --source-api-key LINK-KEY --source-api-secret LINK-SECRET --no-validate`,
+      --source-api-key LINK-KEY --source-api-secret LINK-SECRET --no-validate
+  tandem link create dr --config link.mode=BIDIRECTIONAL,bootstrap.servers=east-kafka:9092
+  tandem link create plant --config link.mode=DESTINATION,connection.mode=INBOUND
+  tandem link create plant --config link.mode=SOURCE,bootstrap.servers=east-kafka:9092 \
+      --config local.listener.name=INTERNAL`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]

@@ -570,17 +570,25 @@ func (m *Manager) CreateLink(ctx context.Context, name, sourceClusterID string, 
 		cctx, cancel := context.WithTimeout(ctx, Millis(configs, "request.timeout.ms"))
 		defer cancel()
 		meta, err := kadm.NewClient(cl).BrokerMetadata(cctx)
+		// What the other cluster is to this half (reference §1.1).
+		other := "source"
+		switch LinkMode(configs) {
+		case ModeSource:
+			other = "destination"
+		case ModeBidirectional:
+			other = "remote"
+		}
 		if aerr, ok := authFailure(err, sec, w); ok {
-			return usererr.New(errors.Join(ErrSourceCluster, ErrAuthentication), "cannot connect to the source cluster of cluster link '%s' at %s: %v; or create the link without validation",
-				name, Value(configs, "bootstrap.servers"), aerr)
+			return usererr.New(errors.Join(ErrSourceCluster, ErrAuthentication), "cannot connect to the %s cluster of cluster link '%s' at %s: %v; or create the link without validation",
+				other, name, Value(configs, "bootstrap.servers"), aerr)
 		}
 		if err != nil {
-			return usererr.New(ErrSourceCluster, "cannot reach the source cluster of cluster link '%s' at %s: %v; check bootstrap.servers, or create the link without validation",
-				name, Value(configs, "bootstrap.servers"), sourceError(err))
+			return usererr.New(ErrSourceCluster, "cannot reach the %s cluster of cluster link '%s' at %s: %v; check bootstrap.servers, or create the link without validation",
+				other, name, Value(configs, "bootstrap.servers"), sourceError(err))
 		}
 		if sourceClusterID != "" && meta.Cluster != sourceClusterID {
-			return usererr.New(ErrSourceCluster, "the source cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
-				Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
+			return usererr.New(ErrSourceCluster, "the %s cluster at %s has cluster id %s, not %s as given for cluster link '%s'",
+				other, Value(configs, "bootstrap.servers"), meta.Cluster, sourceClusterID, name)
 		}
 		// The peer cluster's id (a SOURCE half's destination_cluster_id).
 		sourceClusterID = meta.Cluster

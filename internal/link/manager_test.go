@@ -56,6 +56,13 @@ func TestControlPlaneAgainstRealSource(t *testing.T) {
 	if err := m.CreateLink(ctxT(t), "dr", src.Node.ClusterID(), cfg, true, true); err != nil {
 		t.Fatalf("validate only: %v", err)
 	}
+	// The error names what the other cluster is to this kind of half.
+	for mode, want := range map[string]string{"DESTINATION": "the source cluster", "SOURCE": "the destination cluster", "BIDIRECTIONAL": "the remote cluster"} {
+		bad := map[string]string{"bootstrap.servers": "127.0.0.1:1", "link.mode": mode, "request.timeout.ms": "2000"}
+		if err := m.CreateLink(ctxT(t), "nowhere", "", bad, true, true); !errors.Is(err, link.ErrSourceCluster) || !strings.Contains(err.Error(), "cannot reach "+want) {
+			t.Errorf("%s half to an unreachable cluster: %v, want it to name %s", mode, err, want)
+		}
+	}
 	if _, err := m.Link("dr"); err == nil {
 		t.Fatal("validate_only created the link")
 	}
