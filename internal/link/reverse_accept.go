@@ -171,6 +171,8 @@ type revSession struct {
 	// expiry is the end of the SASL session of the connection (zero:
 	// none): conn is closed then (reverse_expiry.go, KIP-368).
 	expiry time.Time
+	// onUp, when set, runs once the source half answered the first PING.
+	onUp func()
 	// brokers lists the destination brokers of the link, sent with each
 	// PING (design §3.3); nil sends none.
 	brokers func() []wire.LinkReverseBroker
@@ -257,6 +259,9 @@ func (s *revSession) ping() {
 		if err != nil {
 			s.close(fmt.Errorf("heartbeat: %w", err))
 			return
+		}
+		if first && s.onUp != nil {
+			s.onUp()
 		}
 	}
 }
@@ -518,6 +523,15 @@ func (m *Manager) LinkReverse(ctx context.Context, req *wire.LinkReverseRequest,
 		s.brokers = func() []wire.LinkReverseBroker { return m.linkBrokers(req.LinkName) }
 		m.rev.sessions.put(s)
 		s.logger.Info("source-initiated link: control session up", "session", fmtUUID(id), "source_cluster_id", req.ClusterID, "remote", c.RemoteAddr())
+		// Once the source half answered the first PING, check the source
+		// (through the session) and ask the peer now, not at the next
+		// availability check: the link's state, task error and remote
+		// link state change with this session.
+		s.onUp = func() {
+			if rt := m.runtimeOf(req.LinkName); rt != nil {
+				rt.pokeTask(TaskAvailabilityCheck)
+			}
+		}
 		go s.run()
 	}
 }

@@ -567,6 +567,8 @@ func (s *sourceHalf) serve(ctx context.Context, conn net.Conn, sid [16]byte, add
 				s.up++
 				s.lastErr = nil
 				s.mu.Unlock()
+				// Report ACTIVE now, not at the next check.
+				s.rt.pokeTask(TaskAvailabilityCheck)
 				defer func() {
 					s.mu.Lock()
 					s.up--

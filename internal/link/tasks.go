@@ -74,6 +74,38 @@ type task struct {
 
 	mu sync.Mutex
 	st TaskStatus
+	// kick, made on first use, asks the loop for a run now (poke).
+	kick chan struct{}
+}
+
+func (tk *task) kickCh() chan struct{} {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	if tk.kick == nil {
+		tk.kick = make(chan struct{}, 1)
+	}
+	return tk.kick
+}
+
+// poke asks for a run as soon as the current one (if any) ends, without
+// waiting for the interval: when something the task watches has just
+// changed (a source-initiated link's control session came up), its status
+// should not wait for the next period (availability.check.ms is a minute
+// by default). Several pokes before the run make one run.
+func (tk *task) poke() {
+	select {
+	case tk.kickCh() <- struct{}{}:
+	default:
+	}
+}
+
+// pokeTask pokes the link's task of that name, if it runs.
+func (rt *runtime) pokeTask(name string) {
+	for _, tk := range rt.tasks {
+		if tk.name == name && tk.every > 0 {
+			tk.poke()
+		}
+	}
 }
 
 func (tk *task) status() TaskStatus {
@@ -89,12 +121,16 @@ func (tk *task) loop(ctx context.Context, now func() time.Time) {
 	}
 	t := time.NewTicker(tk.every)
 	defer t.Stop()
+	kick := tk.kickCh()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			tk.runOnce(ctx, now)
+		case <-kick:
+			tk.runOnce(ctx, now)
+			t.Reset(tk.every)
 		}
 	}
 }
@@ -211,6 +247,14 @@ func (m *Manager) checkAvailability(ctx context.Context, rt *runtime) error {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	clusterID, err := probeSource(cctx, rt.client)
+	if err != nil && cctx.Err() == nil && ConnectionMode(rt.link.Configs) == ConnInbound && m.rev.sessions.get(rt.link.Name) != nil {
+		// An INBOUND half's connections run through the source half's
+		// control session: those opened through a session that has just
+		// been replaced (the source half restarted, re-authenticated)
+		// end with it, and the client learns so on its first request.
+		// With a live session now, once more is the real answer.
+		clusterID, err = probeSource(cctx, rt.client)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

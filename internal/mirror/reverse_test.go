@@ -457,3 +457,41 @@ func TestSourceInitiatedDeleteHalf(t *testing.T) {
 			s.Remote != nil && s.Remote.State == link.RemoteLinkNotFound
 	})
 }
+
+// TestSourceInitiatedReportsAtOnce: with the default availability.check.ms
+// (a minute), both halves of a source-initiated pair report ACTIVE, their
+// peer ACTIVE and a healthy availability check within seconds of the
+// control session coming up — also when the SOURCE half, created first,
+// adopts the destination's cluster_link_id and restarts its session — not
+// a minute later at the next periodic check.
+func TestSourceInitiatedReportsAtOnce(t *testing.T) {
+	t.Parallel()
+	src, dst := tandemtest.Start(t), tandemtest.Start(t)
+	if err := src.Node.Links().CreateLink(ctxT(t), "plant", "", map[string]string{"link.mode": "SOURCE",
+		"bootstrap.servers": dst.Addr(), "reconnect.backoff.max.ms": "200"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Node.Links().CreateLink(ctxT(t), "plant", "", map[string]string{"connection.mode": "INBOUND"}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	healthy := func(m *link.Manager) bool {
+		l, err := m.Link("plant")
+		if err != nil || l.State != link.LinkActive || l.Remote == nil || l.Remote.State != link.LinkActive {
+			return false
+		}
+		for _, tk := range l.Tasks {
+			if tk.Name == link.TaskAvailabilityCheck && tk.State != link.TaskActive {
+				return false
+			}
+		}
+		return true
+	}
+	waitUntil(t, 15*time.Second, "both halves ACTIVE with their peer ACTIVE", func() bool {
+		return healthy(src.Node.Links()) && healthy(dst.Node.Links())
+	})
+	s, _ := src.Node.Links().Link("plant")
+	d, _ := dst.Node.Links().Link("plant")
+	if s.Link.ID != d.Link.ID {
+		t.Errorf("the halves have different cluster_link_ids: %x and %x", s.Link.ID, d.Link.ID)
+	}
+}
