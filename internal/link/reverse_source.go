@@ -814,7 +814,8 @@ func (m *Manager) checkSourceHalf(rt *runtime) error {
 	rt.failures++
 	err := lastErr
 	if err == nil {
-		err = fmt.Errorf("%w: no control session to the destination (%s) yet", errSourceUnreachable, Value(rt.link.Configs, "bootstrap.servers"))
+		// A SOURCE half's peer is the destination: say so, not "source".
+		err = errors.New("destination cluster unreachable: no control session to the destination (" + Value(rt.link.Configs, "bootstrap.servers") + ") yet")
 	}
 	if errors.Is(err, ErrAuthentication) {
 		rt.state, rt.errCode, rt.errMsg = LinkFailed, "AUTHENTICATION_ERROR", err.Error()
