@@ -210,7 +210,7 @@ func (s *revSession) run() {
 		}
 		// Every request sent here is a private one: flexible, response
 		// header v1.
-		corr, body, err := responseBody(frame, true)
+		corr, body, err := wire.ParseResponse(frame, true)
 		if err != nil {
 			s.close(err)
 			return

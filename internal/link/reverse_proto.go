@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -31,54 +30,14 @@ const revMaxFrame = 100 << 20
 // revClientID is the client id of the SOURCE half's own requests.
 const revClientID = "tandem-cluster-link-source"
 
-// appendRequest appends a whole request frame: size, header (v2 when
-// flexible, else v1), body.
-func appendRequest(dst []byte, corr int32, req kmsg.Request) []byte {
-	key, version := req.Key(), req.GetVersion()
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.BigEndian.AppendUint16(dst, uint16(key))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(version))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(revClientID)))
-	dst = append(dst, revClientID...)
-	if req.IsFlexible() {
-		dst = append(dst, 0)
-	}
-	dst = req.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
-}
+// revFormatter frames the requests the link sends on connections it drives
+// itself (a SOURCE half's set-up, an INBOUND half's control session):
+// size, request header (v2 when flexible, else v1), body.
+var revFormatter = kmsg.NewRequestFormatter(kmsg.FormatterClientID(revClientID))
 
-// responseBody strips a response frame's header (v1 when flexible, else
-// v0) and returns its correlation id and body.
-func responseBody(frame []byte, flexible bool) (int32, []byte, error) {
-	if len(frame) < 4 {
-		return 0, nil, fmt.Errorf("%w: %d-byte response", wire.ErrMalformed, len(frame))
-	}
-	corr := int32(binary.BigEndian.Uint32(frame))
-	body := frame[4:]
-	if flexible {
-		// Tagged fields of the header: a count (0 from every broker we
-		// talk to) then tag/size/bytes.
-		n, k := binary.Uvarint(body)
-		if k <= 0 {
-			return corr, nil, fmt.Errorf("%w: response header tags", wire.ErrMalformed)
-		}
-		body = body[k:]
-		for ; n > 0; n-- {
-			_, k1 := binary.Uvarint(body)
-			if k1 <= 0 {
-				return corr, nil, fmt.Errorf("%w: response header tags", wire.ErrMalformed)
-			}
-			sz, k2 := binary.Uvarint(body[k1:])
-			if k2 <= 0 || uint64(len(body)) < uint64(k1+k2)+sz {
-				return corr, nil, fmt.Errorf("%w: response header tags", wire.ErrMalformed)
-			}
-			body = body[uint64(k1+k2)+sz:]
-		}
-	}
-	return corr, body, nil
+// appendRequest appends a whole request frame.
+func appendRequest(dst []byte, corr int32, req kmsg.Request) []byte {
+	return revFormatter.AppendRequest(dst, req, corr)
 }
 
 // kconn is the client end of one connection during its set-up: one request
@@ -109,7 +68,7 @@ func (k *kconn) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 		return nil, err
 	}
 	// ApiVersions answers with header v0 whatever its version.
-	corr, body, err := responseBody(frame, req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions))
+	corr, body, err := wire.ParseResponse(frame, req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions))
 	if err != nil {
 		return nil, err
 	}

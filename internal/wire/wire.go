@@ -206,6 +206,23 @@ func AppendResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 	return dst
 }
 
+// ParseResponse splits a response frame (without its size) into the
+// correlation id and the body: response header v1 (with a tagged-field
+// section) when flexible, else v0. A client reading answers calls it with
+// flexible = the request's IsFlexible, except for ApiVersions, which
+// always answers with header v0 (KIP-511).
+func ParseResponse(frame []byte, flexible bool) (correlationID int32, body []byte, err error) {
+	rd := kbin.Reader{Src: frame}
+	correlationID = rd.Int32()
+	if flexible {
+		skipTags(&rd)
+	}
+	if !rd.Ok() {
+		return 0, nil, fmt.Errorf("%w: response header of %d bytes", ErrMalformed, len(frame))
+	}
+	return correlationID, rd.Src, nil
+}
+
 // skipTags skips a tagged-field section. Unlike kmsg.SkipTags it stops as
 // soon as the reader runs dry, so a forged count of 2^32-1 tags costs nothing.
 func skipTags(rd *kbin.Reader) {

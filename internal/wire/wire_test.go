@@ -311,3 +311,35 @@ func TestDeclaredFrameCostsOnlyWhatArrives(t *testing.T) {
 		t.Errorf("err = %v, want unexpected EOF", err)
 	}
 }
+
+// TestParseResponse: response header v0 and v1 (tags skipped), and a
+// header cut short is malformed, not a panic.
+func TestParseResponse(t *testing.T) {
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = 12 // flexible
+	frame := AppendResponse(nil, 42, resp)[4:]
+	corr, body, err := ParseResponse(frame, true)
+	if err != nil || corr != 42 {
+		t.Fatalf("flexible: corr %d, err %v", corr, err)
+	}
+	got := kmsg.NewPtrMetadataResponse()
+	got.Version = 12
+	if err := got.ReadFrom(body); err != nil {
+		t.Fatalf("flexible body: %v", err)
+	}
+	// A header tag (tag 1, 2 bytes) before the body is skipped.
+	tagged := append([]byte{0, 0, 0, 42, 1, 1, 2, 0xAA, 0xBB}, frame[5:]...)
+	if corr, body2, err := ParseResponse(tagged, true); err != nil || corr != 42 || string(body2) != string(body) {
+		t.Fatalf("tagged header: corr %d, err %v", corr, err)
+	}
+	resp.Version = 5 // not flexible
+	frame = AppendResponse(nil, 7, resp)[4:]
+	if corr, body, err := ParseResponse(frame, false); err != nil || corr != 7 || len(body) != len(frame)-4 {
+		t.Fatalf("v0 header: corr %d, %d body bytes, err %v", corr, len(body), err)
+	}
+	for _, short := range [][]byte{nil, {0, 0}, {0, 0, 0, 1}, {0, 0, 0, 1, 1, 1, 9}} {
+		if _, _, err := ParseResponse(short, true); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseResponse(%x): %v, want ErrMalformed", short, err)
+		}
+	}
+}
