@@ -57,6 +57,11 @@ type Config struct {
 	// for fetches.
 	RequestTimeout time.Duration
 
+	// DisablePipelining keeps Kafka's one fetch in flight per fetcher
+	// even when the leader is a Tandem broker offering LinkFetch
+	// (pipeline.go; the link config fetch.pipelining.enable=false).
+	DisablePipelining bool
+
 	// Logger receives component logs; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.

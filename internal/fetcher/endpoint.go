@@ -57,6 +57,58 @@ type Capabilities struct {
 	EpochFencing bool
 	// TopicIDs: Fetch v13+ names topics by id.
 	TopicIDs bool
+	// Pipelined: the leader is a Tandem broker that offers this client
+	// LinkFetch (wire.LinkFetchKey), and the endpoint can send it
+	// (PipelinedEndpoint): the worker keeps several fetches in flight
+	// (pipeline.go).
+	Pipelined bool
+}
+
+// PipelinedEndpoint is implemented by a LeaderEndpoint that can send
+// Tandem's LinkFetch. Unlike the other calls, LinkFetch is called by
+// several goroutines at once (one per request in flight); the endpoint
+// must send them on one connection in call order, which franz-go does for
+// concurrent requests to one broker of one client.
+type PipelinedEndpoint interface {
+	LinkFetch(ctx context.Context, req *PipelinedFetchRequest) (*PipelinedFetchResponse, error)
+}
+
+// PipelinedFetchRequest is one LinkFetch: a FetchRequest whose partitions
+// may continue from the source's cursor instead of naming an offset.
+type PipelinedFetchRequest struct {
+	SessionID int64
+	Sequence  int32 // 0 opens or resets the session
+	MaxWait   time.Duration
+	// Linger: once the request has waited this long at the source, any
+	// data answers it (wire.LinkFetchRequest.LingerMillis).
+	Linger     time.Duration
+	MinBytes   int32
+	MaxBytes   int32
+	Partitions []PipelinedPartition
+}
+
+// PipelinedPartition is one partition of a PipelinedFetchRequest.
+// Continue sends FetchOffset and LastFetchedEpoch as "from the cursor".
+type PipelinedPartition struct {
+	FetchPartition
+	Continue bool
+}
+
+// PipelinedFetchResponse answers a PipelinedFetchRequest. Err is the
+// top-level error (a *kerr.Error: the session was not found or is out of
+// sequence); Partitions are then empty.
+type PipelinedFetchResponse struct {
+	Err        error
+	Partitions map[TopicPartition]PipelinedData
+}
+
+// PipelinedData is one partition of a PipelinedFetchResponse: FetchData
+// plus where the source read from (FetchOffset, -1 when it failed before
+// reading) and its cursor after the answer (NextOffset).
+type PipelinedData struct {
+	FetchData
+	FetchOffset int64
+	NextOffset  int64
 }
 
 // FetchRequest is one Fetch to a leader. The endpoint sends it with

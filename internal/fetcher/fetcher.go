@@ -84,16 +84,19 @@ func (p *partition) publish(now time.Time) {
 }
 
 type stats struct {
-	fetches, fetchErrors, listOffsets, epochRequests atomic.Int64
-	metadata, metadataErrors                         atomic.Int64
-	bytes, records, batches                          atomic.Int64
-	corrupt                                          atomic.Int64
+	fetches, fetchErrors, listOffsets, epochRequests, linkFetches atomic.Int64
+	metadata, metadataErrors                                      atomic.Int64
+	bytes, records, batches                                       atomic.Int64
+	corrupt                                                       atomic.Int64
 }
 
 // Stats are the Fetcher's counters, cumulative since New (plain counters
 // for the caller to export).
 type Stats struct {
-	FetchRequests, FetchErrors         int64
+	FetchRequests, FetchErrors int64
+	// LinkFetchRequests counts the FetchRequests that were LinkFetch
+	// (pipelined, from a Tandem source; pipeline.go).
+	LinkFetchRequests                  int64
 	ListOffsetsRequests, EpochRequests int64
 	MetadataRequests, MetadataErrors   int64
 	BytesFetched, RecordsFetched       int64
@@ -306,7 +309,7 @@ func (f *Fetcher) Stats() Stats {
 	f.mu.Unlock()
 	s := &f.stats
 	return Stats{
-		FetchRequests: s.fetches.Load(), FetchErrors: s.fetchErrors.Load(),
+		FetchRequests: s.fetches.Load(), FetchErrors: s.fetchErrors.Load(), LinkFetchRequests: s.linkFetches.Load(),
 		ListOffsetsRequests: s.listOffsets.Load(), EpochRequests: s.epochRequests.Load(),
 		MetadataRequests: s.metadata.Load(), MetadataErrors: s.metadataErrors.Load(),
 		BytesFetched: s.bytes.Load(), RecordsFetched: s.records.Load(), BatchesFetched: s.batches.Load(),

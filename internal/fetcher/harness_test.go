@@ -41,6 +41,13 @@ import (
 //	                       (lines: <tp> [hw=] [lso=] [start=] [err=<CODE>] [diverging=<e>:<o>] <batches...>)
 //	log <tp>               (prints the target's offsets, epochs and batches)
 //	status <tp>
+//	pfetch                 (plans and builds the next LinkFetch of a pipelined
+//	                       worker: partitions continue from the source's cursor
+//	                       or name their offset; prints it)
+//	panswer                (lines: <tp> served=<o> next=<o> [hw=] [err=<CODE>]
+//	                       [diverging=<e>:<o>] <batches...>) answers the oldest
+//	                       LinkFetch in flight; prints what was appended and the
+//	                       partitions no longer synced with their cursors
 //
 // Results print the effects a round returns ("effect raise-leader-epoch
 // <tp> <e>"); the transcript acknowledges them with ack, as the Fetcher's
@@ -67,6 +74,7 @@ type harness struct {
 	logs    map[TopicPartition]*log.Log
 	last    roundPlan
 	version int16
+	pipe    *pipeline // pipelined commands (pipeline.go)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -415,6 +423,77 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			resp.Partitions[tp] = fd
 		}
 		return h.result(h.eng.applyFetch(h.now, h.last.fetch, resp, nil))
+
+	case "pfetch":
+		if h.pipe == nil {
+			h.pipe = newPipeline(nil)
+		}
+		h.last = h.eng.plan(h.now)
+		if h.last.fetch == nil {
+			return "nothing to fetch"
+		}
+		req := h.pipe.build(h.last.fetch.Partitions, 500*time.Millisecond, 25*time.Millisecond, 1<<20, 2<<20)
+		if req == nil {
+			return "nothing to send"
+		}
+		h.pipe.inflight = append(h.pipe.inflight, &pipeReq{req: req, cancel: func() {}})
+		var b strings.Builder
+		fmt.Fprintf(&b, "link-fetch seq=%d in-flight=%d", req.Sequence, len(h.pipe.inflight))
+		for _, pp := range req.Partitions {
+			if pp.Continue {
+				fmt.Fprintf(&b, "\n  %s continue current-epoch=%d", pp.TopicPartition, pp.CurrentLeaderEpoch)
+			} else {
+				fmt.Fprintf(&b, "\n  %s offset=%d current-epoch=%d last-fetched-epoch=%d", pp.TopicPartition, pp.FetchOffset, pp.CurrentLeaderEpoch, pp.LastFetchedEpoch)
+			}
+		}
+		return b.String()
+
+	case "panswer":
+		if h.pipe == nil || len(h.pipe.inflight) == 0 {
+			d.Fatalf(t, "no LinkFetch in flight")
+		}
+		r := h.pipe.answered()
+		resp := &PipelinedFetchResponse{Partitions: map[TopicPartition]PipelinedData{}}
+		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
+			if line == "" {
+				continue
+			}
+			m, words := kv(line)
+			tp := parseTP(words[0])
+			pd := PipelinedData{FetchOffset: -1, NextOffset: -1,
+				FetchData: FetchData{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Records: batches(words[1:])}}
+			if v, ok := m["served"]; ok {
+				pd.FetchOffset = atoi64(v)
+			}
+			if v, ok := m["next"]; ok {
+				pd.NextOffset = atoi64(v)
+			}
+			if v, ok := m["hw"]; ok {
+				pd.HighWatermark, pd.LastStableOffset = atoi64(v), atoi64(v)
+			}
+			if v, ok := m["err"]; ok {
+				pd.Err = remoteErr(v)
+			}
+			if v, ok := m["diverging"]; ok {
+				e, o, _ := strings.Cut(v, ":")
+				pd.DivergingEpoch = &EpochEndOffset{LeaderEpoch: int32(atoi64(e)), EndOffset: atoi64(o)}
+			}
+			resp.Partitions[tp] = pd
+		}
+		res, unsynced := h.eng.applyPipelined(h.now, r.req, resp)
+		for _, tp := range unsynced {
+			delete(h.pipe.synced, tp)
+		}
+		out := h.result(res)
+		if len(unsynced) > 0 {
+			names := make([]string, len(unsynced))
+			for i, tp := range unsynced {
+				names[i] = tp.String()
+			}
+			sort.Strings(names)
+			out = "unsynced " + strings.Join(names, " ") + "\n" + out
+		}
+		return out
 
 	case "log":
 		return h.logString(tpArg())

@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/tandem-streaming/tandem/internal/wire"
+
 	. "github.com/tandem-streaming/tandem/internal/fetcher"
 )
 
@@ -31,11 +33,24 @@ import (
 // tested against Tandem (tandem_test.go) and in the transcripts.
 
 var fetchModes = []struct {
-	name   string
-	maxV11 bool
+	name      string
+	maxV11    bool
+	pipelined bool // a link's client options: LinkFetch with a Tandem source
 }{
-	{"truncation-on-fetch", false},
-	{"offset-for-leader-epoch", true},
+	{"truncation-on-fetch", false, false},
+	{"offset-for-leader-epoch", true, false},
+	{"pipelined", false, true},
+}
+
+// linkOpts are the client options with which a Tandem link's client
+// offers and may send LinkFetch (internal/link's ClientOpts does the
+// same): the link software name, and MaxVersions listing the key, with
+// ApiVersions capped at v4 (Tandem answers v5 with v0).
+func linkOpts() []kgo.Opt {
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(wire.LinkFetchKey, wire.LinkAPIMaxVersion(wire.LinkFetchKey))
+	v.SetMaxKeyVersion(kmsg.ApiVersions.Int16(), 4)
+	return []kgo.Opt{kgo.SoftwareNameAndVersion(wire.LinkClientSoftwareName, "test"), kgo.MaxVersions(v)}
 }
 
 // v11 caps the client at Fetch v11 (Kafka 2.6), the last version without
@@ -66,6 +81,11 @@ func TestMirrorKfake(t *testing.T) {
 				// The source itself is capped, as an Apache Kafka 2.6
 				// broker would be.
 				copts = append(copts, kfake.MaxVersions(v11()))
+			}
+			if mode.pipelined {
+				// A foreign source does not offer LinkFetch: Kafka's
+				// fetch, whatever the client may send.
+				fopts = append(fopts, linkOpts()...)
 			}
 			c := newKfake(t, copts...)
 			seeds := c.ListenAddrs()
@@ -191,6 +211,9 @@ func TestMirrorKfake(t *testing.T) {
 			}
 			if mode.maxV11 && stats.EpochRequests == 0 {
 				t.Errorf("capped at Fetch v11, the fetcher never sent OffsetForLeaderEpoch: %+v", stats)
+			}
+			if stats.LinkFetchRequests != 0 {
+				t.Fatalf("%d LinkFetch requests to kfake", stats.LinkFetchRequests)
 			}
 			if !mode.maxV11 && stats.EpochRequests != 0 {
 				t.Errorf("with truncation on fetch, the fetcher sent OffsetForLeaderEpoch: %+v", stats)

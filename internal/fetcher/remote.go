@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/tandem-streaming/tandem/internal/wire"
 )
 
 // KafkaSource is a Source on franz-go clients: a consumer-style view of a
@@ -32,16 +34,18 @@ type KafkaSource struct {
 	warmWG     sync.WaitGroup
 }
 
-// NewKafkaSource creates connections franz-go clients from opts: one per
-// fetcher id, so that fetchers for the same broker do not queue behind
-// each other on one connection. The first also serves metadata.
+// NewKafkaSource creates franz-go clients from opts: one per fetcher id
+// (connections), so that fetchers for the same broker do not queue behind
+// each other on one connection, and one more for metadata, so that a
+// metadata refresh never waits behind a fetcher's requests (a pipelined
+// fetcher keeps several long polls queued on its connection).
 func NewKafkaSource(opts []kgo.Opt, connections int) (*KafkaSource, error) {
 	if connections < 1 {
 		connections = 1
 	}
 	s := &KafkaSource{}
 	s.warmCtx, s.warmCancel = context.WithCancel(context.Background())
-	for i := 0; i < connections; i++ {
+	for i := 0; i <= connections; i++ {
 		o := append([]kgo.Opt{kgo.ClientID("tandem-mirror-fetcher")}, opts...)
 		cl, err := kgo.NewClient(o...)
 		if err != nil {
@@ -66,7 +70,7 @@ func (s *KafkaSource) Close() {
 
 // Leader implements Source.
 func (s *KafkaSource) Leader(broker int32, fetcherID int) LeaderEndpoint {
-	cl := s.clients[fetcherID%len(s.clients)]
+	cl := s.clients[1+fetcherID%(len(s.clients)-1)]
 	return &kafkaLeader{cl: cl, broker: broker}
 }
 
@@ -109,9 +113,10 @@ func (s *KafkaSource) Metadata(ctx context.Context, topics []string) (*ClusterMe
 	return md, nil
 }
 
-// warmBrokers makes clients[1:] discover the source's brokers now, in
-// parallel with the first metadata request, rather than one by one when
-// their workers first reach a broker. Each discovery costs a connection,
+// warmBrokers makes the fetchers' clients (clients[1:]) discover the
+// source's brokers now, in parallel with the first metadata request
+// (clients[0]), rather than one by one when their workers first reach a
+// broker. Each discovery costs a connection,
 // ApiVersions and Metadata: three round trips, which across a WAN would
 // otherwise delay every fetcher's first fetch behind client 0's own three
 // (docs/mirroring.md, "Throughput across a WAN"). Failures are ignored:
@@ -146,6 +151,16 @@ func (l *kafkaLeader) request(ctx context.Context, req kmsg.Request) (kmsg.Respo
 func (l *kafkaLeader) Capabilities(ctx context.Context) (Capabilities, error) {
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.ClientSoftwareName, req.ClientSoftwareVersion = "tandem-mirror-fetcher", "1"
+	if nv := l.cl.OptValues(kgo.SoftwareNameAndVersion); len(nv) == 2 {
+		// The client's own name: a Tandem source lists its private
+		// requests (LinkFetch) only to a link's client.
+		if n, ok := nv[0].(string); ok && n != "" {
+			req.ClientSoftwareName = n
+		}
+		if v, ok := nv[1].(string); ok && v != "" {
+			req.ClientSoftwareVersion = v
+		}
+	}
 	resp, err := l.request(ctx, req)
 	if err != nil {
 		return Capabilities{}, err
@@ -182,7 +197,13 @@ func (l *kafkaLeader) Capabilities(ctx context.Context) (Capabilities, error) {
 		return Capabilities{}, fmt.Errorf("broker %d supports Fetch up to v%d; v4 (record batches, Kafka 0.11) is required", l.broker, fetch)
 	}
 	epochs := negotiated(kmsg.OffsetForLeaderEpoch.Int16(), kmsg.NewPtrOffsetForLeaderEpochRequest().MaxVersion())
+	// LinkFetch needs the broker to list it (a Tandem source, to a
+	// link's client) and the client's MaxVersions to allow it (franz-go
+	// sends no key its MaxVersions lacks; its defaults lack ours), and
+	// topic ids (it names topics by id).
+	pipelined := user != nil && fetch >= 13 && negotiated(wire.LinkFetchKey, wire.LinkAPIMaxVersion(wire.LinkFetchKey)) >= 0
 	return Capabilities{
+		Pipelined:            pipelined,
 		FetchVersion:         fetch,
 		TruncationOnFetch:    fetch >= 12,
 		EpochFencing:         fetch >= 9,

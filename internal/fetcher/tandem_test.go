@@ -27,7 +27,29 @@ import (
 // OffsetForLeaderEpoch.
 
 func TestMirrorTandem(t *testing.T) {
-	t.Parallel()
+	forEachFetch(t, testMirrorTandem)
+}
+
+// forEachFetch runs test with Kafka's fetch and with LinkFetch (a link's
+// client options, pipeline.go), checking that the mode was the one used.
+func forEachFetch(t *testing.T, test func(t *testing.T, opts []kgo.Opt) *Fetcher) {
+	for _, pipelined := range []bool{false, true} {
+		name := "fetch"
+		var opts []kgo.Opt
+		if pipelined {
+			name, opts = "link-fetch", linkOpts()
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := test(t, opts)
+			if got := f.Stats().LinkFetchRequests; (got > 0) != pipelined {
+				t.Fatalf("LinkFetch requests: %d (pipelined: %v)", got, pipelined)
+			}
+		})
+	}
+}
+
+func testMirrorTandem(t *testing.T, opts []kgo.Opt) *Fetcher {
 	b := tandemtest.Start(t)
 	cl := newClient(t, []string{b.Addr()})
 	topic := "orders"
@@ -38,7 +60,7 @@ func TestMirrorTandem(t *testing.T) {
 		produce(t, cl, rec(topic, int32(i%2), fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)))
 	}
 	ts := newTargets(t)
-	f := startFetcher(t, testConfig([]string{b.Addr()}))
+	f := startFetcher(t, testConfig([]string{b.Addr()}, opts...))
 	addAll(t, f, ts, StartEarliest, tps...)
 	waitCaughtUp(t, cl, f, ts, tps...)
 
@@ -82,6 +104,7 @@ func TestMirrorTandem(t *testing.T) {
 	for _, tp := range tps {
 		checkMirror(t, cl, tp, ts.get(tp))
 	}
+	return f
 }
 
 // holdsStill writes to both partitions and waits for active to catch up
@@ -135,7 +158,10 @@ func produceInBackground(t *testing.T, cl *kgo.Client, topic string, partitions 
 // starts a new fetcher on them: it resumes at each log's end, with no
 // duplicates and no gaps (the checker compares every batch).
 func TestFetcherRestartOnSameLogs(t *testing.T) {
-	t.Parallel()
+	forEachFetch(t, testFetcherRestartOnSameLogs)
+}
+
+func testFetcherRestartOnSameLogs(t *testing.T, opts []kgo.Opt) *Fetcher {
 	b := tandemtest.Start(t)
 	seeds := []string{b.Addr()}
 	cl := newClient(t, seeds)
@@ -147,7 +173,7 @@ func TestFetcherRestartOnSameLogs(t *testing.T) {
 
 	ts := newTargets(t)
 	for round := 0; round < 3; round++ {
-		f, err := New(testConfig(seeds))
+		f, err := New(testConfig(seeds, opts...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +205,7 @@ func TestFetcherRestartOnSameLogs(t *testing.T) {
 	}
 	stop()
 
-	f := startFetcher(t, testConfig(seeds))
+	f := startFetcher(t, testConfig(seeds, opts...))
 	m := map[TopicPartition]PartitionConfig{}
 	for _, tp := range tps {
 		m[tp] = PartitionConfig{Target: ts.get(tp), Start: StartLatest} // ignored: the targets hold data
@@ -193,6 +219,7 @@ func TestFetcherRestartOnSameLogs(t *testing.T) {
 			t.Fatalf("%s: the restarted fetcher did not resume (target log start %d)", tp, ts.get(tp).LogStartOffset())
 		}
 	}
+	return f
 }
 
 // TestMirrorTandemDivergence rewrites the source's history: with the
@@ -222,6 +249,9 @@ func TestMirrorTandemDivergence(t *testing.T) {
 			if mode.maxV11 {
 				opts = append(opts, kgo.MaxVersions(v11()))
 			}
+			if mode.pipelined {
+				opts = append(opts, linkOpts()...)
+			}
 			f := startFetcher(t, testConfig([]string{addr}, opts...))
 			addAll(t, f, ts, StartEarliest, tp)
 			waitCaughtUp(t, cl, f, ts, tp)
@@ -243,6 +273,9 @@ func TestMirrorTandemDivergence(t *testing.T) {
 			}
 			if got := f.Stats().EpochRequests; (got > 0) != mode.maxV11 {
 				t.Fatalf("OffsetForLeaderEpoch requests: %d (capped at v11: %v)", got, mode.maxV11)
+			}
+			if got := f.Stats().LinkFetchRequests; (got > 0) != mode.pipelined {
+				t.Fatalf("LinkFetch requests: %d (pipelined: %v)", got, mode.pipelined)
 			}
 			t.Logf("%s: %d batches, last truncation %+v", tp, len(v.batches), st.LastTruncation)
 		})
@@ -293,13 +326,16 @@ func rewriteHistory(t *testing.T, dir, topic string, keep int64, n int) {
 // FetchMaxWait at the source; Pause, RemovePartitions and Close must not
 // wait for it (they cancel the in-flight request).
 func TestCommandsPreemptLongPoll(t *testing.T) {
-	t.Parallel()
+	forEachFetch(t, testCommandsPreemptLongPoll)
+}
+
+func testCommandsPreemptLongPoll(t *testing.T, opts []kgo.Opt) *Fetcher {
 	b := tandemtest.Start(t)
 	seeds := []string{b.Addr()}
 	cl := newClient(t, seeds)
 	createTopic(t, cl, "idle", 2, nil)
 	produce(t, cl, rec("idle", 0, "", "x"), rec("idle", 1, "", "y"))
-	cfg := testConfig(seeds)
+	cfg := testConfig(seeds, opts...)
 	cfg.FetchMaxWait = 20 * time.Second
 	ts := newTargets(t)
 	f := startFetcher(t, cfg)
@@ -330,4 +366,5 @@ func TestCommandsPreemptLongPoll(t *testing.T) {
 	// The broker still parks the abandoned fetches until data arrives or
 	// their wait ends (and its shutdown waits for them): wake them.
 	produce(t, cl, rec("idle", 0, "", "wake"), rec("idle", 1, "", "wake"))
+	return f
 }

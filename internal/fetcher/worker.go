@@ -44,6 +44,12 @@ type worker struct {
 	// parts maps to the registry objects whose status the worker
 	// publishes; owned by the goroutine.
 	parts map[TopicPartition]*partition
+	// rtt is the round trip of the last capabilities probe (an
+	// ApiVersions, answered at once): the pipelined mode's linger
+	// follows it. pipe is the LinkFetch session while the worker runs
+	// pipelined (pipeline.go), else nil. Both owned by the goroutine.
+	rtt  time.Duration
+	pipe *pipeline
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -133,6 +139,12 @@ func (w *worker) run() {
 			w.probe()
 			continue
 		}
+		if ep, ok := w.ep.(PipelinedEndpoint); ok && w.eng.caps.Pipelined {
+			if !w.pipelined(ep) {
+				return
+			}
+			continue
+		}
 		w.round()
 	}
 }
@@ -163,6 +175,11 @@ func (w *worker) applyCommands() bool {
 			keep = false
 		case cmdCall:
 			c.call(w)
+		}
+		if c.p != nil && w.pipe != nil {
+			// Whatever the command changed, the partition's next
+			// LinkFetch names its offset (pipeline.go).
+			delete(w.pipe.synced, c.p.tp)
 		}
 		if c.p != nil && c.op != cmdRemove {
 			c.p.publish(w.f.cfg.Now())
@@ -202,10 +219,14 @@ func (w *worker) network(what string, timeout time.Duration, fn func(ctx context
 // probe negotiates the leader's capabilities (ApiVersions).
 func (w *worker) probe() {
 	var caps Capabilities
+	start := time.Now()
 	pre, err := w.network("ApiVersions", w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
 		caps, err = w.ep.Capabilities(ctx)
 		return err
 	})
+	if err == nil {
+		w.rtt = time.Since(start)
+	}
 	if pre {
 		return
 	}
@@ -217,8 +238,26 @@ func (w *worker) probe() {
 		w.idle(now.Add(w.f.cfg.FetchBackoff))
 		return
 	}
+	if _, ok := w.ep.(PipelinedEndpoint); !ok || w.f.cfg.DisablePipelining {
+		caps.Pipelined = false
+	}
+	if caps.Pipelined {
+		// The first probe on a new connection includes its set-up (TCP,
+		// TLS, the client's own ApiVersions, SASL): probe once more on
+		// the warm connection for the round trip the linger follows.
+		start := time.Now()
+		if pre, err := w.network("ApiVersions", w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
+			_, err = w.ep.Capabilities(ctx)
+			return err
+		}); pre {
+			return
+		} else if err == nil {
+			w.rtt = min(w.rtt, time.Since(start))
+		}
+	}
 	w.eng.logger.Debug("fetcher: leader capabilities", "fetchVersion", caps.FetchVersion,
-		"truncationOnFetch", caps.TruncationOnFetch, "offsetForLeaderEpoch", caps.OffsetForLeaderEpoch)
+		"truncationOnFetch", caps.TruncationOnFetch, "offsetForLeaderEpoch", caps.OffsetForLeaderEpoch,
+		"pipelined", caps.Pipelined, "rtt", w.rtt)
 	w.eng.setCaps(caps)
 	w.publishAll(now)
 }

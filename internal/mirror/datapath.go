@@ -106,6 +106,7 @@ func fetcherConfig(l metadata.Link, logger *slog.Logger, clientOpts func(string,
 		RetryBackoff:      link.Millis(c, "retry.backoff.ms"),
 		MetadataMaxAge:    link.Millis(c, "metadata.max.age.ms"),
 		RequestTimeout:    link.Millis(c, "request.timeout.ms"),
+		DisablePipelining: !link.Bool(c, "fetch.pipelining.enable"),
 	}, nil
 }
 
