@@ -43,7 +43,7 @@ func registerPrivate(key int16, min, max int16, fn handlerFunc) {
 // advertises them to a Tandem link's client, sorted by key.
 func PrivateVersions() []VersionRange {
 	out := make([]VersionRange, 0, len(privateRegistry))
-	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey} {
+	for _, key := range wire.LinkAPIKeys() {
 		if d, ok := privateRegistry[key]; ok {
 			out = append(out, VersionRange{d.key, d.advMin, d.max})
 		}

@@ -64,7 +64,7 @@ const linkApiVersionsMax = 4
 // linkApiVersionsMax.
 func linkMaxVersions() *kversion.Versions {
 	v := kversion.Stable()
-	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey} {
+	for _, key := range wire.LinkAPIKeys() {
 		v.SetMaxKeyVersion(key, wire.LinkAPIMaxVersion(key))
 	}
 	if cur, ok := v.LookupMaxKeyVersion(int16(kmsg.ApiVersions)); ok && cur > linkApiVersionsMax {

@@ -24,7 +24,7 @@ func TestLinkClientVersionMatchesKIP511(t *testing.T) {
 		t.Fatalf("linkClientVersion() = %q", v)
 	}
 	mv := linkMaxVersions()
-	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey} {
+	for _, key := range []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey, wire.LinkFetchKey} {
 		if v, ok := mv.LookupMaxKeyVersion(key); !ok || v != 0 {
 			t.Fatalf("key %d: max %d %v", key, v, ok)
 		}

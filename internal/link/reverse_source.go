@@ -743,7 +743,8 @@ func (s *sourceHalf) listenerName() string {
 func relayAllowed(h wire.Header, body []byte) bool {
 	switch kmsg.Key(h.Key) {
 	case kmsg.ApiVersions, kmsg.Metadata, kmsg.Fetch, kmsg.ListOffsets, kmsg.OffsetForLeaderEpoch, kmsg.DescribeConfigs,
-		kmsg.DescribeCluster, kmsg.FindCoordinator, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups, kmsg.DescribeACLs:
+		kmsg.DescribeCluster, kmsg.FindCoordinator, kmsg.OffsetFetch, kmsg.ListGroups, kmsg.DescribeGroups, kmsg.DescribeACLs,
+		kmsg.Key(wire.LinkFetchKey): // read-only: the pipelined fetch of a Tandem source
 		return true
 	case kmsg.AlterConfigs:
 		// The mirror probe (autocreate.go): validate_only, changes nothing.

@@ -46,6 +46,9 @@ func TestRelayAllowed(t *testing.T) {
 		{kmsg.NewPtrSASLHandshakeRequest(), false},
 		{kmsg.NewPtrCreateACLsRequest(), false},
 		{&wire.LinkReverseRequest{}, false},
+		{&wire.LinkMirrorOpRequest{}, false},
+		{&wire.LinkPeerRequest{}, false},
+		{&wire.LinkFetchRequest{SessionID: 1}, true},
 	} {
 		for _, v := range []int16{0, c.req.MaxVersion()} {
 			c.req.SetVersion(v)

@@ -205,7 +205,7 @@ type LinkMirrorOpResponse struct {
 // where the one before it stopped.
 const LinkFetchKey int16 = 32004
 
-// LinkFetchContinue in LinkFetchRequestPartition.FetchOffset continues
+// LinkFetchContinue in LinkFetchPartition.FetchOffset continues
 // from the session's cursor.
 const LinkFetchContinue int64 = -1
 

@@ -40,6 +40,27 @@ package wire
 //	                      error_message nullable string, state string,
 //	                      topic_id uuid, partitions [partition int32,
 //	                      offset int64]]
+//	LinkFetchRequest:  session_id int64, sequence int32,
+//	                   max_wait_millis int32, min_bytes int32,
+//	                   max_bytes int32, linger_millis int32,
+//	                   topics [topic_id uuid, partitions [partition int32,
+//	                   current_leader_epoch int32, fetch_offset int64,
+//	                   last_fetched_epoch int32,
+//	                   partition_max_bytes int32]]
+//	LinkFetchResponse: throttle_millis int32, error_code int16,
+//	                   error_message nullable string,
+//	                   topics [topic_id uuid, partitions [partition int32,
+//	                   error_code int16, fetch_offset int64,
+//	                   next_offset int64, high_watermark int64,
+//	                   last_stable_offset int64, log_start_offset int64,
+//	                   diverging_epoch {epoch int32, end_offset int64},
+//	                   records bytes]]
+//
+// LinkFetch's records are a compact bytes field (uvarint length+1, then
+// the bytes), never null (a null reads as empty), exactly as Fetch's
+// flexible RecordBatches, so the server's zero-copy splice (broker.Files,
+// server/splice.go) finds a placeholder behind its one-byte prefix
+// PlaceholderSize+1.
 //
 // The pre-scan schemas at the end of this file describe the same layouts;
 // TestLinkAPIPrescanMatchesCodec keeps them in step.
@@ -57,7 +78,12 @@ const linkAPIMaxVersion = 0
 // IsLinkAPIKey reports whether key is one of the Tandem-private link
 // requests.
 func IsLinkAPIKey(key int16) bool {
-	return key == LinkPeerKey || key == LinkReverseKey || key == LinkMirrorOpKey
+	return key == LinkPeerKey || key == LinkReverseKey || key == LinkMirrorOpKey || key == LinkFetchKey
+}
+
+// LinkAPIKeys lists the private keys, ascending (a fresh slice).
+func LinkAPIKeys() []int16 {
+	return []int16{LinkPeerKey, LinkReverseKey, LinkMirrorOpKey, LinkFetchKey}
 }
 
 // LinkAPIMaxVersion is the highest version this build speaks of the
@@ -78,6 +104,8 @@ func RequestForKey(key int16) kmsg.Request {
 		return new(LinkReverseRequest)
 	case LinkMirrorOpKey:
 		return new(LinkMirrorOpRequest)
+	case LinkFetchKey:
+		return new(LinkFetchRequest)
 	}
 	return kmsg.RequestForKey(key)
 }
@@ -91,6 +119,8 @@ func NameForKey(key int16) string {
 		return "LinkReverse"
 	case LinkMirrorOpKey:
 		return "LinkMirrorOp"
+	case LinkFetchKey:
+		return "LinkFetch"
 	}
 	return kmsg.NameForKey(key)
 }
@@ -467,6 +497,176 @@ func readOpPartitions(rd *kbin.Reader) []LinkMirrorOpPartition {
 	return ps
 }
 
+// ---- LinkFetch ----
+
+func (*LinkFetchRequest) Key() int16                 { return LinkFetchKey }
+func (*LinkFetchRequest) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkFetchRequest) SetVersion(version int16) { v.Version = version }
+func (v *LinkFetchRequest) GetVersion() int16        { return v.Version }
+func (*LinkFetchRequest) IsFlexible() bool           { return true }
+func (v *LinkFetchRequest) ResponseKind() kmsg.Response {
+	return &LinkFetchResponse{Version: v.Version}
+}
+
+func (v *LinkFetchRequest) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendInt64(dst, v.SessionID)
+	dst = kbin.AppendInt32(dst, v.Sequence)
+	dst = kbin.AppendInt32(dst, v.MaxWaitMillis)
+	dst = kbin.AppendInt32(dst, v.MinBytes)
+	dst = kbin.AppendInt32(dst, v.MaxBytes)
+	dst = kbin.AppendInt32(dst, v.LingerMillis)
+	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
+	for i := range v.Topics {
+		t := &v.Topics[i]
+		dst = kbin.AppendUuid(dst, t.TopicID)
+		dst = kbin.AppendCompactArrayLen(dst, len(t.Partitions))
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			dst = kbin.AppendInt32(dst, p.Partition)
+			dst = kbin.AppendInt32(dst, p.CurrentLeaderEpoch)
+			dst = kbin.AppendInt64(dst, p.FetchOffset)
+			dst = kbin.AppendInt32(dst, p.LastFetchedEpoch)
+			dst = kbin.AppendInt32(dst, p.PartitionMaxBytes)
+			dst = appendTags(dst)
+		}
+		dst = appendTags(dst)
+	}
+	return appendTags(dst)
+}
+
+func (v *LinkFetchRequest) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkFetchRequest", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.SessionID = rd.Int64()
+	v.Sequence = rd.Int32()
+	v.MaxWaitMillis = rd.Int32()
+	v.MinBytes = rd.Int32()
+	v.MaxBytes = rd.Int32()
+	v.LingerMillis = rd.Int32()
+	v.Topics = nil
+	if n := arrayLen(&rd); n > 0 {
+		v.Topics = make([]LinkFetchTopic, n)
+		for i := 0; i < n && rd.Ok(); i++ {
+			t := &v.Topics[i]
+			t.TopicID = rd.Uuid()
+			if m := arrayLen(&rd); m > 0 {
+				t.Partitions = make([]LinkFetchPartition, m)
+				for j := 0; j < m && rd.Ok(); j++ {
+					p := &t.Partitions[j]
+					p.Partition = rd.Int32()
+					p.CurrentLeaderEpoch = rd.Int32()
+					p.FetchOffset = rd.Int64()
+					p.LastFetchedEpoch = rd.Int32()
+					p.PartitionMaxBytes = rd.Int32()
+					endStruct(&rd)
+				}
+			}
+			endStruct(&rd)
+		}
+	}
+	endStruct(&rd)
+	return readDone(&rd, "LinkFetchRequest")
+}
+
+func (*LinkFetchResponse) Key() int16                 { return LinkFetchKey }
+func (*LinkFetchResponse) MaxVersion() int16          { return linkAPIMaxVersion }
+func (v *LinkFetchResponse) SetVersion(version int16) { v.Version = version }
+func (v *LinkFetchResponse) GetVersion() int16        { return v.Version }
+func (*LinkFetchResponse) IsFlexible() bool           { return true }
+func (v *LinkFetchResponse) RequestKind() kmsg.Request {
+	return &LinkFetchRequest{Version: v.Version}
+}
+
+// Throttle implements kmsg.ThrottleResponse. false: a throttle is
+// applied by the broker before it answers, never by the client holding
+// back its next requests, which would stall the pipeline (Tandem does not
+// throttle today; ThrottleMillis is 0).
+func (v *LinkFetchResponse) Throttle() (int32, bool) { return v.ThrottleMillis, false }
+
+// SetThrottle implements kmsg.SetThrottleResponse.
+func (v *LinkFetchResponse) SetThrottle(throttleMillis int32) { v.ThrottleMillis = throttleMillis }
+
+func (v *LinkFetchResponse) AppendTo(dst []byte) []byte {
+	dst = kbin.AppendInt32(dst, v.ThrottleMillis)
+	dst = kbin.AppendInt16(dst, v.ErrorCode)
+	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
+	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
+	for i := range v.Topics {
+		t := &v.Topics[i]
+		dst = kbin.AppendUuid(dst, t.TopicID)
+		dst = kbin.AppendCompactArrayLen(dst, len(t.Partitions))
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			dst = kbin.AppendInt32(dst, p.Partition)
+			dst = kbin.AppendInt16(dst, p.ErrorCode)
+			dst = kbin.AppendInt64(dst, p.FetchOffset)
+			dst = kbin.AppendInt64(dst, p.NextOffset)
+			dst = kbin.AppendInt64(dst, p.HighWatermark)
+			dst = kbin.AppendInt64(dst, p.LastStableOffset)
+			dst = kbin.AppendInt64(dst, p.LogStartOffset)
+			dst = kbin.AppendInt32(dst, p.DivergingEpoch.Epoch)
+			dst = kbin.AppendInt64(dst, p.DivergingEpoch.EndOffset)
+			dst = appendTags(dst)
+			dst = kbin.AppendCompactBytes(dst, p.Records)
+			dst = appendTags(dst)
+		}
+		dst = appendTags(dst)
+	}
+	return appendTags(dst)
+}
+
+func (v *LinkFetchResponse) ReadFrom(src []byte) error {
+	if v.Version > linkAPIMaxVersion {
+		return errLinkAPIVersion("LinkFetchResponse", v.Version)
+	}
+	rd := kbin.Reader{Src: src}
+	v.ThrottleMillis = rd.Int32()
+	v.ErrorCode = rd.Int16()
+	v.ErrorMessage = rd.CompactNullableString()
+	v.Topics = nil
+	if n := arrayLen(&rd); n > 0 {
+		v.Topics = make([]LinkFetchTopicResponse, n)
+		for i := 0; i < n && rd.Ok(); i++ {
+			t := &v.Topics[i]
+			t.TopicID = rd.Uuid()
+			if m := arrayLen(&rd); m > 0 {
+				t.Partitions = make([]LinkFetchPartitionResponse, m)
+				for j := 0; j < m && rd.Ok(); j++ {
+					p := &t.Partitions[j]
+					p.Partition = rd.Int32()
+					p.ErrorCode = rd.Int16()
+					p.FetchOffset = rd.Int64()
+					p.NextOffset = rd.Int64()
+					p.HighWatermark = rd.Int64()
+					p.LastStableOffset = rd.Int64()
+					p.LogStartOffset = rd.Int64()
+					p.DivergingEpoch.Epoch = rd.Int32()
+					p.DivergingEpoch.EndOffset = rd.Int64()
+					endStruct(&rd)
+					p.Records = readRecords(&rd)
+					endStruct(&rd)
+				}
+			}
+			endStruct(&rd)
+		}
+	}
+	endStruct(&rd)
+	return readDone(&rd, "LinkFetchResponse")
+}
+
+// readRecords reads LinkFetch's records: compact bytes, a null (which
+// this codec never writes) or empty field read as nil. Like kmsg's Fetch
+// RecordBatches, the slice aliases src.
+func readRecords(rd *kbin.Reader) []byte {
+	b := rd.CompactNullableBytes()
+	if !rd.Ok() || len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // ---- pre-scan schemas (prescan.go) ----
 
 // linkAPISchemas are the pre-scan schemas of the private requests, merged
@@ -516,6 +716,24 @@ var linkAPISchemas = map[int16]*msgSchema{
 			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
 				{name: "Partition", max: anyVersion, kind: kInt32},
 				{name: "Offset", max: anyVersion, kind: kInt64},
+			}}},
+		}}},
+	}},
+	LinkFetchKey: {name: "LinkFetch", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
+		{name: "SessionID", max: anyVersion, kind: kInt64},
+		{name: "Sequence", max: anyVersion, kind: kInt32},
+		{name: "MaxWaitMillis", max: anyVersion, kind: kInt32},
+		{name: "MinBytes", max: anyVersion, kind: kInt32},
+		{name: "MaxBytes", max: anyVersion, kind: kInt32},
+		{name: "LingerMillis", max: anyVersion, kind: kInt32},
+		{name: "Topics", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+			{name: "TopicID", max: anyVersion, kind: kUUID},
+			{name: "Partitions", max: anyVersion, kind: kArray, elem: &fieldSchema{max: anyVersion, kind: kStruct, fields: []fieldSchema{
+				{name: "Partition", max: anyVersion, kind: kInt32},
+				{name: "CurrentLeaderEpoch", max: anyVersion, kind: kInt32},
+				{name: "FetchOffset", max: anyVersion, kind: kInt64},
+				{name: "LastFetchedEpoch", max: anyVersion, kind: kInt32},
+				{name: "PartitionMaxBytes", max: anyVersion, kind: kInt32},
 			}}},
 		}}},
 	}},

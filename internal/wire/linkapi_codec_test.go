@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -26,6 +27,15 @@ func linkAPISamples() []kmsg.Request {
 			Brokers: []LinkReverseBroker{{NodeID: 1, Host: "d1", Port: 9093}, {NodeID: 2, Host: "d2", Port: 9093}}},
 		&LinkMirrorOpRequest{LinkName: "l3", LinkID: [16]byte{6}, ClusterID: "c-c", Op: MirrorOpRestore,
 			Topics: []LinkMirrorOpTopic{{Topic: "t1", Paused: true, TopicID: [16]byte{0xa, 0xb}, Partitions: []LinkMirrorOpPartition{{0, 10}, {1, -1}}}, {Topic: "t2"}}},
+		&LinkFetchRequest{SessionID: -1 << 62, Sequence: 7, MaxWaitMillis: 500, MinBytes: 1, MaxBytes: 50 << 20, LingerMillis: 20,
+			Topics: []LinkFetchTopic{
+				{TopicID: [16]byte{0xc, 0xd}, Partitions: []LinkFetchPartition{
+					{Partition: 0, CurrentLeaderEpoch: 3, FetchOffset: 1 << 40, LastFetchedEpoch: 2, PartitionMaxBytes: 1 << 20},
+					{Partition: 5, CurrentLeaderEpoch: -1, FetchOffset: LinkFetchContinue, LastFetchedEpoch: -1, PartitionMaxBytes: 1},
+				}},
+				{TopicID: [16]byte{0xe}},
+			}},
+		&LinkFetchRequest{SessionID: 1},
 	}
 }
 
@@ -42,6 +52,16 @@ func linkAPIResponseSamples() []kmsg.Response {
 				Partitions: []LinkMirrorOpPartition{{Partition: 0, Offset: 99}}},
 			{Topic: "t2", State: "PENDING_SETUP_FOR_RESTORE"},
 		}},
+		&LinkFetchResponse{ThrottleMillis: 9, ErrorCode: 0, Topics: []LinkFetchTopicResponse{
+			{TopicID: [16]byte{0xc}, Partitions: []LinkFetchPartitionResponse{
+				{Partition: 0, FetchOffset: 10, NextOffset: 13, HighWatermark: 20, LastStableOffset: 20, LogStartOffset: 1,
+					DivergingEpoch: LinkFetchDivergingEpoch{Epoch: -1, EndOffset: -1}, Records: []byte("batches")},
+				{Partition: 1, ErrorCode: 74, FetchOffset: -1, NextOffset: -1, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1,
+					DivergingEpoch: LinkFetchDivergingEpoch{Epoch: 4, EndOffset: 99}},
+			}},
+			{TopicID: [16]byte{0xf}},
+		}},
+		&LinkFetchResponse{ErrorCode: 71, ErrorMessage: strp("fetch session 5 is out of sequence")},
 	}
 }
 
@@ -193,7 +213,7 @@ func FuzzLinkAPIDecode(f *testing.F) {
 	for i, m := range allLinkAPISamples() {
 		f.Add(uint8(i), m.AppendTo(nil))
 	}
-	f.Add(uint8(3), []byte{2, 'l', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 'c', 1, 0xff, 0xff, 0xff, 0xff, 0x07})
+	f.Add(uint8(4), []byte{2, 'l', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 'c', 1, 0xff, 0xff, 0xff, 0xff, 0x07})
 	kinds := allLinkAPISamples()
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		m := newLike(kinds[int(which)%len(kinds)])
@@ -222,4 +242,33 @@ func FuzzLinkAPIDecode(f *testing.F) {
 			t.Fatalf("re-encoding: %v\n got %+v\nwant %+v", err, again, m)
 		}
 	})
+}
+
+// LinkFetch's records are a compact bytes field: a placeholder of
+// broker.PlaceholderSize (16) bytes follows its one-byte prefix 16+1, the
+// layout server/splice.go's findSplices (flexible) looks for; empty
+// records are an empty field, never null, and a null reads as empty.
+func TestLinkFetchRecordsField(t *testing.T) {
+	const placeholderSize = 16 // broker.PlaceholderSize (broker imports wire)
+	ph := []byte("0123456789abcdef")
+	resp := &LinkFetchResponse{Topics: []LinkFetchTopicResponse{{Partitions: []LinkFetchPartitionResponse{{Records: ph}}}}}
+	b := resp.AppendTo(nil) // ... records, then the partition's, topic's and body's tags
+	at := bytes.Index(b, ph)
+	if at < 1 || b[at-1] != placeholderSize+1 || len(b) != at+placeholderSize+3 {
+		t.Fatalf("placeholder at %d in %x", at, b)
+	}
+	resp.Topics[0].Partitions[0].Records = nil
+	b = resp.AppendTo(nil)
+	// The records' prefix, then the partition's, topic's and body's tags.
+	if b[len(b)-4] != 1 { // length 0 as compact bytes (0 would be null)
+		t.Fatalf("empty records encode as %x", b)
+	}
+	b[len(b)-4] = 0 // null
+	var back LinkFetchResponse
+	if err := back.ReadFrom(b); err != nil || back.Topics[0].Partitions[0].Records != nil {
+		t.Fatalf("null records: %v %+v", err, back)
+	}
+	if _, ok := any(&back).(kmsg.ThrottleResponse); !ok {
+		t.Fatal("LinkFetchResponse is no kmsg.ThrottleResponse")
+	}
 }

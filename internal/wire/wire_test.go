@@ -186,6 +186,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeRequest(md, 2, nil))
 	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0, 0, 0})
 	f.Add(encodeRequest(&LinkMirrorOpRequest{LinkName: "l", Topics: []LinkMirrorOpTopic{{Topic: "t"}}}, 3, nil))
+	f.Add(encodeRequest(&LinkFetchRequest{SessionID: 1, Topics: []LinkFetchTopic{{Partitions: []LinkFetchPartition{{FetchOffset: LinkFetchContinue}}}}}, 4, nil))
 	for _, b := range hostileShapes() {
 		f.Add(b)
 	}
