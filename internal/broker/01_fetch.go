@@ -165,23 +165,7 @@ func (b *Broker) handleFetch(r *Request) Reply {
 		files = new(Files)
 	}
 	read := func() (bytes int, done bool) {
-		budget := req.MaxBytes
-		if req.MaxBytes <= 0 {
-			budget = 1<<31 - 1
-		}
-		done = false
-		for _, t := range targets {
-			sp := &resp.Topics[t.ti].Partitions[t.pi]
-			n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, req.Version, files)
-			bytes += n
-			if stop {
-				done = true // an error is worth answering at once
-			}
-			if n > 0 && b.metrics != nil {
-				b.metrics.BytesOut(t.p.Topic, n)
-			}
-		}
-		return bytes, done
+		return b.readTargets(resp, targets, isolation, req.MaxBytes, req.Version, files, true)
 	}
 
 	// Take the change signals before reading, so that an append landing
@@ -206,6 +190,29 @@ func (b *Broker) handleFetch(r *Request) Reply {
 			}
 		}
 	}}
+}
+
+// readTargets reads every target into its partition of resp
+// (fetchPartition) within maxBytes (<= 0: no bound) and returns the
+// record bytes added, and whether an error was set (errors are answered
+// at once). account adds the bytes to the topics' bytes-out metric.
+func (b *Broker) readTargets(resp *kmsg.FetchResponse, targets []fetchTarget, isolation log.Isolation, maxBytes int32, version int16, files *Files, account bool) (bytes int, done bool) {
+	budget := maxBytes
+	if maxBytes <= 0 {
+		budget = 1<<31 - 1
+	}
+	for _, t := range targets {
+		sp := &resp.Topics[t.ti].Partitions[t.pi]
+		n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, version, files)
+		bytes += n
+		if stop {
+			done = true // an error is worth answering at once
+		}
+		if account && n > 0 && b.metrics != nil {
+			b.metrics.BytesOut(t.p.Topic, n)
+		}
+	}
+	return bytes, done
 }
 
 // clearRecords empties the record sets of a response about to be read

@@ -101,6 +101,9 @@ type Broker struct {
 	// linkAPI answers the private link requests (SetLinkAPI,
 	// linkapi_dispatch.go); nil when cluster linking is disabled.
 	linkAPI linkAPIPointer
+
+	// linkFetches are the LinkFetch sessions (linkfetch_sessions.go).
+	linkFetches linkFetchSessions
 }
 
 // New returns a Broker serving the topics in o.Store; it opens their logs.

@@ -63,7 +63,7 @@ func TestLinkAPIListedOnlyToLinkClients(t *testing.T) {
 	}
 	link := dialRaw(t, b)
 	resp := apiVersions(link, 3, wire.LinkClientSoftwareName)
-	if got := privateKeys(resp); !slices.Equal(got, []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey}) {
+	if got := privateKeys(resp); !slices.Equal(got, []int16{wire.LinkPeerKey, wire.LinkReverseKey, wire.LinkMirrorOpKey, wire.LinkFetchKey}) {
 		t.Fatalf("a link client is offered %v", got)
 	}
 	for _, k := range resp.ApiKeys {
@@ -71,7 +71,7 @@ func TestLinkAPIListedOnlyToLinkClients(t *testing.T) {
 			t.Fatalf("key %d: v%d-%d", k.ApiKey, k.MinVersion, k.MaxVersion)
 		}
 	}
-	if got := privateKeys(apiVersions(link, 0, "")); len(got) != 3 {
+	if got := privateKeys(apiVersions(link, 0, "")); len(got) != 4 {
 		t.Fatalf("the connection forgot it is a link client: %v", got)
 	}
 	// The keys are sent as framed requests (header v2) and answered

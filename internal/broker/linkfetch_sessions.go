@@ -1,0 +1,210 @@
+package broker
+
+// LinkFetch sessions (32004_link_fetch.go): each holds the cursors of one
+// link fetcher's partitions, so that a pipelined request continues where
+// the request before it stopped.
+//
+// Bounds: at most linkFetchMaxSessions sessions on the broker; opening one
+// more first drops the sessions idle longer than linkFetchSessionIdle,
+// then, if the table is still full, the least recently used session (an
+// idle one before one with a request in its Wait). A session idle longer
+// than linkFetchSessionIdle is also dropped when it is next looked up. A
+// dropped session's next request answers FETCH_SESSION_ID_NOT_FOUND and
+// the fetcher opens a new one (sequence 0, explicit offsets).
+//
+// Locking (docs/lock-order.md): linkFetchSessions.mu guards the table and
+// each session's bookkeeping (lastUsed, active, dead); it is a leaf, held
+// only for map operations and a scan of at most linkFetchMaxSessions
+// entries, never while reading a log or waiting. A session's own mu is
+// held for the whole Wait of one of its requests (the sequence check, the
+// reads, the long poll, the cursor updates): requests of one session on
+// one connection are already serialized by the connection's writer, and
+// the mutex serializes a session used from two connections. The table's
+// mu may be taken under a session's mu, never the other way round.
+
+import (
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tandem-streaming/tandem/internal/auth"
+)
+
+const (
+	// linkFetchMaxSessions bounds the sessions of the broker. A fetcher
+	// keeps one session per source broker connection, so this is far
+	// above what the links of a cluster need; a session with N cursors
+	// costs about 48 bytes per cursor.
+	linkFetchMaxSessions = 1000
+	// linkFetchSessionIdle drops a session that saw no request for this
+	// long (a fetcher that went away). A live fetcher sends a request at
+	// least every max wait.
+	linkFetchSessionIdle = 2 * time.Minute
+)
+
+// linkFetchKey names a partition's cursor.
+type linkFetchKey struct {
+	topicID   [16]byte
+	partition int32
+}
+
+// linkFetchCursor is where a partition's next continuation reads from,
+// and the leader epoch of the last batch returned before it (the
+// continuation's LastFetchedEpoch, KIP-595).
+type linkFetchCursor struct {
+	offset    int64
+	lastEpoch int32
+}
+
+type linkFetchSession struct {
+	id        int64
+	principal auth.Principal
+
+	// mu is held for the whole Wait of one of the session's requests.
+	mu sync.Mutex
+	// next is the sequence of the next request (guarded by mu).
+	next int32
+	// cursors (guarded by mu).
+	cursors map[linkFetchKey]linkFetchCursor
+
+	// Guarded by linkFetchSessions.mu:
+	lastUsed time.Time
+	active   int  // requests between acquire and release
+	dead     bool // dropped from the table
+}
+
+// linkFetchSessions is the broker's table of LinkFetch sessions. The zero
+// value is ready to use.
+type linkFetchSessions struct {
+	mu sync.Mutex
+	m  map[int64]*linkFetchSession
+}
+
+// acquire returns session id for a request with sequence seq from
+// principal p, locked (release it with release), after checking the
+// sequence: 0 opens the session or resets it (no cursors), anything else
+// must be the session's next sequence. Errors are the request's top-level
+// error: FETCH_SESSION_ID_NOT_FOUND for an unknown, expired or dropped
+// session or one of another principal (who may not reset it either);
+// INVALID_FETCH_SESSION_EPOCH for a sequence out of order, which also
+// ends the session.
+func (c *linkFetchSessions) acquire(id int64, seq int32, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
+	for {
+		s, err := c.lookup(id, seq, p, now)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		c.mu.Lock()
+		dead := s.dead
+		if dead {
+			s.active--
+		}
+		c.mu.Unlock()
+		if dead {
+			// Dropped while we waited for its lock (evicted, or
+			// ended by another connection's request out of order).
+			s.mu.Unlock()
+			if seq != 0 {
+				return nil, kerr.FetchSessionIDNotFound
+			}
+			continue // open it afresh
+		}
+		if seq == 0 {
+			s.next, s.cursors = 0, map[linkFetchKey]linkFetchCursor{}
+		}
+		if seq != s.next {
+			c.mu.Lock()
+			c.removeLocked(s)
+			c.mu.Unlock()
+			s.mu.Unlock()
+			return nil, kerr.InvalidFetchSessionEpoch
+		}
+		s.next = seq + 1
+		if s.next < 0 {
+			s.next = 1 // wraps past 0, which opens
+		}
+		return s, nil
+	}
+}
+
+// lookup finds or (sequence 0) creates session id and counts the request
+// as active in it.
+func (c *linkFetchSessions) lookup(id int64, seq int32, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.m[id]
+	if s != nil && s.active == 0 && now.Sub(s.lastUsed) > linkFetchSessionIdle {
+		c.removeLocked(s)
+		s = nil
+	}
+	if s != nil && s.principal != p {
+		return nil, kerr.FetchSessionIDNotFound
+	}
+	if s == nil {
+		if seq != 0 {
+			return nil, kerr.FetchSessionIDNotFound
+		}
+		c.makeRoomLocked(now)
+		s = &linkFetchSession{id: id, principal: p}
+		if c.m == nil {
+			c.m = map[int64]*linkFetchSession{}
+		}
+		c.m[id] = s
+	}
+	s.active++
+	s.lastUsed = now
+	return s, nil
+}
+
+// release ends a request's use of s (acquired) and unlocks it.
+func (c *linkFetchSessions) release(s *linkFetchSession, now time.Time) {
+	c.mu.Lock()
+	s.active--
+	s.lastUsed = now
+	c.mu.Unlock()
+	s.mu.Unlock()
+}
+
+// removeLocked drops s from the table.
+func (c *linkFetchSessions) removeLocked(s *linkFetchSession) {
+	if c.m[s.id] == s {
+		delete(c.m, s.id)
+	}
+	s.dead = true
+}
+
+// makeRoomLocked drops the idle sessions and, if the table is still full,
+// the least recently used one (an idle one first).
+func (c *linkFetchSessions) makeRoomLocked(now time.Time) {
+	var victim *linkFetchSession
+	for _, s := range c.m {
+		if s.active == 0 && now.Sub(s.lastUsed) > linkFetchSessionIdle {
+			c.removeLocked(s)
+			continue
+		}
+		if victim == nil || evictBefore(s, victim) {
+			victim = s
+		}
+	}
+	if len(c.m) >= linkFetchMaxSessions && victim != nil {
+		c.removeLocked(victim)
+	}
+}
+
+// evictBefore: a is dropped before b to make room (idle first, then the
+// least recently used).
+func evictBefore(a, b *linkFetchSession) bool {
+	if (a.active == 0) != (b.active == 0) {
+		return a.active == 0
+	}
+	return a.lastUsed.Before(b.lastUsed)
+}
+
+// len is the number of sessions (tests).
+func (c *linkFetchSessions) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
