@@ -24,6 +24,9 @@
 #   BENCH_LATENCY_RTT   (default 100ms)   BENCH_LATENCY_RATE (default 10MB)
 #   BENCH_SECONDS       length of the latency run (default 20)
 #   BENCH_LINK_CONFIG   extra link configs, k=v,... (default none: the defaults)
+#   BENCH_LATENCY_COMPARE  rounds of the latency run with Kafka's fetch and with
+#                       LinkFetch (fetch.pipelining.enable=false/true), alternating
+#                       (default: one run with the link configs)
 #   BENCH_PORT          first loopback port to try (default 29392)
 #   BENCH_KEEP          keep logs and JSON in this directory
 # Prints a markdown table on stdout; progress goes to stderr.
@@ -56,6 +59,7 @@ cmd=("$TANDEM" bench mirror --phases wan --source "$PROXY" --wan-target "$src" -
   --dest-pid "$dpid" --source-pid "$spid" --partitions 8 --bytes "$BYTES" --wan-rtts "$RTTS" --wan-rate "$RATE"
   --wan-window "$WINDOW" --wan-latency-rtt "$LRTT" --latency-rate "$LRATE" --latency-duration "${LSECS}s")
 if [ -n "${BENCH_LINK_CONFIG:-}" ]; then cmd+=(--link-config "$BENCH_LINK_CONFIG"); fi
+if [ -n "${BENCH_LATENCY_COMPARE:-}" ]; then cmd+=(--wan-latency-compare "$BENCH_LATENCY_COMPARE"); fi
 echo "${cmd[*]}" >"$WORK/wan.cmd"
 status=0
 "${cmd[@]}" >"$WORK/wan.out" 2>&1 || status=$?
@@ -89,7 +93,20 @@ print("| RTT ms | mirror MB/s | mirror / no delay | pipeline MB/s | mirror / pip
 print("|---:|---:|---:|---:|---:|---:|")
 for p in w["points"]:
     print(f"| {p['rtt_ms']:g} | {p['mirror_steady_mbps']} | {p.get('steady_mirror_vs_no_delay', '-')} | {p['pipeline_steady_mbps']} | {p['steady_mirror_vs_pipeline']} | {p['mirror_setup_seconds']} / {p['pipeline_setup_seconds']} |")
-if w.get("latency_rtt_ms"):
+runs = w.get("latency_runs") or []
+if runs:
+    print()
+    print(f"Replication latency at RTT {w['latency_rtt_ms']:g} ms (source ack → readable on the mirror), Kafka's fetch (a) against LinkFetch (b), alternating, each on a new link:")
+    print()
+    print("| round | order | a: p50 / p99 / p99.9 / max ms | b: p50 / p99 / p99.9 / max ms | p99 b / a | records, MB/s (a; b) |")
+    print("|---:|---|---|---|---:|---|")
+    for rnd in sorted({x['round'] for x in runs}):
+        rs = [x for x in runs if x['round'] == rnd]
+        a = next(x for x in rs if not x['pipelined']); b = next(x for x in rs if x['pipelined'])
+        order = "a, b" if rs[0] is a else "b, a"
+        q = lambda x: f"{x['p50_ms']} / {x['p99_ms']} / {x['p999_ms']} / {x['max_ms']}"
+        print(f"| {rnd+1} | {order} | {q(a)} | {q(b)} | {round(b['p99_ms']/a['p99_ms'], 2) if a['p99_ms'] else '-'} | {a['records']}, {a['mbps']}; {b['records']}, {b['mbps']} |")
+elif w.get("latency_rtt_ms"):
     print()
     print(f"Replication latency at RTT {w['latency_rtt_ms']:g} ms, {r['latency_offered_mbps']} MB/s achieved, {r['latency_records']} records: "
           f"p50 {r['latency_p50_ms']} ms, p99 {r['latency_p99_ms']} ms, p99.9 {r['latency_p999_ms']} ms, max {r['latency_max_ms']} ms "

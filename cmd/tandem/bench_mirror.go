@@ -70,5 +70,6 @@ and, by phase:
 	fs.IntVar(&o.WAN.Window, "wan-window", 0, "wan phase: bytes in flight per connection and direction (0: min(tcp_wmem max, tcp_rmem max/2) of this host)")
 	fs.DurationSliceVar(&o.WAN.RTTs, "wan-rtts", []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}, "wan phase: round-trip times of the throughput runs")
 	fs.DurationVar(&o.WAN.LatencyRTT, "wan-latency-rtt", 100*time.Millisecond, "wan phase: round-trip time of the latency run (0: skip)")
+	fs.IntVar(&o.WAN.LatencyCompare, "wan-latency-compare", 0, "wan phase: run the latency phase this many rounds with Kafka's fetch and with LinkFetch (fetch.pipelining.enable false/true), alternating (0: once, with --link-config)")
 	return cmd
 }

@@ -34,6 +34,11 @@ type WANOptions struct {
 	RTTs   []time.Duration // round-trip times of the throughput runs
 	// LatencyRTT is the round-trip time of the latency run (0: none).
 	LatencyRTT time.Duration
+	// LatencyCompare, when positive, runs the latency phase that many
+	// rounds with Kafka's fetch (fetch.pipelining.enable=false) and with
+	// LinkFetch (true), alternating which goes first, each on a new link,
+	// instead of once with the link configs given.
+	LatencyCompare int
 
 	listen string
 	proxy  *wanproxy.Proxy
@@ -70,6 +75,20 @@ type WANResult struct {
 	WindowBytes  int        `json:"window_bytes"`
 	Points       []WANPoint `json:"points"`
 	LatencyRTTMs float64    `json:"latency_rtt_ms,omitempty"`
+	// LatencyRuns are the runs of LatencyCompare, in the order run.
+	LatencyRuns []WANLatencyRun `json:"latency_runs,omitempty"`
+}
+
+// WANLatencyRun is one latency run of WANOptions.LatencyCompare.
+type WANLatencyRun struct {
+	Round     int     `json:"round"`
+	Pipelined bool    `json:"pipelined"`
+	Records   int64   `json:"records"`
+	MBps      float64 `json:"mbps"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	P999Ms    float64 `json:"p999_ms"`
+	MaxMs     float64 `json:"max_ms"`
 }
 
 // start runs the proxy on listen (the address the source advertises).
@@ -217,19 +236,37 @@ func mirrorWAN(ctx context.Context, o MirrorOptions, rc *benchREST, sadm, dadm *
 	if o.WAN.LatencyRTT > 0 {
 		path.SetDelay(o.WAN.LatencyRTT / 2)
 		wr.LatencyRTTMs = ms(o.WAN.LatencyRTT)
-		lo := o
-		lo.Link = "wanlat"
-		lo.Prefix = o.Prefix + "-wanlat"
-		cfg := map[string]string{"bootstrap.servers": o.Source[0]}
-		for k, v := range o.LinkConfigs {
-			cfg[k] = v
+		run := func(name string, extra map[string]string, into *MirrorResult) error {
+			lo := o
+			lo.Link = name
+			lo.Prefix = o.Prefix + "-" + name
+			cfg := map[string]string{"bootstrap.servers": o.Source[0]}
+			for k, v := range o.LinkConfigs {
+				cfg[k] = v
+			}
+			for k, v := range extra {
+				cfg[k] = v
+			}
+			if err := rc.createLink(ctx, lo.Link, cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.Out, "wan: latency at RTT %v on link %s %v\n", o.WAN.LatencyRTT, name, extra)
+			return mirrorLatency(ctx, lo, rc, sadm, dadm, into)
 		}
-		if err := rc.createLink(ctx, lo.Link, cfg); err != nil {
-			return err
+		if o.WAN.LatencyCompare <= 0 {
+			return run("wanlat", nil, res)
 		}
-		fmt.Fprintf(o.Out, "wan: latency at RTT %v\n", o.WAN.LatencyRTT)
-		if err := mirrorLatency(ctx, lo, rc, sadm, dadm, res); err != nil {
-			return err
+		for round := range o.WAN.LatencyCompare {
+			for i := range 2 {
+				pipelined := (round+i)%2 == 1 // alternate which goes first
+				var r MirrorResult
+				name := fmt.Sprintf("wanlat-%d-%s", round, map[bool]string{false: "fetch", true: "linkfetch"}[pipelined])
+				if err := run(name, map[string]string{"fetch.pipelining.enable": strconv.FormatBool(pipelined)}, &r); err != nil {
+					return err
+				}
+				wr.LatencyRuns = append(wr.LatencyRuns, WANLatencyRun{Round: round, Pipelined: pipelined, Records: r.LatencyRecords,
+					MBps: r.LatencyOfferedMBps, P50Ms: r.LatencyP50Ms, P99Ms: r.LatencyP99Ms, P999Ms: r.LatencyP999Ms, MaxMs: r.LatencyMaxMs})
+			}
 		}
 	}
 	return nil

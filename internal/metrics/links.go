@@ -28,7 +28,11 @@ type LinkStat struct {
 	// timeout, undecodable answer); CorruptResponses partition answers
 	// dropped because their records failed validation (CRC).
 	FetchErrors, CorruptResponses int64
-	Partitions                    []MirrorPartitionStat
+	// FetchRequests counts the fetch requests sent to the source, and
+	// LinkFetchRequests those of them that were LinkFetch (pipelined,
+	// from a Tandem source).
+	FetchRequests, LinkFetchRequests int64
+	Partitions                       []MirrorPartitionStat
 	// Tasks are the link's periodic tasks (internal/link).
 	Tasks []LinkTaskStat
 	// OffsetSync is the link's consumer offset sync as its last run saw
@@ -137,6 +141,7 @@ type linkCollector struct {
 	bytes     *prometheus.Desc
 	records   *prometheus.Desc
 	fetchErr  *prometheus.Desc
+	fetchReqs *prometheus.Desc
 	corrupt   *prometheus.Desc
 	endAge    *prometheus.Desc
 	task      *prometheus.Desc
@@ -172,6 +177,8 @@ func newLinkCollector() *linkCollector {
 		bytes:    d("link_fetched_bytes_total", "Record-batch bytes fetched from the link's source and appended to mirrors.", "link"),
 		records:  d("link_fetched_records_total", "Records fetched from the link's source and appended to mirrors.", "link"),
 		fetchErr: d("link_fetch_errors_total", "Fetch requests to the link's source that failed whole (connection, timeout, undecodable answer).", "link"),
+		fetchReqs: d("link_fetch_requests_total",
+			"Fetch requests sent to the link's source, by API: fetch (Kafka's Fetch) or link_fetch (Tandem's pipelined LinkFetch, from a Tandem source).", "link", "api"),
 		corrupt: d("link_fetch_corrupt_total",
 			"Partition answers from the link's source whose records failed validation (CRC, framing); dropped and fetched again.", "link"),
 		endAge: d("mirror_source_end_age_seconds",
@@ -238,6 +245,7 @@ func (c *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.bytes
 	ch <- c.records
 	ch <- c.fetchErr
+	ch <- c.fetchReqs
 	ch <- c.corrupt
 	ch <- c.endAge
 	ch <- c.task
@@ -315,6 +323,8 @@ func (c *linkCollector) Collect(ch chan<- prometheus.Metric) {
 			gaugeF(ch, c.remoteAge, max(now.Sub(s.RemoteStateTime).Seconds(), 0), s.Link)
 		}
 		counter(ch, c.fetchErr, s.FetchErrors, s.Link)
+		counter(ch, c.fetchReqs, s.FetchRequests-s.LinkFetchRequests, s.Link, "fetch")
+		counter(ch, c.fetchReqs, s.LinkFetchRequests, s.Link, "link_fetch")
 		counter(ch, c.corrupt, s.CorruptResponses, s.Link)
 		for _, tk := range s.Tasks {
 			for _, st := range src.taskStates {

@@ -58,6 +58,19 @@ func TestMirrorMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// A Tandem source: the link fetches with LinkFetch (pipelined) by
+	// default, and never with Kafka's Fetch.
+	linkFetches := regexp.MustCompile(`(?m)^tandem_link_fetch_requests_total\{api="link_fetch",link="dr"\} (\S+)$`).FindStringSubmatch(body)
+	if v := 0.0; linkFetches != nil {
+		if v, _ = strconv.ParseFloat(linkFetches[1], 64); v == 0 {
+			t.Errorf("no LinkFetch requests: %s", linkFetches[0])
+		}
+	} else {
+		t.Errorf("/metrics lacks tandem_link_fetch_requests_total{api=\"link_fetch\"}:\n%s", grepLines(body, "tandem_link_fetch"))
+	}
+	if want := `tandem_link_fetch_requests_total{api="fetch",link="dr"} 0`; !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %q:\n%s", want, grepLines(body, "tandem_link_fetch"))
+	}
 }
 
 func scrape(t *testing.T, url string) string {

@@ -410,7 +410,8 @@ func linkStats(lm *link.Manager, data *mirror.FetcherPath) []metrics.LinkStat {
 		f := fetched[l.Link.Name]
 		out[i] = metrics.LinkStat{Link: l.Link.Name, State: l.State, MirrorsByState: map[string]int{},
 			FetchedBytes: f.BytesFetched, FetchedRecords: f.RecordsFetched,
-			FetchErrors: f.FetchErrors, CorruptResponses: f.CorruptPartitionResponses}
+			FetchErrors: f.FetchErrors, CorruptResponses: f.CorruptPartitionResponses,
+			FetchRequests: f.FetchRequests, LinkFetchRequests: f.LinkFetchRequests}
 		for _, tk := range l.Tasks {
 			out[i].Tasks = append(out[i].Tasks, metrics.LinkTaskStat{Name: tk.Name, State: tk.State, Failures: tk.Failures, LastRun: tk.LastRun})
 		}
