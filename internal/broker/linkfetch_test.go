@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tandem-streaming/tandem/internal/auth"
@@ -259,10 +258,8 @@ func TestLinkFetchAuthorization(t *testing.T) {
 		t.Fatalf("alice without READ: %+v", r)
 	}
 	grant := kmsg.NewPtrCreateACLsRequest()
-	c := kmsg.NewCreateACLsRequestCreation()
-	c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, "lfa", kmsg.ACLResourcePatternTypeLiteral
-	c.Principal, c.Host, c.Operation, c.PermissionType = "User:alice", "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
-	grant.Creations = append(grant.Creations, c)
+	grant.Creations = append(grant.Creations, creation(kmsg.ACLResourceTypeTopic, "lfa", kmsg.ACLResourcePatternTypeLiteral,
+		"User:alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow))
 	if r := handleAs(t, b, admin, grant).(*kmsg.CreateACLsResponse); r.Results[0].ErrorCode != 0 {
 		t.Fatalf("grant: %+v", r.Results[0])
 	}
@@ -429,11 +426,7 @@ func TestLinkFetchFromLinkClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := client(t, b, opts...)
 	ctx := ctxT(t)
 	tds, err := kadm.NewClient(cl).ListTopics(ctx, "lfk")
 	if err != nil {
