@@ -90,17 +90,37 @@ func fetchResponse(v int16, recs [][]byte) *kmsg.FetchResponse {
 	return resp
 }
 
+// linkFetchResponse is fetchResponse as a LinkFetch response (Tandem's
+// private pipelined fetch, wire.LinkFetchResponse: flexible, its records
+// a compact bytes field).
+func linkFetchResponse(recs [][]byte) kmsg.Response {
+	resp := &wire.LinkFetchResponse{}
+	st := wire.LinkFetchTopicResponse{TopicID: [16]byte{0, 0, 0, 0x11}}
+	for i, r := range recs {
+		st.Partitions = append(st.Partitions, wire.LinkFetchPartitionResponse{Partition: int32(i),
+			FetchOffset: 0x11, NextOffset: 2031, HighWatermark: 2031, LastStableOffset: 2031,
+			DivergingEpoch: wire.LinkFetchDivergingEpoch{Epoch: -1, EndOffset: -1}, Records: r})
+	}
+	resp.Topics = append(resp.Topics, st)
+	return resp
+}
+
 // TestWriteSpliced checks that a response encoded with placeholders and
 // written with its file slices spliced in is byte for byte the response
 // kmsg encodes with the records in memory, in a non-flexible and a
-// flexible version, over a TCP connection (sendfile) and a pipe (copy).
+// flexible version of Fetch and in LinkFetch, over a TCP connection
+// (sendfile) and a pipe (copy).
 func TestWriteSpliced(t *testing.T) {
 	slices, want := testSlices(t)
+	responses := map[string]func([][]byte) kmsg.Response{"LinkFetch": linkFetchResponse}
 	for _, v := range []int16{4, 11, 12, 16} {
+		responses[fmt.Sprintf("v%d", v)] = func(recs [][]byte) kmsg.Response { return fetchResponse(v, recs) }
+	}
+	for name, response := range responses {
 		for _, transport := range []string{"tcp", "pipe", "tls"} {
-			t.Run(fmt.Sprintf("v%d/%s", v, transport), func(t *testing.T) {
+			t.Run(name+"/"+transport, func(t *testing.T) {
 				// Partitions: slice, empty, slice, slice.
-				inMemory := fetchResponse(v, [][]byte{want[0], nil, want[1], want[2]})
+				inMemory := response([][]byte{want[0], nil, want[1], want[2]})
 				wantFrame := wire.AppendResponse(nil, 7, inMemory)
 
 				var refs []broker.FileRef
@@ -114,7 +134,7 @@ func TestWriteSpliced(t *testing.T) {
 						recs = append(recs, nil)
 					}
 				}
-				withPlaceholders := fetchResponse(v, recs)
+				withPlaceholders := response(recs)
 				frame := wire.AppendResponse(nil, 7, withPlaceholders)
 				pts, err := findSplices(frame, refs, withPlaceholders.IsFlexible())
 				if err != nil {

@@ -499,6 +499,31 @@ func readOpPartitions(rd *kbin.Reader) []LinkMirrorOpPartition {
 
 // ---- LinkFetch ----
 
+// appendArray writes xs as a compact array, each element by app and
+// followed by its (empty) tag section.
+func appendArray[T any](dst []byte, xs []T, app func([]byte, *T) []byte) []byte {
+	dst = kbin.AppendCompactArrayLen(dst, len(xs))
+	for i := range xs {
+		dst = appendTags(app(dst, &xs[i]))
+	}
+	return dst
+}
+
+// readArray reads a compact array written by appendArray (null and empty
+// read as nil).
+func readArray[T any](rd *kbin.Reader, read func(*kbin.Reader, *T)) []T {
+	n := arrayLen(rd)
+	if n == 0 {
+		return nil
+	}
+	xs := make([]T, n)
+	for i := 0; i < n && rd.Ok(); i++ {
+		read(rd, &xs[i])
+		endStruct(rd)
+	}
+	return xs
+}
+
 func (*LinkFetchRequest) Key() int16                 { return LinkFetchKey }
 func (*LinkFetchRequest) MaxVersion() int16          { return linkAPIMaxVersion }
 func (v *LinkFetchRequest) SetVersion(version int16) { v.Version = version }
@@ -515,22 +540,16 @@ func (v *LinkFetchRequest) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendInt32(dst, v.MinBytes)
 	dst = kbin.AppendInt32(dst, v.MaxBytes)
 	dst = kbin.AppendInt32(dst, v.LingerMillis)
-	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
-	for i := range v.Topics {
-		t := &v.Topics[i]
+	dst = appendArray(dst, v.Topics, func(dst []byte, t *LinkFetchTopic) []byte {
 		dst = kbin.AppendUuid(dst, t.TopicID)
-		dst = kbin.AppendCompactArrayLen(dst, len(t.Partitions))
-		for j := range t.Partitions {
-			p := &t.Partitions[j]
+		return appendArray(dst, t.Partitions, func(dst []byte, p *LinkFetchPartition) []byte {
 			dst = kbin.AppendInt32(dst, p.Partition)
 			dst = kbin.AppendInt32(dst, p.CurrentLeaderEpoch)
 			dst = kbin.AppendInt64(dst, p.FetchOffset)
 			dst = kbin.AppendInt32(dst, p.LastFetchedEpoch)
-			dst = kbin.AppendInt32(dst, p.PartitionMaxBytes)
-			dst = appendTags(dst)
-		}
-		dst = appendTags(dst)
-	}
+			return kbin.AppendInt32(dst, p.PartitionMaxBytes)
+		})
+	})
 	return appendTags(dst)
 }
 
@@ -545,27 +564,16 @@ func (v *LinkFetchRequest) ReadFrom(src []byte) error {
 	v.MinBytes = rd.Int32()
 	v.MaxBytes = rd.Int32()
 	v.LingerMillis = rd.Int32()
-	v.Topics = nil
-	if n := arrayLen(&rd); n > 0 {
-		v.Topics = make([]LinkFetchTopic, n)
-		for i := 0; i < n && rd.Ok(); i++ {
-			t := &v.Topics[i]
-			t.TopicID = rd.Uuid()
-			if m := arrayLen(&rd); m > 0 {
-				t.Partitions = make([]LinkFetchPartition, m)
-				for j := 0; j < m && rd.Ok(); j++ {
-					p := &t.Partitions[j]
-					p.Partition = rd.Int32()
-					p.CurrentLeaderEpoch = rd.Int32()
-					p.FetchOffset = rd.Int64()
-					p.LastFetchedEpoch = rd.Int32()
-					p.PartitionMaxBytes = rd.Int32()
-					endStruct(&rd)
-				}
-			}
-			endStruct(&rd)
-		}
-	}
+	v.Topics = readArray(&rd, func(rd *kbin.Reader, t *LinkFetchTopic) {
+		t.TopicID = rd.Uuid()
+		t.Partitions = readArray(rd, func(rd *kbin.Reader, p *LinkFetchPartition) {
+			p.Partition = rd.Int32()
+			p.CurrentLeaderEpoch = rd.Int32()
+			p.FetchOffset = rd.Int64()
+			p.LastFetchedEpoch = rd.Int32()
+			p.PartitionMaxBytes = rd.Int32()
+		})
+	})
 	endStruct(&rd)
 	return readDone(&rd, "LinkFetchRequest")
 }
@@ -592,13 +600,9 @@ func (v *LinkFetchResponse) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendInt32(dst, v.ThrottleMillis)
 	dst = kbin.AppendInt16(dst, v.ErrorCode)
 	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
-	dst = kbin.AppendCompactArrayLen(dst, len(v.Topics))
-	for i := range v.Topics {
-		t := &v.Topics[i]
+	dst = appendArray(dst, v.Topics, func(dst []byte, t *LinkFetchTopicResponse) []byte {
 		dst = kbin.AppendUuid(dst, t.TopicID)
-		dst = kbin.AppendCompactArrayLen(dst, len(t.Partitions))
-		for j := range t.Partitions {
-			p := &t.Partitions[j]
+		return appendArray(dst, t.Partitions, func(dst []byte, p *LinkFetchPartitionResponse) []byte {
 			dst = kbin.AppendInt32(dst, p.Partition)
 			dst = kbin.AppendInt16(dst, p.ErrorCode)
 			dst = kbin.AppendInt64(dst, p.FetchOffset)
@@ -609,11 +613,11 @@ func (v *LinkFetchResponse) AppendTo(dst []byte) []byte {
 			dst = kbin.AppendInt32(dst, p.DivergingEpoch.Epoch)
 			dst = kbin.AppendInt64(dst, p.DivergingEpoch.EndOffset)
 			dst = appendTags(dst)
-			dst = kbin.AppendCompactBytes(dst, p.Records)
-			dst = appendTags(dst)
-		}
-		dst = appendTags(dst)
-	}
+			// Compact bytes, never null: the prefix of a placeholder
+			// is the one byte server/splice.go looks for.
+			return kbin.AppendCompactBytes(dst, p.Records)
+		})
+	})
 	return appendTags(dst)
 }
 
@@ -625,33 +629,22 @@ func (v *LinkFetchResponse) ReadFrom(src []byte) error {
 	v.ThrottleMillis = rd.Int32()
 	v.ErrorCode = rd.Int16()
 	v.ErrorMessage = rd.CompactNullableString()
-	v.Topics = nil
-	if n := arrayLen(&rd); n > 0 {
-		v.Topics = make([]LinkFetchTopicResponse, n)
-		for i := 0; i < n && rd.Ok(); i++ {
-			t := &v.Topics[i]
-			t.TopicID = rd.Uuid()
-			if m := arrayLen(&rd); m > 0 {
-				t.Partitions = make([]LinkFetchPartitionResponse, m)
-				for j := 0; j < m && rd.Ok(); j++ {
-					p := &t.Partitions[j]
-					p.Partition = rd.Int32()
-					p.ErrorCode = rd.Int16()
-					p.FetchOffset = rd.Int64()
-					p.NextOffset = rd.Int64()
-					p.HighWatermark = rd.Int64()
-					p.LastStableOffset = rd.Int64()
-					p.LogStartOffset = rd.Int64()
-					p.DivergingEpoch.Epoch = rd.Int32()
-					p.DivergingEpoch.EndOffset = rd.Int64()
-					endStruct(&rd)
-					p.Records = readRecords(&rd)
-					endStruct(&rd)
-				}
-			}
-			endStruct(&rd)
-		}
-	}
+	v.Topics = readArray(&rd, func(rd *kbin.Reader, t *LinkFetchTopicResponse) {
+		t.TopicID = rd.Uuid()
+		t.Partitions = readArray(rd, func(rd *kbin.Reader, p *LinkFetchPartitionResponse) {
+			p.Partition = rd.Int32()
+			p.ErrorCode = rd.Int16()
+			p.FetchOffset = rd.Int64()
+			p.NextOffset = rd.Int64()
+			p.HighWatermark = rd.Int64()
+			p.LastStableOffset = rd.Int64()
+			p.LogStartOffset = rd.Int64()
+			p.DivergingEpoch.Epoch = rd.Int32()
+			p.DivergingEpoch.EndOffset = rd.Int64()
+			endStruct(rd)
+			p.Records = readRecords(rd)
+		})
+	})
 	endStruct(&rd)
 	return readDone(&rd, "LinkFetchResponse")
 }
