@@ -53,7 +53,7 @@ if [ "${BENCH_WARM:-1}" = 1 ]; then # see scripts/bench-mirror.sh (warm_pages)
 fi
 next_port; PROXY=127.0.0.1:$PORT # the address the source advertises; the benchmark listens there
 start src --advertised.listeners="PLAINTEXT://$PROXY"; src=$ADDR spid=$PID
-start dst; dst=$ADDR durl=$URL dpid=$PID
+start dst ${BENCH_DST_FLAGS:-}; dst=$ADDR durl=$URL dpid=$PID
 log "source $src advertised as $PROXY (pid $spid), destination $dst $durl (pid $dpid)"
 cmd=("$TANDEM" bench mirror --phases wan --source "$PROXY" --wan-target "$src" --dest "$dst" --dest-url "$durl"
   --dest-pid "$dpid" --source-pid "$spid" --partitions 8 --bytes "$BYTES" --wan-rtts "$RTTS" --wan-rate "$RATE"

@@ -15,13 +15,17 @@ package broker
 //     which the connection's writer runs strictly in request order; the
 //     handler only resolves topics, partitions and authorization. The
 //     session's lock is held for the whole Wait.
-//   - Sessions: SessionID 0 → top-level INVALID_REQUEST. Sequence 0 opens
-//     (or resets: no cursors) the session, then each request must carry
-//     the next sequence: out of order → INVALID_FETCH_SESSION_EPOCH and
-//     the session ends; an unknown (expired, evicted) session or one
-//     opened by another principal → FETCH_SESSION_ID_NOT_FOUND. Top-level
-//     errors answer no topics. Bounds in linkfetch_sessions.go (1000
-//     sessions, 2 minutes idle).
+//   - Sessions: SessionID 0 → top-level INVALID_REQUEST. A session is
+//     created when its id is first seen, for the principal that named it
+//     (another principal's request for it → FETCH_SESSION_ID_NOT_FOUND).
+//     Requests are served in the order they reach the session (a
+//     connection's in request order); each answer carries its Sequence in
+//     the session (0, 1, 2, …), by which the fetcher orders the answers of
+//     requests its goroutines issued concurrently. A session dropped (idle,
+//     or to make room; bounds in linkfetch_sessions.go: 1000 sessions, 2
+//     minutes idle) and named again starts over at Sequence 0 without
+//     cursors, which the fetcher detects. Top-level errors answer no
+//     topics.
 //   - Per partition: FetchOffset >= 0 reads from that offset with the
 //     request's LastFetchedEpoch; -1 reads from the cursor with the
 //     cursor's epoch as LastFetchedEpoch; -1 without a cursor answers
@@ -44,8 +48,9 @@ package broker
 //     the connection). Answered at once when a partition has an error,
 //     when MinBytes are available or MaxWaitMillis <= 0; otherwise on the
 //     first append that makes MinBytes available, on any data once
-//     LingerMillis have passed (<= 0: at once), or at MaxWaitMillis with
-//     what there is. Re-reads replace the records of the read before;
+//     LingerMillis have passed since the session's previous answer (or
+//     since the wait started, for a session's first request; <= 0: at
+//     once), or at MaxWaitMillis with what there is. Re-reads replace the records of the read before;
 //     cursors move only after the final read.
 //   - Authorization as a consumer Fetch: READ on each topic, else
 //     TOPIC_AUTHORIZATION_FAILED for its partitions; unknown topic ids
@@ -162,10 +167,10 @@ func (f *linkFetch) wait() kmsg.Response {
 		return &wire.LinkFetchResponse{Version: req.Version, ErrorCode: kerr.RequestTimedOut.Code}
 	}
 	start := time.Now()
-	s, err := f.b.linkFetches.acquire(req.SessionID, req.Sequence, f.principal, f.b.now())
+	s, err := f.b.linkFetches.acquire(req.SessionID, f.principal, f.b.now())
 	if err != nil {
 		return &wire.LinkFetchResponse{Version: req.Version, ErrorCode: err.Code,
-			ErrorMessage: kmsg.StringPtr(linkFetchSessionMessage(err, req))}
+			ErrorMessage: kmsg.StringPtr("LinkFetch session belongs to another principal")}
 	}
 	defer func() { f.b.linkFetches.release(s, f.b.now()) }()
 
@@ -189,7 +194,16 @@ func (f *linkFetch) wait() kmsg.Response {
 	}
 	anyErr := len(live) < len(f.targets) || len(f.targets) < f.partitions()
 
-	lingerAt := start.Add(time.Duration(req.LingerMillis) * time.Millisecond)
+	// The linger counts from the session's previous answer: with requests
+	// queued behind each other that is when this one's turn came, and
+	// after a gap with no request at the source (the fetcher's requests
+	// were all on their way) data that waited for this request leaves at
+	// once instead of lingering again.
+	since := start
+	if !s.answered.IsZero() && s.answered.Before(start) {
+		since = s.answered
+	}
+	lingerAt := since.Add(time.Duration(req.LingerMillis) * time.Millisecond)
 	enough := func(n int, done bool) bool {
 		return done || n >= int(req.MinBytes) || n > 0 && !time.Now().Before(lingerAt)
 	}
@@ -204,6 +218,9 @@ func (f *linkFetch) wait() kmsg.Response {
 		f.poll(signals, live, n, start, lingerAt, read, enough)
 	}
 	f.finish(s, live)
+	f.resp.Sequence = s.answers
+	s.answers++
+	s.answered = time.Now()
 	return f.resp
 }
 
@@ -306,15 +323,4 @@ func (f *linkFetch) partitions() int {
 		n += len(t.Partitions)
 	}
 	return n
-}
-
-// linkFetchSessionMessage explains a session's top-level error.
-func linkFetchSessionMessage(err *kerr.Error, req *wire.LinkFetchRequest) string {
-	if err == kerr.InvalidFetchSessionEpoch {
-		return "LinkFetch session out of sequence: the session ended; open a new one with sequence 0"
-	}
-	if req.Sequence == 0 {
-		return "LinkFetch session belongs to another principal"
-	}
-	return "LinkFetch session not found (never opened, expired, evicted, ended or another principal's): open one with sequence 0"
 }

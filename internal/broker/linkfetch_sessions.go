@@ -9,8 +9,9 @@ package broker
 // then, if the table is still full, the least recently used session (an
 // idle one before one with a request in its Wait). A session idle longer
 // than linkFetchSessionIdle is also dropped when it is next looked up. A
-// dropped session's next request answers FETCH_SESSION_ID_NOT_FOUND and
-// the fetcher opens a new one (sequence 0, explicit offsets).
+// dropped session's id, used again, names a new session without cursors,
+// whose answers count from 0 again: the fetcher sees the sequence go back
+// and starts over with a new id and explicit offsets.
 //
 // Locking (docs/lock-order.md): linkFetchSessions.mu guards the table and
 // each session's bookkeeping (lastUsed, active, dead); it is a leaf, held
@@ -63,10 +64,14 @@ type linkFetchSession struct {
 
 	// mu is held for the whole Wait of one of the session's requests.
 	mu sync.Mutex
-	// next is the sequence of the next request (guarded by mu).
-	next int32
+	// answers counts the requests answered (guarded by mu): the next
+	// answer's Sequence.
+	answers int32
 	// cursors (guarded by mu).
 	cursors map[linkFetchKey]linkFetchCursor
+	// answered is when the session's previous request was answered
+	// (guarded by mu; zero before the first): the linger counts from it.
+	answered time.Time
 
 	// Guarded by linkFetchSessions.mu:
 	lastUsed time.Time
@@ -81,17 +86,14 @@ type linkFetchSessions struct {
 	m  map[int64]*linkFetchSession
 }
 
-// acquire returns session id for a request with sequence seq from
-// principal p, locked (release it with release), after checking the
-// sequence: 0 opens the session or resets it (no cursors), anything else
-// must be the session's next sequence. Errors are the request's top-level
-// error: FETCH_SESSION_ID_NOT_FOUND for an unknown, expired or dropped
-// session or one of another principal (who may not reset it either);
-// INVALID_FETCH_SESSION_EPOCH for a sequence out of order, which also
-// ends the session.
-func (c *linkFetchSessions) acquire(id int64, seq int32, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
+// acquire returns session id for a request from principal p, locked
+// (release it with release), creating it when the id is unknown (first
+// use, or dropped since: the new session's answers count from 0 again,
+// which tells the fetcher). A session of another principal is
+// FETCH_SESSION_ID_NOT_FOUND (it may neither read nor reset it).
+func (c *linkFetchSessions) acquire(id int64, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
 	for {
-		s, err := c.lookup(id, seq, p, now)
+		s, err := c.lookup(id, p, now)
 		if err != nil {
 			return nil, err
 		}
@@ -102,36 +104,17 @@ func (c *linkFetchSessions) acquire(id int64, seq int32, p auth.Principal, now t
 			s.active--
 		}
 		c.mu.Unlock()
-		if dead {
-			// Dropped while we waited for its lock (evicted, or
-			// ended by another connection's request out of order).
-			s.mu.Unlock()
-			if seq != 0 {
-				return nil, kerr.FetchSessionIDNotFound
-			}
-			continue // open it afresh
+		if !dead {
+			return s, nil
 		}
-		if seq == 0 {
-			s.next, s.cursors = 0, map[linkFetchKey]linkFetchCursor{}
-		}
-		if seq != s.next {
-			c.mu.Lock()
-			c.removeLocked(s)
-			c.mu.Unlock()
-			s.mu.Unlock()
-			return nil, kerr.InvalidFetchSessionEpoch
-		}
-		s.next = seq + 1
-		if s.next < 0 {
-			s.next = 1 // wraps past 0, which opens
-		}
-		return s, nil
+		// Dropped while we waited for its lock (evicted): use a new one.
+		s.mu.Unlock()
 	}
 }
 
-// lookup finds or (sequence 0) creates session id and counts the request
-// as active in it.
-func (c *linkFetchSessions) lookup(id int64, seq int32, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
+// lookup finds or creates session id and counts the request as active in
+// it.
+func (c *linkFetchSessions) lookup(id int64, p auth.Principal, now time.Time) (*linkFetchSession, *kerr.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.m[id]
@@ -143,11 +126,8 @@ func (c *linkFetchSessions) lookup(id int64, seq int32, p auth.Principal, now ti
 		return nil, kerr.FetchSessionIDNotFound
 	}
 	if s == nil {
-		if seq != 0 {
-			return nil, kerr.FetchSessionIDNotFound
-		}
 		c.makeRoomLocked(now)
-		s = &linkFetchSession{id: id, principal: p}
+		s = &linkFetchSession{id: id, principal: p, cursors: map[linkFetchKey]linkFetchCursor{}}
 		if c.m == nil {
 			c.m = map[int64]*linkFetchSession{}
 		}

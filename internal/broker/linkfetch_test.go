@@ -34,8 +34,8 @@ func lfPart(p int32, offset int64) wire.LinkFetchPartition {
 }
 
 // lfReq is a LinkFetch request that answers at once.
-func lfReq(session int64, seq int32, topic [16]byte, parts ...wire.LinkFetchPartition) *wire.LinkFetchRequest {
-	return &wire.LinkFetchRequest{SessionID: session, Sequence: seq, MinBytes: 1, MaxBytes: 1 << 20,
+func lfReq(session int64, topic [16]byte, parts ...wire.LinkFetchPartition) *wire.LinkFetchRequest {
+	return &wire.LinkFetchRequest{SessionID: session, MinBytes: 1, MaxBytes: 1 << 20,
 		Topics: []wire.LinkFetchTopic{{TopicID: topic, Partitions: parts}}}
 }
 
@@ -122,65 +122,65 @@ func TestLinkFetchCursors(t *testing.T) {
 	produceBatches(t, b, "lf", 0, 4)
 	produceBatches(t, b, "lf", 1, 2)
 
-	r := lfAs(t, b, anonymous, lfReq(7, 0, id, lfPart(0, 1), lfPart(1, 0)))
+	r := lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, 1), lfPart(1, 0)))
 	checkRead(t, "open p0@1", r.Topics[0].Partitions[0], 1, []int64{1})
 	checkRead(t, "open p1@0", r.Topics[0].Partitions[1], 0, []int64{0})
 	if p := r.Topics[0].Partitions[0]; p.HighWatermark != 4 || p.LastStableOffset != 4 || p.LogStartOffset != 0 {
 		t.Fatalf("offsets: %+v", p)
 	}
-	checkRead(t, "continue p0", part0(t, lfAs(t, b, anonymous, lfReq(7, 1, id, lfPart(0, -1)))), 2, []int64{2})
+	checkRead(t, "continue p0", part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, -1)))), 2, []int64{2})
 	// p1 was left out: its cursor stayed.
-	r = lfAs(t, b, anonymous, lfReq(7, 2, id, lfPart(1, -1), lfPart(0, -1)))
+	r = lfAs(t, b, anonymous, lfReq(7, id, lfPart(1, -1), lfPart(0, -1)))
 	checkRead(t, "continue p1", r.Topics[0].Partitions[0], 1, []int64{1})
 	checkRead(t, "continue p0 again", r.Topics[0].Partitions[1], 3, []int64{3})
 	// At the end: nothing, the cursor stays.
-	checkRead(t, "p1 at the end", part0(t, lfAs(t, b, anonymous, lfReq(7, 3, id, lfPart(1, -1)))), 2, nil)
-	checkRead(t, "p1 still at the end", part0(t, lfAs(t, b, anonymous, lfReq(7, 4, id, lfPart(1, -1)))), 2, nil)
+	checkRead(t, "p1 at the end", part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(1, -1)))), 2, nil)
+	checkRead(t, "p1 still at the end", part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(1, -1)))), 2, nil)
 	// The whole rest at once.
-	req := lfReq(7, 5, id, lfPart(0, 0))
+	req := lfReq(7, id, lfPart(0, 0))
 	req.Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20
 	checkRead(t, "explicit p0@0", part0(t, lfAs(t, b, anonymous, req)), 0, []int64{0, 1, 2, 3})
 
 	// Out of range: an error, and the cursor is gone.
-	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, 6, id, lfPart(0, 99)))); p.ErrorCode != kerr.OffsetOutOfRange.Code ||
+	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, 99)))); p.ErrorCode != kerr.OffsetOutOfRange.Code ||
 		p.NextOffset != -1 || p.HighWatermark != 4 || len(p.Records) != 0 {
 		t.Fatalf("out of range: %+v", p)
 	}
-	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, 7, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code || p.FetchOffset != -1 {
+	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code || p.FetchOffset != -1 {
 		t.Fatalf("continue after an error: %+v", p)
 	}
 	// A fetcher that believes epoch 0 went on past offset 4 diverged at
 	// 4: DivergingEpoch, and no cursor afterwards.
-	req = lfReq(7, 8, id, lfPart(0, 6))
+	req = lfReq(7, id, lfPart(0, 6))
 	req.Topics[0].Partitions[0].LastFetchedEpoch = 0
 	if p := part0(t, lfAs(t, b, anonymous, req)); p.ErrorCode != 0 || p.DivergingEpoch.Epoch != 0 || p.DivergingEpoch.EndOffset != 4 ||
 		p.NextOffset != -1 || len(p.Records) != 0 {
 		t.Fatalf("diverging: %+v", p)
 	}
-	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, 9, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
 		t.Fatalf("continue after a divergence: %+v", p)
 	}
 	// The continuation checks the cursor's epoch (that of the last batch
 	// returned, 0): it matches, so no divergence.
 	checkRead(t, "explicit with epoch", part0(t, lfAs(t, b, anonymous, func() *wire.LinkFetchRequest {
-		r := lfReq(7, 10, id, lfPart(0, 2))
+		r := lfReq(7, id, lfPart(0, 2))
 		r.Topics[0].Partitions[0].LastFetchedEpoch = 0
 		return r
 	}())), 2, []int64{2})
-	checkRead(t, "continue with epoch", part0(t, lfAs(t, b, anonymous, lfReq(7, 11, id, lfPart(0, -1)))), 3, []int64{3})
+	checkRead(t, "continue with epoch", part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, -1)))), 3, []int64{3})
 
 	// Fencing (KIP-320), then no cursor.
-	req = lfReq(7, 12, id, lfPart(0, 0))
+	req = lfReq(7, id, lfPart(0, 0))
 	req.Topics[0].Partitions[0].CurrentLeaderEpoch = 5
 	if p := part0(t, lfAs(t, b, anonymous, req)); p.ErrorCode != kerr.UnknownLeaderEpoch.Code {
 		t.Fatalf("current leader epoch 5: %+v", p)
 	}
 	// Another negative offset is an invalid request.
-	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, 13, id, lfPart(0, -2)))); p.ErrorCode != kerr.InvalidRequest.Code || p.FetchOffset != -1 {
+	if p := part0(t, lfAs(t, b, anonymous, lfReq(7, id, lfPart(0, -2)))); p.ErrorCode != kerr.InvalidRequest.Code || p.FetchOffset != -1 {
 		t.Fatalf("offset -2: %+v", p)
 	}
 	// Unknown topic id, unknown partition: errors answered per partition.
-	r = lfAs(t, b, anonymous, &wire.LinkFetchRequest{SessionID: 7, Sequence: 14, MinBytes: 1, MaxWaitMillis: 5000, Topics: []wire.LinkFetchTopic{
+	r = lfAs(t, b, anonymous, &wire.LinkFetchRequest{SessionID: 7, MinBytes: 1, MaxWaitMillis: 5000, Topics: []wire.LinkFetchTopic{
 		{TopicID: [16]byte{9, 9}, Partitions: []wire.LinkFetchPartition{lfPart(0, 0)}},
 		{TopicID: id, Partitions: []wire.LinkFetchPartition{lfPart(2, 0), lfPart(1, -1)}},
 	}})
@@ -192,9 +192,10 @@ func TestLinkFetchCursors(t *testing.T) {
 	checkRead(t, "p1 next to errors", r.Topics[1].Partitions[1], 2, nil)
 }
 
-// Session errors: id 0, out of sequence (which ends the session), an
-// unknown session, another principal's session, a continuation without a
-// cursor.
+// Sessions: id 0 is invalid; a session is created when first named, its
+// answers numbered 0, 1, 2, … (Sequence); another principal can neither
+// read nor take it over; a continuation without a cursor is refused per
+// partition.
 func TestLinkFetchSessionErrors(t *testing.T) {
 	b := tandemtest.Start(t)
 	id := lfTopic(t, b, "lfs", 1)
@@ -207,32 +208,28 @@ func TestLinkFetchSessionErrors(t *testing.T) {
 			t.Fatalf("%s: %+v, want error %d and no topics", what, r, want)
 		}
 	}
-	topLevel("session 0", lfAs(t, b, alice, lfReq(0, 0, id, lfPart(0, 0))), kerr.InvalidRequest.Code)
-	topLevel("unknown session", lfAs(t, b, alice, lfReq(11, 1, id, lfPart(0, 0))), kerr.FetchSessionIDNotFound.Code)
+	answer := func(what string, r *wire.LinkFetchResponse, seq int32) *wire.LinkFetchResponse {
+		t.Helper()
+		if r.ErrorCode != 0 || r.Sequence != seq {
+			t.Fatalf("%s: error %d, sequence %d; want answer %d", what, r.ErrorCode, r.Sequence, seq)
+		}
+		return r
+	}
+	topLevel("session 0", lfAs(t, b, alice, lfReq(0, id, lfPart(0, 0))), kerr.InvalidRequest.Code)
 
-	// A continuation without a cursor.
-	if p := part0(t, lfAs(t, b, alice, lfReq(11, 0, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code ||
+	// A new session: a continuation without a cursor.
+	if p := part0(t, answer("new session", lfAs(t, b, alice, lfReq(11, id, lfPart(0, -1))), 0)); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code ||
 		p.FetchOffset != -1 || p.NextOffset != -1 || len(p.Records) != 0 {
 		t.Fatalf("continuation without a cursor: %+v", p)
 	}
-	checkRead(t, "alice", part0(t, lfAs(t, b, alice, lfReq(11, 1, id, lfPart(0, 0)))), 0, []int64{0})
+	checkRead(t, "alice", part0(t, answer("explicit", lfAs(t, b, alice, lfReq(11, id, lfPart(0, 0))), 1)), 0, []int64{0})
 	// Bob can neither continue nor reset alice's session.
-	topLevel("bob continues", lfAs(t, b, bob, lfReq(11, 2, id, lfPart(0, -1))), kerr.FetchSessionIDNotFound.Code)
-	topLevel("bob resets", lfAs(t, b, bob, lfReq(11, 0, id, lfPart(0, 0))), kerr.FetchSessionIDNotFound.Code)
-	checkRead(t, "alice goes on", part0(t, lfAs(t, b, alice, lfReq(11, 2, id, lfPart(0, -1)))), 1, []int64{1})
-
-	// Out of sequence: the session ends.
-	topLevel("sequence 2 again", lfAs(t, b, alice, lfReq(11, 2, id, lfPart(0, -1))), kerr.InvalidFetchSessionEpoch.Code)
-	topLevel("after the end", lfAs(t, b, alice, lfReq(11, 3, id, lfPart(0, -1))), kerr.FetchSessionIDNotFound.Code)
-	// Sequence 0 opens it again, without cursors.
-	if p := part0(t, lfAs(t, b, alice, lfReq(11, 0, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
-		t.Fatalf("reopened session has a cursor: %+v", p)
-	}
-	checkRead(t, "reopened", part0(t, lfAs(t, b, alice, lfReq(11, 1, id, lfPart(0, 2)))), 2, []int64{2})
-	// A reset drops the cursors.
-	if p := part0(t, lfAs(t, b, alice, lfReq(11, 0, id, lfPart(0, -1)))); p.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
-		t.Fatalf("reset session has a cursor: %+v", p)
-	}
+	topLevel("bob continues", lfAs(t, b, bob, lfReq(11, id, lfPart(0, -1))), kerr.FetchSessionIDNotFound.Code)
+	topLevel("bob names an offset", lfAs(t, b, bob, lfReq(11, id, lfPart(0, 0))), kerr.FetchSessionIDNotFound.Code)
+	checkRead(t, "alice goes on", part0(t, answer("continue", lfAs(t, b, alice, lfReq(11, id, lfPart(0, -1))), 2)), 1, []int64{1})
+	// Bob's own session is his.
+	answer("bob's session", lfAs(t, b, bob, lfReq(12, id, lfPart(0, 0))), 0)
+	checkRead(t, "alice still", part0(t, answer("continue", lfAs(t, b, alice, lfReq(11, id, lfPart(0, -1))), 3)), 2, []int64{2})
 }
 
 // Authorization as a consumer fetch: READ on the topic.
@@ -263,7 +260,7 @@ func TestLinkFetchAuthorization(t *testing.T) {
 	if r := handleAs(t, b, admin, grant).(*kmsg.CreateACLsResponse); r.Results[0].ErrorCode != 0 {
 		t.Fatalf("grant: %+v", r.Results[0])
 	}
-	checkRead(t, "alice with READ", part0(t, lfAs(t, b, alice, lfReq(3, 1, id, lfPart(0, 0)))), 0, nil)
+	checkRead(t, "alice with READ", part0(t, lfAs(t, b, alice, lfReq(3, id, lfPart(0, 0)))), 0, nil)
 }
 
 // Waiting: MaxWaitMillis answers empty; MinBytes waits for data; with
@@ -279,7 +276,7 @@ func TestLinkFetchWaitAndLinger(t *testing.T) {
 		return r, time.Since(start)
 	}
 	// Nothing to read: answered at MaxWaitMillis, empty.
-	req := lfReq(5, 0, id, lfPart(0, 0))
+	req := lfReq(5, id, lfPart(0, 0))
 	req.MaxWaitMillis = 300
 	r, took := timed(req)
 	checkRead(t, "max wait", part0(t, r), 0, nil)
@@ -289,7 +286,7 @@ func TestLinkFetchWaitAndLinger(t *testing.T) {
 
 	// MinBytes far above what comes, a linger: the request waits while
 	// there is no data and answers soon after the data comes.
-	req = lfReq(5, 1, id, lfPart(0, -1))
+	req = lfReq(5, id, lfPart(0, -1))
 	req.MaxWaitMillis, req.MinBytes, req.LingerMillis = 20000, 1<<20, 200
 	type result struct {
 		r    *wire.LinkFetchResponse
@@ -317,7 +314,7 @@ func TestLinkFetchWaitAndLinger(t *testing.T) {
 	// Data there from the start, below MinBytes: answered at the
 	// linger, not at MaxWaitMillis.
 	produceBatches(t, b, "lfw", 0, 1)
-	req = lfReq(5, 2, id, lfPart(0, -1))
+	req = lfReq(5, id, lfPart(0, -1))
 	req.MaxWaitMillis, req.MinBytes, req.LingerMillis = 20000, 1<<20, 300
 	r, took = timed(req)
 	checkRead(t, "lingered", part0(t, r), 1, []int64{1})
@@ -326,7 +323,7 @@ func TestLinkFetchWaitAndLinger(t *testing.T) {
 	}
 	// MinBytes reached: at once.
 	produceBatches(t, b, "lfw", 0, 1)
-	req = lfReq(5, 3, id, lfPart(0, -1))
+	req = lfReq(5, id, lfPart(0, -1))
 	req.MaxWaitMillis, req.LingerMillis = 20000, 20000
 	r, took = timed(req)
 	checkRead(t, "min bytes", part0(t, r), 2, []int64{2})
@@ -380,9 +377,9 @@ func TestLinkFetchPipelined(t *testing.T) {
 	produceBatches(t, b, "lfp", 0, 5)
 	c := lfConn{dialRaw(t, b)}
 
-	reqs := []kmsg.Request{lfReq(21, 0, id, lfPart(0, 0))}
-	for seq := int32(1); seq < 5; seq++ {
-		reqs = append(reqs, lfReq(21, seq, id, lfPart(0, -1)))
+	reqs := []kmsg.Request{lfReq(21, id, lfPart(0, 0))}
+	for range 4 {
+		reqs = append(reqs, lfReq(21, id, lfPart(0, -1)))
 	}
 	c.sendAll(reqs...)
 	for i := range reqs {
@@ -392,8 +389,8 @@ func TestLinkFetchPipelined(t *testing.T) {
 	// Three more in flight: the first waits for data; the data comes
 	// while the others wait behind it.
 	var wait []kmsg.Request
-	for seq := int32(5); seq < 8; seq++ {
-		r := lfReq(21, seq, id, lfPart(0, -1))
+	for range 3 {
+		r := lfReq(21, id, lfPart(0, -1))
 		r.MaxWaitMillis, r.LingerMillis = 20000, 0
 		wait = append(wait, r)
 	}
@@ -416,12 +413,15 @@ func TestLinkFetchPipelined(t *testing.T) {
 
 // The same requests from franz-go's client, built as a link builds it
 // (link.ClientOpts: the tandem-link software name, LinkFetch in its
-// MaxVersions): concurrent requests to one broker share a connection and
-// are answered in order.
+// MaxVersions), issued by concurrent goroutines as the fetcher issues
+// them: they reach the broker in no particular order, and the answers'
+// Sequence gives the order in which they were served, in which their
+// records are consecutive, with no gap and no overlap.
 func TestLinkFetchFromLinkClient(t *testing.T) {
 	b := tandemtest.Start(t)
 	id := lfTopic(t, b, "lfk", 1)
-	produceBatches(t, b, "lfk", 0, 6)
+	const n = 8
+	produceBatches(t, b, "lfk", 0, n+1)
 	opts, err := link.ClientOpts("l", map[string]string{"bootstrap.servers": b.Addr()})
 	if err != nil {
 		t.Fatal(err)
@@ -434,34 +434,43 @@ func TestLinkFetchFromLinkClient(t *testing.T) {
 	}
 	node := tds["lfk"].Partitions[0].Leader
 	br := cl.Broker(int(node))
-	resp, err := br.Request(ctx, lfReq(31, 0, id, lfPart(0, 0)))
+	resp, err := br.Request(ctx, lfReq(31, id, lfPart(0, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r := resp.(*wire.LinkFetchResponse); r.Sequence != 0 {
+		t.Fatalf("first answer's sequence %d", r.Sequence)
+	}
 	checkRead(t, "open", part0(t, resp.(*wire.LinkFetchResponse)), 0, []int64{0})
 
-	const n = 5
 	results := make([]*wire.LinkFetchResponse, n)
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := br.Request(ctx, lfReq(31, int32(i+1), id, lfPart(0, -1)))
+			r, err := br.Request(ctx, lfReq(31, id, lfPart(0, -1)))
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			results[i] = r.(*wire.LinkFetchResponse)
 		}()
-		time.Sleep(20 * time.Millisecond) // issued in sequence order
 	}
 	wg.Wait()
-	for i, r := range results {
+	bySeq := map[int32]*wire.LinkFetchResponse{}
+	for _, r := range results {
 		if r == nil {
 			t.FailNow()
 		}
-		checkRead(t, "kgo", part0(t, r), int64(i+1), []int64{int64(i + 1)})
+		bySeq[r.Sequence] = r
+	}
+	for seq := int32(1); seq <= n; seq++ {
+		r, ok := bySeq[seq]
+		if !ok {
+			t.Fatalf("no answer %d among %d", seq, len(bySeq))
+		}
+		checkRead(t, "kgo", part0(t, r), int64(seq), []int64{int64(seq)})
 	}
 }
 
@@ -491,7 +500,7 @@ func TestLinkFetchZeroCopy(t *testing.T) {
 
 	// Copied: no sendfile.
 	plain := &broker.Conn{Remote: remote, Listener: "PLAINTEXT", Principal: anonymous}
-	req := lfReq(41, 0, id, lfPart(0, 0))
+	req := lfReq(41, id, lfPart(0, 0))
 	req.Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20
 	copied := handleConn(t, b, plain, req)
 	if copied.Files != nil {
@@ -502,7 +511,7 @@ func TestLinkFetchZeroCopy(t *testing.T) {
 
 	// Sendfile, in the broker: a placeholder and a slice.
 	sf := &broker.Conn{Remote: remote, Listener: "PLAINTEXT", Principal: anonymous, SendFile: true}
-	req = lfReq(42, 0, id, lfPart(0, 0))
+	req = lfReq(42, id, lfPart(0, 0))
 	req.Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20
 	sliced := handleConn(t, b, sf, req)
 	p := part0(t, sliced.Resp.(*wire.LinkFetchResponse))
@@ -514,7 +523,7 @@ func TestLinkFetchZeroCopy(t *testing.T) {
 	// A continuation on the sendfile connection reads from the slice's
 	// end.
 	produceBatches(t, b, "lfz", 0, 1)
-	sliced = handleConn(t, b, sf, lfReq(42, 1, id, lfPart(0, -1)))
+	sliced = handleConn(t, b, sf, lfReq(42, id, lfPart(0, -1)))
 	if p := part0(t, sliced.Resp.(*wire.LinkFetchResponse)); p.FetchOffset != 3 || p.NextOffset != 4 || sliced.Files == nil || len(sliced.Files.Refs) != 1 {
 		t.Fatalf("sendfile continuation: %+v", p)
 	}
@@ -523,7 +532,7 @@ func TestLinkFetchZeroCopy(t *testing.T) {
 	// Over TCP (the server splices the slice in on Linux): the same
 	// bytes.
 	c := lfConn{dialRaw(t, b)}
-	req = lfReq(43, 0, id, lfPart(0, 0))
+	req = lfReq(43, id, lfPart(0, 0))
 	req.Topics[0].Partitions[0].PartitionMaxBytes = 1 << 20
 	c.sendAll(req)
 	frame, err := c.recv()
@@ -565,9 +574,9 @@ func TestLinkFetchConcurrentSessions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := lfConn{dialRaw(t, b)}
-			reqs := []kmsg.Request{lfReq(100+s, 0, id, lfPart(0, 0))}
-			for seq := int32(1); seq < 20; seq++ {
-				r := lfReq(100+s, seq, id, lfPart(0, -1))
+			reqs := []kmsg.Request{lfReq(100+s, id, lfPart(0, 0))}
+			for range 19 {
+				r := lfReq(100+s, id, lfPart(0, -1))
 				r.MaxWaitMillis, r.LingerMillis = 2000, 10
 				reqs = append(reqs, r)
 			}

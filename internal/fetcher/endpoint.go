@@ -66,9 +66,9 @@ type Capabilities struct {
 
 // PipelinedEndpoint is implemented by a LeaderEndpoint that can send
 // Tandem's LinkFetch. Unlike the other calls, LinkFetch is called by
-// several goroutines at once (one per request in flight); the endpoint
-// must send them on one connection in call order, which franz-go does for
-// concurrent requests to one broker of one client.
+// several goroutines at once (one per request in flight); the requests
+// may reach the source in any order (the answers say in which order they
+// were served).
 type PipelinedEndpoint interface {
 	LinkFetch(ctx context.Context, req *PipelinedFetchRequest) (*PipelinedFetchResponse, error)
 }
@@ -77,7 +77,6 @@ type PipelinedEndpoint interface {
 // may continue from the source's cursor instead of naming an offset.
 type PipelinedFetchRequest struct {
 	SessionID int64
-	Sequence  int32 // 0 opens or resets the session
 	MaxWait   time.Duration
 	// Linger: once the request has waited this long at the source, any
 	// data answers it (wire.LinkFetchRequest.LingerMillis).
@@ -98,7 +97,11 @@ type PipelinedPartition struct {
 // top-level error (a *kerr.Error: the session was not found or is out of
 // sequence); Partitions are then empty.
 type PipelinedFetchResponse struct {
-	Err        error
+	Err error
+	// Sequence is the answer's place in the session's order at the
+	// source (wire.LinkFetchResponse.Sequence): answers are applied in
+	// this order, which need not be the order requests were issued in.
+	Sequence   int32
 	Partitions map[TopicPartition]PipelinedData
 }
 

@@ -44,9 +44,13 @@ import (
 //	pfetch                 (plans and builds the next LinkFetch of a pipelined
 //	                       worker: partitions continue from the source's cursor
 //	                       or name their offset; prints it)
-//	panswer                (lines: <tp> served=<o> next=<o> [hw=] [err=<CODE>]
-//	                       [diverging=<e>:<o>] <batches...>) answers the oldest
-//	                       LinkFetch in flight; prints what was appended and the
+//	panswer [req=<n>] [seq=<s>] [err=<CODE>]
+//	                       (lines: <tp> served=<o> next=<o> [hw=] [err=<CODE>]
+//	                       [diverging=<e>:<o>] <batches...>) the source serves
+//	                       LinkFetch #n (default: the oldest in flight) now: its
+//	                       answer is the next in the source's order (or the s-th,
+//	                       delivered out of that order), applied once
+//	                       those before it are; prints what was applied and the
 //	                       partitions no longer synced with their cursors
 //
 // Results print the effects a round returns ("effect raise-leader-epoch
@@ -75,6 +79,7 @@ type harness struct {
 	last    roundPlan
 	version int16
 	pipe    *pipeline // pipelined commands (pipeline.go)
+	served  int32     // the source's answers in the pipelined session
 }
 
 func newHarness(t *testing.T) *harness {
@@ -436,9 +441,11 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		if req == nil {
 			return "nothing to send"
 		}
-		h.pipe.inflight = append(h.pipe.inflight, &pipeReq{req: req, cancel: func() {}})
+		r := &pipeReq{id: h.pipe.issued, req: req, done: make(chan pipeResult, 1), cancel: func() {}}
+		h.pipe.issued++
+		h.pipe.inflight = append(h.pipe.inflight, r)
 		var b strings.Builder
-		fmt.Fprintf(&b, "link-fetch seq=%d in-flight=%d", req.Sequence, len(h.pipe.inflight))
+		fmt.Fprintf(&b, "link-fetch #%d outstanding=%d", r.id, h.pipe.outstanding())
 		for _, pp := range req.Partitions {
 			if pp.Continue {
 				fmt.Fprintf(&b, "\n  %s continue current-epoch=%d", pp.TopicPartition, pp.CurrentLeaderEpoch)
@@ -449,11 +456,34 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return b.String()
 
 	case "panswer":
+		// The source serves request #req (default: the oldest in
+		// flight) now: its answer is the session's next in the source's
+		// order, applied once those before it are.
 		if h.pipe == nil || len(h.pipe.inflight) == 0 {
 			d.Fatalf(t, "no LinkFetch in flight")
 		}
-		r := h.pipe.answered()
-		resp := &PipelinedFetchResponse{Partitions: map[TopicPartition]PipelinedData{}}
+		r := h.pipe.inflight[0]
+		if v, ok := a["req"]; ok {
+			r = nil
+			for _, x := range h.pipe.inflight {
+				if x.id == int32(atoi64(v)) {
+					r = x
+				}
+			}
+			if r == nil {
+				d.Fatalf(t, "request #%s is not in flight", v)
+			}
+		}
+		resp := &PipelinedFetchResponse{Sequence: h.served, Partitions: map[TopicPartition]PipelinedData{}}
+		h.served++
+		if v, ok := a["seq"]; ok {
+			// The answer's place in the source's order, when it is
+			// delivered in another order than served.
+			resp.Sequence = int32(atoi64(v))
+		}
+		if v, ok := a["err"]; ok {
+			resp.Err = remoteErr(v)
+		}
 		for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
 			if line == "" {
 				continue
@@ -480,20 +510,37 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			resp.Partitions[tp] = pd
 		}
-		res, unsynced := h.eng.applyPipelined(h.now, r.req, resp)
-		for _, tp := range unsynced {
-			delete(h.pipe.synced, tp)
-		}
-		out := h.result(res)
-		if len(unsynced) > 0 {
-			names := make([]string, len(unsynced))
-			for i, tp := range unsynced {
-				names[i] = tp.String()
+		r.done <- pipeResult{resp: resp}
+		var out []string
+		_, err := h.pipe.collect()
+		h.pipe.applyReady(func(a pipeAnswer) {
+			res, unsynced := h.pipe.apply(h.eng, h.now, a)
+			line := fmt.Sprintf("applied #%d", a.r.id)
+			if len(unsynced) > 0 {
+				names := make([]string, len(unsynced))
+				for i, tp := range unsynced {
+					names[i] = tp.String()
+				}
+				sort.Strings(names)
+				line += " unsynced " + strings.Join(names, " ")
 			}
-			sort.Strings(names)
-			out = "unsynced " + strings.Join(names, " ") + "\n" + out
+			if res.records > 0 || res.batches > 0 {
+				line += fmt.Sprintf(" appended batches=%d records=%d", res.batches, res.records)
+			}
+			if res.needMetadata {
+				line += " need metadata"
+			}
+			out = append(out, line)
+		})
+		if err != nil {
+			out = append(out, "session reset: "+err.Error())
+			h.pipe.reset()
+			h.served = 0
 		}
-		return out
+		if len(out) == 0 {
+			out = append(out, fmt.Sprintf("waiting for answer %d", h.pipe.next))
+		}
+		return strings.Join(out, "\n") + "\n" + h.states()
 
 	case "log":
 		return h.logString(tpArg())

@@ -17,12 +17,12 @@ package fetcher
 // LinkFetch session, and a partition sent as "continue" reads from the
 // cursor. The source answers a connection's requests in order, so the
 // worker keeps pipelineDepth requests in flight, each continuing where the
-// one before it stopped, with nothing fetched twice. Each request waits at
-// the source until LingerMillis after its turn came, then answers with
-// what arrived (or at once when half its MaxBytes is ready): with the
-// linger at RTT/(depth-1), one request is always waiting at the source,
+// one before it stopped, with nothing fetched twice. A request is answered
+// with what arrived once LingerMillis have passed since the session's
+// previous answer (at once when half its MaxBytes is ready): with the
+// linger at RTT/(depth-2), one request is always queued at the source,
 // and a record leaves at most one linger after it was written: p99 ≈
-// RTT/2 + RTT/(depth-1).
+// RTT/2 + RTT/(depth-2).
 //
 // Consistency: the engine is unchanged; each partition answer is applied
 // through fetchState.onFetch exactly when the offset the source read from
@@ -41,15 +41,20 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // pipelineDepth is how many LinkFetch requests a worker keeps in flight.
-// Five gives a linger of RTT/4: at 100 ms RTT a record waits at most
-// 25 ms at the source for the request that carries it.
-const pipelineDepth = 5
+// Each spends a round trip on the path and a linger being answered; with
+// the linger at RTT/(depth-2) the others cover that and one linger more,
+// so a request is always queued at the source. Six gives a linger of
+// RTT/4: at 100 ms RTT a record waits at most 25 ms at the source for the
+// request that carries it.
+const pipelineDepth = 6
 
 // minLinger bounds the linger below on a LAN: answering every append at
 // once would turn each producer batch into a response.
@@ -57,9 +62,10 @@ const minLinger = time.Millisecond
 
 // pipeReq is one LinkFetch in flight.
 type pipeReq struct {
+	id     int32 // the worker's count of requests issued in the session (logs)
 	req    *PipelinedFetchRequest
 	start  time.Time
-	done   chan pipeResult
+	done   chan pipeResult // one result, buffered: the sender never blocks
 	cancel context.CancelFunc
 }
 
@@ -68,28 +74,47 @@ type pipeResult struct {
 	err  error
 }
 
-// pipeline is a worker's LinkFetch session. Owned by the worker goroutine
-// (the request goroutines only send and deliver to their done channel).
+// pipeAnswer is an answer waiting for the answers the source served
+// before it.
+type pipeAnswer struct {
+	r    *pipeReq
+	resp *PipelinedFetchResponse
+}
+
+// pipeline is a worker's LinkFetch session. Owned by the worker goroutine;
+// the request goroutines only deliver their result to the request's done
+// channel and poke wake.
+//
+// Requests are issued by one goroutine each, so they may reach the source
+// in any order, and the source serves them in the order they arrive,
+// numbering its answers (Sequence). Answers are applied in that order,
+// which is the order in which the cursors moved: an answer that arrives
+// early waits in ready for those before it.
 type pipeline struct {
 	ep        PipelinedEndpoint
 	sessionID int64
-	seq       int32
-	inflight  []*pipeReq
-	// carried counts the requests in flight that carry each partition;
+	issued    int32
+	inflight  []*pipeReq            // issued and not answered, in issue order
+	ready     map[int32]pipeAnswer // answered, by Sequence, not yet applied
+	next      int32                // the Sequence of the next answer to apply
+	wake      chan struct{}
+	// carried counts the requests issued and not yet applied that carry
+	// each partition, explicit those of them that name its offset;
 	// synced says that the partition's cursor at the source, once they
-	// are answered, will be the partition's fetch offset.
-	carried map[TopicPartition]int
-	synced  map[TopicPartition]bool
+	// are applied, will be the partition's fetch offset.
+	carried  map[TopicPartition]int
+	explicit map[TopicPartition]int
+	synced   map[TopicPartition]bool
 }
 
 func newPipeline(ep PipelinedEndpoint) *pipeline {
-	p := &pipeline{ep: ep}
+	p := &pipeline{ep: ep, wake: make(chan struct{}, 1)}
 	p.reset()
 	return p
 }
 
-// reset abandons the session and its requests; the next request opens a
-// new session with every partition's offset explicit.
+// reset abandons the session and its requests; the next request names a
+// new session, with every partition's offset explicit.
 func (p *pipeline) reset() {
 	for _, r := range p.inflight {
 		r.cancel()
@@ -98,15 +123,34 @@ func (p *pipeline) reset() {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	p.sessionID = int64(binary.BigEndian.Uint64(b[:]) | 1) // never 0
-	p.seq = 0
+	p.issued, p.next = 0, 0
+	p.ready = make(map[int32]pipeAnswer)
 	p.carried = make(map[TopicPartition]int)
+	p.explicit = make(map[TopicPartition]int)
 	p.synced = make(map[TopicPartition]bool)
 }
+
+// applyReady applies, in the source's order, the answers whose
+// predecessors have all been applied.
+func (p *pipeline) applyReady(apply func(pipeAnswer)) {
+	for {
+		a, ok := p.ready[p.next]
+		if !ok {
+			return
+		}
+		delete(p.ready, p.next)
+		p.next++
+		apply(a)
+	}
+}
+
+// outstanding is the number of requests issued and not yet applied.
+func (p *pipeline) outstanding() int { return len(p.inflight) + len(p.ready) }
 
 // build turns the partitions that may be fetched now (fetch: the engine's
 // plan, with their states' offsets) into the next request: a synced
 // partition continues from its cursor; an unsynced one is sent with its
-// offset once no request carrying it is in flight, and left out until
+// offset once no request carrying it is outstanding, and left out until
 // then. Nil when no partition can be sent.
 func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, minBytes, maxBytes int32) *PipelinedFetchRequest {
 	var parts []PipelinedPartition
@@ -133,30 +177,96 @@ func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, 
 	}
 	for _, pp := range parts {
 		p.carried[pp.TopicPartition]++
+		if !pp.Continue {
+			p.explicit[pp.TopicPartition]++
+		}
 	}
-	req := &PipelinedFetchRequest{SessionID: p.sessionID, Sequence: p.seq, MaxWait: maxWait, Linger: linger,
+	return &PipelinedFetchRequest{SessionID: p.sessionID, MaxWait: maxWait, Linger: linger,
 		MinBytes: minBytes, MaxBytes: maxBytes, Partitions: parts}
-	p.seq++
-	return req
 }
 
-// answered forgets the oldest request once its answer is applied.
-func (p *pipeline) answered() *pipeReq {
-	r := p.inflight[0]
-	p.inflight = p.inflight[1:]
+// applied forgets a request whose answer was applied (or dropped).
+func (p *pipeline) applied(r *pipeReq) {
 	for _, pp := range r.req.Partitions {
-		if p.carried[pp.TopicPartition]--; p.carried[pp.TopicPartition] <= 0 {
-			delete(p.carried, pp.TopicPartition)
+		tp := pp.TopicPartition
+		if p.carried[tp]--; p.carried[tp] <= 0 {
+			delete(p.carried, tp)
+		}
+		if !pp.Continue {
+			if p.explicit[tp]--; p.explicit[tp] <= 0 {
+				delete(p.explicit, tp)
+			}
 		}
 	}
 	r.cancel()
-	return r
 }
 
-// isSessionError: the source lost or refused the session; a new one
-// starts over with explicit offsets.
-func isSessionError(err error) bool {
-	return errors.Is(err, kerr.InvalidFetchSessionEpoch) || errors.Is(err, kerr.FetchSessionIDNotFound)
+// apply applies one answer through the engine and updates the
+// partitions' bookkeeping.
+func (p *pipeline) apply(e *engine, now time.Time, a pipeAnswer) (roundResult, []TopicPartition) {
+	result, unsynced := e.applyPipelined(now, a.r.req, a.resp)
+	p.applied(a.r)
+	return result, p.unsync(unsynced)
+}
+
+// unsync marks partitions whose answers could not be applied: they name
+// their offsets again. A partition with a request naming its offset still
+// to be applied is left alone: the source served this answer before that
+// request, which sets its cursor where the partition is.
+// It returns the partitions it marked.
+func (p *pipeline) unsync(tps []TopicPartition) []TopicPartition {
+	var out []TopicPartition
+	for _, tp := range tps {
+		if p.explicit[tp] == 0 {
+			delete(p.synced, tp)
+			out = append(out, tp)
+		}
+	}
+	return out
+}
+
+// collect takes the results that arrived: answers go to ready; a request
+// that failed, or a session the source refused or restarted, is returned
+// as err (the caller resets). failed is the request that failed, if any.
+func (p *pipeline) collect() (failed *pipeReq, err error) {
+	kept := p.inflight[:0]
+	for i, r := range p.inflight {
+		var res pipeResult
+		select {
+		case res = <-r.done:
+		default:
+			kept = append(kept, r)
+			continue
+		}
+		switch seq := int32(-1); {
+		case res.err != nil:
+			failed, err = r, res.err
+		case res.resp.Err != nil:
+			err = res.resp.Err
+		default:
+			seq = res.resp.Sequence
+			if _, dup := p.ready[seq]; dup || seq < p.next {
+				// The source dropped the session and started a new
+				// one under our id.
+				err = fmt.Errorf("%w: LinkFetch answer %d after %d (the source restarted the session)",
+					kerr.FetchSessionIDNotFound, seq, p.next)
+			} else {
+				p.ready[seq] = pipeAnswer{r: r, resp: res.resp}
+			}
+		}
+		if err != nil {
+			kept = append(kept, p.inflight[i+1:]...)
+			p.inflight = kept
+			return failed, err
+		}
+	}
+	p.inflight = kept
+	if len(p.inflight) == 0 && len(p.ready) > 0 {
+		if _, ok := p.ready[p.next]; !ok {
+			return nil, fmt.Errorf("%w: LinkFetch answer %d never came", kerr.FetchSessionIDNotFound, p.next)
+		}
+	}
+	return nil, nil
 }
 
 // applyPipelined applies one LinkFetch answer (in request order) and
@@ -269,36 +379,42 @@ func (w *worker) fill(p *pipeline, fetch *FetchRequest) {
 	for i := range fetch.Partitions {
 		fetch.Partitions[i].PartitionMaxBytes = min(fetch.Partitions[i].PartitionMaxBytes, maxBytes)
 	}
-	for len(p.inflight) < pipelineDepth {
+	for p.outstanding() < pipelineDepth {
 		req := p.build(fetch.Partitions, maxWait, linger, minBytes, maxBytes)
 		if req == nil {
 			return
 		}
-		// A request waits for those before it (the source answers in
-		// order), each at most maxWait.
+		// A request may wait at the source for those before it, each at
+		// most maxWait.
 		ctx, cancel := context.WithTimeout(w.ctx, f.cfg.RequestTimeout+time.Duration(pipelineDepth+1)*maxWait)
-		r := &pipeReq{req: req, start: time.Now(), done: make(chan pipeResult, 1), cancel: cancel}
+		r := &pipeReq{id: p.issued, req: req, start: time.Now(), done: make(chan pipeResult, 1), cancel: cancel}
+		p.issued++
 		p.inflight = append(p.inflight, r)
 		f.stats.fetches.Add(1)
 		f.stats.linkFetches.Add(1)
+		ep, wake := p.ep, p.wake
 		go func() {
-			resp, err := p.ep.LinkFetch(ctx, req)
+			resp, err := ep.LinkFetch(ctx, req)
 			r.done <- pipeResult{resp, err}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
 		}()
 	}
 }
 
-// linger is RTT/(pipelineDepth-1) from the round trip measured when the
+// linger is RTT/(pipelineDepth-2) from the round trip measured when the
 // leader was probed, at least minLinger and at most the fetch wait.
 func (w *worker) linger() time.Duration {
-	l := w.rtt / (pipelineDepth - 1)
+	l := w.rtt / (pipelineDepth - 2)
 	return min(max(l, minLinger), w.f.cfg.FetchMaxWait)
 }
 
-// awaitPipelined waits for the oldest answer, a command or the next
-// partition back-off deadline, and applies what came; false when the
-// worker must leave pipelined mode (the request failed: the leader is
-// probed again).
+// awaitPipelined waits for answers, a command or the next partition
+// back-off deadline, and applies the answers that are next in the
+// source's order; false when the worker must leave pipelined mode (a
+// request failed: the leader is probed again).
 func (w *worker) awaitPipelined(p *pipeline) bool {
 	f := w.f
 	var timer <-chan time.Time
@@ -307,49 +423,12 @@ func (w *worker) awaitPipelined(p *pipeline) bool {
 		defer t.Stop()
 		timer = t.C
 	}
-	var oldest <-chan pipeResult
-	if len(p.inflight) > 0 {
-		oldest = p.inflight[0].done
-	} else if timer == nil {
+	if len(p.inflight) == 0 && timer == nil {
 		w.idle(time.Time{})
 		return true
 	}
 	select {
-	case res := <-oldest:
-		r := p.answered()
-		now := f.cfg.Now()
-		if f.cfg.ObserveFetch != nil {
-			f.cfg.ObserveFetch(w.key.broker, time.Since(r.start), res.err != nil)
-		}
-		err := res.err
-		if err == nil && res.resp.Err != nil {
-			err = res.resp.Err
-		}
-		switch {
-		case err == nil:
-			result, unsynced := w.eng.applyPipelined(now, r.req, res.resp)
-			for _, tp := range unsynced {
-				delete(p.synced, tp)
-			}
-			f.account(result)
-			w.sizer.observe(pipelinedAsFetch(r.req, res.resp))
-			return true
-		case isSessionError(err):
-			// The source no longer knows the session (it expired, or a
-			// reconnection reordered it): start a new one.
-			w.eng.logger.Info("fetcher: LinkFetch session reset", "broker", w.key.broker, "err", err)
-			p.reset()
-			return true
-		default:
-			f.stats.fetchErrors.Add(1)
-			w.eng.logger.Warn("fetcher: fetch failed", "err", err)
-			tps := make([]TopicPartition, len(r.req.Partitions))
-			for i, pp := range r.req.Partitions {
-				tps[i] = pp.TopicPartition
-			}
-			f.account(w.eng.requestFailed(now, tps, err))
-			return false
-		}
+	case <-p.wake:
 	case <-w.wake:
 		return true
 	case <-timer:
@@ -357,6 +436,46 @@ func (w *worker) awaitPipelined(p *pipeline) bool {
 	case <-w.ctx.Done():
 		return false
 	}
+	failed, err := p.collect()
+	p.applyReady(func(a pipeAnswer) { w.applyAnswer(p, a) })
+	switch {
+	case err == nil:
+		return true
+	case failed != nil:
+		if f.cfg.ObserveFetch != nil {
+			f.cfg.ObserveFetch(w.key.broker, time.Since(failed.start), true)
+		}
+		f.stats.fetchErrors.Add(1)
+		w.eng.logger.Warn("fetcher: fetch failed", "err", err)
+		tps := make([]TopicPartition, len(failed.req.Partitions))
+		for i, pp := range failed.req.Partitions {
+			tps[i] = pp.TopicPartition
+		}
+		f.account(w.eng.requestFailed(f.cfg.Now(), tps, fmt.Errorf("fetch: %w", err)))
+		p.reset()
+		return false
+	default:
+		// The source refused or restarted the session (it was dropped
+		// while idle or to make room): start a new one.
+		w.eng.logger.Info("fetcher: LinkFetch session reset", "broker", w.key.broker, "err", err)
+		p.reset()
+		return true
+	}
+}
+
+// applyAnswer applies one answer, in the source's order.
+func (w *worker) applyAnswer(p *pipeline, a pipeAnswer) {
+	f := w.f
+	if f.cfg.ObserveFetch != nil {
+		f.cfg.ObserveFetch(w.key.broker, time.Since(a.r.start), false)
+	}
+	result, unsynced := p.apply(w.eng, f.cfg.Now(), a)
+	if w.eng.logger.Enabled(w.ctx, slog.LevelDebug) {
+		w.eng.logger.Debug("fetcher: LinkFetch answered", "request", a.r.id, "sequence", a.resp.Sequence, "took", time.Since(a.r.start),
+			"partitions", len(a.r.req.Partitions), "bytes", result.bytes, "unsynced", unsynced, "outstanding", p.outstanding())
+	}
+	f.account(result)
+	w.sizer.observe(pipelinedAsFetch(a.r.req, a.resp))
 }
 
 // pipelinedAsFetch presents a LinkFetch and its answer to the sizer.

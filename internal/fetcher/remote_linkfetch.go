@@ -16,7 +16,7 @@ import (
 // several goroutines call it.
 func (l *kafkaLeader) LinkFetch(ctx context.Context, fr *PipelinedFetchRequest) (*PipelinedFetchResponse, error) {
 	req := &wire.LinkFetchRequest{
-		SessionID: fr.SessionID, Sequence: fr.Sequence,
+		SessionID: fr.SessionID,
 		MaxWaitMillis: int32(fr.MaxWait / time.Millisecond), LingerMillis: int32(fr.Linger / time.Millisecond),
 		MinBytes: fr.MinBytes, MaxBytes: fr.MaxBytes,
 	}
@@ -42,7 +42,7 @@ func (l *kafkaLeader) LinkFetch(ctx context.Context, fr *PipelinedFetchRequest) 
 	if !ok {
 		return nil, fmt.Errorf("LinkFetch answered with %T", kresp)
 	}
-	out := &PipelinedFetchResponse{Err: kerr.ErrorForCode(resp.ErrorCode), Partitions: make(map[TopicPartition]PipelinedData)}
+	out := &PipelinedFetchResponse{Err: kerr.ErrorForCode(resp.ErrorCode), Sequence: resp.Sequence, Partitions: make(map[TopicPartition]PipelinedData)}
 	if out.Err != nil {
 		if resp.ErrorMessage != nil {
 			out.Err = fmt.Errorf("%w: %s", out.Err, *resp.ErrorMessage)

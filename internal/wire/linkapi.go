@@ -200,9 +200,9 @@ type LinkMirrorOpResponse struct {
 // half a round trip more to come back: replication latency p99 ≈ 1.5 ×
 // RTT. LinkFetch lets the fetcher keep several requests in flight: the
 // source keeps each partition's next offset (a cursor) in a session, and a
-// partition sent with FetchOffset -1 continues from its cursor. The
-// connection answers requests in order, so each request continues exactly
-// where the one before it stopped.
+// partition sent with FetchOffset -1 continues from its cursor, and each
+// answer carries its place in the session's order (Sequence), so that the
+// fetcher applies the answers in the order the cursors moved.
 const LinkFetchKey int16 = 32004
 
 // LinkFetchContinue in LinkFetchPartition.FetchOffset continues
@@ -232,23 +232,26 @@ type LinkFetchTopic struct {
 // -1): up to the HighWatermark, READ on each topic.
 type LinkFetchRequest struct {
 	Version int16
-	// SessionID names the sender's session (random, non-zero); Sequence
-	// is 0 to open (or reset) it and then counts up by one per request.
-	// A request out of sequence answers INVALID_FETCH_SESSION_EPOCH and
-	// ends the session; an unknown session FETCH_SESSION_ID_NOT_FOUND.
+	// SessionID names the sender's session (random, non-zero). The
+	// source creates the session when it first sees the id (for the
+	// principal that named it; another principal's request for it
+	// answers FETCH_SESSION_ID_NOT_FOUND) and drops it when idle or to
+	// make room; a fetcher starting over picks a new id.
 	SessionID int64
-	Sequence  int32
 	// MaxWaitMillis, MinBytes, MaxBytes are Fetch's, with one
 	// difference: the wait starts when the request's turn comes (after
 	// the answers to the requests before it on the connection).
 	MaxWaitMillis int32
 	MinBytes      int32
 	MaxBytes      int32
-	// LingerMillis: once the request has waited this long, any data
-	// answers it (MinBytes no longer applies). A fetcher keeping N
-	// requests in flight across a round trip RTT sets about RTT/(N-1),
-	// so that one request is always waiting at the source and records
-	// leave at most LingerMillis after they were written.
+	// LingerMillis: once this long has passed since the session's
+	// previous answer (for its first request: since the request's turn
+	// came), any data answers the request (MinBytes no longer applies).
+	// A fetcher keeping N requests in flight across a round trip RTT
+	// sets about RTT/(N-2): each request then spends RTT + linger on its
+	// way and answered, and one more linger queued at the source, so one
+	// is always waiting there and records leave at most LingerMillis
+	// after they were written.
 	LingerMillis int32
 	Topics       []LinkFetchTopic
 }
@@ -291,5 +294,14 @@ type LinkFetchResponse struct {
 	ThrottleMillis int32
 	ErrorCode      int16
 	ErrorMessage   *string
-	Topics         []LinkFetchTopicResponse
+	// Sequence is the answer's place in its session: 0 for the first
+	// request the source served, then one more per answer. The source
+	// serves a session's requests in the order they reach it, which need
+	// not be the order the fetcher issued them (several goroutines, one
+	// connection); the fetcher applies the answers in this order, which
+	// is the order of the cursors' moves. A sequence lower than the one
+	// expected means the source dropped the session and started a new
+	// one under the same id.
+	Sequence int32
+	Topics   []LinkFetchTopicResponse
 }

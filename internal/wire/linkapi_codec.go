@@ -40,7 +40,7 @@ package wire
 //	                      error_message nullable string, state string,
 //	                      topic_id uuid, partitions [partition int32,
 //	                      offset int64]]
-//	LinkFetchRequest:  session_id int64, sequence int32,
+//	LinkFetchRequest:  session_id int64,
 //	                   max_wait_millis int32, min_bytes int32,
 //	                   max_bytes int32, linger_millis int32,
 //	                   topics [topic_id uuid, partitions [partition int32,
@@ -48,7 +48,7 @@ package wire
 //	                   last_fetched_epoch int32,
 //	                   partition_max_bytes int32]]
 //	LinkFetchResponse: throttle_millis int32, error_code int16,
-//	                   error_message nullable string,
+//	                   error_message nullable string, sequence int32,
 //	                   topics [topic_id uuid, partitions [partition int32,
 //	                   error_code int16, fetch_offset int64,
 //	                   next_offset int64, high_watermark int64,
@@ -535,7 +535,6 @@ func (v *LinkFetchRequest) ResponseKind() kmsg.Response {
 
 func (v *LinkFetchRequest) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendInt64(dst, v.SessionID)
-	dst = kbin.AppendInt32(dst, v.Sequence)
 	dst = kbin.AppendInt32(dst, v.MaxWaitMillis)
 	dst = kbin.AppendInt32(dst, v.MinBytes)
 	dst = kbin.AppendInt32(dst, v.MaxBytes)
@@ -559,7 +558,6 @@ func (v *LinkFetchRequest) ReadFrom(src []byte) error {
 	}
 	rd := kbin.Reader{Src: src}
 	v.SessionID = rd.Int64()
-	v.Sequence = rd.Int32()
 	v.MaxWaitMillis = rd.Int32()
 	v.MinBytes = rd.Int32()
 	v.MaxBytes = rd.Int32()
@@ -600,6 +598,7 @@ func (v *LinkFetchResponse) AppendTo(dst []byte) []byte {
 	dst = kbin.AppendInt32(dst, v.ThrottleMillis)
 	dst = kbin.AppendInt16(dst, v.ErrorCode)
 	dst = kbin.AppendCompactNullableString(dst, v.ErrorMessage)
+	dst = kbin.AppendInt32(dst, v.Sequence)
 	dst = appendArray(dst, v.Topics, func(dst []byte, t *LinkFetchTopicResponse) []byte {
 		dst = kbin.AppendUuid(dst, t.TopicID)
 		return appendArray(dst, t.Partitions, func(dst []byte, p *LinkFetchPartitionResponse) []byte {
@@ -629,6 +628,7 @@ func (v *LinkFetchResponse) ReadFrom(src []byte) error {
 	v.ThrottleMillis = rd.Int32()
 	v.ErrorCode = rd.Int16()
 	v.ErrorMessage = rd.CompactNullableString()
+	v.Sequence = rd.Int32()
 	v.Topics = readArray(&rd, func(rd *kbin.Reader, t *LinkFetchTopicResponse) {
 		t.TopicID = rd.Uuid()
 		t.Partitions = readArray(rd, func(rd *kbin.Reader, p *LinkFetchPartitionResponse) {
@@ -714,7 +714,6 @@ var linkAPISchemas = map[int16]*msgSchema{
 	}},
 	LinkFetchKey: {name: "LinkFetch", maxVersion: linkAPIMaxVersion, flexFrom: 0, fields: []fieldSchema{
 		{name: "SessionID", max: anyVersion, kind: kInt64},
-		{name: "Sequence", max: anyVersion, kind: kInt32},
 		{name: "MaxWaitMillis", max: anyVersion, kind: kInt32},
 		{name: "MinBytes", max: anyVersion, kind: kInt32},
 		{name: "MaxBytes", max: anyVersion, kind: kInt32},

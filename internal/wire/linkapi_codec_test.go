@@ -27,7 +27,7 @@ func linkAPISamples() []kmsg.Request {
 			Brokers: []LinkReverseBroker{{NodeID: 1, Host: "d1", Port: 9093}, {NodeID: 2, Host: "d2", Port: 9093}}},
 		&LinkMirrorOpRequest{LinkName: "l3", LinkID: [16]byte{6}, ClusterID: "c-c", Op: MirrorOpRestore,
 			Topics: []LinkMirrorOpTopic{{Topic: "t1", Paused: true, TopicID: [16]byte{0xa, 0xb}, Partitions: []LinkMirrorOpPartition{{0, 10}, {1, -1}}}, {Topic: "t2"}}},
-		&LinkFetchRequest{SessionID: -1 << 62, Sequence: 7, MaxWaitMillis: 500, MinBytes: 1, MaxBytes: 50 << 20, LingerMillis: 20,
+		&LinkFetchRequest{SessionID: -1 << 62, MaxWaitMillis: 500, MinBytes: 1, MaxBytes: 50 << 20, LingerMillis: 20,
 			Topics: []LinkFetchTopic{
 				{TopicID: [16]byte{0xc, 0xd}, Partitions: []LinkFetchPartition{
 					{Partition: 0, CurrentLeaderEpoch: 3, FetchOffset: 1 << 40, LastFetchedEpoch: 2, PartitionMaxBytes: 1 << 20},
@@ -52,7 +52,7 @@ func linkAPIResponseSamples() []kmsg.Response {
 				Partitions: []LinkMirrorOpPartition{{Partition: 0, Offset: 99}}},
 			{Topic: "t2", State: "PENDING_SETUP_FOR_RESTORE"},
 		}},
-		&LinkFetchResponse{ThrottleMillis: 9, ErrorCode: 0, Topics: []LinkFetchTopicResponse{
+		&LinkFetchResponse{ThrottleMillis: 9, ErrorCode: 0, Sequence: 41, Topics: []LinkFetchTopicResponse{
 			{TopicID: [16]byte{0xc}, Partitions: []LinkFetchPartitionResponse{
 				{Partition: 0, FetchOffset: 10, NextOffset: 13, HighWatermark: 20, LastStableOffset: 20, LogStartOffset: 1,
 					DivergingEpoch: LinkFetchDivergingEpoch{Epoch: -1, EndOffset: -1}, Records: []byte("batches")},
@@ -61,7 +61,7 @@ func linkAPIResponseSamples() []kmsg.Response {
 			}},
 			{TopicID: [16]byte{0xf}},
 		}},
-		&LinkFetchResponse{ErrorCode: 71, ErrorMessage: strp("fetch session 5 is out of sequence")},
+		&LinkFetchResponse{ErrorCode: 70, ErrorMessage: strp("LinkFetch session belongs to another principal")},
 	}
 }
 
