@@ -94,7 +94,7 @@ type pipeline struct {
 	ep        PipelinedEndpoint
 	sessionID int64
 	issued    int32
-	inflight  []*pipeReq            // issued and not answered, in issue order
+	inflight  []*pipeReq           // issued and not answered, in issue order
 	ready     map[int32]pipeAnswer // answered, by Sequence, not yet applied
 	next      int32                // the Sequence of the next answer to apply
 	wake      chan struct{}

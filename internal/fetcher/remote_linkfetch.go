@@ -16,7 +16,7 @@ import (
 // several goroutines call it.
 func (l *kafkaLeader) LinkFetch(ctx context.Context, fr *PipelinedFetchRequest) (*PipelinedFetchResponse, error) {
 	req := &wire.LinkFetchRequest{
-		SessionID: fr.SessionID,
+		SessionID:     fr.SessionID,
 		MaxWaitMillis: int32(fr.MaxWait / time.Millisecond), LingerMillis: int32(fr.Linger / time.Millisecond),
 		MinBytes: fr.MinBytes, MaxBytes: fr.MaxBytes,
 	}
