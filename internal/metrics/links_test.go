@@ -13,7 +13,7 @@ var linkMetricNames = []string{
 	"tandem_mirror_partition_lag", "tandem_mirror_last_fetch_age_seconds", "tandem_link_max_lag",
 	"tandem_link_state", "tandem_link_mirrors", "tandem_link_fetched_bytes_total",
 	"tandem_link_fetched_records_total", "tandem_link_fetch_errors_total", "tandem_link_fetch_corrupt_total",
-	"tandem_link_fetch_latency_seconds",
+	"tandem_link_fetch_requests_total", "tandem_link_fetch_latency_seconds",
 }
 
 func TestLinkCollector(t *testing.T) {
@@ -28,6 +28,7 @@ func TestLinkCollector(t *testing.T) {
 	links := []LinkStat{
 		{
 			Link: "dr", State: "ACTIVE", FetchedBytes: 4096, FetchedRecords: 30, FetchErrors: 2, CorruptResponses: 1,
+			FetchRequests: 10, LinkFetchRequests: 7,
 			MirrorsByState: map[string]int{"ACTIVE": 1, "PAUSED": 1},
 			Partitions: []MirrorPartitionStat{
 				{Topic: "orders", Partition: 0, Lag: 0, LastFetch: now.Add(-1500 * time.Millisecond)},
@@ -56,6 +57,12 @@ tandem_link_fetch_corrupt_total{link="dr"} 1
 # TYPE tandem_link_fetch_errors_total counter
 tandem_link_fetch_errors_total{link="backup"} 0
 tandem_link_fetch_errors_total{link="dr"} 2
+# HELP tandem_link_fetch_requests_total Fetch requests sent to the link's source, by API: fetch (Kafka's Fetch) or link_fetch (Tandem's pipelined LinkFetch, from a Tandem source).
+# TYPE tandem_link_fetch_requests_total counter
+tandem_link_fetch_requests_total{api="fetch",link="backup"} 0
+tandem_link_fetch_requests_total{api="fetch",link="dr"} 3
+tandem_link_fetch_requests_total{api="link_fetch",link="backup"} 0
+tandem_link_fetch_requests_total{api="link_fetch",link="dr"} 7
 # HELP tandem_link_fetched_bytes_total Record-batch bytes fetched from the link's source and appended to mirrors.
 # TYPE tandem_link_fetched_bytes_total counter
 tandem_link_fetched_bytes_total{link="backup"} 0
@@ -149,9 +156,10 @@ tandem_link_fetch_latency_seconds_count{link="dr"} 2
 			series++
 		}
 	}
-	// backup: 3 state + 3 mirrors + 4 counters + 1 histogram.
-	if series != 11 {
-		t.Errorf("series after delete = %d, want 11", series)
+	// backup: 3 state + 3 mirrors + 4 counters + 2 fetch request
+	// counters (api fetch, link_fetch) + 1 histogram.
+	if series != 13 {
+		t.Errorf("series after delete = %d, want 13", series)
 	}
 
 	m.SetLinkSource(nil, nil, nil)
