@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -150,8 +151,11 @@ func (p *pipeline) outstanding() int { return len(p.inflight) + len(p.ready) }
 // build turns the partitions that may be fetched now (fetch: the engine's
 // plan, with their states' offsets) into the next request: a synced
 // partition continues from its cursor; an unsynced one is sent with its
-// offset once no request carrying it is outstanding, and left out until
-// then. Nil when no partition can be sent.
+// offset once no request carrying it is outstanding, and is synced (and
+// continued) once that request's answer is applied: requests may reach the
+// source in another order than issued, and a continuation overtaking the
+// request that names the offset would see the cursor move back behind it.
+// Nil when no partition can be sent.
 func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, minBytes, maxBytes int32) *PipelinedFetchRequest {
 	var parts []PipelinedPartition
 	fetchable := make(map[TopicPartition]bool, len(fetch))
@@ -161,8 +165,10 @@ func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, 
 		case p.synced[fp.TopicPartition]:
 			parts = append(parts, PipelinedPartition{FetchPartition: fp, Continue: true})
 		case p.carried[fp.TopicPartition] == 0:
+			// Alone in flight for this partition until its answer is
+			// applied: a continuation issued after it could reach the
+			// source first, and the cursor would then move back.
 			parts = append(parts, PipelinedPartition{FetchPartition: fp})
-			p.synced[fp.TopicPartition] = true
 		}
 	}
 	// A partition that cannot be fetched now (paused, backing off,
@@ -206,6 +212,13 @@ func (p *pipeline) applied(r *pipeReq) {
 func (p *pipeline) apply(e *engine, now time.Time, a pipeAnswer) (roundResult, []TopicPartition) {
 	result, unsynced := e.applyPipelined(now, a.r.req, a.resp)
 	p.applied(a.r)
+	for _, pp := range a.r.req.Partitions {
+		// A partition whose offset this request named, applied as asked:
+		// its cursor is where it is, continuations may follow.
+		if !pp.Continue && !slices.Contains(unsynced, pp.TopicPartition) {
+			p.synced[pp.TopicPartition] = true
+		}
+	}
 	return result, p.unsync(unsynced)
 }
 

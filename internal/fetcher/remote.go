@@ -71,7 +71,7 @@ func (s *KafkaSource) Close() {
 // Leader implements Source.
 func (s *KafkaSource) Leader(broker int32, fetcherID int) LeaderEndpoint {
 	cl := s.clients[1+fetcherID%(len(s.clients)-1)]
-	return &kafkaLeader{cl: cl, broker: broker}
+	return &kafkaLeader{cl: cl, ctl: s.clients[0], broker: broker}
 }
 
 // Metadata implements Source (Metadata request, any version; leader
@@ -135,14 +135,27 @@ func (s *KafkaSource) warmBrokers() {
 	}
 }
 
-// kafkaLeader is the LeaderEndpoint of one source broker.
+// kafkaLeader is the LeaderEndpoint of one source broker. Fetches
+// (Fetch, LinkFetch) go on the fetcher's own client cl; the other
+// requests (ApiVersions, ListOffsets, OffsetForLeaderEpoch) on ctl, the
+// source's metadata client: a broker answers a connection's requests in
+// order, and a pipelined fetcher keeps several long polls queued on its
+// connection, behind which a ListOffsets would wait for their answers.
 type kafkaLeader struct {
-	cl     *kgo.Client
-	broker int32
+	cl, ctl *kgo.Client
+	broker  int32
 }
 
 func (l *kafkaLeader) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	return l.cl.Broker(int(l.broker)).Request(ctx, req)
+	cl := l.ctl
+	switch req.(type) {
+	case *kmsg.FetchRequest, *wire.LinkFetchRequest:
+		cl = l.cl
+	}
+	if cl == nil {
+		cl = l.cl
+	}
+	return cl.Broker(int(l.broker)).Request(ctx, req)
 }
 
 // Capabilities sends ApiVersions and negotiates as franz-go will: the
