@@ -417,8 +417,10 @@ func (w *worker) fill(p *pipeline, fetch *FetchRequest) {
 	}
 }
 
-// linger is RTT/(pipelineDepth-2) from the round trip measured when the
-// leader was probed, at least minLinger and at most the fetch wait.
+// linger is RTT/(pipelineDepth-2) from the shortest round trip seen (the
+// probe, then the answers: an overestimate from a probe on a new
+// connection shrinks with the first answer that found data waiting), at
+// least minLinger and at most the fetch wait.
 func (w *worker) linger() time.Duration {
 	l := w.rtt / (pipelineDepth - 2)
 	return min(max(l, minLinger), w.f.cfg.FetchMaxWait)
@@ -479,9 +481,11 @@ func (w *worker) awaitPipelined(p *pipeline) bool {
 // applyAnswer applies one answer, in the source's order.
 func (w *worker) applyAnswer(p *pipeline, a pipeAnswer) {
 	f := w.f
+	took := time.Since(a.r.start)
 	if f.cfg.ObserveFetch != nil {
-		f.cfg.ObserveFetch(w.key.broker, time.Since(a.r.start), false)
+		f.cfg.ObserveFetch(w.key.broker, took, false)
 	}
+	w.rtt = min(w.rtt, took)
 	result, unsynced := p.apply(w.eng, f.cfg.Now(), a)
 	if w.eng.logger.Enabled(w.ctx, slog.LevelDebug) {
 		w.eng.logger.Debug("fetcher: LinkFetch answered", "request", a.r.id, "sequence", a.resp.Sequence, "took", time.Since(a.r.start),

@@ -44,10 +44,14 @@ type worker struct {
 	// parts maps to the registry objects whose status the worker
 	// publishes; owned by the goroutine.
 	parts map[TopicPartition]*partition
-	// rtt is the round trip of the last capabilities probe (an
-	// ApiVersions, answered at once): the pipelined mode's linger
-	// follows it. pipe is the LinkFetch session while the worker runs
-	// pipelined (pipeline.go), else nil. Both owned by the goroutine.
+	// rtt is the shortest round trip seen since the last capabilities
+	// probe: the probe (an ApiVersions, answered at once; on a new
+	// connection it also carries the connection's set-up) and then every
+	// LinkFetch answer (at least a round trip; one that found data
+	// waiting and no request before it is one). The pipelined mode's
+	// linger follows it. pipe is the LinkFetch session while the worker
+	// runs pipelined (pipeline.go), else nil. Both owned by the
+	// goroutine.
 	rtt  time.Duration
 	pipe *pipeline
 
@@ -240,20 +244,6 @@ func (w *worker) probe() {
 	}
 	if _, ok := w.ep.(PipelinedEndpoint); !ok || w.f.cfg.DisablePipelining {
 		caps.Pipelined = false
-	}
-	if caps.Pipelined {
-		// The first probe on a new connection includes its set-up (TCP,
-		// TLS, the client's own ApiVersions, SASL): probe once more on
-		// the warm connection for the round trip the linger follows.
-		start := time.Now()
-		if pre, err := w.network("ApiVersions", w.f.cfg.RequestTimeout, func(ctx context.Context) (err error) {
-			_, err = w.ep.Capabilities(ctx)
-			return err
-		}); pre {
-			return
-		} else if err == nil {
-			w.rtt = min(w.rtt, time.Since(start))
-		}
 	}
 	w.eng.logger.Debug("fetcher: leader capabilities", "fetchVersion", caps.FetchVersion,
 		"truncationOnFetch", caps.TruncationOnFetch, "offsetForLeaderEpoch", caps.OffsetForLeaderEpoch,
