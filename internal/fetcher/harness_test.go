@@ -408,23 +408,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			m, words := kv(line)
 			tp := parseTP(words[0])
-			fd := FetchData{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Records: batches(words[1:])}
-			if v, ok := m["hw"]; ok {
-				fd.HighWatermark, fd.LastStableOffset = atoi64(v), atoi64(v)
-			}
-			if v, ok := m["lso"]; ok {
-				fd.LastStableOffset = atoi64(v)
-			}
-			if v, ok := m["start"]; ok {
-				fd.LogStartOffset = atoi64(v)
-			}
-			if v, ok := m["err"]; ok {
-				fd.Err = remoteErr(v)
-			}
-			if v, ok := m["diverging"]; ok {
-				e, o, _ := strings.Cut(v, ":")
-				fd.DivergingEpoch = &EpochEndOffset{LeaderEpoch: int32(atoi64(e)), EndOffset: atoi64(o)}
-			}
+			fd := fetchData(m, words)
 			resp.Partitions[tp] = fd
 		}
 		return h.result(h.eng.applyFetch(h.now, h.last.fetch, resp, nil))
@@ -490,23 +474,12 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 			}
 			m, words := kv(line)
 			tp := parseTP(words[0])
-			pd := PipelinedData{FetchOffset: -1, NextOffset: -1,
-				FetchData: FetchData{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Records: batches(words[1:])}}
+			pd := PipelinedData{FetchOffset: -1, NextOffset: -1, FetchData: fetchData(m, words)}
 			if v, ok := m["served"]; ok {
 				pd.FetchOffset = atoi64(v)
 			}
 			if v, ok := m["next"]; ok {
 				pd.NextOffset = atoi64(v)
-			}
-			if v, ok := m["hw"]; ok {
-				pd.HighWatermark, pd.LastStableOffset = atoi64(v), atoi64(v)
-			}
-			if v, ok := m["err"]; ok {
-				pd.Err = remoteErr(v)
-			}
-			if v, ok := m["diverging"]; ok {
-				e, o, _ := strings.Cut(v, ":")
-				pd.DivergingEpoch = &EpochEndOffset{LeaderEpoch: int32(atoi64(e)), EndOffset: atoi64(o)}
 			}
 			resp.Partitions[tp] = pd
 		}
@@ -557,6 +530,29 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		d.Fatalf(t, "unknown command %q", d.Cmd)
 	}
 	return ""
+}
+
+// fetchData is one partition's answer in a fetch or panswer line:
+// <tp> [hw=] [lso=] [start=] [err=<CODE>] [diverging=<e>:<o>] <batches...>.
+func fetchData(m map[string]string, words []string) FetchData {
+	fd := FetchData{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Records: batches(words[1:])}
+	if v, ok := m["hw"]; ok {
+		fd.HighWatermark, fd.LastStableOffset = atoi64(v), atoi64(v)
+	}
+	if v, ok := m["lso"]; ok {
+		fd.LastStableOffset = atoi64(v)
+	}
+	if v, ok := m["start"]; ok {
+		fd.LogStartOffset = atoi64(v)
+	}
+	if v, ok := m["err"]; ok {
+		fd.Err = remoteErr(v)
+	}
+	if v, ok := m["diverging"]; ok {
+		e, o, _ := strings.Cut(v, ":")
+		fd.DivergingEpoch = &EpochEndOffset{LeaderEpoch: int32(atoi64(e)), EndOffset: atoi64(o)}
+	}
+	return fd
 }
 
 func (h *harness) result(r roundResult) string {
