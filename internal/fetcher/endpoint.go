@@ -64,6 +64,15 @@ type Capabilities struct {
 	Pipelined bool
 }
 
+// warmer is implemented by a LeaderEndpoint whose fetches use their own
+// connection: warm opens it (a connection costs round trips: TCP, the
+// client's ApiVersions, SASL) while the worker probes and resolves on
+// another, so that the first fetch does not pay for it. Errors are
+// ignored: the first fetch reports them.
+type warmer interface {
+	warm(ctx context.Context)
+}
+
 // PipelinedEndpoint is implemented by a LeaderEndpoint that can send
 // Tandem's LinkFetch. Unlike the other calls, LinkFetch is called by
 // several goroutines at once (one per request in flight); the requests

@@ -106,6 +106,13 @@ type pipeline struct {
 	carried  map[TopicPartition]int
 	explicit map[TopicPartition]int
 	synced   map[TopicPartition]bool
+	// cursor is each partition's cursor at the source as of the last
+	// answer applied (its NextOffset; absent: none, or unknown). With
+	// nothing carrying the partition outstanding it is the source's
+	// cursor, and a partition whose fetch offset is there continues
+	// instead of naming its offset (after data held for a leader-epoch
+	// effect was replayed, say).
+	cursor map[TopicPartition]int64
 }
 
 func newPipeline(ep PipelinedEndpoint) *pipeline {
@@ -129,6 +136,7 @@ func (p *pipeline) reset() {
 	p.carried = make(map[TopicPartition]int)
 	p.explicit = make(map[TopicPartition]int)
 	p.synced = make(map[TopicPartition]bool)
+	p.cursor = make(map[TopicPartition]int64)
 }
 
 // applyReady applies, in the source's order, the answers whose
@@ -165,6 +173,12 @@ func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, 
 		case p.synced[fp.TopicPartition]:
 			parts = append(parts, PipelinedPartition{FetchPartition: fp, Continue: true})
 		case p.carried[fp.TopicPartition] == 0:
+			if c, ok := p.cursor[fp.TopicPartition]; ok && c == fp.FetchOffset {
+				// The source's cursor is where the partition is.
+				p.synced[fp.TopicPartition] = true
+				parts = append(parts, PipelinedPartition{FetchPartition: fp, Continue: true})
+				continue
+			}
 			// Alone in flight for this partition until its answer is
 			// applied: a continuation issued after it could reach the
 			// source first, and the cursor would then move back.
@@ -212,6 +226,17 @@ func (p *pipeline) applied(r *pipeReq) {
 func (p *pipeline) apply(e *engine, now time.Time, a pipeAnswer) (roundResult, []TopicPartition) {
 	result, unsynced := e.applyPipelined(now, a.r.req, a.resp)
 	p.applied(a.r)
+	for _, pp := range a.r.req.Partitions {
+		// The source's cursor after this answer (answers are applied in
+		// the order the source served them).
+		tp := pp.TopicPartition
+		d, ok := a.resp.Partitions[tp]
+		if ok && d.Err == nil && d.DivergingEpoch == nil && d.NextOffset >= 0 {
+			p.cursor[tp] = d.NextOffset
+		} else {
+			delete(p.cursor, tp)
+		}
+	}
 	for _, pp := range a.r.req.Partitions {
 		// A partition whose offset this request named, applied as asked:
 		// its cursor is where it is, continuations may follow.

@@ -158,6 +158,17 @@ func (l *kafkaLeader) request(ctx context.Context, req kmsg.Request) (kmsg.Respo
 	return cl.Broker(int(l.broker)).Request(ctx, req)
 }
 
+// warm implements warmer: an ApiVersions on the fetch client makes it
+// connect to the broker.
+func (l *kafkaLeader) warm(ctx context.Context) {
+	if l.ctl == nil || l.ctl == l.cl {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, _ = l.cl.Broker(int(l.broker)).Request(ctx, kmsg.NewPtrApiVersionsRequest())
+}
+
 // Capabilities sends ApiVersions and negotiates as franz-go will: the
 // highest version both the broker and the client (kmsg, and any
 // kgo.MaxVersions) support.

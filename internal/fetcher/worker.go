@@ -131,6 +131,9 @@ func (w *worker) post(c *command) error {
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.cancel()
+	if wm, ok := w.ep.(warmer); ok {
+		go wm.warm(w.ctx)
+	}
 	for {
 		if !w.applyCommands() || w.ctx.Err() != nil {
 			return
@@ -182,8 +185,11 @@ func (w *worker) applyCommands() bool {
 		}
 		if c.p != nil && w.pipe != nil {
 			// Whatever the command changed, the partition's next
-			// LinkFetch names its offset (pipeline.go).
+			// LinkFetch is built afresh (pipeline.go).
 			delete(w.pipe.synced, c.p.tp)
+			if c.op == cmdRemove {
+				delete(w.pipe.cursor, c.p.tp)
+			}
 		}
 		if c.p != nil && c.op != cmdRemove {
 			c.p.publish(w.f.cfg.Now())
