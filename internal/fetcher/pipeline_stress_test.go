@@ -415,3 +415,75 @@ func TestPipelinedMirrorSessionsDropped(t *testing.T) {
 	t.Logf("%d drops, %d session resets, stats %+v", drops, resets.Load(), f.Stats())
 }
 
+// TestPipelinedReAddedPartitionChecksDivergence: a partition removed
+// while LinkFetch long polls carrying it are parked at the source, whose
+// target meanwhile diverges (its epoch-2 records replaced by local writes
+// under epoch 1, which the source never had, as a mirror promoted in
+// between would hold), and which is re-added at the same end offset, must
+// be checked for divergence from that target (KIP-595: its first fetch
+// names the target's last epoch), as with Kafka's fetch. The parked
+// answers were read from the session's cursor, checked against the
+// removed state's epochs: applying them to the new state appends the
+// source's next records after the local ones, and the target never
+// matches the source again.
+func TestPipelinedReAddedPartitionChecksDivergence(t *testing.T) {
+	forEachFetch(t, testReAddedPartitionChecksDivergence)
+}
+
+func testReAddedPartitionChecksDivergence(t *testing.T, opts []kgo.Opt) *Fetcher {
+	b := tandemtest.Start(t)
+	seeds := []string{b.Addr()}
+	cl := newClient(t, seeds)
+	topic := "readd"
+	createTopic(t, cl, topic, 2, nil)
+	tps := tpsOf(topic, 2)
+	for i := 0; i < 5; i++ {
+		produce(t, cl, rec(topic, 0, "", fmt.Sprintf("a%d", i)), rec(topic, 0, "", fmt.Sprintf("b%d", i)), rec(topic, 1, "", fmt.Sprintf("c%d", i)))
+	}
+	// Offsets 10-16 of partition 0 in leader epoch 2.
+	b.RestartAfter(func() { rewriteHistoryAt(t, b.Dir, topic, 10, 7, 2) })
+	cl = newClient(t, seeds)
+
+	cfg := testConfig(seeds, opts...)
+	cfg.FetchMaxWait = 500 * time.Millisecond // the default: the long polls stay parked meanwhile
+	ts := newTargets(t)
+	f := startFetcher(t, cfg)
+	addAll(t, f, ts, StartEarliest, tps...)
+	waitCaughtUp(t, cl, f, ts, tps...)
+	// The requests now in flight are long polls (tps[1] keeps the
+	// worker, and its requests, alive).
+	reqs := f.Stats().FetchRequests
+	waitFor(t, 10*time.Second, func() (bool, string) {
+		return f.Stats().FetchRequests > reqs, "no long poll issued"
+	})
+	time.Sleep(100 * time.Millisecond)
+
+	if err := f.RemovePartitions(tps[0]); err != nil {
+		t.Fatal(err)
+	}
+	target := ts.get(tps[0])
+	if err := target.TruncateTo(10); err != nil {
+		t.Fatal(err)
+	}
+	bl := record.NewBuilder()
+	for i := 0; i < 7; i++ {
+		bl.Append(time.Now().UnixMilli(), nil, []byte(fmt.Sprintf("local-%d", i)))
+	}
+	if _, err := target.AppendAsLeader(bl.Build(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := target.LogEndOffset(); got != 17 {
+		t.Fatalf("target end %d, want 17", got)
+	}
+	if err := f.AddPartitions(map[TopicPartition]PartitionConfig{tps[0]: {Target: target}}); err != nil {
+		t.Fatal(err)
+	}
+	// New records wake the parked long polls.
+	produce(t, cl, rec(topic, 0, "", "new-1"), rec(topic, 0, "", "new-2"))
+	waitCaughtUp(t, cl, f, ts, tps...)
+	checkMirror(t, cl, tps[0], target)
+	if st, _ := f.Status(tps[0]); st.Truncations != 1 || st.LastTruncation.To != 10 {
+		t.Fatalf("want one truncation to 10: %+v", st)
+	}
+	return f
+}
