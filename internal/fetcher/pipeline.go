@@ -127,6 +127,9 @@ func (p *pipeline) reset() {
 	for _, r := range p.inflight {
 		r.cancel()
 	}
+	for _, a := range p.ready {
+		a.r.cancel() // answered, never applied
+	}
 	p.inflight = nil
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -258,6 +261,11 @@ func (p *pipeline) collect() (failed *pipeReq, err error) {
 			kept = append(kept, r)
 			continue
 		}
+		if res.err != nil || res.resp.Err != nil {
+			// Not applied (applied cancels those that are): release its
+			// context's timer now rather than at its deadline.
+			r.cancel()
+		}
 		switch seq := int32(-1); {
 		case res.err != nil:
 			failed, err = r, res.err
@@ -266,6 +274,7 @@ func (p *pipeline) collect() (failed *pipeReq, err error) {
 		default:
 			seq = res.resp.Sequence
 			if _, dup := p.ready[seq]; dup || seq < p.next {
+				r.cancel()
 				// The source dropped the session and started a new
 				// one under our id.
 				err = fmt.Errorf("%w: LinkFetch answer %d after %d (the source restarted the session)",
