@@ -188,3 +188,21 @@ func (c *linkFetchSessions) len() int {
 	defer c.mu.Unlock()
 	return len(c.m)
 }
+
+// DropLinkFetchSessions drops every LinkFetch session, as eviction would
+// (a request in its Wait finishes on the dropped session; the next
+// request naming its id starts a new one at Sequence 0, without cursors).
+// It returns how many were dropped. Tests of the fetchers' recovery
+// (internal/fetcher, which cannot reach the broker's unexported state)
+// call it on a running broker; eviction itself needs 1000 sessions or two
+// idle minutes.
+func (b *Broker) DropLinkFetchSessions() int {
+	c := &b.linkFetches
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.m)
+	for _, s := range c.m {
+		c.removeLocked(s)
+	}
+	return n
+}

@@ -425,7 +425,7 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		if req == nil {
 			return "nothing to send"
 		}
-		r := &pipeReq{id: h.pipe.issued, req: req, done: make(chan pipeResult, 1), cancel: func() {}}
+		r := &pipeReq{id: h.pipe.issued, req: req, states: h.eng.statesOf(req), done: make(chan pipeResult, 1), cancel: func() {}}
 		h.pipe.issued++
 		h.pipe.inflight = append(h.pipe.inflight, r)
 		var b strings.Builder

@@ -63,8 +63,15 @@ const minLinger = time.Millisecond
 
 // pipeReq is one LinkFetch in flight.
 type pipeReq struct {
-	id     int32 // the worker's count of requests issued in the session (logs)
-	req    *PipelinedFetchRequest
+	id  int32 // the worker's count of requests issued in the session (logs)
+	req *PipelinedFetchRequest
+	// states are the partitions' states the request was built from (by
+	// index in req.Partitions): an answer is applied only to the state
+	// it was asked for. A partition removed and added again is a new
+	// state, whose target may differ from what the cursor was checked
+	// against (KIP-595: the new state's first fetch names its own last
+	// epoch), even at the same offset.
+	states []*fetchState
 	start  time.Time
 	done   chan pipeResult // one result, buffered: the sender never blocks
 	cancel context.CancelFunc
@@ -126,6 +133,9 @@ func newPipeline(ep PipelinedEndpoint) *pipeline {
 func (p *pipeline) reset() {
 	for _, r := range p.inflight {
 		r.cancel()
+	}
+	for _, a := range p.ready {
+		a.r.cancel() // answered, never applied
 	}
 	p.inflight = nil
 	var b [8]byte
@@ -224,7 +234,7 @@ func (p *pipeline) applied(r *pipeReq) {
 // apply applies one answer through the engine and updates the
 // partitions' bookkeeping.
 func (p *pipeline) apply(e *engine, now time.Time, a pipeAnswer) (roundResult, []TopicPartition) {
-	result, unsynced := e.applyPipelined(now, a.r.req, a.resp)
+	result, unsynced := e.applyPipelined(now, a.r.req, a.r.states, a.resp)
 	p.applied(a.r)
 	for _, pp := range a.r.req.Partitions {
 		// The source's cursor after this answer (answers are applied in
@@ -276,6 +286,11 @@ func (p *pipeline) collect() (failed *pipeReq, err error) {
 			kept = append(kept, r)
 			continue
 		}
+		if res.err != nil || res.resp.Err != nil {
+			// Not applied (applied cancels those that are): release its
+			// context's timer now rather than at its deadline.
+			r.cancel()
+		}
 		switch seq := int32(-1); {
 		case res.err != nil:
 			failed, err = r, res.err
@@ -284,6 +299,7 @@ func (p *pipeline) collect() (failed *pipeReq, err error) {
 		default:
 			seq = res.resp.Sequence
 			if _, dup := p.ready[seq]; dup || seq < p.next {
+				r.cancel()
 				// The source dropped the session and started a new
 				// one under our id.
 				err = fmt.Errorf("%w: LinkFetch answer %d after %d (the source restarted the session)",
@@ -307,20 +323,37 @@ func (p *pipeline) collect() (failed *pipeReq, err error) {
 	return nil, nil
 }
 
+// statesOf is the state of each partition of req (by index), to which
+// its answer may be applied (pipeReq.states).
+func (e *engine) statesOf(req *PipelinedFetchRequest) []*fetchState {
+	out := make([]*fetchState, len(req.Partitions))
+	for i, pp := range req.Partitions {
+		out[i] = e.parts[pp.TopicPartition]
+	}
+	return out
+}
+
 // applyPipelined applies one LinkFetch answer (in request order) and
 // reports the partitions that are no longer synced with their cursors.
-func (e *engine) applyPipelined(now time.Time, req *PipelinedFetchRequest, resp *PipelinedFetchResponse) (roundResult, []TopicPartition) {
+// states are the states req was built from (statesOf).
+func (e *engine) applyPipelined(now time.Time, req *PipelinedFetchRequest, states []*fetchState, resp *PipelinedFetchResponse) (roundResult, []TopicPartition) {
 	env := e.env(now)
 	var (
 		r        roundResult
 		moved    []*fetchState
 		unsynced []TopicPartition
 	)
-	for _, sent := range req.Partitions {
+	for i, sent := range req.Partitions {
 		tp := sent.TopicPartition
 		s := e.parts[tp]
 		d, ok := resp.Partitions[tp]
 		if s == nil {
+			continue
+		}
+		if s != states[i] {
+			// Removed and added again since the request was built:
+			// its answer was checked against the old state's log.
+			unsynced = append(unsynced, tp)
 			continue
 		}
 		if !ok || errors.Is(d.Err, kerr.InvalidFetchSessionEpoch) {
@@ -425,7 +458,7 @@ func (w *worker) fill(p *pipeline, fetch *FetchRequest) {
 		// A request may wait at the source for those before it, each at
 		// most maxWait.
 		ctx, cancel := context.WithTimeout(w.ctx, f.cfg.RequestTimeout+time.Duration(pipelineDepth+1)*maxWait)
-		r := &pipeReq{id: p.issued, req: req, start: time.Now(), done: make(chan pipeResult, 1), cancel: cancel}
+		r := &pipeReq{id: p.issued, req: req, states: w.eng.statesOf(req), start: time.Now(), done: make(chan pipeResult, 1), cancel: cancel}
 		p.issued++
 		p.inflight = append(p.inflight, r)
 		f.stats.fetches.Add(1)
