@@ -45,7 +45,10 @@ package broker
 //     the first batch whole (KIP-74), zero copy on a sendfile connection
 //     (Files).
 //   - Waiting: the wait starts when the request's Wait starts (its turn on
-//     the connection). Answered at once when a partition has an error,
+//     the connection). A request whose connection has since named another
+//     session (the fetcher started over; its new requests are queued
+//     behind this one) answers at once with what it has. Answered at once
+//     when a partition has an error,
 //     when MinBytes are available or MaxWaitMillis <= 0; otherwise on the
 //     first append that makes MinBytes available, on any data once
 //     LingerMillis have passed since the session's previous answer (or
@@ -108,6 +111,7 @@ func (b *Broker) handleLinkFetch(r *Request) Reply {
 	}
 	f := &linkFetch{b: b, r: r, req: req, resp: &wire.LinkFetchResponse{Version: req.Version}, scratch: &kmsg.FetchResponse{}}
 	if r.Conn != nil {
+		r.Conn.linkFetch.name(req.SessionID)
 		f.principal = r.Conn.Principal // the reader goroutine's, read here
 		if r.Conn.SendFile {
 			f.files = new(Files)
@@ -214,7 +218,7 @@ func (f *linkFetch) wait() kmsg.Response {
 	// between the read and the wait still wakes us.
 	signals := changeSignals(live)
 	n, done := read()
-	if !anyErr && !enough(n, done) && req.MaxWaitMillis > 0 && len(live) > 0 {
+	if !anyErr && !enough(n, done) && req.MaxWaitMillis > 0 && len(live) > 0 && !f.superseded() {
 		f.poll(signals, live, n, start, lingerAt, read, enough)
 	}
 	f.finish(s, live)
@@ -235,12 +239,16 @@ func (f *linkFetch) poll(signals []<-chan struct{}, live []fetchTarget, n int, s
 	lingered := make(chan struct{})
 	lingerTimer := time.AfterFunc(time.Until(lingerAt), func() { close(lingered) })
 	defer lingerTimer.Stop()
+	var replaced <-chan struct{} // the connection named another session
+	if f.r.Conn != nil {
+		_, replaced = f.r.Conn.linkFetch.superseded(f.req.SessionID)
+	}
 	for {
-		wakes := signals
+		wakes := append(signals[:len(signals):len(signals)], replaced)
 		if n > 0 {
-			wakes = append(signals[:len(signals):len(signals)], lingered)
+			wakes = append(wakes, lingered)
 		}
-		if !waitAny(ctx, f.r.Drain, wakes) {
+		if !waitAny(ctx, f.r.Drain, wakes) || f.superseded() {
 			return // answer with what there is
 		}
 		signals = changeSignals(live)
@@ -250,6 +258,17 @@ func (f *linkFetch) poll(signals []<-chan struct{}, live []fetchTarget, n int, s
 			return
 		}
 	}
+}
+
+// superseded: a later request on the connection named another session
+// (the fetcher started over): this one answers at once with what it has,
+// instead of holding the new session's requests behind its long poll.
+func (f *linkFetch) superseded() bool {
+	if f.r.Conn == nil {
+		return false
+	}
+	sup, _ := f.r.Conn.linkFetch.superseded(f.req.SessionID)
+	return sup
 }
 
 // finish copies the final read into the answer and moves the cursors: a

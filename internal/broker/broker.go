@@ -218,6 +218,10 @@ type Conn struct {
 	// linkClient: the client named itself a Tandem link in ApiVersions
 	// v3+ (LinkClient); request goroutine only.
 	linkClient bool
+	// linkFetch is the LinkFetch session the connection named last
+	// (32004_link_fetch.go): written by the request goroutine, read by
+	// the waits of parked LinkFetches.
+	linkFetch linkFetchConn
 }
 
 // Request is one decoded request with its context.

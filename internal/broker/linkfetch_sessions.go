@@ -206,3 +206,40 @@ func (b *Broker) DropLinkFetchSessions() int {
 	}
 	return n
 }
+
+// linkFetchConn is the LinkFetch session a connection named last, and a
+// channel closed when a request names another one. A fetcher starting a
+// new session (linkFetchConn is per connection: its old session's
+// requests are ahead of the new one's) does not need the old session's
+// parked long polls answered at max wait: they answer at once
+// (32004_link_fetch.go). mu is a leaf.
+type linkFetchConn struct {
+	mu      sync.Mutex
+	session int64
+	changed chan struct{}
+}
+
+// name records that a request of session id arrived (request goroutine).
+func (c *linkFetchConn) name(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session == id {
+		return
+	}
+	c.session = id
+	if c.changed != nil {
+		close(c.changed)
+	}
+	c.changed = make(chan struct{})
+}
+
+// superseded reports whether a request named another session after id,
+// and returns a channel closed when one does.
+func (c *linkFetchConn) superseded(id int64) (bool, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session != id {
+		return true, nil
+	}
+	return false, c.changed
+}

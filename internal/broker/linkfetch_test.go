@@ -604,3 +604,41 @@ func TestLinkFetchConcurrentSessions(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A fetcher that starts a new session names it on the same connection,
+// behind the old session's long polls: those answer at once (with what
+// they have) instead of at their max wait, so the new session's first
+// request is served now.
+func TestLinkFetchNewSessionEndsParkedPolls(t *testing.T) {
+	b := tandemtest.Start(t)
+	id := lfTopic(t, b, "lfn", 1)
+	produceBatches(t, b, "lfn", 0, 2)
+	c := lfConn{dialRaw(t, b)}
+
+	// Session 41 catches up, then parks two long polls of 20 s.
+	c.sendAll(lfReq(41, id, lfPart(0, 0)))
+	checkRead(t, "catch up", part0(t, c.recvFetch(1)), 0, []int64{0})
+	park := func() kmsg.Request {
+		r := lfReq(41, id, lfPart(0, -1))
+		r.MaxWaitMillis, r.MinBytes = 20000, 1<<20
+		return r
+	}
+	c.sendAll(park(), park())
+	time.Sleep(200 * time.Millisecond) // both reach the broker; the first waits
+
+	// Session 42 names an offset.
+	start := time.Now()
+	c.sendAll(lfReq(42, id, lfPart(0, 0)))
+	p1, p2 := part0(t, c.recvFetch(2)), part0(t, c.recvFetch(3))
+	fresh := c.recvFetch(4)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the old session's parked polls held the new session's request for %v", d)
+	}
+	if p1.ErrorCode != 0 || p2.ErrorCode != 0 {
+		t.Fatalf("parked polls: %+v %+v", p1, p2)
+	}
+	if fresh.Sequence != 0 {
+		t.Fatalf("new session's first answer has sequence %d", fresh.Sequence)
+	}
+	checkRead(t, "new session", part0(t, fresh), 0, []int64{0})
+}

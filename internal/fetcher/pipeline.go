@@ -107,12 +107,14 @@ type pipeline struct {
 	next      int32                // the Sequence of the next answer to apply
 	wake      chan struct{}
 	// carried counts the requests issued and not yet applied that carry
-	// each partition, explicit those of them that name its offset;
-	// synced says that the partition's cursor at the source, once they
-	// are applied, will be the partition's fetch offset.
-	carried  map[TopicPartition]int
-	explicit map[TopicPartition]int
-	synced   map[TopicPartition]bool
+	// each partition; synced says that the partition's cursor at the
+	// source, once they are applied, will be the partition's fetch
+	// offset.
+	carried map[TopicPartition]int
+	synced  map[TopicPartition]bool
+	// refused is when the source last refused or restarted a session
+	// (kept across reset).
+	refused time.Time
 	// cursor is each partition's cursor at the source as of the last
 	// answer applied (its NextOffset; absent: none, or unknown). With
 	// nothing carrying the partition outstanding it is the source's
@@ -144,7 +146,6 @@ func (p *pipeline) reset() {
 	p.issued, p.next = 0, 0
 	p.ready = make(map[int32]pipeAnswer)
 	p.carried = make(map[TopicPartition]int)
-	p.explicit = make(map[TopicPartition]int)
 	p.synced = make(map[TopicPartition]bool)
 	p.cursor = make(map[TopicPartition]int64)
 }
@@ -207,9 +208,6 @@ func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, 
 	}
 	for _, pp := range parts {
 		p.carried[pp.TopicPartition]++
-		if !pp.Continue {
-			p.explicit[pp.TopicPartition]++
-		}
 	}
 	return &PipelinedFetchRequest{SessionID: p.sessionID, MaxWait: maxWait, Linger: linger,
 		MinBytes: minBytes, MaxBytes: maxBytes, Partitions: parts}
@@ -222,13 +220,36 @@ func (p *pipeline) applied(r *pipeReq) {
 		if p.carried[tp]--; p.carried[tp] <= 0 {
 			delete(p.carried, tp)
 		}
-		if !pp.Continue {
-			if p.explicit[tp]--; p.explicit[tp] <= 0 {
-				delete(p.explicit, tp)
-			}
-		}
 	}
 	r.cancel()
+}
+
+// waiting reports whether a partition of fetch has to name its offset
+// (new, resumed, re-added, recovered) but cannot yet: requests carrying
+// it are outstanding, or the pipeline is full.
+func (p *pipeline) waiting(fetch []FetchPartition) bool {
+	for _, fp := range fetch {
+		tp := fp.TopicPartition
+		if p.synced[tp] {
+			continue
+		}
+		if p.carried[tp] == 0 && p.outstanding() < pipelineDepth {
+			continue // goes in the next request
+		}
+		return true
+	}
+	return false
+}
+
+// parkedSince is when the oldest request outstanding was issued (zero:
+// none). Under load answers come back within a round trip and a couple of
+// lingers of their issue; a request older than that is a long poll parked
+// at the source, answered at max wait.
+func (p *pipeline) parkedSince() time.Time {
+	if len(p.inflight) == 0 {
+		return time.Time{}
+	}
+	return p.inflight[0].start
 }
 
 // apply applies one answer through the engine and updates the
@@ -258,19 +279,14 @@ func (p *pipeline) apply(e *engine, now time.Time, a pipeAnswer) (roundResult, [
 }
 
 // unsync marks partitions whose answers could not be applied: they name
-// their offsets again. A partition with a request naming its offset still
-// to be applied is left alone: the source served this answer before that
-// request, which sets its cursor where the partition is.
-// It returns the partitions it marked.
+// their offsets again (build). No request continuing a partition is
+// issued while the one naming its offset is outstanding, so every answer
+// that could not be applied means the partition lost step.
 func (p *pipeline) unsync(tps []TopicPartition) []TopicPartition {
-	var out []TopicPartition
 	for _, tp := range tps {
-		if p.explicit[tp] == 0 {
-			delete(p.synced, tp)
-			out = append(out, tp)
-		}
+		delete(p.synced, tp)
 	}
-	return out
+	return tps
 }
 
 // collect takes the results that arrived: answers go to ready; a request
@@ -424,11 +440,31 @@ func (w *worker) pipelined(ep PipelinedEndpoint) bool {
 			}
 			plan = w.eng.plan(f.cfg.Now())
 		}
+		// A partition that must name its offset while the requests
+		// outstanding are long polls parked at the source would wait for
+		// them, one after the other: up to pipelineDepth × max wait for a
+		// new mirror or a resume. Start a new session instead: its first
+		// request names every partition's offset, and the source answers
+		// the old session's parked polls at once (their connection named
+		// another session, 32004_link_fetch.go). Under load the answers
+		// come back within a round trip or two and the partition waits
+		// for them.
+		var renewAt time.Time
+		if plan.fetch != nil && p.waiting(plan.fetch.Partitions) {
+			if since := p.parkedSince(); !since.IsZero() {
+				renewAt = since.Add(w.parkedAfter())
+				if !time.Now().Before(renewAt) {
+					w.eng.logger.Debug("fetcher: LinkFetch session renewed: a partition must name its offset and the requests outstanding are parked", "broker", w.key.broker)
+					p.reset()
+					renewAt = time.Time{}
+				}
+			}
+		}
 		if plan.fetch != nil {
 			w.fill(p, plan.fetch)
 		}
 		w.publishAll(now)
-		if !w.awaitPipelined(p) {
+		if !w.awaitPipelined(p, renewAt) {
 			return true
 		}
 	}
@@ -475,6 +511,14 @@ func (w *worker) fill(p *pipeline, fetch *FetchRequest) {
 	}
 }
 
+// parkedAfter is how long after its issue an unanswered request counts as
+// a long poll parked at the source: a round trip and three lingers (under
+// load a request spends a round trip on the path, about a linger queued
+// and a linger being answered), and at least 10 ms.
+func (w *worker) parkedAfter() time.Duration {
+	return max(w.rtt+3*w.linger(), 10*time.Millisecond)
+}
+
 // linger is RTT/(pipelineDepth-2) from the shortest round trip seen (the
 // probe, then the answers: an overestimate from a probe on a new
 // connection shrinks with the first answer that found data waiting), at
@@ -484,14 +528,18 @@ func (w *worker) linger() time.Duration {
 	return min(max(l, minLinger), w.f.cfg.FetchMaxWait)
 }
 
-// awaitPipelined waits for answers, a command or the next partition
-// back-off deadline, and applies the answers that are next in the
+// awaitPipelined waits for answers, a command, the next partition
+// back-off deadline or renewAt (a session renewal to consider), and applies the answers that are next in the
 // source's order; false when the worker must leave pipelined mode (a
 // request failed: the leader is probed again).
-func (w *worker) awaitPipelined(p *pipeline) bool {
+func (w *worker) awaitPipelined(p *pipeline, renewAt time.Time) bool {
 	f := w.f
 	var timer <-chan time.Time
-	if d := w.eng.nextDeadline(f.cfg.Now()); !d.IsZero() {
+	d := w.eng.nextDeadline(f.cfg.Now())
+	if !renewAt.IsZero() && (d.IsZero() || renewAt.Before(d)) {
+		d = renewAt
+	}
+	if !d.IsZero() {
 		t := time.NewTimer(max(d.Sub(f.cfg.Now()), 0))
 		defer t.Stop()
 		timer = t.C
@@ -529,9 +577,16 @@ func (w *worker) awaitPipelined(p *pipeline) bool {
 		return false
 	default:
 		// The source refused or restarted the session (it was dropped
-		// while idle or to make room): start a new one.
+		// while idle or to make room): start a new one. Twice within
+		// replica.fetch.backoff.ms is a source that keeps refusing: back
+		// off before the next session, as after a failed fetch.
 		w.eng.logger.Info("fetcher: LinkFetch session reset", "broker", w.key.broker, "err", err)
 		p.reset()
+		now := f.cfg.Now()
+		if !p.refused.IsZero() && now.Sub(p.refused) < f.cfg.FetchBackoff {
+			w.idle(now.Add(f.cfg.FetchBackoff))
+		}
+		p.refused = now
 		return true
 	}
 }

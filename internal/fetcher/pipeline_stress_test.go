@@ -487,3 +487,67 @@ func testReAddedPartitionChecksDivergence(t *testing.T, opts []kgo.Opt) *Fetcher
 	}
 	return f
 }
+
+// TestResumeAndAddOnIdleWorker: with every partition caught up, a
+// fetcher's requests are long polls parked at the source until max wait
+// (20 s here). A partition resumed, or added to that worker, must not wait
+// for them: Kafka's fetch cancels its one request; a pipelined worker
+// starts a new session, and the source answers the old session's parked
+// polls at once (its connection named another session). Without that, the
+// partition waited for every outstanding poll: up to 6 × max wait.
+func TestResumeAndAddOnIdleWorker(t *testing.T) {
+	forEachFetch(t, testResumeAndAddOnIdleWorker)
+}
+
+func testResumeAndAddOnIdleWorker(t *testing.T, opts []kgo.Opt) *Fetcher {
+	b := tandemtest.Start(t)
+	seeds := []string{b.Addr()}
+	cl := newClient(t, seeds)
+	topic := "idle2"
+	createTopic(t, cl, topic, 3, nil)
+	tps := tpsOf(topic, 3)
+	for _, tp := range tps {
+		produce(t, cl, rec(topic, tp.Partition, "", "first"))
+	}
+	cfg := testConfig(seeds, opts...)
+	cfg.FetchMaxWait = 20 * time.Second
+	ts := newTargets(t)
+	f := startFetcher(t, cfg) // one fetcher: every partition on one worker
+	addAll(t, f, ts, StartEarliest, tps[:2]...)
+	waitCaughtUp(t, cl, f, ts, tps[:2]...)
+	parked := func() { time.Sleep(300 * time.Millisecond) } // the long polls reach the source
+
+	if err := f.Pause(tps[0]); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, cl, rec(topic, 0, "", "while paused"))
+	parked()
+	start := time.Now()
+	if err := f.Resume(tps[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, cl, f, ts, tps[:2]...)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("resume waited %v for the parked long polls", d)
+	} else {
+		t.Logf("resume: caught up after %v", d)
+	}
+
+	parked()
+	start = time.Now()
+	addAll(t, f, ts, StartEarliest, tps[2])
+	waitCaughtUp(t, cl, f, ts, tps...)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a partition added to the idle worker waited %v", d)
+	} else {
+		t.Logf("add: caught up after %v", d)
+	}
+	for _, tp := range tps {
+		checkMirror(t, cl, tp, ts.get(tp))
+	}
+	// Wake the polls still parked so the broker can stop.
+	for _, tp := range tps {
+		produce(t, cl, rec(topic, tp.Partition, "", "wake"))
+	}
+	return f
+}
