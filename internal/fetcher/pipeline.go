@@ -112,6 +112,9 @@ type pipeline struct {
 	// offset.
 	carried map[TopicPartition]int
 	synced  map[TopicPartition]bool
+	// naming holds the partitions whose offset an outstanding request
+	// names (each is alone in flight until that answer is applied).
+	naming map[TopicPartition]bool
 	// refused is when the source last refused or restarted a session
 	// (kept across reset).
 	refused time.Time
@@ -146,6 +149,7 @@ func (p *pipeline) reset() {
 	p.issued, p.next = 0, 0
 	p.ready = make(map[int32]pipeAnswer)
 	p.carried = make(map[TopicPartition]int)
+	p.naming = make(map[TopicPartition]bool)
 	p.synced = make(map[TopicPartition]bool)
 	p.cursor = make(map[TopicPartition]int64)
 }
@@ -208,6 +212,9 @@ func (p *pipeline) build(fetch []FetchPartition, maxWait, linger time.Duration, 
 	}
 	for _, pp := range parts {
 		p.carried[pp.TopicPartition]++
+		if !pp.Continue {
+			p.naming[pp.TopicPartition] = true
+		}
 	}
 	return &PipelinedFetchRequest{SessionID: p.sessionID, MaxWait: maxWait, Linger: linger,
 		MinBytes: minBytes, MaxBytes: maxBytes, Partitions: parts}
@@ -220,6 +227,9 @@ func (p *pipeline) applied(r *pipeReq) {
 		if p.carried[tp]--; p.carried[tp] <= 0 {
 			delete(p.carried, tp)
 		}
+		if !pp.Continue {
+			delete(p.naming, tp)
+		}
 	}
 	r.cancel()
 }
@@ -230,8 +240,8 @@ func (p *pipeline) applied(r *pipeReq) {
 func (p *pipeline) waiting(fetch []FetchPartition) bool {
 	for _, fp := range fetch {
 		tp := fp.TopicPartition
-		if p.synced[tp] {
-			continue
+		if p.synced[tp] || p.naming[tp] {
+			continue // continues, or its offset is on its way
 		}
 		if p.carried[tp] == 0 && p.outstanding() < pipelineDepth {
 			continue // goes in the next request

@@ -545,9 +545,23 @@ func testResumeAndAddOnIdleWorker(t *testing.T, opts []kgo.Opt) *Fetcher {
 	for _, tp := range tps {
 		checkMirror(t, cl, tp, ts.get(tp))
 	}
+
+	// A partition with nothing to fetch, added while idle: its first
+	// request parks like the others. The worker must then stay quiet
+	// (its long polls answered at max wait), not start session after
+	// session while that request waits.
+	createTopic(t, cl, "empty2", 1, nil)
+	addAll(t, f, ts, StartEarliest, TopicPartition{"empty2", 0})
+	time.Sleep(300 * time.Millisecond)
+	before := f.Stats().FetchRequests
+	time.Sleep(1500 * time.Millisecond)
+	if n := f.Stats().FetchRequests - before; n > 2 {
+		t.Errorf("%d fetch requests in 1.5 s of an idle worker with a 20 s max wait", n)
+	}
 	// Wake the polls still parked so the broker can stop.
 	for _, tp := range tps {
 		produce(t, cl, rec(topic, tp.Partition, "", "wake"))
 	}
+	produce(t, cl, rec("empty2", 0, "", "wake"))
 	return f
 }
