@@ -524,9 +524,11 @@ func (w *worker) fill(p *pipeline, fetch *FetchRequest) {
 // parkedAfter is how long after its issue an unanswered request counts as
 // a long poll parked at the source: a round trip and three lingers (under
 // load a request spends a round trip on the path, about a linger queued
-// and a linger being answered), and at least 10 ms.
+// and a linger being answered), and at least 100 ms, so that a busy
+// machine's slow answers are not taken for parked polls (a renewal costs
+// a new session and, with franz-go, a new connection).
 func (w *worker) parkedAfter() time.Duration {
-	return max(w.rtt+3*w.linger(), 10*time.Millisecond)
+	return max(w.rtt+3*w.linger(), 100*time.Millisecond)
 }
 
 // linger is RTT/(pipelineDepth-2) from the shortest round trip seen (the
