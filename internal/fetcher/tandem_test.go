@@ -3,16 +3,12 @@ package fetcher_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tandem-streaming/tandem/internal/log"
-	"github.com/tandem-streaming/tandem/internal/metadata"
-	"github.com/tandem-streaming/tandem/internal/record"
 	"github.com/tandem-streaming/tandem/internal/tandemtest"
 
 	. "github.com/tandem-streaming/tandem/internal/fetcher"
@@ -285,41 +281,10 @@ func TestMirrorTandemDivergence(t *testing.T) {
 // rewriteHistory edits a stopped Tandem broker's data: the topic's
 // partition 0 gets leader epoch 1 in the metadata store, its log is
 // truncated to keep (a batch boundary) and n new records are appended as
-// leader in epoch 1.
+// leader in epoch 1 (rewriteHistoryAt).
 func rewriteHistory(t *testing.T, dir, topic string, keep int64, n int) {
 	t.Helper()
-	store, err := metadata.OpenBolt(dir, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top, err := store.DeleteTopic(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	top.LeaderEpochs[0] = 1
-	if err := store.CreateTopic(top); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := log.Open(log.Options{Dir: filepath.Join(dir, topic+"-0"), Topic: topic, TopicID: top.ID, CleanShutdown: true, Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.TruncateTo(keep); err != nil {
-		t.Fatal(err)
-	}
-	bl := record.NewBuilder()
-	for i := 0; i < n; i++ {
-		bl.Append(time.Now().UnixMilli(), nil, []byte(fmt.Sprintf("new-%d", i)))
-	}
-	if _, err := l.AppendAsLeader(bl.Build(), 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	rewriteHistoryAt(t, dir, topic, keep, n, 1)
 }
 
 // TestCommandsPreemptLongPoll: a caught-up partition's fetch waits up to
