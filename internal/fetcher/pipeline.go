@@ -15,9 +15,10 @@ package fetcher
 //
 // A Tandem source keeps each partition's next offset (its cursor) in a
 // LinkFetch session, and a partition sent as "continue" reads from the
-// cursor. The source answers a connection's requests in order, so the
-// worker keeps pipelineDepth requests in flight, each continuing where the
-// one before it stopped, with nothing fetched twice. A request is answered
+// cursor. The worker keeps pipelineDepth requests in flight; the source
+// numbers its answers in the order it served them (Sequence), and the
+// worker applies them in that order, so each continues where the one
+// before it stopped, with nothing fetched twice. A request is answered
 // with what arrived once LingerMillis have passed since the session's
 // previous answer (at once when half its MaxBytes is ready): with the
 // linger at RTT/(depth-2), one request is always queued at the source,
@@ -31,10 +32,13 @@ package fetcher
 // epoch, not paused, no held data). Anything else — a command, an error,
 // a truncation, data held for a leader-epoch effect — leaves the
 // partition "unsynced": it is left out of further requests until none
-// carrying it is in flight, and then sent with an explicit offset, which
-// resets its cursor. So the worker never applies bytes it did not ask for,
-// whatever was in flight when its state changed. A request that fails,
-// or a session the source no longer knows, resets the whole session.
+// carrying it is in flight, and then sent with an explicit offset, alone
+// until that answer is applied, which resets its cursor. So the worker
+// never applies bytes it did not ask for, whatever was in flight when its
+// state changed. A request that fails, a session the source no longer
+// knows, or a partition that must name its offset while the requests
+// outstanding are parked long polls (an idle worker) starts a new
+// session.
 
 import (
 	"context"
