@@ -239,9 +239,12 @@ func (f *linkFetch) poll(signals []<-chan struct{}, live []fetchTarget, n int, s
 	lingered := make(chan struct{})
 	lingerTimer := time.AfterFunc(time.Until(lingerAt), func() { close(lingered) })
 	defer lingerTimer.Stop()
-	var replaced <-chan struct{} // the connection named another session
+	var replaced <-chan struct{} // closed when the connection names another session
 	if f.r.Conn != nil {
-		_, replaced = f.r.Conn.linkFetch.superseded(f.req.SessionID)
+		var sup bool
+		if sup, replaced = f.r.Conn.linkFetch.superseded(f.req.SessionID); sup {
+			return
+		}
 	}
 	for {
 		wakes := append(signals[:len(signals):len(signals)], replaced)
