@@ -164,8 +164,9 @@ func (b *Broker) handleFetch(r *Request) Reply {
 	if r.Conn != nil && r.Conn.SendFile {
 		files = new(Files)
 	}
+	sizes := make([]int, len(targets))
 	read := func() (bytes int, done bool) {
-		return b.readTargets(resp, targets, isolation, req.MaxBytes, req.Version, files, true)
+		return b.readTargets(resp, targets, isolation, req.MaxBytes, req.Version, files, sizes)
 	}
 
 	// Take the change signals before reading, so that an append landing
@@ -173,12 +174,14 @@ func (b *Broker) handleFetch(r *Request) Reply {
 	signals := changeSignals(targets)
 	n, done := read()
 	if done || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(targets) == 0 {
+		b.accountBytesOut(targets, sizes)
 		return Reply{Resp: resp, Files: files}
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	return Reply{Files: files, Wait: func() kmsg.Response {
 		ctx, cancel := context.WithDeadline(r.Ctx, deadline)
 		defer cancel()
+		defer b.accountBytesOut(targets, sizes) // the read answered
 		for {
 			if !waitAny(ctx, r.Drain, signals) {
 				return resp
@@ -195,24 +198,39 @@ func (b *Broker) handleFetch(r *Request) Reply {
 // readTargets reads every target into its partition of resp
 // (fetchPartition) within maxBytes (<= 0: no bound) and returns the
 // record bytes added, and whether an error was set (errors are answered
-// at once). account adds the bytes to the topics' bytes-out metric.
-func (b *Broker) readTargets(resp *kmsg.FetchResponse, targets []fetchTarget, isolation log.Isolation, maxBytes int32, version int16, files *Files, account bool) (bytes int, done bool) {
+// at once). sizes, when not nil, receives each target's record bytes
+// (accountBytesOut).
+func (b *Broker) readTargets(resp *kmsg.FetchResponse, targets []fetchTarget, isolation log.Isolation, maxBytes int32, version int16, files *Files, sizes []int) (bytes int, done bool) {
 	budget := maxBytes
 	if maxBytes <= 0 {
 		budget = 1<<31 - 1
 	}
-	for _, t := range targets {
+	for i, t := range targets {
 		sp := &resp.Topics[t.ti].Partitions[t.pi]
 		n, stop := b.fetchPartition(t, sp, isolation, &budget, bytes == 0, version, files)
 		bytes += n
 		if stop {
 			done = true // an error is worth answering at once
 		}
-		if account && n > 0 && b.metrics != nil {
-			b.metrics.BytesOut(t.p.Topic, n)
+		if sizes != nil {
+			sizes[i] = n
 		}
 	}
 	return bytes, done
+}
+
+// accountBytesOut adds the record bytes of the read that is answered
+// (sizes, by target, from readTargets) to the topics' bytes-out metric:
+// once per answer, not per read of a long poll woken by appends.
+func (b *Broker) accountBytesOut(targets []fetchTarget, sizes []int) {
+	if b.metrics == nil {
+		return
+	}
+	for i, t := range targets {
+		if sizes[i] > 0 {
+			b.metrics.BytesOut(t.p.Topic, sizes[i])
+		}
+	}
 }
 
 // clearRecords empties the record sets of a response about to be read

@@ -212,7 +212,7 @@ func (f *linkFetch) wait() kmsg.Response {
 		return done || n >= int(req.MinBytes) || n > 0 && !time.Now().Before(lingerAt)
 	}
 	read := func() (int, bool) {
-		return f.b.readTargets(f.scratch, live, log.ReadUncommitted, req.MaxBytes, linkFetchAsVersion, f.files, false)
+		return f.b.readTargets(f.scratch, live, log.ReadUncommitted, req.MaxBytes, linkFetchAsVersion, f.files, nil)
 	}
 	// Take the change signals before reading, so that an append landing
 	// between the read and the wait still wakes us.
