@@ -48,24 +48,7 @@ func TestPipelinedMirrorUnderChurn(t *testing.T) {
 
 	ts := newTargets(t)
 	var linkFetches int64
-	open := func() *Fetcher {
-		f, err := New(testConfig(seeds, linkOpts()...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[TopicPartition]PartitionConfig{}
-		for _, tp := range tps {
-			l := ts.get(tp)
-			if l == nil {
-				l = ts.open(tp, true)
-			}
-			m[tp] = PartitionConfig{Target: l, Start: StartEarliest}
-		}
-		if err := f.AddPartitions(m); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	open := func() *Fetcher { return openOnTargets(t, testConfig(seeds, linkOpts()...), ts, tps) }
 	progress := func(tp TopicPartition) {
 		t.Helper()
 		start := ts.get(tp).LogEndOffset()

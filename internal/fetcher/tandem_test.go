@@ -103,6 +103,29 @@ func testMirrorTandem(t *testing.T, opts []kgo.Opt) *Fetcher {
 	return f
 }
 
+// openOnTargets starts a Fetcher (not closed by the test's cleanup) on
+// the targets of tps, opening the missing ones empty, from the earliest
+// offset (ignored for targets that hold data).
+func openOnTargets(t *testing.T, cfg Config, ts *targets, tps []TopicPartition) *Fetcher {
+	t.Helper()
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[TopicPartition]PartitionConfig{}
+	for _, tp := range tps {
+		l := ts.get(tp)
+		if l == nil {
+			l = ts.open(tp, true)
+		}
+		m[tp] = PartitionConfig{Target: l, Start: StartEarliest}
+	}
+	if err := f.AddPartitions(m); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // holdsStill writes to both partitions and waits for active to catch up
 // (proof that the fetcher ran rounds since), then checks that still's
 // target did not move.
@@ -169,21 +192,7 @@ func testFetcherRestartOnSameLogs(t *testing.T, opts []kgo.Opt) *Fetcher {
 
 	ts := newTargets(t)
 	for round := 0; round < 3; round++ {
-		f, err := New(testConfig(seeds, opts...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[TopicPartition]PartitionConfig{}
-		for _, tp := range tps {
-			l := ts.get(tp)
-			if l == nil {
-				l = ts.open(tp, true)
-			}
-			m[tp] = PartitionConfig{Target: l, Start: StartEarliest}
-		}
-		if err := f.AddPartitions(m); err != nil {
-			t.Fatal(err)
-		}
+		f := openOnTargets(t, testConfig(seeds, opts...), ts, tps)
 		// Let it copy something, then stop it mid-flight.
 		start := ts.get(tps[0]).LogEndOffset()
 		waitFor(t, 20*time.Second, func() (bool, string) {
